@@ -1,0 +1,49 @@
+# sessionbot: `make run` and `make test` do all the set-up on a machine with Python 3.11 and pip.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+
+.PHONY: run test check lint typecheck pytest bench format clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(DEVSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP) $@
+
+run: $(STAMP)
+	$(BIN)/sessionbot
+
+test: $(DEVSTAMP)
+	$(MAKE) --no-print-directory check
+
+check: lint typecheck pytest
+
+lint:
+	$(BIN)/ruff format --check core adapters bot tests bench
+	$(BIN)/ruff check core adapters bot tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest
+
+bench: $(DEVSTAMP)
+	$(BIN)/python -m bench.core_bench
+
+format: $(DEVSTAMP)
+	$(BIN)/ruff format core adapters bot tests bench
+	$(BIN)/ruff check --fix core adapters bot tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,131 @@
+"""The console adapter (§10): a REPL speaking the `/session` grammar, and its outbox delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from adapters.console.render import render
+from core.cards import error_view
+from core.models import Actor, ChatRef, Source
+from core.outbox import OutboxDispatcher
+from core.runner import CommandRunner
+from core.views import Button, Reply, View
+
+WORKSPACE = "console:local"
+PROMPT = "sessionbot> "
+
+
+@dataclass(slots=True)
+class ConsoleScreen:
+    """The terminal: prints views and remembers which number clicks which button."""
+
+    out: TextIO
+    buttons: dict[int, Button] = field(default_factory=dict)
+    _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def show(self, view: View, *, prefix: str = "") -> None:
+        numbers = [next(self._numbers) for _ in view.buttons]
+        self.buttons.update(zip(numbers, view.buttons, strict=True))
+        body = render(view, numbers)
+        if prefix:
+            body = "\n".join(prefix + line for line in body.splitlines())
+        self.out.write(body + "\n")
+        self.out.flush()
+
+
+class ConsoleDelivery:
+    """Delivers outbox notifications by printing them."""
+
+    platform = "console"
+
+    def __init__(self, screen: ConsoleScreen) -> None:
+        self.screen = screen
+        self._ids = itertools.count(1)
+
+    async def post(
+        self, workspace: str, channel_id: str, thread_ref: str | None, view: View
+    ) -> str:
+        where = f"#{channel_id} ↳ thread {thread_ref}" if thread_ref else f"#{channel_id}"
+        message_ref = f"m{next(self._ids)}"
+        self.screen.show(view, prefix=f"[{where}] ")
+        return message_ref
+
+    async def update(self, workspace: str, channel_id: str, message_ref: str, view: View) -> None:
+        self.screen.show(view, prefix=f"[#{channel_id} ✎ {message_ref}] ")
+
+    async def direct(self, workspace: str, user_id: str, view: View) -> str:
+        self.screen.show(view, prefix=f"[DM @{user_id}] ")
+        return f"dm{next(self._ids)}"
+
+
+class ConsoleAdapter:
+    """Reads command lines, runs them as the chosen user, prints replies and notifications."""
+
+    def __init__(
+        self,
+        runner: CommandRunner,
+        dispatcher: OutboxDispatcher,
+        screen: ConsoleScreen,
+        *,
+        user: str = "you",
+        channel: str = "general",
+        admins: frozenset[str] = frozenset({"you"}),
+    ) -> None:
+        self.runner = runner
+        self.dispatcher = dispatcher
+        self.screen = screen
+        self.user = user
+        self.chat = ChatRef("console", WORKSPACE, channel)
+        self.admins = admins | {user}
+        self.lock = asyncio.Lock()
+
+    def actor(self, user_id: str) -> Actor:
+        return Actor(WORKSPACE, user_id, Source.CONSOLE, platform_admin=user_id in self.admins)
+
+    async def handle(self, line: str) -> None:
+        """Run one input line: `[@user] [/session] command …` or `[@user] !N [reason…]`."""
+        line = line.strip()
+        if not line or line.startswith("#!"):
+            return
+        user = self.user
+        if line.startswith("@"):
+            name, _, line = line.partition(" ")
+            user, line = name[1:] or self.user, line.strip()
+        async with self.lock:
+            reply = await self._run(self.actor(user), line)
+            if reply is not None:
+                self.screen.show(reply.view)
+            await self.dispatcher.drain()
+
+    async def _run(self, actor: Actor, line: str) -> Reply | None:
+        if line.startswith("!"):
+            number, _, reason = line[1:].partition(" ")
+            button = self.screen.buttons.get(int(number)) if number.isdigit() else None
+            if button is None:
+                known = ", ".join(f"!{n}" for n in sorted(self.screen.buttons)[-6:]) or "none yet"
+                return Reply(
+                    error_view(f"No button {line.split()[0]} on screen (buttons: {known}).")
+                )
+            return await self.runner.click(
+                actor, self.chat, button.action_id, button.value, reason=reason.strip() or None
+            )
+        return await self.runner.run(actor, self.chat, line)
+
+    async def repl(self, read_line: Callable[[], str] | None = None, *, interactive: bool) -> None:
+        """Read until end of input (or `quit`), then deliver what is still pending."""
+        reader = read_line or sys.stdin.readline
+        while True:
+            if interactive:
+                self.screen.out.write(PROMPT)
+                self.screen.out.flush()
+            line = await asyncio.to_thread(reader)
+            if not line or line.strip() in ("quit", "exit"):
+                break
+            await self.handle(line)
+        async with self.lock:
+            await self.dispatcher.drain()

@@ -1,0 +1,38 @@
+"""Renders neutral views as terminal text; buttons become numbered choices."""
+
+from __future__ import annotations
+
+import re
+
+from core.views import Button, View, unescape
+
+_MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
+
+
+def text(markup: str) -> str:
+    """Neutral markup to plain text: `<@bob>` → `@bob`, entities decoded, `*bold*` kept bare."""
+    plain = _MENTION.sub(lambda m: f"@{m.group(1)}", markup)
+    plain = re.sub(r"\*([^*\n]+)\*", r"\1", plain)
+    return unescape(plain)
+
+
+def render(view: View, numbers: list[int] | None = None) -> str:
+    """The view as lines of text; `numbers` label its buttons."""
+    lines = [text(view.title)]
+    inline = [f"{f.label}: {text(f.value)}" for f in view.fields if f.inline]
+    if inline:
+        lines.append("  " + " · ".join(inline))
+    lines += [f"  {f.label}: {text(f.value)}" for f in view.fields if not f.inline]
+    for block in view.blocks:
+        lines += ["  " + line for line in text(block).splitlines()]
+    if view.buttons and numbers:
+        lines.append(
+            "  " + "  ".join(_choice(n, b) for n, b in zip(numbers, view.buttons, strict=False))
+        )
+    if view.footer:
+        lines.append(f"  ({text(view.footer)})")
+    return "\n".join(lines)
+
+
+def _choice(number: int, button: Button) -> str:
+    return f"[{number}] {button.label}"

@@ -1,0 +1,114 @@
+"""Wiring: the one place that knows every concrete class and puts the process together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from adapters.console.adapter import ConsoleAdapter, ConsoleDelivery, ConsoleScreen
+from bot.config import Config
+from bot.http import HttpServer
+from core.clock import Clock, SystemClock
+from core.outbox import Delivery, OutboxDispatcher
+from core.runner import CommandRunner
+from core.service import SessionService
+from core.store.base import Store, open_store
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Core:
+    """The store, service, runner and outbox dispatcher of one process."""
+
+    store: Store
+    service: SessionService
+    runner: CommandRunner
+    dispatcher: OutboxDispatcher
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def open_core(
+    config: Config, *, deliveries: Sequence[Delivery] = (), clock: Clock | None = None
+) -> Core:
+    """Open the database (migrating it) and build the service around it."""
+    clock = clock or SystemClock()
+    store = open_store(config.database_url)
+    await store.open()
+    service = SessionService(store, clock=clock, config=config.service_config())
+    dispatcher = OutboxDispatcher(store, clock=clock, deliveries=deliveries)
+    _wake_on_commit(store, dispatcher)
+    return Core(store, service, CommandRunner(service), dispatcher)
+
+
+def _wake_on_commit(store: Store, dispatcher: OutboxDispatcher) -> None:
+    loop = asyncio.get_running_loop()
+
+    def wake() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(dispatcher.wake)
+
+    store.on_commit(wake)
+
+
+async def run_console(
+    config: Config,
+    *,
+    user: str = "you",
+    channel: str = "general",
+    out: TextIO | None = None,
+    read_line: Callable[[], str] | None = None,
+    interactive: bool | None = None,
+    clock: Clock | None = None,
+    with_http: bool = False,
+) -> int:
+    """The console REPL with outbox delivery in the background; returns the exit code."""
+    out = out or sys.stdout
+    interactive = sys.stdin.isatty() if interactive is None else interactive
+    screen = ConsoleScreen(out)
+    core = await open_core(config, deliveries=[ConsoleDelivery(screen)], clock=clock)
+    console = ConsoleAdapter(
+        core.runner,
+        core.dispatcher,
+        screen,
+        user=user,
+        channel=channel,
+        admins=config.admins | {user},
+    )
+    stop = asyncio.Event()
+    background = asyncio.create_task(core.dispatcher.run_forever(stop, lock=console.lock))
+    http = await _start_http(config) if with_http else None
+    if interactive:
+        out.write(f"sessionbot console on {config.database_url} as @{user} in #{channel}.\n")
+        out.write("Type `help`, `@name command` to act as someone else, `quit` to leave.\n")
+    try:
+        await console.repl(read_line, interactive=interactive)
+    finally:
+        stop.set()
+        core.dispatcher.wake()
+        await background
+        if http is not None:
+            await http.stop()
+        await core.close()
+    return 0
+
+
+async def _start_http(config: Config) -> HttpServer | None:
+    """The HTTP server beside the console; a busy port only costs a warning."""
+    http = HttpServer(config.http_host, config.http_port)
+    try:
+        await http.start()
+    except OSError as exc:
+        _log.warning(
+            "HTTP server not started on %s:%s: %s", config.http_host, config.http_port, exc
+        )
+        await http.stop()
+        return None
+    return http

@@ -1,0 +1,176 @@
+"""Configuration from the environment (and a `.env` file), validated at start-up (§12)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from core.durations import parse_duration
+from core.errors import ConfigError
+from core.models import WorkspaceSettings
+from core.service import ServiceConfig
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/sessions.db"
+
+
+@dataclass(frozen=True, slots=True)
+class SlackConfig:
+    bot_token: str | None = None
+    signing_secret: str | None = None
+    app_token: str | None = None
+    api_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bot_token or self.client_id)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordConfig:
+    token: str | None = None
+    guild_ids: tuple[int, ...] = ()
+    api_url: str | None = None
+    gateway_url: str | None = None
+    shard_ids: tuple[int, ...] = ()
+    shard_count: int | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    database_url: str = DEFAULT_DATABASE_URL
+    http_host: str = "127.0.0.1"
+    http_port: int = 3000
+    admins: frozenset[str] = frozenset()
+    defaults: WorkspaceSettings = field(default_factory=WorkspaceSettings)
+    sweep_interval: timedelta = timedelta(seconds=60)
+    archive_dir: str = "./data/archive"
+    log_level: str = "INFO"
+    log_format: str = "text"
+    slack: SlackConfig = field(default_factory=SlackConfig)
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+
+    @property
+    def chat_configured(self) -> bool:
+        return self.slack.enabled or self.discord.enabled
+
+    def service_config(self) -> ServiceConfig:
+        return ServiceConfig(defaults=self.defaults, admins=self.admins)
+
+
+def load_environment(env_file: str | Path = ".env") -> dict[str, str]:
+    """The process environment over the values of a `.env` file (the environment wins)."""
+    values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    values.update(os.environ)
+    return values
+
+
+class _Reader:
+    """Reads typed values, naming the variable in every error."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or default
+
+    def duration(self, name: str, default: timedelta) -> timedelta:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise ConfigError(name, str(exc)) from None
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        value = self.text(name)
+        if value is None:
+            return default
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise ConfigError(name, f"expected a whole number from {low} to {high}, got {value!r}")
+        return int(value)
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = (self.text(name) or default).lower()
+        if value not in choices:
+            raise ConfigError(name, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def ids(self, name: str) -> tuple[int, ...]:
+        raw = [p for p in (self.text(name) or "").replace(",", " ").split() if p]
+        if not all(p.isdigit() for p in raw):
+            raise ConfigError(name, "expected numeric ids separated by commas")
+        return tuple(int(p) for p in raw)
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Build and validate the configuration; a bad value raises ConfigError naming it."""
+    read = _Reader(env if env is not None else load_environment())
+    url = read.text("SESSIONBOT_DATABASE_URL", DEFAULT_DATABASE_URL) or DEFAULT_DATABASE_URL
+    if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ConfigError(
+            "SESSIONBOT_DATABASE_URL", "use sqlite:///path.db, sqlite:///:memory: or postgresql://…"
+        )
+    timezone = read.text("SESSIONBOT_TIMEZONE", "UTC") or "UTC"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("SESSIONBOT_TIMEZONE", f"unknown IANA timezone {timezone!r}") from None
+    base = WorkspaceSettings()
+    defaults = WorkspaceSettings(
+        abandon_after=read.duration("SESSIONBOT_ABANDON_AFTER", base.abandon_after),
+        archive_after=read.duration("SESSIONBOT_ARCHIVE_AFTER", base.archive_after),
+        retention=read.duration("SESSIONBOT_RETENTION", base.retention),
+        remind_pending_after=read.duration(
+            "SESSIONBOT_REMIND_PENDING_AFTER", base.remind_pending_after
+        ),
+        remind_paused_after=read.duration(
+            "SESSIONBOT_REMIND_PAUSED_AFTER", base.remind_paused_after
+        ),
+        abandon_warning_before=read.duration(
+            "SESSIONBOT_ABANDON_WARNING_BEFORE", base.abandon_warning_before
+        ),
+        timezone=timezone,
+    )
+    admins = frozenset((read.text("SESSIONBOT_ADMINS") or "").replace(",", " ").split())
+    return Config(
+        database_url=url,
+        http_host=read.text("SESSIONBOT_HTTP_HOST", "127.0.0.1") or "127.0.0.1",
+        http_port=read.integer("SESSIONBOT_HTTP_PORT", 3000, low=0, high=65535),
+        admins=admins,
+        defaults=defaults,
+        sweep_interval=read.duration("SESSIONBOT_SWEEP_INTERVAL", timedelta(seconds=60)),
+        archive_dir=read.text("SESSIONBOT_ARCHIVE_DIR", "./data/archive") or "./data/archive",
+        log_level=read.choice(
+            "SESSIONBOT_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
+        ).upper(),
+        log_format=read.choice("SESSIONBOT_LOG_FORMAT", "text", ("text", "json")),
+        slack=SlackConfig(
+            bot_token=read.text("SLACK_BOT_TOKEN"),
+            signing_secret=read.text("SLACK_SIGNING_SECRET"),
+            app_token=read.text("SLACK_APP_TOKEN"),
+            api_url=read.text("SLACK_API_URL"),
+            client_id=read.text("SLACK_CLIENT_ID"),
+            client_secret=read.text("SLACK_CLIENT_SECRET"),
+        ),
+        discord=DiscordConfig(
+            token=read.text("DISCORD_TOKEN"),
+            guild_ids=read.ids("DISCORD_GUILD_IDS"),
+            api_url=read.text("DISCORD_API_URL"),
+            gateway_url=read.text("DISCORD_GATEWAY_URL"),
+            shard_ids=read.ids("DISCORD_SHARD_IDS"),
+        ),
+    )

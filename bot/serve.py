@@ -1,0 +1,78 @@
+"""`sessionbot serve`: chat adapters, outbox delivery and the HTTP server in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Protocol
+
+from bot.app import Core, open_core
+from bot.config import Config
+from bot.http import Check, HttpServer
+from core.clock import Clock
+from core.outbox import Delivery
+
+_log = logging.getLogger(__name__)
+
+
+class ChatAdapter(Protocol):
+    """A running connection to one chat platform."""
+
+    name: str
+    delivery: Delivery
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def ready_problem(self) -> str | None: ...
+
+
+def chat_adapters(config: Config, core: Core, http: HttpServer) -> list[ChatAdapter]:
+    """Build the adapters whose tokens are configured."""
+    found: list[ChatAdapter] = []
+    # Each platform's builder lives in its own module: bot/slack.py, bot/discord.py.
+    return found
+
+
+def database_check(core: Core) -> Check:
+    async def check() -> str | None:
+        current, latest = await core.store.schema_status()
+        return None if current == latest else f"schema at {current}, code expects {latest}"
+
+    return check
+
+
+async def serve(
+    config: Config, *, clock: Clock | None = None, stop: asyncio.Event | None = None
+) -> int:
+    """Run until SIGTERM/SIGINT (or `stop`), then shut down in order and return 0."""
+    stop = stop or asyncio.Event()
+    core = await open_core(config, clock=clock)
+    http = HttpServer(config.http_host, config.http_port)
+    http.add_check("database", database_check(core))
+    adapters = chat_adapters(config, core, http)
+    for adapter in adapters:
+        core.dispatcher.register(adapter.delivery)
+        http.add_check(adapter.name, adapter.ready_problem)
+    _on_signals(stop)
+    await http.start()
+    for adapter in adapters:
+        await adapter.start()
+    delivering = asyncio.create_task(core.dispatcher.run_forever(stop))
+    await stop.wait()
+    _log.info("shutting down")
+    for adapter in adapters:
+        await adapter.stop()
+    await http.stop()
+    core.dispatcher.wake()
+    await delivering
+    await core.close()
+    return 0
+
+
+def _on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)

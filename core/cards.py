@@ -1,0 +1,289 @@
+"""Builds the neutral views of §6 from domain records; all user-facing wording lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core.commands import COMMANDS, CommandSpec
+from core.durations import format_duration
+from core.models import Event, EventType, Member, Plan, PlanStatus, Session, Status
+from core.views import Accent, Button, Field, View, escape, mention
+
+APPROVE_ACTION = "plan_approve"
+REJECT_ACTION = "plan_reject"
+REREQUEST_ACTION = "plan_rerequest"
+
+_ACCENTS = {
+    Status.ACTIVE: Accent.INFO,
+    Status.PENDING: Accent.WARNING,
+    Status.PAUSED: Accent.WARNING,
+    Status.COMPLETED: Accent.SUCCESS,
+    Status.FAILED: Accent.DANGER,
+    Status.CANCELLED: Accent.DANGER,
+    Status.TIMED_OUT: Accent.DANGER,
+    Status.ABANDONED: Accent.DANGER,
+    Status.ARCHIVED: Accent.INFO,
+}
+
+_NOTICES: dict[EventType, tuple[str, Accent]] = {
+    EventType.CREATED: ("started by {actor}", Accent.INFO),
+    EventType.PLAN_SUBMITTED: ("plan v{plan} submitted by {actor} for approval", Accent.WARNING),
+    EventType.PLAN_APPROVED: ("plan v{plan} approved by {actor}", Accent.SUCCESS),
+    EventType.PLAN_REJECTED: ("plan v{plan} rejected by {actor}", Accent.DANGER),
+    EventType.PLAN_EXPIRED: ("plan v{plan} approval request expired", Accent.WARNING),
+    EventType.PAUSED: ("paused by {actor}", Accent.WARNING),
+    EventType.RESUMED: ("resumed by {actor}", Accent.INFO),
+    EventType.COMPLETED: ("completed by {actor}", Accent.SUCCESS),
+    EventType.PLAN_APPROVAL: ("plan approval counted ({actor})", Accent.INFO),
+    EventType.FAILED: ("failed ({actor})", Accent.DANGER),
+    EventType.CANCELLED: ("cancelled by {actor}", Accent.DANGER),
+    EventType.TIMED_OUT: ("timed out after {iterations} iterations", Accent.DANGER),
+    EventType.ABANDONED: ("abandoned after no activity", Accent.DANGER),
+    EventType.ARCHIVED: ("archived by {actor}", Accent.INFO),
+    EventType.EXTENDED: ("extended by {actor}", Accent.INFO),
+    EventType.SHARED: ("shared with {target} as {role} by {actor}", Accent.INFO),
+}
+
+
+def label(session: Session) -> str:
+    return f"#{session.ref} {escape(session.title)}"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+@dataclass(slots=True)
+class LastDecision:
+    who: str | None
+    when: datetime | None
+    status: PlanStatus
+    reason: str | None
+
+
+def session_card(
+    session: Session,
+    members: list[Member],
+    plan: Plan | None,
+    *,
+    now: datetime,
+    lineage: list[Session] | None = None,
+) -> View:
+    """The full `show` view: status, people, progress, deadline, plan and last decision."""
+    fields = [
+        Field("Status", session.status.value),
+        Field("Mode", escape(session.mode)),
+        Field("Owner", mention(session.owner_id)),
+        Field("Progress", f"{session.iterations}/{session.max_iterations} iterations"),
+        Field("Last activity", _ago(session.last_activity_at, now)),
+        Field("Abandon deadline", _deadline(session, now)),
+    ]
+    others = [m for m in members if m.user_id != session.owner_id]
+    if others:
+        people = ", ".join(f"{mention(m.user_id)} ({m.role.value})" for m in others)
+        fields.append(Field("Members", people, inline=False))
+    if lineage:
+        fields.append(Field("Forked from", " ← ".join(label(s) for s in lineage), inline=False))
+    if session.result:
+        fields.append(Field("Result", escape(session.result), inline=False))
+    if session.error:
+        fields.append(Field("Error", escape(session.error), inline=False))
+    blocks = [plan_summary(plan)] if plan else []
+    if plan and plan.decided_at:
+        blocks.append(decision_line(plan))
+    return View(
+        kind="session_card",
+        title=f"Session {label(session)}",
+        fields=fields,
+        blocks=blocks,
+        accent=_ACCENTS[session.status],
+        session_ref=session.ref,
+        meta={"session_id": session.id},
+    )
+
+
+def _ago(value: datetime, now: datetime) -> str:
+    return f"{format_duration(now - value)} ago" if now > value else "just now"
+
+
+def _deadline(session: Session, now: datetime) -> str:
+    if session.abandon_at is None or session.status not in (
+        Status.ACTIVE,
+        Status.PAUSED,
+        Status.PENDING,
+    ):
+        return "—"
+    return f"in {format_duration(session.abandon_at - now)}" if session.abandon_at > now else "due"
+
+
+def plan_summary(plan: Plan) -> str:
+    lines = [f"*Plan v{plan.version}* — {plan.status.value}"]
+    for item in plan.items:
+        who = f" → {mention(item.assignee)}" if item.assignee else ""
+        lines.append(f"{item.position}. [{item.status.value}] {escape(item.title)}{who}")
+    return "\n".join(lines)
+
+
+def decision_line(plan: Plan) -> str:
+    verb = {PlanStatus.APPROVED: "Approved", PlanStatus.REJECTED: "Rejected"}.get(
+        plan.status, plan.status.value.capitalize()
+    )
+    who = f" by {mention(plan.decided_by)}" if plan.decided_by else ""
+    why = f" — {escape(plan.decision_reason)}" if plan.decision_reason else ""
+    return f"{verb}{who} at {_when(plan.decided_at)}{why}"
+
+
+def plan_message(session: Session, plan: Plan) -> View:
+    """The top-level plan message: buttons while pending, the decision afterwards."""
+    approvals = len(plan.approvers_of_current())
+    fields = [
+        Field("Submitted by", mention(plan.submitted_by)),
+        Field("Approvals", f"{approvals}/{plan.required_approvals}"),
+    ]
+    if plan.expires_at and plan.status is PlanStatus.PENDING:
+        fields.append(Field("Expires", _when(plan.expires_at)))
+    items = "\n".join(f"{i.position}. {escape(i.title)}" for i in plan.items)
+    blocks = [items]
+    buttons: list[Button] = []
+    if plan.status is PlanStatus.PENDING:
+        buttons = [
+            Button(APPROVE_ACTION, plan.id, "Approve", "primary"),
+            Button(REJECT_ACTION, plan.id, "Reject", "danger"),
+        ]
+    elif plan.status is PlanStatus.EXPIRED:
+        blocks.append("The approval request expired.")
+        buttons = [Button(REREQUEST_ACTION, plan.id, "Request approval again")]
+    elif plan.status is PlanStatus.SUPERSEDED:
+        blocks.append("Superseded by a newer plan version.")
+    else:
+        blocks.append(decision_line(plan))
+    accent = {
+        PlanStatus.APPROVED: Accent.SUCCESS,
+        PlanStatus.REJECTED: Accent.DANGER,
+        PlanStatus.PENDING: Accent.WARNING,
+    }.get(plan.status, Accent.INFO)
+    return View(
+        kind="plan",
+        title=f"Plan v{plan.version} for {label(session)}",
+        fields=fields,
+        blocks=blocks,
+        buttons=buttons,
+        accent=accent,
+        session_ref=session.ref,
+        meta={"plan_id": plan.id, "session_id": session.id, "status": plan.status.value},
+    )
+
+
+def notice(session: Session, event: EventType, actor_id: str, **data: object) -> View:
+    """A short lifecycle notification for the session's thread."""
+    template, accent = _NOTICES.get(event, ("{event} by {actor}", Accent.INFO))
+    values = {
+        "actor": mention(actor_id),
+        "event": event.value.replace("_", " "),
+        "iterations": session.iterations,
+        **{k: (escape(v) if isinstance(v, str) else v) for k, v in data.items()},
+    }
+    text = template.format_map(_Defaults(values))
+    blocks = [f"Reason: {escape(str(data['reason']))}"] if data.get("reason") else []
+    return View(
+        kind="notice",
+        title=f"Session {label(session)} {text}",
+        blocks=blocks,
+        accent=accent,
+        session_ref=session.ref,
+        meta={"event": event.value, "session_id": session.id},
+    )
+
+
+class _Defaults(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def plan_pointer(session: Session, plan: Plan) -> View:
+    return View(
+        kind="notice",
+        title=f"Session {label(session)}: plan v{plan.version} posted in the channel for approval",
+        accent=Accent.WARNING,
+        session_ref=session.ref,
+        meta={"event": "plan_pointer", "plan_id": plan.id},
+    )
+
+
+def confirmation(session: Session, text: str, *, accent: Accent = Accent.INFO) -> View:
+    """A one-line reply to a command that changed something."""
+    return View(
+        kind="confirmation",
+        title=f"Session {label(session)}: {text}",
+        accent=accent,
+        session_ref=session.ref,
+        meta={"session_id": session.id, "status": session.status.value},
+    )
+
+
+def session_list(
+    sessions: list[Session], *, total: int, page: int, pages: int, heading: str, now: datetime
+) -> View:
+    if not sessions:
+        return View(kind="list", title=f"{heading}: none", blocks=["No sessions match."])
+    lines = [
+        f"#{s.ref} · {escape(s.title)} · {s.status.value} · {escape(s.mode)} · "
+        f"{mention(s.owner_id)} · {_ago(s.last_activity_at, now)}"
+        for s in sessions
+    ]
+    return View(
+        kind="list",
+        title=f"{heading} ({total})",
+        blocks=lines,
+        footer=f"Page {page} of {pages}" + (f" · next: page:{page + 1}" if page < pages else ""),
+    )
+
+
+def events_view(session: Session, events: list[Event]) -> View:
+    lines = [
+        f"{e.seq}. {e.created_at.strftime('%H:%M:%S')} {e.type.value} by {mention(e.actor_id)}"
+        for e in events
+    ]
+    return View(kind="events", title=f"Events of {label(session)}", blocks=lines)
+
+
+def help_view(spec: CommandSpec | None = None) -> View:
+    if spec is not None:
+        blocks = [spec.summary, f"`{spec.usage}`"]
+        blocks += [f"Example: `{e}`" for e in spec.examples]
+        return View(kind="help", title=f"/session {spec.name}", blocks=blocks)
+    lines = [f"`{s.usage}`\n    {s.summary}" for s in COMMANDS.values()]
+    return View(
+        kind="help",
+        title="sessionbot commands",
+        blocks=lines,
+        footer="Refs: 42, #42 or the full id; without a ref, your active session here is used.",
+    )
+
+
+def error_view(message: str) -> View:
+    return View(kind="error", title="⚠ " + message.split("\n")[0], blocks=message.split("\n")[1:],
+                accent=Accent.DANGER)  # fmt: skip
+
+
+def stats_view(stats: Any) -> View:
+    """Counts by status and mode, success rate, durations, approval latency, outbox health."""
+    by_status = ", ".join(f"{k}: {v}" for k, v in sorted(stats.by_status.items())) or "none"
+    by_mode = ", ".join(f"{escape(k)}: {v}" for k, v in sorted(stats.by_mode.items())) or "none"
+    rate = f"{stats.success_rate:.0%}" if stats.success_rate is not None else "—"
+    duration = format_duration(stats.median_duration) if stats.median_duration else "—"
+    latency = (
+        format_duration(stats.median_approval_latency) if stats.median_approval_latency else "—"
+    )
+    fields = [
+        Field("By status", by_status, inline=False),
+        Field("By mode", by_mode, inline=False),
+        Field("Average iterations", f"{stats.average_iterations:.1f}"),
+        Field("Success rate", rate),
+        Field("Median duration", duration),
+        Field("Median approval latency", latency),
+        Field("Outbox", f"{stats.outbox_pending} pending, {stats.outbox_dead} dead"),
+    ]
+    return View(kind="stats", title=f"Stats for the last {stats.days} days", fields=fields)

@@ -1,0 +1,316 @@
+"""One description of every `/session` command (§4): drives the parser, help and Discord options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from core.permissions import Perm
+
+
+class Kind(StrEnum):
+    """How a parameter is written and parsed."""
+
+    REF = "ref"  # 42, #42 or a full id
+    INT = "int"
+    DURATION = "duration"  # 90s, 15m, 2h, 3d, 1w
+    USER = "user"  # <@U123|name>, <@123>, @name
+    WORD = "word"  # one of `choices`
+    TEXT = "text"  # the rest of the words
+    CLOCK = "clock"  # HH:MM
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One argument: positional when `key` is None, else written `key:value`."""
+
+    name: str
+    kind: Kind
+    help: str
+    required: bool = False
+    key: str | None = None
+    choices: tuple[str, ...] = ()
+    minimum: int = 1
+    maximum: int = 1_000_000
+    rest: bool = False  # an option whose value runs to the end of the line
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A subcommand: its words, its meaning and who may run it."""
+
+    name: str
+    usage: str
+    summary: str
+    params: tuple[Param, ...] = ()
+    perm: Perm = Perm.READ
+    changes_state: bool = False
+    has_ref: bool = False
+    group: str | None = None  # Discord subcommand group (`admin`), flat elsewhere
+    examples: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def options(self) -> dict[str, Param]:
+        return {p.key: p for p in self.params if p.key}
+
+    @property
+    def positionals(self) -> list[Param]:
+        return [p for p in self.params if not p.key and p.kind is not Kind.REF]
+
+
+LIST_FILTERS = ("active", "paused", "pending", "done", "abandoned", "archived", "all")
+ITEM_STATUSES = ("todo", "in_progress", "done", "blocked", "skipped")
+SHARE_ROLES = ("editor", "approver", "viewer")
+SUMMARY_MODES = ("now", "off", "daily", "weekdays", "weekly")
+WEBHOOK_ACTIONS = ("add", "remove", "list")
+
+_REF = Param("ref", Kind.REF, "Session: 42, #42 or its id (default: your active session)")
+_PAGE = Param("page", Kind.INT, "Page number", key="page", maximum=10_000)
+
+
+def _spec(name: str, usage: str, summary: str, *params: Param, **kw: object) -> CommandSpec:
+    has_ref = any(p.kind is Kind.REF and not p.key for p in params)
+    return CommandSpec(name, usage, summary, params, has_ref=has_ref, **kw)  # type: ignore[arg-type]
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    s.name: s
+    for s in (
+        _spec(
+            "help",
+            "/session help [command]",
+            "Show every command, or one command in detail.",
+            Param("command", Kind.WORD, "A command name"),
+        ),
+        _spec(
+            "start",
+            "/session start <title…> [mode:<mode>] [max:<n>]",
+            "Start a new work session in this channel.",
+            Param("title", Kind.TEXT, "What the session is about", required=True),
+            Param("mode", Kind.WORD, "A short label: developer, deploy, incident…", key="mode"),
+            Param("max", Kind.INT, "Maximum iterations (default 100)", key="max"),
+            perm=Perm.READ,
+            changes_state=True,
+            examples=("/session start Deploy v2.3 to prod mode:deploy",),
+        ),
+        _spec(
+            "list",
+            "/session list [active|paused|pending|done|abandoned|archived|all] [mine|@user] "
+            "[mode:<m>] [page:<n>]",
+            "List sessions in this workspace (default: open ones).",
+            Param("filter", Kind.WORD, "Which statuses", choices=LIST_FILTERS),
+            Param("owner", Kind.USER, "`mine` or a user: only their sessions"),
+            Param("mode", Kind.WORD, "Only this mode", key="mode"),
+            _PAGE,
+        ),
+        _spec("show", "/session show [ref]", "Show a session in detail.", _REF),
+        _spec(
+            "pause",
+            "/session pause [ref] [reason…]",
+            "Pause a session.",
+            _REF,
+            Param("reason", Kind.TEXT, "Why"),
+            perm=Perm.WORK,
+            changes_state=True,
+        ),
+        _spec(
+            "resume",
+            "/session resume [ref]",
+            "Resume a paused or abandoned session and show its context.",
+            _REF,
+            perm=Perm.WORK,
+            changes_state=True,
+        ),
+        _spec(
+            "complete",
+            "/session complete [ref] [summary…]",
+            "Mark a session completed.",
+            _REF,
+            Param("summary", Kind.TEXT, "What was achieved"),
+            perm=Perm.WORK,
+            changes_state=True,
+        ),
+        _spec(
+            "fail",
+            "/session fail [ref] <reason…>",
+            "Mark a session failed.",
+            _REF,
+            Param("reason", Kind.TEXT, "What went wrong", required=True),
+            perm=Perm.WORK,
+            changes_state=True,
+        ),
+        _spec(
+            "cancel",
+            "/session cancel [ref] [reason…]",
+            "Cancel a session.",
+            _REF,
+            Param("reason", Kind.TEXT, "Why"),
+            perm=Perm.WORK,
+            changes_state=True,
+        ),
+        _spec(
+            "plan",
+            "/session plan [ref] [need:<n>] [expires:<duration>] <item>; <item>; …",
+            "Post a plan with Approve / Reject buttons.",
+            _REF,
+            Param("need", Kind.INT, "Approvals needed (default 1)", key="need", maximum=20),
+            Param("expires", Kind.DURATION, "Approval request expires after", key="expires"),
+            Param("items", Kind.TEXT, "Plan items separated by `;`", required=True),
+            perm=Perm.WORK,
+            changes_state=True,
+            examples=("/session plan need:2 Back up the DB; Run migrations; Flip traffic",),
+        ),
+        _spec(
+            "approve",
+            "/session approve [ref]",
+            "Approve the pending plan.",
+            _REF,
+            perm=Perm.DECIDE,
+            changes_state=True,
+        ),
+        _spec(
+            "reject",
+            "/session reject [ref] [reason…]",
+            "Reject the pending plan.",
+            _REF,
+            Param("reason", Kind.TEXT, "Why"),
+            perm=Perm.DECIDE,
+            changes_state=True,
+        ),
+        _spec(
+            "modify",
+            "/session modify [ref] <item#> status:<todo|in_progress|done|blocked|skipped> "
+            "| assign:<@user> | comment:<text…>",
+            "Change a plan item's status or assignee, or comment on it.",
+            _REF,
+            Param("item", Kind.INT, "Item number", required=True, maximum=50),
+            Param("status", Kind.WORD, "New status", key="status", choices=ITEM_STATUSES),
+            Param("assign", Kind.USER, "New assignee", key="assign"),
+            Param("comment", Kind.TEXT, "A comment", key="comment", rest=True),
+            perm=Perm.WORK,
+            changes_state=True,
+        ),
+        _spec(
+            "note",
+            "/session note [ref] <text…>",
+            "Add a note to the session's history.",
+            _REF,
+            Param("text", Kind.TEXT, "The note", required=True),
+            perm=Perm.WORK,
+            changes_state=True,
+        ),
+        _spec(
+            "history",
+            "/session history [ref] [page:<n>]",
+            "Show the session's conversation history, newest first.",
+            _REF,
+            _PAGE,
+        ),
+        _spec(
+            "search",
+            "/session search <query…> [in:<ref>]",
+            'Search messages: words, "exact phrase", prefix*, AND/OR/NOT.',
+            Param("query", Kind.TEXT, "What to find", required=True),
+            Param("in", Kind.REF, "Only in this session", key="in"),
+        ),
+        _spec(
+            "export",
+            "/session export [ref] [json|md]",
+            "Export a session as JSON or Markdown.",
+            _REF,
+            Param("format", Kind.WORD, "json or md (default md)", choices=("json", "md")),
+        ),
+        _spec(
+            "context",
+            "/session context [ref] [key=value …]",
+            "Show the session's context, or merge keys into it (`key=null` deletes).",
+            _REF,
+            Param("pairs", Kind.TEXT, "key=value pairs; values are JSON when they parse"),
+            perm=Perm.READ,
+        ),
+        _spec(
+            "extend",
+            "/session extend [ref] <duration>",
+            "Push the abandon deadline; reopens a timed-out session.",
+            _REF,
+            Param("duration", Kind.DURATION, "How much longer, e.g. 2h", required=True),
+            perm=Perm.WORK,
+            changes_state=True,
+        ),
+        _spec(
+            "fork",
+            "/session fork [ref] [at:<message seq>]",
+            "Start a new session from this one's history.",
+            _REF,
+            Param("at", Kind.INT, "Copy history up to this message", key="at"),
+            perm=Perm.WORK,
+            changes_state=True,
+        ),
+        _spec(
+            "share",
+            "/session share [ref] <@user> [editor|approver|viewer]",
+            "Add someone to the session (default role: editor).",
+            _REF,
+            Param("user", Kind.USER, "Who", required=True),
+            Param("role", Kind.WORD, "Their role", choices=SHARE_ROLES),
+            perm=Perm.MANAGE,
+            changes_state=True,
+        ),
+        _spec(
+            "remind",
+            "/session remind [ref] <in <duration> | at <HH:MM>> [text…]",
+            "Set a reminder for yourself about a session.",
+            _REF,
+            Param("in", Kind.DURATION, "Remind after this long", key="in"),
+            Param("at", Kind.CLOCK, "Remind at this time of day", key="at"),
+            Param("text", Kind.TEXT, "What to remind about"),
+            perm=Perm.WORK,
+            changes_state=True,
+        ),
+        _spec(
+            "archive",
+            "/session archive [ref]",
+            "Archive a finished session.",
+            _REF,
+            perm=Perm.MANAGE,
+            changes_state=True,
+        ),
+        _spec(
+            "stats",
+            "/session stats [days:<n>]",
+            "Counts, success rate, durations and approval latency.",
+            Param("days", Kind.INT, "Look back this many days (default 30)", key="days"),
+        ),
+        _spec(
+            "summary",
+            "/session summary [now | off | daily <HH:MM> | weekdays <HH:MM> | weekly <day> "
+            "<HH:MM>] [tz:<Area/City>]",
+            "Post a channel summary now, or schedule one.",
+            Param("when", Kind.WORD, "now, off, daily, weekdays or weekly", choices=SUMMARY_MODES),
+            Param("day", Kind.WORD, "Day of week for weekly", choices=()),
+            Param("time", Kind.CLOCK, "Time of day"),
+            Param("tz", Kind.WORD, "IANA timezone, e.g. Europe/Paris", key="tz"),
+            group="admin",
+            changes_state=True,
+        ),
+        _spec(
+            "settings",
+            "/session settings [<key> <value>]",
+            "Show or change workspace settings (admins).",
+            Param("key", Kind.WORD, "Setting name"),
+            Param("value", Kind.TEXT, "New value"),
+            group="admin",
+            changes_state=True,
+        ),
+        _spec(
+            "webhook",
+            "/session webhook [add <url> [events…] | remove <id> | list]",
+            "Manage webhook subscriptions (admins).",
+            Param("action", Kind.WORD, "add, remove or list", choices=WEBHOOK_ACTIONS),
+            Param("target", Kind.WORD, "The URL to add or the id to remove"),
+            Param("events", Kind.TEXT, "Event types (default: all)"),
+            group="admin",
+            changes_state=True,
+        ),
+    )
+}

@@ -1,0 +1,136 @@
+"""The one error hierarchy of sessionbot; every edge translates these into its own replies.
+
+    SessionBotError
+    ├── UsageError          bad command text or arguments (carries the usage line)
+    ├── NotFound            no such session / plan / message in this workspace
+    ├── Forbidden           the caller lacks the role an action needs
+    ├── InvalidTransition   the session's status does not allow the action
+    ├── Conflict            someone else changed or decided it first
+    ├── LimitExceeded       a size or count limit was passed
+    ├── StoreError          the database failed or is unusable
+    └── ConfigError         a configuration value is missing or invalid
+
+Each error keeps structured fields and builds its own default message, so adapters can
+render either the message or the fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+
+class SessionBotError(Exception):
+    """Base of every error sessionbot raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(SessionBotError):
+    """The command text or an argument is wrong; `usage` shows the right form."""
+
+    code = "usage"
+
+    def __init__(
+        self, message: str, *, usage: str | None = None, suggestion: str | None = None
+    ) -> None:
+        self.usage = usage
+        self.suggestion = suggestion
+        text = message
+        if suggestion:
+            text += f" Did you mean `{suggestion}`?"
+        if usage:
+            text += f"\nUsage: `{usage}`"
+        super().__init__(text)
+        self.reason = message
+
+
+class NotFound(SessionBotError):
+    """A referenced record does not exist in the caller's workspace."""
+
+    code = "not_found"
+
+    def __init__(self, kind: str, ref: str) -> None:
+        self.kind = kind
+        self.ref = ref
+        super().__init__(f"No {kind} {ref} in this workspace.")
+
+
+class Forbidden(SessionBotError):
+    """The caller may not do this; `required` names the roles that may."""
+
+    code = "forbidden"
+
+    def __init__(self, action: str, required: Iterable[str], *, detail: str | None = None) -> None:
+        self.action = action
+        self.required = tuple(required)
+        self.detail = detail
+        roles = " or ".join(self.required)
+        text = f"You can't {action}: it needs the {roles} role."
+        if detail:
+            text = f"You can't {action}: {detail}"
+        super().__init__(text)
+
+
+class InvalidTransition(SessionBotError):
+    """The session's current status does not allow the requested action."""
+
+    code = "invalid_transition"
+
+    def __init__(self, *, ref: int, action: str, status: str, allowed: Iterable[str]) -> None:
+        self.ref = ref
+        self.action = action
+        self.status = status
+        self.allowed = tuple(sorted(allowed))
+        options = ", ".join(self.allowed) or "nothing"
+        super().__init__(
+            f"Can't {action} session #{ref}: it is {status}. From {status} you can: {options}."
+        )
+
+
+class Conflict(SessionBotError):
+    """A concurrent change won; `decided_by` / `decided_at` say who and when, when known."""
+
+    code = "conflict"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        decided_by: str | None = None,
+        decided_at: datetime | None = None,
+    ) -> None:
+        self.decided_by = decided_by
+        self.decided_at = decided_at
+        super().__init__(message)
+
+
+class LimitExceeded(SessionBotError):
+    """A size or count limit was passed."""
+
+    code = "limit"
+
+    def __init__(self, what: str, limit: int | str, *, unit: str = "") -> None:
+        self.what = what
+        self.limit = limit
+        super().__init__(f"{what} is over the limit of {limit}{unit}.")
+
+
+class StoreError(SessionBotError):
+    """The database failed, is locked, or its schema is unusable."""
+
+    code = "store"
+
+
+class ConfigError(SessionBotError):
+    """A configuration value is missing or invalid; `name` is the variable."""
+
+    code = "config"
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        super().__init__(f"{name}: {problem}")

@@ -1,0 +1,191 @@
+"""Delivers the notification outbox: claim due rows, hand them to an adapter, record the result.
+
+Delivery is at least once: a row is leased before it is sent and marked delivered after, so a
+crash in between re-sends it; the per-row dedupe key guarantees a change never enqueues the same
+notification twice. Failures back off exponentially (honouring a platform's retry-after) and a
+row that keeps failing ends `dead`, counted in stats and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Protocol
+
+from core.clock import Clock
+from core.models import OutboxKind, OutboxRow
+from core.store.base import Store
+from core.views import View
+
+_log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A delivery failed; `retry_after` (seconds) and `permanent` steer the retry."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class Delivery(Protocol):
+    """What each chat adapter implements to send neutral views."""
+
+    platform: str
+
+    async def post(
+        self, workspace: str, channel_id: str, thread_ref: str | None, view: View
+    ) -> str: ...
+
+    async def update(
+        self, workspace: str, channel_id: str, message_ref: str, view: View
+    ) -> None: ...
+
+    async def direct(self, workspace: str, user_id: str, view: View) -> str: ...
+
+
+class OutboxDispatcher:
+    """Claims due outbox rows and delivers them through the matching adapter."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock,
+        deliveries: Sequence[Delivery],
+        max_attempts: int = 8,
+        base_delay: timedelta = timedelta(seconds=2),
+        max_delay: timedelta = timedelta(minutes=15),
+        batch: int = 50,
+        lease: timedelta = timedelta(minutes=2),
+        poll_every: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.deliveries = {d.platform: d for d in deliveries}
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.batch = batch
+        self.lease = lease
+        self.poll_every = poll_every
+        self._wake = asyncio.Event()
+        self.delivered = 0
+        self.failed = 0
+
+    def register(self, delivery: Delivery) -> None:
+        """Add an adapter's delivery (adapters are built after the core they call)."""
+        self.deliveries[delivery.platform] = delivery
+
+    def wake(self) -> None:
+        """Ask the loop to look for rows now (safe to call from any thread via the loop)."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Deliver one batch of due rows; returns how many were attempted."""
+        if not self.deliveries:
+            return 0
+        prefixes = [f"{platform}:" for platform in self.deliveries]
+        rows = await self.store.claim_outbox(
+            workspaces=prefixes, now=self.clock.now(), limit=self.batch, lease=self.lease
+        )
+        for row in rows:
+            await self._deliver(row)
+        return len(rows)
+
+    async def drain(self, *, max_rounds: int = 50) -> None:
+        """Deliver until nothing is due (used at the end of a console script and at shutdown)."""
+        for _ in range(max_rounds):
+            if await self.run_once() == 0:
+                return
+
+    async def run_forever(self, stop: asyncio.Event, *, lock: asyncio.Lock | None = None) -> None:
+        """Deliver as rows are committed, and every `poll_every` seconds for retries."""
+        while not stop.is_set():
+            try:
+                async with lock or contextlib.nullcontext():
+                    await self.drain()
+            except Exception:
+                _log.exception("outbox delivery round failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_every)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        platform = row.workspace.split(":", 1)[0]
+        delivery = self.deliveries[platform]
+        try:
+            result_ref = await self._send(delivery, row, View.from_json(row.payload))
+        except DeliveryError as exc:
+            await self._failed(row, str(exc), exc.retry_after, exc.permanent)
+        except Exception as exc:
+            _log.exception("delivering outbox row %s failed", row.id)
+            await self._failed(row, f"{exc.__class__.__name__}", None, False)
+        else:
+            self.delivered += 1
+            await self.store.outbox_delivered(row.id, now=self.clock.now(), result_ref=result_ref)
+
+    async def _send(self, delivery: Delivery, row: OutboxRow, view: View) -> str | None:
+        target = row.target
+        if row.kind is OutboxKind.DM:
+            return await delivery.direct(row.workspace, target["user_id"], view)
+        if row.kind is OutboxKind.MESSAGE_UPDATE:
+            await self._update_plan_messages(delivery, row, view)
+            return None
+        thread_ref = await self._thread_of(target)
+        message_ref = await delivery.post(row.workspace, target["channel_id"], thread_ref, view)
+        if "card_of" in target:
+            await self.store.set_thread_ref(target["card_of"], message_ref)
+        if "plan_id" in target:
+            await self.store.add_plan_message(
+                target["plan_id"],
+                platform=delivery.platform,
+                channel_id=target["channel_id"],
+                message_ref=message_ref,
+            )
+        return message_ref
+
+    async def _thread_of(self, target: dict[str, str]) -> str | None:
+        session_id = target.get("thread_of")
+        if session_id is None:
+            return None
+        session = await self.store.session_by_id(session_id)
+        if session is None:
+            raise DeliveryError("the session no longer exists", permanent=True)
+        if session.thread_ref is None and await self.store.outbox_is_pending(f"card:{session_id}"):
+            raise DeliveryError("waiting for the session card to be posted", retry_after=1)
+        return session.thread_ref
+
+    async def _update_plan_messages(self, delivery: Delivery, row: OutboxRow, view: View) -> None:
+        plan = await self.store.plan(row.target["plan_id"])
+        if plan is None:
+            raise DeliveryError("the plan no longer exists", permanent=True)
+        copies = [m for m in plan.messages if m.platform == delivery.platform]
+        if not copies:
+            if await self.store.outbox_is_pending(f"plan:{plan.id}"):
+                raise DeliveryError("the plan message is not posted yet", retry_after=1)
+            return
+        for copy in copies:
+            await delivery.update(row.workspace, copy.channel_id, copy.message_ref, view)
+
+    async def _failed(
+        self, row: OutboxRow, error: str, retry_after: float | None, permanent: bool
+    ) -> None:
+        attempts = row.attempts + 1
+        dead = permanent or attempts >= self.max_attempts
+        delay = self.base_delay * (2 ** (attempts - 1))
+        if retry_after is not None:
+            delay = timedelta(seconds=retry_after)
+        delay = min(delay, self.max_delay)
+        self.failed += 1
+        if dead:
+            _log.warning("outbox row %s is dead after %d attempts: %s", row.id, attempts, error)
+        await self.store.outbox_failed(
+            row.id, error=error, next_attempt_at=self.clock.now() + delay, dead=dead
+        )

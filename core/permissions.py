@@ -1,0 +1,82 @@
+"""Who may do what (§3): one table, checked by the service before every change."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from core.errors import Forbidden
+from core.models import Actor, Plan, Role, Session, WorkspaceSettings
+
+
+class Perm(StrEnum):
+    """Permission classes of §3; the value is the verb used in refusals."""
+
+    READ = "see sessions"
+    WORK = "change this session"
+    DECIDE = "approve or reject this plan"
+    MANAGE = "share, archive or delete this session"
+    ADMIN = "change workspace settings"
+
+
+ADMIN = "admin"
+
+# Which session roles satisfy a permission (admins satisfy every one).
+ROLES: dict[Perm, frozenset[Role]] = {
+    Perm.READ: frozenset(Role),
+    Perm.WORK: frozenset({Role.OWNER, Role.EDITOR}),
+    Perm.DECIDE: frozenset({Role.OWNER, Role.APPROVER}),
+    Perm.MANAGE: frozenset({Role.OWNER}),
+    Perm.ADMIN: frozenset(),
+}
+
+
+def is_admin(actor: Actor, settings: WorkspaceSettings, config_admins: frozenset[str]) -> bool:
+    """Platform admins, configured admins and workspace-setting admins are admins."""
+    return (
+        actor.platform_admin or actor.user_id in config_admins or actor.user_id in settings.admins
+    )
+
+
+def roles_of(user_id: str, session: Session, members: dict[str, Role]) -> set[Role]:
+    """The roles a user holds on one session."""
+    roles = {members[user_id]} if user_id in members else set()
+    if session.owner_id == user_id:
+        roles.add(Role.OWNER)
+    return roles
+
+
+def require(
+    perm: Perm,
+    *,
+    admin: bool,
+    roles: set[Role],
+) -> None:
+    """Raise Forbidden unless an admin or a holder of a role that grants `perm`."""
+    if perm is Perm.READ or admin:
+        return
+    if roles & ROLES[perm]:
+        return
+    needed = [r.value for r in sorted(ROLES[perm])] + [ADMIN]
+    hint = None
+    if perm is Perm.DECIDE:
+        hint = "it needs the approver, owner or admin role (the owner can grant it: "
+        hint += "`/session share <ref> @name approver`)."
+    raise Forbidden(perm.value, needed, detail=hint)
+
+
+def require_decider(
+    *,
+    admin: bool,
+    roles: set[Role],
+    user_id: str,
+    plan: Plan,
+    settings: WorkspaceSettings,
+) -> None:
+    """Approvers, owners and admins decide; submitters may not when self-approval is off."""
+    require(Perm.DECIDE, admin=admin, roles=roles)
+    if settings.self_approval == "forbidden" and plan.submitted_by == user_id:
+        raise Forbidden(
+            Perm.DECIDE.value,
+            ["another approver"],
+            detail="this workspace forbids approving your own plan; ask another approver.",
+        )

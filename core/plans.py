@@ -1,0 +1,77 @@
+"""Pure plan rules: content hashing and what a decision does to a pending plan."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.errors import Conflict, UsageError
+from core.models import Decision, Plan, PlanItem, PlanStatus, new_id
+
+MAX_REQUIRED_APPROVALS = 20
+
+
+def content_hash(titles: list[str]) -> str:
+    """Hash of the items' titles in order: approvals count only for this exact list."""
+    digest = hashlib.sha256("\x1f".join(titles).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def build_plan(
+    *,
+    session_id: str,
+    version: int,
+    titles: list[str],
+    submitted_by: str,
+    now: datetime,
+    required: int,
+    expires_after: timedelta | None,
+) -> Plan:
+    if not titles:
+        raise UsageError("A plan needs at least one item.")
+    if not 1 <= required <= MAX_REQUIRED_APPROVALS:
+        raise UsageError(f"need: must be between 1 and {MAX_REQUIRED_APPROVALS}.")
+    return Plan(
+        id=new_id(),
+        session_id=session_id,
+        version=version,
+        status=PlanStatus.PENDING,
+        items=[PlanItem(position=i, title=t) for i, t in enumerate(titles, start=1)],
+        content_hash=content_hash(titles),
+        required_approvals=required,
+        submitted_by=submitted_by,
+        submitted_at=now,
+        expires_at=now + expires_after if expires_after else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one person's decision does: count it, or settle the plan."""
+
+    settles: bool
+    status: PlanStatus
+    approvals: int
+    repeated: bool = False
+
+
+def evaluate(plan: Plan, user_id: str, decision: Decision) -> Outcome:
+    """Apply N-of-M: one eligible reject rejects; N distinct approvals approve."""
+    if plan.status is not PlanStatus.PENDING:
+        who = f" by <@{plan.decided_by}>" if plan.decided_by else ""
+        when = f" at {plan.decided_at:%Y-%m-%d %H:%M} UTC" if plan.decided_at else ""
+        raise Conflict(
+            f"Plan v{plan.version} was already {plan.status.value}{who}{when}.",
+            decided_by=plan.decided_by,
+            decided_at=plan.decided_at,
+        )
+    approvers = plan.approvers_of_current()
+    if decision is Decision.REJECT:
+        return Outcome(True, PlanStatus.REJECTED, len(approvers))
+    if user_id in approvers:
+        return Outcome(False, PlanStatus.PENDING, len(approvers), repeated=True)
+    count = len(approvers) + 1
+    if count >= plan.required_approvals:
+        return Outcome(True, PlanStatus.APPROVED, count)
+    return Outcome(False, PlanStatus.PENDING, count)

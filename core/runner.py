@@ -1,0 +1,309 @@
+"""Runs a parsed `/session` command or a button click for an adapter and returns a Reply.
+
+Adapters stay thin: parse → `CommandRunner.run` → render. Every error becomes a reply here, so
+nothing escapes into a platform handler; unexpected errors are logged with a short reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from core import cards
+from core.commands import COMMANDS
+from core.errors import SessionBotError, UsageError
+from core.grammar import Command, parse
+from core.models import Actor, ChatRef, Decision, ModAction, Role
+from core.service import DecisionResult, SessionService
+from core.views import Accent, Reply, View, escape, mention
+
+_log = logging.getLogger(__name__)
+
+Handler = Callable[["CommandRunner", Actor, ChatRef, Command], Awaitable[Reply]]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def _handles(name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        _HANDLERS[name] = handler
+        return handler
+
+    return register
+
+
+def _said(view: View) -> Reply:
+    """A reply the whole channel sees (the command changed something)."""
+    return Reply(view, ephemeral=False)
+
+
+class CommandRunner:
+    """The one core call an adapter makes per command or click."""
+
+    def __init__(self, service: SessionService) -> None:
+        self.service = service
+
+    async def run(
+        self,
+        actor: Actor,
+        chat: ChatRef,
+        command: Command | str,
+        *,
+        delivery_key: str | None = None,
+    ) -> Reply | None:
+        """Run a command; None means a redelivery that was already handled (no second reply)."""
+        return await self._guarded(actor, chat, command, delivery_key, self._dispatch)
+
+    async def click(
+        self,
+        actor: Actor,
+        chat: ChatRef,
+        action_id: str,
+        value: str,
+        *,
+        reason: str | None = None,
+        delivery_key: str | None = None,
+    ) -> Reply | None:
+        """A button press on a plan message (Approve / Reject / Request again)."""
+
+        async def press(actor: Actor, chat: ChatRef, _: Command | str) -> Reply:
+            return await self._press(actor, action_id, value, reason)
+
+        return await self._guarded(actor, chat, action_id, delivery_key, press)
+
+    async def _guarded(
+        self,
+        actor: Actor,
+        chat: ChatRef,
+        command: Command | str,
+        delivery_key: str | None,
+        act: Callable[[Actor, ChatRef, Command | str], Awaitable[Reply]],
+    ) -> Reply | None:
+        try:
+            if delivery_key is not None and not await self.service.store.claim_inbound(
+                delivery_key, self.service.clock.now()
+            ):
+                return None
+            return await act(actor, chat, command)
+        except SessionBotError as exc:
+            return Reply(cards.error_view(exc.message))
+        except Exception:
+            ref = secrets.token_hex(3)
+            _log.exception("command failed (ref %s)", ref)
+            return Reply(cards.error_view(f"Something went wrong (ref {ref})."))
+
+    async def _dispatch(self, actor: Actor, chat: ChatRef, command: Command | str) -> Reply:
+        parsed = parse(command) if isinstance(command, str) else command
+        handler = _HANDLERS.get(parsed.name)
+        if handler is None:
+            raise UsageError(
+                f"`/session {parsed.name}` is not available in this version yet.",
+                usage="/session help",
+            )
+        return await handler(self, actor, chat, parsed)
+
+    async def _press(self, actor: Actor, action_id: str, plan_id: str, reason: str | None) -> Reply:
+        if action_id == cards.APPROVE_ACTION:
+            return _decision_reply(
+                await self.service.decide(actor, Decision.APPROVE, plan_id=plan_id)
+            )
+        if action_id == cards.REJECT_ACTION:
+            return _decision_reply(
+                await self.service.decide(actor, Decision.REJECT, plan_id=plan_id, reason=reason)
+            )
+        if action_id == cards.REREQUEST_ACTION:
+            plan = await self.service.rerequest(actor, plan_id)
+            session = await self.service.find(actor, plan.session_id)
+            text = f"approval requested again for plan v{plan.version}"
+            return _said(cards.confirmation(session, text, accent=Accent.WARNING))
+        raise UsageError(f"Unknown button `{action_id[:40]}`.")
+
+
+def _decision_reply(result: DecisionResult) -> Reply:
+    plan, session = result.plan, result.session
+    if result.repeated:
+        text = f"you already approved plan v{plan.version} ({result.approvals}/"
+        text += f"{plan.required_approvals} approvals)"
+        return Reply(cards.confirmation(session, text))
+    if not result.settled:
+        text = f"approval counted for plan v{plan.version}: {result.approvals}/"
+        text += f"{plan.required_approvals}"
+        return _said(cards.confirmation(session, text, accent=Accent.WARNING))
+    verb = plan.status.value
+    text = f"plan v{plan.version} {verb} by {mention(plan.decided_by)}"
+    if plan.decision_reason:
+        text += f" — {escape(plan.decision_reason)}"
+    accent = Accent.SUCCESS if verb == "approved" else Accent.DANGER
+    return _said(
+        cards.confirmation(session, text + f"; session is {session.status.value}", accent=accent)
+    )
+
+
+@_handles("help")
+async def _help(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    name = cmd.args.get("command")
+    if name is not None and name not in COMMANDS:
+        raise UsageError(f"No command `{name}`.", usage="/session help [command]")
+    return Reply(cards.help_view(COMMANDS[name] if name else None))
+
+
+@_handles("start")
+async def _start(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    session = await runner.service.start(
+        actor,
+        chat,
+        cmd.args["title"],
+        mode=cmd.args.get("mode"),
+        max_iterations=cmd.args.get("max"),
+    )
+    return _said(
+        cards.confirmation(session, f"started by {mention(actor.user_id)} ({session.mode})")
+    )
+
+
+@_handles("list")
+async def _list(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    listing = await runner.service.list_sessions(
+        actor,
+        filter=cmd.args.get("filter", "open"),
+        owner=cmd.args.get("owner"),
+        mode=cmd.args.get("mode"),
+        page=cmd.args.get("page", 1),
+    )
+    view = cards.session_list(
+        listing.sessions,
+        total=listing.total,
+        page=listing.page,
+        pages=listing.pages,
+        heading=listing.heading,
+        now=runner.service.clock.now(),
+    )
+    return Reply(view)
+
+
+@_handles("show")
+async def _show(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    detail = await runner.service.show(actor, cmd.ref, channel_id=chat.channel_id)
+    view = cards.session_card(
+        detail.session,
+        detail.members,
+        detail.plan,
+        now=runner.service.clock.now(),
+        lineage=detail.lineage,
+    )
+    return Reply(view)
+
+
+def _lifecycle(name: str, verb: str, text_arg: str | None) -> None:
+    async def handler(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+        method = getattr(runner.service, name)
+        kwargs = {text_arg: cmd.args[text_arg]} if text_arg and text_arg in cmd.args else {}
+        if name == "fail":
+            kwargs = {"reason": cmd.args["reason"]}
+        session = await method(actor, cmd.ref, channel_id=chat.channel_id, **kwargs)
+        text = f"{verb} by {mention(actor.user_id)}"
+        if kwargs:
+            text += f" — {escape(next(iter(kwargs.values())))}"
+        return _said(cards.confirmation(session, text))
+
+    _handles(name)(handler)
+
+
+_lifecycle("pause", "paused", "reason")
+_lifecycle("complete", "completed", "summary")
+_lifecycle("fail", "failed", "reason")
+_lifecycle("cancel", "cancelled", "reason")
+_lifecycle("archive", "archived", None)
+
+
+@_handles("resume")
+async def _resume(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    session = await runner.service.resume(actor, cmd.ref, channel_id=chat.channel_id)
+    detail = await runner.service.show(actor, session.id)
+    view = cards.session_card(
+        detail.session, detail.members, detail.plan, now=runner.service.clock.now()
+    )
+    view.title = f"Session {cards.label(session)} resumed by {mention(actor.user_id)}"
+    return _said(view)
+
+
+@_handles("extend")
+async def _extend(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    duration: timedelta = cmd.args["duration"]
+    session = await runner.service.extend(actor, cmd.ref, duration, channel_id=chat.channel_id)
+    deadline = f"{session.abandon_at:%Y-%m-%d %H:%M} UTC" if session.abandon_at else "—"
+    return _said(cards.confirmation(session, f"extended; abandon deadline {deadline}"))
+
+
+@_handles("share")
+async def _share(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    role = Role(cmd.args.get("role", "editor"))
+    session = await runner.service.share(
+        actor, cmd.ref, cmd.args["user"], role=role, channel_id=chat.channel_id
+    )
+    text = f"shared with {mention(cmd.args['user'])} as {role.value}"
+    return _said(cards.confirmation(session, text))
+
+
+@_handles("plan")
+async def _plan(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    plan = await runner.service.submit_plan(
+        actor,
+        cmd.ref,
+        cmd.args["items"],
+        need=cmd.args.get("need", 1),
+        expires=cmd.args.get("expires"),
+        channel_id=chat.channel_id,
+    )
+    session = await runner.service.find(actor, plan.session_id)
+    text = f"plan v{plan.version} with {len(plan.items)} items submitted for approval"
+    if plan.required_approvals > 1:
+        text += f" (needs {plan.required_approvals})"
+    return _said(cards.confirmation(session, text, accent=Accent.WARNING))
+
+
+@_handles("approve")
+async def _approve(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    result = await runner.service.decide(
+        actor, Decision.APPROVE, ref=cmd.ref, channel_id=chat.channel_id
+    )
+    return _decision_reply(result)
+
+
+@_handles("reject")
+async def _reject(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    result = await runner.service.decide(
+        actor,
+        Decision.REJECT,
+        ref=cmd.ref,
+        channel_id=chat.channel_id,
+        reason=cmd.args.get("reason"),
+    )
+    return _decision_reply(result)
+
+
+@_handles("modify")
+async def _modify(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    if "status" in cmd.args:
+        action, value = ModAction.STATUS_CHANGE, cmd.args["status"]
+    elif "assign" in cmd.args:
+        action, value = ModAction.REASSIGN, cmd.args["assign"]
+    else:
+        action, value = ModAction.COMMENT, cmd.args["comment"]
+    mod = await runner.service.modify(
+        actor, cmd.ref, cmd.args["item"], action, value, channel_id=chat.channel_id
+    )
+    session = await runner.service.find(actor, mod.session_id)
+    shown = mention(value) if action is ModAction.REASSIGN else escape(value)
+    text = f"item {mod.position}: {action.value.replace('_', ' ')} → {shown}"
+    return _said(cards.confirmation(session, text))
+
+
+@_handles("stats")
+async def _stats(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    stats = await runner.service.stats(actor, days=cmd.args.get("days", 30))
+    return Reply(cards.stats_view(stats))
+
+
+__all__ = ["CommandRunner"]

@@ -1,0 +1,876 @@
+"""SessionService: every use case of §2–§4; each call is one atomic unit of work."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import statistics
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from core import cards, notices, plans
+from core.clock import Clock, SystemClock
+from core.commands import COMMANDS
+from core.errors import Conflict, InvalidTransition, NotFound, UsageError
+from core.models import (
+    DONE_STATUSES,
+    OPEN_STATUSES,
+    Actor,
+    Approval,
+    ChatRef,
+    Decision,
+    Event,
+    EventType,
+    ItemStatus,
+    Member,
+    ModAction,
+    Plan,
+    PlanModification,
+    PlanStatus,
+    Role,
+    Session,
+    Source,
+    Status,
+    WorkspaceSettings,
+    new_id,
+)
+from core.permissions import Perm, is_admin, require, require_decider, roles_of
+from core.settings import effective_settings
+from core.states import Action, next_status
+from core.store import ops
+from core.store.base import Store
+from core.views import mention
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LIST_FILTERS: dict[str, tuple[Status, ...] | None] = {
+    "open": (Status.ACTIVE, Status.PAUSED, Status.PENDING),
+    "active": (Status.ACTIVE,),
+    "paused": (Status.PAUSED,),
+    "pending": (Status.PENDING,),
+    "done": tuple(sorted(DONE_STATUSES)),
+    "abandoned": (Status.ABANDONED,),
+    "archived": (Status.ARCHIVED,),
+    "all": None,
+}
+PAGE_SIZE = 10
+MAX_TITLE = 200
+MAX_REASON = 2000
+CONFLICT_RETRIES = 8
+SYSTEM_USER = "sessionbot"
+RECORDABLE = frozenset({EventType.TOOL_CALL, EventType.LEARNING, EventType.ERROR})
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """Defaults from configuration; workspaces override the settings part."""
+
+    defaults: WorkspaceSettings = field(default_factory=WorkspaceSettings)
+    admins: frozenset[str] = frozenset()
+    max_iterations: int = 100
+    default_mode: str = "developer"
+    touch_every: timedelta = timedelta(seconds=30)
+
+
+@dataclass(slots=True)
+class SessionDetail:
+    session: Session
+    members: list[Member]
+    plan: Plan | None
+    lineage: list[Session]
+
+
+@dataclass(slots=True)
+class SessionListing:
+    sessions: list[Session]
+    total: int
+    page: int
+    pages: int
+    heading: str
+
+
+@dataclass(slots=True)
+class DecisionResult:
+    session: Session
+    plan: Plan
+    settled: bool
+    approvals: int
+    repeated: bool = False
+
+
+@dataclass(slots=True)
+class Stats:
+    days: int
+    by_status: dict[str, int]
+    by_mode: dict[str, int]
+    average_iterations: float
+    success_rate: float | None
+    median_duration: timedelta | None
+    median_approval_latency: timedelta | None
+    outbox_pending: int
+    outbox_dead: int
+
+
+class SessionService:
+    """The one entry point for every adapter, the API and the scheduler."""
+
+    def __init__(
+        self, store: Store, *, clock: Clock | None = None, config: ServiceConfig | None = None
+    ) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.config = config or ServiceConfig()
+
+    # -- lookups and access ------------------------------------------------------------------
+
+    async def settings(self, workspace: str) -> WorkspaceSettings:
+        return effective_settings(self.config.defaults, await self.store.settings(workspace))
+
+    async def find(
+        self, actor: Actor, ref: str | None, *, channel_id: str | None = None
+    ) -> Session:
+        """The session `ref` names in the actor's workspace, or their active one in the channel."""
+        if ref is None:
+            found = None
+            if channel_id is not None:
+                found = await self.store.active_session(actor.workspace, channel_id, actor.user_id)
+            if found is None:
+                raise NotFound("active session", "of yours in this channel (give a ref, e.g. #3)")
+            return found
+        session = await self.store.session(actor.workspace, ref.lstrip("#").lower())
+        if session is None:
+            raise NotFound("session", f"#{ref}" if ref.isdigit() else ref)
+        return session
+
+    async def _is_admin(self, actor: Actor) -> bool:
+        if actor.platform_admin or actor.user_id in self.config.admins:
+            return True
+        return is_admin(actor, await self.settings(actor.workspace), self.config.admins)
+
+    async def _access(self, actor: Actor, session: Session) -> tuple[bool, set[Role]]:
+        if session.owner_id == actor.user_id:
+            return await self._is_admin(actor), {Role.OWNER}
+        members = {m.user_id: m.role for m in await self.store.members(session.id)}
+        return await self._is_admin(actor), roles_of(actor.user_id, session, members)
+
+    async def _require(self, actor: Actor, session: Session, perm: Perm) -> None:
+        if perm is Perm.READ:
+            return
+        if session.owner_id == actor.user_id and perm is not Perm.ADMIN:
+            return
+        admin, roles = await self._access(actor, session)
+        require(perm, admin=admin, roles=roles)
+
+    async def require_admin(self, actor: Actor) -> None:
+        require(Perm.ADMIN, admin=await self._is_admin(actor), roles=set())
+
+    async def _retry(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Re-run an optimistic unit after a lost compare-and-set (it re-reads every time)."""
+        for _ in range(CONFLICT_RETRIES - 1):
+            try:
+                return await attempt()
+            except Conflict as exc:
+                if exc.decided_by is not None:
+                    raise
+        return await attempt()
+
+    # -- building blocks ---------------------------------------------------------------------
+
+    def _event(
+        self, session: Session, kind: EventType, actor: Actor, data: dict[str, Any] | None = None
+    ) -> ops.AddEvent:
+        return ops.AddEvent(
+            Event(
+                id=new_id(),
+                session_id=session.id,
+                seq=0,
+                type=kind,
+                actor_id=actor.user_id,
+                source=actor.source,
+                data=data or {},
+                created_at=self.clock.now(),
+            )
+        )
+
+    async def _status_fields(
+        self, session: Session, status: Status, now: datetime
+    ) -> dict[str, Any]:
+        """The columns a move to `status` sets: activity, deadline, end time and outcome."""
+        fields: dict[str, Any] = {"status": status, "updated_at": now, "last_activity_at": now}
+        if status in OPEN_STATUSES:
+            settings = await self.settings(session.workspace)
+            deadline = now + settings.abandon_after
+            if session.abandon_at and session.status in OPEN_STATUSES:
+                deadline = max(deadline, session.abandon_at)
+            fields["abandon_at"] = deadline
+            if session.status not in OPEN_STATUSES:
+                fields.update(ended_at=None, outcome=None)
+        elif status is not Status.ARCHIVED:
+            fields.update(abandon_at=None, ended_at=now, outcome=status.value)
+        return fields
+
+    async def _change(
+        self,
+        actor: Actor,
+        session: Session,
+        action: Action,
+        event: EventType,
+        *,
+        changes: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        extra: list[ops.Op] | None = None,
+    ) -> Session:
+        """One status transition: compare-and-set, its event and its notification, atomically."""
+        now = self.clock.now()
+        status = next_status(session.status, action, ref=session.ref)
+        fields = await self._status_fields(session, status, now)
+        fields.update(changes or {})
+        updated = dataclasses.replace(session, **fields, version=session.version + 1)
+        add_event = self._event(session, event, actor, data)
+        notice = cards.notice(updated, event, actor.user_id, **(data or {}))
+        unit: list[ops.Op] = [
+            ops.UpdateSession(session.id, session.version, fields, session.status.value),
+            *(extra or []),
+            add_event,
+            notices.to_thread(updated, notice, key=f"event:{add_event.event.id}", now=now),
+        ]
+        try:
+            await self.store.apply(unit)
+        except Conflict:
+            raise await self._lost_race(session) from None
+        return updated
+
+    async def _lost_race(self, session: Session) -> Conflict:
+        fresh = await self.store.session_by_id(session.id)
+        now_status = fresh.status.value if fresh else "deleted"
+        return Conflict(
+            f"Session #{session.ref} changed at the same moment (it is now {now_status}); "
+            "look again and retry."
+        )
+
+    async def touch(self, actor: Actor, session: Session) -> None:
+        """Record activity on a session (coalesced: at most one write per 30 s)."""
+        now = self.clock.now()
+        if now - session.last_activity_at < self.config.touch_every:
+            return
+        await self.store.apply([await self._touch_op(session, now)])
+
+    async def _touch_op(self, session: Session, now: datetime) -> ops.Touch:
+        deadline = None
+        if session.status in OPEN_STATUSES:
+            deadline = now + (await self.settings(session.workspace)).abandon_after
+        return ops.Touch(session.id, now, deadline)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(
+        self,
+        actor: Actor,
+        chat: ChatRef,
+        title: str,
+        *,
+        mode: str | None = None,
+        max_iterations: int | None = None,
+        plan_items: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Session:
+        """Create a session (born `pending` when it comes with a plan)."""
+        title = title.strip()
+        if not title:
+            raise UsageError("A session needs a title.", usage="/session start <title…>")
+        if len(title) > MAX_TITLE:
+            raise UsageError(f"The title is too long (at most {MAX_TITLE} characters).")
+        now = self.clock.now()
+        settings = await self.settings(actor.workspace)
+        session = Session(
+            id=new_id(),
+            ref=0,
+            workspace=actor.workspace,
+            channel_id=chat.channel_id,
+            owner_id=actor.user_id,
+            title=title,
+            mode=(mode or self.config.default_mode)[:40],
+            status=Status.PENDING if plan_items else Status.ACTIVE,
+            created_at=now,
+            updated_at=now,
+            last_activity_at=now,
+            abandon_at=now + settings.abandon_after,
+            metadata=metadata or {},
+            max_iterations=max_iterations or self.config.max_iterations,
+        )
+        (session.ref,) = await self.store.apply([ops.AllocateRef(actor.workspace)])
+        owner = Member(actor.user_id, Role.OWNER, actor.user_id, now)
+        created = self._event(session, EventType.CREATED, actor, {"title": session.title})
+        card_view = cards.session_card(session, [], None, now=now)
+        unit: list[ops.Op] = [
+            ops.NewSession(session, (owner,)),
+            created,
+            notices.card(session, card_view, now=now),
+        ]
+        if plan_items:
+            plan = plans.build_plan(
+                session_id=session.id,
+                version=1,
+                titles=plan_items,
+                submitted_by=actor.user_id,
+                now=now,
+                required=1,
+                expires_after=settings.approval_expires_after,
+            )
+            unit += self._plan_ops(actor, session, plan, now)
+        await self.store.apply(unit)
+        return session
+
+    async def show(
+        self, actor: Actor, ref: str | None, *, channel_id: str | None = None
+    ) -> SessionDetail:
+        session = await self.find(actor, ref, channel_id=channel_id)
+        await self.touch(actor, session)
+        lineage: list[Session] = []
+        parent_id = session.parent_id
+        while parent_id and len(lineage) < 5:
+            parent = await self.store.session_by_id(parent_id)
+            if parent is None or parent.workspace != actor.workspace:
+                break
+            lineage.append(parent)
+            parent_id = parent.parent_id
+        return SessionDetail(
+            session,
+            await self.store.members(session.id),
+            await self.store.current_plan(session.id),
+            lineage,
+        )
+
+    async def list_sessions(
+        self,
+        actor: Actor,
+        *,
+        filter: str = "open",
+        owner: str | None = None,
+        mode: str | None = None,
+        page: int = 1,
+        page_size: int = PAGE_SIZE,
+    ) -> SessionListing:
+        if filter not in LIST_FILTERS:
+            raise UsageError(f"Unknown filter `{filter}`.", usage=COMMANDS["list"].usage)
+        owner_id = actor.user_id if owner == "mine" else owner
+        found = await self.store.list_sessions(
+            actor.workspace,
+            statuses=LIST_FILTERS[filter],
+            owner_id=owner_id,
+            mode=mode,
+            limit=page_size,
+            offset=(page - 1) * page_size,
+        )
+        pages = max(1, -(-found.total // page_size))
+        heading = "Open sessions" if filter == "open" else f"Sessions: {filter}"
+        if owner_id:
+            heading += f" of {mention(owner_id)}"
+        return SessionListing(found.sessions, found.total, page, pages, heading)
+
+    async def pause(
+        self,
+        actor: Actor,
+        ref: str | None,
+        *,
+        channel_id: str | None = None,
+        reason: str | None = None,
+    ) -> Session:
+        return await self._simple(actor, ref, channel_id, Action.PAUSE, EventType.PAUSED, reason)
+
+    async def resume(
+        self, actor: Actor, ref: str | None, *, channel_id: str | None = None
+    ) -> Session:
+        return await self._simple(actor, ref, channel_id, Action.RESUME, EventType.RESUMED, None)
+
+    async def complete(
+        self,
+        actor: Actor,
+        ref: str | None,
+        *,
+        channel_id: str | None = None,
+        summary: str | None = None,
+    ) -> Session:
+        changes = {"result": _clip(summary)} if summary else None
+        return await self._simple(
+            actor, ref, channel_id, Action.COMPLETE, EventType.COMPLETED, None, changes
+        )
+
+    async def fail(
+        self, actor: Actor, ref: str | None, *, reason: str, channel_id: str | None = None
+    ) -> Session:
+        if not reason.strip():
+            raise UsageError("Say why it failed.", usage=COMMANDS["fail"].usage)
+        changes = {"error": _clip(reason)}
+        return await self._simple(
+            actor, ref, channel_id, Action.FAIL, EventType.FAILED, reason, changes
+        )
+
+    async def cancel(
+        self,
+        actor: Actor,
+        ref: str | None,
+        *,
+        channel_id: str | None = None,
+        reason: str | None = None,
+    ) -> Session:
+        return await self._simple(
+            actor, ref, channel_id, Action.CANCEL, EventType.CANCELLED, reason
+        )
+
+    async def archive(
+        self, actor: Actor, ref: str | None, *, channel_id: str | None = None
+    ) -> Session:
+        session = await self.find(actor, ref, channel_id=channel_id)
+        await self._require(actor, session, Perm.MANAGE)
+        return await self._change(actor, session, Action.ARCHIVE, EventType.ARCHIVED)
+
+    async def _simple(
+        self,
+        actor: Actor,
+        ref: str | None,
+        channel_id: str | None,
+        action: Action,
+        event: EventType,
+        reason: str | None,
+        changes: dict[str, Any] | None = None,
+    ) -> Session:
+        session = await self.find(actor, ref, channel_id=channel_id)
+        await self._require(actor, session, Perm.WORK)
+        data = {"reason": _clip(reason)} if reason else None
+        return await self._change(actor, session, action, event, changes=changes, data=data)
+
+    async def extend(
+        self, actor: Actor, ref: str | None, duration: timedelta, *, channel_id: str | None = None
+    ) -> Session:
+        """Push the abandon deadline by `duration`; a timed-out session reopens with more room."""
+        session = await self.find(actor, ref, channel_id=channel_id)
+        await self._require(actor, session, Perm.WORK)
+        now = self.clock.now()
+        settings = await self.settings(session.workspace)
+        base = now + settings.abandon_after
+        if session.status in OPEN_STATUSES and session.abandon_at:
+            base = max(base, session.abandon_at)
+        changes: dict[str, Any] = {"abandon_at": base + duration}
+        if session.status is Status.TIMED_OUT:
+            changes["max_iterations"] = session.max_iterations + max(
+                10, session.max_iterations // 2
+            )
+        data = {"by_seconds": int(duration.total_seconds())}
+        return await self._change(
+            actor, session, Action.EXTEND, EventType.EXTENDED, changes=changes, data=data
+        )
+
+    async def share(
+        self,
+        actor: Actor,
+        ref: str | None,
+        user_id: str,
+        *,
+        role: Role = Role.EDITOR,
+        channel_id: str | None = None,
+    ) -> Session:
+        session = await self.find(actor, ref, channel_id=channel_id)
+        await self._require(actor, session, Perm.MANAGE)
+        if role is Role.OWNER:
+            raise UsageError("A session has one owner; share as editor, approver or viewer.")
+        if user_id == session.owner_id:
+            raise UsageError(f"{mention(user_id)} already owns session #{session.ref}.")
+        member = Member(user_id, role, actor.user_id, self.clock.now())
+        data = {"target": mention(user_id), "role": role.value, "user_id": user_id}
+        return await self._change(
+            actor,
+            session,
+            Action.SHARE,
+            EventType.SHARED,
+            data=data,
+            extra=[ops.PutMember(session.id, member)],
+        )
+
+    # -- progress from agents ----------------------------------------------------------------
+
+    async def record_iteration(
+        self, actor: Actor, ref: str | None, *, count: int = 1, data: dict[str, Any] | None = None
+    ) -> Session:
+        """Count iterations; reaching max_iterations times the session out automatically."""
+        if not 1 <= count <= 1000:
+            raise UsageError("An iteration report counts 1 to 1000 iterations.")
+
+        async def attempt() -> Session:
+            session = await self.find(actor, ref)
+            await self._require(actor, session, Perm.WORK)
+            next_status(session.status, Action.ITERATE, ref=session.ref)
+            total = session.iterations + count
+            iteration = self._event(
+                session, EventType.ITERATION, actor, {"n": total, **(data or {})}
+            )
+            if total >= session.max_iterations:
+                return await self._change(
+                    actor,
+                    session,
+                    Action.TIME_OUT,
+                    EventType.TIMED_OUT,
+                    changes={"iterations": total},
+                    extra=[iteration],
+                )
+            now = self.clock.now()
+            fields = await self._status_fields(session, session.status, now)
+            fields["iterations"] = total
+            await self.store.apply(
+                [
+                    ops.UpdateSession(session.id, session.version, fields, session.status.value),
+                    iteration,
+                ]
+            )
+            return dataclasses.replace(session, **fields, version=session.version + 1)
+
+        return await self._retry(attempt)
+
+    async def record_event(
+        self, actor: Actor, ref: str | None, kind: EventType, data: dict[str, Any]
+    ) -> int:
+        """Append a tool-call, learning or error event; returns its seq."""
+        if kind not in RECORDABLE:
+            raise UsageError(f"Only {', '.join(sorted(RECORDABLE))} events can be recorded.")
+        session = await self.find(actor, ref)
+        await self._require(actor, session, Perm.WORK)
+        next_status(session.status, Action.RECORD, ref=session.ref)
+        unit: list[ops.Op] = [self._event(session, kind, actor, data)]
+        now = self.clock.now()
+        if now - session.last_activity_at >= self.config.touch_every:
+            unit.append(await self._touch_op(session, now))
+        (seq, *_) = await self.store.apply(unit)
+        return int(seq)
+
+    async def heartbeat(self, actor: Actor, ref: str | None) -> Session:
+        session = await self.find(actor, ref)
+        await self._require(actor, session, Perm.WORK)
+        await self.touch(actor, session)
+        return session
+
+    async def events(
+        self, actor: Actor, ref: str | None, *, limit: int = 20, before_seq: int | None = None
+    ) -> tuple[Session, list[Event]]:
+        session = await self.find(actor, ref)
+        return session, await self.store.events(session.id, limit=limit, before_seq=before_seq)
+
+    # -- plans -------------------------------------------------------------------------------
+
+    def _plan_ops(self, actor: Actor, session: Session, plan: Plan, now: datetime) -> list[ops.Op]:
+        submitted = self._event(
+            session, EventType.PLAN_SUBMITTED, actor, {"plan_id": plan.id, "plan": plan.version}
+        )
+        return [
+            ops.NewPlan(plan),
+            submitted,
+            notices.plan_post(session, plan, cards.plan_message(session, plan), now=now),
+            notices.to_thread(
+                session, cards.plan_pointer(session, plan), key=f"pointer:{plan.id}", now=now
+            ),
+        ]
+
+    async def submit_plan(
+        self,
+        actor: Actor,
+        ref: str | None,
+        items: list[str],
+        *,
+        need: int = 1,
+        expires: timedelta | None = None,
+        channel_id: str | None = None,
+    ) -> Plan:
+        """Post a new plan version; an older one is superseded and its message says so."""
+        session = await self.find(actor, ref, channel_id=channel_id)
+        await self._require(actor, session, Perm.WORK)
+        status = next_status(session.status, Action.SUBMIT_PLAN, ref=session.ref)
+        now = self.clock.now()
+        settings = await self.settings(session.workspace)
+        current = await self.store.current_plan(session.id)
+        plan = plans.build_plan(
+            session_id=session.id,
+            version=current.version + 1 if current else 1,
+            titles=items,
+            submitted_by=actor.user_id,
+            now=now,
+            required=need,
+            expires_after=expires or settings.approval_expires_after,
+        )
+        fields = await self._status_fields(session, status, now)
+        updated = dataclasses.replace(session, **fields)
+        unit: list[ops.Op] = [
+            ops.UpdateSession(session.id, session.version, fields, session.status.value),
+            *self._plan_ops(actor, updated, plan, now),
+        ]
+        if current and current.status is not PlanStatus.SUPERSEDED:
+            old = dataclasses.replace(current, status=PlanStatus.SUPERSEDED)
+            view = cards.plan_message(updated, old)
+            unit.append(
+                notices.plan_update(updated, old, view, key=f"superseded:{old.id}", now=now)
+            )
+        try:
+            await self.store.apply(unit)
+        except Conflict:
+            raise await self._lost_race(session) from None
+        return plan
+
+    async def _plan_target(
+        self, actor: Actor, plan_id: str | None, ref: str | None, channel_id: str | None
+    ) -> tuple[Session, Plan]:
+        if plan_id is not None:
+            return await self._plan_by_id(plan_id, workspace=actor.workspace)
+        session = await self.find(actor, ref, channel_id=channel_id)
+        plan = await self.store.current_plan(session.id)
+        if plan is None:
+            raise NotFound("plan", f"for session #{session.ref}")
+        return session, plan
+
+    async def decide(
+        self,
+        actor: Actor,
+        decision: Decision,
+        *,
+        plan_id: str | None = None,
+        ref: str | None = None,
+        channel_id: str | None = None,
+        reason: str | None = None,
+    ) -> DecisionResult:
+        """Approve or reject the pending plan; exactly one concurrent decision wins."""
+
+        async def attempt() -> DecisionResult:
+            session, plan = await self._plan_target(actor, plan_id, ref, channel_id)
+            admin, roles = await self._access(actor, session)
+            if decision is Decision.APPROVE:
+                settings = await self.settings(session.workspace)
+                require_decider(
+                    admin=admin, roles=roles, user_id=actor.user_id, plan=plan, settings=settings
+                )
+            else:
+                require(Perm.DECIDE, admin=admin, roles=roles)
+            outcome = plans.evaluate(plan, actor.user_id, decision)
+            if outcome.repeated:
+                return DecisionResult(session, plan, False, outcome.approvals, repeated=True)
+            return await self._record_decision(actor, session, plan, decision, outcome, reason)
+
+        return await self._retry(attempt)
+
+    async def _record_decision(
+        self,
+        actor: Actor,
+        session: Session,
+        plan: Plan,
+        decision: Decision,
+        outcome: plans.Outcome,
+        reason: str | None,
+    ) -> DecisionResult:
+        now = self.clock.now()
+        reason = _clip(reason) if reason else None
+        approval = Approval(plan.id, actor.user_id, decision, plan.content_hash, now, reason)
+        unit: list[ops.Op] = [ops.PutApproval(approval)]
+        decided = dataclasses.replace(plan, approvals=[*plan.approvals, approval])
+        if not outcome.settles:
+            unit += [
+                ops.UpdatePlan(plan.id, plan.row_version, {}, PlanStatus.PENDING.value),
+                self._event(session, EventType.PLAN_APPROVAL, actor, {"plan_id": plan.id}),
+                notices.plan_update(
+                    session,
+                    decided,
+                    cards.plan_message(session, decided),
+                    key=f"approvals:{plan.id}:{outcome.approvals}",
+                    now=now,
+                ),
+            ]
+            await self.store.apply(unit)
+            return DecisionResult(session, decided, False, outcome.approvals)
+        changes: dict[str, Any] = {
+            "status": outcome.status,
+            "decided_at": now,
+            "decided_by": actor.user_id,
+            "decision_reason": reason,
+        }
+        decided = dataclasses.replace(decided, **changes)
+        approve = decision is Decision.APPROVE
+        unit += [
+            ops.UpdatePlan(plan.id, plan.row_version, changes, PlanStatus.PENDING.value),
+            notices.plan_update(
+                session,
+                decided,
+                cards.plan_message(session, decided),
+                key=f"decided:{plan.id}",
+                now=now,
+            ),
+        ]
+        updated = await self._change(
+            actor,
+            session,
+            Action.APPROVE if approve else Action.REJECT,
+            EventType.PLAN_APPROVED if approve else EventType.PLAN_REJECTED,
+            data={"plan_id": plan.id, "plan": plan.version, "reason": reason},
+            extra=unit,
+        )
+        return DecisionResult(updated, decided, True, outcome.approvals)
+
+    async def modify(
+        self,
+        actor: Actor,
+        ref: str | None,
+        position: int,
+        action: ModAction,
+        value: str,
+        *,
+        channel_id: str | None = None,
+    ) -> PlanModification:
+        """Change a plan item's progress (status, assignee, comment): no new approval needed."""
+
+        async def attempt() -> PlanModification:
+            session = await self.find(actor, ref, channel_id=channel_id)
+            await self._require(actor, session, Perm.WORK)
+            next_status(session.status, Action.MODIFY, ref=session.ref)
+            plan = await self.store.current_plan(session.id)
+            item = next((i for i in plan.items if i.position == position), None) if plan else None
+            if plan is None or item is None:
+                raise NotFound("plan item", f"{position} in session #{session.ref}")
+            now = self.clock.now()
+            changes = _item_change(item, action, value, actor.user_id, now)
+            mod = PlanModification(
+                id=new_id(),
+                session_id=session.id,
+                plan_id=plan.id,
+                position=position,
+                user_id=actor.user_id,
+                action=action,
+                value=value,
+                created_at=now,
+                processed=True,
+                processed_at=now,
+            )
+            data = {"plan_id": plan.id, "item": position, "action": action.value, "value": value}
+            await self.store.apply(
+                [
+                    ops.UpdatePlan(plan.id, plan.row_version, {}),
+                    ops.UpdatePlanItem(plan.id, position, changes),
+                    ops.AddModification(mod),
+                    self._event(session, EventType.MODIFICATION, actor, data),
+                    await self._touch_op(session, now),
+                ]
+            )
+            return mod
+
+        return await self._retry(attempt)
+
+    async def expire_plan(self, plan_id: str) -> Plan:
+        """The approval request ran out: the plan is `expired` and the session paused."""
+        session, plan = await self._plan_by_id(plan_id)
+        if plan.status is not PlanStatus.PENDING:
+            raise Conflict(f"Plan v{plan.version} is {plan.status.value}, not pending.")
+        now = self.clock.now()
+        changes: dict[str, Any] = {"status": PlanStatus.EXPIRED, "decided_at": now}
+        expired = dataclasses.replace(plan, **changes)
+        view = cards.plan_message(session, expired)
+        await self._change(
+            self.system_actor(session.workspace),
+            session,
+            Action.EXPIRE,
+            EventType.PLAN_EXPIRED,
+            data={"plan_id": plan.id, "plan": plan.version},
+            extra=[
+                ops.UpdatePlan(plan.id, plan.row_version, changes, PlanStatus.PENDING.value),
+                notices.plan_update(session, expired, view, key=f"expired:{plan.id}", now=now),
+            ],
+        )
+        return expired
+
+    async def rerequest(self, actor: Actor, plan_id: str) -> Plan:
+        """Ask again for approval of an expired plan: the same items as a new version."""
+        session, plan = await self._plan_by_id(plan_id, workspace=actor.workspace)
+        if plan.status is not PlanStatus.EXPIRED:
+            raise Conflict(
+                f"Plan v{plan.version} is {plan.status.value}; "
+                "only expired plans can be re-requested."
+            )
+        next_status(session.status, Action.REREQUEST, ref=session.ref)
+        return await self.submit_plan(
+            actor, session.id, [i.title for i in plan.items], need=plan.required_approvals
+        )
+
+    async def abandon(self, session_id: str) -> Session:
+        """The sweep's verdict on an idle session."""
+        session = await self.store.session_by_id(session_id)
+        if session is None:
+            raise NotFound("session", session_id)
+        actor = self.system_actor(session.workspace)
+        return await self._change(actor, session, Action.ABANDON, EventType.ABANDONED)
+
+    def system_actor(self, workspace: str) -> Actor:
+        return Actor(workspace, SYSTEM_USER, Source.SCHEDULER, platform_admin=True)
+
+    async def _plan_by_id(
+        self, plan_id: str, *, workspace: str | None = None
+    ) -> tuple[Session, Plan]:
+        plan = await self.store.plan(plan_id)
+        session = await self.store.session_by_id(plan.session_id) if plan else None
+        if plan is None or session is None or workspace not in (None, session.workspace):
+            raise NotFound("plan", plan_id)
+        return session, plan
+
+    # -- stats -------------------------------------------------------------------------------
+
+    async def stats(self, actor: Actor, *, days: int = 30) -> Stats:
+        since = self.clock.now() - timedelta(days=days)
+        rows = await self.store.stats(actor.workspace, since)
+        outcomes = rows.outcomes
+        ended = sum(outcomes.values())
+        counts = await self.store.outbox_counts()
+        return Stats(
+            days=days,
+            by_status=rows.by_status,
+            by_mode=rows.by_mode,
+            average_iterations=rows.average_iterations,
+            success_rate=outcomes.get("completed", 0) / ended if ended else None,
+            median_duration=_median(rows.durations),
+            median_approval_latency=_median(rows.approval_latencies),
+            outbox_pending=counts.get("pending", 0),
+            outbox_dead=counts.get("dead", 0),
+        )
+
+
+def _item_change(
+    item: Any, action: ModAction, value: str, user_id: str, now: datetime
+) -> dict[str, Any]:
+    if action is ModAction.STATUS_CHANGE:
+        try:
+            return {"status": ItemStatus(value)}
+        except ValueError:
+            raise UsageError(
+                f"`{value[:40]}` is not an item status.", usage=COMMANDS["modify"].usage
+            ) from None
+    if action is ModAction.REASSIGN:
+        return {"assignee": value}
+    if not value.strip():
+        raise UsageError("The comment is empty.")
+    comment = {"by": user_id, "at": now.isoformat(), "text": _clip(value)}
+    return {"comments": [*item.comments, comment]}
+
+
+def _clip(text: str | None) -> str:
+    return (text or "").strip()[:MAX_REASON]
+
+
+def _median(values: list[timedelta]) -> timedelta | None:
+    if not values:
+        return None
+    return timedelta(seconds=statistics.median(v.total_seconds() for v in values))
+
+
+__all__ = [
+    "DecisionResult",
+    "InvalidTransition",
+    "ServiceConfig",
+    "SessionDetail",
+    "SessionListing",
+    "SessionService",
+    "Stats",
+]

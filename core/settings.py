@@ -1,0 +1,80 @@
+"""Workspace settings (§1): defaults from configuration, overrides stored per workspace."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.durations import format_duration, parse_duration
+from core.errors import UsageError
+from core.models import WorkspaceSettings
+
+DURATION_KEYS = (
+    "abandon_after",
+    "archive_after",
+    "retention",
+    "remind_pending_after",
+    "remind_paused_after",
+    "abandon_warning_before",
+)
+KEYS = (*DURATION_KEYS, "approval_expires_after", "self_approval", "admins", "timezone")
+
+
+def effective_settings(defaults: WorkspaceSettings, stored: dict[str, Any]) -> WorkspaceSettings:
+    """Defaults overridden by what a workspace stored (durations kept as seconds)."""
+    if not stored:
+        return defaults
+    changes: dict[str, Any] = {}
+    for key, value in stored.items():
+        if key in DURATION_KEYS:
+            changes[key] = timedelta(seconds=value)
+        elif key == "approval_expires_after":
+            changes[key] = timedelta(seconds=value) if value else None
+        elif key == "admins":
+            changes[key] = tuple(value)
+        elif key in ("self_approval", "timezone"):
+            changes[key] = value
+    return dataclasses.replace(defaults, **changes)
+
+
+def parse_setting(key: str, text: str) -> Any:
+    """Validate a value typed by an admin; returns what is stored (JSON-able)."""
+    if key not in KEYS:
+        raise UsageError(f"Unknown setting `{key[:40]}`. Settings: {', '.join(KEYS)}.")
+    text = text.strip()
+    try:
+        if key in DURATION_KEYS:
+            return int(parse_duration(text).total_seconds())
+        if key == "approval_expires_after":
+            return None if text in ("none", "off") else int(parse_duration(text).total_seconds())
+    except ValueError as exc:
+        raise UsageError(f"Bad value for {key}: {exc}") from None
+    if key == "self_approval":
+        if text not in ("allowed", "forbidden"):
+            raise UsageError("self_approval is `allowed` or `forbidden`.")
+        return text
+    if key == "timezone":
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UsageError(f"`{text[:60]}` is not an IANA timezone like Europe/Paris.") from None
+        return text
+    return [u for u in text.replace(",", " ").split() if u]
+
+
+def describe(settings: WorkspaceSettings) -> dict[str, str]:
+    """Every setting as display text, in KEYS order."""
+    shown: dict[str, str] = {}
+    for key in KEYS:
+        value = getattr(settings, key)
+        if isinstance(value, timedelta):
+            shown[key] = format_duration(value)
+        elif value is None:
+            shown[key] = "none"
+        elif isinstance(value, tuple):
+            shown[key] = ", ".join(value) or "none"
+        else:
+            shown[key] = str(value)
+    return shown

@@ -1,0 +1,143 @@
+"""Write operations as data: the service composes them, a store applies them atomically.
+
+A list of ops is one unit of work: the store runs it in one transaction (or savepoint) and
+either every op takes effect or none does. Guards (`expected_version`) turn lost races into
+`Conflict` instead of silent overwrites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.models import (
+    JSON,
+    Approval,
+    Event,
+    Member,
+    OutboxRow,
+    Plan,
+    PlanModification,
+    Session,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AllocateRef:
+    """Reserve the next per-workspace session ref (the result); a failed start leaves a gap."""
+
+    workspace: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    """Insert a session whose ref was allocated before."""
+
+    session: Session
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSession:
+    """Compare-and-set on (status, version): zero rows matched means Conflict."""
+
+    session_id: str
+    expected_version: int
+    changes: JSON
+    expected_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddEvent:
+    """Append an audit event; the store assigns its per-session seq (the result)."""
+
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueue:
+    """Add an outbox row; a row with the same dedupe key is kept, not duplicated."""
+
+    row: OutboxRow
+
+
+@dataclass(frozen=True, slots=True)
+class PutMember:
+    session_id: str
+    member: Member
+
+
+@dataclass(frozen=True, slots=True)
+class NewPlan:
+    """Insert a plan with its items; the previous current plan becomes superseded."""
+
+    plan: Plan
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePlan:
+    """Compare-and-set on the plan's row version."""
+
+    plan_id: str
+    expected_row_version: int
+    changes: JSON
+    expected_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PutApproval:
+    """One row per person and plan: a later decision by the same person replaces it."""
+
+    approval: Approval
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePlanItem:
+    plan_id: str
+    position: int
+    changes: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class AddModification:
+    modification: PlanModification
+
+
+@dataclass(frozen=True, slots=True)
+class PutSettings:
+    workspace: str
+    values: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """Record activity: pushes last_activity_at and abandon_at without a version bump."""
+
+    session_id: str
+    at: datetime
+    abandon_at: datetime | None
+
+
+Op = (
+    AllocateRef
+    | NewSession
+    | UpdateSession
+    | AddEvent
+    | Enqueue
+    | PutMember
+    | NewPlan
+    | UpdatePlan
+    | PutApproval
+    | UpdatePlanItem
+    | AddModification
+    | PutSettings
+    | Touch
+)
+
+
+@dataclass(slots=True)
+class UnitResult:
+    """What applying a unit produced, in op order."""
+
+    values: list[Any] = field(default_factory=list)

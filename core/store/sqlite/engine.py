@@ -1,0 +1,222 @@
+"""SQLite connections: one group-committing writer thread and an aiosqlite reader.
+
+The writer owns one sqlite3 connection on its own thread. Concurrent units of work queue up;
+the thread takes everything queued, opens one transaction, runs each unit in its own
+savepoint (a failing unit rolls back alone), commits once and then resolves every caller.
+A call returns only after the commit that holds its writes, so every acknowledged write is
+durable, while many callers share one fsync. Reads go through aiosqlite on a second
+connection (WAL lets it read while the writer writes); an in-memory database has a single
+connection, so its reads queue on the writer thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from core.errors import SessionBotError, StoreError
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Unit = Callable[[sqlite3.Connection], T]
+
+MAX_BATCH = 256
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """A tuned sqlite3 connection in autocommit mode (transactions are explicit)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, uri=True)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not _is_memory(path):
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def _is_memory(path: str) -> bool:
+    return path == ":memory:" or "mode=memory" in path
+
+
+def create_private_file(path: str) -> None:
+    """Create the database file (and its folder) readable by the owner only."""
+    if _is_memory(path):
+        return
+    file = Path(path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(file, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(file, 0o600)
+
+
+class _Job:
+    __slots__ = ("error", "future", "loop", "result", "unit", "write")
+
+    def __init__(self, unit: Unit[Any], future: asyncio.Future[Any], write: bool) -> None:
+        self.unit = unit
+        self.future = future
+        self.loop = future.get_loop()
+        self.write = write
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+def _resolve(job: _Job) -> None:
+    if job.future.done():
+        return
+    if job.error is not None:
+        job.future.set_exception(job.error)
+    else:
+        job.future.set_result(job.result)
+
+
+class SqliteEngine:
+    """Runs units of work on the writer thread and reads on aiosqlite."""
+
+    def __init__(self, path: str, *, on_commit: Callable[[], None] | None = None) -> None:
+        self.path = path
+        self.memory = _is_memory(path)
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._on_commit = on_commit
+        self.batches = 0
+        self.units = 0
+
+    async def open(self) -> None:
+        create_private_file(self.path)
+        self._writer = connect(self.path)
+        self._thread = threading.Thread(target=self._run, name="sessionbot-writer", daemon=True)
+        self._thread.start()
+        if not self.memory:
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None, uri=True)
+            self._reader.row_factory = sqlite3.Row
+            await self._reader.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await self._reader.execute("PRAGMA query_only = ON")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        if self._thread is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+
+    async def write(self, unit: Unit[T]) -> T:
+        """Run `unit` inside the next group commit; return once it is durable."""
+        return await self._submit(unit, write=True)
+
+    async def run_raw(self, unit: Unit[T]) -> T:
+        """Run `unit` on the writer thread outside any transaction (pragmas, scripts)."""
+        return await self._submit(unit, write=False)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        if self._reader is None:
+            return await self.run_raw(lambda conn: conn.execute(sql, params).fetchall())
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            raise StoreError(f"Database read failed: {exc.__class__.__name__}") from exc
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def _submit(self, unit: Unit[T], *, write: bool) -> T:
+        if self._thread is None:
+            raise StoreError("The database is closed.")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Job(unit, future, write))
+        return await future
+
+    def _run(self) -> None:
+        conn = self._writer
+        assert conn is not None
+        while True:
+            job = self._queue.get()
+            if job is None:
+                break
+            batch = [job]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._run_batch(conn, batch)
+            if stop:
+                break
+        conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        writes = [job for job in batch if job.write]
+        for job in batch:
+            if not job.write:
+                self._run_one(conn, job)
+        if writes:
+            self._commit_group(conn, writes)
+        for job in batch:
+            job.loop.call_soon_threadsafe(_resolve, job)
+        if writes and self._on_commit is not None:
+            self._on_commit()
+
+    def _run_one(self, conn: sqlite3.Connection, job: _Job) -> None:
+        try:
+            job.result = job.unit(conn)
+        except BaseException as exc:
+            job.error = _translate(exc)
+
+    def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            for job in jobs:
+                job.error = _translate(exc)
+            return
+        for job in jobs:
+            conn.execute("SAVEPOINT unit")
+            try:
+                job.result = job.unit(conn)
+                conn.execute("RELEASE unit")
+            except BaseException as exc:
+                job.error = _translate(exc)
+                conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            for job in jobs:
+                job.error = _translate(exc)
+            return
+        self.batches += 1
+        self.units += len(jobs)
+
+
+def _translate(exc: BaseException) -> BaseException:
+    if isinstance(exc, SessionBotError) or not isinstance(exc, sqlite3.Error):
+        return exc
+    _log.error("database write failed: %s", exc)
+    error = StoreError(f"Database write failed: {exc.__class__.__name__}")
+    error.__cause__ = exc
+    return error

@@ -1,0 +1,98 @@
+"""Neutral views (§6): what every adapter renders, as plain data that survives JSON.
+
+Text uses one small markup shared by all renderers: user text is escaped (`&amp;`, `&lt;`,
+`&gt;`) so it can never form a mention or a link, and `<@user_id>` marks a user mention that
+each renderer turns into its own form. `*bold*` is the only emphasis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Accent(StrEnum):
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    DANGER = "danger"
+
+
+@dataclass(slots=True)
+class Button:
+    """A clickable choice; `action_id` says what, `value` carries the id it acts on."""
+
+    action_id: str
+    value: str
+    label: str
+    style: str = "default"  # default | primary | danger
+
+
+@dataclass(slots=True)
+class Field:
+    label: str
+    value: str
+    inline: bool = True
+
+
+@dataclass(slots=True)
+class View:
+    """One message: a title, fields, text blocks and buttons."""
+
+    kind: str
+    title: str
+    fields: list[Field] = field(default_factory=list)
+    blocks: list[str] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+    footer: str | None = None
+    accent: Accent = Accent.INFO
+    session_ref: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> View:
+        return cls(
+            kind=data["kind"],
+            title=data["title"],
+            fields=[Field(**f) for f in data.get("fields", [])],
+            blocks=list(data.get("blocks", [])),
+            buttons=[Button(**b) for b in data.get("buttons", [])],
+            footer=data.get("footer"),
+            accent=Accent(data.get("accent", "info")),
+            session_ref=data.get("session_ref"),
+            meta=dict(data.get("meta", {})),
+        )
+
+    def plain_text(self) -> str:
+        """Every text of the view in reading order (for search, logs and tests)."""
+        parts = [self.title]
+        parts += [f"{f.label}: {f.value}" for f in self.fields]
+        parts += self.blocks
+        if self.footer:
+            parts.append(self.footer)
+        return "\n".join(parts)
+
+
+@dataclass(slots=True)
+class Reply:
+    """The answer to a command: a view, and whether only the caller sees it."""
+
+    view: View
+    ephemeral: bool = True
+
+
+def escape(text: str) -> str:
+    """Neutralise user text so it cannot mention, link or break markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def mention(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "nobody"
