@@ -32,6 +32,14 @@ def chat_adapters(config: Config, core: Core, http: HttpServer) -> list[ChatAdap
     """Build the adapters whose tokens are configured."""
     found: list[ChatAdapter] = []
     # Each platform's builder lives in its own module: bot/slack.py, bot/discord.py.
+    if config.slack.enabled:
+        from bot.slack import slack_adapter
+
+        found.append(slack_adapter(config.slack, core, http))
+    if config.discord.enabled:
+        from bot.discord import discord_adapter  # imports discord.py only when configured
+
+        found.append(discord_adapter(config.discord, core))
     return found
 
 

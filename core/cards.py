@@ -185,6 +185,8 @@ def notice(session: Session, event: EventType, actor_id: str, **data: object) ->
         "iterations": session.iterations,
         **{k: (escape(v) if isinstance(v, str) else v) for k, v in data.items()},
     }
+    if isinstance(data.get("user_id"), str):
+        values["target"] = mention(str(data["user_id"]))
     text = template.format_map(_Defaults(values))
     blocks = [f"Reason: {escape(str(data['reason']))}"] if data.get("reason") else []
     return View(

@@ -154,7 +154,16 @@ class _Parser:
             self.args[param.name] = self._convert(param, words[0])
             words = words[1:]
         if words:
-            raise self.fail(f"Unexpected words: `{' '.join(words)[:60]}`.")
+            raise self._unexpected(words)
+
+    def _unexpected(self, words: list[str]) -> UsageError:
+        choices = [c for p in self.spec.params for c in p.choices]
+        close = difflib.get_close_matches(words[0].lower(), choices, n=1, cutoff=0.6)
+        return UsageError(
+            f"Unexpected words: `{' '.join(words)[:60]}`.",
+            usage=self.spec.usage,
+            suggestion=close[0] if close else None,
+        )
 
     def _check_required(self) -> None:
         for param in self.spec.params:
@@ -351,3 +360,44 @@ _SPECIAL = {
     "webhook": _parse_webhook,
     "context": _parse_context,
 }
+
+
+def build(
+    name: str,
+    *,
+    ref: str | None = None,
+    options: dict[str, str] | None = None,
+    words: list[str] | None = None,
+) -> Command:
+    """Build a Command from structured input (Discord options) with the checks of `parse`.
+
+    `options` holds the `key:` options by key, `words` the positional text in spec order; an
+    option's text never turns into a ref or an option, unlike the same words typed in a line.
+    """
+    spec = COMMANDS.get(name)
+    if spec is None:
+        raise _unknown(name)
+    options, words = options or {}, words or []
+    if sum(map(len, [ref or "", *options.values(), *words])) > MAX_COMMAND_TEXT:
+        raise UsageError(f"That command is too long (over {MAX_COMMAND_TEXT} characters).")
+    parser = _Parser(spec, [])
+    if ref is not None:
+        if not spec.has_ref:
+            raise parser.fail(f"`/session {name}` takes no session ref.")
+        if not is_ref(ref.strip()):
+            raise parser.fail(f"`{ref[:40]}` is not a session ref like 42 or #42.")
+        parser.ref = normalize_ref(ref.strip())
+    for key, value in options.items():
+        param = spec.options.get(key)
+        if param is None:
+            raise parser.fail(f"Unknown option `{key[:20]}:`.")
+        clean = " ".join(_CONTROL.sub(" ", value).split())
+        parser.args[param.name] = parser._convert(param, clean)
+    tokens = _CONTROL.sub(" ", " ".join(words)).split()
+    special = _SPECIAL.get(spec.name)
+    if special:
+        special(parser, tokens)
+    else:
+        parser._take_positionals(tokens)
+    parser._check_required()
+    return Command(spec.name, parser.ref, parser.args)

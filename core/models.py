@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -11,9 +12,12 @@ from typing import Any
 JSON = dict[str, Any]
 
 
+_random = random.Random()  # seeded from os.urandom; ids need uniqueness, not secrecy
+
+
 def new_id() -> str:
-    """A fresh UUID4 string, the id of every record."""
-    return str(uuid.uuid4())
+    """A fresh UUID4 string, the id of every record (never a secret: tokens use `secrets`)."""
+    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
 
 
 class Status(StrEnum):

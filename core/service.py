@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import statistics
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,7 +38,7 @@ from core.models import (
     new_id,
 )
 from core.permissions import Perm, is_admin, require, require_decider, roles_of
-from core.settings import effective_settings
+from core.settings import effective_settings, parse_setting
 from core.states import Action, next_status
 from core.store import ops
 from core.store.base import Store
@@ -62,6 +63,7 @@ MAX_TITLE = 200
 MAX_REASON = 2000
 CONFLICT_RETRIES = 8
 SYSTEM_USER = "sessionbot"
+SETTINGS_CACHE_SECONDS = 5.0
 RECORDABLE = frozenset({EventType.TOOL_CALL, EventType.LEARNING, EventType.ERROR})
 
 
@@ -124,11 +126,32 @@ class SessionService:
         self.store = store
         self.clock = clock or SystemClock()
         self.config = config or ServiceConfig()
+        self._settings: dict[str, tuple[float, WorkspaceSettings]] = {}
 
     # -- lookups and access ------------------------------------------------------------------
 
     async def settings(self, workspace: str) -> WorkspaceSettings:
-        return effective_settings(self.config.defaults, await self.store.settings(workspace))
+        """Effective settings, cached for a few seconds (changes here apply at once)."""
+        cached = self._settings.get(workspace)
+        if cached is not None and time.monotonic() - cached[0] < SETTINGS_CACHE_SECONDS:
+            return cached[1]
+        stored = await self.store.settings(workspace)
+        settings = effective_settings(self.config.defaults, stored)
+        self._settings[workspace] = (time.monotonic(), settings)
+        return settings
+
+    async def stored_settings(self, workspace: str) -> dict[str, Any]:
+        return await self.store.settings(workspace)
+
+    async def set_setting(self, actor: Actor, key: str, text: str) -> WorkspaceSettings:
+        """An admin changes one workspace setting (validated; takes effect immediately)."""
+        await self.require_admin(actor)
+        value = parse_setting(key, text)
+        stored = await self.store.settings(actor.workspace)
+        stored[key] = value
+        await self.store.apply([ops.PutSettings(actor.workspace, stored)])
+        self._settings.pop(actor.workspace, None)
+        return await self.settings(actor.workspace)
 
     async def find(
         self, actor: Actor, ref: str | None, *, channel_id: str | None = None
@@ -481,7 +504,7 @@ class SessionService:
         if user_id == session.owner_id:
             raise UsageError(f"{mention(user_id)} already owns session #{session.ref}.")
         member = Member(user_id, role, actor.user_id, self.clock.now())
-        data = {"target": mention(user_id), "role": role.value, "user_id": user_id}
+        data = {"role": role.value, "user_id": user_id}
         return await self._change(
             actor,
             session,
@@ -533,17 +556,31 @@ class SessionService:
     async def record_event(
         self, actor: Actor, ref: str | None, kind: EventType, data: dict[str, Any]
     ) -> int:
-        """Append a tool-call, learning or error event; returns its seq."""
+        """Append a tool-call, learning or error event in one round trip; returns its seq."""
         if kind not in RECORDABLE:
             raise UsageError(f"Only {', '.join(sorted(RECORDABLE))} events can be recorded.")
-        session = await self.find(actor, ref)
-        await self._require(actor, session, Perm.WORK)
-        next_status(session.status, Action.RECORD, ref=session.ref)
-        unit: list[ops.Op] = [self._event(session, kind, actor, data)]
-        now = self.clock.now()
-        if now - session.last_activity_at >= self.config.touch_every:
-            unit.append(await self._touch_op(session, now))
-        (seq, *_) = await self.store.apply(unit)
+        if ref is None:
+            raise UsageError("Say which session: give its ref or id.")
+        settings = await self.settings(actor.workspace)
+        admin = is_admin(actor, settings, self.config.admins)
+
+        def check(facts: ops.SessionFacts) -> None:
+            next_status(Status(facts.status), Action.RECORD, ref=facts.ref)
+            roles = {Role.OWNER} if facts.owner_id == actor.user_id else set()
+            if facts.member_role:
+                roles.add(Role(facts.member_role))
+            require(Perm.WORK, admin=admin, roles=roles)
+
+        event = Event(new_id(), "", 0, kind, actor.user_id, actor.source, data, self.clock.now())
+        op = ops.CheckedEvent(
+            actor.workspace,
+            ref.lstrip("#").lower(),
+            event,
+            check,
+            touch_after=self.config.touch_every,
+            abandon_after=settings.abandon_after,
+        )
+        (seq,) = await self.store.apply([op])
         return int(seq)
 
     async def heartbeat(self, actor: Actor, ref: str | None) -> Session:

@@ -7,8 +7,9 @@ either every op takes effect or none does. Guards (`expected_version`) turn lost
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.models import (
@@ -119,6 +120,39 @@ class Touch:
     abandon_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionFacts:
+    """What a checked op's guard sees of the session, read inside the same transaction."""
+
+    session_id: str
+    ref: int
+    status: str
+    owner_id: str
+    last_activity_at: datetime
+    member_role: str | None
+
+
+Check = Callable[[SessionFacts], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedEvent:
+    """Append an event to the session `ref` names in `workspace`, after `check` approves it.
+
+    One round trip for the hot path (agents reporting progress): the store reads the session
+    and the actor's membership in the write transaction, calls the core's `check` (which
+    raises NotFound / Forbidden / InvalidTransition), appends the event and, when the last
+    activity is older than `touch_after`, records activity. Result: the event's seq.
+    """
+
+    workspace: str
+    ref: str
+    event: Event
+    check: Check
+    touch_after: timedelta
+    abandon_after: timedelta
+
+
 Op = (
     AllocateRef
     | NewSession
@@ -133,6 +167,7 @@ Op = (
     | AddModification
     | PutSettings
     | Touch
+    | CheckedEvent
 )
 
 

@@ -10,7 +10,6 @@ import pytest
 from core.errors import Forbidden, NotFound
 from core.models import Decision, ModAction, Role, Session
 from core.service import SessionService
-from core.store import ops
 from core.store.sqlite.store import SqliteStore
 from tests.conftest import CHAT, OTHER_WS, actor, count
 
@@ -109,7 +108,7 @@ async def test_archive_needs_owner_or_admin(service: SessionService, user: str) 
 async def test_self_approval_forbidden_by_workspace_setting(
     service: SessionService, store: SqliteStore
 ) -> None:
-    await store.apply([ops.PutSettings(OWNER.workspace, {"self_approval": "forbidden"})])
+    await service.set_setting(ADMIN, "self_approval", "forbidden")
     session = await service.start(OWNER, CHAT, "no self approval")
     await service.share(OWNER, str(session.ref), "appr", role=Role.APPROVER)
     await service.submit_plan(OWNER, str(session.ref), ["step"])
@@ -126,7 +125,9 @@ async def test_workspace_admins_from_settings_act_as_every_role(
     session = await service.start(OWNER, CHAT, "admin by setting")
     with pytest.raises(Forbidden):
         await service.pause(actor("lead"), str(session.ref))
-    await store.apply([ops.PutSettings(OWNER.workspace, {"admins": ["lead"]})])
+    with pytest.raises(Forbidden):
+        await service.set_setting(actor("lead"), "admins", "lead")
+    await service.set_setting(ADMIN, "admins", "lead, other")
     assert (await service.pause(actor("lead"), str(session.ref))).status.value == "paused"
 
 

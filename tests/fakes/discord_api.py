@@ -1,4 +1,17 @@
-"""Local fake of Discord's REST API and websocket gateway, for driving a real discord.py client."""
+"""Local fake of Discord's REST API and websocket gateway, for driving a real discord.py client.
+
+Usage::
+
+    async with FakeDiscord() as fake:
+        with fake.patch_discord():
+            await client.login("token")
+            task = asyncio.create_task(client.connect())
+            await fake.wait_until_connected()
+            await client.tree.sync(guild=discord.Object(fake.guild.id))
+            payload = fake.slash_command_payload(subcommand="start", options={"title": "x"})
+            await fake.push_interaction(payload)
+            callback = await fake.wait_for_callback(payload)
+"""
 
 from __future__ import annotations
 
@@ -20,7 +33,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import yarl
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 API_PREFIX = "/api/v10"
 GATEWAY_PATH = "/gw"
@@ -469,7 +482,7 @@ def _embed_problems(embeds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Return form errors for Discord's embed limits."""
     if len(embeds) > 10:
         return _field_error("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
-    total, errors = 0, {}
+    total, errors = 0, dict[str, Any]()
     limits = {"title": 256, "description": 4096}
     for i, embed in enumerate(embeds):
         for key, limit in limits.items():
@@ -719,9 +732,11 @@ class FakeDiscord:
     ) -> None:
         """Answer the next ``count`` matching requests with a Discord error body."""
         error = DiscordApiError(status, code, message)
-        respond: Callable[[str], web.Response] = lambda _bucket: _json_response(  # noqa: E731
-            error.body(), status
-        )
+
+        def respond(bucket: str) -> web.Response:
+            """Build the error answer."""
+            return _json_response(error.body(), status)
+
         self._faults.append(_Fault(path_pattern, _upper(method), count, respond))
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
@@ -826,6 +841,11 @@ class FakeDiscord:
                 response = await handler(request)
         except DiscordApiError as err:
             response = _json_response(err.body(), err.status)
+        except (KeyError, ValueError, TypeError) as exc:
+            # A malformed request: answer 400 (a 500 would make discord.py retry for ~25 s).
+            response = _json_response(
+                {"message": f"Invalid Form Body: {exc!r}", "code": 50035}, 400
+            )
         response.headers["Via"] = VIA_HEADER
         if response.status != 429:
             response.headers.update(_rate_limit_headers(bucket, 49, 1.0))
@@ -1433,10 +1453,7 @@ class FakeDiscord:
     def _command_data(
         self, command: str, guild_id: int | None, dm: bool, command_guild_id: int | None
     ) -> dict[str, Any]:
-        """Return command ``data``: synced id, and ``guild_id`` if it is a guild command.
-
-        Unsynced commands count as global unless ``command_guild_id`` says otherwise.
-        """
+        """Return command ``data`` (unsynced commands are global unless ``command_guild_id``)."""
         scope = None if dm else (guild_id or self.guild.id)
         synced = self.synced_command(command, scope)
         data: dict[str, Any] = {"name": command, "type": 1}
@@ -1549,7 +1566,9 @@ class FakeDiscord:
     async def _on_frame(self, conn: _GatewayConnection, frame: dict[str, Any]) -> None:
         """Record a client frame and answer heartbeat, IDENTIFY, RESUME, REQUEST_MEMBERS."""
         self.gateway_frames.append(frame)
-        op, data = frame.get("op"), frame.get("d")
+        op = frame.get("op")
+        raw = frame.get("d")
+        data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if op == 1:
             await conn.send({"op": 11})
         elif op == 2:
@@ -1791,12 +1810,13 @@ async def _read_multipart(request: web.Request) -> tuple[Any, list[RecordedFile]
     body: Any = None
     files: list[RecordedFile] = []
     while (part := await reader.next()) is not None:
-        data = await part.read()  # type: ignore[union-attr]
-        name = part.name or ""
-        if name == "payload_json":
+        if not isinstance(part, BodyPartReader):
+            continue  # nested multipart: Discord does not use it
+        data = await part.read()
+        if part.name == "payload_json":
             body = _decode_json(data)
         else:
-            files.append(RecordedFile(name, part.filename, bytes(data)))  # type: ignore[union-attr]
+            files.append(RecordedFile(part.name or "", part.filename, bytes(data)))
     return body, files
 
 

@@ -1,8 +1,9 @@
 """SQLite connections: one group-committing writer thread and an aiosqlite reader.
 
 The writer owns one sqlite3 connection on its own thread. Concurrent units of work queue up;
-the thread takes everything queued, opens one transaction, runs each unit in its own
-savepoint (a failing unit rolls back alone), commits once and then resolves every caller.
+the thread takes everything queued, opens one transaction, runs each unit (a unit that fails
+after writing is rolled back alone by replaying the batch without it), commits once and then
+resolves every caller.
 A call returns only after the commit that holds its writes, so every acknowledged write is
 durable, while many callers share one fsync. Reads go through aiosqlite on a second
 connection (WAL lets it read while the writer writes); an in-memory database has a single
@@ -81,6 +82,11 @@ def _resolve(job: _Job) -> None:
         job.future.set_exception(job.error)
     else:
         job.future.set_result(job.result)
+
+
+def _resolve_all(jobs: list[_Job]) -> None:
+    for job in jobs:
+        _resolve(job)
 
 
 class SqliteEngine:
@@ -174,8 +180,12 @@ class SqliteEngine:
                 self._run_one(conn, job)
         if writes:
             self._commit_group(conn, writes)
+        loops: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in batch:
-            job.loop.call_soon_threadsafe(_resolve, job)
+            loops.setdefault(job.loop, []).append(job)
+        for loop, jobs in loops.items():
+            with contextlib.suppress(RuntimeError):  # that loop is already closed
+                loop.call_soon_threadsafe(_resolve_all, jobs)
         if writes and self._on_commit is not None:
             self._on_commit()
 
@@ -186,31 +196,51 @@ class SqliteEngine:
             job.error = _translate(exc)
 
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            for job in jobs:
-                job.error = _translate(exc)
+        """Run every unit in one transaction and commit once.
+
+        A unit that fails before writing anything (a refused check, a lost compare-and-set)
+        simply reports its error. One that fails after writing forces a rollback, and the
+        batch is replayed without it: units are pure functions of the database state, so the
+        replay gives the others exactly what they would have had alone.
+        """
+        live = list(jobs)
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                for job in live:
+                    job.error = _translate(exc)
+                return
+            dirty = self._run_units(conn, live)
+            if dirty is not None:
+                conn.execute("ROLLBACK")
+                live.remove(dirty)
+                for job in live:
+                    job.error = None
+                continue
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                for job in live:
+                    job.error = _translate(exc)
+                return
+            self.batches += 1
+            self.units += len(live)
             return
+
+    def _run_units(self, conn: sqlite3.Connection, jobs: list[_Job]) -> _Job | None:
+        """Run the units in order; return the first one that failed after writing, if any."""
         for job in jobs:
-            conn.execute("SAVEPOINT unit")
+            before = conn.total_changes
             try:
                 job.result = job.unit(conn)
-                conn.execute("RELEASE unit")
             except BaseException as exc:
                 job.error = _translate(exc)
-                conn.execute("ROLLBACK TO unit")
-                conn.execute("RELEASE unit")
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            for job in jobs:
-                job.error = _translate(exc)
-            return
-        self.batches += 1
-        self.units += len(jobs)
+                if conn.total_changes != before:
+                    return job
+        return None
 
 
 def _translate(exc: BaseException) -> BaseException:

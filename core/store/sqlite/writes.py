@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 from core.store import ops
 from core.store.codec import dumps, ts
 
@@ -111,21 +113,16 @@ def update_session(conn: sqlite3.Connection, op: ops.UpdateSession) -> int:
 
 
 def add_event(conn: sqlite3.Connection, op: ops.AddEvent) -> int:
+    """Insert the event with the next per-session seq (the writer is the only one writing)."""
     e = op.event
     row = conn.execute(
-        "UPDATE sessions SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq",
-        (e.session_id,),
-    ).fetchone()
-    if row is None:
-        raise Conflict("The session no longer exists.")
-    seq = int(row[0])
-    conn.execute(
         "INSERT INTO events (id, session_id, seq, type, actor_id, source, data, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (e.id, e.session_id, seq, e.type.value, e.actor_id, e.source.value, dumps(e.data),
-         ts(e.created_at)),
-    )  # fmt: skip
-    return seq
+        " SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM events WHERE session_id = ?"
+        " RETURNING seq",
+        (e.id, e.session_id, e.type.value, e.actor_id, e.source.value, dumps(e.data),
+         ts(e.created_at), e.session_id),
+    ).fetchone()  # fmt: skip
+    return int(row[0])
 
 
 def enqueue(conn: sqlite3.Connection, op: ops.Enqueue) -> bool:
@@ -236,6 +233,29 @@ def touch(conn: sqlite3.Connection, op: ops.Touch) -> None:
     )
 
 
+def checked_event(conn: sqlite3.Connection, op: ops.CheckedEvent) -> int:
+    by = "ref = ?" if op.ref.isdigit() else "id = ?"
+    row = conn.execute(
+        "SELECT s.id, s.ref, s.status, s.owner_id, s.last_activity_at, m.role FROM sessions s"
+        " LEFT JOIN members m ON m.session_id = s.id AND m.user_id = ?"
+        f" WHERE s.workspace = ? AND s.{by}",
+        (op.event.actor_id, op.workspace, int(op.ref) if op.ref.isdigit() else op.ref),
+    ).fetchone()
+    if row is None:
+        raise NotFound("session", f"#{op.ref}" if op.ref.isdigit() else op.ref)
+    last = datetime.fromisoformat(row[4])
+    op.check(ops.SessionFacts(row[0], row[1], row[2], row[3], last, row[5]))
+    event = dataclasses.replace(op.event, session_id=row[0])
+    seq = add_event(conn, ops.AddEvent(event))
+    if event.created_at - last >= op.touch_after:
+        deadline = event.created_at + op.abandon_after if row[2] in _OPEN else None
+        touch(conn, ops.Touch(row[0], event.created_at, deadline))
+    return seq
+
+
+_OPEN = ("active", "paused", "pending")
+
+
 APPLY: dict[type, Callable[[sqlite3.Connection, Any], Any]] = {
     ops.AllocateRef: allocate_ref,
     ops.NewSession: new_session,
@@ -250,6 +270,7 @@ APPLY: dict[type, Callable[[sqlite3.Connection, Any], Any]] = {
     ops.AddModification: add_modification,
     ops.PutSettings: put_settings,
     ops.Touch: touch,
+    ops.CheckedEvent: checked_event,
 }
 
 

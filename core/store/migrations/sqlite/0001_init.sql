@@ -32,7 +32,6 @@ CREATE TABLE sessions (
     parent_id               TEXT REFERENCES sessions(id) ON DELETE SET NULL,
     forked_from_message_id  TEXT,
     version                 INTEGER NOT NULL DEFAULT 1,
-    event_seq               INTEGER NOT NULL DEFAULT 0,
     UNIQUE (workspace, ref)
 );
 CREATE INDEX sessions_by_owner ON sessions (workspace, owner_id, last_activity_at DESC);

@@ -1,0 +1,66 @@
+"""Autocomplete for ref options: the guild's recent sessions that match what was typed."""
+
+from __future__ import annotations
+
+from discord import app_commands
+
+from core.commands import COMMANDS
+from core.errors import SessionBotError
+from core.models import Actor, Session
+from core.service import SessionService
+
+MAX_CHOICES = 25  # Discord rejects more
+NAME_MAX = 100
+SCAN = 100  # most recently active sessions searched by title
+
+
+def choice_name(session: Session) -> str:
+    """`#42 · title · status`, the title shortened so the whole fits in 100 characters."""
+    head, tail = f"#{session.ref} · ", f" · {session.status.value}"
+    room = NAME_MAX - len(head) - len(tail)
+    title = " ".join(session.title.split()) or "untitled"
+    if len(title) > room:
+        title = title[: room - 1] + "…"
+    return head + title + tail
+
+
+def rank(sessions: list[Session], typed: str) -> list[Session]:
+    """Exact ref first, then refs starting with the digits, then title matches; each by recency."""
+    typed = typed.strip().lstrip("#").lower()
+    if not typed:
+        return sessions
+    exact = [s for s in sessions if str(s.ref) == typed or s.id == typed]
+    prefix = [s for s in sessions if str(s.ref).startswith(typed) and s not in exact]
+    titled = [s for s in sessions if typed in s.title.lower() and s not in exact + prefix]
+    return exact + prefix + titled
+
+
+class RefChoices:
+    """Builds the ref choices for one member of one guild."""
+
+    def __init__(self, service: SessionService) -> None:
+        self.service = service
+
+    async def choices(self, actor: Actor, typed: str) -> list[app_commands.Choice[str]]:
+        listing = await self.service.list_sessions(actor, filter="all", page_size=SCAN)
+        found = rank(listing.sessions, typed)
+        wanted = typed.strip().lstrip("#")
+        if wanted.isdigit() and not any(str(s.ref) == wanted for s in found):
+            found = [*await self._exact(actor, wanted), *found]
+        return [
+            app_commands.Choice(name=choice_name(s), value=str(s.ref)) for s in found[:MAX_CHOICES]
+        ]
+
+    async def _exact(self, actor: Actor, ref: str) -> list[Session]:
+        """An older session named by its exact ref (beyond the recent ones scanned)."""
+        try:
+            return [await self.service.find(actor, ref)]
+        except SessionBotError:
+            return []
+
+
+def command_choices(typed: str) -> list[app_commands.Choice[str]]:
+    """Command names for `/session help`, those starting with the text first."""
+    typed = typed.strip().lower()
+    names = sorted(COMMANDS, key=lambda n: (not n.startswith(typed), n))
+    return [app_commands.Choice(name=n, value=n) for n in names if typed in n][:MAX_CHOICES]

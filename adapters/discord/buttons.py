@@ -1,0 +1,108 @@
+"""Persistent buttons: the action and the plan id live in the custom_id, so clicks on messages
+posted before a restart still reach the bot (`ui.DynamicItem`, registered at start).
+
+Reject opens a modal asking for the reason; the modal's own submit is the deciding interaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Self
+
+import discord
+from discord import ui
+
+from adapters.discord.embeds import clip, plain
+from core.cards import REJECT_ACTION
+from core.views import Button
+
+_log = logging.getLogger(__name__)
+
+# custom_id ≤ 100 chars: `sb:plan_approve:<uuid>` is 52.
+CUSTOM_ID = re.compile(r"sb:(?P<action>[a-z_]{1,32}):(?P<value>[A-Za-z0-9_-]{1,60})")
+LABEL_MAX = 80
+REASON_MAX = 1000
+MODAL_TIMEOUT = 15 * 60.0  # an interaction token lives 15 minutes
+
+ClickHandler = Callable[[discord.Interaction, str, str, str | None], Awaitable[None]]
+"""(interaction, action_id, value, reason) → handles a click or a Reject reason."""
+
+_STYLES = {
+    "primary": discord.ButtonStyle.success,
+    "danger": discord.ButtonStyle.danger,
+    "default": discord.ButtonStyle.secondary,
+}
+
+
+def custom_id(action_id: str, value: str) -> str:
+    return f"sb:{action_id}:{value}"
+
+
+class ReasonModal(ui.Modal, title="Reject the plan"):
+    """Asks for the reason of a rejection; its random custom_id keeps two rejecters apart."""
+
+    reason: ui.TextInput[ReasonModal] = ui.TextInput(
+        label="Why? (optional)",
+        style=discord.TextStyle.paragraph,
+        required=False,
+        max_length=REASON_MAX,
+    )
+
+    def __init__(self, plan_id: str, on_click: ClickHandler) -> None:
+        super().__init__(timeout=MODAL_TIMEOUT)
+        self.plan_id = plan_id
+        self.on_click = on_click
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        reason = self.reason.value.strip() or None
+        await self.on_click(interaction, REJECT_ACTION, self.plan_id, reason)
+
+
+class ActionButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
+    """A view button whose click is routed by its custom_id, whoever posted it and when."""
+
+    def __init__(self, action_id: str, value: str, *, label: str = "…", style: str = "") -> None:
+        button: ui.Button[ui.View] = ui.Button(
+            label=clip(label, LABEL_MAX),
+            style=_STYLES.get(style, discord.ButtonStyle.secondary),
+            custom_id=custom_id(action_id, value),
+        )
+        super().__init__(button)
+        self.action_id = action_id
+        self.value = value
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(match["action"], match["value"])
+
+
+class ButtonKit:
+    """Builds the buttons of outgoing views and routes their clicks to one handler."""
+
+    def __init__(self, on_click: ClickHandler) -> None:
+        # A subclass per kit, so each client routes clicks to its own handler.
+        class BoundActionButton(ActionButton, template=CUSTOM_ID):
+            async def callback(self, interaction: discord.Interaction) -> None:
+                if self.action_id == REJECT_ACTION:
+                    await interaction.response.send_modal(ReasonModal(self.value, on_click))
+                    return
+                await on_click(interaction, self.action_id, self.value, None)
+
+        self.item_class: type[ActionButton] = BoundActionButton
+
+    def view_for(self, buttons: Sequence[Button]) -> ui.View | None:
+        """A persistent ui.View holding the view's buttons, or None when it has none."""
+        view = ui.View(timeout=None)
+        for button in buttons[:25]:
+            if not CUSTOM_ID.fullmatch(custom_id(button.action_id, button.value)):
+                _log.warning("button %s dropped: its custom_id would not fit", button.action_id)
+                continue
+            item = self.item_class(
+                button.action_id, button.value, label=plain(button.label), style=button.style
+            )
+            view.add_item(item)
+        return view if view.children else None

@@ -1,0 +1,240 @@
+"""The Discord adapter (§8): a discord.py client with the `/session` group and plan buttons.
+
+Handlers stay thin: interaction → (Actor, ChatRef, Command) → one CommandRunner call → reply.
+The guild is the workspace (`discord:<guild_id>`), members with Manage Server are admins, and
+the interaction id is the inbound dedupe key, so a replayed INTERACTION_CREATE or a double
+click never acts twice. Replies to reads, help and errors are ephemeral; state changes are
+answered in the channel.
+
+Scale-out: one gateway connection per shard. Two processes on the same shard would both get
+every interaction (the second answer fails with "already acknowledged"), so run one process
+per shard set: give `shard_ids` and `shard_count` to split shards over processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Sequence
+
+import discord
+from discord import app_commands
+
+from adapters.discord.autocomplete import RefChoices, command_choices
+from adapters.discord.buttons import ButtonKit
+from adapters.discord.commands import command_from_options, session_group
+from adapters.discord.delivery import DiscordDelivery
+from adapters.discord.replies import DEFER_AFTER, Replier
+from core.cards import error_view
+from core.commands import CommandSpec
+from core.errors import SessionBotError
+from core.models import Actor, ChatRef, Source
+from core.outbox import Delivery
+from core.runner import CommandRunner
+from core.views import Reply, View
+
+_log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+MAX_RATELIMIT_WAIT = 30.0  # longer waits come back to the outbox as retry_after
+DM_REFUSAL = View(
+    kind="notice",
+    title="sessionbot works inside servers",
+    blocks=["Run `/session` in a channel of a server where sessionbot is installed."],
+)
+
+
+def actor_of(interaction: discord.Interaction) -> Actor:
+    """The member as a core Actor; Manage Server (or Administrator) makes them an admin."""
+    perms = interaction.permissions
+    return Actor(
+        f"{PLATFORM}:{interaction.guild_id}",
+        str(interaction.user.id),
+        Source.DISCORD,
+        platform_admin=perms.manage_guild or perms.administrator,
+    )
+
+
+def chat_of(interaction: discord.Interaction) -> ChatRef:
+    """The channel; inside a thread, its parent (sessions live in channels, threads in them)."""
+    channel = interaction.channel
+    channel_id = interaction.channel_id
+    thread_ref: str | None = None
+    if isinstance(channel, discord.Thread) and channel.parent_id is not None:
+        channel_id, thread_ref = channel.parent_id, str(channel.id)
+    return ChatRef(PLATFORM, f"{PLATFORM}:{interaction.guild_id}", str(channel_id), thread_ref)
+
+
+def delivery_key(interaction: discord.Interaction) -> str:
+    return f"{PLATFORM}:{interaction.id}"
+
+
+def new_client(
+    *, shard_ids: Sequence[int], shard_count: int | None, guild_ready_timeout: float
+) -> discord.Client:
+    """A client needing no privileged intent; sharded when shard ids are configured."""
+    intents = discord.Intents.none()
+    intents.guilds = True  # channel cache: which channels allow threads
+    mentions = discord.AllowedMentions.none()
+    if shard_ids:
+        return discord.AutoShardedClient(
+            intents=intents,
+            shard_ids=list(shard_ids),
+            shard_count=shard_count,
+            guild_ready_timeout=guild_ready_timeout,
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+            allowed_mentions=mentions,
+            chunk_guilds_at_startup=False,
+        )
+    return discord.Client(
+        intents=intents,
+        guild_ready_timeout=guild_ready_timeout,
+        max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+        allowed_mentions=mentions,
+        chunk_guilds_at_startup=False,
+    )
+
+
+class DiscordAdapter:
+    """The running Discord connection: commands, buttons and outbox delivery."""
+
+    name = PLATFORM
+
+    def __init__(
+        self,
+        runner: CommandRunner,
+        *,
+        token: str,
+        guild_ids: Sequence[int] = (),
+        shard_ids: Sequence[int] = (),
+        shard_count: int | None = None,
+        guild_ready_timeout: float = 2.0,
+        defer_after: float = DEFER_AFTER,
+    ) -> None:
+        self.runner = runner
+        self._token = token
+        self.guild_ids = tuple(guild_ids)
+        self.client = new_client(
+            shard_ids=shard_ids, shard_count=shard_count, guild_ready_timeout=guild_ready_timeout
+        )
+        self.tree = app_commands.CommandTree(self.client)
+        self.tree.error(self._on_tree_error)
+        self.buttons = ButtonKit(self._on_click)
+        self.client.add_dynamic_items(self.buttons.item_class)
+        self.replier = Replier(self.buttons, defer_after=defer_after)
+        self.delivery: Delivery = DiscordDelivery(self.client, self.buttons)
+        self._refs = RefChoices(runner.service)
+        self.group = session_group(self._on_command, ref=self._complete_ref, names=self._names)
+        self.tree.add_command(self.group)
+        self._gateway: asyncio.Task[None] | None = None
+        self._failure: str | None = None
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in (REST), sync the commands, then keep the gateway connection in the background."""
+        self._started = True
+        await self.client.login(self._token)
+        await self.sync_commands()
+        self._gateway = asyncio.create_task(self._connect(), name="discord-gateway")
+
+    async def _connect(self) -> None:
+        try:
+            await self.client.connect(reconnect=True)
+        except Exception as exc:
+            self._failure = f"discord gateway stopped: {exc.__class__.__name__}"
+            _log.exception("discord gateway stopped")
+
+    async def sync_commands(self) -> None:
+        """Guild sync (instant) for the configured guilds, else one global sync."""
+        try:
+            for guild_id in self.guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+            if not self.guild_ids:
+                await self.tree.sync()
+        except discord.HTTPException as exc:
+            _log.error("syncing /session failed: HTTP %s (code %s)", exc.status, exc.code)
+
+    async def stop(self) -> None:
+        if not self._started:  # (a sharded client cannot even close before its login)
+            return
+        await self.client.close()
+        if self._gateway is not None:
+            await self._gateway
+
+    async def ready_problem(self) -> str | None:
+        if self._failure:
+            return self._failure
+        if self.client.is_closed():
+            return "discord client closed"
+        if not self.client.is_ready():
+            return "discord gateway not connected yet"
+        return None
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    async def _on_command(
+        self, interaction: discord.Interaction, spec: CommandSpec, values: dict[str, object]
+    ) -> None:
+        if interaction.guild_id is None:
+            await self.replier.send(interaction, Reply(DM_REFUSAL))
+            return
+        try:
+            command = command_from_options(spec.name, values)
+        except SessionBotError as exc:
+            await self.replier.send(interaction, Reply(error_view(exc.message)))
+            return
+        work = self.runner.run(
+            actor_of(interaction),
+            chat_of(interaction),
+            command,
+            delivery_key=delivery_key(interaction),
+        )
+        await self.replier.answer(interaction, work, ephemeral=not spec.changes_state)
+
+    async def _on_click(
+        self, interaction: discord.Interaction, action_id: str, value: str, reason: str | None
+    ) -> None:
+        if interaction.guild_id is None:
+            await self.replier.send(interaction, Reply(DM_REFUSAL))
+            return
+        work = self.runner.click(
+            actor_of(interaction),
+            chat_of(interaction),
+            action_id,
+            value,
+            reason=reason,
+            delivery_key=delivery_key(interaction),
+        )
+        await self.replier.answer(interaction, work, ephemeral=False)
+
+    async def _complete_ref(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        try:
+            return await self._refs.choices(actor_of(interaction), current)
+        except Exception:  # a suggestion list is never worth an error
+            _log.exception("ref autocomplete failed")
+            return []
+
+    async def _names(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return command_choices(current)
+
+    async def _on_tree_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """What discord.py itself refused (e.g. stale command options): answer, never fail."""
+        ref = secrets.token_hex(3)
+        _log.error("discord command failed (ref %s): %r", ref, error)
+        text = f"Something went wrong (ref {ref})."
+        if isinstance(error, app_commands.CommandSignatureMismatch):
+            text = "This command changed since Discord last loaded it; try again in a minute."
+        await self.replier.send(interaction, Reply(error_view(text)))

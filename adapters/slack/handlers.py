@@ -1,0 +1,173 @@
+"""Bolt listeners for `/session`, the plan buttons and the Reject modal: thin by design.
+
+Each listener acks at once (Slack's 3-second budget) and hands the rest to a tracked task:
+parse the payload → one `CommandRunner` call → render the reply to the payload's response_url.
+The task catches everything, so nothing raised after `ack()` reaches Bolt, and `idle()` lets
+shutdown (and tests) wait for in-flight work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Coroutine
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blocks import REASON_CALLBACK, reason_modal, submitted_reason
+from adapters.slack.delivery import PLATFORM, InviteHints
+from adapters.slack.directory import AdminDirectory
+from adapters.slack.replies import ResponseUrls
+from core.cards import APPROVE_ACTION, REJECT_ACTION, REREQUEST_ACTION, error_view
+from core.models import Actor, ChatRef, Source
+from core.runner import CommandRunner
+from core.views import Reply
+
+_log = logging.getLogger(__name__)
+
+COMMAND = "/session"
+Body = dict[str, Any]
+
+
+def workspace_of(team_id: str) -> str:
+    return f"{PLATFORM}:{team_id}"
+
+
+def _team_of(body: Body) -> str:
+    team = body.get("team") or {}
+    return str(body.get("team_id") or team.get("id") or body["user"]["team_id"])
+
+
+def _channel_of(body: Body) -> str:
+    channel = body.get("channel") or {}
+    container = body.get("container") or {}
+    return str(channel.get("id") or container.get("channel_id") or "")
+
+
+class SlackHandlers:
+    """Turns Slack payloads into core calls and core replies into Slack messages."""
+
+    def __init__(
+        self,
+        runner: CommandRunner,
+        *,
+        admins: AdminDirectory,
+        hints: InviteHints,
+        replies: ResponseUrls,
+    ) -> None:
+        self.runner = runner
+        self.admins = admins
+        self.hints = hints
+        self.replies = replies
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def register(self, app: AsyncApp) -> None:
+        app.command(COMMAND)(self.on_command)
+        app.action(APPROVE_ACTION)(self.on_click)
+        app.action(REREQUEST_ACTION)(self.on_click)
+        app.action(REJECT_ACTION)(self.on_reject)
+        app.view(REASON_CALLBACK)(self.on_reason)
+
+    # -- listeners: ack, then work in a task ----------------------------------------------------
+
+    async def on_command(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        await ack()
+        self._spawn(self._command(body, client), body.get("response_url"))
+
+    async def on_click(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        await ack()
+        self._spawn(self._click(body, client), body.get("response_url"))
+
+    async def on_reject(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        await ack()
+        self._spawn(self._open_reason(body, client), body.get("response_url"))
+
+    async def on_reason(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        await ack()  # closes the modal; the outcome goes to the original click's response_url
+        metadata = json.loads(body["view"].get("private_metadata") or "{}")
+        self._spawn(self._reason(body, metadata, client), metadata.get("response_url"))
+
+    # -- the work ------------------------------------------------------------------------------
+
+    async def _command(self, body: Body, client: AsyncWebClient) -> None:
+        team = _team_of(body)
+        chat = ChatRef(PLATFORM, workspace_of(team), str(body["channel_id"]))
+        self.hints.remember(chat.workspace, chat.channel_id, body.get("response_url"))
+        actor = await self._actor(client, team, str(body["user_id"]))
+        key = f"slack:command:{body['trigger_id']}"
+        reply = await self.runner.run(actor, chat, str(body.get("text") or ""), delivery_key=key)
+        await self.replies.reply(body.get("response_url"), reply)
+
+    async def _click(self, body: Body, client: AsyncWebClient) -> None:
+        team = _team_of(body)
+        chat = ChatRef(PLATFORM, workspace_of(team), _channel_of(body))
+        action = body["actions"][0]
+        actor = await self._actor(client, team, str(body["user"]["id"]))
+        key = f"slack:action:{body['trigger_id']}"
+        reply = await self.runner.click(
+            actor, chat, str(action["action_id"]), str(action.get("value") or ""), delivery_key=key
+        )
+        await self.replies.reply(body.get("response_url"), reply)
+
+    async def _open_reason(self, body: Body, client: AsyncWebClient) -> None:
+        metadata = {
+            "plan_id": str(body["actions"][0].get("value") or ""),
+            "channel_id": _channel_of(body),
+            "response_url": str(body.get("response_url") or ""),
+        }
+        title = str((body.get("message") or {}).get("text") or "this plan")
+        modal = reason_modal(plan_title=title, metadata=metadata)
+        await client.views_open(trigger_id=body["trigger_id"], view=modal)
+
+    async def _reason(self, body: Body, metadata: dict[str, str], client: AsyncWebClient) -> None:
+        team = _team_of(body)
+        chat = ChatRef(PLATFORM, workspace_of(team), metadata.get("channel_id", ""))
+        actor = await self._actor(client, team, str(body["user"]["id"]))
+        reply = await self.runner.click(
+            actor,
+            chat,
+            REJECT_ACTION,
+            metadata.get("plan_id", ""),
+            reason=submitted_reason(body["view"]),
+            delivery_key=f"slack:view:{body['view']['id']}",
+        )
+        await self.replies.reply(metadata.get("response_url"), reply)
+
+    async def _actor(self, client: AsyncWebClient, team: str, user_id: str) -> Actor:
+        admin = await self.admins.is_admin(client, team, user_id)
+        return Actor(workspace_of(team), user_id, Source.SLACK, platform_admin=admin)
+
+    # -- task bookkeeping ----------------------------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, None], response_url: str | None) -> None:
+        task = asyncio.create_task(self._guarded(work, response_url))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, work: Coroutine[Any, Any, None], response_url: str | None) -> None:
+        """Run listener work; an unexpected failure is logged and answered, never re-raised."""
+        try:
+            await work
+        except Exception:
+            ref = secrets.token_hex(3)
+            _log.exception("Slack listener failed (ref %s)", ref)
+            try:
+                await self.replies.reply(
+                    response_url, Reply(error_view(f"Something went wrong (ref {ref})."))
+                )
+            except Exception:
+                _log.warning("could not report error ref %s to Slack", ref)
+
+    async def idle(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109 - bounded by design
+        """Wait (bounded) until no listener work is in flight; False if time ran out."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self._tasks:
+                    await asyncio.wait(set(self._tasks))
+        except TimeoutError:
+            return False
+        return True

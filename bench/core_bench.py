@@ -1,0 +1,187 @@
+"""Core write/read benchmark (issue: foundation, SPEC §14). Prints ops/s; never run by the tests.
+
+W1 create 2,000 sessions · W2 append 20,000 ~200-byte events over 200 sessions from 50 tasks
+· W3 read the last 20 events of each of 200 sessions, 5 rounds · W4 list one user's sessions
+out of 2,000, 100 times — all through SessionService on a SQLite file (synchronous=FULL: every
+call durable when it returns). Yardsticks in the same run on plain aiosqlite (WAL,
+synchronous=NORMAL, one connection): W2 with one commit per insert, W2 with concurrent inserts
+grouped up to 100 per commit, and the W3/W4 reads.
+
+    python -m bench.core_bench [--events 20000] [--dir /tmp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiosqlite
+
+from core.models import Actor, ChatRef, EventType, Source
+from core.service import SessionService
+from core.store.sqlite.store import SqliteStore
+
+WS = "console:bench"
+PAYLOAD = {"tool": "shell", "args": "x" * 150}
+CONCURRENCY = 50
+
+
+def _actor(user: str) -> Actor:
+    return Actor(WS, user, Source.API)
+
+
+async def _spread(total: int, work: Callable[[int], Awaitable[object]]) -> float:
+    """Run `work(i)` for i in range(total) from CONCURRENCY tasks; return ops/s."""
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for i in counter:
+            await work(i)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return total / (time.perf_counter() - start)
+
+
+async def bench_service(path: Path, events: int) -> dict[str, float]:
+    store = SqliteStore(f"sqlite:///{path}")
+    await store.open()
+    service = SessionService(store)
+    chat = ChatRef("console", WS, "bench")
+    owners = [f"user{i % 20}" for i in range(2000)]
+    refs: list[str] = []
+
+    async def create(i: int) -> None:
+        session = await service.start(_actor(owners[i]), chat, f"session {i}")
+        refs.append(session.id)
+
+    results = {"W1 create sessions": await _spread(2000, create)}
+    targets = refs[:200]
+
+    owner_of = {sid: owners[refs.index(sid)] for sid in targets}
+
+    async def append(i: int) -> None:
+        session_id = targets[i % 200]
+        await service.record_event(
+            _actor(owner_of[session_id]), session_id, EventType.TOOL_CALL, PAYLOAD
+        )
+
+    results["W2 append events (service)"] = await _spread(events, append)
+    results["W3 last 20 events"] = await _reads(
+        1000, lambda i: store.events(targets[i % 200], limit=20)
+    )
+    results["W4 list a user's sessions"] = await _reads(
+        100,
+        lambda i: service.list_sessions(_actor("user7"), filter="all", owner="mine", page_size=20),
+    )
+    results["group commits"] = store.engine.units / max(1, store.engine.batches)
+    return results
+
+
+async def _reads(total: int, read: Callable[[int], Awaitable[object]]) -> float:
+    start = time.perf_counter()
+    for i in range(total):
+        await read(i)
+    return total / (time.perf_counter() - start)
+
+
+YARDSTICK_SCHEMA = """
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE sessions (id TEXT PRIMARY KEY, owner TEXT, title TEXT, updated TEXT);
+CREATE INDEX sessions_owner ON sessions (owner, updated);
+CREATE TABLE events (id INTEGER PRIMARY KEY, session_id TEXT, data TEXT, created_at TEXT);
+CREATE INDEX events_session ON events (session_id, id);
+"""
+
+
+async def bench_yardsticks(path: Path, events: int) -> dict[str, float]:
+    results: dict[str, float] = {}
+    for name, grouped in (("per-commit", False), ("grouped", True)):
+        db = path.with_name(f"{path.stem}-{name}.db")
+        async with aiosqlite.connect(db) as conn:
+            await conn.executescript(YARDSTICK_SCHEMA)
+            results[f"W2 yardstick {name}"] = await _yardstick_w2(conn, events, grouped)
+            if not grouped:
+                results.update(await _yardstick_reads(conn))
+    return results
+
+
+async def _yardstick_w2(conn: aiosqlite.Connection, events: int, grouped: bool) -> float:
+    data = str(PAYLOAD)
+    lock = asyncio.Lock()
+    pending: list[asyncio.Future[None]] = []
+
+    async def insert(i: int) -> None:
+        await conn.execute(
+            "INSERT INTO events (session_id, data, created_at) VALUES (?, ?, datetime('now'))",
+            (f"s{i % 200}", data),
+        )
+        if not grouped:
+            await conn.commit()
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        pending.append(done)
+        async with lock:
+            if not done.done():
+                batch = pending[:100]
+                del pending[:100]
+                await conn.commit()
+                for future in batch:
+                    future.set_result(None)
+        await done
+
+    rate = await _spread(events, insert)
+    await conn.commit()
+    return rate
+
+
+async def _yardstick_reads(conn: aiosqlite.Connection) -> dict[str, float]:
+    await conn.executemany(
+        "INSERT INTO sessions VALUES (?, ?, ?, datetime('now'))",
+        [(f"id{i}", f"user{i % 20}", f"session {i}") for i in range(2000)],
+    )
+    await conn.commit()
+
+    async def last_events(i: int) -> object:
+        cursor = await conn.execute(
+            "SELECT * FROM events WHERE session_id = ? ORDER BY id DESC LIMIT 20", (f"s{i % 200}",)
+        )
+        return await cursor.fetchall()
+
+    async def list_user(i: int) -> object:
+        cursor = await conn.execute(
+            "SELECT * FROM sessions WHERE owner = ? ORDER BY updated DESC LIMIT 20", ("user7",)
+        )
+        return await cursor.fetchall()
+
+    return {
+        "W3 yardstick": await _reads(1000, last_events),
+        "W4 yardstick": await _reads(100, list_user),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--dir", default=None, help="where to put the database files")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
+        path = Path(folder) / "bench.db"
+        service = await bench_service(path, args.events)
+        yardsticks = await bench_yardsticks(path, args.events)
+    print(f"core bench on SQLite ({os.cpu_count()} cores), {args.events} events, 50 tasks")
+    for name, value in {**service, **yardsticks}.items():
+        unit = "units/commit" if name == "group commits" else "ops/s"
+        print(f"  {name:34} {value:>10,.1f} {unit}")
+    ratio = service["W2 append events (service)"] / yardsticks["W2 yardstick per-commit"]
+    print(f"  W2 service / per-commit yardstick  {ratio:>10.2f}x")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
