@@ -25,7 +25,9 @@ Handler = Callable[["CommandRunner", Actor, ChatRef, Command], Awaitable[Reply]]
 _HANDLERS: dict[str, Handler] = {}
 
 
-def _handles(name: str) -> Callable[[Handler], Handler]:
+def handles(name: str) -> Callable[[Handler], Handler]:
+    """Register the handler of one `/session` command (feature modules add their own)."""
+
     def register(handler: Handler) -> Handler:
         _HANDLERS[name] = handler
         return handler
@@ -33,7 +35,7 @@ def _handles(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def _said(view: View) -> Reply:
+def said(view: View) -> Reply:
     """A reply the whole channel sees (the command changed something)."""
     return Reply(view, ephemeral=False)
 
@@ -116,7 +118,7 @@ class CommandRunner:
             plan = await self.service.rerequest(actor, plan_id)
             session = await self.service.find(actor, plan.session_id)
             text = f"approval requested again for plan v{plan.version}"
-            return _said(cards.confirmation(session, text, accent=Accent.WARNING))
+            return said(cards.confirmation(session, text, accent=Accent.WARNING))
         raise UsageError(f"Unknown button `{action_id[:40]}`.")
 
 
@@ -129,18 +131,18 @@ def _decision_reply(result: DecisionResult) -> Reply:
     if not result.settled:
         text = f"approval counted for plan v{plan.version}: {result.approvals}/"
         text += f"{plan.required_approvals}"
-        return _said(cards.confirmation(session, text, accent=Accent.WARNING))
+        return said(cards.confirmation(session, text, accent=Accent.WARNING))
     verb = plan.status.value
     text = f"plan v{plan.version} {verb} by {mention(plan.decided_by)}"
     if plan.decision_reason:
         text += f" — {escape(plan.decision_reason)}"
     accent = Accent.SUCCESS if verb == "approved" else Accent.DANGER
-    return _said(
+    return said(
         cards.confirmation(session, text + f"; session is {session.status.value}", accent=accent)
     )
 
 
-@_handles("help")
+@handles("help")
 async def _help(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     name = cmd.args.get("command")
     if name is not None and name not in COMMANDS:
@@ -148,7 +150,7 @@ async def _help(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
     return Reply(cards.help_view(COMMANDS[name] if name else None))
 
 
-@_handles("start")
+@handles("start")
 async def _start(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     session = await runner.service.start(
         actor,
@@ -157,12 +159,12 @@ async def _start(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comman
         mode=cmd.args.get("mode"),
         max_iterations=cmd.args.get("max"),
     )
-    return _said(
+    return said(
         cards.confirmation(session, f"started by {mention(actor.user_id)} ({session.mode})")
     )
 
 
-@_handles("list")
+@handles("list")
 async def _list(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     listing = await runner.service.list_sessions(
         actor,
@@ -182,7 +184,7 @@ async def _list(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
     return Reply(view)
 
 
-@_handles("show")
+@handles("show")
 async def _show(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     detail = await runner.service.show(actor, cmd.ref, channel_id=chat.channel_id)
     view = cards.session_card(
@@ -205,9 +207,9 @@ def _lifecycle(name: str, verb: str, text_arg: str | None) -> None:
         text = f"{verb} by {mention(actor.user_id)}"
         if kwargs:
             text += f" — {escape(next(iter(kwargs.values())))}"
-        return _said(cards.confirmation(session, text))
+        return said(cards.confirmation(session, text))
 
-    _handles(name)(handler)
+    handles(name)(handler)
 
 
 _lifecycle("pause", "paused", "reason")
@@ -217,7 +219,7 @@ _lifecycle("cancel", "cancelled", "reason")
 _lifecycle("archive", "archived", None)
 
 
-@_handles("resume")
+@handles("resume")
 async def _resume(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     session = await runner.service.resume(actor, cmd.ref, channel_id=chat.channel_id)
     detail = await runner.service.show(actor, session.id)
@@ -225,28 +227,28 @@ async def _resume(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
         detail.session, detail.members, detail.plan, now=runner.service.clock.now()
     )
     view.title = f"Session {cards.label(session)} resumed by {mention(actor.user_id)}"
-    return _said(view)
+    return said(view)
 
 
-@_handles("extend")
+@handles("extend")
 async def _extend(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     duration: timedelta = cmd.args["duration"]
     session = await runner.service.extend(actor, cmd.ref, duration, channel_id=chat.channel_id)
     deadline = f"{session.abandon_at:%Y-%m-%d %H:%M} UTC" if session.abandon_at else "—"
-    return _said(cards.confirmation(session, f"extended; abandon deadline {deadline}"))
+    return said(cards.confirmation(session, f"extended; abandon deadline {deadline}"))
 
 
-@_handles("share")
+@handles("share")
 async def _share(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     role = Role(cmd.args.get("role", "editor"))
     session = await runner.service.share(
         actor, cmd.ref, cmd.args["user"], role=role, channel_id=chat.channel_id
     )
     text = f"shared with {mention(cmd.args['user'])} as {role.value}"
-    return _said(cards.confirmation(session, text))
+    return said(cards.confirmation(session, text))
 
 
-@_handles("plan")
+@handles("plan")
 async def _plan(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     plan = await runner.service.submit_plan(
         actor,
@@ -260,10 +262,10 @@ async def _plan(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
     text = f"plan v{plan.version} with {len(plan.items)} items submitted for approval"
     if plan.required_approvals > 1:
         text += f" (needs {plan.required_approvals})"
-    return _said(cards.confirmation(session, text, accent=Accent.WARNING))
+    return said(cards.confirmation(session, text, accent=Accent.WARNING))
 
 
-@_handles("approve")
+@handles("approve")
 async def _approve(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     result = await runner.service.decide(
         actor, Decision.APPROVE, ref=cmd.ref, channel_id=chat.channel_id
@@ -271,7 +273,7 @@ async def _approve(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
     return _decision_reply(result)
 
 
-@_handles("reject")
+@handles("reject")
 async def _reject(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     result = await runner.service.decide(
         actor,
@@ -283,7 +285,7 @@ async def _reject(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
     return _decision_reply(result)
 
 
-@_handles("modify")
+@handles("modify")
 async def _modify(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     if "status" in cmd.args:
         action, value = ModAction.STATUS_CHANGE, cmd.args["status"]
@@ -297,13 +299,17 @@ async def _modify(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
     session = await runner.service.find(actor, mod.session_id)
     shown = mention(value) if action is ModAction.REASSIGN else escape(value)
     text = f"item {mod.position}: {action.value.replace('_', ' ')} → {shown}"
-    return _said(cards.confirmation(session, text))
+    return said(cards.confirmation(session, text))
 
 
-@_handles("stats")
+@handles("stats")
 async def _stats(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     stats = await runner.service.stats(actor, days=cmd.args.get("days", 30))
     return Reply(cards.stats_view(stats))
 
 
-__all__ = ["CommandRunner"]
+__all__ = ["CommandRunner", "handles", "said"]
+
+# Feature modules register their commands with `handles` when imported.
+import core.history.handlers  # noqa: E402
+import core.jobs.handlers  # noqa: E402, F401

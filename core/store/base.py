@@ -27,7 +27,15 @@ class StatsRows:
     approval_latencies: list[timedelta] = field(default_factory=list)
 
 
-class Store(Protocol):
+class HistoryStore(Protocol):
+    """Messages, search and context (the history feature adds its methods here)."""
+
+
+class JobStore(Protocol):
+    """Due rows, job slots, reminders and subscriptions (the scheduler feature's methods)."""
+
+
+class Store(HistoryStore, JobStore, Protocol):
     """Everything the service reads and writes; every write unit is atomic."""
 
     backend: str

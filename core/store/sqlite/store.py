@@ -24,6 +24,8 @@ from core.store.base import SessionPage, StatsRows
 from core.store.codec import loads, ts
 from core.store.sqlite import rows
 from core.store.sqlite.engine import SqliteEngine
+from core.store.sqlite.history import SqliteHistory
+from core.store.sqlite.jobs import SqliteJobs
 from core.store.sqlite.writes import apply_all
 
 _log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SqliteStore:
+class SqliteStore(SqliteHistory, SqliteJobs):
     """Sessions, plans, events and the outbox in SQLite, written by one group-committing writer."""
 
     backend = "sqlite"

@@ -1,0 +1,1 @@
+"""Conversation history, context, search, export/import and fork (SPEC §5)."""

@@ -1,0 +1,1 @@
+"""Scheduled job logic (SPEC §9) as functions of (service, now): sweeps, cleanup, summaries."""
