@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(config.log_level, config.log_format)
     try:
         return asyncio.run(_dispatch(args, config))
+    except ConfigError as exc:
+        print(f"sessionbot: configuration error: {exc}", file=sys.stderr)
+        return 2
     except StoreError as exc:
         print(f"sessionbot: {exc}", file=sys.stderr)
         return 1

@@ -172,5 +172,12 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             api_url=read.text("DISCORD_API_URL"),
             gateway_url=read.text("DISCORD_GATEWAY_URL"),
             shard_ids=read.ids("DISCORD_SHARD_IDS"),
+            shard_count=_shard_count(read),
         ),
     )
+
+
+def _shard_count(read: _Reader) -> int | None:
+    if read.text("DISCORD_SHARD_COUNT") is None:
+        return None
+    return read.integer("DISCORD_SHARD_COUNT", 1, low=1, high=100_000)
