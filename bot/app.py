@@ -13,6 +13,8 @@ from typing import TextIO
 from adapters.console.adapter import ConsoleAdapter, ConsoleDelivery, ConsoleScreen
 from bot.config import Config
 from bot.http import HttpServer
+from bot.scheduler import JobScheduler
+from bot.webhooks import AiohttpWebhookSender
 from core.clock import Clock, SystemClock
 from core.outbox import Delivery, OutboxDispatcher
 from core.runner import CommandRunner
@@ -30,8 +32,11 @@ class Core:
     service: SessionService
     runner: CommandRunner
     dispatcher: OutboxDispatcher
+    webhook_sender: AiohttpWebhookSender | None = None
 
     async def close(self) -> None:
+        if self.webhook_sender is not None:
+            await self.webhook_sender.close()
         await self.store.close()
 
 
@@ -43,9 +48,20 @@ async def open_core(
     store = open_store(config.database_url)
     await store.open()
     service = SessionService(store, clock=clock, config=config.service_config())
-    dispatcher = OutboxDispatcher(store, clock=clock, deliveries=deliveries)
+    sender = AiohttpWebhookSender()
+    dispatcher = OutboxDispatcher(store, clock=clock, deliveries=deliveries, webhook_sender=sender)
     _wake_on_commit(store, dispatcher)
-    return Core(store, service, CommandRunner(service), dispatcher)
+    return Core(store, service, CommandRunner(service), dispatcher, sender)
+
+
+def job_scheduler(config: Config, core: Core) -> JobScheduler:
+    """The APScheduler jobs of §9 for this process."""
+    return JobScheduler(
+        core.service,
+        clock=core.service.clock,
+        sweep_every=config.sweep_interval,
+        archive_dir=config.archive_dir,
+    )
 
 
 def _wake_on_commit(store: Store, dispatcher: OutboxDispatcher) -> None:
@@ -84,6 +100,8 @@ async def run_console(
     )
     stop = asyncio.Event()
     background = asyncio.create_task(core.dispatcher.run_forever(stop, lock=console.lock))
+    scheduler = job_scheduler(config, core)
+    await scheduler.start()
     http = await _start_http(config) if with_http else None
     if interactive:
         out.write(f"sessionbot console on {config.database_url} as @{user} in #{channel}.\n")
@@ -91,6 +109,7 @@ async def run_console(
     try:
         await console.repl(read_line, interactive=interactive)
     finally:
+        await scheduler.stop()
         stop.set()
         core.dispatcher.wake()
         await background

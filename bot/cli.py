@@ -6,13 +6,21 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.app import run_console
 from bot.config import Config, load_config
 from bot.logs import setup_logging
 from bot.serve import serve
-from core.errors import ConfigError, StoreError
+from core.errors import ConfigError, SessionBotError, StoreError
+from core.history import export
+from core.history.importer import import_json
+from core.history.messages import HistoryService
+from core.models import Actor, Source
+from core.service import SessionService
 from core.store.base import open_store
+
+CLI_WORKSPACE = "console:local"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("migrate", help="apply pending schema migrations")
     db_sub.add_parser("check", help="integrity and foreign-key check; exit 1 on problems")
+    db_sub.add_parser(
+        "cleanup", help="export (gzip JSON) then delete sessions archived past retention"
+    )
+    export = sub.add_parser("export", help="export a session as JSON or Markdown")
+    export.add_argument("session", help="its ref (42 or #42) or full id")
+    export.add_argument("--format", choices=("json", "md"), default="json")
+    export.add_argument("--workspace", help=f"the workspace of a ref (default: {CLI_WORKSPACE})")
+    export.add_argument("--output", help="write to this file (default: standard output)")
+    imported = sub.add_parser("import", help="recreate a session from a JSON export")
+    imported.add_argument("file", help="a file written by `sessionbot export --format json`")
+    imported.add_argument("--workspace", help="the target workspace (default: the file's)")
     return parser
 
 
@@ -58,12 +77,16 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return await run_console(config, user=args.user, channel=args.channel)
     if command == "db":
         return await _db(args.db_command, config)
+    if command in ("export", "import"):
+        return await _transfer(args, config)
     if command == "serve" or (command == "run" and config.chat_configured):
         return await serve(config)
     return await run_console(config, with_http=True)
 
 
 async def _db(command: str, config: Config) -> int:
+    if command == "cleanup":
+        return await _cleanup(config)
     store = open_store(config.database_url)
     if command == "migrate":
         await store.open(migrate=False)
@@ -84,6 +107,89 @@ async def _db(command: str, config: Config) -> int:
         print(problem)
     print("ok" if not problems else f"{len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+async def _cleanup(config: Config) -> int:
+    from bot.app import open_core
+    from core.jobs import cleanup
+
+    core = await open_core(config)
+    try:
+        now = core.service.clock.now()
+        report = await cleanup.run(core.service, now, archive_dir=config.archive_dir)
+    finally:
+        await core.close()
+    assert report is not None
+    print(
+        f"Exported {report.exported}, deleted {report.deleted}, failed {report.failed}"
+        f" (archive: {config.archive_dir})."
+    )
+    return 1 if report.failed else 0
+
+
+async def _transfer(args: argparse.Namespace, config: Config) -> int:
+    """`sessionbot export` / `sessionbot import`, acting as an admin of the workspace."""
+    store = open_store(config.database_url)
+    await store.open()
+    history = HistoryService(SessionService(store, config=config.service_config()))
+    try:
+        if args.command == "import":
+            return await _import(history, args.file, args.workspace)
+        return await _export(history, args)
+    except SessionBotError as exc:
+        if isinstance(exc, StoreError):
+            raise
+        print(f"sessionbot: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+
+
+def _cli_actor(workspace: str) -> Actor:
+    return Actor(workspace, "sessionbot-cli", Source.SYSTEM, platform_admin=True)
+
+
+async def _export(history: HistoryService, args: argparse.Namespace) -> int:
+    ref = args.session.lstrip("#").lower()
+    workspace = args.workspace
+    if workspace is None:
+        by_id = None if ref.isdigit() else await history.store.session_by_id(ref)
+        workspace = by_id.workspace if by_id else CLI_WORKSPACE
+    actor = _cli_actor(workspace)
+    session = await history.find(actor, ref)
+    make = export.json_chunks if args.format == "json" else export.markdown_chunks
+    chunks = make(history, actor, session.id)
+    if not args.output:
+        async for chunk in chunks:
+            sys.stdout.write(chunk)
+        return 0
+    path = Path(args.output)
+    try:
+        # A one-shot CLI: blocking file writes hold up nothing else.
+        with path.open("w", encoding="utf-8") as out:  # noqa: ASYNC230
+            async for chunk in chunks:
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)  # noqa: ASYNC240
+        raise
+    print(f"Exported #{session.ref} {session.title} to {path}.", file=sys.stderr)
+    return 0
+
+
+async def _import(history: HistoryService, file: str, workspace: str | None) -> int:
+    try:
+        text = await asyncio.to_thread(Path(file).read_text, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"sessionbot: can't read {file}: {exc}", file=sys.stderr)
+        return 1
+    result = await import_json(history, _cli_actor(workspace or "-"), text, workspace=workspace)
+    s = result.session
+    ids = "new ids" if result.new_ids else "ids kept"
+    print(
+        f"Imported as #{s.ref} ({s.id}) in {s.workspace}: {result.messages} messages,"
+        f" {result.events} events, {ids}."
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ import logging
 import signal
 from typing import Protocol
 
-from bot.app import Core, open_core
+from bot.app import Core, job_scheduler, open_core
 from bot.config import Config
 from bot.http import Check, HttpServer
+from bot.scheduler import JobScheduler
 from core.clock import Clock
 from core.outbox import Delivery
 
@@ -51,6 +52,13 @@ def database_check(core: Core) -> Check:
     return check
 
 
+def scheduler_check(scheduler: JobScheduler) -> Check:
+    async def check() -> str | None:
+        return None if scheduler.running else "the scheduler is not running"
+
+    return check
+
+
 async def serve(
     config: Config, *, clock: Clock | None = None, stop: asyncio.Event | None = None
 ) -> int:
@@ -68,8 +76,12 @@ async def serve(
     for adapter in adapters:
         await adapter.start()
     delivering = asyncio.create_task(core.dispatcher.run_forever(stop))
+    scheduler = job_scheduler(config, core)
+    await scheduler.start()
+    http.add_check("scheduler", scheduler_check(scheduler))
     await stop.wait()
     _log.info("shutting down")
+    await scheduler.stop()
     for adapter in adapters:
         await adapter.stop()
     await http.stop()

@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from core.clock import Clock
+from core.jobs.webhooks import WebhookDelivery, WebhookFailed, WebhookSender
 from core.models import OutboxKind, OutboxRow
 from core.store.base import Store
 from core.views import View
@@ -65,6 +66,7 @@ class OutboxDispatcher:
         batch: int = 50,
         lease: timedelta = timedelta(minutes=2),
         poll_every: float = 5.0,
+        webhook_sender: WebhookSender | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -75,6 +77,9 @@ class OutboxDispatcher:
         self.batch = batch
         self.lease = lease
         self.poll_every = poll_every
+        self.webhooks: WebhookDelivery | None = None
+        if webhook_sender is not None:
+            self.use_webhooks(webhook_sender)
         self._wake = asyncio.Event()
         self.delivered = 0
         self.failed = 0
@@ -83,18 +88,26 @@ class OutboxDispatcher:
         """Add an adapter's delivery (adapters are built after the core they call)."""
         self.deliveries[delivery.platform] = delivery
 
+    def use_webhooks(self, sender: WebhookSender) -> None:
+        """Deliver `webhook` rows of every workspace (signed) through `sender`."""
+        self.webhooks = WebhookDelivery(self.store, clock=self.clock, sender=sender)
+
     def wake(self) -> None:
         """Ask the loop to look for rows now (safe to call from any thread via the loop)."""
         self._wake.set()
 
     async def run_once(self) -> int:
         """Deliver one batch of due rows; returns how many were attempted."""
-        if not self.deliveries:
-            return 0
-        prefixes = [f"{platform}:" for platform in self.deliveries]
-        rows = await self.store.claim_outbox(
-            workspaces=prefixes, now=self.clock.now(), limit=self.batch, lease=self.lease
-        )
+        rows: list[OutboxRow] = []
+        if self.deliveries:
+            prefixes = [f"{platform}:" for platform in self.deliveries]
+            rows = await self.store.claim_outbox(
+                workspaces=prefixes, now=self.clock.now(), limit=self.batch, lease=self.lease
+            )
+        if self.webhooks is not None:
+            rows += await self.store.claim_webhook_rows(
+                now=self.clock.now(), limit=self.batch, lease=self.lease
+            )
         for row in rows:
             await self._deliver(row)
         return len(rows)
@@ -118,11 +131,13 @@ class OutboxDispatcher:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_every)
 
     async def _deliver(self, row: OutboxRow) -> None:
-        platform = row.workspace.split(":", 1)[0]
-        delivery = self.deliveries[platform]
         try:
-            result_ref = await self._send(delivery, row, View.from_json(row.payload))
-        except DeliveryError as exc:
+            if row.kind is OutboxKind.WEBHOOK:
+                result_ref = await self._webhook(row)
+            else:
+                delivery = self.deliveries[row.workspace.split(":", 1)[0]]
+                result_ref = await self._send(delivery, row, View.from_json(row.payload))
+        except (DeliveryError, WebhookFailed) as exc:
             await self._failed(row, str(exc), exc.retry_after, exc.permanent)
         except Exception as exc:
             _log.exception("delivering outbox row %s failed", row.id)
@@ -130,6 +145,11 @@ class OutboxDispatcher:
         else:
             self.delivered += 1
             await self.store.outbox_delivered(row.id, now=self.clock.now(), result_ref=result_ref)
+
+    async def _webhook(self, row: OutboxRow) -> str | None:
+        if self.webhooks is None:
+            raise DeliveryError("no webhook sender in this process", retry_after=60)
+        return await self.webhooks.deliver(row)
 
     async def _send(self, delivery: Delivery, row: OutboxRow, view: View) -> str | None:
         target = row.target

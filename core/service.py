@@ -15,6 +15,8 @@ from core import cards, notices, plans
 from core.clock import Clock, SystemClock
 from core.commands import COMMANDS
 from core.errors import Conflict, InvalidTransition, NotFound, UsageError
+from core.jobs.records import JobRun
+from core.jobs.webhooks import WebhookRouter
 from core.models import (
     DONE_STATUSES,
     OPEN_STATUSES,
@@ -115,6 +117,7 @@ class Stats:
     median_approval_latency: timedelta | None
     outbox_pending: int
     outbox_dead: int
+    jobs: list[JobRun] = field(default_factory=list)
 
 
 class SessionService:
@@ -127,6 +130,7 @@ class SessionService:
         self.clock = clock or SystemClock()
         self.config = config or ServiceConfig()
         self._settings: dict[str, tuple[float, WorkspaceSettings]] = {}
+        self.webhooks = WebhookRouter(store)
 
     # -- lookups and access ------------------------------------------------------------------
 
@@ -260,6 +264,9 @@ class SessionService:
             *(extra or []),
             add_event,
             notices.to_thread(updated, notice, key=f"event:{add_event.event.id}", now=now),
+            *await self.webhooks.ops_for(
+                updated, event.value, data or {}, now, key=f"event:{add_event.event.id}"
+            ),
         ]
         try:
             await self.store.apply(unit)
@@ -772,8 +779,18 @@ class SessionService:
                 raise NotFound("plan item", f"{position} in session #{session.ref}")
             now = self.clock.now()
             changes = _item_change(item, action, value, actor.user_id, now)
+            mod_id = new_id()
+            data = {"plan_id": plan.id, "item": position, "action": action.value, "value": value}
+            hooks = await self.webhooks.ops_for(
+                session,
+                EventType.MODIFICATION.value,
+                data,
+                now,
+                key=f"modification:{mod_id}",
+                modification_id=mod_id,
+            )
             mod = PlanModification(
-                id=new_id(),
+                id=mod_id,
                 session_id=session.id,
                 plan_id=plan.id,
                 position=position,
@@ -781,10 +798,9 @@ class SessionService:
                 action=action,
                 value=value,
                 created_at=now,
-                processed=True,
-                processed_at=now,
+                processed=not hooks,  # else when its webhook deliveries succeed
+                processed_at=None if hooks else now,
             )
-            data = {"plan_id": plan.id, "item": position, "action": action.value, "value": value}
             await self.store.apply(
                 [
                     ops.UpdatePlan(plan.id, plan.row_version, {}),
@@ -792,6 +808,7 @@ class SessionService:
                     ops.AddModification(mod),
                     self._event(session, EventType.MODIFICATION, actor, data),
                     await self._touch_op(session, now),
+                    *hooks,
                 ]
             )
             return mod
@@ -871,6 +888,7 @@ class SessionService:
             median_approval_latency=_median(rows.approval_latencies),
             outbox_pending=counts.get("pending", 0),
             outbox_dead=counts.get("dead", 0),
+            jobs=await self.store.job_runs(workspace=actor.workspace),
         )
 
 

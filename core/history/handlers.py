@@ -1,3 +1,80 @@
 """`/session` commands of the history feature: note, history, search, export, context, fork."""
 
 from __future__ import annotations
+
+import contextlib
+
+from core.grammar import Command
+from core.history import cards, context, export
+from core.history.fork import fork
+from core.history.messages import history_for
+from core.history.search import search
+from core.models import Actor, ChatRef
+from core.runner import CommandRunner, handles, said
+from core.views import Reply
+
+
+@handles("note")
+async def _note(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    history = history_for(runner.service)
+    message = await history.append(actor, cmd.ref, cmd.args["text"], channel_id=chat.channel_id)
+    session = await runner.service.find(actor, message.session_id)
+    return said(cards.note_added(session, message))
+
+
+@handles("history")
+async def _history(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    history = history_for(runner.service)
+    page = await history.numbered_page(
+        actor, cmd.ref, cmd.args.get("page", 1), channel_id=chat.channel_id
+    )
+    return Reply(cards.history_page(page))
+
+
+@handles("search")
+async def _search(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    history = history_for(runner.service)
+    results = await search(history, actor, cmd.args["query"], ref=cmd.args.get("in"))
+    return Reply(cards.search_results(results))
+
+
+@handles("export")
+async def _export(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    """A chat-sized export (the CLI writes whole files); reading stops at the size cap."""
+    history = history_for(runner.service)
+    fmt = cmd.args.get("format", "md")
+    session = await history.find(actor, cmd.ref, chat.channel_id)
+    make = export.json_chunks if fmt == "json" else export.markdown_chunks
+    chunks = make(history, actor, session.id)
+    parts: list[str] = []
+    size, truncated = 0, False
+    async with contextlib.aclosing(chunks):
+        async for chunk in chunks:
+            parts.append(chunk)
+            size += len(chunk)
+            if size > cards.EXPORT_CHARS:
+                truncated = True
+                break
+    text = "".join(parts)
+    if truncated:
+        text = text[: cards.EXPORT_CHARS] + "…"
+    return Reply(cards.export_view(session, text, fmt, truncated=truncated))
+
+
+@handles("context")
+async def _context(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    history = history_for(runner.service)
+    pairs = cmd.args.get("pairs")
+    if not pairs:
+        shown = await context.read(history, actor, cmd.ref, channel_id=chat.channel_id)
+        return Reply(cards.context_view(shown))
+    changes = context.parse_pairs(pairs)
+    view = await context.update(history, actor, cmd.ref, changes, channel_id=chat.channel_id)
+    return said(cards.context_updated(view, changes, actor.user_id))
+
+
+@handles("fork")
+async def _fork(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    history = history_for(runner.service)
+    result = await fork(history, actor, cmd.ref, at=cmd.args.get("at"), channel_id=chat.channel_id)
+    return said(cards.forked(result, actor.user_id))

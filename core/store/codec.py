@@ -29,4 +29,6 @@ def dumps(value: Any) -> str:
 
 
 def loads(value: str | None) -> Any:
-    return json.loads(value) if value else {}
+    if not value or value == "{}":
+        return {}
+    return json.loads(value)

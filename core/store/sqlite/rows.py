@@ -26,6 +26,10 @@ from core.models import (
 )
 from core.store.codec import loads, parse_ts, parse_ts_required
 
+_STATUS = {s.value: s for s in Status}
+_EVENT_TYPE = {t.value: t for t in EventType}
+_SOURCE = {s.value: s for s in Source}
+
 SESSION_COLUMNS = (
     "id, ref, workspace, channel_id, thread_ref, owner_id, title, mode, status, context, "
     "metadata, iterations, max_iterations, created_at, updated_at, last_activity_at, ended_at, "
@@ -43,7 +47,7 @@ def session(row: sqlite3.Row) -> Session:
         owner_id=row["owner_id"],
         title=row["title"],
         mode=row["mode"],
-        status=Status(row["status"]),
+        status=_STATUS[row["status"]],
         context=loads(row["context"]),
         metadata=loads(row["metadata"]),
         iterations=row["iterations"],
@@ -133,9 +137,9 @@ def event(row: sqlite3.Row) -> Event:
         id=row["id"],
         session_id=row["session_id"],
         seq=row["seq"],
-        type=EventType(row["type"]),
+        type=_EVENT_TYPE[row["type"]],
         actor_id=row["actor_id"],
-        source=Source(row["source"]),
+        source=_SOURCE[row["source"]],
         data=loads(row["data"]),
         created_at=parse_ts_required(row["created_at"]),
     )

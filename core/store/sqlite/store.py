@@ -168,11 +168,15 @@ class SqliteStore(SqliteHistory, SqliteJobs):
             args.append(mode)
         clause = " AND ".join(where)
         found = await self.engine.fetchall(
-            f"{_S} WHERE {clause} ORDER BY last_activity_at DESC, ref DESC LIMIT ? OFFSET ?",
-            (*args, limit, offset),
+            f"SELECT {rows.SESSION_COLUMNS},"
+            f" (SELECT COUNT(*) FROM sessions WHERE {clause}) AS total FROM sessions"
+            f" WHERE {clause} ORDER BY last_activity_at DESC, ref DESC LIMIT ? OFFSET ?",
+            (*args, *args, limit, offset),
         )
+        if found or offset == 0:
+            return SessionPage([rows.session(r) for r in found], found[0]["total"] if found else 0)
         total = await self.engine.fetchone(f"SELECT COUNT(*) FROM sessions WHERE {clause}", args)
-        return SessionPage([rows.session(r) for r in found], int(total[0]) if total else 0)
+        return SessionPage([], int(total[0]) if total else 0)
 
     async def members(self, session_id: str) -> list[Member]:
         found = await self.engine.fetchall(

@@ -34,8 +34,9 @@ CREATE TABLE sessions (
     version                 INTEGER NOT NULL DEFAULT 1,
     UNIQUE (workspace, ref)
 );
-CREATE INDEX sessions_by_owner ON sessions (workspace, owner_id, last_activity_at DESC);
-CREATE INDEX sessions_by_status ON sessions (workspace, status, last_activity_at DESC);
+CREATE INDEX sessions_by_owner ON sessions (workspace, owner_id, last_activity_at DESC, ref DESC);
+CREATE INDEX sessions_by_status ON sessions (workspace, status, last_activity_at DESC, ref DESC);
+CREATE INDEX sessions_by_recency ON sessions (workspace, last_activity_at DESC, ref DESC);
 CREATE INDEX sessions_by_channel ON sessions (workspace, channel_id, owner_id, last_activity_at DESC);
 CREATE INDEX sessions_due_abandon ON sessions (abandon_at)
     WHERE status IN ('active', 'paused', 'pending');
@@ -112,8 +113,10 @@ CREATE TABLE plan_modifications (
 );
 CREATE INDEX modifications_by_plan ON plan_modifications (plan_id, created_at);
 
+-- Keyed by an integer (appending is cheap); `id` is the event's UUID, unique by construction.
 CREATE TABLE events (
-    id          TEXT PRIMARY KEY,
+    event_no    INTEGER PRIMARY KEY,
+    id          TEXT NOT NULL,
     session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
     seq         INTEGER NOT NULL,
     type        TEXT NOT NULL,

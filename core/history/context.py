@@ -1,0 +1,197 @@
+"""Session context (§5): a JSON object with deep-merge updates, per-key TTLs and a size limit.
+
+`null` in an update deletes that key (at any depth). A TTL applies to the top-level keys an
+update writes; expired keys vanish on read and the next write drops them for good
+(maintenance purges the rest with `purge_context`). The context bundle — session, context,
+current plan, last 10 events and last 20 messages — is what a resume shows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from core.errors import InvalidTransition, LimitExceeded, UsageError
+from core.history.access import require_perm
+from core.history.models import ContextBundle
+from core.models import JSON, OPEN_STATUSES, Actor, Event, EventType, Session, Status, new_id
+from core.permissions import Perm
+from core.states import allowed_from
+from core.store import ops
+from core.store.codec import dumps
+
+if TYPE_CHECKING:
+    from core.history.messages import HistoryService
+    from core.service import SessionService
+
+_log = logging.getLogger(__name__)
+
+BUNDLE_EVENTS = 10
+BUNDLE_MESSAGES = 20
+MAX_KEY = 200
+
+
+@dataclass(slots=True)
+class ContextView:
+    """The visible context and when its TTL'd keys expire."""
+
+    session: Session
+    context: JSON
+    expires: dict[str, datetime] = field(default_factory=dict)
+
+
+def deep_merge(base: JSON, update: JSON) -> JSON:
+    """`update` merged into a copy of `base`: objects merge, `None` deletes, others replace."""
+    merged = dict(base)
+    for key, value in update.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict):
+            below = merged.get(key)
+            merged[key] = deep_merge(below if isinstance(below, dict) else {}, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def visible(context: JSON, expiry: dict[str, datetime], now: datetime) -> JSON:
+    """The context without keys whose TTL has passed."""
+    return {k: v for k, v in context.items() if k not in expiry or expiry[k] > now}
+
+
+def _value(text: str) -> Any:
+    def refuse(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except ValueError:
+        return text
+
+
+def parse_pairs(pairs: dict[str, str]) -> JSON:
+    """`key=value` words as an update: values are JSON when they parse, else strings;
+    `a.b=1` sets a nested key and `key=null` deletes."""
+    update: JSON = {}
+    for key, text in pairs.items():
+        path = key.split(".")
+        if any(not part for part in path) or len(key) > MAX_KEY:
+            raise UsageError(f"`{key[:40]}` is not a usable key.", usage=_USAGE)
+        nested: Any = _value(text)
+        for part in reversed(path[1:]):
+            nested = {part: nested}
+        below = update.get(path[0])
+        if isinstance(below, dict) and isinstance(nested, dict):
+            update[path[0]] = {**below, **nested}
+        else:
+            update[path[0]] = nested
+    return update
+
+
+_USAGE = "/session context [ref] [key=value …]"
+
+
+async def read(
+    history: HistoryService, actor: Actor, ref: str | None, *, channel_id: str | None = None
+) -> ContextView:
+    """The session's context as of now (any member of the workspace)."""
+    session = await history.find(actor, ref, channel_id)
+    return await _view(history, session)
+
+
+async def _view(history: HistoryService, session: Session) -> ContextView:
+    expiry = await history.store.context_expiry(session.id)
+    now = history.clock.now()
+    shown = visible(session.context, expiry, now)
+    return ContextView(session, shown, {k: v for k, v in expiry.items() if k in shown})
+
+
+async def update(
+    history: HistoryService,
+    actor: Actor,
+    ref: str | None,
+    changes: JSON,
+    *,
+    ttl: timedelta | None = None,
+    channel_id: str | None = None,
+) -> ContextView:
+    """Deep-merge `changes` (owner, editor or admin) in one write transaction, so concurrent
+    updates never lose each other; `ttl` applies to the top-level keys written."""
+    if not isinstance(changes, dict) or not changes:
+        raise UsageError("Give at least one key to set or delete.", usage=_USAGE)
+    if ttl is not None and ttl <= timedelta(0):
+        raise UsageError("A TTL must be longer than zero.")
+    session = await history.find(actor, ref, channel_id)
+    await require_perm(history.service, actor, session, Perm.WORK)
+    now = history.clock.now()
+    limit = history.config.max_context_bytes
+
+    def merge(
+        current: JSON, expiry: dict[str, datetime], status: str
+    ) -> tuple[JSON, dict[str, datetime | None]]:
+        if status == Status.ARCHIVED.value:
+            raise InvalidTransition(
+                ref=session.ref,
+                action="change the context",
+                status=status,
+                allowed=allowed_from(Status.ARCHIVED),
+            )
+        merged = deep_merge(visible(current, expiry, now), changes)
+        size = len(dumps(merged).encode())
+        if size > limit:
+            raise LimitExceeded(f"The context ({size:,} bytes)", f"{limit:,}", unit=" bytes")
+        dropped: dict[str, datetime | None] = {
+            k: None for k, when in expiry.items() if when <= now or k not in merged
+        }
+        for key, value in changes.items():
+            dropped[key] = now + ttl if ttl is not None and value is not None else None
+        return merged, dropped
+
+    data: dict[str, Any] = {
+        "set": sorted(k for k, v in changes.items() if v is not None),
+        "deleted": sorted(k for k, v in changes.items() if v is None),
+    }
+    if ttl is not None:
+        data["ttl_seconds"] = int(ttl.total_seconds())
+    event = Event(
+        new_id(), session.id, 0, EventType.CONTEXT_UPDATED, actor.user_id, actor.source, data, now
+    )
+    extra: list[ops.Op] = [ops.AddEvent(event)]
+    if session.status in OPEN_STATUSES:
+        deadline = now + (await history.service.settings(session.workspace)).abandon_after
+        extra.append(ops.Touch(session.id, now, deadline))
+    merged, expires = await history.store.merge_context(session.id, merge, now=now, extra=extra)
+    session.context = merged
+    return ContextView(session, merged, expires)
+
+
+async def bundle(
+    history: HistoryService, actor: Actor, ref: str | None, *, channel_id: str | None = None
+) -> ContextBundle:
+    """Session, visible context, current plan, last 10 events and last 20 messages."""
+    session = await history.find(actor, ref, channel_id)
+    return await bundle_of(history, session)
+
+
+async def bundle_of(history: HistoryService, session: Session) -> ContextBundle:
+    store = history.store
+    view = await _view(history, session)
+    messages = await store.messages_before(session.id, before_seq=None, limit=BUNDLE_MESSAGES)
+    return ContextBundle(
+        session=session,
+        context=view.context,
+        plan=await store.current_plan(session.id),
+        events=await store.events(session.id, limit=BUNDLE_EVENTS),
+        messages=messages,
+    )
+
+
+async def purge_context(service: SessionService, now: datetime) -> int:
+    """The maintenance job's `ContextPurge`: drop every context key expired at `now`."""
+    purged = await service.store.purge_expired_context(now)
+    if purged:
+        _log.info("purged %s expired context keys", purged)
+    return purged

@@ -1,0 +1,122 @@
+"""Channel summaries (§9): scheduled per subscription, caught up on start, never sent twice.
+
+A summary slot is the schedule's fire time. Sending it is one unit: claim
+(`summary:<workspace>:<channel>`, slot) in job_runs, record last_sent_at and enqueue the
+channel message. A slot more than an hour old is skipped (the next one will cover the gap).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from core.jobs import schedules, views
+from core.jobs.records import ClaimSlot, JobWrite, MarkSummarySent, Subscription
+from core.jobs.runs import OWNER
+from core.models import Actor, OutboxKind, OutboxRow, OutboxStatus, new_id
+from core.service import SessionService
+from core.store import ops
+from core.store.codec import ts
+from core.views import View
+
+_log = logging.getLogger(__name__)
+
+LATE_LIMIT = timedelta(hours=1)
+DEFAULT_LOOKBACK = timedelta(days=1)
+
+
+def due_slot(sub: Subscription, now: datetime) -> datetime | None:
+    """The slot to send at `now`: the latest fire time, unless it is an hour late or more."""
+    slot = schedules.previous_fire(schedules.parse_schedule(sub.schedule), sub.timezone, now)
+    return slot if now - slot < LATE_LIMIT else None
+
+
+async def build(
+    service: SessionService, workspace: str, channel_id: str, *, since: datetime, now: datetime
+) -> View:
+    rows = await service.store.summary_rows(workspace, channel_id, since=since, now=now)
+    return views.summary(channel_id, rows, since=since, now=now)
+
+
+async def send_slot(
+    service: SessionService, sub: Subscription, now: datetime, *, owner: str = OWNER
+) -> bool:
+    """Send the subscription's current slot if it is due, unclaimed and < 1 h late."""
+    slot = due_slot(sub, now)
+    if slot is None:
+        return False
+    since = sub.last_sent_at or (slot - DEFAULT_LOOKBACK)
+    view = await build(service, sub.workspace, sub.channel_id, since=since, now=now)
+    row = OutboxRow(
+        id=new_id(),
+        workspace=sub.workspace,
+        kind=OutboxKind.CHANNEL_MESSAGE,
+        target={"channel_id": sub.channel_id},
+        payload=view.to_json(),
+        dedupe_key=f"{sub.job}:{ts(slot)}",
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    claims: list[JobWrite] = [
+        ClaimSlot(sub.job, slot, owner, now),
+        MarkSummarySent(sub.workspace, sub.channel_id, now),
+    ]
+    sent = await service.store.apply_claimed(claims, [ops.Enqueue(row)])
+    if sent:
+        _log.info("summary sent for %s slot %s", sub.job, slot.isoformat())
+    return sent
+
+
+async def run_subscription(
+    service: SessionService, workspace: str, channel_id: str, now: datetime, *, owner: str = OWNER
+) -> bool:
+    """What the scheduler's per-subscription job calls when it fires."""
+    for sub in await service.store.subscriptions(workspace):
+        if sub.channel_id == channel_id:
+            return await send_slot(service, sub, now, owner=owner)
+    return False  # unsubscribed since the job was scheduled
+
+
+async def catch_up(service: SessionService, now: datetime, *, owner: str = OWNER) -> int:
+    """On start: send each slot missed while the bot was down, if it is under an hour late."""
+    sent = 0
+    for sub in await service.store.subscriptions():
+        try:
+            slot = due_slot(sub, now)
+            if slot is None or slot <= (sub.last_sent_at or sub.created_at):
+                continue
+            sent += await send_slot(service, sub, now, owner=owner)
+        except Exception:
+            _log.exception("summary catch-up failed for %s", sub.job)
+    return sent
+
+
+async def subscribe(
+    service: SessionService, actor: Actor, channel_id: str, schedule: str, timezone: str | None
+) -> tuple[Subscription, datetime]:
+    """An admin schedules this channel's summary; returns it and its next fire time."""
+    await service.require_admin(actor)
+    parsed = schedules.parse_schedule(schedule)
+    tz = timezone or (await service.settings(actor.workspace)).timezone
+    schedules.zone(tz)
+    now = service.clock.now()
+    sub = Subscription(actor.workspace, channel_id, parsed.text, tz, actor.user_id, now)
+    await service.store.put_subscription(sub)
+    return sub, schedules.next_fire(parsed, tz, now)
+
+
+async def unsubscribe(service: SessionService, actor: Actor, channel_id: str) -> bool:
+    await service.require_admin(actor)
+    return await service.store.remove_subscription(actor.workspace, channel_id)
+
+
+async def now_view(service: SessionService, actor: Actor, channel_id: str) -> View:
+    """`/session summary now`: since the channel's last summary (or a day), not recorded."""
+    now = service.clock.now()
+    subs = [
+        s for s in await service.store.subscriptions(actor.workspace) if s.channel_id == channel_id
+    ]
+    since = (subs[0].last_sent_at if subs else None) or now - DEFAULT_LOOKBACK
+    return await build(service, actor.workspace, channel_id, since=since, now=now)

@@ -1,0 +1,201 @@
+"""Webhooks (§6): outbox rows for subscribed events, HMAC signing, and their delivery.
+
+A change that a workspace's webhooks subscribe to gets one `webhook` outbox row per
+subscription, written in the change's own unit of work. The outbox hands those rows to
+`WebhookDelivery`, which signs the exact body it sends and posts it through a `WebhookSender`
+(aiohttp, in bot/). The secret never leaves the subscription row: it is not copied into the
+outbox and never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.clock import Clock
+from core.jobs.records import WebhookSubscription
+from core.models import OutboxKind, OutboxRow, OutboxStatus, Session, new_id
+from core.store import ops
+from core.store.base import Store
+from core.store.codec import ts
+
+_log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Sessionbot-Signature"
+TIMESTAMP_HEADER = "X-Sessionbot-Timestamp"
+DELIVERY_HEADER = "X-Sessionbot-Delivery"
+CACHE_SECONDS = 5.0
+
+
+class WebhookFailed(Exception):
+    """A webhook POST failed; `retry_after` and `permanent` steer the outbox's retry."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    status: int
+    retry_after: float | None = None
+
+
+class WebhookSender(Protocol):
+    """Posts a body to a URL (aiohttp in bot/webhooks.py); raises WebhookFailed on I/O errors."""
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WebhookResponse: ...
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256 of body keyed with secret>`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, signature: str) -> bool:
+    """What a receiver does: recompute the signature and compare in constant time."""
+    return hmac.compare_digest(sign(secret, body), signature)
+
+
+def body_of(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+def payload(session: Session, event: str, data: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    """`{event, workspace, session, data, at}`."""
+    return {
+        "event": event,
+        "workspace": session.workspace,
+        "session": {
+            "id": session.id,
+            "ref": session.ref,
+            "title": session.title,
+            "mode": session.mode,
+            "status": session.status.value,
+            "channel_id": session.channel_id,
+            "owner_id": session.owner_id,
+        },
+        "data": dict(data),
+        "at": ts(at),
+    }
+
+
+class WebhookRouter:
+    """Builds webhook outbox rows for a change; caches each workspace's subscriptions briefly."""
+
+    def __init__(self, store: Store, *, cache_seconds: float = CACHE_SECONDS) -> None:
+        self.store = store
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, list[WebhookSubscription]]] = {}
+
+    async def subscriptions(self, workspace: str) -> list[WebhookSubscription]:
+        cached = self._cache.get(workspace)
+        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
+            return cached[1]
+        found = [w for w in await self.store.webhooks(workspace) if w.active]
+        self._cache[workspace] = (time.monotonic(), found)
+        return found
+
+    def forget(self, workspace: str) -> None:
+        self._cache.pop(workspace, None)
+
+    async def ops_for(
+        self,
+        session: Session,
+        event: str,
+        data: Mapping[str, Any],
+        now: datetime,
+        *,
+        key: str,
+        modification_id: str | None = None,
+    ) -> list[ops.Op]:
+        """One Enqueue per subscription that wants `event` (none: an empty list, fast)."""
+        hooks = [w for w in await self.subscriptions(session.workspace) if w.wants(event)]
+        if not hooks:
+            return []
+        body = payload(session, event, data, now)
+        found: list[ops.Op] = []
+        for hook in hooks:
+            target = {"url": hook.url, "webhook_id": hook.id}
+            if modification_id is not None:
+                target["modification_id"] = modification_id
+            row = OutboxRow(
+                id=new_id(),
+                workspace=session.workspace,
+                session_id=session.id,
+                kind=OutboxKind.WEBHOOK,
+                target=target,
+                payload=body,
+                dedupe_key=f"webhook:{key}:{hook.id}",
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            found.append(ops.Enqueue(row))
+        return found
+
+
+class WebhookDelivery:
+    """Delivers `webhook` outbox rows of every workspace: sign, POST, settle modifications."""
+
+    def __init__(self, store: Store, *, clock: Clock, sender: WebhookSender) -> None:
+        self.store = store
+        self.clock = clock
+        self.sender = sender
+
+    async def deliver(self, row: OutboxRow) -> str | None:
+        """POST the row; raises WebhookFailed (the outbox retries) or returns the status."""
+        modification_id = row.target.get("modification_id")
+        try:
+            status = await self._post(row)
+        except WebhookFailed as exc:
+            if modification_id:
+                await self.store.set_modification_result(
+                    modification_id, now=self.clock.now(), error=f"webhook: {exc}"
+                )
+            raise
+        if modification_id and not await self.store.undelivered_webhooks(
+            modification_id, except_row=row.id
+        ):
+            await self.store.set_modification_result(
+                modification_id, now=self.clock.now(), error=None
+            )
+        return str(status)
+
+    async def _post(self, row: OutboxRow) -> int:
+        hook = await self.store.webhook(row.target["webhook_id"])
+        if hook is None or not hook.active:
+            raise WebhookFailed("the webhook subscription was removed", permanent=True)
+        body = body_of(row.payload)
+        now = self.clock.now()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(hook.secret, body),
+            TIMESTAMP_HEADER: str(int(now.timestamp())),
+            DELIVERY_HEADER: row.id,
+            "User-Agent": "sessionbot-webhooks",
+        }
+        response = await self.sender.post(hook.url, body, headers)
+        if 200 <= response.status < 300:
+            return response.status
+        _log.info("webhook %s answered HTTP %s", hook.id, response.status)
+        permanent = response.status == 410  # Gone: the receiver asks us to stop
+        raise WebhookFailed(
+            f"HTTP {response.status}", retry_after=response.retry_after, permanent=permanent
+        )

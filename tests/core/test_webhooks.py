@@ -1,0 +1,137 @@
+"""Webhooks end to end: a real aiohttp receiver on 127.0.0.1, signatures, retries, `processed`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from aiohttp import web
+
+from bot.webhooks import AiohttpWebhookSender
+from core.clock import ManualClock
+from core.jobs import webhooks
+from core.models import Decision, ModAction
+from core.outbox import OutboxDispatcher
+from core.runner import CommandRunner
+from core.service import SessionService
+from core.store.sqlite.store import SqliteStore
+from tests.conftest import CHAT, actor, count
+
+ADMIN = actor("root")
+OWNER = actor("owner")
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint that fails `failures` times before it accepts."""
+
+    failures: int = 2
+    received: list[tuple[dict[str, str], bytes, int]] = field(default_factory=list)
+    url: str = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        status = 500 if self.failures > 0 else 200
+        self.failures -= 1
+        self.received.append((dict(request.headers), body, status))
+        return web.Response(status=status)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    found = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", found.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    found.url = f"http://127.0.0.1:{port}/hook"
+    yield found
+    await runner.cleanup()
+
+
+def test_signature_verifies_only_with_the_secret() -> None:
+    body = b'{"event":"completed"}'
+    signature = webhooks.sign("s3cret", body)
+    assert signature.startswith("sha256=") and len(signature) == 7 + 64
+    assert webhooks.verify("s3cret", body, signature)
+    assert not webhooks.verify("other", body, signature)
+    assert not webhooks.verify("s3cret", body + b" ", signature)
+
+
+async def test_failing_receiver_gets_one_successful_delivery_then_processed_flips(
+    runner: CommandRunner,
+    service: SessionService,
+    store: SqliteStore,
+    clock: ManualClock,
+    receiver: Receiver,
+) -> None:
+    added = await runner.run(ADMIN, CHAT, f"webhook add {receiver.url} modification")
+    assert added is not None and added.ephemeral
+    (hook,) = await store.webhooks(CHAT.workspace)
+    assert f"`{hook.secret}`" in added.view.plain_text(), "the secret is shown once, on add"
+    listed = await runner.run(ADMIN, CHAT, "webhook list")
+    assert listed is not None and hook.secret not in listed.view.plain_text()
+
+    session = await service.start(OWNER, CHAT, "hooked")
+    plan = await service.submit_plan(OWNER, str(session.ref), ["build"])
+    await service.decide(ADMIN, Decision.APPROVE, plan_id=plan.id)
+    mod = await service.modify(OWNER, str(session.ref), 1, ModAction.STATUS_CHANGE, "done")
+    assert not mod.processed
+    assert await count(store, "outbox", "kind = 'webhook'") == 1, "only subscribed events"
+
+    sender = AiohttpWebhookSender(timeout=5)
+    dispatcher = OutboxDispatcher(store, clock=clock, deliveries=[], webhook_sender=sender)
+    try:
+        for _ in range(6):
+            await dispatcher.run_once()
+            clock.advance(timedelta(minutes=1))
+            (stored,) = await store.modifications(plan.id)
+            if stored.processed:
+                break
+            assert stored.error == "webhook: HTTP 500"
+    finally:
+        await sender.close()
+    assert [status for _, _, status in receiver.received] == [500, 500, 200]
+    (stored,) = await store.modifications(plan.id)
+    assert stored.processed and stored.processed_at is not None
+    for headers, body, _ in receiver.received:
+        assert webhooks.verify(hook.secret, body, headers["X-Sessionbot-Signature"])
+        assert headers["X-Sessionbot-Timestamp"].isdigit()
+    payload = json.loads(receiver.received[-1][1])
+    assert set(payload) == {"event", "workspace", "session", "data", "at"}
+    assert payload["event"] == "modification" and payload["session"]["id"] == session.id
+    assert payload["data"]["value"] == "done"
+    assert await count(store, "outbox", "kind = 'webhook' AND status = 'delivered'") == 1
+    await dispatcher.run_once()
+    assert len(receiver.received) == 3, "delivered rows are not sent again"
+
+
+async def test_modifications_without_webhooks_are_processed_at_once(
+    service: SessionService, store: SqliteStore
+) -> None:
+    session = await service.start(OWNER, CHAT, "plain")
+    plan = await service.submit_plan(OWNER, str(session.ref), ["x"])
+    mod = await service.modify(OWNER, str(session.ref), 1, ModAction.COMMENT, "hi")
+    assert mod.processed
+    assert (await store.modifications(plan.id))[0].processed
+
+
+async def test_webhook_commands_are_for_admins_and_remove_by_short_id(
+    runner: CommandRunner, store: SqliteStore
+) -> None:
+    refused = await runner.run(OWNER, CHAT, "webhook add https://example.com/h")
+    assert refused is not None and "You can't" in refused.view.title
+    bad = await runner.run(ADMIN, CHAT, "webhook add https://example.com/h finished")
+    assert bad is not None and "Unknown event type `finished`" in bad.view.title
+    await runner.run(ADMIN, CHAT, "webhook add https://example.com/h completed failed")
+    (hook,) = await store.webhooks(CHAT.workspace)
+    assert hook.events == ("completed", "failed")
+    removed = await runner.run(ADMIN, CHAT, f"webhook remove {hook.id[:8]}")
+    assert removed is not None and "removed" in removed.view.title
+    assert await store.webhooks(CHAT.workspace) == []
