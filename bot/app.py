@@ -16,6 +16,7 @@ from bot.http import HttpServer
 from bot.scheduler import JobScheduler
 from bot.webhooks import AiohttpWebhookSender
 from core.clock import Clock, SystemClock
+from core.history.context import purge_context
 from core.outbox import Delivery, OutboxDispatcher
 from core.runner import CommandRunner
 from core.service import SessionService
@@ -61,6 +62,7 @@ def job_scheduler(config: Config, core: Core) -> JobScheduler:
         clock=core.service.clock,
         sweep_every=config.sweep_interval,
         archive_dir=config.archive_dir,
+        purge_context=purge_context,
     )
 
 

@@ -250,6 +250,7 @@ class SessionService:
         changes: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         extra: list[ops.Op] | None = None,
+        due_by: datetime | None = None,
     ) -> Session:
         """One status transition: compare-and-set, its event and its notification, atomically."""
         now = self.clock.now()
@@ -260,7 +261,9 @@ class SessionService:
         add_event = self._event(session, event, actor, data)
         notice = cards.notice(updated, event, actor.user_id, **(data or {}))
         unit: list[ops.Op] = [
-            ops.UpdateSession(session.id, session.version, fields, session.status.value),
+            ops.UpdateSession(
+                session.id, session.version, fields, session.status.value, due_by=due_by
+            ),
             *(extra or []),
             add_event,
             notices.to_thread(updated, notice, key=f"event:{add_event.event.id}", now=now),
@@ -340,6 +343,13 @@ class SessionService:
             ops.NewSession(session, (owner,)),
             created,
             notices.card(session, card_view, now=now),
+            *await self.webhooks.ops_for(
+                session,
+                EventType.CREATED.value,
+                {"title": title},
+                now,
+                key=f"event:{created.event.id}",
+            ),
         ]
         if plan_items:
             plan = plans.build_plan(
@@ -351,7 +361,7 @@ class SessionService:
                 required=1,
                 expires_after=settings.approval_expires_after,
             )
-            unit += self._plan_ops(actor, session, plan, now)
+            unit += await self._plan_ops(actor, session, plan, now)
         await self.store.apply(unit)
         return session
 
@@ -604,16 +614,24 @@ class SessionService:
 
     # -- plans -------------------------------------------------------------------------------
 
-    def _plan_ops(self, actor: Actor, session: Session, plan: Plan, now: datetime) -> list[ops.Op]:
-        submitted = self._event(
-            session, EventType.PLAN_SUBMITTED, actor, {"plan_id": plan.id, "plan": plan.version}
-        )
+    async def _plan_ops(
+        self, actor: Actor, session: Session, plan: Plan, now: datetime
+    ) -> list[ops.Op]:
+        data = {"plan_id": plan.id, "plan": plan.version, "items": [i.title for i in plan.items]}
+        submitted = self._event(session, EventType.PLAN_SUBMITTED, actor, data)
         return [
             ops.NewPlan(plan),
             submitted,
             notices.plan_post(session, plan, cards.plan_message(session, plan), now=now),
             notices.to_thread(
                 session, cards.plan_pointer(session, plan), key=f"pointer:{plan.id}", now=now
+            ),
+            *await self.webhooks.ops_for(
+                session,
+                EventType.PLAN_SUBMITTED.value,
+                data,
+                now,
+                key=f"event:{submitted.event.id}",
             ),
         ]
 
@@ -647,7 +665,7 @@ class SessionService:
         updated = dataclasses.replace(session, **fields)
         unit: list[ops.Op] = [
             ops.UpdateSession(session.id, session.version, fields, session.status.value),
-            *self._plan_ops(actor, updated, plan, now),
+            *await self._plan_ops(actor, updated, plan, now),
         ]
         if current and current.status is not PlanStatus.SUPERSEDED:
             old = dataclasses.replace(current, status=PlanStatus.SUPERSEDED)
@@ -856,7 +874,9 @@ class SessionService:
         if session is None:
             raise NotFound("session", session_id)
         actor = self.system_actor(session.workspace)
-        return await self._change(actor, session, Action.ABANDON, EventType.ABANDONED)
+        return await self._change(
+            actor, session, Action.ABANDON, EventType.ABANDONED, due_by=self.clock.now()
+        )
 
     def system_actor(self, workspace: str) -> Actor:
         return Actor(workspace, SYSTEM_USER, Source.SCHEDULER, platform_admin=True)

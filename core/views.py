@@ -7,7 +7,7 @@ each renderer turns into its own form. `*bold*` is the only emphasis.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -51,7 +51,23 @@ class View:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON data (written by hand: `asdict` is slow on the sweep's hot path)."""
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "fields": [
+                {"label": f.label, "value": f.value, "inline": f.inline} for f in self.fields
+            ],
+            "blocks": list(self.blocks),
+            "buttons": [
+                {"action_id": b.action_id, "value": b.value, "label": b.label, "style": b.style}
+                for b in self.buttons
+            ],
+            "footer": self.footer,
+            "accent": self.accent.value,
+            "session_ref": self.session_ref,
+            "meta": dict(self.meta),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> View:

@@ -47,6 +47,7 @@ class UpdateSession:
     expected_version: int
     changes: JSON
     expected_status: str | None = None
+    due_by: datetime | None = None  # also require abandon_at <= due_by (the sweep's verdict)
 
 
 @dataclass(frozen=True, slots=True)

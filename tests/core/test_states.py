@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from core.errors import InvalidTransition
+from core.clock import ManualClock
+from core.errors import Conflict, InvalidTransition
 from core.models import Decision, EventType, Role, Session, Status
 from core.service import SessionService
 from core.states import Action, next_status
@@ -45,6 +46,13 @@ EVENTS = {
 }
 
 
+def _pass_deadline(service: SessionService) -> None:
+    """Move the injected clock past every abandon deadline (the sweep only acts on due ones)."""
+    clock = service.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(days=30))
+
+
 async def session_in(service: SessionService, status: Status) -> Session:
     """A fresh session brought to `status` through legal moves."""
     s = await service.start(OWNER, CHAT, f"in {status}", max_iterations=5)
@@ -62,6 +70,7 @@ async def session_in(service: SessionService, status: Status) -> Session:
     elif status is Status.TIMED_OUT:
         await service.record_iteration(OWNER, ref, count=5)
     elif status is Status.ABANDONED:
+        _pass_deadline(service)
         await service.abandon(s.id)
     elif status is Status.ARCHIVED:
         await service.complete(OWNER, ref)
@@ -82,7 +91,7 @@ async def act(service: SessionService, action: str, session: Session) -> None:
         "archive": lambda: service.archive(OWNER, ref),
         "extend": lambda: service.extend(OWNER, ref, timedelta(hours=2)),
         "submit_plan": lambda: service.submit_plan(OWNER, ref, ["a", "b"]),
-        "abandon": lambda: service.abandon(session.id),
+        "abandon": lambda: _pass_deadline(service) or service.abandon(session.id),
         "iterate": lambda: service.record_iteration(OWNER, ref),
     }
     await calls[action]()
@@ -187,3 +196,13 @@ async def test_invalid_transition_names_status_and_allowed_actions(service: Sess
     with pytest.raises(InvalidTransition) as caught:
         await service.pause(OWNER, str(session.ref))
     assert "completed" in caught.value.message and "archive" in caught.value.message
+
+
+async def test_abandon_is_refused_before_the_deadline(
+    service: SessionService, store: SqliteStore
+) -> None:
+    session = await service.start(OWNER, CHAT, "still fresh")
+    with pytest.raises(Conflict):
+        await service.abandon(session.id)
+    after = await store.session_by_id(session.id)
+    assert after is not None and after.status is Status.ACTIVE

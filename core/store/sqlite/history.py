@@ -380,16 +380,21 @@ class SqliteHistory:
     ) -> list[SearchHit]:
         """Ranked (bm25) matches of an FTS5 expression, only in `workspace`."""
         where, args = "s.workspace = ?", [workspace]
+        # Workspace-wide, order by `rank` alone: FTS5 sorts inside its scan and snippets only
+        # the rows returned. In one session, bm25() lets SQLite drop other sessions' matches
+        # before ranking, which is cheaper than ranking every match in the workspace.
+        order = "messages_fts.rank"
         if session_id is not None:
             where += " AND m.session_id = ?"
             args.append(session_id)
+            order = "bm25(messages_fts)"
         sql = (
             "SELECT m.id, m.session_id, m.seq, m.role, m.author_id, m.created_at, s.ref, s.title,"
             f" snippet(messages_fts, 0, '{MATCH_START}', '{MATCH_END}', '…', 16) AS snip"
             " FROM messages_fts JOIN messages m ON m.message_no = messages_fts.rowid"
             " JOIN sessions s ON s.id = m.session_id"
             f" WHERE messages_fts MATCH ? AND {where}"
-            " ORDER BY messages_fts.rank, m.message_no DESC LIMIT ? OFFSET ?"
+            f" ORDER BY {order} LIMIT ? OFFSET ?"
         )
         try:
             found = await self.engine.fetchall(sql, (expression, *args, limit, offset))

@@ -106,6 +106,9 @@ def update_session(conn: sqlite3.Connection, op: ops.UpdateSession) -> int:
     if op.expected_status is not None:
         where += " AND status = ?"
         args.append(op.expected_status)
+    if op.due_by is not None:  # activity since the sweep looked pushes abandon_at: no verdict
+        where += " AND abandon_at <= ?"
+        args.append(ts(op.due_by))
     cursor = conn.execute(f"UPDATE sessions SET {sql}version = version + 1 WHERE {where}", args)
     if cursor.rowcount != 1:
         raise Conflict("The session was changed by someone else at the same moment; try again.")
