@@ -15,6 +15,7 @@ from core import cards
 from core.commands import COMMANDS
 from core.errors import SessionBotError, UsageError
 from core.grammar import Command, parse
+from core.history.resume import resume_view
 from core.models import Actor, ChatRef, Decision, ModAction, Role
 from core.service import DecisionResult, SessionService
 from core.views import Accent, Reply, View, escape, mention
@@ -222,12 +223,7 @@ _lifecycle("archive", "archived", None)
 @handles("resume")
 async def _resume(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     session = await runner.service.resume(actor, cmd.ref, channel_id=chat.channel_id)
-    detail = await runner.service.show(actor, session.id)
-    view = cards.session_card(
-        detail.session, detail.members, detail.plan, now=runner.service.clock.now()
-    )
-    view.title = f"Session {cards.label(session)} resumed by {mention(actor.user_id)}"
-    return said(view)
+    return said(await resume_view(runner.service, actor, session))
 
 
 @handles("extend")

@@ -7,10 +7,11 @@ Export format (`sessionbot.rows/1`), one gzip JSON file per session at
      "session_id": "...", "ref": 42,
      "tables": {"sessions": [{column: value, …}], "members": […], "plans": […],
                 "plan_items": […], "approvals": […], "plan_messages": […],
-                "plan_modifications": […], "events": […], "outbox": […], "reminders": […]}}
+                "plan_modifications": […], "events": […], "outbox": […], "reminders": […],
+                "messages": […], "message_revisions": […], "context_expiry": […]}}
 
 Rows are the stored columns as they are (timestamps as UTC ISO text, JSON columns as text).
-The exporter is a parameter: the history feature's full export replaces `store_export`.
+The exporter is a parameter (a deployment may pass the history feature's importable export).
 A session is deleted only after its file is written, flushed to disk and read back intact,
 and only if it did not change meanwhile; an export failure leaves the session in place.
 """

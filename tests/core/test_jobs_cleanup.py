@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.clock import ManualClock
+from core.history.messages import history_for
 from core.jobs import cleanup, maintenance
 from core.models import Session
 from core.service import SessionService
@@ -20,6 +21,8 @@ OWNER = actor("owner")
 
 async def _archived(service: SessionService, title: str) -> Session:
     session = await service.start(OWNER, CHAT, title)
+    message = await history_for(service).append(OWNER, str(session.ref), f"note on {title}")
+    await history_for(service).edit(OWNER, str(session.ref), message.seq, f"edited note on {title}")
     await service.submit_plan(OWNER, str(session.ref), ["one", "two"])
     await service.cancel(OWNER, str(session.ref), reason="not needed")
     return await service.archive(OWNER, str(session.ref))
@@ -43,7 +46,9 @@ async def test_cleanup_writes_a_readable_export_then_deletes_every_row(
     assert [i["title"] for i in tables["plan_items"]] == ["one", "two"]
     assert {e["type"] for e in tables["events"]} >= {"created", "cancelled", "archived"}
     assert tables["outbox"] and tables["members"][0]["user_id"] == "owner"
-    for table in ("sessions", "events", "plans", "outbox", "members"):
+    assert [m["content"] for m in tables["messages"]] == ["edited note on old one"]
+    assert [r["content"] for r in tables["message_revisions"]] == ["note on old one"]
+    for table in ("sessions", "events", "plans", "outbox", "members", "messages"):
         key = "id" if table == "sessions" else "session_id"
         assert await count(store, table, f"{key} = ?", old.id) == 0, table
     assert await store.session_by_id(recent.id) is not None

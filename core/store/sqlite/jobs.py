@@ -52,6 +52,10 @@ _EXPORT_TABLES = {
     "events": "SELECT * FROM events WHERE session_id = ? ORDER BY seq",
     "outbox": "SELECT * FROM outbox WHERE session_id = ? ORDER BY created_at",
     "reminders": "SELECT * FROM reminders WHERE session_id = ? ORDER BY due_at",
+    "messages": "SELECT * FROM messages WHERE session_id = ? ORDER BY seq",
+    "message_revisions": "SELECT r.* FROM message_revisions r JOIN messages m"
+    " ON m.id = r.message_id WHERE m.session_id = ? ORDER BY m.seq, r.revision",
+    "context_expiry": "SELECT * FROM context_expiry WHERE session_id = ?",
 }
 
 
