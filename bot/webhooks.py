@@ -7,7 +7,8 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from core.jobs.webhooks import WebhookFailed, WebhookResponse
+from core.delivery import DeliveryError
+from core.jobs.webhooks import WebhookResponse
 
 _log = logging.getLogger(__name__)
 
@@ -15,7 +16,7 @@ TIMEOUT_SECONDS = 10.0
 
 
 class AiohttpWebhookSender:
-    """One shared client session; I/O errors become WebhookFailed (the outbox retries)."""
+    """One shared client session; I/O errors become DeliveryError (the outbox retries)."""
 
     def __init__(self, *, timeout: float = TIMEOUT_SECONDS) -> None:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -31,7 +32,7 @@ class AiohttpWebhookSender:
                 await response.read()
                 return WebhookResponse(response.status, _retry_after(response.headers))
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise WebhookFailed(f"{exc.__class__.__name__} posting to the webhook") from exc
+            raise DeliveryError(f"{exc.__class__.__name__} posting to the webhook") from exc
 
     async def close(self) -> None:
         if self._session is not None:

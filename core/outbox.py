@@ -13,42 +13,17 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Protocol
 
 from core.clock import Clock
-from core.jobs.webhooks import WebhookDelivery, WebhookFailed, WebhookSender
+from core.delivery import Delivery, DeliveryError
+from core.jobs.webhooks import WebhookDelivery, WebhookSender
 from core.models import OutboxKind, OutboxRow
 from core.store.base import Store
 from core.views import View
 
+__all__ = ["Delivery", "DeliveryError", "OutboxDispatcher"]
+
 _log = logging.getLogger(__name__)
-
-
-class DeliveryError(Exception):
-    """A delivery failed; `retry_after` (seconds) and `permanent` steer the retry."""
-
-    def __init__(
-        self, message: str, *, retry_after: float | None = None, permanent: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.permanent = permanent
-
-
-class Delivery(Protocol):
-    """What each chat adapter implements to send neutral views."""
-
-    platform: str
-
-    async def post(
-        self, workspace: str, channel_id: str, thread_ref: str | None, view: View
-    ) -> str: ...
-
-    async def update(
-        self, workspace: str, channel_id: str, message_ref: str, view: View
-    ) -> None: ...
-
-    async def direct(self, workspace: str, user_id: str, view: View) -> str: ...
 
 
 class OutboxDispatcher:
@@ -137,7 +112,7 @@ class OutboxDispatcher:
             else:
                 delivery = self.deliveries[row.workspace.split(":", 1)[0]]
                 result_ref = await self._send(delivery, row, View.from_json(row.payload))
-        except (DeliveryError, WebhookFailed) as exc:
+        except DeliveryError as exc:
             await self._failed(row, str(exc), exc.retry_after, exc.permanent)
         except Exception as exc:
             _log.exception("delivering outbox row %s failed", row.id)

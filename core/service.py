@@ -560,10 +560,18 @@ class SessionService:
             now = self.clock.now()
             fields = await self._status_fields(session, session.status, now)
             fields["iterations"] = total
+            hooks = await self.webhooks.ops_for(
+                session,
+                EventType.ITERATION.value,
+                iteration.event.data,
+                now,
+                key=f"event:{iteration.event.id}",
+            )
             await self.store.apply(
                 [
                     ops.UpdateSession(session.id, session.version, fields, session.status.value),
                     iteration,
+                    *hooks,
                 ]
             )
             return dataclasses.replace(session, **fields, version=session.version + 1)
@@ -597,8 +605,21 @@ class SessionService:
             touch_after=self.config.touch_every,
             abandon_after=settings.abandon_after,
         )
-        (seq,) = await self.store.apply([op])
+        hooks = await self._progress_hooks(actor, ref, kind.value, data, event.id)
+        (seq, *_) = await self.store.apply([op, *hooks])
         return int(seq)
+
+    async def _progress_hooks(
+        self, actor: Actor, ref: str, kind: str, data: dict[str, Any], event_id: str
+    ) -> list[ops.Op]:
+        """Webhook rows for an agent's progress event; nothing to read when nobody subscribed."""
+        subscribed = await self.webhooks.subscriptions(actor.workspace)
+        if not any(w.wants(kind) for w in subscribed):
+            return []
+        session = await self.find(actor, ref)
+        return await self.webhooks.ops_for(
+            session, kind, data, self.clock.now(), key=f"event:{event_id}"
+        )
 
     async def heartbeat(self, actor: Actor, ref: str | None) -> Session:
         session = await self.find(actor, ref)

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from core.clock import Clock
+from core.delivery import DeliveryError
 from core.jobs.records import WebhookSubscription
 from core.models import OutboxKind, OutboxRow, OutboxStatus, Session, new_id
 from core.store import ops
@@ -35,17 +36,6 @@ DELIVERY_HEADER = "X-Sessionbot-Delivery"
 CACHE_SECONDS = 5.0
 
 
-class WebhookFailed(Exception):
-    """A webhook POST failed; `retry_after` and `permanent` steer the outbox's retry."""
-
-    def __init__(
-        self, message: str, *, retry_after: float | None = None, permanent: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.permanent = permanent
-
-
 @dataclass(frozen=True, slots=True)
 class WebhookResponse:
     status: int
@@ -53,7 +43,7 @@ class WebhookResponse:
 
 
 class WebhookSender(Protocol):
-    """Posts a body to a URL (aiohttp in bot/webhooks.py); raises WebhookFailed on I/O errors."""
+    """Posts a body to a URL (aiohttp in bot/webhooks.py); raises DeliveryError on I/O errors."""
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WebhookResponse: ...
 
@@ -160,11 +150,11 @@ class WebhookDelivery:
         self.sender = sender
 
     async def deliver(self, row: OutboxRow) -> str | None:
-        """POST the row; raises WebhookFailed (the outbox retries) or returns the status."""
+        """POST the row; raises DeliveryError (the outbox retries) or returns the status."""
         modification_id = row.target.get("modification_id")
         try:
             status = await self._post(row)
-        except WebhookFailed as exc:
+        except DeliveryError as exc:
             if modification_id:
                 await self.store.set_modification_result(
                     modification_id, now=self.clock.now(), error=f"webhook: {exc}"
@@ -181,7 +171,7 @@ class WebhookDelivery:
     async def _post(self, row: OutboxRow) -> int:
         hook = await self.store.webhook(row.target["webhook_id"])
         if hook is None or not hook.active:
-            raise WebhookFailed("the webhook subscription was removed", permanent=True)
+            raise DeliveryError("the webhook subscription was removed", permanent=True)
         body = body_of(row.payload)
         now = self.clock.now()
         headers = {
@@ -196,6 +186,6 @@ class WebhookDelivery:
             return response.status
         _log.info("webhook %s answered HTTP %s", hook.id, response.status)
         permanent = response.status == 410  # Gone: the receiver asks us to stop
-        raise WebhookFailed(
+        raise DeliveryError(
             f"HTTP {response.status}", retry_after=response.retry_after, permanent=permanent
         )

@@ -13,7 +13,7 @@ from aiohttp import web
 from bot.webhooks import AiohttpWebhookSender
 from core.clock import ManualClock
 from core.jobs import webhooks
-from core.models import Decision, ModAction
+from core.models import Decision, EventType, ModAction
 from core.outbox import OutboxDispatcher
 from core.runner import CommandRunner
 from core.service import SessionService
@@ -135,3 +135,25 @@ async def test_webhook_commands_are_for_admins_and_remove_by_short_id(
     removed = await runner.run(ADMIN, CHAT, f"webhook remove {hook.id[:8]}")
     assert removed is not None and "removed" in removed.view.title
     assert await store.webhooks(CHAT.workspace) == []
+
+
+async def test_creation_plans_and_agent_progress_reach_subscribed_webhooks(
+    runner: CommandRunner, service: SessionService, store: SqliteStore
+) -> None:
+    added = await runner.run(
+        ADMIN,
+        CHAT,
+        "webhook add https://hooks.example/x created plan_submitted tool_call iteration",
+    )
+    assert added is not None and "Webhook" in added.view.plain_text()
+    session = await service.start(OWNER, CHAT, "agent run")
+    await service.submit_plan(OWNER, str(session.ref), ["step"])
+    await service.record_event(OWNER, session.id, EventType.TOOL_CALL, {"tool": "sh"})
+    await service.record_event(OWNER, session.id, EventType.LEARNING, {"fact": "unsubscribed"})
+    await service.decide(OWNER, Decision.APPROVE, ref=str(session.ref))
+    await service.record_iteration(OWNER, session.id)
+    rows = await store.engine.fetchall(
+        "SELECT payload FROM outbox WHERE kind = 'webhook' ORDER BY rowid"
+    )
+    events = [json.loads(r[0])["event"] for r in rows]
+    assert events == ["created", "plan_submitted", "tool_call", "iteration"]
