@@ -51,19 +51,25 @@ async def _spread(total: int, work: Callable[[int], Awaitable[object]]) -> float
 async def bench_service(path: Path, events: int) -> dict[str, float]:
     store = SqliteStore(f"sqlite:///{path}")
     await store.open()
-    service = SessionService(store)
+    try:
+        return await _service_workloads(store, SessionService(store), events)
+    finally:
+        await store.close()
+
+
+async def _service_workloads(
+    store: SqliteStore, service: SessionService, events: int
+) -> dict[str, float]:
     chat = ChatRef("console", WS, "bench")
-    owners = [f"user{i % 20}" for i in range(2000)]
-    refs: list[str] = []
+    owner_of: dict[str, str] = {}
 
     async def create(i: int) -> None:
-        session = await service.start(_actor(owners[i]), chat, f"session {i}")
-        refs.append(session.id)
+        owner = f"user{i % 20}"
+        session = await service.start(_actor(owner), chat, f"session {i}")
+        owner_of[session.id] = owner
 
     results = {"W1 create sessions": await _spread(2000, create)}
-    targets = refs[:200]
-
-    owner_of = {sid: owners[refs.index(sid)] for sid in targets}
+    targets = list(owner_of)[:200]
 
     async def append(i: int) -> None:
         session_id = targets[i % 200]

@@ -510,7 +510,8 @@ class SqliteHistory:
     async def events_after(self, session_id: str, *, after_seq: int, limit: int) -> list[Event]:
         """Oldest first, strictly newer than `after_seq`."""
         found = await self.engine.fetchall(
-            "SELECT * FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            f"SELECT {rows.EVENT_COLUMNS} FROM events WHERE session_id = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
             (session_id, after_seq, limit),
         )
         return [rows.event(r) for r in found]

@@ -38,32 +38,43 @@ SESSION_COLUMNS = (
 
 
 def session(row: sqlite3.Row) -> Session:
+    """A row selected with SESSION_COLUMNS, read by position (faster than by name)."""
+    (
+        id_,
+        ref,
+        workspace,
+        channel_id,
+        thread_ref,
+        owner_id,
+        title,
+        mode,
+        status,
+        context,
+        metadata,
+        iterations,
+        max_iterations,
+        created_at,
+        updated_at,
+        last_activity_at,
+        ended_at,
+        abandon_at,
+        result,
+        outcome,
+        error,
+        parent_id,
+        forked_from,
+        version,
+    ) = tuple(row)[:24]
     return Session(
-        id=row["id"],
-        ref=row["ref"],
-        workspace=row["workspace"],
-        channel_id=row["channel_id"],
-        thread_ref=row["thread_ref"],
-        owner_id=row["owner_id"],
-        title=row["title"],
-        mode=row["mode"],
-        status=_STATUS[row["status"]],
-        context=loads(row["context"]),
-        metadata=loads(row["metadata"]),
-        iterations=row["iterations"],
-        max_iterations=row["max_iterations"],
-        created_at=parse_ts_required(row["created_at"]),
-        updated_at=parse_ts_required(row["updated_at"]),
-        last_activity_at=parse_ts_required(row["last_activity_at"]),
-        ended_at=parse_ts(row["ended_at"]),
-        abandon_at=parse_ts(row["abandon_at"]),
-        result=row["result"],
-        outcome=row["outcome"],
-        error=row["error"],
-        parent_id=row["parent_id"],
-        forked_from_message_id=row["forked_from_message_id"],
-        version=row["version"],
-    )
+        id=id_, ref=ref, workspace=workspace, channel_id=channel_id, thread_ref=thread_ref,
+        owner_id=owner_id, title=title, mode=mode, status=_STATUS[status],
+        context=loads(context), metadata=loads(metadata), iterations=iterations,
+        max_iterations=max_iterations, created_at=parse_ts_required(created_at),
+        updated_at=parse_ts_required(updated_at),
+        last_activity_at=parse_ts_required(last_activity_at), ended_at=parse_ts(ended_at),
+        abandon_at=parse_ts(abandon_at), result=result, outcome=outcome, error=error,
+        parent_id=parent_id, forked_from_message_id=forked_from, version=version,
+    )  # fmt: skip
 
 
 def member(row: sqlite3.Row) -> Member:
@@ -132,17 +143,16 @@ def modification(row: sqlite3.Row) -> PlanModification:
     )
 
 
+EVENT_COLUMNS = "id, session_id, seq, type, actor_id, source, data, created_at"
+
+
 def event(row: sqlite3.Row) -> Event:
+    """A row selected with EVENT_COLUMNS, read by position."""
+    id_, session_id, seq, kind, actor_id, source, data, created_at = tuple(row)[:8]
     return Event(
-        id=row["id"],
-        session_id=row["session_id"],
-        seq=row["seq"],
-        type=_EVENT_TYPE[row["type"]],
-        actor_id=row["actor_id"],
-        source=_SOURCE[row["source"]],
-        data=loads(row["data"]),
-        created_at=parse_ts_required(row["created_at"]),
-    )
+        id=id_, session_id=session_id, seq=seq, type=_EVENT_TYPE[kind], actor_id=actor_id,
+        source=_SOURCE[source], data=loads(data), created_at=parse_ts_required(created_at),
+    )  # fmt: skip
 
 
 def outbox(row: sqlite3.Row) -> OutboxRow:

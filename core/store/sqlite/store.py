@@ -250,10 +250,12 @@ class SqliteStore(SqliteHistory, SqliteJobs):
     ) -> list[Event]:
         """Newest first."""
         if before_seq is None:
-            sql = "SELECT * FROM events WHERE session_id = ? ORDER BY seq DESC LIMIT ?"
+            sql = f"SELECT {rows.EVENT_COLUMNS} FROM events WHERE session_id = ?"
+            sql += " ORDER BY seq DESC LIMIT ?"
             args: tuple[Any, ...] = (session_id, limit)
         else:
-            sql = "SELECT * FROM events WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+            sql = f"SELECT {rows.EVENT_COLUMNS} FROM events WHERE session_id = ? AND seq < ?"
+            sql += " ORDER BY seq DESC LIMIT ?"
             args = (session_id, before_seq, limit)
         return [rows.event(r) for r in await self.engine.fetchall(sql, args)]
 
