@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from core.commands import COMMANDS, CommandSpec
 from core.durations import format_duration
-from core.models import Event, EventType, Member, Plan, PlanStatus, Session, Status
+from core.models import EventType, Member, Plan, PlanStatus, Session, Status
 from core.views import Accent, Button, Field, View, escape, mention
 
 APPROVE_ACTION = "plan_approve"
@@ -53,14 +52,6 @@ def label(session: Session) -> str:
 
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
-
-
-@dataclass(slots=True)
-class LastDecision:
-    who: str | None
-    when: datetime | None
-    status: PlanStatus
-    reason: str | None
 
 
 def session_card(
@@ -241,14 +232,6 @@ def session_list(
         blocks=lines,
         footer=f"Page {page} of {pages}" + (f" · next: page:{page + 1}" if page < pages else ""),
     )
-
-
-def events_view(session: Session, events: list[Event]) -> View:
-    lines = [
-        f"{e.seq}. {e.created_at.strftime('%H:%M:%S')} {e.type.value} by {mention(e.actor_id)}"
-        for e in events
-    ]
-    return View(kind="events", title=f"Events of {label(session)}", blocks=lines)
 
 
 def help_view(spec: CommandSpec | None = None) -> View:

@@ -298,12 +298,6 @@ async def _modify(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
     return said(cards.confirmation(session, text))
 
 
-@handles("stats")
-async def _stats(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    stats = await runner.service.stats(actor, days=cmd.args.get("days", 30))
-    return Reply(cards.stats_view(stats))
-
-
 __all__ = ["CommandRunner", "handles", "said"]
 
 # Feature modules register their commands with `handles` when imported.
