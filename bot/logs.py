@@ -33,5 +33,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiosqlite", "asyncio"):
+    for noisy in ("aiosqlite", "asyncio", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
