@@ -27,10 +27,16 @@ class SlackConfig:
     api_url: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
+    redirect_uri: str | None = None
 
     @property
     def enabled(self) -> bool:
-        return bool(self.bot_token or self.client_id)
+        return bool(self.bot_token or self.oauth)
+
+    @property
+    def oauth(self) -> bool:
+        """Multi-workspace OAuth installs instead of one workspace's bot token."""
+        return bool(self.client_id or self.client_secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +171,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             api_url=read.text("SLACK_API_URL"),
             client_id=read.text("SLACK_CLIENT_ID"),
             client_secret=read.text("SLACK_CLIENT_SECRET"),
+            redirect_uri=read.text("SLACK_REDIRECT_URI"),
         ),
         discord=DiscordConfig(
             token=read.text("DISCORD_TOKEN"),

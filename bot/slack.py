@@ -1,4 +1,4 @@
-"""Builds the Slack adapter from configuration: client, transport, and the HTTP route."""
+"""Builds the Slack adapter from configuration: client, transport, OAuth, and the HTTP routes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import EVENTS_PATH, SlackAdapter
+from adapters.slack.adapter import SlackOAuth
+from adapters.slack.installations import SlackInstallationStore, SlackOAuthStateStore
 from bot.app import Core
 from bot.config import SlackConfig
 from bot.http import HttpServer
@@ -23,9 +25,13 @@ RATE_LIMIT_RETRIES = 1  # one honoured Retry-After in the client; the outbox bac
 
 
 def slack_client(slack: SlackConfig) -> AsyncWebClient:
-    """The Web API client: our base URL (a fake in tests) and 429 retries honouring Retry-After."""
+    """The Web API client: our base URL (a fake in tests) and 429 retries honouring Retry-After.
+
+    With OAuth it has no token of its own: Bolt gives each request its team's token, and
+    delivery passes one per call.
+    """
     return AsyncWebClient(
-        token=slack.bot_token,
+        token=None if slack.oauth else slack.bot_token,
         base_url=slack.api_url or SLACK_API_URL,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(),
@@ -34,11 +40,32 @@ def slack_client(slack: SlackConfig) -> AsyncWebClient:
     )
 
 
+def slack_oauth(slack: SlackConfig, core: Core) -> SlackOAuth | None:
+    """Multi-workspace OAuth when SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are set, else None."""
+    if not slack.oauth:
+        return None
+    if not slack.client_id:
+        raise ConfigError("SLACK_CLIENT_ID", "required with SLACK_CLIENT_SECRET (OAuth installs)")
+    if not slack.client_secret:
+        raise ConfigError("SLACK_CLIENT_SECRET", "required with SLACK_CLIENT_ID (OAuth installs)")
+    if slack.bot_token:
+        _log.warning("SLACK_BOT_TOKEN is ignored: OAuth installs give each workspace its token")
+    return SlackOAuth(
+        client_id=slack.client_id,
+        client_secret=slack.client_secret,
+        installations=SlackInstallationStore(core.store),
+        states=SlackOAuthStateStore(core.store, core.service.clock),
+        redirect_uri=slack.redirect_uri,
+    )
+
+
 def slack_adapter(slack: SlackConfig, core: Core, http: HttpServer) -> SlackAdapter:
     """Socket Mode when SLACK_APP_TOKEN is set, else Bolt at POST /slack/events on `http`."""
-    if not slack.bot_token:
+    oauth = slack_oauth(slack, core)
+    if oauth is None and not slack.bot_token:
         raise ConfigError(
-            "SLACK_BOT_TOKEN", "required (multi-workspace OAuth installs are not supported yet)"
+            "SLACK_BOT_TOKEN",
+            "required (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for multi-workspace OAuth)",
         )
     if not slack.app_token and not slack.signing_secret:
         raise ConfigError(
@@ -49,8 +76,11 @@ def slack_adapter(slack: SlackConfig, core: Core, http: HttpServer) -> SlackAdap
         slack_client(slack),
         signing_secret=slack.signing_secret,
         app_token=slack.app_token,
+        oauth=oauth,
     )
     if adapter.socket is None:
         adapter.mount(http.app, EVENTS_PATH)
-    _log.info("Slack adapter configured (%s mode)", adapter.mode)
+    if oauth is not None:
+        adapter.mount_oauth(http.app)
+    _log.info("Slack adapter configured (%s mode%s)", adapter.mode, ", OAuth" if oauth else "")
     return adapter

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.delivery import InviteHints, SlackDelivery
+from adapters.slack.delivery import PLATFORM, InviteHints, SlackDelivery
 from adapters.slack.directory import AdminDirectory
 from adapters.slack.handlers import SlackHandlers
+from adapters.slack.installations import STATE_TTL, SlackInstallationStore, SlackOAuthStateStore
 from adapters.slack.replies import ResponseUrls
 from core.outbox import Delivery
 from core.runner import CommandRunner
 
 _log = logging.getLogger(__name__)
+_bolt_log = logging.getLogger("slack_bolt")
+_oauth_http_log = logging.getLogger(f"{__name__}.oauth_http")
+_oauth_http_log.setLevel(logging.INFO)  # see _quiet_copy
 
 EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
 # The bot scopes this code needs, with what needs them; manifest.yml declares exactly these.
 BOT_SCOPES = {
     "commands": "the /session slash command",
@@ -29,6 +39,62 @@ BOT_SCOPES = {
     "im:write": "conversations.open (reminders by DM)",
     "users:read": "users.info (workspace admins and owners)",
 }
+
+
+def not_installed_message(install_url: str) -> str:
+    return (
+        ":no_entry: sessionbot is not installed in this Slack workspace, so it cannot act here. "
+        f"A workspace admin can add it at {install_url}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SlackOAuth:
+    """Multi-workspace OAuth: the app's credentials and where installs and states are kept."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    installations: SlackInstallationStore
+    states: SlackOAuthStateStore
+    redirect_uri: str | None = None
+
+    @property
+    def install_url(self) -> str:
+        """The public install page when the redirect URL is known, else its path."""
+        if self.redirect_uri and self.redirect_uri.endswith(REDIRECT_PATH):
+            return self.redirect_uri[: -len(REDIRECT_PATH)] + INSTALL_PATH
+        return f"the bot's {INSTALL_PATH} page"
+
+    def flow(self, client: AsyncWebClient) -> AsyncOAuthFlow:
+        """The install flow: /slack/install redirects to Slack, the redirect stores the install."""
+        settings = AsyncOAuthSettings(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            scopes=list(BOT_SCOPES),
+            user_scopes=[],
+            redirect_uri=self.redirect_uri,
+            install_path=INSTALL_PATH,
+            redirect_uri_path=REDIRECT_PATH,
+            install_page_rendering_enabled=False,  # straight to Slack's authorize page
+            installation_store=self.installations,
+            installation_store_bot_only=True,
+            state_store=self.states,
+            state_expiration_seconds=int(STATE_TTL.total_seconds()),
+            logger=_bolt_log,
+        )
+        return AsyncOAuthFlow(client=_quiet_copy(client), logger=_bolt_log, settings=settings)
+
+    def authorize(self, client: AsyncWebClient) -> AsyncInstallationStoreAuthorize:
+        """Find each team's bot token; auth.test once per token, not on every request."""
+        return AsyncInstallationStoreAuthorize(
+            logger=_bolt_log,
+            installation_store=self.installations,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            bot_only=True,
+            cache_enabled=True,
+            client=_quiet_copy(client),  # token rotation's oauth.v2.access, if ever enabled
+        )
 
 
 class SlackAdapter:
@@ -43,11 +109,14 @@ class SlackAdapter:
         *,
         signing_secret: str | None = None,
         app_token: str | None = None,
+        oauth: SlackOAuth | None = None,
     ) -> None:
         self.replies = ResponseUrls()
         self.hints = InviteHints(self.replies)
         self.client = client
-        self.delivery: Delivery = SlackDelivery(client, hints=self.hints)
+        self.oauth = oauth
+        token_for = oauth.installations.token_for if oauth else None
+        self.delivery: Delivery = SlackDelivery(client, hints=self.hints, token_for=token_for)
         self.handlers = SlackHandlers(
             runner, admins=AdminDirectory(), hints=self.hints, replies=self.replies
         )
@@ -59,6 +128,7 @@ class SlackAdapter:
             # The listeners only ack and spawn, so answering after them is answering at once.
             process_before_response=True,
             logger=logging.getLogger("slack_bolt"),
+            **_oauth_arguments(oauth, client),
         )
         self.handlers.register(self.app)
         self.socket = AsyncSocketModeHandler(self.app, app_token) if app_token else None
@@ -72,6 +142,23 @@ class SlackAdapter:
         """Serve Bolt at `POST path` on the bot's aiohttp application (HTTP mode)."""
         web_app.router.add_post(path, self.handle_http)
 
+    def mount_oauth(self, web_app: web.Application) -> None:
+        """Serve the install page and Slack's OAuth redirect (`GET`), in either mode."""
+        web_app.router.add_get(INSTALL_PATH, self.handle_install)
+        web_app.router.add_get(REDIRECT_PATH, self.handle_oauth_redirect)
+
+    async def handle_install(self, request: web.Request) -> web.Response:
+        flow = self.app.oauth_flow
+        assert flow is not None, "mount_oauth needs an OAuth-configured adapter"
+        return await to_aiohttp_response(
+            await flow.handle_installation(await to_bolt_request(request))
+        )
+
+    async def handle_oauth_redirect(self, request: web.Request) -> web.Response:
+        flow = self.app.oauth_flow
+        assert flow is not None, "mount_oauth needs an OAuth-configured adapter"
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
     async def handle_http(self, request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)
         bolt_response = await self.app.async_dispatch(bolt_request)
@@ -79,6 +166,21 @@ class SlackAdapter:
 
     async def start(self) -> None:
         """Check the token (auth.test) and, in Socket Mode, connect; problems show in /readyz."""
+        if self.oauth is not None:
+            await self._start_oauth()
+        else:
+            await self._check_token()
+        if self.socket is not None:
+            await self.socket.connect_async()  # type: ignore[no-untyped-call]
+
+    async def _start_oauth(self) -> None:
+        """OAuth mode has no single token to check: each team's is found per request."""
+        assert self.oauth is not None
+        teams = await self.oauth.installations.store.installations(PLATFORM)
+        self._problem = None
+        _log.info("Slack app in %s mode with OAuth; installed in %d team(s)", self.mode, len(teams))
+
+    async def _check_token(self) -> None:
         try:
             identity = await self.client.auth_test()
         except (SlackApiError, SlackClientError, OSError) as exc:
@@ -88,8 +190,6 @@ class SlackAdapter:
             self.hints.bot_user_id = identity.get("user_id")
             self._problem = _missing_scopes(identity.headers)
             _log.info("Slack app for team %s in %s mode", identity.get("team_id"), self.mode)
-        if self.socket is not None:
-            await self.socket.connect_async()  # type: ignore[no-untyped-call]
 
     async def stop(self) -> None:
         """Stop taking payloads, then let in-flight listener work finish (bounded)."""
@@ -106,6 +206,28 @@ class SlackAdapter:
         if self.socket is not None and not await self.socket.client.is_connected():
             return "socket mode not connected"
         return None
+
+
+def _quiet_copy(client: AsyncWebClient) -> AsyncWebClient:
+    """The client for oauth.v2.access, whose response holds the new token: slack_sdk logs
+    response bodies at DEBUG on the client's logger, so this one never logs below INFO."""
+    return AsyncWebClient(
+        base_url=client.base_url,
+        timeout=client.timeout,
+        retry_handlers=list(client.retry_handlers),
+        logger=_oauth_http_log,
+    )
+
+
+def _oauth_arguments(oauth: SlackOAuth | None, client: AsyncWebClient) -> dict[str, Any]:
+    """The AsyncApp arguments of OAuth mode: install flow, per-team authorize, refusal text."""
+    if oauth is None:
+        return {}
+    return {
+        "oauth_flow": oauth.flow(client),
+        "authorize": oauth.authorize(client),
+        "user_facing_authorize_error_message": not_installed_message(oauth.install_url),
+    }
 
 
 def _missing_scopes(headers: dict[str, Any]) -> str | None:

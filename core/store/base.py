@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from core.history.models import Message, Revision, SearchHit
+from core.installations import InstallationRecord
 from core.jobs.records import (
     DueSession,
     JobRun,
@@ -176,7 +177,25 @@ class JobStore(Protocol):
     async def checkpoint(self) -> None: ...
 
 
-class Store(HistoryStore, JobStore, Protocol):
+class InstallationStore(Protocol):
+    """Chat-app installations per workspace (multi-workspace OAuth) and OAuth state values."""
+
+    async def put_installation(self, record: InstallationRecord) -> None: ...
+    async def installation(
+        self, platform: str, *, team_id: str, enterprise_id: str = ""
+    ) -> InstallationRecord | None: ...
+    async def installation_for_team(
+        self, platform: str, team_id: str
+    ) -> InstallationRecord | None: ...
+    async def installations(self, platform: str) -> list[InstallationRecord]: ...
+    async def delete_installation(
+        self, platform: str, *, team_id: str, enterprise_id: str = ""
+    ) -> bool: ...
+    async def put_oauth_state(self, state: str, *, platform: str, expires_at: datetime) -> None: ...
+    async def consume_oauth_state(self, state: str, *, platform: str, now: datetime) -> bool: ...
+
+
+class Store(HistoryStore, JobStore, InstallationStore, Protocol):
     """Everything the service reads and writes; every write unit is atomic."""
 
     backend: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 from collections import defaultdict, deque
@@ -137,6 +138,28 @@ class FakeUser:
 
 
 @dataclass(frozen=True)
+class FakeTeam:
+    """A workspace the app can be installed in through the fake OAuth flow."""
+
+    id: str
+    name: str
+    installer_id: str = "U0INSTALLER"
+    enterprise_id: str | None = None
+
+    @property
+    def bot_token(self) -> str:
+        return f"xoxb-{self.id}"
+
+    @property
+    def bot_user_id(self) -> str:
+        return f"U0BOT{self.id}"
+
+    @property
+    def bot_id(self) -> str:
+        return f"B0BOT{self.id}"
+
+
+@dataclass(frozen=True)
 class _Fault:
     """A queued injected failure for one call."""
 
@@ -184,6 +207,10 @@ class FakeSlackApi:
         self.ephemerals: list[Message] = []
         self.views: list[OpenedView] = []
         self.users: dict[str, FakeUser] = {}
+        self.client_id = "1111.2222"
+        self.client_secret = "fake-client-secret"
+        self.teams: dict[str, FakeTeam] = {}  # by bot token: what auth.test answers for it
+        self._oauth_codes: dict[str, FakeTeam] = {}
         self._faults: defaultdict[str, deque[_Fault]] = defaultdict(deque)
         self._waiters: list[_Waiter] = []
         self._ts_counter = itertools.count(_TS_BASE_MICROS, _TS_STEP_MICROS)
@@ -263,6 +290,20 @@ class FakeSlackApi:
     def set_handler(self, method: str, handler: MethodHandler) -> None:
         """Override or add a Web API method: handler(params) -> JSON response dict."""
         self._handlers[method] = handler
+
+    def grant_code(
+        self,
+        code: str,
+        team_id: str,
+        *,
+        name: str | None = None,
+        installer_id: str = "U0INSTALLER",
+        enterprise_id: str | None = None,
+    ) -> FakeTeam:
+        """Make `code` a one-use OAuth code that installs the app in `team_id`."""
+        team = FakeTeam(team_id, name or team_id.lower(), installer_id, enterprise_id)
+        self._oauth_codes[code] = team
+        return team
 
     def fail_next(self, method: str, error: str = "not_in_channel", *, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with HTTP 200 `{"ok": false, "error": ...}`."""
@@ -377,6 +418,8 @@ class FakeSlackApi:
                 body = {"ok": False, "error": "ratelimited"}
                 return 429, body, {"Retry-After": str(fault.retry_after)}
             return 200, {"ok": False, "error": fault.error}, {}
+        if method == "oauth.v2.access":  # authenticated by the app's id and secret, not a token
+            return 200, self._oauth_v2_access(params, headers), {}
         token = _token_of(headers, params)
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
@@ -385,7 +428,7 @@ class FakeSlackApi:
         handler = self._handlers.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
-        result = handler(params)
+        result = self._auth_test(params, token) if handler == self._auth_test else handler(params)
         payload = await result if isinstance(result, Awaitable) else result
         extra = {"x-oauth-scopes": ",".join(self.scopes)} if method == "auth.test" else {}
         return 200, payload, extra
@@ -421,8 +464,21 @@ class FakeSlackApi:
         micros = next(self._ts_counter)
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
-    def _auth_test(self, params: JsonDict) -> JsonDict:
-        """auth.test: identity of the bot token."""
+    def _auth_test(self, params: JsonDict, token: str | None = None) -> JsonDict:
+        """auth.test: identity of the bot token (an OAuth-installed team's, else the default)."""
+        team = self.teams.get(token or "")
+        if team is not None:
+            return {
+                "ok": True,
+                "url": f"https://{team.name}.slack.com/",
+                "team": team.name,
+                "user": "sessionbot",
+                "team_id": team.id,
+                "user_id": team.bot_user_id,
+                "bot_id": team.bot_id,
+                "enterprise_id": team.enterprise_id,
+                "is_enterprise_install": False,
+            }
         return {
             "ok": True,
             "url": f"https://{self.team}.slack.com/",
@@ -431,6 +487,29 @@ class FakeSlackApi:
             "team_id": self.team_id,
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _oauth_v2_access(self, params: JsonDict, headers: Mapping[str, str]) -> JsonDict:
+        """oauth.v2.access: trade a granted code (once) for the team's bot token."""
+        client_id, client_secret = _client_credentials(headers, params)
+        if (client_id, client_secret) != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id"}
+        team = self._oauth_codes.pop(str(params.get("code") or ""), None)
+        if team is None:
+            return {"ok": False, "error": "invalid_code"}
+        self.teams[team.bot_token] = team
+        enterprise = {"id": team.enterprise_id, "name": "org"} if team.enterprise_id else None
+        return {
+            "ok": True,
+            "app_id": "A0001",
+            "authed_user": {"id": team.installer_id},
+            "scope": ",".join(self.scopes),
+            "token_type": "bot",
+            "access_token": team.bot_token,
+            "bot_user_id": team.bot_user_id,
+            "team": {"id": team.id, "name": team.name},
+            "enterprise": enterprise,
             "is_enterprise_install": False,
         }
 
@@ -546,6 +625,15 @@ def _token_of(headers: Mapping[str, str], params: JsonDict) -> str | None:
         return auth[7:] or None
     token = params.get("token")
     return str(token) if token else None
+
+
+def _client_credentials(headers: Mapping[str, str], params: JsonDict) -> tuple[str, str]:
+    """The app's client id and secret from HTTP Basic auth or from the form."""
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("basic "):
+        client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+        return client_id, client_secret
+    return str(params.get("client_id") or ""), str(params.get("client_secret") or "")
 
 
 def _check_message_args(params: JsonDict) -> str:

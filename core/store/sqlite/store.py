@@ -25,6 +25,7 @@ from core.store.codec import loads, ts
 from core.store.sqlite import rows
 from core.store.sqlite.engine import SqliteEngine
 from core.store.sqlite.history import SqliteHistory
+from core.store.sqlite.installations import SqliteInstallations
 from core.store.sqlite.jobs import SqliteJobs
 from core.store.sqlite.writes import apply_all
 
@@ -43,7 +44,7 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SqliteStore(SqliteHistory, SqliteJobs):
+class SqliteStore(SqliteHistory, SqliteJobs, SqliteInstallations):
     """Sessions, plans, events and the outbox in SQLite, written by one group-committing writer."""
 
     backend = "sqlite"
