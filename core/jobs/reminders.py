@@ -22,13 +22,14 @@ from core.jobs.records import (
     ReminderStatus,
     SendReminder,
 )
-from core.models import Actor, Event, EventType, Session, Source, new_id
+from core.models import Actor, Event, EventType, Role, Session, Source, new_id
 from core.permissions import Perm
 from core.service import SYSTEM_USER, SessionService
 from core.store import ops
 from core.views import View
 
 MAX_TEXT = 500
+MAX_DMS = 10  # approvers DMed per pending reminder; the thread notice reaches the rest
 
 
 def _sent_event(
@@ -69,7 +70,8 @@ async def _send(service: SessionService, claim: JobWrite, unit: list[ops.Op]) ->
 
 
 async def send_pending(service: SessionService, due: DueSession, now: datetime) -> bool:
-    """Remind approvers (in the session's thread) that a plan waits for them."""
+    """Remind approvers that a plan waits for them: in the session's thread, and by DM to each
+    member with the approver role who has not approved it yet."""
     s = due.session
     view = views.pending_reminder(s, due.number, due.since or s.updated_at, now)
     reminder = _auto(due, ReminderKind.AUTO_PENDING, view.title, now)
@@ -77,7 +79,22 @@ async def send_pending(service: SessionService, due: DueSession, now: datetime) 
         _sent_event(s, ReminderKind.AUTO_PENDING, now, number=due.number, plan_id=due.plan_id),
         notices.to_thread(s, view, key=f"reminder:{due.key}", now=now),
     ]
+    for user_id in await _waiting_approvers(service, due):
+        unit.append(
+            notices.direct(s, user_id, view, key=f"reminder-dm:{due.key}:{user_id}", now=now)
+        )
     return await _send(service, ClaimReminder(reminder), unit)
+
+
+async def _waiting_approvers(service: SessionService, due: DueSession) -> list[str]:
+    """Approver-role members who have not approved the pending plan (at most `MAX_DMS`)."""
+    members = await service.store.members(due.session.id)
+    approvers = sorted(m.user_id for m in members if m.role is Role.APPROVER)
+    if not approvers:
+        return []
+    plan = await service.store.plan(due.plan_id) if due.plan_id else None
+    done = plan.approvers_of_current() if plan is not None else set()
+    return [user_id for user_id in approvers if user_id not in done][:MAX_DMS]
 
 
 async def send_paused(service: SessionService, due: DueSession, now: datetime) -> bool:

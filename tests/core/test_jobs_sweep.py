@@ -91,6 +91,24 @@ async def test_a_decision_stops_pending_reminders(
         assert (await _sweep(service)).pending_reminders == 0
 
 
+async def test_pending_reminders_are_dmed_to_approvers_who_have_not_approved(
+    service: SessionService, store: SqliteStore, clock: ManualClock
+) -> None:
+    session = await service.start(OWNER, CHAT, "two approvals")
+    for user in ("amy", "bob"):
+        await service.share(OWNER, str(session.ref), user, role=Role.APPROVER)
+    await service.share(OWNER, str(session.ref), "eve", role=Role.EDITOR)
+    plan = await service.submit_plan(OWNER, str(session.ref), ["one"], need=2)
+    await service.decide(actor("amy"), Decision.APPROVE, plan_id=plan.id)
+    clock.advance(2 * HOUR)
+    assert (await _sweep(service)).pending_reminders == 1
+    rows = await store.outbox_rows(session_id=session.id)
+    dms = [r.target for r in rows if r.kind.value == "dm"]
+    assert dms == [{"user_id": "bob"}]
+    thread = [r for r in rows if r.kind.value == "channel_message" and "reminder:" in r.dedupe_key]
+    assert len(thread) == 1 and "waiting for plan approval" in str(thread[0].payload)
+
+
 async def test_paused_sessions_get_one_reminder_per_pause(
     service: SessionService, store: SqliteStore, clock: ManualClock
 ) -> None:
