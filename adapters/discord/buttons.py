@@ -1,13 +1,16 @@
 """Persistent buttons: the action and the plan id live in the custom_id, so clicks on messages
 posted before a restart still reach the bot (`ui.DynamicItem`, registered at start).
 
-Reject opens a modal asking for the reason; the modal's own submit is the deciding interaction.
+Reject opens a modal asking for the reason; the modal's submit is the deciding interaction. Its
+custom_id carries the plan id too, and submits are routed from the raw interaction
+(`ButtonKit.modal_submit`), so a modal opened before a restart still decides after it.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Self
 
@@ -22,6 +25,9 @@ _log = logging.getLogger(__name__)
 
 # custom_id ≤ 100 chars: `sb:plan_approve:<uuid>` is 52.
 CUSTOM_ID = re.compile(r"sb:(?P<action>[a-z_]{1,32}):(?P<value>[A-Za-z0-9_-]{1,60})")
+# A Reject modal: `sbr:<plan id>:<nonce>`; the nonce keeps two rejecters' modals apart.
+MODAL_ID = re.compile(r"sbr:(?P<plan>[A-Za-z0-9_-]{1,60}):(?P<nonce>[A-Za-z0-9_-]{1,16})")
+REASON_ID = "reason"
 LABEL_MAX = 80
 REASON_MAX = 1000
 MODAL_TIMEOUT = 15 * 60.0  # an interaction token lives 15 minutes
@@ -41,23 +47,38 @@ def custom_id(action_id: str, value: str) -> str:
 
 
 class ReasonModal(ui.Modal, title="Reject the plan"):
-    """Asks for the reason of a rejection; its random custom_id keeps two rejecters apart."""
+    """Asks for the reason of a rejection. Its submit is handled from the raw interaction by
+    `ButtonKit.modal_submit` (which also sees submits of modals opened before a restart)."""
 
     reason: ui.TextInput[ReasonModal] = ui.TextInput(
         label="Why? (optional)",
         style=discord.TextStyle.paragraph,
         required=False,
         max_length=REASON_MAX,
+        custom_id=REASON_ID,
     )
 
-    def __init__(self, plan_id: str, on_click: ClickHandler) -> None:
-        super().__init__(timeout=MODAL_TIMEOUT)
-        self.plan_id = plan_id
-        self.on_click = on_click
+    def __init__(self, plan_id: str) -> None:
+        super().__init__(timeout=MODAL_TIMEOUT, custom_id=f"sbr:{plan_id}:{secrets.token_hex(4)}")
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        reason = self.reason.value.strip() or None
-        await self.on_click(interaction, REJECT_ACTION, self.plan_id, reason)
+        """Nothing: the `interaction` listener decides, for this process's modals and older ones."""
+
+
+def submitted_reason(components: Any) -> str | None:
+    """The reason text of a modal submit's raw components (action rows or labels), if any."""
+    stack = list(components or [])
+    while stack:
+        component = stack.pop()
+        if not isinstance(component, dict):
+            continue
+        if component.get("custom_id") == REASON_ID:
+            text = str(component.get("value") or "").strip()
+            return text[:REASON_MAX] or None
+        stack.extend(component.get("components") or [])
+        if isinstance(component.get("component"), dict):
+            stack.append(component["component"])
+    return None
 
 
 class ActionButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
@@ -88,11 +109,23 @@ class ButtonKit:
         class BoundActionButton(ActionButton, template=CUSTOM_ID):
             async def callback(self, interaction: discord.Interaction) -> None:
                 if self.action_id == REJECT_ACTION:
-                    await interaction.response.send_modal(ReasonModal(self.value, on_click))
+                    await interaction.response.send_modal(ReasonModal(self.value))
                     return
                 await on_click(interaction, self.action_id, self.value, None)
 
         self.item_class: type[ActionButton] = BoundActionButton
+        self._on_click = on_click
+
+    async def modal_submit(self, interaction: discord.Interaction) -> None:
+        """Decide a Reject modal's submit (the client's `interaction` listener calls this)."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: Any = interaction.data or {}
+        match = MODAL_ID.fullmatch(str(data.get("custom_id", "")))
+        if match is None:
+            return
+        reason = submitted_reason(data.get("components"))
+        await self._on_click(interaction, REJECT_ACTION, match["plan"], reason)
 
     def view_for(self, buttons: Sequence[Button]) -> ui.View | None:
         """A persistent ui.View holding the view's buttons, or None when it has none."""

@@ -122,6 +122,7 @@ class DiscordAdapter:
         self.tree.error(self._on_tree_error)
         self.buttons = ButtonKit(self._on_click)
         self.client.add_dynamic_items(self.buttons.item_class)
+        self.client.event(self.on_interaction)  # registered by name: Client.dispatch calls it
         self.replier = Replier(self.buttons, defer_after=defer_after)
         self.delivery: Delivery = DiscordDelivery(self.client, self.buttons)
         self._refs = RefChoices(runner.service)
@@ -195,6 +196,10 @@ class DiscordAdapter:
             delivery_key=delivery_key(interaction),
         )
         await self.replier.answer(interaction, work, ephemeral=not spec.changes_state)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Every interaction; Reject modal submits are decided here (see ButtonKit)."""
+        await self.buttons.modal_submit(interaction)
 
     async def _on_click(
         self, interaction: discord.Interaction, action_id: str, value: str, reason: str | None

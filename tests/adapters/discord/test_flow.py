@@ -151,6 +151,33 @@ async def test_click_on_message_from_before_restart_still_decides(
         await second.close()
 
 
+async def test_reject_modal_opened_before_a_restart_still_decides_after_it(
+    fake: FakeDiscord, db_url: str, clock: ManualClock, people: People
+) -> None:
+    first = await launch(fake, db_url, clock)
+    try:
+        plan = await _start_and_plan(fake, first, people)
+        modal = await click(fake, people.carol, buttons_of(plan)[1], int(plan["id"]))
+        assert modal["type"] == MODAL
+    finally:
+        await first.close()
+    second = await launch(fake, db_url, clock)
+    try:
+        field_id = modal["data"]["components"][0]["components"][0]["custom_id"]
+        submit = fake.modal_submit_payload(
+            modal["data"]["custom_id"], {field_id: "not during the freeze"}, user=people.carol
+        )
+        await fake.push_interaction(submit)
+        answer = (await fake.wait_for_callback(submit)).json
+        assert "rejected" in text_of(answer["data"])
+        await second.drain()
+        edited = fake.messages[int(plan["id"])]
+        assert edited["components"] == [] and "not during the freeze" in text_of(edited)
+        assert (await second.session(1, workspace(fake))).status is Status.PAUSED
+    finally:
+        await second.close()
+
+
 async def test_reads_and_help_are_ephemeral(fake: FakeDiscord, bot: Bot, people: People) -> None:
     await slash(fake, people.bob, "start", {"title": "Read me"})
     shown = await slash(fake, people.dave, "show", {"ref": "#1"})
