@@ -1,9 +1,11 @@
 """Bolt listeners for `/session`, the plan buttons and the Reject modal: thin by design.
 
-Each listener acks at once (Slack's 3-second budget) and hands the rest to a tracked task:
-parse the payload → one `CommandRunner` call → render the reply to the payload's response_url.
-The task catches everything, so nothing raised after `ack()` reaches Bolt, and `idle()` lets
-shutdown (and tests) wait for in-flight work.
+The work of a payload (parse → one `CommandRunner` call → a reply) runs in a tracked task that
+turns every failure into a reply, so nothing raised after `ack()` reaches Bolt, and `idle()`
+lets shutdown (and tests) wait for in-flight work. A slash command whose reply is ephemeral
+(reads, help, errors) and ready within `ack_budget` is answered in the ack itself, which saves
+Slack a second request; in-channel replies, slow ones and every click's answer go to the
+payload's response_url.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -21,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.blocks import REASON_CALLBACK, reason_modal, submitted_reason
 from adapters.slack.delivery import PLATFORM, InviteHints
 from adapters.slack.directory import AdminDirectory
-from adapters.slack.replies import ResponseUrls
+from adapters.slack.replies import ResponseUrls, message_body
 from core.cards import APPROVE_ACTION, REJECT_ACTION, REREQUEST_ACTION, error_view
 from core.models import Actor, ChatRef, Source
 from core.runner import CommandRunner
@@ -30,7 +32,11 @@ from core.views import Reply
 _log = logging.getLogger(__name__)
 
 COMMAND = "/session"
+# How long a command may run before its ack leaves without the answer: Slack waits 3 s for
+# the ack, and the network and Bolt need their share of that.
+ACK_BUDGET = 1.5
 Body = dict[str, Any]
+T = TypeVar("T")
 
 
 def workspace_of(team_id: str) -> str:
@@ -58,12 +64,14 @@ class SlackHandlers:
         admins: AdminDirectory,
         hints: InviteHints,
         replies: ResponseUrls,
+        ack_budget: float = ACK_BUDGET,
     ) -> None:
         self.runner = runner
+        self.ack_budget = ack_budget
         self.admins = admins
         self.hints = hints
         self.replies = replies
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     def register(self, app: AsyncApp) -> None:
         app.command(COMMAND)(self.on_command)
@@ -72,11 +80,20 @@ class SlackHandlers:
         app.action(REJECT_ACTION)(self.on_reject)
         app.view(REASON_CALLBACK)(self.on_reason)
 
-    # -- listeners: ack, then work in a task ----------------------------------------------------
+    # -- listeners: ack within Slack's budget, the rest in a task -------------------------------
 
     async def on_command(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
-        await ack()
-        self._spawn(self._command(body, client), body.get("response_url"))
+        """Ephemeral answers ready within the budget ride in the ack; the rest follow it."""
+        answer = self._start(self._guarded(self._command(body, client)))
+        done, _ = await asyncio.wait({answer}, timeout=self.ack_budget)
+        reply = answer.result() if done else None
+        if not done or (reply is not None and not reply.ephemeral):
+            await ack()
+            self._start(self._deliver(answer, body.get("response_url")))
+        elif reply is None:  # a redelivery, answered the first time
+            await ack()
+        else:
+            await ack(message_body(reply))
 
     async def on_click(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
         await ack()
@@ -93,27 +110,25 @@ class SlackHandlers:
 
     # -- the work ------------------------------------------------------------------------------
 
-    async def _command(self, body: Body, client: AsyncWebClient) -> None:
+    async def _command(self, body: Body, client: AsyncWebClient) -> Reply | None:
         team = _team_of(body)
         chat = ChatRef(PLATFORM, workspace_of(team), str(body["channel_id"]))
         self.hints.remember(chat.workspace, chat.channel_id, body.get("response_url"))
         actor = await self._actor(client, team, str(body["user_id"]))
         key = f"slack:command:{body['trigger_id']}"
-        reply = await self.runner.run(actor, chat, str(body.get("text") or ""), delivery_key=key)
-        await self.replies.reply(body.get("response_url"), reply)
+        return await self.runner.run(actor, chat, str(body.get("text") or ""), delivery_key=key)
 
-    async def _click(self, body: Body, client: AsyncWebClient) -> None:
+    async def _click(self, body: Body, client: AsyncWebClient) -> Reply | None:
         team = _team_of(body)
         chat = ChatRef(PLATFORM, workspace_of(team), _channel_of(body))
         action = body["actions"][0]
         actor = await self._actor(client, team, str(body["user"]["id"]))
         key = f"slack:action:{body['trigger_id']}"
-        reply = await self.runner.click(
+        return await self.runner.click(
             actor, chat, str(action["action_id"]), str(action.get("value") or ""), delivery_key=key
         )
-        await self.replies.reply(body.get("response_url"), reply)
 
-    async def _open_reason(self, body: Body, client: AsyncWebClient) -> None:
+    async def _open_reason(self, body: Body, client: AsyncWebClient) -> Reply | None:
         metadata = {
             "plan_id": str(body["actions"][0].get("value") or ""),
             "channel_id": _channel_of(body),
@@ -122,12 +137,15 @@ class SlackHandlers:
         title = str((body.get("message") or {}).get("text") or "this plan")
         modal = reason_modal(plan_title=title, metadata=metadata)
         await client.views_open(trigger_id=body["trigger_id"], view=modal)
+        return None  # the modal is the answer
 
-    async def _reason(self, body: Body, metadata: dict[str, str], client: AsyncWebClient) -> None:
+    async def _reason(
+        self, body: Body, metadata: dict[str, str], client: AsyncWebClient
+    ) -> Reply | None:
         team = _team_of(body)
         chat = ChatRef(PLATFORM, workspace_of(team), metadata.get("channel_id", ""))
         actor = await self._actor(client, team, str(body["user"]["id"]))
-        reply = await self.runner.click(
+        return await self.runner.click(
             actor,
             chat,
             REJECT_ACTION,
@@ -135,7 +153,6 @@ class SlackHandlers:
             reason=submitted_reason(body["view"]),
             delivery_key=f"slack:view:{body['view']['id']}",
         )
-        await self.replies.reply(metadata.get("response_url"), reply)
 
     async def _actor(self, client: AsyncWebClient, team: str, user_id: str) -> Actor:
         admin = await self.admins.is_admin(client, team, user_id)
@@ -143,24 +160,32 @@ class SlackHandlers:
 
     # -- task bookkeeping ----------------------------------------------------------------------
 
-    def _spawn(self, work: Coroutine[Any, Any, None], response_url: str | None) -> None:
-        task = asyncio.create_task(self._guarded(work, response_url))
+    def _spawn(self, work: Awaitable[Reply | None], response_url: str | None) -> None:
+        """Answer a payload later: run its work, then post the reply to its response_url."""
+        self._start(self._deliver(self._guarded(work), response_url))
+
+    def _start(self, work: Awaitable[T]) -> asyncio.Task[T]:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    async def _guarded(self, work: Coroutine[Any, Any, None], response_url: str | None) -> None:
-        """Run listener work; an unexpected failure is logged and answered, never re-raised."""
+    async def _guarded(self, work: Awaitable[Reply | None]) -> Reply | None:
+        """Run listener work; an unexpected failure is logged and becomes the reply."""
         try:
-            await work
+            return await work
         except Exception:
             ref = secrets.token_hex(3)
             _log.exception("Slack listener failed (ref %s)", ref)
-            try:
-                await self.replies.reply(
-                    response_url, Reply(error_view(f"Something went wrong (ref {ref})."))
-                )
-            except Exception:
-                _log.warning("could not report error ref %s to Slack", ref)
+            return Reply(error_view(f"Something went wrong (ref {ref})."))
+
+    async def _deliver(self, answer: Awaitable[Reply | None], response_url: str | None) -> None:
+        """Post a (guarded) answer to the response_url; a failed post is only logged."""
+        reply = await answer
+        try:
+            await self.replies.reply(response_url, reply)
+        except Exception:
+            _log.warning("could not post a reply to a Slack response_url", exc_info=True)
 
     async def idle(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109 - bounded by design
         """Wait (bounded) until no listener work is in flight; False if time ran out."""

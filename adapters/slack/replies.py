@@ -20,6 +20,16 @@ from core.views import Reply
 _log = logging.getLogger(__name__)
 
 
+def message_body(reply: Reply) -> dict[str, Any]:
+    """A reply as the JSON a response_url or a slash command's ack body takes."""
+    message = render(reply.view)
+    return {
+        "response_type": "ephemeral" if reply.ephemeral else "in_channel",
+        "text": message.text,
+        "blocks": message.blocks,
+    }
+
+
 class ResponseUrls:
     """Posts replies to response_urls: ephemeral for reads, help and errors; else in channel."""
 
@@ -35,12 +45,12 @@ class ResponseUrls:
         """Send a core reply; None (a redelivery already answered) sends nothing."""
         if reply is None:
             return
-        message = render(reply.view)
+        body = message_body(reply)
         await self._post(
             response_url,
-            text=message.text,
-            blocks=message.blocks,
-            response_type="ephemeral" if reply.ephemeral else "in_channel",
+            text=body["text"],
+            blocks=body["blocks"],
+            response_type=body["response_type"],
         )
 
     async def notice(self, response_url: str | None, text: str) -> None:

@@ -83,14 +83,15 @@ class SlackBot:
         return status, body
 
     async def command(self, text: str, user: str = ALICE, **fields: Any) -> list[ResponseCall]:
-        """Run `/session text` as `user`; returns what was posted to its response_url."""
+        """Run `/session text` as `user`; returns its answers: in the ack body, then those
+        posted to its response_url."""
         rid = f"cmd-{len(self.fake.responses)}-{user}"
         request = slash_command_request(
             text, response_url=self.fake.response_url(rid), user_id=user, **fields
         )
-        status, _ = await self.send(request)
+        status, body = await self.send(request)
         assert status == 200
-        return self.fake.responses_to(rid)
+        return [*ack_answer(rid, body), *self.fake.responses_to(rid)]
 
     def click_request(self, action_id: str, message: Message, user: str) -> SignedRequest:
         value = plan_button(message, action_id)["value"]
@@ -119,6 +120,16 @@ class SlackBot:
         session = await self.core.store.session(WORKSPACE, str(ref))
         assert session is not None
         return session.status
+
+
+def ack_answer(response_id: str, body: str | dict[str, Any] | None) -> list[ResponseCall]:
+    """The answer a slash command's ack carried (HTTP body or envelope payload), if any."""
+    if not body:
+        return []
+    message = json.loads(body) if isinstance(body, str) else body
+    if isinstance(message, str):  # a bare text ack
+        message = {"text": message}
+    return [ResponseCall(f"ack:{response_id}", message, {})]
 
 
 def response_id(request: SignedRequest) -> str:
