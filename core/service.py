@@ -469,6 +469,15 @@ class SessionService:
         await self._require(actor, session, Perm.MANAGE)
         return await self._change(actor, session, Action.ARCHIVE, EventType.ARCHIVED)
 
+    async def delete(self, actor: Actor, ref: str) -> Session:
+        """Delete a session with all its rows (owner or admin); a concurrent change wins."""
+        session = await self.find(actor, ref)
+        await self._require(actor, session, Perm.MANAGE)
+        if not await self.store.delete_session(session.id, version=session.version):
+            raise await self._lost_race(session)
+        _log.info("session %s (#%s) deleted by %s", session.id, session.ref, actor.user_id)
+        return session
+
     async def _simple(
         self,
         actor: Actor,

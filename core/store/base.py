@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from core.history.models import Message, Revision, SearchHit
+from core.idempotency import IdempotencyStore
 from core.installations import InstallationRecord
 from core.jobs.records import (
     DueSession,
@@ -20,6 +21,7 @@ from core.jobs.records import (
 )
 from core.models import Event, Member, OutboxRow, Plan, PlanModification, Session, Status
 from core.store import ops
+from core.tokens import TokenStore
 
 
 @dataclass(slots=True)
@@ -195,7 +197,9 @@ class InstallationStore(Protocol):
     async def consume_oauth_state(self, state: str, *, platform: str, now: datetime) -> bool: ...
 
 
-class Store(HistoryStore, JobStore, InstallationStore, Protocol):
+class Store(
+    HistoryStore, JobStore, InstallationStore, TokenStore, IdempotencyStore, Protocol
+):
     """Everything the service reads and writes; every write unit is atomic."""
 
     backend: str
@@ -221,6 +225,7 @@ class Store(HistoryStore, JobStore, InstallationStore, Protocol):
         limit: int,
         offset: int,
     ) -> SessionPage: ...
+    async def delete_session(self, session_id: str, *, version: int) -> bool: ...
     async def members(self, session_id: str) -> list[Member]: ...
     async def current_plan(self, session_id: str) -> Plan | None: ...
     async def plan(self, plan_id: str) -> Plan | None: ...

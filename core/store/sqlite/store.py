@@ -27,6 +27,7 @@ from core.store.sqlite.engine import SqliteEngine
 from core.store.sqlite.history import SqliteHistory
 from core.store.sqlite.installations import SqliteInstallations
 from core.store.sqlite.jobs import SqliteJobs
+from core.store.sqlite.tokens import SqliteTokens
 from core.store.sqlite.writes import apply_all
 
 _log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SqliteStore(SqliteHistory, SqliteJobs, SqliteInstallations):
+class SqliteStore(SqliteHistory, SqliteJobs, SqliteInstallations, SqliteTokens):
     """Sessions, plans, events and the outbox in SQLite, written by one group-committing writer."""
 
     backend = "sqlite"
@@ -178,6 +179,17 @@ class SqliteStore(SqliteHistory, SqliteJobs, SqliteInstallations):
             return SessionPage([rows.session(r) for r in found], found[0]["total"] if found else 0)
         total = await self.engine.fetchone(f"SELECT COUNT(*) FROM sessions WHERE {clause}", args)
         return SessionPage([], int(total[0]) if total else 0)
+
+    async def delete_session(self, session_id: str, *, version: int) -> bool:
+        """Delete a session and (by cascade) every row of it, if it is unchanged."""
+        return await self.engine.write(
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM sessions WHERE id = ? AND version = ?", (session_id, version)
+                ).rowcount
+                == 1
+            )
+        )
 
     async def members(self, session_id: str) -> list[Member]:
         found = await self.engine.fetchall(

@@ -1,0 +1,41 @@
+"""Idempotent API writes: the first response to a key is kept and replayed to retries.
+
+The key is claimed in the inbound dedupe ledger (§1) before the request acts, in the same
+transaction that records a fingerprint of the request, so a retry never acts twice and a
+different request reusing the key is recognised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(slots=True)
+class StoredResponse:
+    """What the first request with a key left: its fingerprint and, once done, its response."""
+
+    request_hash: str
+    status: int | None = None
+    body: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status is not None
+
+
+class IdempotencyStore(Protocol):
+    async def claim_idempotency(
+        self, key: str, request_hash: str, *, now: datetime
+    ) -> StoredResponse | None:
+        """None when `key` is new (now claimed); else what the first request left."""
+        ...
+
+    async def finish_idempotency(self, key: str, *, status: int, body: str) -> None: ...
+    async def release_idempotency(self, key: str) -> None:
+        """Forget a claim whose request failed unexpectedly, so a retry may act."""
+        ...
+
+
+__all__ = ["IdempotencyStore", "StoredResponse"]
