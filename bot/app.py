@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from adapters.console.adapter import ConsoleAdapter, ConsoleDelivery, ConsoleScreen
+from bot.api import mount_api
 from bot.config import Config
 from bot.http import HttpServer
 from bot.scheduler import JobScheduler
@@ -104,7 +105,7 @@ async def run_console(
     background = asyncio.create_task(core.dispatcher.run_forever(stop, lock=console.lock))
     scheduler = job_scheduler(config, core)
     await scheduler.start()
-    http = await _start_http(config) if with_http else None
+    http = await _start_http(config, core) if with_http else None
     if interactive:
         out.write(f"sessionbot console on {config.database_url} as @{user} in #{channel}.\n")
         out.write("Type `help`, `@name command` to act as someone else, `quit` to leave.\n")
@@ -121,9 +122,10 @@ async def run_console(
     return 0
 
 
-async def _start_http(config: Config) -> HttpServer | None:
+async def _start_http(config: Config, core: Core) -> HttpServer | None:
     """The HTTP server beside the console; a busy port only costs a warning."""
     http = HttpServer(config.http_host, config.http_port)
+    mount_api(http.app, core.service)
     try:
         await http.start()
     except OSError as exc:

@@ -8,6 +8,7 @@ import logging
 import signal
 from typing import Protocol
 
+from bot.api import mount_api
 from bot.app import Core, job_scheduler, open_core
 from bot.config import Config
 from bot.http import Check, HttpServer
@@ -66,6 +67,7 @@ async def serve(
     stop = stop or asyncio.Event()
     core = await open_core(config, clock=clock)
     http = HttpServer(config.http_host, config.http_port)
+    mount_api(http.app, core.service)
     http.add_check("database", database_check(core))
     adapters = chat_adapters(config, core, http)
     for adapter in adapters:

@@ -1,0 +1,46 @@
+"""Builds the `/api/v1` sub-application from the route table and mounts it on the bot's server."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.api.auth import auth_middleware
+from bot.api.endpoint import Endpoint
+from bot.api.errors import errors_middleware
+from bot.api.openapi import PREFIX, document
+from bot.api.route import Route
+from bot.api.routes import ROUTES
+from bot.api.runtime import API, ApiConfig, ApiContext
+from core.history.messages import history_for
+from core.service import SessionService
+from core.tokens import TokenService
+
+
+def api_app(
+    service: SessionService, *, config: ApiConfig | None = None, routes: list[Route] = ROUTES
+) -> web.Application:
+    """The API as its own aiohttp application (its middlewares touch only its routes)."""
+    context = ApiContext(
+        service=service,
+        history=history_for(service),
+        tokens=TokenService(service.store, clock=service.clock),
+        config=config or ApiConfig(),
+        openapi=document(routes),
+    )
+    app = web.Application(middlewares=[errors_middleware, auth_middleware])
+    app[API] = context
+    for route in routes:
+        app.router.add_route(route.method, route.path, Endpoint(route).handle)
+    return app
+
+
+def mount_api(
+    app: web.Application, service: SessionService, *, config: ApiConfig | None = None
+) -> web.Application:
+    """Serve the API under `/api/v1` of `app` (the bot's one HTTP server)."""
+    api = api_app(service, config=config)
+    app.add_subapp(PREFIX, api)
+    return api
+
+
+__all__ = ["api_app", "mount_api"]

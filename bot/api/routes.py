@@ -1,0 +1,28 @@
+"""The route table of `/api/v1`: every operation, in the order the OpenAPI document lists them."""
+
+from __future__ import annotations
+
+from bot.api import export, messages, openapi, plans, progress, session_context, sessions
+from bot.api.route import Route
+from bot.api.schemas import free_object
+
+ROUTES: list[Route] = [
+    Route(
+        "GET",
+        "/openapi.json",
+        "getOpenApi",
+        "This OpenAPI document",
+        "meta",
+        openapi.serve,
+        free_object("An OpenAPI 3.1 document."),
+        public=True,
+    ),
+    *sessions.ROUTES,
+    *progress.ROUTES,
+    *messages.ROUTES,
+    *session_context.ROUTES,
+    *plans.ROUTES,
+    *export.ROUTES,
+]
+
+__all__ = ["ROUTES"]

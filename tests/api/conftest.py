@@ -1,0 +1,98 @@
+"""A real bot HTTP server with the API on 127.0.0.1, a real SQLite file and a manual clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.api import ApiConfig, mount_api
+from bot.http import HttpServer
+from core.clock import ManualClock
+from core.service import SessionService
+from core.tokens import TokenService
+from tests.conftest import WS
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def error(self) -> str:
+        """The error code of a JSON error reply."""
+        return str(self.body["error"]["code"])
+
+
+class ApiClient:
+    """Talks to the server like any HTTP client: JSON in, status and JSON out."""
+
+    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
+        self.http = http
+        self.base = base
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        data: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Reply:
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        async with self.http.request(
+            method, self.base + path, json=json, data=data, headers=sent, params=params
+        ) as response:
+            text = await response.text()
+            body: Any = text
+            if response.content_type == "application/json" and text:
+                body = await response.json()
+            return Reply(response.status, body, dict(response.headers))
+
+    async def get(self, path: str, token: str | None = None, **kw: Any) -> Reply:
+        return await self.call("GET", path, token=token, **kw)
+
+    async def post(self, path: str, token: str | None = None, **kw: Any) -> Reply:
+        return await self.call("POST", path, token=token, **kw)
+
+
+@pytest.fixture
+def tokens(service: SessionService, clock: ManualClock) -> TokenService:
+    return TokenService(service.store, clock=clock)
+
+
+@pytest.fixture
+def api_config() -> ApiConfig:
+    return ApiConfig()
+
+
+@pytest.fixture
+async def server(service: SessionService, api_config: ApiConfig) -> AsyncIterator[HttpServer]:
+    http = HttpServer("127.0.0.1", 0)
+    mount_api(http.app, service, config=api_config)
+    await http.start()
+    yield http
+    await http.stop()
+
+
+@pytest.fixture
+async def api(server: HttpServer) -> AsyncIterator[ApiClient]:
+    async with aiohttp.ClientSession() as http:
+        yield ApiClient(http, f"http://127.0.0.1:{server.port}/api/v1")
+
+
+async def make_token(
+    tokens: TokenService, user: str, *, workspace: str = WS, admin: bool = False
+) -> str:
+    _, secret = await tokens.create(workspace, f"{user}-token", user_id=user, admin=admin)
+    return secret
