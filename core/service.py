@@ -918,6 +918,10 @@ class SessionService:
         session = await self.store.session_by_id(plan.session_id) if plan else None
         if plan is None or session is None or workspace not in (None, session.workspace):
             raise NotFound("plan", plan_id)
+        if plan.status is PlanStatus.PENDING and session.status is not Status.PENDING:
+            # A decision commits plan and session at once; one that landed between the two
+            # reads shows in a second read, so a late click hears who decided (a Conflict).
+            plan = await self.store.plan(plan_id) or plan
         return session, plan
 
     # -- stats -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The Store contract the service relies on; SQLite implements it (PostgreSQL later)."""
+"""The Store contract the service relies on; SQLite and PostgreSQL implement it."""
 
 from __future__ import annotations
 
@@ -260,11 +260,13 @@ class Store(
 
 
 def open_store(url: str) -> Store:
-    """The store for a database URL (sqlite:///… today)."""
+    """The store for a database URL: `sqlite:///…` or `postgresql://…` (`postgres://…`)."""
     if url.startswith("sqlite:///"):
         from core.store.sqlite.store import SqliteStore
 
         return SqliteStore(url)
     if url.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError("PostgreSQL support is not built yet")
+        from core.store.postgres.store import PostgresStore
+
+        return PostgresStore(url)
     raise ValueError(f"unsupported database URL {url!r}")

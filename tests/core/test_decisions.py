@@ -56,8 +56,9 @@ async def test_twenty_concurrent_decisions_make_exactly_one(
         OutboxKind.MESSAGE_UPDATE.value, f"decided:{plan.id}",
     )  # fmt: skip
     notices = await count(
-        store, "outbox", "dedupe_key LIKE 'event:%' AND payload LIKE ?", '%"plan_%ed"%'
-    )
+        store, "outbox", "dedupe_key LIKE 'event:%' AND CAST(payload AS TEXT) LIKE ?",
+        '%"plan_%ed"%',
+    )  # fmt: skip
     assert updates == 1 and notices == 1
 
 

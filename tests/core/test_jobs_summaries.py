@@ -13,6 +13,7 @@ from core.jobs import schedules, summaries
 from core.jobs.records import Subscription
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
+from core.store.base import open_store
 from core.store.sqlite.store import SqliteStore
 from tests.conftest import CHAT, WS, actor, count
 
@@ -74,7 +75,7 @@ async def test_missed_slot_more_than_an_hour_late_is_skipped(
 async def test_two_processes_firing_the_same_slot_send_one_summary(
     db_url: str, store: SqliteStore, clock: ManualClock
 ) -> None:
-    second_store = SqliteStore(db_url)
+    second_store = open_store(db_url)
     await second_store.open()
     try:
         one = SessionService(store, clock=clock, config=ServiceConfig())

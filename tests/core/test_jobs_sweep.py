@@ -11,6 +11,7 @@ from core.jobs.records import Reminder, ReminderKind, ReminderStatus
 from core.models import Decision, EventType, Role, Status
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
+from core.store.base import open_store
 from core.store.sqlite.store import SqliteStore
 from tests.conftest import CHAT, actor, count
 
@@ -187,7 +188,7 @@ async def test_one_bad_row_does_not_stop_the_sweep(
 async def test_two_processes_sweeping_at_once_act_once(
     db_url: str, store: SqliteStore, clock: ManualClock
 ) -> None:
-    second_store = SqliteStore(db_url)
+    second_store = open_store(db_url)
     await second_store.open()
     try:
         config = ServiceConfig()

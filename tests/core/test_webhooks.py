@@ -152,8 +152,6 @@ async def test_creation_plans_and_agent_progress_reach_subscribed_webhooks(
     await service.record_event(OWNER, session.id, EventType.LEARNING, {"fact": "unsubscribed"})
     await service.decide(OWNER, Decision.APPROVE, ref=str(session.ref))
     await service.record_iteration(OWNER, session.id)
-    rows = await store.engine.fetchall(
-        "SELECT payload FROM outbox WHERE kind = 'webhook' ORDER BY rowid"
-    )
-    events = [json.loads(r[0])["event"] for r in rows]
+    rows = [r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"]
+    events = [r.payload["event"] for r in rows]
     assert events == ["created", "plan_submitted", "tool_call", "iteration"]

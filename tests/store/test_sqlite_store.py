@@ -15,6 +15,12 @@ from core.store.sqlite.store import SqliteStore
 from tests.conftest import actor
 
 
+@pytest.fixture
+def backend() -> str:
+    """These tests are about the SQLite file itself."""
+    return "sqlite"
+
+
 async def test_migrations_are_recorded_and_idempotent(store: SqliteStore) -> None:
     current, latest = await store.schema_status()
     assert current == latest >= 1

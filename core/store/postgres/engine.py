@@ -1,0 +1,171 @@
+"""PostgreSQL connections: an asyncpg pool, one pooled transaction per unit of work.
+
+SQLite needs a group-committing writer because it has one writer; PostgreSQL runs many
+transactions at once and already shares WAL flushes between concurrent commits, so every
+unit simply takes a pooled connection, runs in its own READ COMMITTED transaction and
+commits. A unit that loses a deadlock or a serialization race is replayed (units are pure
+functions of the database state); a lost compare-and-set is the unit's own `Conflict`.
+
+Pool size: `?pool_max=N` (alias `pool_size`) and `?pool_min=N` in the URL, default 10 / 1;
+those keys are taken out before the URL reaches asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+
+from core.errors import SessionBotError, StoreError
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Unit = Callable[[asyncpg.Connection], Awaitable[T]]
+
+POOL_MAX = 10
+POOL_MIN = 1
+MAX_REPLAYS = 8
+_REPLAY_STATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+_CONNECTION_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError)
+
+
+def pool_settings(url: str) -> tuple[str, int, int]:
+    """(the URL asyncpg gets, pool minimum, pool maximum) of a database URL."""
+    parts = urlsplit(url)
+    kept: list[tuple[str, str]] = []
+    low, high = POOL_MIN, POOL_MAX
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in ("pool_max", "pool_size", "pool_min"):
+            if not value.isdigit() or int(value) < 1:
+                raise ValueError(f"{key} must be a positive integer, not {value!r}")
+            if key == "pool_min":
+                low = int(value)
+            else:
+                high = int(value)
+        else:
+            kept.append((key, value))
+    return urlunsplit(parts._replace(query=urlencode(kept))), min(low, high), high
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PgEngine:
+    """Runs units of work in pooled transactions and reads on the same pool."""
+
+    def __init__(self, url: str, *, on_commit: Callable[[], None] | None = None) -> None:
+        self.url = url
+        self.dsn, self.pool_min, self.pool_max = pool_settings(url)
+        self._pool: asyncpg.Pool | None = None
+        self._on_commit = on_commit
+        self.units = 0
+        self.replays = 0
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=self.pool_min,
+                max_size=self.pool_max,
+                command_timeout=60,
+                server_settings={"application_name": "sessionbot", "TimeZone": "UTC"},
+            )
+        except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
+            raise StoreError(
+                f"Could not connect to PostgreSQL at {safe_url(self.url)}: {exc.__class__.__name__}"
+            ) from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    def _require(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("The database is closed.")
+        return self._pool
+
+    async def write(self, unit: Unit[T]) -> T:
+        """Run `unit` in its own transaction; return once it has committed."""
+        result = await self._transaction(unit)
+        if self._on_commit is not None:
+            self._on_commit()
+        return result
+
+    async def _transaction(self, unit: Unit[T]) -> T:
+        pool = self._require()
+        for attempt in range(MAX_REPLAYS + 1):
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    result = await unit(conn)
+            except asyncpg.PostgresError as exc:
+                if exc.sqlstate in _REPLAY_STATES and attempt < MAX_REPLAYS:
+                    self.replays += 1
+                    await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                    continue
+                raise translate(exc, "write") from exc
+            except _CONNECTION_ERRORS as exc:
+                raise translate(exc, "write") from exc
+            self.units += 1
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def run_raw(self, unit: Unit[T]) -> T:
+        """Run `unit` on a pooled connection outside any transaction (DDL scripts, checks)."""
+        try:
+            async with self._require().acquire() as conn:
+                return await unit(conn)
+        except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
+            raise translate(exc, "command") from exc
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
+        try:
+            return list(await self._require().fetch(sql, *params))
+        except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
+            raise translate(exc, "read") from exc
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
+        try:
+            row: asyncpg.Record | None = await self._require().fetchrow(sql, *params)
+        except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
+            raise translate(exc, "read") from exc
+        return row
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement in its own transaction; returns the rows it touched."""
+
+        async def run(conn: asyncpg.Connection) -> int:
+            return affected(await conn.execute(sql, *params))
+
+        return await self.write(run)
+
+
+def affected(status: str) -> int:
+    """The row count of a command status (`UPDATE 3`, `INSERT 0 1`, `DELETE 0`)."""
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def translate(exc: BaseException, what: str) -> BaseException:
+    """A database failure as a StoreError (core's own errors pass through unchanged)."""
+    if isinstance(exc, SessionBotError):
+        return exc
+    state = getattr(exc, "sqlstate", None)
+    _log.error("database %s failed: %s (%s)", what, exc.__class__.__name__, state)
+    detail = f"{exc.__class__.__name__}" + (f", SQLSTATE {state}" if state else "")
+    error = StoreError(f"Database {what} failed: {detail}")
+    error.__cause__ = exc
+    return error

@@ -1,0 +1,108 @@
+"""PostgreSQL queries of chat-app installations (multi-workspace OAuth) and OAuth state values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from asyncpg import Connection, Record
+
+from core.installations import InstallationRecord
+from core.store.codec import dumps, loads
+from core.store.postgres.engine import PgEngine, affected
+
+_COLUMNS = (
+    "platform, enterprise_id, team_id, bot_token, bot_user_id, bot_id, scopes, installer_id,"
+    " installed_at, data"
+)
+
+
+def _installation(row: Record) -> InstallationRecord:
+    scopes = tuple(s for s in str(row["scopes"]).split(",") if s)
+    return InstallationRecord(
+        platform=row["platform"],
+        enterprise_id=row["enterprise_id"],
+        team_id=row["team_id"],
+        bot_token=row["bot_token"],
+        bot_user_id=row["bot_user_id"],
+        bot_id=row["bot_id"],
+        scopes=scopes,
+        installer_id=row["installer_id"],
+        installed_at=row["installed_at"],
+        data=loads(row["data"]),
+    )
+
+
+class PgInstallations:
+    """Installations keyed by (platform, enterprise, team); `engine` from PostgresStore."""
+
+    engine: PgEngine
+
+    async def put_installation(self, record: InstallationRecord) -> None:
+        """Insert or replace the install of one (platform, enterprise, team): a reinstall wins."""
+        r = record
+        await self.engine.execute(
+            f"INSERT INTO installations ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+            " $9, $10) ON CONFLICT (platform, enterprise_id, team_id) DO UPDATE SET"
+            " bot_token = excluded.bot_token, bot_user_id = excluded.bot_user_id,"
+            " bot_id = excluded.bot_id, scopes = excluded.scopes,"
+            " installer_id = excluded.installer_id, installed_at = excluded.installed_at,"
+            " data = excluded.data",
+            (r.platform, r.enterprise_id, r.team_id, r.bot_token, r.bot_user_id, r.bot_id,
+             ",".join(r.scopes), r.installer_id, r.installed_at, dumps(r.data)),
+        )  # fmt: skip
+
+    async def installation(
+        self, platform: str, *, team_id: str, enterprise_id: str = ""
+    ) -> InstallationRecord | None:
+        """The install with exactly this key (empty strings for absent ids)."""
+        row = await self.engine.fetchone(
+            f"SELECT {_COLUMNS} FROM installations"
+            " WHERE platform = $1 AND enterprise_id = $2 AND team_id = $3",
+            (platform, enterprise_id, team_id),
+        )
+        return _installation(row) if row else None
+
+    async def installation_for_team(self, platform: str, team_id: str) -> InstallationRecord | None:
+        """The latest install in a workspace, whatever enterprise it belongs to."""
+        row = await self.engine.fetchone(
+            f"SELECT {_COLUMNS} FROM installations WHERE platform = $1 AND team_id = $2"
+            " ORDER BY installed_at DESC LIMIT 1",
+            (platform, team_id),
+        )
+        return _installation(row) if row else None
+
+    async def installations(self, platform: str) -> list[InstallationRecord]:
+        found = await self.engine.fetchall(
+            f"SELECT {_COLUMNS} FROM installations WHERE platform = $1"
+            " ORDER BY enterprise_id, team_id",
+            (platform,),
+        )
+        return [_installation(r) for r in found]
+
+    async def delete_installation(
+        self, platform: str, *, team_id: str, enterprise_id: str = ""
+    ) -> bool:
+        deleted = await self.engine.execute(
+            "DELETE FROM installations WHERE platform = $1 AND enterprise_id = $2 AND team_id = $3",
+            (platform, enterprise_id, team_id),
+        )
+        return deleted > 0
+
+    async def put_oauth_state(self, state: str, *, platform: str, expires_at: datetime) -> None:
+        await self.engine.execute(
+            "INSERT INTO oauth_states (state, platform, expires_at) VALUES ($1, $2, $3)",
+            (state, platform, expires_at),
+        )
+
+    async def consume_oauth_state(self, state: str, *, platform: str, now: datetime) -> bool:
+        """Use a state value once: true only if it was issued and has not expired."""
+
+        async def consume(conn: Connection) -> bool:
+            status = await conn.execute(
+                "DELETE FROM oauth_states WHERE state = $1 AND platform = $2 AND expires_at > $3",
+                state, platform, now,
+            )  # fmt: skip
+            await conn.execute("DELETE FROM oauth_states WHERE expires_at <= $1", now)
+            return affected(status) > 0
+
+        return await self.engine.write(consume)
