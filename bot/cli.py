@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot import tokens_cli
 from bot.app import run_console
 from bot.config import Config, load_config
 from bot.logs import setup_logging
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     imported = sub.add_parser("import", help="recreate a session from a JSON export")
     imported.add_argument("file", help="a file written by `sessionbot export --format json`")
     imported.add_argument("--workspace", help="the target workspace (default: the file's)")
+    tokens_cli.add_parser(sub)
     return parser
 
 
@@ -77,6 +79,8 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return await run_console(config, user=args.user, channel=args.channel)
     if command == "db":
         return await _db(args.db_command, config)
+    if command == "token":
+        return await tokens_cli.run(args, config)
     if command in ("export", "import"):
         return await _transfer(args, config)
     if command == "serve" or (command == "run" and config.chat_configured):

@@ -1,0 +1,116 @@
+"""Bad requests get a clear JSON 4xx and change nothing; core's errors map to their statuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.api import ApiConfig
+from core.store.base import Store
+from core.tokens import TokenService
+from tests.api.conftest import ApiClient, Reply, make_token
+from tests.conftest import count
+
+
+def _is_error(reply: Reply, status: int, code: str) -> None:
+    assert (reply.status, reply.error) == (status, code), reply.body
+    assert set(reply.body) == {"error"} and set(reply.body["error"]) == {"code", "message"}
+    assert reply.body["error"]["message"]
+    assert reply.headers["Content-Type"].startswith("application/json")
+
+
+@pytest.fixture
+async def token(tokens: TokenService) -> str:
+    return await make_token(tokens, "agent")
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "code"),
+    [
+        (b'{"title": "Deploy"', "application/json", 400, "malformed_json"),
+        (b'{"title": NaN}', "application/json", 400, "malformed_json"),
+        (b'{"title": 1e999}', "application/json", 400, "malformed_json"),
+        (b'{"title": "\\ud800"}', "application/json", 400, "malformed_json"),
+        (b'{"title": "\xff"}', "application/json", 400, "malformed_json"),
+        (b"[" * 100_000, "application/json", 400, "malformed_json"),
+        (b"title=Deploy", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (b'{"title": "Deploy"}', "text/plain", 415, "unsupported_media_type"),
+        (b'{"title": "Deploy", "owner": "root"}', "application/json", 422, "invalid_body"),
+        (b'{"mode": "deploy"}', "application/json", 422, "invalid_body"),
+        (b'{"title": 42}', "application/json", 422, "invalid_body"),
+        (b'["Deploy"]', "application/json", 422, "invalid_body"),
+        (b'{"title": "   "}', "application/json", 422, "usage"),
+    ],
+)
+async def test_a_bad_body_is_refused_and_creates_nothing(
+    api: ApiClient,
+    token: str,
+    store: Store,
+    data: bytes,
+    content_type: str,
+    status: int,
+    code: str,
+) -> None:
+    reply = await api.post("/sessions", token, data=data, headers={"Content-Type": content_type})
+    _is_error(reply, status, code)
+    assert await count(store, "sessions") == 0
+
+
+@pytest.mark.parametrize("api_config", [ApiConfig(max_body=1000)])
+async def test_a_body_over_the_limit_is_refused(api: ApiClient, token: str, store: Store) -> None:
+    big = {"title": "Deploy", "metadata": {"blob": "x" * 2000}}
+    _is_error(await api.post("/sessions", token, json=big), 413, "payload_too_large")
+    chunked = (b'{"title": "Deploy", "metadata": {"blob": "' + b"x" * 2000 + b'"}}',)
+
+    async def stream():  # type: ignore[no-untyped-def]
+        for part in chunked:
+            yield part
+
+    reply = await api.call(
+        "POST",
+        "/sessions",
+        token=token,
+        data=stream(),
+        headers={"Content-Type": "application/json"},
+    )
+    _is_error(reply, 413, "payload_too_large")
+    assert await count(store, "sessions") == 0
+
+
+async def test_core_errors_map_to_their_statuses(api: ApiClient, token: str) -> None:
+    session = (await api.post("/sessions", token, json={"title": "Deploy"})).body
+    s = f"/sessions/{session['ref']}"
+    _is_error(await api.get("/sessions/999", token), 404, "not_found")
+    _is_error(await api.post(f"{s}/resume", token), 409, "invalid_transition")
+    _is_error(await api.post(f"{s}/extend", token, json={"duration": "0s"}), 422, "usage")
+    _is_error(await api.get(f"{s}/plan", token), 404, "not_found")
+    text = {"content": "é" * 40_000}  # under the schema's characters, over core's 64 KiB
+    _is_error(await api.post(f"{s}/messages", token, json=text), 413, "limit")
+    _is_error(await api.get("/search", token, params={"q": '"open'}), 422, "usage")
+
+
+async def test_bad_parameters_are_refused(api: ApiClient, token: str) -> None:
+    _is_error(await api.get("/sessions", token, params={"limit": "ten"}), 400, "invalid_parameter")
+    _is_error(await api.get("/sessions", token, params={"limit": "0"}), 400, "invalid_parameter")
+    _is_error(await api.get("/sessions", token, params={"sort": "x"}), 400, "invalid_parameter")
+    _is_error(await api.get("/sessions", token, params={"cursor": "abc"}), 400, "invalid_parameter")
+    _is_error(await api.get("/sessions", token, params={"status": "x"}), 400, "invalid_parameter")
+    _is_error(await api.get("/sessions/1/messages/abc", token), 400, "invalid_parameter")
+    _is_error(await api.get("/sessions/1/messages/0", token), 400, "invalid_parameter")
+    _is_error(await api.get("/search", token), 400, "invalid_parameter")
+
+
+async def test_unknown_routes_and_methods_answer_in_json(api: ApiClient, token: str) -> None:
+    _is_error(await api.get("/nothing-here", token), 404, "not_found")
+    reply = await api.call("PUT", "/sessions", token=token)
+    _is_error(reply, 405, "method_not_allowed")
+    assert "POST" in reply.headers["Allow"]
+
+
+@pytest.mark.parametrize("api_config", [ApiConfig(rate=0.01, burst=3)])
+async def test_too_many_requests_are_slowed_down(api: ApiClient, token: str, store: Store) -> None:
+    for _ in range(3):
+        assert (await api.get("/sessions", token)).status == 200
+    reply = await api.post("/sessions", token, json={"title": "Deploy"})
+    _is_error(reply, 429, "rate_limited")
+    assert int(reply.headers["Retry-After"]) >= 1
+    assert await count(store, "sessions") == 0
