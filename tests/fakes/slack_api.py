@@ -210,6 +210,8 @@ class FakeSlackApi:
         self.client_id = "1111.2222"
         self.client_secret = "fake-client-secret"
         self.teams: dict[str, FakeTeam] = {}  # by bot token: what auth.test answers for it
+        # apps.connections.open (Socket Mode): token -> answer; set by FakeSocketMode.
+        self.connections_open: Callable[[str], JsonDict] | None = None
         self._oauth_codes: dict[str, FakeTeam] = {}
         self._faults: defaultdict[str, deque[_Fault]] = defaultdict(deque)
         self._waiters: list[_Waiter] = []
@@ -425,6 +427,8 @@ class FakeSlackApi:
             return 200, {"ok": False, "error": "not_authed"}, {}
         if token in self.invalid_tokens:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if method == "apps.connections.open":
+            return 200, self._apps_connections_open(token), {}
         handler = self._handlers.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
@@ -489,6 +493,12 @@ class FakeSlackApi:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, token: str) -> JsonDict:
+        """apps.connections.open: a Socket Mode URL for an app-level token, if a server runs."""
+        if self.connections_open is None:
+            return {"ok": False, "error": "socket_mode_not_enabled"}
+        return self.connections_open(token)
 
     def _oauth_v2_access(self, params: JsonDict, headers: Mapping[str, str]) -> JsonDict:
         """oauth.v2.access: trade a granted code (once) for the team's bot token."""

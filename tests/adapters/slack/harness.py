@@ -54,8 +54,9 @@ class SlackBot:
     web: ClientSession
 
     @classmethod
-    async def start(cls, db_url: str, fake: FakeSlackApi, clock: ManualClock) -> Self:
-        config = load_config(slack_env(db_url, fake))
+    async def start(cls, db_url: str, fake: FakeSlackApi, clock: ManualClock, **env: str) -> Self:
+        """Wire and start it as `sessionbot serve` does; `env` adds or overrides settings."""
+        config = load_config(slack_env(db_url, fake, **env))
         core = await open_core(config, clock=clock)
         http = HttpServer(config.http_host, config.http_port)
         (adapter,) = chat_adapters(config, core, http)
