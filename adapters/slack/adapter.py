@@ -125,8 +125,14 @@ class SlackAdapter:
             signing_secret=signing_secret or "",
             # Socket Mode payloads arrive over an authenticated socket; Bolt skips the HMAC there.
             request_verification_enabled=app_token is None,
-            # The listeners only ack and spawn, so answering after them is answering at once.
+            # The listeners ack within their budget and spawn the rest, so answering after them
+            # is answering at once.
             process_before_response=True,
+            # The app subscribes to no events (manifest.yml) and runs no workflow functions:
+            # skip the per-request middleware that only those need.
+            url_verification_enabled=False,
+            ignoring_self_events_enabled=False,
+            attaching_function_token_enabled=False,
             logger=logging.getLogger("slack_bolt"),
             **_oauth_arguments(oauth, client),
         )
