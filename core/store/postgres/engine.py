@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -27,6 +28,8 @@ _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Unit = Callable[[asyncpg.Connection], Awaitable[T]]
+# Told of every operation: (kind, seconds), kind `write`, `read` or `raw` (the metrics hook).
+Observer = Callable[[str, float], None]
 
 POOL_MAX = 10
 POOL_MIN = 1
@@ -71,6 +74,7 @@ class PgEngine:
         self.dsn, self.pool_min, self.pool_max = pool_settings(url)
         self._pool: asyncpg.Pool | None = None
         self._on_commit = on_commit
+        self.observe: Observer | None = None
         self.units = 0
         self.replays = 0
 
@@ -100,7 +104,11 @@ class PgEngine:
 
     async def write(self, unit: Unit[T]) -> T:
         """Run `unit` in its own transaction; return once it has committed."""
-        result = await self._transaction(unit)
+        started = time.perf_counter()
+        try:
+            result = await self._transaction(unit)
+        finally:
+            self._observed("write", started)
         if self._on_commit is not None:
             self._on_commit()
         return result
@@ -125,24 +133,37 @@ class PgEngine:
 
     async def run_raw(self, unit: Unit[T]) -> T:
         """Run `unit` on a pooled connection outside any transaction (DDL scripts, checks)."""
+        started = time.perf_counter()
         try:
             async with self._require().acquire() as conn:
                 return await unit(conn)
         except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
             raise translate(exc, "command") from exc
+        finally:
+            self._observed("raw", started)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
+        started = time.perf_counter()
         try:
             return list(await self._require().fetch(sql, *params))
         except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
             raise translate(exc, "read") from exc
+        finally:
+            self._observed("read", started)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
+        started = time.perf_counter()
         try:
             row: asyncpg.Record | None = await self._require().fetchrow(sql, *params)
         except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
             raise translate(exc, "read") from exc
+        finally:
+            self._observed("read", started)
         return row
+
+    def _observed(self, kind: str, started: float) -> None:
+        if self.observe is not None:
+            self.observe(kind, time.perf_counter() - started)
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement in its own transaction; returns the rows it touched."""

@@ -24,10 +24,11 @@ from core.store import migrations, ops
 from core.store.base import SessionPage, StatsRows
 from core.store.codec import loads
 from core.store.postgres import rows
-from core.store.postgres.engine import PgEngine
+from core.store.postgres.engine import Observer, PgEngine
 from core.store.postgres.history import PgHistory
 from core.store.postgres.installations import PgInstallations
 from core.store.postgres.jobs import PgJobs
+from core.store.postgres.tokens import PgTokens
 from core.store.postgres.webhooks import lease_outbox
 from core.store.postgres.writes import apply_all
 
@@ -42,7 +43,7 @@ _SCHEMA_TABLE = (
 )
 
 
-class PostgresStore(PgHistory, PgJobs, PgInstallations):
+class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens):
     """Sessions, plans, events and the outbox in PostgreSQL, shared by any number of replicas."""
 
     backend = "postgres"
@@ -396,6 +397,15 @@ class PostgresStore(PgHistory, PgJobs, PgInstallations):
         )
 
     # -- operations --------------------------------------------------------------------------
+
+    def observe_operations(self, observer: Observer | None) -> None:
+        """Time every write, read and raw call from now on (None stops it)."""
+        self.engine.observe = observer
+
+    async def session_counts(self) -> dict[str, int]:
+        """Sessions by status across every workspace."""
+        found = await self.engine.fetchall("SELECT status, COUNT(*) FROM sessions GROUP BY status")
+        return {str(row[0]): int(row[1]) for row in found}
 
     async def integrity_problems(self) -> list[str]:
         """Invalid indexes (a failed concurrent build) and constraints not validated."""
