@@ -1,0 +1,63 @@
+"""API tokens and Idempotency-Key records in the store, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from core.errors import Conflict
+from core.idempotency import StoredResponse
+from core.store.base import Store, open_store
+from core.tokens import ApiToken
+from tests.conftest import WS
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _token(token_id: str, name: str = "ci") -> ApiToken:
+    return ApiToken(token_id, WS, name, "olga", False, f"hash-{token_id}", NOW)
+
+
+async def test_one_active_token_per_name_and_revoked_ones_are_kept(store: Store) -> None:
+    await store.put_api_token(_token("a" * 16))
+    with pytest.raises(Conflict, match="already exists"):
+        await store.put_api_token(_token("b" * 16))
+    assert await store.revoke_api_token("a" * 16, at=NOW)
+    assert not await store.revoke_api_token("a" * 16, at=NOW), "revoked once"
+    await store.put_api_token(_token("b" * 16))
+    await store.api_token_used("b" * 16, at=NOW + timedelta(minutes=1))
+    listed = await store.api_tokens(WS)
+    assert [(t.id[0], t.revoked_at, t.last_used_at) for t in listed] == [
+        ("a", NOW, None),
+        ("b", None, NOW + timedelta(minutes=1)),
+    ]
+    assert await store.api_token("b" * 16) == listed[1]
+
+
+async def test_an_idempotency_key_is_claimed_once_then_replays(store: Store) -> None:
+    assert await store.claim_idempotency("api:t:k1", "h1", now=NOW) is None
+    assert await store.claim_idempotency("api:t:k1", "h1", now=NOW) == StoredResponse("h1")
+    await store.finish_idempotency("api:t:k1", status=201, body='{"ok":true}')
+    assert await store.claim_idempotency("api:t:k1", "h2", now=NOW) == StoredResponse(
+        "h1", 201, '{"ok":true}'
+    )
+    await store.release_idempotency("api:t:k1")
+    assert await store.claim_idempotency("api:t:k1", "h3", now=NOW) is None
+
+
+async def test_concurrent_claims_of_one_key_on_two_replicas_run_one_request(
+    store: Store, db_url: str
+) -> None:
+    second = open_store(db_url)
+    await second.open()
+    try:
+        claims = await asyncio.gather(
+            *(s.claim_idempotency(f"api:t:{n}", "h", now=NOW) for n in range(10)
+              for s in (store, second, store))
+        )  # fmt: skip
+    finally:
+        await second.close()
+    assert claims.count(None) == 10
+    assert all(c == StoredResponse("h") for c in claims if c is not None)
