@@ -14,6 +14,7 @@ from adapters.console.adapter import ConsoleAdapter, ConsoleDelivery, ConsoleScr
 from bot.api import mount_api
 from bot.config import Config
 from bot.http import HttpServer
+from bot.metrics import Metrics
 from bot.scheduler import JobScheduler
 from bot.webhooks import AiohttpWebhookSender
 from core.clock import Clock, SystemClock
@@ -35,6 +36,7 @@ class Core:
     runner: CommandRunner
     dispatcher: OutboxDispatcher
     webhook_sender: AiohttpWebhookSender | None = None
+    metrics: Metrics | None = None
 
     async def close(self) -> None:
         if self.webhook_sender is not None:
@@ -53,7 +55,10 @@ async def open_core(
     sender = AiohttpWebhookSender()
     dispatcher = OutboxDispatcher(store, clock=clock, deliveries=deliveries, webhook_sender=sender)
     _wake_on_commit(store, dispatcher)
-    return Core(store, service, CommandRunner(service), dispatcher, sender)
+    metrics = Metrics(clock=clock)
+    metrics.watch(store, dispatcher)
+    runner = CommandRunner(service, observe=metrics.command)
+    return Core(store, service, runner, dispatcher, sender, metrics)
 
 
 def job_scheduler(config: Config, core: Core) -> JobScheduler:
@@ -64,6 +69,7 @@ def job_scheduler(config: Config, core: Core) -> JobScheduler:
         sweep_every=config.sweep_interval,
         archive_dir=config.archive_dir,
         purge_context=purge_context,
+        observer=core.metrics,
     )
 
 
@@ -126,6 +132,8 @@ async def _start_http(config: Config, core: Core) -> HttpServer | None:
     """The HTTP server beside the console; a busy port only costs a warning."""
     http = HttpServer(config.http_host, config.http_port)
     mount_api(http.app, core.service)
+    if core.metrics is not None:
+        core.metrics.mount(http.app)
     try:
         await http.start()
     except OSError as exc:

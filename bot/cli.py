@@ -12,6 +12,13 @@ from bot import tokens_cli
 from bot.app import run_console
 from bot.config import Config, load_config
 from bot.logs import setup_logging
+from bot.ops_cli import (
+    add_db_parsers,
+    add_sessions_parser,
+    db_backup,
+    db_restore,
+    sessions_command,
+)
 from bot.serve import serve
 from core.errors import ConfigError, SessionBotError, StoreError
 from core.history import export
@@ -38,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("migrate", help="apply pending schema migrations")
     db_sub.add_parser("check", help="integrity and foreign-key check; exit 1 on problems")
+    add_db_parsers(db_sub)
     db_sub.add_parser(
         "cleanup", help="export (gzip JSON) then delete sessions archived past retention"
     )
@@ -49,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     imported = sub.add_parser("import", help="recreate a session from a JSON export")
     imported.add_argument("file", help="a file written by `sessionbot export --format json`")
     imported.add_argument("--workspace", help="the target workspace (default: the file's)")
+    add_sessions_parser(sub)
     tokens_cli.add_parser(sub)
     return parser
 
@@ -77,6 +86,11 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
     command = args.command or "run"
     if command == "console":
         return await run_console(config, user=args.user, channel=args.channel)
+    if command == "db" and args.db_command in ("backup", "restore"):
+        run = db_backup if args.db_command == "backup" else db_restore
+        return await run(config, args.file)
+    if command == "sessions":
+        return await sessions_command(config, args)
     if command == "db":
         return await _db(args.db_command, config)
     if command == "token":

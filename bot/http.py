@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -10,6 +11,8 @@ from aiohttp import web
 _log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[str | None]]  # None when ready, else the reason
+CHECK_TIMEOUT = 5.0  # a check that hangs (a locked database) means not ready
+SHUTDOWN_TIMEOUT = 5.0  # how long requests in flight may take to finish at shutdown
 
 
 class HttpServer:
@@ -29,7 +32,7 @@ class HttpServer:
         self._checks[name] = check
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -51,7 +54,10 @@ class HttpServer:
         problems: dict[str, str] = {}
         for name, check in self._checks.items():
             try:
-                reason = await check()
+                async with asyncio.timeout(CHECK_TIMEOUT):
+                    reason = await check()
+            except TimeoutError:
+                reason = f"no answer within {CHECK_TIMEOUT:g}s"
             except Exception as exc:  # a failing check means not ready, never a 500
                 reason = f"{exc.__class__.__name__}"
             if reason:

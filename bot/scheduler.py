@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -38,6 +40,13 @@ MAINTENANCE_AT = timedelta(hours=4, minutes=15)
 SUMMARY_GRACE_SECONDS = 3600
 
 
+class JobObserver(Protocol):
+    """Told of every job run and how late it started (bot/metrics.py implements it)."""
+
+    def job_ran(self, job: str, seconds: float, *, failed: bool) -> None: ...
+    def job_late(self, job: str, seconds: float) -> None: ...
+
+
 class JobScheduler:
     """Schedules the core jobs on the running event loop."""
 
@@ -50,8 +59,10 @@ class JobScheduler:
         archive_dir: str | Path,
         owner: str = runs.OWNER,
         purge_context: ContextPurge = no_context_purge,
+        observer: JobObserver | None = None,
     ) -> None:
         self.service = service
+        self.observer = observer
         self.clock = clock
         self.sweep_every = sweep_every
         self.archive_dir = archive_dir
@@ -71,6 +82,8 @@ class JobScheduler:
     async def start(self) -> None:
         """Start on the current loop, schedule every job, then catch up missed summaries."""
         self.scheduler.start()
+        if self.observer is not None:
+            self.scheduler.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
         every = self.sweep_every.total_seconds()
         self.scheduler.add_job(
             self._guard("sweep", self.sweep_now),
@@ -177,15 +190,25 @@ class JobScheduler:
             task = asyncio.current_task()
             if task is not None:
                 self._in_flight.add(task)
+            started, failed = time.perf_counter(), False
             try:
                 await job()
             except Exception:
+                failed = True
                 self.errors += 1
                 _log.exception("job %s failed", name)
             finally:
                 self._in_flight.discard(task)
+                if self.observer is not None:
+                    self.observer.job_ran(name, time.perf_counter() - started, failed=failed)
 
         return run
+
+    def _submitted(self, event: JobSubmissionEvent) -> None:
+        """APScheduler fires jobs on the real clock: lag is real time past the scheduled time."""
+        if self.observer is not None and event.scheduled_run_times:
+            late = datetime.now(UTC) - max(event.scheduled_run_times)
+            self.observer.job_late(event.job_id, late.total_seconds())
 
 
 def summary_trigger(schedule: schedules.Schedule, timezone: str) -> CronTrigger:

@@ -14,6 +14,7 @@ from bot.config import Config
 from bot.http import Check, HttpServer
 from bot.scheduler import JobScheduler
 from core.clock import Clock
+from core.errors import StoreError
 from core.outbox import Delivery
 
 _log = logging.getLogger(__name__)
@@ -47,7 +48,10 @@ def chat_adapters(config: Config, core: Core, http: HttpServer) -> list[ChatAdap
 
 def database_check(core: Core) -> Check:
     async def check() -> str | None:
-        current, latest = await core.store.schema_status()
+        try:
+            current, latest = await core.store.schema_status()
+        except StoreError as exc:
+            return f"unreachable: {exc.message}"
         return None if current == latest else f"schema at {current}, code expects {latest}"
 
     return check
@@ -69,6 +73,8 @@ async def serve(
     http = HttpServer(config.http_host, config.http_port)
     mount_api(http.app, core.service)
     http.add_check("database", database_check(core))
+    if core.metrics is not None:
+        core.metrics.mount(http.app)
     adapters = chat_adapters(config, core, http)
     for adapter in adapters:
         core.dispatcher.register(adapter.delivery)
@@ -82,15 +88,27 @@ async def serve(
     await scheduler.start()
     http.add_check("scheduler", scheduler_check(scheduler))
     await stop.wait()
-    _log.info("shutting down")
-    await scheduler.stop()
-    for adapter in adapters:
-        await adapter.stop()
-    await http.stop()
-    core.dispatcher.wake()
-    await delivering
-    await core.close()
+    await _shut_down(core, http, adapters, scheduler, delivering)
     return 0
+
+
+async def _shut_down(
+    core: Core,
+    http: HttpServer,
+    adapters: list[ChatAdapter],
+    scheduler: JobScheduler,
+    delivering: asyncio.Task[None],
+) -> None:
+    """Stop taking requests, finish the work already taken, then close the database."""
+    _log.info("shutting down")
+    await http.stop()  # closes the port; requests in flight get their answers
+    for adapter in adapters:
+        await adapter.stop()  # the gateway/socket, then listener work already acknowledged
+    await scheduler.stop()
+    core.dispatcher.wake()
+    await delivering  # the delivery round in progress ends; the rest waits in the outbox
+    await core.close()
+    _log.info("stopped")
 
 
 def _on_signals(stop: asyncio.Event) -> None:

@@ -87,10 +87,10 @@ class OutboxDispatcher:
             await self._deliver(row)
         return len(rows)
 
-    async def drain(self, *, max_rounds: int = 50) -> None:
-        """Deliver until nothing is due (used at the end of a console script and at shutdown)."""
+    async def drain(self, *, max_rounds: int = 50, stop: asyncio.Event | None = None) -> None:
+        """Deliver until nothing is due (or, once `stop` is set, until this round is done)."""
         for _ in range(max_rounds):
-            if await self.run_once() == 0:
+            if await self.run_once() == 0 or (stop is not None and stop.is_set()):
                 return
 
     async def run_forever(self, stop: asyncio.Event, *, lock: asyncio.Lock | None = None) -> None:
@@ -98,7 +98,7 @@ class OutboxDispatcher:
         while not stop.is_set():
             try:
                 async with lock or contextlib.nullcontext():
-                    await self.drain()
+                    await self.drain(stop=stop)
             except Exception:
                 _log.exception("outbox delivery round failed")
             self._wake.clear()

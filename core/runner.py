@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -24,6 +25,14 @@ _log = logging.getLogger(__name__)
 
 Handler = Callable[["CommandRunner", Actor, ChatRef, Command], Awaitable[Reply]]
 _HANDLERS: dict[str, Handler] = {}
+# Told of every command and click: (command or button name, outcome, seconds). Outcomes:
+# ok, refused (a SessionBotError answered to the user), error (unexpected), duplicate.
+CommandObserver = Callable[[str, str, float], None]
+_BUTTONS = {cards.APPROVE_ACTION, cards.REJECT_ACTION, cards.REREQUEST_ACTION}
+
+
+def no_observer(command: str, outcome: str, seconds: float) -> None:
+    """The default observer: nothing is measured."""
 
 
 def handles(name: str) -> Callable[[Handler], Handler]:
@@ -44,8 +53,9 @@ def said(view: View) -> Reply:
 class CommandRunner:
     """The one core call an adapter makes per command or click."""
 
-    def __init__(self, service: SessionService) -> None:
+    def __init__(self, service: SessionService, *, observe: CommandObserver = no_observer) -> None:
         self.service = service
+        self.observe = observe
 
     async def run(
         self,
@@ -56,7 +66,8 @@ class CommandRunner:
         delivery_key: str | None = None,
     ) -> Reply | None:
         """Run a command; None means a redelivery that was already handled (no second reply)."""
-        return await self._guarded(actor, chat, command, delivery_key, self._dispatch)
+        label = command.name if isinstance(command, Command) else _command_name(command)
+        return await self._guarded(label, actor, chat, command, delivery_key, self._dispatch)
 
     async def click(
         self,
@@ -73,28 +84,36 @@ class CommandRunner:
         async def press(actor: Actor, chat: ChatRef, _: Command | str) -> Reply:
             return await self._press(actor, action_id, value, reason)
 
-        return await self._guarded(actor, chat, action_id, delivery_key, press)
+        label = action_id if action_id in _BUTTONS else "button"
+        return await self._guarded(label, actor, chat, action_id, delivery_key, press)
 
     async def _guarded(
         self,
+        label: str,
         actor: Actor,
         chat: ChatRef,
         command: Command | str,
         delivery_key: str | None,
         act: Callable[[Actor, ChatRef, Command | str], Awaitable[Reply]],
     ) -> Reply | None:
+        started, outcome = time.perf_counter(), "ok"
         try:
             if delivery_key is not None and not await self.service.store.claim_inbound(
                 delivery_key, self.service.clock.now()
             ):
+                outcome = "duplicate"
                 return None
             return await act(actor, chat, command)
         except SessionBotError as exc:
+            outcome = "refused"
             return Reply(cards.error_view(exc.message))
         except Exception:
+            outcome = "error"
             ref = secrets.token_hex(3)
             _log.exception("command failed (ref %s)", ref)
             return Reply(cards.error_view(f"Something went wrong (ref {ref})."))
+        finally:
+            self.observe(label, outcome, time.perf_counter() - started)
 
     async def _dispatch(self, actor: Actor, chat: ChatRef, command: Command | str) -> Reply:
         parsed = parse(command) if isinstance(command, str) else command
@@ -121,6 +140,17 @@ class CommandRunner:
             text = f"approval requested again for plan v{plan.version}"
             return said(cards.confirmation(session, text, accent=Accent.WARNING))
         raise UsageError(f"Unknown button `{action_id[:40]}`.")
+
+
+def _command_name(text: str) -> str:
+    """The command a text names, for measuring (a bounded label; the parser decides the rest)."""
+    words = text[:200].split(maxsplit=2)
+    if words and words[0].lower() == "/session":
+        words = words[1:]
+    if not words:
+        return "help"
+    name = words[0].lower()
+    return name if name in COMMANDS else "unknown"
 
 
 def _decision_reply(result: DecisionResult) -> Reply:

@@ -21,6 +21,7 @@ from core.jobs.records import (
 )
 from core.models import Event, Member, OutboxRow, Plan, PlanModification, Session, Status
 from core.store import ops
+from core.store.telemetry import TelemetryStore
 from core.tokens import TokenStore
 
 
@@ -198,7 +199,13 @@ class InstallationStore(Protocol):
 
 
 class Store(
-    HistoryStore, JobStore, InstallationStore, TokenStore, IdempotencyStore, Protocol
+    HistoryStore,
+    JobStore,
+    InstallationStore,
+    TokenStore,
+    IdempotencyStore,
+    TelemetryStore,
+    Protocol,
 ):
     """Everything the service reads and writes; every write unit is atomic."""
 

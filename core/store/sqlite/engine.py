@@ -19,6 +19,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +27,8 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from core.errors import SessionBotError, StoreError
+from core.store.sqlite.lock import DatabaseLock
+from core.store.telemetry import OperationObserver
 
 _log = logging.getLogger(__name__)
 
@@ -100,11 +103,15 @@ class SqliteEngine:
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._on_commit = on_commit
+        self.observe: OperationObserver | None = None  # metrics hook, called on the loop
+        self._lock = DatabaseLock(path)  # shared while open: `db restore` waits for no user
         self.batches = 0
         self.units = 0
 
     async def open(self) -> None:
         create_private_file(self.path)
+        if not self.memory:
+            self._lock.share()
         self._writer = connect(self.path)
         self._thread = threading.Thread(target=self._run, name="sessionbot-writer", daemon=True)
         self._thread.start()
@@ -122,6 +129,7 @@ class SqliteEngine:
             self._queue.put(None)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
+        self._lock.release()
 
     async def write(self, unit: Unit[T]) -> T:
         """Run `unit` inside the next group commit; return once it is durable."""
@@ -134,10 +142,14 @@ class SqliteEngine:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         if self._reader is None:
             return await self.run_raw(lambda conn: conn.execute(sql, params).fetchall())
+        started = time.perf_counter()
         try:
             return list(await self._reader.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
             raise StoreError(f"Database read failed: {exc.__class__.__name__}") from exc
+        finally:
+            if self.observe is not None:
+                self.observe("read", time.perf_counter() - started)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
@@ -147,8 +159,13 @@ class SqliteEngine:
         if self._thread is None:
             raise StoreError("The database is closed.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        started = time.perf_counter()
         self._queue.put(_Job(unit, future, write))
-        return await future
+        try:
+            return await future
+        finally:
+            if self.observe is not None:
+                self.observe("write" if write else "raw", time.perf_counter() - started)
 
     def _run(self) -> None:
         conn = self._writer

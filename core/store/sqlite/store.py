@@ -27,6 +27,7 @@ from core.store.sqlite.engine import SqliteEngine
 from core.store.sqlite.history import SqliteHistory
 from core.store.sqlite.installations import SqliteInstallations
 from core.store.sqlite.jobs import SqliteJobs
+from core.store.sqlite.telemetry import SqliteTelemetry
 from core.store.sqlite.tokens import SqliteTokens
 from core.store.sqlite.writes import apply_all
 
@@ -45,7 +46,7 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SqliteStore(SqliteHistory, SqliteJobs, SqliteInstallations, SqliteTokens):
+class SqliteStore(SqliteHistory, SqliteJobs, SqliteInstallations, SqliteTokens, SqliteTelemetry):
     """Sessions, plans, events and the outbox in SQLite, written by one group-committing writer."""
 
     backend = "sqlite"

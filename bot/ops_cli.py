@@ -1,0 +1,207 @@
+"""Operator commands (§12): `db backup|restore` and `sessions list|show` as terminal tables."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from bot.config import Config
+from core.errors import SessionBotError, StoreError
+from core.models import Actor, Event, Session, Source
+from core.service import LIST_FILTERS, SessionService
+from core.store.base import Store, open_store
+from core.store.sqlite import backup
+from core.store.sqlite.store import sqlite_path
+
+CLI_WORKSPACE = "console:local"
+CLI_USER = "sessionbot-cli"
+
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def add_db_parsers(db_sub: Subparsers) -> None:
+    """`db backup` and `db restore` (bot/cli.py owns the other `db` commands)."""
+    saved = db_sub.add_parser("backup", help="online, consistent copy of the database (SQLite)")
+    saved.add_argument("file", help="the backup file to write (replaced if it exists)")
+    restored = db_sub.add_parser(
+        "restore", help="replace the database with a backup (refused while the bot runs)"
+    )
+    restored.add_argument("file", help="a file written by `sessionbot db backup`")
+
+
+def add_sessions_parser(sub: Subparsers) -> None:
+    """`sessions list|show`."""
+    sessions = sub.add_parser("sessions", help="sessions as tables in the terminal (admin view)")
+    sessions_sub = sessions.add_subparsers(dest="sessions_command", required=True)
+    listed = sessions_sub.add_parser("list", help="sessions, most recently active first")
+    listed.add_argument("--workspace", help="one workspace (default: every workspace)")
+    listed.add_argument("--status", choices=sorted(LIST_FILTERS), default="all")
+    listed.add_argument("--owner", help="only this owner's sessions (a user id)")
+    listed.add_argument("--limit", type=int, default=50, help="at most this many per workspace")
+    shown = sessions_sub.add_parser("show", help="one session: fields, members, plan, events")
+    shown.add_argument("session", help="its ref (42 or #42) or full id")
+    shown.add_argument("--workspace", help=f"the workspace of a ref (default: {CLI_WORKSPACE})")
+
+
+# -- db backup / restore ---------------------------------------------------------------------
+
+
+def _sqlite_file(config: Config) -> str:
+    url = config.database_url
+    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+        raise StoreError(
+            "Backup and restore work on a SQLite file; for PostgreSQL use pg_dump / pg_restore."
+        )
+    return sqlite_path(url)
+
+
+async def db_backup(config: Config, file: str) -> int:
+    facts = await backup.backup_database(_sqlite_file(config), file)
+    print(
+        f"Backed up {facts.sessions} sessions (schema {facts.schema_version},"
+        f" {facts.size} bytes) to {facts.path}; integrity ok."
+    )
+    return 0
+
+
+async def db_restore(config: Config, file: str) -> int:
+    target = _sqlite_file(config)
+    facts = await backup.restore_database(file, target)
+    print(
+        f"Restored {facts.sessions} sessions (schema {facts.schema_version}) into {target};"
+        " integrity ok."
+    )
+    if facts.schema_version < backup.latest_schema():
+        print("Its schema is older than this sessionbot: migrations run at the next start.")
+    return 0
+
+
+# -- sessions list / show --------------------------------------------------------------------
+
+
+def _actor(workspace: str) -> Actor:
+    return Actor(workspace, CLI_USER, Source.SYSTEM, platform_admin=True)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+async def sessions_command(
+    config: Config, args: argparse.Namespace, *, console: Console | None = None
+) -> int:
+    console = console or Console()
+    store = open_store(config.database_url)
+    await store.open()
+    service = SessionService(store, config=config.service_config())
+    try:
+        if args.sessions_command == "list":
+            return await _list(service, args, console)
+        return await _show(service, args, console)
+    except SessionBotError as exc:
+        if isinstance(exc, StoreError):
+            raise
+        print(f"sessionbot: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+
+
+async def _list(service: SessionService, args: argparse.Namespace, console: Console) -> int:
+    workspaces = [args.workspace] if args.workspace else await service.store.workspaces()
+    table = Table(box=box.SIMPLE_HEAD, title=f"Sessions ({args.status})")
+    for column in ("workspace", "ref", "title", "owner", "status", "mode", "iter", "active"):
+        table.add_column(column, justify="right" if column in ("ref", "iter") else "left")
+    shown = total = 0
+    for workspace in workspaces:
+        listing = await service.list_sessions(
+            _actor(workspace), filter=args.status, owner=args.owner, page_size=args.limit
+        )
+        total += listing.total
+        for s in listing.sessions:
+            shown += 1
+            table.add_row(
+                workspace,
+                f"#{s.ref}",
+                s.title,
+                s.owner_id,
+                s.status.value,
+                s.mode,
+                f"{s.iterations}/{s.max_iterations}",
+                _when(s.last_activity_at),
+            )
+    table.caption = f"{shown} shown of {total}"
+    console.print(table)
+    return 0
+
+
+async def _find(service: SessionService, ref: str, workspace: str | None) -> Session:
+    ref = ref.lstrip("#").lower()
+    if workspace is None:
+        by_id = None if ref.isdigit() else await service.store.session_by_id(ref)
+        workspace = by_id.workspace if by_id else CLI_WORKSPACE
+    return await service.find(_actor(workspace), ref)
+
+
+async def _show(service: SessionService, args: argparse.Namespace, console: Console) -> int:
+    session = await _find(service, args.session, args.workspace)
+    _, events = await service.events(_actor(session.workspace), session.id, limit=10)
+    console.print(_fields(session))
+    await _print_members_and_plan(service.store, session, console)
+    console.print(_events(events))
+    return 0
+
+
+def _fields(s: Session) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title=f"#{s.ref} {s.title}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rows = [
+        ("id", s.id),
+        ("workspace", s.workspace),
+        ("channel", s.channel_id),
+        ("owner", s.owner_id),
+        ("status", s.status.value),
+        ("mode", s.mode),
+        ("iterations", f"{s.iterations}/{s.max_iterations}"),
+        ("created", _when(s.created_at)),
+        ("last active", _when(s.last_activity_at)),
+        ("abandons at", _when(s.abandon_at)),
+        ("ended", _when(s.ended_at)),
+    ]
+    rows += [(k, v) for k, v in (("outcome", s.outcome), ("result", s.result)) if v]
+    rows += [(k, v) for k, v in (("error", s.error), ("parent", s.parent_id)) if v]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+async def _print_members_and_plan(store: Store, session: Session, console: Console) -> None:
+    members = await store.members(session.id)
+    if members:
+        table = Table("member", "role", "added", box=box.SIMPLE_HEAD, title="Members")
+        for m in members:
+            table.add_row(m.user_id, m.role.value, _when(m.added_at))
+        console.print(table)
+    plan = await store.current_plan(session.id)
+    if plan is not None:
+        title = f"Plan v{plan.version} ({plan.status.value})"
+        table = Table("#", "item", "assignee", "status", box=box.SIMPLE_HEAD, title=title)
+        for item in plan.items:
+            table.add_row(str(item.position), item.title, item.assignee or "—", item.status.value)
+        console.print(table)
+
+
+def _events(events: list[Event]) -> Table:
+    table = Table("seq", "at", "type", "by", box=box.SIMPLE_HEAD, title="Latest events")
+    for event in sorted(events, key=lambda e: e.seq):
+        table.add_row(str(event.seq), _when(event.created_at), event.type.value, event.actor_id)
+    return table

@@ -1,0 +1,177 @@
+"""Online backup, verification and restore of a SQLite database file (`sessionbot db …`).
+
+A backup uses SQLite's backup API from a separate connection, copying every page in one step
+inside one read transaction: in WAL mode that is a consistent snapshot holding every commit made
+before it began, while the bot goes on writing. The copy is written beside the target, switched
+to a self-contained rollback journal, checked (integrity, foreign keys, schema version) and only
+then renamed into place. A restore checks the file the same way, refuses one newer than this
+code, takes the database's exclusive lock (so it is refused while a bot or any other sessionbot
+process has the file open) and copies the pages in with the backup API, which writes them in one
+transaction of the target: a crash mid-restore leaves the old database intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from core.errors import StoreError
+from core.store import migrations
+from core.store.sqlite.engine import BUSY_TIMEOUT_MS, connect, create_private_file
+from core.store.sqlite.lock import DatabaseLock
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseFacts:
+    """What a check of one database file found."""
+
+    path: str
+    schema_version: int
+    sessions: int
+    size: int
+    problems: tuple[str, ...] = ()
+
+
+def latest_schema() -> int:
+    return len(migrations.load("sqlite"))
+
+
+def _open(path: str, *, read_only: bool) -> sqlite3.Connection:
+    """A connection to an existing file (never creates one)."""
+    if not Path(path).is_file():
+        raise StoreError(f"No database file at {path}.")
+    mode = "ro" if read_only else "rw"
+    try:
+        conn = sqlite3.connect(f"file:{quote(path)}?mode={mode}", uri=True, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    except sqlite3.Error as exc:
+        raise StoreError(f"Can't open {path}: {exc}") from exc
+    return conn
+
+
+def _facts(conn: sqlite3.Connection, path: str) -> DatabaseFacts:
+    """Integrity, foreign keys and the schema version of an open database."""
+    try:
+        problems = [r[0] for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
+        problems += [
+            f"foreign key: {r[0]} row {r[1]} -> {r[2]}"
+            for r in conn.execute("PRAGMA foreign_key_check")
+        ]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "schema_migrations" not in tables or "sessions" not in tables:
+            return DatabaseFacts(path, 0, 0, _size(path), (*problems, "not a sessionbot database"))
+        version = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+        sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        return DatabaseFacts(path, 0, 0, _size(path), (f"unreadable: {exc}",))
+    return DatabaseFacts(path, int(version or 0), int(sessions), _size(path), tuple(problems))
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def inspect(path: str) -> DatabaseFacts:
+    """Check a database file without changing it."""
+    conn = _open(path, read_only=True)
+    try:
+        return _facts(conn, path)
+    finally:
+        conn.close()
+
+
+def backup(source: str, target: str) -> DatabaseFacts:
+    """Copy the live database `source` to `target` (consistent, online) and check the copy."""
+    final = Path(target)
+    if final.resolve() == Path(source).resolve():
+        raise StoreError("The backup file must not be the database itself.")
+    partial = final.with_name(f".{final.name}.partial")
+    partial.unlink(missing_ok=True)
+    create_private_file(str(partial))
+    src = _open(source, read_only=False)
+    try:
+        src.execute("PRAGMA query_only = ON")
+        dst = sqlite3.connect(str(partial), isolation_level=None)
+        try:
+            src.backup(dst)  # pages=-1: one step, one read transaction, one snapshot
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+        facts = inspect(str(partial))
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise StoreError(f"Backup failed: {exc}") from exc
+    finally:
+        src.close()
+    if facts.problems:
+        partial.unlink(missing_ok=True)
+        raise StoreError(f"The backup failed its check: {'; '.join(facts.problems[:5])}")
+    os.replace(partial, final)
+    _sync_dir(final.parent)
+    return DatabaseFacts(str(final), facts.schema_version, facts.sessions, facts.size)
+
+
+def restore(source: str, target: str) -> DatabaseFacts:
+    """Replace the database `target` with the backup `source`, if it is sound and not in use."""
+    facts = inspect(source)
+    if facts.problems:
+        raise StoreError(f"{source} fails its check: {'; '.join(facts.problems[:5])}")
+    if facts.schema_version > latest_schema():
+        raise StoreError(
+            f"{source} is at schema version {facts.schema_version}, newer than this sessionbot "
+            f"(which knows up to {latest_schema()}). Upgrade sessionbot first."
+        )
+    lock = DatabaseLock(target)
+    if not lock.try_exclusive():
+        raise StoreError(
+            f"The database {target} is in use by a running sessionbot (or another sessionbot "
+            "command); stop it before restoring."
+        )
+    try:
+        create_private_file(target)
+        src = _open(source, read_only=True)
+        dst = connect(target)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            after = _facts(dst, target)
+        finally:
+            dst.close()
+            src.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"Restore failed: {exc}") from exc
+    finally:
+        lock.release()
+    if after.problems:
+        raise StoreError(f"The restored database fails its check: {'; '.join(after.problems[:5])}")
+    return after
+
+
+def _sync_dir(folder: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where directories can't be opened."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+async def backup_database(source: str, target: str) -> DatabaseFacts:
+    return await asyncio.to_thread(backup, source, target)
+
+
+async def restore_database(source: str, target: str) -> DatabaseFacts:
+    return await asyncio.to_thread(restore, source, target)
+
+
+async def inspect_database(path: str) -> DatabaseFacts:
+    return await asyncio.to_thread(inspect, path)
