@@ -75,9 +75,7 @@ async def _api_run(api: ApiClient, tokens: TokenService) -> str:
 
 async def _console_run(service: SessionService, clock: ManualClock) -> str:
     screen = ConsoleScreen(io.StringIO())
-    dispatcher = OutboxDispatcher(
-        service.store, clock=clock, deliveries=[ConsoleDelivery(screen)]
-    )
+    dispatcher = OutboxDispatcher(service.store, clock=clock, deliveries=[ConsoleDelivery(screen)])
     console = ConsoleAdapter(CommandRunner(service), dispatcher, screen, user="agent")
     agent = Actor(WORKSPACE, "agent", Source.CONSOLE)
     await console.handle("/session start Ship v2 mode:deploy")
