@@ -18,6 +18,7 @@ from bot.metrics import Metrics
 from bot.scheduler import JobScheduler
 from bot.webhooks import AiohttpWebhookSender
 from core.clock import Clock, SystemClock
+from core.delivery import NoChatDelivery
 from core.history.context import purge_context
 from core.outbox import Delivery, OutboxDispatcher
 from core.runner import CommandRunner
@@ -53,7 +54,9 @@ async def open_core(
     await store.open()
     service = SessionService(store, clock=clock, config=config.service_config())
     sender = AiohttpWebhookSender()
-    dispatcher = OutboxDispatcher(store, clock=clock, deliveries=deliveries, webhook_sender=sender)
+    dispatcher = OutboxDispatcher(
+        store, clock=clock, deliveries=[NoChatDelivery(), *deliveries], webhook_sender=sender
+    )
     _wake_on_commit(store, dispatcher)
     metrics = Metrics(clock=clock)
     metrics.watch(store, dispatcher)

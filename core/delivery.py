@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Protocol
 
 from core.views import View
@@ -32,3 +33,21 @@ class Delivery(Protocol):
     ) -> None: ...
 
     async def direct(self, workspace: str, user_id: str, view: View) -> str: ...
+
+
+class NoChatDelivery:
+    """The deliveries of `api:` workspaces, which have no chat: agents and scripts read their
+    sessions through the REST API (and webhooks), so their notices are settled unsent."""
+
+    platform = "api"
+
+    async def post(
+        self, workspace: str, channel_id: str, thread_ref: str | None, view: View
+    ) -> str:
+        return f"unsent:{uuid.uuid4().hex}"
+
+    async def update(self, workspace: str, channel_id: str, message_ref: str, view: View) -> None:
+        return None
+
+    async def direct(self, workspace: str, user_id: str, view: View) -> str:
+        return f"unsent:{uuid.uuid4().hex}"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.clock import ManualClock
-from core.models import Decision, OutboxStatus, Role
+from core.delivery import NoChatDelivery
+from core.models import Actor, ChatRef, Decision, OutboxStatus, Role, Source
 from core.outbox import DeliveryError, OutboxDispatcher
 from core.service import SessionService
 from core.store.sqlite.store import SqliteStore
@@ -120,3 +121,19 @@ async def test_two_dispatchers_never_deliver_a_row_twice(
     await asyncio.gather(first.drain(), second.drain())
     assert len(chat.posts) == 30
     assert len({view.title for _, _, view in chat.posts}) == 30
+
+
+async def test_notices_of_api_only_workspaces_are_settled_without_a_chat(
+    service: SessionService, store: SqliteStore, clock: ManualClock
+) -> None:
+    agent = Actor("api:acme", "agent-1", Source.API)
+    chat = RecordingChat()
+    dispatcher = OutboxDispatcher(store, clock=clock, deliveries=[NoChatDelivery(), chat])
+    session = await service.start(agent, ChatRef("api", "api:acme", "api"), "scripted")
+    await service.pause(agent, str(session.ref))
+    await service.submit_plan(agent, str(session.ref), ["a"])
+    assert await count(store, "outbox", "status = 'pending'") >= 3
+    await dispatcher.drain()
+    assert await count(store, "outbox", "status = 'pending'") == 0
+    assert await count(store, "outbox", "status = 'dead'") == 0
+    assert chat.posts == []  # nothing reached another platform
