@@ -96,12 +96,14 @@ class OutboxDispatcher:
     async def run_forever(self, stop: asyncio.Event, *, lock: asyncio.Lock | None = None) -> None:
         """Deliver as rows are committed, and every `poll_every` seconds for retries."""
         while not stop.is_set():
+            self._wake.clear()  # before the round: a wake-up (or stop) during it is kept
             try:
                 async with lock or contextlib.nullcontext():
                     await self.drain(stop=stop)
             except Exception:
                 _log.exception("outbox delivery round failed")
-            self._wake.clear()
+            if stop.is_set():
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_every)
 
