@@ -8,19 +8,26 @@ import sys
 from datetime import UTC, datetime
 
 
+# Attributes every LogRecord has; anything else came in through `extra=` and is kept as a field.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message and any exception."""
+    """One JSON object per record: time, level, logger, message, `extra=` fields, any exception."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in entry:
+                entry[key] = value
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:

@@ -15,12 +15,15 @@ Families (all prefixed `sessionbot_`):
   the last run started after its scheduled time.
 - `outbox_backlog`, `outbox_dead`, `outbox_deliveries_total{outcome}`: notifications.
 - `db_operation_duration_seconds{operation}`: write (until durable), read, raw.
+- `http_requests_total{method,route,status}`, `http_request_duration_seconds{method,route}`:
+  every request to the HTTP server (the API, Slack's events, health), by route template.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -35,6 +38,8 @@ from core.models import Status
 from core.store.base import Store
 
 _log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PREFIX = "sessionbot"
 COMMAND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -134,6 +139,19 @@ class Metrics:
             buckets=DB_BUCKETS,
             registry=r,
         )
+        self.http_requests = Counter(
+            f"{PREFIX}_http_requests",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_seconds = Histogram(
+            f"{PREFIX}_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ["method", "route"],
+            buckets=COMMAND_BUCKETS,
+            registry=r,
+        )
         self.refresh_errors = Counter(
             f"{PREFIX}_metrics_refresh_errors",
             "Scrapes that could not read the database.",
@@ -154,7 +172,25 @@ class Metrics:
             observe(self.db_operation)
 
     def mount(self, app: web.Application, path: str = "/metrics") -> None:
+        """Serve `path` and count every request of `app` (before the app starts)."""
         app.router.add_get(path, self.handle)
+        app.middlewares.append(self._count_requests)
+
+    @web.middleware
+    async def _count_requests(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started, status = time.perf_counter(), 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            info = request.match_info.route.resource
+            route = info.canonical if info is not None else "unmatched"
+            self.http_requests.labels(request.method, route, str(status)).inc()
+            self.http_seconds.labels(request.method, route).observe(time.perf_counter() - started)
 
     # -- observers (called by core and the scheduler) -----------------------------------------
 

@@ -35,6 +35,8 @@ FAMILIES = {
     "sessionbot_outbox_dead",
     "sessionbot_outbox_deliveries",
     "sessionbot_db_operation_duration_seconds",
+    "sessionbot_http_requests",
+    "sessionbot_http_request_duration_seconds",
 }
 
 
@@ -231,3 +233,14 @@ async def test_two_instances_keep_separate_registries(running: Running) -> None:
     other.command("start", "ok", 0.01)
     _, samples = await running.scrape()
     assert value(samples, "sessionbot_commands_total", command="start", outcome="ok") == 0
+
+
+async def test_http_requests_are_counted_by_route_template_and_status(running: Running) -> None:
+    await running.get("/healthz")
+    await running.get("/no/such/page")
+    _, samples = await running.scrape()
+    requests = "sessionbot_http_requests_total"
+    assert value(samples, requests, method="GET", route="/healthz", status="200") == 1
+    assert value(samples, requests, method="GET", route="unmatched", status="404") == 1
+    seconds = "sessionbot_http_request_duration_seconds_count"
+    assert value(samples, seconds, method="GET", route="/healthz") == 1

@@ -1,0 +1,171 @@
+"""SIGTERM to a real `sessionbot serve` in the middle of a burst of writing API requests.
+
+Every request either completed or was cleanly turned away (connection refused or closed
+before an answer), the process exits 0, the database passes `db check`, and every write the
+API acknowledged with a 201 is in it. The logs are JSON lines all the way to "stopped".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.bot.test_serve import _free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKERS = 24
+SIGTERM_AFTER = 150  # acknowledged writes before the signal
+MAX_PER_WORKER = 2_000  # a bound in case the bot never stopped
+
+
+def _env(db: Path, port: int) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "SESSIONBOT_DATABASE_URL": f"sqlite:///{db}",
+        "SESSIONBOT_HTTP_PORT": str(port),
+        "SESSIONBOT_LOG_LEVEL": "info",
+        "SESSIONBOT_LOG_FORMAT": "json",
+    }
+    for name in ("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "DISCORD_TOKEN"):
+        env.pop(name, None)
+    return env
+
+
+def _cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_env(db, 0) | {"SESSIONBOT_LOG_LEVEL": "warning"},
+        timeout=60,
+    )
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                return sample.value
+    return 0.0
+
+
+@dataclass
+class Burst:
+    acked: list[str] = field(default_factory=list)
+    turned_away: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    enough: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _worker(web: aiohttp.ClientSession, url: str, worker: int, burst: Burst) -> None:
+    for n in range(MAX_PER_WORKER):
+        content = f"w{worker}-n{n}"
+        try:
+            async with web.post(url, json={"role": "tool", "content": content}) as response:
+                await response.read()
+                if response.status == 201:
+                    burst.acked.append(content)
+                elif response.status == 429:  # the per-token rate limit: a clean refusal
+                    burst.refused.append(content)
+                    await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+                else:
+                    burst.unexpected.append(f"{content}: HTTP {response.status}")
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            # Refused, reset or closed before any answer: not acknowledged, and clean.
+            burst.turned_away.append(f"{content}: {exc.__class__.__name__}")
+            return
+        except TimeoutError:
+            burst.unexpected.append(f"{content}: no answer (timeout)")
+            return
+        if len(burst.acked) >= SIGTERM_AFTER:
+            burst.enough.set()
+
+
+async def _wait_healthy(
+    web: aiohttp.ClientSession, base: str, bot: asyncio.subprocess.Process
+) -> None:
+    for _ in range(600):  # bounded polling while the process starts; not an assertion on time
+        assert bot.returncode is None, "sessionbot serve exited at start"
+        try:
+            async with web.get(f"{base}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError("sessionbot serve never answered /healthz")
+
+
+async def test_sigterm_during_a_request_burst_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    db, port = tmp_path / "burst.db", _free_port()
+    made = _cli(db, "token", "create", "--workspace", "api:burst", "--name", "agent")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.split()[0]
+    assert token.startswith("sbt_")
+    log = (tmp_path / "serve.log").open("w")
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "serve", cwd=ROOT, env=_env(db, port), stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    connector = aiohttp.TCPConnector(force_close=True, limit=WORKERS)  # a connection per request
+    timeout = aiohttp.ClientTimeout(total=30)
+    burst = Burst()
+    try:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, headers=headers
+        ) as web:
+            await _wait_healthy(web, base, bot)
+            async with web.post(f"{base}/api/v1/sessions", json={"title": "Burst"}) as created:
+                assert created.status == 201, await created.text()
+                ref = (await created.json())["ref"]
+            url = f"{base}/api/v1/sessions/{ref}/messages"
+            workers = [asyncio.create_task(_worker(web, url, w, burst)) for w in range(WORKERS)]
+            await asyncio.wait_for(burst.enough.wait(), timeout=60)
+            async with web.get(f"{base}/metrics") as scraped:
+                metrics = await scraped.text()
+            bot.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(asyncio.gather(*workers), timeout=60)
+        code = await asyncio.wait_for(bot.wait(), timeout=15)
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+        log.close()
+
+    assert code == 0
+    assert burst.unexpected == []
+    assert len(burst.acked) >= SIGTERM_AFTER
+    assert (
+        len(burst.turned_away) == WORKERS
+    )  # every worker ran until the bot stopped taking requests
+
+    route = "/api/v1/sessions/{session}/messages"
+    assert _sample(metrics, "sessionbot_http_requests_total", route=route, status="201") > 0
+    assert _sample(metrics, "sessionbot_db_operation_duration_seconds_count", operation="write")
+    assert _sample(metrics, "sessionbot_sessions", status="active") == 1
+
+    check = _cli(db, "db", "check")
+    assert check.returncode == 0 and check.stdout.strip().endswith("ok"), check.stdout
+    with sqlite3.connect(db) as conn:
+        stored = {row[0] for row in conn.execute("SELECT content FROM messages")}
+    assert sorted(set(burst.acked) - stored) == []
+    assert sorted(set(burst.refused) & stored) == []  # a refusal changed nothing
+
+    lines = (tmp_path / "serve.log").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert all({"at", "level", "logger", "message"} <= set(e) for e in entries)
+    messages = [e["message"] for e in entries]
+    assert "shutting down" in messages and messages[-1] == "stopped"
