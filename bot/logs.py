@@ -7,7 +7,6 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-
 # Attributes every LogRecord has; anything else came in through `extra=` and is kept as a field.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
 
