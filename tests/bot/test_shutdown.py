@@ -20,7 +20,10 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.adapters.slack.harness import BOT_TOKEN
 from tests.bot.test_serve import _free_port
+from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_signing import DEFAULT_SIGNING_SECRET, slash_command_request
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 24
@@ -169,3 +172,80 @@ async def test_sigterm_during_a_request_burst_loses_no_acknowledged_write(tmp_pa
     assert all({"at", "level", "logger", "message"} <= set(e) for e in entries)
     messages = [e["message"] for e in entries]
     assert "shutting down" in messages and messages[-1] == "stopped"
+
+
+async def _slack_worker(
+    web: aiohttp.ClientSession, url: str, response_url: str, worker: int, burst: Burst
+) -> None:
+    for n in range(MAX_PER_WORKER):
+        title = f"w{worker}-n{n}"
+        signed = slash_command_request(
+            f'start "{title}"', response_url=response_url, user_id=f"U0W{worker}"
+        )
+        try:
+            async with web.post(url, data=signed.body, headers=signed.headers) as response:
+                await response.read()
+                if response.status == 200:
+                    burst.acked.append(title)
+                else:
+                    burst.unexpected.append(f"{title}: HTTP {response.status}")
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            burst.turned_away.append(f"{title}: {exc.__class__.__name__}")
+            return
+        except TimeoutError:
+            burst.unexpected.append(f"{title}: no answer (timeout)")
+            return
+        if len(burst.acked) >= SIGTERM_AFTER:
+            burst.enough.set()
+
+
+async def test_sigterm_during_a_slack_command_burst_finishes_every_acknowledged_command(
+    tmp_path: Path,
+) -> None:
+    """Slack commands are acknowledged first and run after: shutdown must let them finish."""
+    db, port = tmp_path / "slack.db", _free_port()
+    async with FakeSlackApi() as fake:
+        env = _env(db, port) | {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
+            "SLACK_API_URL": fake.base_url,
+        }
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            cwd=ROOT,
+            env=env,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        connector = aiohttp.TCPConnector(force_close=True, limit=WORKERS)
+        burst = Burst()
+        try:
+            async with aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+            ) as web:
+                await _wait_healthy(web, base, bot)
+                url, reply_to = f"{base}/slack/events", fake.response_url()
+                workers = [
+                    asyncio.create_task(_slack_worker(web, url, reply_to, w, burst))
+                    for w in range(WORKERS)
+                ]
+                await asyncio.wait_for(burst.enough.wait(), timeout=60)
+                bot.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(asyncio.gather(*workers), timeout=60)
+            code = await asyncio.wait_for(bot.wait(), timeout=15)
+        finally:
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+
+    assert code == 0
+    assert burst.unexpected == []
+    assert len(burst.turned_away) == WORKERS
+    check = _cli(db, "db", "check")
+    assert check.returncode == 0 and check.stdout.strip().endswith("ok"), check.stdout
+    with sqlite3.connect(db) as conn:
+        titles = {row[0].strip('"') for row in conn.execute("SELECT title FROM sessions")}
+    assert sorted(set(burst.acked) - titles) == []
