@@ -102,14 +102,19 @@ class PgEngine:
             raise StoreError("The database is closed.")
         return self._pool
 
-    async def write(self, unit: Unit[T]) -> T:
-        """Run `unit` in its own transaction; return once it has committed."""
+    async def write(self, unit: Unit[T], *, notify: bool = True) -> T:
+        """Run `unit` in its own transaction; return once it has committed.
+
+        `notify=False` for bookkeeping that adds nothing to deliver (outbox leases and
+        results): the commit listeners wake the outbox, and a lease that woke it would keep
+        it leasing forever.
+        """
         started = time.perf_counter()
         try:
             result = await self._transaction(unit)
         finally:
             self._observed("write", started)
-        if self._on_commit is not None:
+        if notify and self._on_commit is not None:
             self._on_commit()
         return result
 
@@ -165,13 +170,13 @@ class PgEngine:
         if self.observe is not None:
             self.observe(kind, time.perf_counter() - started)
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Sequence[Any] = (), *, notify: bool = True) -> int:
         """Run one statement in its own transaction; returns the rows it touched."""
 
         async def run(conn: asyncpg.Connection) -> int:
             return affected(await conn.execute(sql, *params))
 
-        return await self.write(run)
+        return await self.write(run, notify=notify)
 
 
 def affected(status: str) -> int:

@@ -351,13 +351,14 @@ class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens):
                 extra=[list(workspaces)],
             )
 
-        return await self.engine.write(claim)
+        return await self.engine.write(claim, notify=False)
 
     async def outbox_delivered(self, row_id: str, *, now: datetime, result_ref: str | None) -> None:
         await self.engine.execute(
             "UPDATE outbox SET status = 'delivered', delivered_at = $1, result_ref = $2,"
             " attempts = attempts + 1, claimed_until = NULL, last_error = NULL WHERE id = $3",
             (now, result_ref, row_id),
+            notify=False,
         )
 
     async def outbox_failed(
@@ -367,6 +368,7 @@ class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens):
             "UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2,"
             " next_attempt_at = $3, claimed_until = NULL WHERE id = $4",
             ("dead" if dead else "pending", error[:1000], next_attempt_at, row_id),
+            notify=False,  # a retry is due later: the poll finds it
         )
 
     async def outbox_counts(self) -> dict[str, int]:

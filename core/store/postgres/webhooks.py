@@ -107,7 +107,7 @@ class PgWebhooks:
                 conn, now=now, until=now + lease, limit=limit, where="kind = 'webhook'"
             )
 
-        return await self.engine.write(claim)
+        return await self.engine.write(claim, notify=False)
 
     async def undelivered_webhooks(self, modification_id: str, *, except_row: str) -> int:
         prefix = f"webhook:modification:{modification_id}:"
