@@ -11,6 +11,7 @@ from pathlib import Path
 from bot import tokens_cli
 from bot.app import run_console
 from bot.config import Config, load_config
+from bot.dbcopy import copy_database
 from bot.logs import setup_logging
 from bot.ops_cli import (
     add_db_parsers,
@@ -46,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     db_sub.add_parser("migrate", help="apply pending schema migrations")
     db_sub.add_parser("check", help="integrity and foreign-key check; exit 1 on problems")
     add_db_parsers(db_sub)
+    copy = db_sub.add_parser(
+        "copy", help="copy every row to another database (SQLite <-> PostgreSQL) and verify"
+    )
+    copy.add_argument("source_url", help="database to read, e.g. sqlite:///data/sessions.db")
+    copy.add_argument("target_url", help="database to fill, e.g. postgresql://bot@db/sessions")
     db_sub.add_parser(
         "cleanup", help="export (gzip JSON) then delete sessions archived past retention"
     )
@@ -92,6 +98,8 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if command == "sessions":
         return await sessions_command(config, args)
     if command == "db":
+        if args.db_command == "copy":
+            return await copy_database(args.source_url, args.target_url)
         return await _db(args.db_command, config)
     if command == "token":
         return await tokens_cli.run(args, config)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import cast
 
 from core.store.base import open_store
-from core.store.copy import CopyError, CopyTarget, copy_store
+from core.store.copy import CopyError, copy_store
 
 
 def _safe(url: str) -> str:
@@ -32,8 +31,8 @@ async def copy_database(source_url: str, target_url: str) -> int:
         try:
             print(f"copying {_safe(source_url)} -> {_safe(target_url)}")
             report = await copy_store(
-                cast(CopyTarget, source),
-                cast(CopyTarget, target),
+                source,
+                target,
                 progress=lambda table, rows: print(f"  {table:24} {rows:>9,} rows read"),
             )
         except CopyError as exc:

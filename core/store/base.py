@@ -21,6 +21,7 @@ from core.jobs.records import (
 )
 from core.models import Event, Member, OutboxRow, Plan, PlanModification, Session, Status
 from core.store import ops
+from core.store.copy import CopyTarget
 from core.store.telemetry import TelemetryStore
 from core.tokens import TokenStore
 
@@ -205,6 +206,7 @@ class Store(
     TokenStore,
     IdempotencyStore,
     TelemetryStore,
+    CopyTarget,
     Protocol,
 ):
     """Everything the service reads and writes; every write unit is atomic."""

@@ -5,20 +5,19 @@ from __future__ import annotations
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
-from typing import cast
 
 from bot.dbcopy import copy_database
 from core.clock import ManualClock
-from core.history import context, export
+from core.history import context, export, search
 from core.history.fork import fork
 from core.history.messages import HistoryService
 from core.jobs import reminders, sweep
 from core.models import Decision, EventType, ModAction, Role
 from core.service import ServiceConfig, SessionService
 from core.store.base import open_store
-from core.store.copy import CopyTarget, verify
+from core.store.copy import verify
 from tests.bot.test_cli import sessionbot
-from tests.conftest import CHAT, OTHER_WS, actor
+from tests.conftest import CHAT, OTHER_WS, actor, execute
 
 OWNER = actor("olga")
 
@@ -78,72 +77,132 @@ async def counts(url: str) -> dict[str, int]:
     store = open_store(url)
     await store.open()
     try:
-        copyable = cast(CopyTarget, store)
-        report = await verify(copyable, copyable)
+        report = await verify(store, store)
         return {t.table: t.source_rows for t in report.tables}
     finally:
         await store.close()
 
 
-async def test_copy_moves_every_row_and_exports_stay_equal(
-    tmp_path: Path, clock: ManualClock
+async def _search_hits(url: str) -> list[str]:
+    """Ids of the messages a search for `db` finds (through the store's own search index)."""
+    store = open_store(url)
+    await store.open()
+    try:
+        service = SessionService(store, clock=ManualClock(), config=ServiceConfig())
+        hits = await search.search(HistoryService(service), actor("root", admin=True), "db")
+        return sorted(hit.message_id for hit in hits.hits)
+    finally:
+        await store.close()
+
+
+async def _stop_message_inserts(url: str, stop: bool) -> None:
+    """Make the destination fail (or stop failing) half-way through a copy, at `messages`."""
+    store = open_store(url)
+    await store.open()
+    try:
+        if store.backend == "postgres":
+            statements = (
+                [
+                    "CREATE FUNCTION stop() RETURNS trigger LANGUAGE plpgsql"
+                    " AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$",
+                    "CREATE TRIGGER stop BEFORE INSERT ON messages"
+                    " FOR EACH ROW EXECUTE FUNCTION stop()",
+                ]
+                if stop
+                else ["DROP TRIGGER stop ON messages", "DROP FUNCTION stop()"]
+            )
+        else:
+            statements = [
+                "CREATE TRIGGER stop BEFORE INSERT ON messages"
+                " BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+                if stop
+                else "DROP TRIGGER stop"
+            ]
+        for statement in statements:
+            await execute(store, statement)
+    finally:
+        await store.close()
+
+
+async def test_round_trip_through_the_other_backend_keeps_every_row(
+    tmp_path: Path, clock: ManualClock, db_url: str
 ) -> None:
+    """SQLite → `db_url` (SQLite or PostgreSQL) → SQLite: exports, counts, search equal."""
     source = f"sqlite:///{tmp_path / 'a.db'}"
-    target = f"sqlite:///{tmp_path / 'b.db'}"
+    back = f"sqlite:///{tmp_path / 'c.db'}"
     ids = await populate(source, clock)
-    assert await copy_database(source, target) == 0
-    assert await exports(target, ids) == await exports(source, ids)
-    copied = await counts(target)
-    assert copied == await counts(source)
+    assert await copy_database(source, db_url) == 0
+    assert await copy_database(db_url, back) == 0
+    original = await exports(source, ids)
+    assert await exports(db_url, ids) == original
+    assert await exports(back, ids) == original
+    copied = await counts(back)
+    assert copied == await counts(source) == await counts(db_url)
     for table in ("sessions", "plans", "approvals", "messages", "message_revisions", "events"):
         assert copied[table] > 0, table
     assert copied["outbox"] > 0 and copied["reminders"] > 0 and copied["job_runs"] > 0
-    found = []
-    for name in ("a.db", "b.db"):
-        with sqlite3.connect(tmp_path / name) as conn:
-            parents = conn.execute("SELECT COUNT(*) FROM sessions WHERE parent_id IS NOT NULL")
-            assert parents.fetchone()[0] == 1
-            hits = conn.execute("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'db'")
-            found.append(sorted(r[0] for r in hits))
-    assert found[0] and found[1] == found[0]  # the search index was rebuilt from the copied rows
+    hits = await _search_hits(source)
+    assert hits and await _search_hits(db_url) == hits == await _search_hits(back)
+    with sqlite3.connect(tmp_path / "c.db") as conn:
+        parents = conn.execute("SELECT COUNT(*) FROM sessions WHERE parent_id IS NOT NULL")
+        assert parents.fetchone()[0] == 1
 
 
-async def test_an_interrupted_copy_can_be_run_again(tmp_path: Path, clock: ManualClock) -> None:
+async def test_new_rows_after_a_copy_get_fresh_keys(
+    tmp_path: Path, clock: ManualClock, db_url: str
+) -> None:
     source = f"sqlite:///{tmp_path / 'a.db'}"
-    target_path = tmp_path / "b.db"
-    target = f"sqlite:///{target_path}"
     ids = await populate(source, clock)
-    assert sessionbot(target_path, "db", "migrate").returncode == 0
-    with sqlite3.connect(target_path) as conn:  # the destination fails half-way through
-        conn.execute(
-            "CREATE TRIGGER stop BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk'); END"
-        )
-    failed = sessionbot(target_path, "db", "copy", source, target)
+    assert await copy_database(source, db_url) == 0
+    store = open_store(db_url)
+    await store.open()
+    try:
+        service = SessionService(store, clock=clock, config=ServiceConfig())
+        history = HistoryService(service)
+        await service.resume(OWNER, ids[0])  # the sweep abandoned it
+        await service.record_event(OWNER, ids[0], EventType.TOOL_CALL, {"after": "copy"})
+        await history.append(OWNER, ids[0], "written after the copy")
+        events = await store.events(ids[0], limit=500)  # a key clash would have raised above
+        assert [e.data for e in events].count({"after": "copy"}) == 1
+    finally:
+        await store.close()
+
+
+async def test_an_interrupted_copy_can_be_run_again(
+    tmp_path: Path, clock: ManualClock, db_url: str
+) -> None:
+    source = f"sqlite:///{tmp_path / 'a.db'}"
+    ids = await populate(source, clock)
+    await counts(db_url)  # migrated
+    await _stop_message_inserts(db_url, True)
+    failed = sessionbot(tmp_path / "env.db", "db", "copy", source, db_url)
     assert failed.returncode != 0 and "Traceback" not in failed.stderr
-    assert (await counts(target))["sessions"] == 3 and (await counts(target))["messages"] == 0
-    with sqlite3.connect(target_path) as conn:
-        conn.execute("DROP TRIGGER stop")
-    again = sessionbot(target_path, "db", "copy", source, target)
+    assert "sessionbot:" in failed.stderr  # one line saying what failed
+    partial = await counts(db_url)
+    assert partial["sessions"] == 3 and partial["messages"] == 0
+    await _stop_message_inserts(db_url, False)
+    again = sessionbot(tmp_path / "env.db", "db", "copy", source, db_url)
     assert again.returncode == 0, again.stderr
     assert "counts and checksums equal" in again.stdout
-    assert await exports(target, ids) == await exports(source, ids)
+    assert await exports(db_url, ids) == await exports(source, ids)
 
 
 async def test_a_destination_that_differs_is_reported_by_table(
-    tmp_path: Path, clock: ManualClock
+    tmp_path: Path, clock: ManualClock, db_url: str
 ) -> None:
     source = f"sqlite:///{tmp_path / 'a.db'}"
-    target_path = tmp_path / "b.db"
-    target = f"sqlite:///{target_path}"
     await populate(source, clock)
-    assert await copy_database(source, target) == 0
-    with sqlite3.connect(target_path) as conn:
-        conn.execute("UPDATE sessions SET title = 'changed' WHERE ref = 1")
-    result = sessionbot(target_path, "db", "copy", source, target)
+    assert await copy_database(source, db_url) == 0
+    store = open_store(db_url)
+    await store.open()
+    try:
+        await execute(store, "UPDATE sessions SET title = 'changed' WHERE ref = 1")
+    finally:
+        await store.close()
+    result = sessionbot(tmp_path / "env.db", "db", "copy", source, db_url)
     assert result.returncode == 1
     assert "MISMATCH sessions" in result.stderr and "MISMATCH plans" not in result.stderr
 
 
-async def test_copy_into_itself_is_refused(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'a.db'}"
-    assert await copy_database(url, url) == 2
+async def test_copy_into_itself_is_refused(db_url: str) -> None:
+    assert await copy_database(db_url, db_url) == 2

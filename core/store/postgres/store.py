@@ -24,6 +24,7 @@ from core.store import migrations, ops
 from core.store.base import SessionPage, StatsRows
 from core.store.codec import loads
 from core.store.postgres import rows
+from core.store.postgres.copy import PgCopy
 from core.store.postgres.engine import Observer, PgEngine
 from core.store.postgres.history import PgHistory
 from core.store.postgres.installations import PgInstallations
@@ -43,7 +44,7 @@ _SCHEMA_TABLE = (
 )
 
 
-class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens):
+class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy):
     """Sessions, plans, events and the outbox in PostgreSQL, shared by any number of replicas."""
 
     backend = "postgres"

@@ -23,6 +23,7 @@ from core.store import migrations, ops
 from core.store.base import SessionPage, StatsRows
 from core.store.codec import loads, ts
 from core.store.sqlite import rows
+from core.store.sqlite.copy import SqliteCopy
 from core.store.sqlite.engine import SqliteEngine
 from core.store.sqlite.history import SqliteHistory
 from core.store.sqlite.installations import SqliteInstallations
@@ -46,7 +47,9 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SqliteStore(SqliteHistory, SqliteJobs, SqliteInstallations, SqliteTokens, SqliteTelemetry):
+class SqliteStore(
+    SqliteHistory, SqliteJobs, SqliteInstallations, SqliteTokens, SqliteTelemetry, SqliteCopy
+):
     """Sessions, plans, events and the outbox in SQLite, written by one group-committing writer."""
 
     backend = "sqlite"
