@@ -228,17 +228,3 @@ async def test_exported_rows_look_like_the_sqlite_stores(
     assert row["created_at"] == session.created_at.isoformat(timespec="microseconds")
     assert isinstance(row["context"], str) and row["context"] == "{}"
     assert all("row_no" not in r and "search" not in r for rows in tables.values() for r in rows)
-
-
-async def test_only_commits_that_may_add_deliveries_wake_the_outbox(store: Store) -> None:
-    wakes: list[int] = []
-    store.on_commit(lambda: wakes.append(1))
-    row = _row(1)
-    await store.apply([ops.Enqueue(row)])
-    assert len(wakes) == 1
-    leased = await store.claim_outbox(workspaces=[WS], now=NOW, limit=5, lease=timedelta(1))
-    await store.outbox_failed(row.id, error="x", next_attempt_at=NOW, dead=False)
-    await store.claim_outbox(workspaces=[WS], now=NOW, limit=5, lease=timedelta(1))
-    await store.outbox_delivered(row.id, now=NOW, result_ref=None)
-    assert [r.id for r in leased] == [row.id]
-    assert len(wakes) == 1, "a lease or a result never wakes the dispatcher (it would spin)"

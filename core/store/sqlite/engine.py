@@ -67,13 +67,16 @@ def create_private_file(path: str) -> None:
 
 
 class _Job:
-    __slots__ = ("error", "future", "loop", "result", "unit", "write")
+    __slots__ = ("error", "future", "loop", "notify", "result", "unit", "write")
 
-    def __init__(self, unit: Unit[Any], future: asyncio.Future[Any], write: bool) -> None:
+    def __init__(
+        self, unit: Unit[Any], future: asyncio.Future[Any], write: bool, notify: bool = True
+    ) -> None:
         self.unit = unit
         self.future = future
         self.loop = future.get_loop()
         self.write = write
+        self.notify = write and notify
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -131,9 +134,14 @@ class SqliteEngine:
             self._thread = None
         self._lock.release()
 
-    async def write(self, unit: Unit[T]) -> T:
-        """Run `unit` inside the next group commit; return once it is durable."""
-        return await self._submit(unit, write=True)
+    async def write(self, unit: Unit[T], *, notify: bool = True) -> T:
+        """Run `unit` inside the next group commit; return once it is durable.
+
+        `notify=False` for bookkeeping that adds nothing to deliver (outbox leases and
+        results): commit listeners wake the outbox, and a lease that woke it would keep it
+        leasing forever.
+        """
+        return await self._submit(unit, write=True, notify=notify)
 
     async def run_raw(self, unit: Unit[T]) -> T:
         """Run `unit` on the writer thread outside any transaction (pragmas, scripts)."""
@@ -155,12 +163,12 @@ class SqliteEngine:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def _submit(self, unit: Unit[T], *, write: bool) -> T:
+    async def _submit(self, unit: Unit[T], *, write: bool, notify: bool = True) -> T:
         if self._thread is None:
             raise StoreError("The database is closed.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         started = time.perf_counter()
-        self._queue.put(_Job(unit, future, write))
+        self._queue.put(_Job(unit, future, write, notify))
         try:
             return await future
         finally:
@@ -197,14 +205,14 @@ class SqliteEngine:
                 self._run_one(conn, job)
         if writes:
             self._commit_group(conn, writes)
+        if self._on_commit is not None and any(job.notify for job in writes):
+            self._on_commit()  # before the callers resume: they see their commit's effects
         loops: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in batch:
             loops.setdefault(job.loop, []).append(job)
         for loop, jobs in loops.items():
             with contextlib.suppress(RuntimeError):  # that loop is already closed
                 loop.call_soon_threadsafe(_resolve_all, jobs)
-        if writes and self._on_commit is not None:
-            self._on_commit()
 
     def _run_one(self, conn: sqlite3.Connection, job: _Job) -> None:
         try:

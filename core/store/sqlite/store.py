@@ -369,7 +369,7 @@ class SqliteStore(
             )
             return [rows.outbox(r) for r in found]
 
-        return await self.engine.write(claim)
+        return await self.engine.write(claim, notify=False)  # a lease adds nothing to deliver
 
     async def outbox_delivered(self, row_id: str, *, now: datetime, result_ref: str | None) -> None:
         await self.engine.write(
@@ -377,7 +377,8 @@ class SqliteStore(
                 "UPDATE outbox SET status = 'delivered', delivered_at = ?, result_ref = ?,"
                 " attempts = attempts + 1, claimed_until = NULL, last_error = NULL WHERE id = ?",
                 (ts(now), result_ref, row_id),
-            )
+            ),
+            notify=False,
         )
 
     async def outbox_failed(
@@ -388,7 +389,8 @@ class SqliteStore(
                 "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?,"
                 " next_attempt_at = ?, claimed_until = NULL WHERE id = ?",
                 ("dead" if dead else "pending", error[:1000], ts(next_attempt_at), row_id),
-            )
+            ),
+            notify=False,  # a retry is due later: the poll finds it
         )
 
     async def outbox_counts(self) -> dict[str, int]:

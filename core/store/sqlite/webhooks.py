@@ -95,7 +95,7 @@ class SqliteWebhooks:
             )
             return [rows.outbox(r) for r in found]
 
-        return await self.engine.write(claim)
+        return await self.engine.write(claim, notify=False)
 
     async def undelivered_webhooks(self, modification_id: str, *, except_row: str) -> int:
         prefix = f"webhook:modification:{modification_id}:"
