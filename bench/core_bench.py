@@ -24,6 +24,7 @@ import aiosqlite
 
 from core.models import Actor, ChatRef, EventType, Source
 from core.service import SessionService
+from core.store.base import Store, open_store
 from core.store.sqlite.store import SqliteStore
 
 WS = "console:bench"
@@ -48,8 +49,9 @@ async def _spread(total: int, work: Callable[[int], Awaitable[object]]) -> float
     return total / (time.perf_counter() - start)
 
 
-async def bench_service(path: Path, events: int) -> dict[str, float]:
-    store = SqliteStore(f"sqlite:///{path}")
+async def bench_service(url: str, events: int) -> dict[str, float]:
+    """W1–W4 through SessionService on the store of `url` (SQLite file or PostgreSQL)."""
+    store = open_store(url)
     await store.open()
     try:
         return await _service_workloads(store, SessionService(store), events)
@@ -58,7 +60,7 @@ async def bench_service(path: Path, events: int) -> dict[str, float]:
 
 
 async def _service_workloads(
-    store: SqliteStore, service: SessionService, events: int
+    store: Store, service: SessionService, events: int
 ) -> dict[str, float]:
     chat = ChatRef("console", WS, "bench")
     owner_of: dict[str, str] = {}
@@ -85,7 +87,8 @@ async def _service_workloads(
         100,
         lambda i: service.list_sessions(_actor("user7"), filter="all", owner="mine", page_size=20),
     )
-    results["group commits"] = store.engine.units / max(1, store.engine.batches)
+    if isinstance(store, SqliteStore):
+        results["group commits"] = store.engine.units / max(1, store.engine.batches)
     return results
 
 
@@ -179,7 +182,7 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         path = Path(folder) / "bench.db"
-        service = await bench_service(path, args.events)
+        service = await bench_service(f"sqlite:///{path}", args.events)
         yardsticks = await bench_yardsticks(path, args.events)
     print(f"core bench on SQLite ({os.cpu_count()} cores), {args.events} events, 50 tasks")
     for name, value in {**service, **yardsticks}.items():

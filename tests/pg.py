@@ -77,7 +77,8 @@ class PgServer:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}?pool_max=4"
 
     @classmethod
-    def start(cls, bin_dir: Path) -> PgServer:
+    def start(cls, bin_dir: Path, *, durable: bool = False) -> PgServer:
+        """A running server; `durable` keeps fsync on (benchmarks), tests run without it."""
         root = Path(tempfile.mkdtemp(prefix="sessionbot-pg-"))
         as_user = None
         if os.geteuid() == 0:  # the server refuses to run as root
@@ -91,10 +92,11 @@ class PgServer:
                 "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
             )  # fmt: skip
             options = (
-                f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-                " -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-                " -c shared_buffers=64MB"
+                f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1"
+                " -c max_connections=300 -c shared_buffers=64MB"
             )
+            if not durable:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             server._run(
                 "pg_ctl", "start", "-w", "-t", "60", "-D", str(server.data),
                 "-l", str(root / "server.log"), "-o", options,
