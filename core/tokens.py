@@ -24,6 +24,8 @@ from core.models import Actor, Source
 PREFIX = "sbt_"
 _SHAPE = re.compile(r"sbt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}")
+# Where a workspace's notifications go: a chat platform, or `api` (none; see NoChatDelivery).
+WORKSPACE_PLATFORMS = ("slack", "discord", "console", "api")
 USED_EVERY = timedelta(minutes=5)  # `last_used_at` is refreshed at most this often
 
 
@@ -81,6 +83,13 @@ class TokenService:
                 raise UsageError(
                     f"The token {label} `{value[:70]}` must be 1-64 letters, digits or . _ : @ -"
                 )
+        platform, _, tenant = workspace.partition(":")
+        if platform not in WORKSPACE_PLATFORMS or not tenant:
+            raise UsageError(
+                f"The token workspace `{workspace[:70]}` must be `<platform>:<id>` with platform"
+                f" {', '.join(WORKSPACE_PLATFORMS)} (e.g. `slack:T0123`, or `api:acme` for one"
+                " without chat)."
+            )
         token_id = secrets.token_hex(8)
         secret = f"{PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
         token = ApiToken(

@@ -59,7 +59,26 @@ def parse_json(request: web.Request, raw: bytes) -> Any:
     except (ValueError, RecursionError) as exc:
         problem = "it is not UTF-8" if isinstance(exc, UnicodeError) else "it is not valid JSON"
         raise ApiError(400, "malformed_json", f"Can't read the request body: {problem}.") from None
+    if _holds_nul(value):
+        raise ApiError(422, "invalid_body", "Text in the body can't contain NUL characters.")
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether any string (or key) in a parsed JSON value holds U+0000, which no store keeps
+    alike (PostgreSQL refuses it in text)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 __all__ = ["parse_json", "read_body"]

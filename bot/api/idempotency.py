@@ -9,6 +9,7 @@ retried.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,9 @@ async def idempotent(
         return _replay(stored.request_hash == digest, stored.status, stored.body)
     try:
         response = await run()
+    except asyncio.CancelledError:  # shutdown cut the request short: a retry may run it again
+        await asyncio.shield(store.release_idempotency(key))
+        raise
     except Exception as exc:
         response = to_response(exc)
     if response.status >= 500 or not isinstance(response, web.Response):

@@ -125,6 +125,8 @@ def _object(value: dict[str, Any], schema: Schema, where: str) -> None:
 
 def parameter(text: str, schema: Schema, where: str) -> Any:
     """A path or query parameter's text as its schema's type, validated."""
+    if "\x00" in text:
+        raise Invalid(f"{where}: can't contain NUL characters")
     value: Any = text
     kinds = schema.get("type")
     if kinds == "integer":

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 MAX_QUERY = 500
 MAX_TERMS = 32
+MAX_DEPTH = 16  # nested parentheses
 RESULTS = 10
 OPERATORS = ("AND", "OR", "NOT")
 _USAGE = '/session search <query…> [in:<ref>]  (words, "exact phrase", prefix*, AND/OR/NOT)'
@@ -91,6 +92,7 @@ class _Parser:
         self.tokens = tokens
         self.at = 0
         self.terms = 0
+        self.depth = 0
 
     def peek(self) -> str | None:
         return self.tokens[self.at] if self.at < len(self.tokens) else None
@@ -139,10 +141,14 @@ class _Parser:
             raise _bad("a `)` has no matching `(`, or `()` is empty.")
         self.take()
         if token == "(":
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _bad(f"it nests `(` more than {MAX_DEPTH} deep.")
             inner = self.either()
             if self.peek() != ")":
                 raise _bad("a `(` is not closed.")
             self.take()
+            self.depth -= 1
             return inner
         self.terms += 1
         if self.terms > MAX_TERMS:

@@ -32,3 +32,14 @@ def loads(value: str | None) -> Any:
     if not value or value == "{}":
         return {}
     return json.loads(value)
+
+
+MAX_REF = 2**31 - 1  # session numbers fit a 32-bit integer column on every backend
+
+
+def ref_key(ref: str) -> int | str:
+    """A session's number when `ref` is one (ASCII digits within range), else `ref` itself,
+    which is then looked up as a full id (and matches nothing if it is not one)."""
+    if ref.isascii() and ref.isdigit() and len(ref) <= 10 and int(ref) <= MAX_REF:
+        return int(ref)
+    return ref

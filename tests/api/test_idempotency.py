@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -132,3 +133,32 @@ async def test_an_unexpected_failure_releases_the_key_for_a_retry(
     assert (replayed.status, replayed.body) == (200, {"attempt": 2})
     assert calls == [1, 2]
     assert await count(store, "inbound_dedupe", "key LIKE 'api:%'") == 1
+
+
+async def test_a_request_cut_short_by_shutdown_frees_its_key(
+    service: SessionService, tokens: TokenService, store: Store
+) -> None:
+    calls: list[int] = []
+
+    async def handler(call: Call) -> Any:
+        calls.append(len(calls) + 1)
+        if len(calls) == 1:
+            raise asyncio.CancelledError  # what stopping the server does to a running handler
+        return {"attempt": len(calls)}
+
+    route = Route("POST", "/cut", "cut", "Cut", "test", handler, free_object("x"), body=EMPTY)
+    http = HttpServer("127.0.0.1", 0)
+    http.app.add_subapp("/api/v1", api_app(service, routes=[route]))
+    await http.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            api = ApiClient(session, f"http://127.0.0.1:{http.port}/api/v1")
+            token = await make_token(tokens, "agent")
+            key = {"Idempotency-Key": "cut-short"}
+            with pytest.raises(aiohttp.ClientError):
+                await api.post("/cut", token, headers=key)
+            retried = await api.post("/cut", token, headers=key)
+    finally:
+        await http.stop()
+    assert (retried.status, retried.body) == (200, {"attempt": 2})
+    assert calls == [1, 2]

@@ -87,6 +87,8 @@ def test_create_list_and_revoke(tmp_path: Path) -> None:
     assert secret not in listed.stdout and secret.split("_")[1] in listed.stdout
     duplicate = sessionbot(db, "token", "create", "--workspace", "slack:T1", "--name", "ci")
     assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    nowhere = sessionbot(db, "token", "create", "--workspace", "acme", "--name", "x")
+    assert nowhere.returncode == 1 and "`<platform>:<id>`" in nowhere.stderr
     revoked = sessionbot(db, "token", "revoke", secret)
     assert revoked.returncode == 0 and "Revoked" in revoked.stdout
     assert "revoked" in sessionbot(db, "token", "list").stdout

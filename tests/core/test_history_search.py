@@ -67,6 +67,8 @@ def test_queries_become_quoted_fts5(query: str, expression: str) -> None:
         ("!!! ???", "no words"),
         ("", "empty"),
         ("x" * 501, "longer than 500"),
+        ("(" * 249 + "a" + ")" * 249, "more than 16 deep"),
+        ("(" * 17 + "a" + ")" * 17, "more than 16 deep"),
     ],
 )
 async def test_malformed_queries_are_usage_errors(

@@ -6,6 +6,8 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.dbcopy import copy_database
 from core.clock import ManualClock
 from core.history import context, export, search
@@ -206,3 +208,23 @@ async def test_a_destination_that_differs_is_reported_by_table(
 
 async def test_copy_into_itself_is_refused(db_url: str) -> None:
     assert await copy_database(db_url, db_url) == 2
+
+
+async def test_text_postgresql_cannot_store_is_named_not_half_copied(
+    tmp_path: Path, clock: ManualClock, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = f"sqlite:///{tmp_path / 'a.db'}"
+    store = open_store(source)
+    await store.open()
+    try:
+        service = SessionService(store, clock=clock, config=ServiceConfig())
+        await service.start(OWNER, CHAT, "a NUL \u0000 in the title")
+    finally:
+        await store.close()
+    result = await copy_database(source, db_url)
+    if db_url.startswith("sqlite"):
+        assert result == 0
+    else:
+        assert result == 1
+        assert "sessions holds a NUL character" in capsys.readouterr().err
+        assert (await counts(db_url))["sessions"] == 0

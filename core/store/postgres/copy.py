@@ -128,6 +128,11 @@ class PgCopy:
         listed = ", ".join(_quoted(c) for c in columns)
         marks = ", ".join(f"${i + 1}" for i in range(len(columns)))
         sql = f"INSERT INTO {_quoted(table)} ({listed}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+        if any(isinstance(v, str) and "\x00" in v for row in rows for v in row):
+            raise CopyError(
+                f"a row of {table} holds a NUL character, which PostgreSQL text can't store;"
+                " remove it at the source and copy again"
+            )
         values = [tuple(_native(v, k) for v, k in zip(row, kinds, strict=True)) for row in rows]
 
         async def insert(conn: asyncpg.Connection) -> None:

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from core.errors import SessionBotError, StoreError
+from core.errors import SessionBotError, StoreError, UsageError
 
 _log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ POOL_MAX = 10
 POOL_MIN = 1
 MAX_REPLAYS = 8
 _REPLAY_STATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+# character_not_in_repertoire (a NUL in text), untranslatable_character: bad input, not a fault
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 _CONNECTION_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError)
 
 
@@ -190,6 +192,8 @@ def translate(exc: BaseException, what: str) -> BaseException:
     if isinstance(exc, SessionBotError):
         return exc
     state = getattr(exc, "sqlstate", None)
+    if state in _UNSTORABLE_TEXT:
+        return UsageError("That text holds a character the database can't store (NUL).")
     _log.error("database %s failed: %s (%s)", what, exc.__class__.__name__, state)
     detail = f"{exc.__class__.__name__}" + (f", SQLSTATE {state}" if state else "")
     error = StoreError(f"Database {what} failed: {detail}")

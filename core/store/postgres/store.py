@@ -22,7 +22,7 @@ from core.models import (
 )
 from core.store import migrations, ops
 from core.store.base import SessionPage, StatsRows
-from core.store.codec import loads
+from core.store.codec import loads, ref_key
 from core.store.postgres import rows
 from core.store.postgres.copy import PgCopy
 from core.store.postgres.engine import Observer, PgEngine
@@ -136,11 +136,10 @@ class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy):
 
     async def session(self, workspace: str, ref: str) -> Session | None:
         """A session of `workspace` by ref number or full id."""
-        if ref.isdigit():
-            if int(ref) >= 1 << 31:
-                return None
+        key = ref_key(ref)
+        if isinstance(key, int):
             row = await self.engine.fetchone(
-                f"{_S} WHERE workspace = $1 AND ref = $2", (workspace, int(ref))
+                f"{_S} WHERE workspace = $1 AND ref = $2", (workspace, key)
             )
         else:
             row = await self.engine.fetchone(

@@ -18,7 +18,7 @@ from asyncpg import Connection
 
 from core.errors import Conflict, NotFound
 from core.store import ops
-from core.store.codec import dumps
+from core.store.codec import dumps, ref_key
 from core.store.postgres.engine import affected
 
 _JSON_FIELDS = frozenset({"context", "metadata", "comments"})
@@ -234,15 +234,16 @@ async def session_facts(
     conn: Connection, workspace: str, ref: str, actor_id: str
 ) -> ops.SessionFacts:
     """The session `ref` names (locked until commit) and the actor's role in it."""
-    by = "ref = $3::integer" if ref.isdigit() else "id = $3"
+    key = ref_key(ref)
+    by = "ref = $3::integer" if isinstance(key, int) else "id = $3"
     row = await conn.fetchrow(
         "SELECT s.id, s.ref, s.status, s.owner_id, s.last_activity_at, m.role FROM sessions s"
         " LEFT JOIN members m ON m.session_id = s.id AND m.user_id = $1"
         f" WHERE s.workspace = $2 AND s.{by} FOR NO KEY UPDATE OF s",
-        actor_id, workspace, int(ref) if ref.isdigit() else ref,
+        actor_id, workspace, key,
     )  # fmt: skip
     if row is None:
-        raise NotFound("session", f"#{ref}" if ref.isdigit() else ref)
+        raise NotFound("session", f"#{key}" if isinstance(key, int) else ref)
     return ops.SessionFacts(row[0], row[1], row[2], row[3], row[4], row[5])
 
 

@@ -12,7 +12,7 @@ from core.errors import Conflict, NotFound, StoreError, UsageError
 from core.history.models import MATCH_END, MATCH_START, Message, MessageRole, Revision, SearchHit
 from core.models import JSON, Event, Plan, PlanModification, Session, new_id
 from core.store import ops
-from core.store.codec import dumps, loads, parse_ts, parse_ts_required, ts
+from core.store.codec import dumps, loads, parse_ts, parse_ts_required, ref_key, ts
 from core.store.sqlite import rows
 from core.store.sqlite.engine import SqliteEngine
 from core.store.sqlite.writes import add_modification, allocate_ref, apply_all, touch
@@ -187,15 +187,16 @@ class SqliteHistory:
         """
 
         def unit(conn: sqlite3.Connection) -> Message:
-            by = "ref = ?" if ref.isdigit() else "id = ?"
+            key = ref_key(ref)
+            by = "ref = ?" if isinstance(key, int) else "id = ?"
             row = conn.execute(
                 "SELECT s.id, s.ref, s.status, s.owner_id, s.last_activity_at, m.role"
                 " FROM sessions s LEFT JOIN members m ON m.session_id = s.id AND m.user_id = ?"
                 f" WHERE s.workspace = ? AND s.{by}",
-                (draft.author_id, workspace, int(ref) if ref.isdigit() else ref),
+                (draft.author_id, workspace, key),
             ).fetchone()
             if row is None:
-                raise NotFound("session", f"#{ref}" if ref.isdigit() else ref)
+                raise NotFound("session", f"#{key}" if isinstance(key, int) else ref)
             last = datetime.fromisoformat(row[4])
             check(ops.SessionFacts(row[0], row[1], row[2], row[3], last, row[5]))
             if (

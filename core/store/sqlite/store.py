@@ -21,7 +21,7 @@ from core.models import (
 )
 from core.store import migrations, ops
 from core.store.base import SessionPage, StatsRows
-from core.store.codec import loads, ts
+from core.store.codec import loads, ref_key, ts
 from core.store.sqlite import rows
 from core.store.sqlite.copy import SqliteCopy
 from core.store.sqlite.engine import SqliteEngine
@@ -131,10 +131,10 @@ class SqliteStore(
 
     async def session(self, workspace: str, ref: str) -> Session | None:
         """A session of `workspace` by ref number or full id."""
-        arg: int | str = ref
+        arg = ref_key(ref)
         sql = f"{_S} WHERE workspace = ? AND id = ?"
-        if ref.isdigit():
-            sql, arg = f"{_S} WHERE workspace = ? AND ref = ?", int(ref)
+        if isinstance(arg, int):
+            sql = f"{_S} WHERE workspace = ? AND ref = ?"
         row = await self.engine.fetchone(sql, (workspace, arg))
         return rows.session(row) if row else None
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from core.errors import Conflict, NotFound
 from core.store import ops
-from core.store.codec import dumps, ts
+from core.store.codec import dumps, ref_key, ts
 
 _JSON_FIELDS = frozenset({"context", "metadata", "comments"})
 _TIME_FIELDS = frozenset(
@@ -237,15 +237,16 @@ def touch(conn: sqlite3.Connection, op: ops.Touch) -> None:
 
 
 def checked_event(conn: sqlite3.Connection, op: ops.CheckedEvent) -> int:
-    by = "ref = ?" if op.ref.isdigit() else "id = ?"
+    key = ref_key(op.ref)
+    by = "ref = ?" if isinstance(key, int) else "id = ?"
     row = conn.execute(
         "SELECT s.id, s.ref, s.status, s.owner_id, s.last_activity_at, m.role FROM sessions s"
         " LEFT JOIN members m ON m.session_id = s.id AND m.user_id = ?"
         f" WHERE s.workspace = ? AND s.{by}",
-        (op.event.actor_id, op.workspace, int(op.ref) if op.ref.isdigit() else op.ref),
+        (op.event.actor_id, op.workspace, key),
     ).fetchone()
     if row is None:
-        raise NotFound("session", f"#{op.ref}" if op.ref.isdigit() else op.ref)
+        raise NotFound("session", f"#{key}" if isinstance(key, int) else op.ref)
     last = datetime.fromisoformat(row[4])
     op.check(ops.SessionFacts(row[0], row[1], row[2], row[3], last, row[5]))
     event = dataclasses.replace(op.event, session_id=row[0])
