@@ -13,11 +13,13 @@ from core.clock import ManualClock
 from core.history import context, export, search
 from core.history.fork import fork
 from core.history.messages import HistoryService
+from core.installations import InstallationRecord
 from core.jobs import reminders, sweep
 from core.models import Decision, EventType, ModAction, Role
 from core.service import ServiceConfig, SessionService
 from core.store.base import open_store
 from core.store.copy import verify
+from core.tokens import TokenService
 from tests.bot.test_cli import sessionbot
 from tests.conftest import CHAT, OTHER_WS, actor, execute
 
@@ -26,7 +28,8 @@ OWNER = actor("olga")
 
 async def populate(url: str, clock: ManualClock) -> list[str]:
     """Every kind of row: sessions in two workspaces, a fork, plans and decisions, messages
-    with revisions and a tombstone, TTL'd context, events, outbox, reminders, job runs."""
+    with revisions and a tombstone, TTL'd context, events, outbox, reminders, job runs, an API
+    token with a stored idempotent response, a Slack installation."""
     store = open_store(url)
     await store.open()
     try:
@@ -52,6 +55,12 @@ async def populate(url: str, clock: ManualClock) -> list[str]:
         await service.pause(OWNER, child.id)
         await reminders.create(service, OWNER, s.id, channel_id=None, after=timedelta(hours=1))
         await reminders.create(service, OWNER, s.id, channel_id=None, after=timedelta(days=9))
+        await TokenService(store, clock=clock).create("console:test", "agent", admin=True)
+        await store.put_installation(
+            InstallationRecord("slack", "T0001", "xoxb-secret", clock.now(), scopes=("commands",))
+        )
+        await store.claim_idempotency("api:t:k", "digest", now=clock.now())
+        await store.finish_idempotency("api:t:k", status=201, body='{"ok":true}')
         clock.advance(timedelta(days=2))
         await sweep.run(service, clock.now(), every=timedelta(minutes=1))  # reminders, job runs
         return [s.id, child.id, other.id]
@@ -143,6 +152,8 @@ async def test_round_trip_through_the_other_backend_keeps_every_row(
     for table in ("sessions", "plans", "approvals", "messages", "message_revisions", "events"):
         assert copied[table] > 0, table
     assert copied["outbox"] > 0 and copied["reminders"] > 0 and copied["job_runs"] > 0
+    for table in ("api_tokens", "api_responses", "installations", "inbound_dedupe"):
+        assert copied[table] == 1, table
     hits = await _search_hits(source)
     assert hits and await _search_hits(db_url) == hits == await _search_hits(back)
     with sqlite3.connect(tmp_path / "c.db") as conn:
