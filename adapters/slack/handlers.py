@@ -184,8 +184,8 @@ class SlackHandlers:
         reply = await answer
         try:
             await self.replies.reply(response_url, reply)
-        except Exception:
-            _log.warning("could not post a reply to a Slack response_url", exc_info=True)
+        except Exception as exc:  # the URL itself is a credential: log only what went wrong
+            _log.warning("could not post a reply to a response_url: %s", exc.__class__.__name__)
 
     async def idle(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109 - bounded by design
         """Wait (bounded) until no listener work is in flight; False if time ran out."""

@@ -31,9 +31,14 @@ from tests.adapters.slack.harness import (
     plan_button,
     slack_env,
 )
+from tests.adapters.slack.test_flow import REASON
 from tests.conftest import count
 from tests.fakes.slack_api import FakeSlackApi, Message, ResponseCall
-from tests.fakes.slack_signing import block_actions_payload, slash_command_fields
+from tests.fakes.slack_signing import (
+    block_actions_payload,
+    slash_command_fields,
+    view_submission_payload,
+)
 from tests.fakes.slack_socket import Ack, FakeSocketMode
 
 _ids = itertools.count(1)
@@ -152,6 +157,34 @@ async def test_full_flow_over_envelopes_every_one_acked(
 
     assert socket.unacked() == []
     assert len(socket.acks) == len(socket.sent) == 6
+
+
+async def test_reject_opens_the_modal_and_its_submission_decides(
+    app: SocketApp, fake: FakeSlackApi, socket: FakeSocketMode
+) -> None:
+    await app.command("start deploy api")
+    await app.command(f"share <@{BOB}|bob> approver")
+    await app.command("plan build image")
+    await app.bot.deliver()
+    (plan,) = [m for m in fake.messages if has_buttons(m.blocks)]
+
+    await app.interactive(app.click_payload("plan_reject", plan, BOB))
+    (opened,) = fake.views
+    submission = view_submission_payload(
+        opened.view["callback_id"],
+        private_metadata=opened.view["private_metadata"],
+        view_id=opened.view_id,
+        user_id=BOB,
+        state_values=REASON,
+    )
+    ack = await socket.request("interactive", submission, accepts_response_payload=True)
+    assert await app.bot.adapter.handlers.idle(timeout=10)
+    assert ack.payload is None  # an empty ack closes the modal
+    await app.bot.deliver()
+    assert "Rejected by <@U0BOB>" in block_text(plan.blocks)
+    assert "too risky" in block_text(plan.blocks)
+    assert await app.bot.status() is Status.PAUSED
+    assert socket.unacked() == []
 
 
 async def test_a_redelivered_envelope_decides_once(app: SocketApp, fake: FakeSlackApi) -> None:
