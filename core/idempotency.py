@@ -8,8 +8,12 @@ different request reusing the key is recognised.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
+
+# A claim still without a response this long after it was taken belongs to a request that
+# died with its process (a crash, a kill): the next retry takes the key over and acts.
+IN_PROGRESS_LEASE = timedelta(minutes=2)
 
 
 @dataclass(slots=True)
@@ -29,7 +33,8 @@ class IdempotencyStore(Protocol):
     async def claim_idempotency(
         self, key: str, request_hash: str, *, now: datetime
     ) -> StoredResponse | None:
-        """None when `key` is new (now claimed); else what the first request left."""
+        """None when `key` is new (now claimed) or its unanswered claim is older than
+        `IN_PROGRESS_LEASE` (taken over); else what the first request left."""
         ...
 
     async def finish_idempotency(self, key: str, *, status: int, body: str) -> None: ...

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.errors import Conflict
-from core.idempotency import StoredResponse
+from core.idempotency import IN_PROGRESS_LEASE, StoredResponse
 from core.store.base import Store, open_store
 from core.tokens import ApiToken
 from tests.conftest import WS
@@ -45,6 +45,23 @@ async def test_an_idempotency_key_is_claimed_once_then_replays(store: Store) -> 
     )
     await store.release_idempotency("api:t:k1")
     assert await store.claim_idempotency("api:t:k1", "h3", now=NOW) is None
+
+
+async def test_a_claim_left_unanswered_by_a_dead_request_is_taken_over_later(
+    store: Store,
+) -> None:
+    assert await store.claim_idempotency("api:t:k2", "h1", now=NOW) is None  # then it dies
+    soon = NOW + IN_PROGRESS_LEASE - timedelta(seconds=1)
+    assert await store.claim_idempotency("api:t:k2", "h1", now=soon) == StoredResponse("h1")
+    later = NOW + IN_PROGRESS_LEASE
+    assert await store.claim_idempotency("api:t:k2", "h2", now=later) == StoredResponse("h1")
+    assert await store.claim_idempotency("api:t:k2", "h1", now=later) is None  # taken over
+    assert await store.claim_idempotency("api:t:k2", "h1", now=later) == StoredResponse("h1")
+    await store.finish_idempotency("api:t:k2", status=201, body="{}")
+    far = later + 10 * IN_PROGRESS_LEASE
+    assert await store.claim_idempotency("api:t:k2", "h1", now=far) == StoredResponse(
+        "h1", 201, "{}"
+    )
 
 
 async def test_concurrent_claims_of_one_key_on_two_replicas_run_one_request(

@@ -8,7 +8,7 @@ import asyncpg
 from asyncpg import Connection, Record
 
 from core.errors import Conflict
-from core.idempotency import StoredResponse
+from core.idempotency import IN_PROGRESS_LEASE, StoredResponse
 from core.store.postgres.engine import PgEngine, affected
 from core.tokens import ApiToken
 
@@ -109,6 +109,13 @@ class PgTokens:
             )
             if row is None:  # claimed by something other than the API: never act on it
                 return StoredResponse(request_hash="")
+            if row["status"] is None and row["request_hash"] == request_hash:
+                taken = await conn.execute(
+                    "UPDATE inbound_dedupe SET seen_at = $2 WHERE key = $1 AND seen_at <= $3",
+                    key, now, now - IN_PROGRESS_LEASE,
+                )  # fmt: skip
+                if affected(taken) == 1:  # its first request died unanswered: act again
+                    return None
             return StoredResponse(row["request_hash"], row["status"], row["body"])
 
         return await self.engine.write(claim)

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime
 
 from core.errors import Conflict
-from core.idempotency import StoredResponse
+from core.idempotency import IN_PROGRESS_LEASE, StoredResponse
 from core.store.codec import parse_ts, parse_ts_required, ts
 from core.store.sqlite.engine import SqliteEngine
 from core.tokens import ApiToken
@@ -119,6 +119,13 @@ class SqliteTokens:
             ).fetchone()
             if row is None:  # claimed by something other than the API: never act on it
                 return StoredResponse(request_hash="")
+            if row["status"] is None and row["request_hash"] == request_hash:
+                taken = conn.execute(
+                    "UPDATE inbound_dedupe SET seen_at = ? WHERE key = ? AND seen_at <= ?",
+                    (ts(now), key, ts(now - IN_PROGRESS_LEASE)),
+                )
+                if taken.rowcount == 1:  # its first request died unanswered: act again
+                    return None
             return StoredResponse(row["request_hash"], row["status"], row["body"])
 
         return await self.engine.write(claim)
