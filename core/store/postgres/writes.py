@@ -103,9 +103,11 @@ async def lock_session(conn: Connection, session_id: str) -> None:
     await conn.execute("SELECT 1 FROM sessions WHERE id = $1 FOR NO KEY UPDATE", session_id)
 
 
-async def add_event(conn: Connection, op: ops.AddEvent) -> int:
+async def add_event(conn: Connection, op: ops.AddEvent, *, locked: bool = False) -> int:
+    """Append an event; `locked` when the unit already holds the session row (no second trip)."""
     e = op.event
-    await lock_session(conn, e.session_id)
+    if not locked:
+        await lock_session(conn, e.session_id)
     seq = await conn.fetchval(
         "INSERT INTO events (id, session_id, seq, type, actor_id, source, data, created_at)"
         " SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7 FROM events"
@@ -251,7 +253,7 @@ async def checked_event(conn: Connection, op: ops.CheckedEvent) -> int:
     facts = await session_facts(conn, op.workspace, op.ref, op.event.actor_id)
     op.check(facts)
     event = dataclasses.replace(op.event, session_id=facts.session_id)
-    seq = await add_event(conn, ops.AddEvent(event))
+    seq = await add_event(conn, ops.AddEvent(event), locked=True)  # session_facts locked it
     if event.created_at - facts.last_activity_at >= op.touch_after:
         deadline = event.created_at + op.abandon_after if facts.status in _OPEN else None
         await touch(conn, ops.Touch(facts.session_id, event.created_at, deadline))
