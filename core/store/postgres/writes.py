@@ -279,5 +279,20 @@ APPLY: dict[type, Callable[[Connection, Any], Awaitable[Any]]] = {
 
 
 async def apply_all(conn: Connection, unit: Sequence[ops.Op]) -> list[Any]:
-    """Apply every op of a unit in order, inside the caller's transaction."""
-    return [await APPLY[type(op)](conn, op) for op in unit]
+    """Apply every op of a unit in order, inside the caller's transaction.
+
+    An event's session row is locked once per unit: a session the unit inserted, or whose
+    event it already added, is held until commit (one round trip less per event).
+    """
+    held: set[str] = set()
+    results = []
+    for op in unit:
+        if isinstance(op, ops.AddEvent):
+            session_id = op.event.session_id
+            results.append(await add_event(conn, op, locked=session_id in held))
+            held.add(session_id)
+            continue
+        results.append(await APPLY[type(op)](conn, op))
+        if isinstance(op, ops.NewSession):
+            held.add(op.session.id)
+    return results
