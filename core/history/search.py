@@ -1,12 +1,13 @@
-"""Message search: the query language people type, checked here and turned into safe FTS5.
+"""Message search: the query language people type, checked here and turned into a query tree.
 
     deploy failed          both words (AND is implied)
     deploy AND failed      the same; OR and NOT too (`deploy NOT staging`), with ( )
     "exact phrase"         the words next to each other
     roll*                  a prefix: rollback, rollout, …
 
-Every word reaches FTS5 as a quoted string, so no column filter, NEAR or stray syntax a user
-types can change what is searched; the workspace scope is applied by the store in SQL.
+The tree (core/history/query.py) holds plain words and phrases; each store renders it for its
+engine with every word quoted, so no column filter, NEAR or stray syntax a user types can
+change what is searched; the workspace scope is applied by the store in SQL.
 A malformed query is a UsageError that says what is wrong.
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import UsageError
 from core.history.models import SearchHit
+from core.history.query import AllOf, AnyOf, Query, Term, Without
 from core.models import Actor, Session
 
 if TYPE_CHECKING:
@@ -68,8 +70,8 @@ def _tokens(query: str) -> list[str]:
     return found
 
 
-def _term(token: str) -> str:
-    """One word or phrase as a quoted FTS5 string (a trailing `*` makes it a prefix)."""
+def _term(token: str) -> Term:
+    """One word or phrase (a trailing `*` makes it a prefix)."""
     prefix = token.endswith("*")
     body = token[:-1] if prefix else token
     if body.startswith('"'):
@@ -78,8 +80,7 @@ def _term(token: str) -> str:
         raise _bad(f"`*` goes at the end of a word, like `roll*` (not `{token[:30]}`).")
     if not body.strip():
         raise _bad("a `*` or an empty phrase needs some letters, like `roll*`.")
-    quoted = '"' + body.replace('"', '""') + '"'
-    return quoted + " *" if prefix else quoted
+    return Term(body, prefix)
 
 
 class _Parser:
@@ -102,36 +103,36 @@ class _Parser:
         self.at += 1
         return token
 
-    def parse(self) -> str:
-        expression = self.either()
+    def parse(self) -> Query:
+        query = self.either()
         extra = self.peek()
         if extra is not None:
             raise _bad("a `)` has no matching `(`." if extra == ")" else f"unexpected `{extra}`.")
-        return expression
+        return query
 
-    def either(self) -> str:
+    def either(self) -> Query:
         parts = [self.both()]
         while self.peek() == "OR":
             self.take()
             parts.append(self.both())
-        return parts[0] if len(parts) == 1 else " OR ".join(f"({p})" for p in parts)
+        return parts[0] if len(parts) == 1 else AnyOf(tuple(parts))
 
-    def both(self) -> str:
+    def both(self) -> Query:
         parts = [self.without()]
         while self.peek() not in (None, ")", "OR"):
             if self.peek() == "AND":
                 self.take()
             parts.append(self.without())
-        return parts[0] if len(parts) == 1 else " AND ".join(f"({p})" for p in parts)
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
-    def without(self) -> str:
-        expression = self.atom()
+    def without(self) -> Query:
+        query = self.atom()
         while self.peek() == "NOT":
             self.take()
-            expression = f"({expression}) NOT ({self.atom()})"
-        return expression
+            query = Without(query, self.atom())
+        return query
 
-    def atom(self) -> str:
+    def atom(self) -> Query:
         token = self.peek()
         if token is None:
             raise _bad("it ends too early; an operator or `(` needs a word after it.")
@@ -156,8 +157,8 @@ class _Parser:
         return _term(token)
 
 
-def to_fts(query: str) -> str:
-    """The FTS5 expression for a user's query, or a UsageError saying what is wrong."""
+def parse_query(query: str) -> Query:
+    """The query tree of what a person typed, or a UsageError saying what is wrong."""
     query = query.strip()
     if not query:
         raise _bad("the query is empty.")
@@ -178,11 +179,11 @@ async def search(
     offset: int = 0,
 ) -> SearchResults:
     """Ranked matches in the actor's workspace (any member may search), optionally one session."""
-    expression = to_fts(query)
+    parsed = parse_query(query)
     session = await history.find(actor, ref) if ref is not None else None
     hits = await history.store.search_messages(
         actor.workspace,
-        expression,
+        parsed,
         session_id=session.id if session else None,
         limit=limit,
         offset=offset,

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from core.history.models import Message, Revision, SearchHit
+from core.history.query import Query
 from core.idempotency import IdempotencyStore
 from core.installations import InstallationRecord
 from core.jobs.records import (
@@ -86,7 +87,7 @@ class HistoryStore(Protocol):
     async def search_messages(
         self,
         workspace: str,
-        expression: str,
+        query: Query,
         *,
         session_id: str | None = None,
         limit: int = 10,

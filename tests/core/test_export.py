@@ -14,6 +14,7 @@ from core.errors import Forbidden, NotFound, StoreError, UsageError
 from core.history import context, export
 from core.history.importer import import_json
 from core.history.messages import HistoryService
+from core.history.query import Term
 from core.models import Decision, EventType, ModAction, Role, Session
 from core.service import ServiceConfig, SessionService
 from core.store.sqlite.store import SqliteStore
@@ -128,7 +129,7 @@ async def test_export_import_export_round_trip_is_equal_apart_from_ids(
     again = await import_json(history, actor("root"), first)
     assert again.new_ids and again.session.ref == 2 and again.session.workspace == WS
     assert normalized(await exported(history, OWNER, "2")) == normalized(first)
-    found = await history.store.search_messages(WS, '"finished"')
+    found = await history.store.search_messages(WS, Term("finished"))
     assert {h.session_ref for h in found} == {rich.ref, 2}, "imported messages are searchable"
 
 

@@ -12,6 +12,7 @@ from asyncpg import Connection, Record
 
 from core.errors import Conflict, NotFound
 from core.history.models import MATCH_END, MATCH_START, Message, MessageRole, Revision, SearchHit
+from core.history.query import Query
 from core.models import JSON, Event, Plan, PlanModification, Session, new_id
 from core.store import ops
 from core.store.codec import dumps, loads
@@ -417,19 +418,19 @@ class PgHistory:
     async def search_messages(
         self,
         workspace: str,
-        expression: str,
+        query: Query,
         *,
         session_id: str | None = None,
         limit: int = 10,
         offset: int = 0,
     ) -> list[SearchHit]:
-        """Ranked (ts_rank) matches of a search expression, only in `workspace`.
+        """Ranked (ts_rank) matches of a query tree, only in `workspace`.
 
         The GIN index finds the matches; the headline (the costly part) is made only for the
         page of rows returned.
         """
-        query = to_tsquery(expression)
-        args: list[Any] = [query.text, workspace, limit, offset]
+        tsquery = to_tsquery(query)
+        args: list[Any] = [tsquery.text, workspace, limit, offset]
         where = "s.workspace = $2"
         if session_id is not None:
             args.append(session_id)
@@ -457,7 +458,7 @@ class PgHistory:
                 role=_ROLE[r["role"]],
                 author_id=r["author_id"],
                 created_at=r["created_at"],
-                snippet=_snippet(r["snip"], r["content"], query.phrase_pairs),
+                snippet=_snippet(r["snip"], r["content"], tsquery.phrase_pairs),
             )
             for r in found
         ]

@@ -10,11 +10,13 @@ from typing import Any
 
 from core.errors import Conflict, NotFound, StoreError, UsageError
 from core.history.models import MATCH_END, MATCH_START, Message, MessageRole, Revision, SearchHit
+from core.history.query import Query
 from core.models import JSON, Event, Plan, PlanModification, Session, new_id
 from core.store import ops
 from core.store.codec import dumps, loads, parse_ts, parse_ts_required, ref_key, ts
 from core.store.sqlite import rows
 from core.store.sqlite.engine import SqliteEngine
+from core.store.sqlite.fts import to_fts5
 from core.store.sqlite.writes import add_modification, allocate_ref, apply_all, touch
 
 _ROLE = {r.value: r for r in MessageRole}
@@ -373,13 +375,14 @@ class SqliteHistory:
     async def search_messages(
         self,
         workspace: str,
-        expression: str,
+        query: Query,
         *,
         session_id: str | None = None,
         limit: int = 10,
         offset: int = 0,
     ) -> list[SearchHit]:
-        """Ranked (bm25) matches of an FTS5 expression, only in `workspace`."""
+        """Ranked (bm25) matches of a query tree, only in `workspace`."""
+        expression = to_fts5(query)
         where, args = "s.workspace = ?", [workspace]
         # Workspace-wide, order by `rank` alone: FTS5 sorts inside its scan and snippets only
         # the rows returned. In one session, bm25() lets SQLite drop other sessions' matches
