@@ -9,7 +9,6 @@ from typing import Any
 
 from asyncpg import Connection, Record
 
-from core.errors import StoreError
 from core.models import (
     Event,
     Member,
@@ -23,6 +22,7 @@ from core.models import (
 from core.store import migrations, ops
 from core.store.base import SessionPage, StatsRows
 from core.store.codec import loads, ref_key
+from core.store.lifecycle import StoreLifecycle
 from core.store.postgres import rows
 from core.store.postgres.copy import PgCopy
 from core.store.postgres.engine import Observer, PgEngine
@@ -44,7 +44,7 @@ _SCHEMA_TABLE = (
 )
 
 
-class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy):
+class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy, StoreLifecycle):
     """Sessions, plans, events and the outbox in PostgreSQL, shared by any number of replicas."""
 
     backend = "postgres"
@@ -57,29 +57,6 @@ class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy):
         self.engine = PgEngine(url, on_commit=self._committed)
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    async def open(self, *, migrate: bool = True) -> None:
-        await self.engine.open()
-        current, latest = await self.schema_status()
-        if current > latest:
-            await self.close()
-            raise StoreError(
-                f"The database is at schema version {current}, newer than this sessionbot "
-                f"(which knows up to {latest}). Upgrade sessionbot before using this database."
-            )
-        if migrate and current < latest:
-            await self.migrate()
-
-    async def close(self) -> None:
-        await self.engine.close()
-
-    def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call `listener` (on the event loop) after every committed write of this process."""
-        self._listeners.append(listener)
-
-    def _committed(self) -> None:
-        for listener in self._listeners:
-            listener()
 
     async def schema_status(self) -> tuple[int, int]:
         """(version of the database, newest version this code knows)."""

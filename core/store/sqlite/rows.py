@@ -1,174 +1,20 @@
-"""Mapping SQLite rows to domain records."""
+"""Mapping SQLite rows to domain records: timestamps come back as ISO text."""
 
 from __future__ import annotations
 
-import sqlite3
+from core.store.codec import parse_ts
+from core.store.decode import EVENT_COLUMNS, SESSION_COLUMNS, RowDecoder
 
-from core.models import (
-    Approval,
-    Decision,
-    Event,
-    EventType,
-    ItemStatus,
-    Member,
-    ModAction,
-    OutboxKind,
-    OutboxRow,
-    OutboxStatus,
-    Plan,
-    PlanItem,
-    PlanModification,
-    PlanStatus,
-    Role,
-    Session,
-    Source,
-    Status,
-)
-from core.store.codec import loads, parse_ts, parse_ts_required
+_decode = RowDecoder(parse_ts)
 
-_STATUS = {s.value: s for s in Status}
-_EVENT_TYPE = {t.value: t for t in EventType}
-_SOURCE = {s.value: s for s in Source}
+session = _decode.session
+member = _decode.member
+plan = _decode.plan
+plan_item = _decode.plan_item
+approval = _decode.approval
+modification = _decode.modification
+event = _decode.event
+outbox = _decode.outbox
 
-SESSION_COLUMNS = (
-    "id, ref, workspace, channel_id, thread_ref, owner_id, title, mode, status, context, "
-    "metadata, iterations, max_iterations, created_at, updated_at, last_activity_at, ended_at, "
-    "abandon_at, result, outcome, error, parent_id, forked_from_message_id, version"
-)
-
-
-def session(row: sqlite3.Row) -> Session:
-    """A row selected with SESSION_COLUMNS, read by position (faster than by name)."""
-    (
-        id_,
-        ref,
-        workspace,
-        channel_id,
-        thread_ref,
-        owner_id,
-        title,
-        mode,
-        status,
-        context,
-        metadata,
-        iterations,
-        max_iterations,
-        created_at,
-        updated_at,
-        last_activity_at,
-        ended_at,
-        abandon_at,
-        result,
-        outcome,
-        error,
-        parent_id,
-        forked_from,
-        version,
-    ) = tuple(row)[:24]
-    return Session(
-        id=id_, ref=ref, workspace=workspace, channel_id=channel_id, thread_ref=thread_ref,
-        owner_id=owner_id, title=title, mode=mode, status=_STATUS[status],
-        context=loads(context), metadata=loads(metadata), iterations=iterations,
-        max_iterations=max_iterations, created_at=parse_ts_required(created_at),
-        updated_at=parse_ts_required(updated_at),
-        last_activity_at=parse_ts_required(last_activity_at), ended_at=parse_ts(ended_at),
-        abandon_at=parse_ts(abandon_at), result=result, outcome=outcome, error=error,
-        parent_id=parent_id, forked_from_message_id=forked_from, version=version,
-    )  # fmt: skip
-
-
-def member(row: sqlite3.Row) -> Member:
-    return Member(
-        user_id=row["user_id"],
-        role=Role(row["role"]),
-        added_by=row["added_by"],
-        added_at=parse_ts(row["added_at"]),
-    )
-
-
-def plan(row: sqlite3.Row) -> Plan:
-    return Plan(
-        id=row["id"],
-        session_id=row["session_id"],
-        version=row["version"],
-        status=PlanStatus(row["status"]),
-        items=[],
-        content_hash=row["content_hash"],
-        required_approvals=row["required_approvals"],
-        submitted_by=row["submitted_by"],
-        submitted_at=parse_ts_required(row["submitted_at"]),
-        decided_at=parse_ts(row["decided_at"]),
-        decided_by=row["decided_by"],
-        decision_reason=row["decision_reason"],
-        expires_at=parse_ts(row["expires_at"]),
-        row_version=row["row_version"],
-    )
-
-
-def plan_item(row: sqlite3.Row) -> PlanItem:
-    return PlanItem(
-        position=row["position"],
-        title=row["title"],
-        assignee=row["assignee"],
-        status=ItemStatus(row["status"]),
-        ticket=row["ticket"],
-        comments=loads(row["comments"]) or [],
-    )
-
-
-def approval(row: sqlite3.Row) -> Approval:
-    return Approval(
-        plan_id=row["plan_id"],
-        user_id=row["user_id"],
-        decision=Decision(row["decision"]),
-        content_hash=row["content_hash"],
-        reason=row["reason"],
-        at=parse_ts_required(row["at"]),
-    )
-
-
-def modification(row: sqlite3.Row) -> PlanModification:
-    return PlanModification(
-        id=row["id"],
-        session_id=row["session_id"],
-        plan_id=row["plan_id"],
-        position=row["position"],
-        user_id=row["user_id"],
-        action=ModAction(row["action"]),
-        value=row["value"],
-        created_at=parse_ts_required(row["created_at"]),
-        processed=bool(row["processed"]),
-        processed_at=parse_ts(row["processed_at"]),
-        error=row["error"],
-    )
-
-
-EVENT_COLUMNS = "id, session_id, seq, type, actor_id, source, data, created_at"
-
-
-def event(row: sqlite3.Row) -> Event:
-    """A row selected with EVENT_COLUMNS, read by position."""
-    id_, session_id, seq, kind, actor_id, source, data, created_at = tuple(row)[:8]
-    return Event(
-        id=id_, session_id=session_id, seq=seq, type=_EVENT_TYPE[kind], actor_id=actor_id,
-        source=_SOURCE[source], data=loads(data), created_at=parse_ts_required(created_at),
-    )  # fmt: skip
-
-
-def outbox(row: sqlite3.Row) -> OutboxRow:
-    return OutboxRow(
-        id=row["id"],
-        workspace=row["workspace"],
-        session_id=row["session_id"],
-        kind=OutboxKind(row["kind"]),
-        target=loads(row["target"]),
-        payload=loads(row["payload"]),
-        dedupe_key=row["dedupe_key"],
-        status=OutboxStatus(row["status"]),
-        attempts=row["attempts"],
-        next_attempt_at=parse_ts_required(row["next_attempt_at"]),
-        created_at=parse_ts_required(row["created_at"]),
-        last_error=row["last_error"],
-        delivered_at=parse_ts(row["delivered_at"]),
-        result_ref=row["result_ref"],
-    )
+__all__ = ["EVENT_COLUMNS", "SESSION_COLUMNS", "approval", "event", "member", "modification",
+           "outbox", "plan", "plan_item", "session"]  # fmt: skip

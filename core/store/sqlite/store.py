@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.errors import StoreError
 from core.models import (
     Event,
     Member,
@@ -22,6 +21,7 @@ from core.models import (
 from core.store import migrations, ops
 from core.store.base import SessionPage, StatsRows
 from core.store.codec import loads, ref_key, ts
+from core.store.lifecycle import StoreLifecycle
 from core.store.sqlite import rows
 from core.store.sqlite.copy import SqliteCopy
 from core.store.sqlite.engine import SqliteEngine
@@ -48,7 +48,13 @@ def sqlite_path(url: str) -> str:
 
 
 class SqliteStore(
-    SqliteHistory, SqliteJobs, SqliteInstallations, SqliteTokens, SqliteTelemetry, SqliteCopy
+    SqliteHistory,
+    SqliteJobs,
+    SqliteInstallations,
+    SqliteTokens,
+    SqliteTelemetry,
+    SqliteCopy,
+    StoreLifecycle,
 ):
     """Sessions, plans, events and the outbox in SQLite, written by one group-committing writer."""
 
@@ -61,29 +67,6 @@ class SqliteStore(
         self.engine = SqliteEngine(self.path, on_commit=self._committed)
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    async def open(self, *, migrate: bool = True) -> None:
-        await self.engine.open()
-        current, latest = await self.schema_status()
-        if current > latest:
-            await self.close()
-            raise StoreError(
-                f"The database is at schema version {current}, newer than this sessionbot "
-                f"(which knows up to {latest}). Upgrade sessionbot before using this database."
-            )
-        if migrate and current < latest:
-            await self.migrate()
-
-    async def close(self) -> None:
-        await self.engine.close()
-
-    def on_commit(self, listener: Callable[[], None]) -> None:
-        """Call `listener` (from the writer thread) after every commit that wrote."""
-        self._listeners.append(listener)
-
-    def _committed(self) -> None:
-        for listener in self._listeners:
-            listener()
 
     async def schema_status(self) -> tuple[int, int]:
         """(version of the database, newest version this code knows)."""

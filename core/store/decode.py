@@ -1,0 +1,186 @@
+"""Turning store rows into domain records, the same for every backend.
+
+A row is anything indexable by position and by column name (sqlite3.Row, asyncpg.Record).
+Backends differ only in how a timestamp comes back — ISO text from SQLite, an aware datetime
+from asyncpg — so each store's `rows` module binds a `RowDecoder` to its own `when`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from core.models import (
+    Approval,
+    Decision,
+    Event,
+    EventType,
+    ItemStatus,
+    Member,
+    ModAction,
+    OutboxKind,
+    OutboxRow,
+    OutboxStatus,
+    Plan,
+    PlanItem,
+    PlanModification,
+    PlanStatus,
+    Role,
+    Session,
+    Source,
+    Status,
+)
+from core.store.codec import loads
+
+Row = Any  # sqlite3.Row or asyncpg.Record: by position and by name
+When = Callable[[Any], datetime | None]
+
+_STATUS = {s.value: s for s in Status}
+_EVENT_TYPE = {t.value: t for t in EventType}
+_SOURCE = {s.value: s for s in Source}
+
+SESSION_COLUMNS = (
+    "id, ref, workspace, channel_id, thread_ref, owner_id, title, mode, status, context, "
+    "metadata, iterations, max_iterations, created_at, updated_at, last_activity_at, ended_at, "
+    "abandon_at, result, outcome, error, parent_id, forked_from_message_id, version"
+)
+EVENT_COLUMNS = "id, session_id, seq, type, actor_id, source, data, created_at"
+
+
+class RowDecoder:
+    """Domain records from rows; `when` reads a stored timestamp (None stays None)."""
+
+    def __init__(self, when: When) -> None:
+        self.when = when
+
+    def _at(self, value: Any) -> datetime:
+        found = self.when(value)
+        assert found is not None, "a required timestamp is missing"
+        return found
+
+    def session(self, row: Row) -> Session:
+        """A row selected with SESSION_COLUMNS, read by position (faster than by name)."""
+        (
+            id_,
+            ref,
+            workspace,
+            channel_id,
+            thread_ref,
+            owner_id,
+            title,
+            mode,
+            status,
+            context,
+            metadata,
+            iterations,
+            max_iterations,
+            created_at,
+            updated_at,
+            last_activity_at,
+            ended_at,
+            abandon_at,
+            result,
+            outcome,
+            error,
+            parent_id,
+            forked_from,
+            version,
+        ) = tuple(row)[:24]
+        return Session(
+            id=id_, ref=ref, workspace=workspace, channel_id=channel_id, thread_ref=thread_ref,
+            owner_id=owner_id, title=title, mode=mode, status=_STATUS[status],
+            context=loads(context), metadata=loads(metadata), iterations=iterations,
+            max_iterations=max_iterations, created_at=self._at(created_at),
+            updated_at=self._at(updated_at),
+            last_activity_at=self._at(last_activity_at), ended_at=self.when(ended_at),
+            abandon_at=self.when(abandon_at), result=result, outcome=outcome, error=error,
+            parent_id=parent_id, forked_from_message_id=forked_from, version=version,
+        )  # fmt: skip
+
+    def member(self, row: Row) -> Member:
+        return Member(
+            user_id=row["user_id"],
+            role=Role(row["role"]),
+            added_by=row["added_by"],
+            added_at=self.when(row["added_at"]),
+        )
+
+    def plan(self, row: Row) -> Plan:
+        return Plan(
+            id=row["id"],
+            session_id=row["session_id"],
+            version=row["version"],
+            status=PlanStatus(row["status"]),
+            items=[],
+            content_hash=row["content_hash"],
+            required_approvals=row["required_approvals"],
+            submitted_by=row["submitted_by"],
+            submitted_at=self._at(row["submitted_at"]),
+            decided_at=self.when(row["decided_at"]),
+            decided_by=row["decided_by"],
+            decision_reason=row["decision_reason"],
+            expires_at=self.when(row["expires_at"]),
+            row_version=row["row_version"],
+        )
+
+    def plan_item(self, row: Row) -> PlanItem:
+        return PlanItem(
+            position=row["position"],
+            title=row["title"],
+            assignee=row["assignee"],
+            status=ItemStatus(row["status"]),
+            ticket=row["ticket"],
+            comments=loads(row["comments"]) or [],
+        )
+
+    def approval(self, row: Row) -> Approval:
+        return Approval(
+            plan_id=row["plan_id"],
+            user_id=row["user_id"],
+            decision=Decision(row["decision"]),
+            content_hash=row["content_hash"],
+            reason=row["reason"],
+            at=self._at(row["at"]),
+        )
+
+    def modification(self, row: Row) -> PlanModification:
+        return PlanModification(
+            id=row["id"],
+            session_id=row["session_id"],
+            plan_id=row["plan_id"],
+            position=row["position"],
+            user_id=row["user_id"],
+            action=ModAction(row["action"]),
+            value=row["value"],
+            created_at=self._at(row["created_at"]),
+            processed=bool(row["processed"]),
+            processed_at=self.when(row["processed_at"]),
+            error=row["error"],
+        )
+
+    def event(self, row: Row) -> Event:
+        """A row selected with EVENT_COLUMNS, read by position."""
+        id_, session_id, seq, kind, actor_id, source, data, created_at = tuple(row)[:8]
+        return Event(
+            id=id_, session_id=session_id, seq=seq, type=_EVENT_TYPE[kind], actor_id=actor_id,
+            source=_SOURCE[source], data=loads(data), created_at=self._at(created_at),
+        )  # fmt: skip
+
+    def outbox(self, row: Row) -> OutboxRow:
+        return OutboxRow(
+            id=row["id"],
+            workspace=row["workspace"],
+            session_id=row["session_id"],
+            kind=OutboxKind(row["kind"]),
+            target=loads(row["target"]),
+            payload=loads(row["payload"]),
+            dedupe_key=row["dedupe_key"],
+            status=OutboxStatus(row["status"]),
+            attempts=row["attempts"],
+            next_attempt_at=self._at(row["next_attempt_at"]),
+            created_at=self._at(row["created_at"]),
+            last_error=row["last_error"],
+            delivered_at=self.when(row["delivered_at"]),
+            result_ref=row["result_ref"],
+        )
