@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Protocol
 
 from core.views import View
@@ -44,10 +43,10 @@ class NoChatDelivery:
     async def post(
         self, workspace: str, channel_id: str, thread_ref: str | None, view: View
     ) -> str:
-        return f"unsent:{uuid.uuid4().hex}"
+        return ""  # no message: no thread, no plan message to update later
 
     async def update(self, workspace: str, channel_id: str, message_ref: str, view: View) -> None:
         return None
 
     async def direct(self, workspace: str, user_id: str, view: View) -> str:
-        return f"unsent:{uuid.uuid4().hex}"
+        return ""

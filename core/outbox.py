@@ -137,6 +137,8 @@ class OutboxDispatcher:
             return None
         thread_ref = await self._thread_of(target)
         message_ref = await delivery.post(row.workspace, target["channel_id"], thread_ref, view)
+        if not message_ref:  # settled without a chat (NoChatDelivery): nothing to point at
+            return None
         if "card_of" in target:
             await self.store.set_thread_ref(target["card_of"], message_ref)
         if "plan_id" in target:

@@ -137,3 +137,5 @@ async def test_notices_of_api_only_workspaces_are_settled_without_a_chat(
     assert await count(store, "outbox", "status = 'pending'") == 0
     assert await count(store, "outbox", "status = 'dead'") == 0
     assert chat.posts == []  # nothing reached another platform
+    settled = await store.session_by_id(session.id)
+    assert settled is not None and settled.thread_ref is None  # no message, no thread
