@@ -77,6 +77,8 @@ async def serve(
     if core.metrics is not None:
         core.metrics.mount(http.app)
     adapters = chat_adapters(config, core, http)
+    if not adapters:
+        _log.info("no chat adapter configured: serving the HTTP API only")
     for adapter in adapters:
         core.dispatcher.register(adapter.delivery)
         http.add_check(adapter.name, adapter.ready_problem)
