@@ -47,7 +47,9 @@ def add_db_parsers(db_sub: Subparsers) -> None:
 
 def add_sessions_parser(sub: Subparsers) -> None:
     """`sessions list|show`."""
-    sessions = sub.add_parser("sessions", help="sessions as tables in the terminal (admin view)")
+    sessions = sub.add_parser(
+        "sessions", help="list or show sessions (admin view; --json for scripts)"
+    )
     sessions_sub = sessions.add_subparsers(dest="sessions_command", required=True)
     listed = sessions_sub.add_parser("list", help="sessions, most recently active first")
     listed.add_argument("--workspace", help="one workspace (default: every workspace)")
