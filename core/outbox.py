@@ -89,6 +89,7 @@ class OutboxDispatcher:
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._in_flight: set[str] = set()
+        self._stopping = False
         self.delivered = 0
         self.failed = 0
 
@@ -123,7 +124,8 @@ class OutboxDispatcher:
         Each round claims what is due and hands it to the lanes without waiting for them, so a
         slow webhook receiver never holds back the next round. With a `lock` (the console's), a
         round holds it until its chat notices are shown; webhook rows never take it. On stop,
-        the rows already handed out are finished.
+        the deliveries in progress finish; rows still queued behind them stay leased in the
+        database and are delivered when the lease runs out (here after a restart, or by a replica).
         """
         while not stop.is_set():
             self._wake.clear()  # before the round: a wake-up (or stop) during it is kept
@@ -145,7 +147,11 @@ class OutboxDispatcher:
                 continue  # more may be due
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_every)
-        await self.settle()
+        self._stopping = True
+        try:
+            await self.settle()
+        finally:
+            self._stopping = False
 
     async def settle(self) -> None:
         """Wait until every row handed to a lane is delivered or failed."""
@@ -195,17 +201,21 @@ class OutboxDispatcher:
         limit = self._limits.setdefault(lane.destination, asyncio.Semaphore(self.per_destination))
         try:
             while lane.rows:
-                row, done = lane.rows.popleft()
-                try:
-                    async with limit, self._limit:
+                async with limit, self._limit:
+                    if self._stopping:
+                        break
+                    row, done = lane.rows.popleft()
+                    try:
                         await self._deliver(row)
-                finally:
-                    self._in_flight.discard(row.id)
-                    if not done.done():
-                        done.set_result(None)
+                    finally:
+                        self._in_flight.discard(row.id)
+                        if not done.done():
+                            done.set_result(None)
         finally:
-            for _, left in lane.rows:  # only when cancelled: nobody waits forever
-                left.cancel()
+            for left, waiting in lane.rows:  # stopping (or cancelled): left leased for later
+                self._in_flight.discard(left.id)
+                if not waiting.done():
+                    waiting.set_result(None)
             del self._lanes[key]
 
     async def _deliver(self, row: OutboxRow) -> None:
