@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from core.clock import Clock
 from core.delivery import Delivery, DeliveryError
-from core.jobs.webhooks import WebhookDelivery, WebhookSender
+from core.jobs.webhooks import UNREACHABLE, WebhookDelivery, WebhookSender
 from core.models import OutboxKind, OutboxRow
 from core.store.base import Store
 from core.views import View
@@ -89,7 +89,7 @@ class OutboxDispatcher:
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._in_flight: set[str] = set()
-        self._stopping = False
+        self._stop: asyncio.Event | None = None  # run_forever's: set, lanes start no new row
         self.delivered = 0
         self.failed = 0
 
@@ -127,6 +127,7 @@ class OutboxDispatcher:
         the deliveries in progress finish; rows still queued behind them stay leased in the
         database and are delivered when the lease runs out (here after a restart, or by a replica).
         """
+        self._stop = stop
         while not stop.is_set():
             self._wake.clear()  # before the round: a wake-up (or stop) during it is kept
             submitted: dict[str, asyncio.Future[None]] = {}
@@ -147,11 +148,10 @@ class OutboxDispatcher:
                 continue  # more may be due
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_every)
-        self._stopping = True
         try:
             await self.settle()
         finally:
-            self._stopping = False
+            self._stop = None
 
     async def settle(self) -> None:
         """Wait until every row handed to a lane is delivered or failed."""
@@ -202,7 +202,7 @@ class OutboxDispatcher:
         try:
             while lane.rows:
                 async with limit, self._limit:
-                    if self._stopping:
+                    if self._stop is not None and self._stop.is_set():
                         break
                     row, done = lane.rows.popleft()
                     try:
@@ -229,7 +229,8 @@ class OutboxDispatcher:
             await self._failed(row, str(exc), exc.retry_after, exc.permanent)
         except Exception as exc:
             _log.exception("delivering outbox row %s failed", row.id)
-            await self._failed(row, f"{exc.__class__.__name__}", None, False)
+            shown = UNREACHABLE if row.kind is OutboxKind.WEBHOOK else exc.__class__.__name__
+            await self._failed(row, shown, None, False)  # an admin sees webhook errors: no detail
         else:
             self.delivered += 1
             await self.store.outbox_delivered(row.id, now=self.clock.now(), result_ref=result_ref)

@@ -106,6 +106,11 @@ def parse_host(host: str) -> tuple[str, Address | None]:
     name = host.strip().lower().rstrip(".")
     if "%" in name:
         raise WebhookTargetRefused("IPv6 zone ids are not allowed")
+    if not name.isascii() and ":" not in name:
+        try:  # the form a client puts on the wire: `ｌｏｃａｌｈｏｓｔ` is `localhost`
+            name = name.encode("idna").decode("ascii").rstrip(".")
+        except UnicodeError:
+            raise WebhookTargetRefused("the host is not a valid name") from None
     try:
         return name, ipaddress.ip_address(name)
     except ValueError:

@@ -183,3 +183,33 @@ async def test_run_once_delivers_a_batch_concurrently_and_one_session_in_order(
     expected = [View.from_json(r.payload).plain_text() for r in notices]
     assert [text for text, _ in chat.posts] == expected, "one session's notices in order"
     assert receiver.answered == 1
+
+
+async def test_stopping_finishes_the_delivery_in_progress_and_leaves_the_queue_leased(
+    local_service: SessionService,
+    store: Store,
+    clock: ManualClock,
+    receiver: SlowReceiver,
+) -> None:
+    await _subscribe(local_service, receiver.url, "created plan_submitted")
+    session = await local_service.start(OWNER, CHAT, "stopping")
+    await local_service.submit_plan(OWNER, str(session.ref), ["step"])
+    sender = AiohttpWebhookSender(policy=LOCAL_RECEIVER, timeout=10)
+    dispatcher = OutboxDispatcher(store, clock=clock, deliveries=[], webhook_sender=sender)
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run_forever(stop))
+    try:
+        await asyncio.wait_for(receiver.arrived.wait(), BOUND_SECONDS)
+        stop.set()
+        dispatcher.wake()
+        receiver.release.set()
+        await asyncio.wait_for(running, BOUND_SECONDS)
+    finally:
+        receiver.release.set()
+        await sender.close()
+    first, second = [
+        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+    ]
+    assert receiver.answered == 1
+    assert first.status.value == "delivered"
+    assert (second.status.value, second.attempts) == ("pending", 0), "queued, not attempted"

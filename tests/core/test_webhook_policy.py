@@ -37,6 +37,8 @@ REFUSED_URLS = [
     "https://localhost/hook",
     "https://LOCALHOST./hook",
     "https://api.localhost/hook",
+    "https://ｌｏｃａｌｈｏｓｔ/hook",
+    "https://１２７.０.０.１/hook",
     "https://[::1]/hook",
     "https://0x7f000001/hook",
     "https://2130706433/hook",
