@@ -58,8 +58,8 @@ def refused_address(address: Address) -> str | None:
     """Why `address` may not be reached (None: it is public)."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded = _embedded_ipv4(address)
-        if embedded is not None:
-            return refused_address(embedded)
+        if embedded:
+            return next(filter(None, map(refused_address, embedded)), None)
         if address in _NAT64_LOCAL:
             return "a local-use NAT64 address"
         if address.is_site_local:
@@ -77,23 +77,23 @@ def refused_address(address: Address) -> str | None:
     return None
 
 
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries (mapped, compatible, NAT64, 6to4, Teredo)."""
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (mapped, compatible, NAT64, 6to4, Teredo)."""
     if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+        return [address.ipv4_mapped]
     if address.sixtofour is not None:
-        return address.sixtofour
+        return [address.sixtofour]
     if address.teredo is not None:
-        return address.teredo[1]  # the client behind the Teredo relay
+        return list(address.teredo)  # the relay server and the client behind it
     if address in _NAT64 or (int(address) >> 32 == 0 and int(address) > 1):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)  # NAT64, or ::a.b.c.d
-    return None
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]  # NAT64, or ::a.b.c.d
+    return []
 
 
 def numeric_ipv4(host: str) -> ipaddress.IPv4Address | None:
     """The address a resolver would read from a numeric host (`2130706433`, `0x7f.1`, …)."""
     labels = host.split(".")
-    if not labels or not all(_NUMERIC_LABEL.match(label) for label in labels) or len(labels) > 4:
+    if not all(_NUMERIC_LABEL.match(label) for label in labels):
         return None
     try:
         return ipaddress.IPv4Address(socket.inet_aton(host))

@@ -101,6 +101,13 @@ def local_service(store: Store, clock: ManualClock) -> SessionService:
     return SessionService(store, clock=clock, config=config)
 
 
+def _dispatcher(
+    store: Store, clock: ManualClock, *chats: WatchedChat
+) -> tuple[OutboxDispatcher, AiohttpWebhookSender]:
+    sender = AiohttpWebhookSender(policy=LOCAL_RECEIVER, timeout=10)
+    return OutboxDispatcher(store, clock=clock, deliveries=chats, webhook_sender=sender), sender
+
+
 async def _subscribe(service: SessionService, url: str, events: str) -> None:
     added = await CommandRunner(service).run(ADMIN, CHAT, f"webhook add {url} {events}")
     assert added is not None and "added" in added.view.title
@@ -115,8 +122,7 @@ async def test_a_held_webhook_does_not_delay_a_notice_queued_after_it(
     await _subscribe(local_service, receiver.url, "plan_submitted")
     session = await local_service.start(OWNER, CHAT, "first")
     chat = WatchedChat(receiver)
-    sender = AiohttpWebhookSender(policy=LOCAL_RECEIVER, timeout=10)
-    dispatcher = OutboxDispatcher(store, clock=clock, deliveries=[chat], webhook_sender=sender)
+    dispatcher, sender = _dispatcher(store, clock, chat)
     stop = asyncio.Event()
     running = asyncio.create_task(dispatcher.run_forever(stop))
     try:
@@ -157,8 +163,7 @@ async def test_run_once_delivers_a_batch_concurrently_and_one_session_in_order(
 ) -> None:
     await _subscribe(local_service, receiver.url, "created")
     chat = WatchedChat(receiver, after_hook_arrived=True)  # one at a time would never finish
-    sender = AiohttpWebhookSender(policy=LOCAL_RECEIVER, timeout=10)
-    dispatcher = OutboxDispatcher(store, clock=clock, deliveries=[chat], webhook_sender=sender)
+    dispatcher, sender = _dispatcher(store, clock, chat)
     session = await local_service.start(OWNER, CHAT, "batched")
     await local_service.submit_plan(OWNER, str(session.ref), ["a", "b"])
     rows = await store.outbox_rows(session_id=session.id)
@@ -194,8 +199,7 @@ async def test_stopping_finishes_the_delivery_in_progress_and_leaves_the_queue_l
     await _subscribe(local_service, receiver.url, "created plan_submitted")
     session = await local_service.start(OWNER, CHAT, "stopping")
     await local_service.submit_plan(OWNER, str(session.ref), ["step"])
-    sender = AiohttpWebhookSender(policy=LOCAL_RECEIVER, timeout=10)
-    dispatcher = OutboxDispatcher(store, clock=clock, deliveries=[], webhook_sender=sender)
+    dispatcher, sender = _dispatcher(store, clock)
     stop = asyncio.Event()
     running = asyncio.create_task(dispatcher.run_forever(stop))
     try:
