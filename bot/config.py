@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 
 from core.durations import parse_duration
 from core.errors import ConfigError
+from core.jobs.webhook_policy import WebhookPolicy, system_addresses
 from core.models import WorkspaceSettings
 from core.service import ServiceConfig
 
@@ -146,13 +147,16 @@ class Config:
     log_format: str = "text"
     slack: SlackConfig = field(default_factory=SlackConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
+    webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
 
     @property
     def chat_configured(self) -> bool:
         return self.slack.enabled or self.discord.enabled
 
     def service_config(self) -> ServiceConfig:
-        return ServiceConfig(defaults=self.defaults, admins=self.admins)
+        return ServiceConfig(
+            defaults=self.defaults, admins=self.admins, webhook_policy=self.webhook_policy
+        )
 
 
 def load_environment(env_file: str | Path = ".env") -> dict[str, str]:
@@ -261,7 +265,17 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             shard_ids=read.ids("DISCORD_SHARD_IDS"),
             shard_count=_shard_count(read),
         ),
+        webhook_policy=_webhook_policy(read),
     )
+
+
+def _webhook_policy(read: _Reader) -> WebhookPolicy:
+    """The operator's webhook allow-list: hosts, addresses and CIDRs, comma or space separated."""
+    entries = (read.text("SESSIONBOT_WEBHOOK_ALLOW") or "").replace(",", " ").split()
+    try:
+        return WebhookPolicy.parse(entries, resolve=system_addresses)
+    except ValueError as exc:
+        raise ConfigError("SESSIONBOT_WEBHOOK_ALLOW", str(exc)) from None
 
 
 def _shard_count(read: _Reader) -> int | None:
