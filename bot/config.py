@@ -64,6 +64,7 @@ class Config:
     archive_dir: str = "./data/archive"
     log_level: str = "INFO"
     log_format: str = "text"
+    log_file: str | None = None
     slack: SlackConfig = field(default_factory=SlackConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
 
@@ -164,6 +165,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             "SESSIONBOT_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
         ).upper(),
         log_format=read.choice("SESSIONBOT_LOG_FORMAT", "text", ("text", "json")),
+        log_file=read.text("SESSIONBOT_LOG_FILE"),
         slack=SlackConfig(
             bot_token=read.text("SLACK_BOT_TOKEN"),
             signing_secret=read.text("SLACK_SIGNING_SECRET"),
