@@ -14,8 +14,12 @@ from typing import TextIO
 from bot.config import Config
 from bot.redaction import STANDARD_FIELDS, RedactingFilter, Redactor
 
-# Libraries whose DEBUG/INFO lines carry request bodies, replies (webhook secrets, response
-# URLs) or tokens: they never log below WARNING, whatever SESSIONBOT_LOG_LEVEL says.
+# Our own loggers: only these log below WARNING. Libraries' DEBUG/INFO lines carry request
+# bodies, replies (webhook secrets, response URLs) or tokens, under logger names of their
+# choosing (Bolt names some after the app), so every other logger is held at WARNING,
+# whatever SESSIONBOT_LOG_LEVEL says.
+OWN = frozenset({"bot", "core", "adapters", "sessionbot", "__main__"})
+# The chattiest of them are also set to WARNING, so they do not even build those records.
 LIBRARIES = (
     "slack_bolt",
     "slack_sdk",
@@ -53,13 +57,10 @@ class JsonFormatter(logging.Formatter):
 
 
 class LibraryFloor(logging.Filter):
-    """Drops library records below WARNING even if a library lowered its own logger's level."""
+    """Drops records below WARNING from every logger that is not ours, whatever its level."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
-            return True
-        top = record.name.split(".", 1)[0].split(":", 1)[0]
-        return top not in LIBRARIES
+        return record.levelno >= logging.WARNING or record.name.split(".", 1)[0] in OWN
 
 
 def configure_logging(config: Config, *, console: bool = False) -> Path | None:

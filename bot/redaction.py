@@ -30,11 +30,11 @@ SHAPES: tuple[re.Pattern[str], ...] = (
     re.compile(r"((?:Bearer|Bot|Basic)\s+)[^\s\"',]+", re.IGNORECASE),
     re.compile(r"((?:token|secret|signature|client_secret|code)=)[^\s&\"']+", re.IGNORECASE),
     # Slack signing secrets (32 hex digits) and random secrets such as webhook secrets
-    # (secrets.token_urlsafe: 43 characters mixing cases and digits).
+    # (secrets.token_urlsafe: 43 characters, lower case with upper case or digits).
     re.compile(r"(?<![0-9a-fA-F])[0-9a-f]{32}(?![0-9a-fA-F])"),
     re.compile(
-        rf"(?<![{_URLSAFE}])(?=[{_URLSAFE}]*[0-9])(?=[{_URLSAFE}]*[a-z])(?=[{_URLSAFE}]*[A-Z])"
-        rf"[{_URLSAFE}]{{32,}}(?![{_URLSAFE}])"
+        rf"(?<![{_URLSAFE}])(?=[{_URLSAFE}]*[0-9A-Z])(?=[{_URLSAFE}]*[a-z])"
+        rf"[{_URLSAFE}]{{40,}}(?![{_URLSAFE}])"
     ),
 )
 # Attributes every LogRecord has; anything else came in through `extra=`.
