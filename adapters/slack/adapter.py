@@ -28,8 +28,8 @@ from core.runner import CommandRunner
 
 _log = logging.getLogger(__name__)
 _bolt_log = logging.getLogger("slack_bolt")
-_oauth_http_log = logging.getLogger(f"{__name__}.oauth_http")
-_oauth_http_log.setLevel(logging.INFO)  # see _quiet_copy
+# A library logger name, so the logging set-up holds it at WARNING: see _quiet_copy.
+_oauth_http_log = logging.getLogger("slack_sdk.web.oauth_http")
 
 EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
@@ -255,7 +255,7 @@ class SlackAdapter:
 
 def _quiet_copy(client: AsyncWebClient) -> AsyncWebClient:
     """The client for oauth.v2.access, whose response holds the new token: slack_sdk logs
-    response bodies at DEBUG on the client's logger, so this one never logs below INFO."""
+    response bodies at DEBUG on the client's logger, and this one is never let below WARNING."""
     return AsyncWebClient(
         base_url=client.base_url,
         timeout=client.timeout,

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.adapters.slack.harness import BOT_TOKEN
@@ -136,8 +137,24 @@ def _sweeps(metrics: str) -> float:
     return 0.0
 
 
-async def test_unreachable_slack_is_retried_while_the_rest_runs_and_sigterm_stops_it(
-    tmp_path: Path,
+def _unreachable(platform: str, nowhere: int) -> dict[str, str]:
+    """The settings of `platform` pointing at a port where nothing listens."""
+    if platform == "slack":
+        return {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_APP_TOKEN": DEFAULT_APP_TOKEN,
+            "SLACK_API_URL": f"http://127.0.0.1:{nowhere}/api/",
+        }
+    return {
+        "DISCORD_TOKEN": "a-token",
+        "DISCORD_API_URL": f"http://127.0.0.1:{nowhere}/api/v10",
+        "DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{nowhere}/gw",
+    }
+
+
+@pytest.mark.parametrize("platform", ["slack", "discord"])
+async def test_unreachable_platform_is_retried_while_the_rest_runs_and_sigterm_stops_it(
+    tmp_path: Path, platform: str
 ) -> None:
     made = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -149,13 +166,7 @@ async def test_unreachable_slack_is_retried_while_the_rest_runs_and_sigterm_stop
     out, _ = await asyncio.wait_for(made.communicate(), timeout=EXIT_WITHIN)
     token = out.decode().split()[0]
     port, nowhere = _free_port(), _free_port()  # nothing listens on `nowhere`
-    env = _env(
-        tmp_path,
-        port,
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_APP_TOKEN=DEFAULT_APP_TOKEN,
-        SLACK_API_URL=f"http://127.0.0.1:{nowhere}/api/",
-    )
+    env = _env(tmp_path, port, **_unreachable(platform, nowhere))
     base = f"http://127.0.0.1:{port}"
     async with (
         _running(env, tmp_path / "serve.log") as bot,
@@ -169,7 +180,7 @@ async def test_unreachable_slack_is_retried_while_the_rest_runs_and_sigterm_stop
         bot.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(bot.wait(), timeout=EXIT_WITHIN)
     assert code == 0
-    assert '"slack": "unavailable' in ready
+    assert f'"{platform}": "unavailable' in ready
     log = (tmp_path / "serve.log").read_text()
-    assert "slack is unavailable" in log and "Traceback" not in log
+    assert f"{platform} is unavailable" in log and "Traceback" not in log
     assert log.rstrip().endswith("stopped")
