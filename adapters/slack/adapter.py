@@ -256,6 +256,7 @@ class SlackAdapter:
 def _quiet_copy(client: AsyncWebClient) -> AsyncWebClient:
     """The client for oauth.v2.access, whose response holds the new token: slack_sdk logs
     response bodies at DEBUG on the client's logger, and this one is never let below WARNING."""
+    _oauth_http_log.setLevel(logging.WARNING)  # also where the logging set-up is not ours
     return AsyncWebClient(
         base_url=client.base_url,
         timeout=client.timeout,
