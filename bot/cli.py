@@ -1,4 +1,4 @@
-"""The `sessionbot` command line (§12)."""
+"""The `sessionbot` command line."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bot import tokens_cli
 from bot.app import run_console
-from bot.config import Config, load_config
+from bot.config import Config, environment_help, load_config
 from bot.dbcopy import copy_database
 from bot.logs import configure_logging
 from bot.ops_cli import (
@@ -34,11 +35,17 @@ CLI_WORKSPACE = "console:local"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="sessionbot", description="Chat-ops bot that keeps a durable record of work sessions."
+        prog="sessionbot",
+        description="Chat-ops bot that keeps a durable record of work sessions.",
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"sessionbot {_version()}")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="serve chat adapters if configured, else the console (default)")
-    sub.add_parser("serve", help="run the configured chat adapters as a service")
+    sub.add_parser(
+        "run", help="`serve` if a chat adapter is configured, else the console and the HTTP API"
+    )
+    sub.add_parser("serve", help="the configured chat adapters and the HTTP API, as a service")
     console = sub.add_parser("console", help="the /session REPL in this terminal")
     console.add_argument("--user", default="you", help="act as this user (default: you, an admin)")
     console.add_argument("--channel", default="general", help="the channel (default: general)")
@@ -66,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     add_sessions_parser(sub)
     tokens_cli.add_parser(sub)
     return parser
+
+
+def _version() -> str:
+    try:
+        return version("sessionbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

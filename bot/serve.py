@@ -121,6 +121,8 @@ async def _start(
     if core.metrics is not None:
         core.metrics.mount(http.app)
     adapters = chat_adapters(config, core, http)
+    if not adapters:
+        _log.info("no chat adapter configured: serving the HTTP API only")
     for adapter in adapters:
         core.dispatcher.register(adapter.delivery)
     delivering = asyncio.create_task(core.dispatcher.run_forever(stop))

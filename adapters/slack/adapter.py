@@ -11,6 +11,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -141,7 +142,7 @@ class SlackAdapter:
             url_verification_enabled=False,
             ignoring_self_events_enabled=False,
             attaching_function_token_enabled=False,
-            logger=logging.getLogger("slack_bolt"),
+            logger=_bolt_logger(),
             **_oauth_arguments(oauth, client),
         )
         self.handlers.register(self.app)
@@ -301,3 +302,20 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error") or exc.response.status_code)
     return exc.__class__.__name__
+
+
+class _EnvTokenWarning(logging.Filter):
+    """Bolt also reads SLACK_BOT_TOKEN from the process environment and, given our client
+    (built from that same token, or tokenless with OAuth), warns that the token "will be
+    unused" at every start: a false alarm, dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_ENV_TOKEN_WARNING = _EnvTokenWarning()
+
+
+def _bolt_logger() -> logging.Logger:
+    _bolt_log.addFilter(_ENV_TOKEN_WARNING)  # addFilter skips a filter already there
+    return _bolt_log
