@@ -13,7 +13,7 @@ from bot import tokens_cli
 from bot.app import run_console
 from bot.config import Config, environment_help, load_config
 from bot.dbcopy import copy_database
-from bot.logs import setup_logging
+from bot.logs import configure_logging
 from bot.ops_cli import (
     add_db_parsers,
     add_sessions_parser,
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sessionbot: configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(config.log_level, config.log_format)
+    configure_logging(config, console=_is_console(args, config))
     try:
         return asyncio.run(_dispatch(args, config))
     except ConfigError as exc:
@@ -100,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _is_console(args: argparse.Namespace, config: Config) -> bool:
+    command = args.command or "run"
+    return command == "console" or (command == "run" and not config.chat_configured)
 
 
 async def _dispatch(args: argparse.Namespace, config: Config) -> int:

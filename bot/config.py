@@ -63,8 +63,18 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("SESSIONBOT_SWEEP_INTERVAL", "60s", "how often the scheduler's sweep runs"),
     Variable("SESSIONBOT_ARCHIVE_DIR", "./data/archive", "where cleanup writes gzip JSON exports"),
-    Variable("SESSIONBOT_LOG_LEVEL", "info", "debug, info, warning or error (to standard error)"),
+    Variable("SESSIONBOT_LOG_LEVEL", "info", "debug, info, warning or error (libraries: warning)"),
     Variable("SESSIONBOT_LOG_FORMAT", "text", "text, or json for one JSON object per line"),
+    Variable(
+        "SESSIONBOT_LOG_FILE",
+        "",
+        "log to this file (created 0600); the console's default: sessionbot.log by the database",
+    ),
+    Variable(
+        "SESSIONBOT_WEBHOOK_ALLOW",
+        "",
+        "internal hosts, addresses or CIDRs webhooks may reach (operator only), comma-separated",
+    ),
     Variable("SLACK_BOT_TOKEN", "", "bot token (xoxb-...): turns the Slack adapter on"),
     Variable("SLACK_SIGNING_SECRET", "", "verifies requests from Slack (required in HTTP mode)"),
     Variable("SLACK_APP_TOKEN", "", "app-level token (xapp-...): Socket Mode instead of HTTP"),
@@ -145,6 +155,7 @@ class Config:
     archive_dir: str = "./data/archive"
     log_level: str = "INFO"
     log_format: str = "text"
+    log_file: str | None = None
     slack: SlackConfig = field(default_factory=SlackConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
@@ -248,6 +259,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             "SESSIONBOT_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
         ).upper(),
         log_format=read.choice("SESSIONBOT_LOG_FORMAT", "text", ("text", "json")),
+        log_file=read.text("SESSIONBOT_LOG_FILE"),
         slack=SlackConfig(
             bot_token=read.text("SLACK_BOT_TOKEN"),
             signing_secret=read.text("SLACK_SIGNING_SECRET"),
