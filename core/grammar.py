@@ -10,6 +10,7 @@ from typing import Any
 from core.commands import COMMANDS, CommandSpec, Kind, Param
 from core.durations import parse_duration
 from core.errors import UsageError
+from core.users import parse_user
 
 MAX_COMMAND_TEXT = 8000
 MAX_TITLE = 200
@@ -17,7 +18,6 @@ MAX_ITEMS = 50
 MAX_ITEM_TEXT = 300
 
 _REF = re.compile(r"#?\d{1,9}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-_USER = re.compile(r"<@!?([A-Za-z0-9_.\-]+)(?:\|[^>]*)?>|@([A-Za-z0-9_.\-]+)")
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 _OPTION = re.compile(r"([a-z]+):(.*)", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -43,14 +43,6 @@ def normalize_ref(text: str) -> str:
 
 def is_ref(token: str) -> bool:
     return bool(_REF.fullmatch(token))
-
-
-def parse_user(token: str) -> str | None:
-    """The user id in `<@U123|name>`, `<@123>` or `@name`, else None."""
-    match = _USER.fullmatch(token)
-    if not match:
-        return None
-    return match.group(1) or match.group(2)
 
 
 def parse(text: str) -> Command:
@@ -286,12 +278,17 @@ def _parse_remind(p: _Parser, words: list[str]) -> None:
         p.args["text"] = " ".join(words)
 
 
+def _parse_share(p: _Parser, words: list[str]) -> None:
+    if any(word.lower() == "owner" for word in words):
+        raise p.fail("A session has one owner; hand it over with `/session transfer [ref] @name`.")
+    p._take_positionals(words)
+
+
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _parse_summary(p: _Parser, words: list[str]) -> None:
-    if not words:
-        p.args["when"] = "now"
+    if not words:  # a bare `summary` shows the schedule
         return
     when = words[0].lower()
     if when not in ("now", "off", "daily", "weekdays", "weekly"):
@@ -355,6 +352,7 @@ _SPECIAL = {
     "plan": _parse_plan,
     "modify": _parse_modify,
     "remind": _parse_remind,
+    "share": _parse_share,
     "summary": _parse_summary,
     "settings": _parse_settings,
     "webhook": _parse_webhook,

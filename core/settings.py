@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core.durations import format_duration, parse_duration
 from core.errors import UsageError
 from core.models import WorkspaceSettings
+from core.users import user_ref
 
 DURATION_KEYS = (
     "abandon_after",
@@ -39,8 +40,8 @@ def effective_settings(defaults: WorkspaceSettings, stored: dict[str, Any]) -> W
     return dataclasses.replace(defaults, **changes)
 
 
-def parse_setting(key: str, text: str) -> Any:
-    """Validate a value typed by an admin; returns what is stored (JSON-able)."""
+def parse_setting(key: str, text: str, *, workspace: str) -> Any:
+    """Validate a value typed by an admin in `workspace`; returns what is stored (JSON-able)."""
     if key not in KEYS:
         raise UsageError(f"Unknown setting `{key[:40]}`. Settings: {', '.join(KEYS)}.")
     text = text.strip()
@@ -61,7 +62,10 @@ def parse_setting(key: str, text: str) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             raise UsageError(f"`{text[:60]}` is not an IANA timezone like Europe/Paris.") from None
         return text
-    return [u for u in text.replace(",", " ").split() if u]
+    if text in ("none", "off"):
+        return []
+    # People as they are written (`@alice`, `<@U0BOB|bob>`, a bare id), stored as checked ids.
+    return list(dict.fromkeys(user_ref(workspace, word) for word in text.replace(",", " ").split()))
 
 
 def describe(settings: WorkspaceSettings) -> dict[str, str]:
