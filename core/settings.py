@@ -11,6 +11,7 @@ from core.durations import format_duration, parse_duration
 from core.errors import UsageError
 from core.models import WorkspaceSettings
 from core.users import user_ref
+from core.views import escape
 
 DURATION_KEYS = (
     "abandon_after",
@@ -43,7 +44,7 @@ def effective_settings(defaults: WorkspaceSettings, stored: dict[str, Any]) -> W
 def parse_setting(key: str, text: str, *, workspace: str) -> Any:
     """Validate a value typed by an admin in `workspace`; returns what is stored (JSON-able)."""
     if key not in KEYS:
-        raise UsageError(f"Unknown setting `{key[:40]}`. Settings: {', '.join(KEYS)}.")
+        raise UsageError(f"Unknown setting `{escape(key[:40])}`. Settings: {', '.join(KEYS)}.")
     text = text.strip()
     try:
         if key in DURATION_KEYS:
@@ -60,7 +61,9 @@ def parse_setting(key: str, text: str, *, workspace: str) -> Any:
         try:
             ZoneInfo(text)
         except (ZoneInfoNotFoundError, ValueError):
-            raise UsageError(f"`{text[:60]}` is not an IANA timezone like Europe/Paris.") from None
+            raise UsageError(
+                f"`{escape(text[:60])}` is not an IANA timezone like Europe/Paris."
+            ) from None
         return text
     if text in ("none", "off"):
         return []

@@ -50,7 +50,7 @@ def check_user_id(workspace: str, user_id: str) -> str:
     """`user_id` when it is a user id of the workspace's platform, else a UsageError."""
     platform = platform_of(workspace)
     if not is_user_id(user_id, platform):
-        shown = "".join(c if c.isalnum() else "?" for c in user_id[:40])
+        shown = "".join(c if c.isalnum() or c in "._-" else "?" for c in user_id[:40])
         raise UsageError(f"`{shown}` is not a {platform} user id; mention them as @name.")
     return user_id
 

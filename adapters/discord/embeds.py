@@ -41,7 +41,7 @@ _COLOURS = {
     Accent.WARNING: 0xFEE75C,
     Accent.DANGER: 0xED4245,
 }
-_MENTION = re.compile(r"<@([^>|\s]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@([A-Za-z0-9][A-Za-z0-9._:@-]{0,63})>")  # as core's mention() writes
 _BOLD = re.compile(r"\*([^*\n]+)\*")
 # What Discord would turn into a ping or a mention when it comes from user text.
 _PING = re.compile(r"@(everyone|here|[!&]?[0-9]{15,21})")
