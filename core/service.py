@@ -533,9 +533,7 @@ class SessionService:
         role: Role = Role.EDITOR,
         channel_id: str | None = None,
     ) -> Session:
-        user_id = check_user_id(actor.workspace, user_id)
-        session = await self.find(actor, ref, channel_id=channel_id)
-        await self._require(actor, session, Perm.MANAGE)
+        user_id, session = await self._membership(actor, ref, user_id, channel_id)
         if role is Role.OWNER:
             raise UsageError(
                 "A session has one owner; hand it over with `/session transfer [ref] @name`."
@@ -553,13 +551,20 @@ class SessionService:
             extra=[ops.PutMember(session.id, member)],
         )
 
+    async def _membership(
+        self, actor: Actor, ref: str | None, user_id: str, channel_id: str | None
+    ) -> tuple[str, Session]:
+        """The checked user id and the session whose members the owner (or an admin) changes."""
+        user_id = check_user_id(actor.workspace, user_id)
+        session = await self.find(actor, ref, channel_id=channel_id)
+        await self._require(actor, session, Perm.MANAGE)
+        return user_id, session
+
     async def transfer(
         self, actor: Actor, ref: str | None, user_id: str, *, channel_id: str | None = None
     ) -> Session:
         """The owner (or an admin) hands the session over; the old owner stays as an editor."""
-        user_id = check_user_id(actor.workspace, user_id)
-        session = await self.find(actor, ref, channel_id=channel_id)
-        await self._require(actor, session, Perm.MANAGE)
+        user_id, session = await self._membership(actor, ref, user_id, channel_id)
         if user_id == session.owner_id:
             raise UsageError(f"{mention(user_id)} already owns session #{session.ref}.")
         now = self.clock.now()
@@ -579,9 +584,7 @@ class SessionService:
         self, actor: Actor, ref: str | None, user_id: str, *, channel_id: str | None = None
     ) -> Session:
         """The owner (or an admin) removes a member; the owner can only be replaced."""
-        user_id = check_user_id(actor.workspace, user_id)
-        session = await self.find(actor, ref, channel_id=channel_id)
-        await self._require(actor, session, Perm.MANAGE)
+        user_id, session = await self._membership(actor, ref, user_id, channel_id)
         if user_id == session.owner_id:
             raise UsageError(
                 f"{mention(user_id)} owns session #{session.ref}; "

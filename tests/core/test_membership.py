@@ -8,7 +8,7 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import Forbidden, NotFound, UsageError
-from core.models import Actor, ChatRef, Decision, EventType, Role, Source
+from core.models import Actor, ChatRef, Decision, EventType, Role, Session, Source
 from core.runner import CommandRunner
 from core.service import SessionService
 from core.store.base import Store
@@ -20,6 +20,13 @@ OWNER, BOB, CAROL = actor("owner"), actor("bob"), actor("carol")
 async def _events(store: Store, session_id: str, kind: EventType) -> list[dict[str, object]]:
     events = await store.events(session_id, limit=100)
     return [e.data for e in events if e.type is kind]
+
+
+async def _with_editor(service: SessionService, store: Store) -> tuple[Session, int]:
+    """Session #1 of `owner` with bob as an editor, and the count of events so far."""
+    session = await service.start(OWNER, CHAT, "deploy")
+    await service.share(OWNER, str(session.ref), "bob", role=Role.EDITOR)
+    return session, await count(store, "events")
 
 
 async def test_transfer_hands_over_and_keeps_the_old_owner_as_editor(
@@ -44,9 +51,7 @@ async def test_transfer_hands_over_and_keeps_the_old_owner_as_editor(
 async def test_transfer_is_refused_for_non_owners_and_malformed_users(
     service: SessionService, store: Store
 ) -> None:
-    session = await service.start(OWNER, CHAT, "deploy")
-    await service.share(OWNER, str(session.ref), "bob", role=Role.EDITOR)
-    events = await count(store, "events")
+    session, events = await _with_editor(service, store)
     with pytest.raises(Forbidden):
         await service.transfer(BOB, str(session.ref), "bob")
     for bad in ("Bob Smith", "<!channel>", "@bob"):
@@ -82,9 +87,7 @@ async def test_unshare_removes_a_member_with_an_audit_event(
 async def test_unshare_is_refused_for_non_owners_strangers_and_the_owner(
     service: SessionService, store: Store
 ) -> None:
-    session = await service.start(OWNER, CHAT, "deploy")
-    await service.share(OWNER, str(session.ref), "bob", role=Role.EDITOR)
-    events = await count(store, "events")
+    session, events = await _with_editor(service, store)
     with pytest.raises(Forbidden):
         await service.unshare(BOB, str(session.ref), "bob")
     with pytest.raises(NotFound):
