@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core.durations import format_duration, parse_duration
 from core.errors import UsageError
 from core.models import WorkspaceSettings
-from core.users import user_ref
+from core.users import parse_user, user_ref
 from core.views import escape
 
 DURATION_KEYS = (
@@ -34,8 +34,8 @@ def effective_settings(defaults: WorkspaceSettings, stored: dict[str, Any]) -> W
             changes[key] = timedelta(seconds=value)
         elif key == "approval_expires_after":
             changes[key] = timedelta(seconds=value) if value else None
-        elif key == "admins":
-            changes[key] = tuple(value)
+        elif key == "admins":  # lists stored before ids were checked may hold `@alice`
+            changes[key] = tuple(parse_user(v) or v for v in value)
         elif key in ("self_approval", "timezone"):
             changes[key] = value
     return dataclasses.replace(defaults, **changes)

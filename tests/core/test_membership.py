@@ -11,6 +11,7 @@ from core.errors import Forbidden, NotFound, UsageError
 from core.models import Actor, ChatRef, Decision, EventType, Role, Session, Source
 from core.runner import CommandRunner
 from core.service import SessionService
+from core.store import ops
 from core.store.base import Store
 from tests.conftest import CHAT, actor, count
 
@@ -169,3 +170,10 @@ async def test_rerequest_keeps_the_original_expiry(
     again = await service.rerequest(OWNER, plan.id)
     assert again.expires_at is not None
     assert again.expires_at - again.submitted_at == timedelta(minutes=45)
+
+
+async def test_admins_stored_as_typed_before_ids_were_checked_still_match(
+    service: SessionService, store: Store
+) -> None:
+    await store.apply([ops.PutSettings(CHAT.workspace, {"admins": ["@alice", "<@bob|Bob>"]})])
+    assert (await service.settings(CHAT.workspace)).admins == ("alice", "bob")
