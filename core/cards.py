@@ -43,6 +43,8 @@ _NOTICES: dict[EventType, tuple[str, Accent]] = {
     EventType.ARCHIVED: ("archived by {actor}", Accent.INFO),
     EventType.EXTENDED: ("extended by {actor}", Accent.INFO),
     EventType.SHARED: ("shared with {target} as {role} by {actor}", Accent.INFO),
+    EventType.UNSHARED: ("no longer shared with {target} (removed by {actor})", Accent.INFO),
+    EventType.TRANSFERRED: ("handed over to {target} by {actor}", Accent.INFO),
 }
 
 

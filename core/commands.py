@@ -14,7 +14,7 @@ class Kind(StrEnum):
     REF = "ref"  # 42, #42 or a full id
     INT = "int"
     DURATION = "duration"  # 90s, 15m, 2h, 3d, 1w
-    USER = "user"  # <@U123|name>, <@123>, @name
+    USER = "user"  # <@U123|name>, <@123>, @name or a bare id (core/users.py)
     WORD = "word"  # one of `choices`
     TEXT = "text"  # the rest of the words
     CLOCK = "clock"  # HH:MM
@@ -46,7 +46,7 @@ class CommandSpec:
     perm: Perm = Perm.READ
     changes_state: bool = False
     has_ref: bool = False
-    group: str | None = None  # Discord subcommand group (`admin`), flat elsewhere
+    group: str | None = None  # Discord subcommand group (`admin`, `members`), flat elsewhere
     examples: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -255,6 +255,27 @@ COMMANDS: dict[str, CommandSpec] = {
             Param("role", Kind.WORD, "Their role", choices=SHARE_ROLES),
             perm=Perm.MANAGE,
             changes_state=True,
+            group="members",
+        ),
+        _spec(
+            "transfer",
+            "/session transfer [ref] <@user>",
+            "Hand the session over to someone; the old owner stays on as an editor.",
+            _REF,
+            Param("user", Kind.USER, "The new owner", required=True),
+            perm=Perm.MANAGE,
+            changes_state=True,
+            group="members",
+        ),
+        _spec(
+            "unshare",
+            "/session unshare [ref] <@user>",
+            "Remove someone from the session.",
+            _REF,
+            Param("user", Kind.USER, "Who", required=True),
+            perm=Perm.MANAGE,
+            changes_state=True,
+            group="members",
         ),
         _spec(
             "remind",
@@ -285,7 +306,7 @@ COMMANDS: dict[str, CommandSpec] = {
             "summary",
             "/session summary [now | off | daily <HH:MM> | weekdays <HH:MM> | weekly <day> "
             "<HH:MM>] [tz:<Area/City>]",
-            "Post a channel summary now, or schedule one.",
+            "Show this channel's summary schedule; admins post one now or schedule one.",
             Param("when", Kind.WORD, "now, off, daily, weekdays or weekly", choices=SUMMARY_MODES),
             Param("day", Kind.WORD, "Day of week for weekly", choices=()),
             Param("time", Kind.CLOCK, "Time of day"),

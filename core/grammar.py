@@ -10,6 +10,8 @@ from typing import Any
 from core.commands import COMMANDS, CommandSpec, Kind, Param
 from core.durations import parse_duration
 from core.errors import UsageError
+from core.users import parse_user
+from core.views import escape
 
 MAX_COMMAND_TEXT = 8000
 MAX_TITLE = 200
@@ -17,7 +19,6 @@ MAX_ITEMS = 50
 MAX_ITEM_TEXT = 300
 
 _REF = re.compile(r"#?\d{1,9}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-_USER = re.compile(r"<@!?([A-Za-z0-9_.\-]+)(?:\|[^>]*)?>|@([A-Za-z0-9_.\-]+)")
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 _OPTION = re.compile(r"([a-z]+):(.*)", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -36,6 +37,11 @@ class Command:
         return COMMANDS[self.name]
 
 
+def _echo(text: str, limit: int = 40) -> str:
+    """User text quoted back in an error: clipped and escaped, so it cannot mention or link."""
+    return escape(text[:limit])
+
+
 def normalize_ref(text: str) -> str:
     """`#42` → `42`; a full id is kept lower-case."""
     return text.lstrip("#").lower()
@@ -43,14 +49,6 @@ def normalize_ref(text: str) -> str:
 
 def is_ref(token: str) -> bool:
     return bool(_REF.fullmatch(token))
-
-
-def parse_user(token: str) -> str | None:
-    """The user id in `<@U123|name>`, `<@123>` or `@name`, else None."""
-    match = _USER.fullmatch(token)
-    if not match:
-        return None
-    return match.group(1) or match.group(2)
 
 
 def parse(text: str) -> Command:
@@ -73,7 +71,7 @@ def parse(text: str) -> Command:
 def _unknown(name: str) -> UsageError:
     close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.5)
     return UsageError(
-        f"Unknown command `{name[:40]}`.",
+        f"Unknown command `{_echo(name)}`.",
         usage="/session help",
         suggestion=close[0] if close else None,
     )
@@ -149,7 +147,7 @@ class _Parser:
                 continue
             if param.kind is Kind.USER and parse_user(words[0]) is None and words[0] != "mine":
                 if param.required:
-                    raise self.fail(f"`{words[0][:40]}` is not a user; write @name.")
+                    raise self.fail(f"`{_echo(words[0])}` is not a user; write @name.")
                 continue
             self.args[param.name] = self._convert(param, words[0])
             words = words[1:]
@@ -160,7 +158,7 @@ class _Parser:
         choices = [c for p in self.spec.params for c in p.choices]
         close = difflib.get_close_matches(words[0].lower(), choices, n=1, cutoff=0.6)
         return UsageError(
-            f"Unexpected words: `{' '.join(words)[:60]}`.",
+            f"Unexpected words: `{_echo(' '.join(words), 60)}`.",
             usage=self.spec.usage,
             suggestion=close[0] if close else None,
         )
@@ -173,7 +171,7 @@ class _Parser:
     def _bad_choice(self, param: Param, word: str) -> str:
         close = difflib.get_close_matches(word.lower(), param.choices, n=1, cutoff=0.5)
         hint = f" Did you mean `{close[0]}`?" if close else ""
-        return f"`{word[:40]}` is not one of {', '.join(param.choices)}.{hint}"
+        return f"`{_echo(word)}` is not one of {', '.join(param.choices)}.{hint}"
 
     def _convert(self, param: Param, value: str) -> Any:
         converter = _CONVERTERS[param.kind]
@@ -185,7 +183,7 @@ class _Parser:
 
 def _as_int(parser: _Parser, param: Param, value: str) -> int:
     if not re.fullmatch(r"\d{1,9}", value):
-        raise ValueError(f"`{value[:40]}` is not a whole number")
+        raise ValueError(f"`{_echo(value)}` is not a whole number")
     number = int(value)
     if not param.minimum <= number <= param.maximum:
         raise ValueError(f"must be between {param.minimum} and {param.maximum}")
@@ -206,13 +204,13 @@ def _as_user(parser: _Parser, param: Param, value: str) -> str:
         return "mine"
     user = parse_user(value)
     if user is None:
-        raise ValueError(f"`{value[:40]}` is not a user; write @name")
+        raise ValueError(f"`{_echo(value)}` is not a user; write @name")
     return user
 
 
 def _as_ref(parser: _Parser, param: Param, value: str) -> str:
     if not is_ref(value):
-        raise ValueError(f"`{value[:40]}` is not a session ref like 42 or #42")
+        raise ValueError(f"`{_echo(value)}` is not a session ref like 42 or #42")
     return normalize_ref(value)
 
 
@@ -227,7 +225,7 @@ def _as_duration(parser: _Parser, param: Param, value: str) -> Any:
 def _as_clock(parser: _Parser, param: Param, value: str) -> tuple[int, int]:
     match = _CLOCK.fullmatch(value)
     if not match:
-        raise ValueError(f"`{value[:40]}` is not a time like 09:30")
+        raise ValueError(f"`{_echo(value)}` is not a time like 09:30")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -286,12 +284,17 @@ def _parse_remind(p: _Parser, words: list[str]) -> None:
         p.args["text"] = " ".join(words)
 
 
+def _parse_share(p: _Parser, words: list[str]) -> None:
+    if any(word.lower() == "owner" for word in words):
+        raise p.fail("A session has one owner; hand it over with `/session transfer [ref] @name`.")
+    p._take_positionals(words)
+
+
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _parse_summary(p: _Parser, words: list[str]) -> None:
-    if not words:
-        p.args["when"] = "now"
+    if not words:  # a bare `summary` shows the schedule
         return
     when = words[0].lower()
     if when not in ("now", "off", "daily", "weekdays", "weekly"):
@@ -308,7 +311,7 @@ def _parse_summary(p: _Parser, words: list[str]) -> None:
             raise p.fail("Say the time of day, e.g. 09:00.")
         p.args["time"] = p._convert(p.spec.params[2], rest[0])
     elif rest:
-        raise p.fail(f"Unexpected words: `{' '.join(rest)[:60]}`.")
+        raise p.fail(f"Unexpected words: `{_echo(' '.join(rest), 60)}`.")
 
 
 def _parse_settings(p: _Parser, words: list[str]) -> None:
@@ -344,7 +347,7 @@ def _parse_context(p: _Parser, words: list[str]) -> None:
     for word in words:
         key, sep, value = word.partition("=")
         if not sep or not key:
-            raise p.fail(f"`{word[:40]}` is not key=value.")
+            raise p.fail(f"`{_echo(word)}` is not key=value.")
         pairs[key] = value
     if pairs:
         p.args["pairs"] = pairs
@@ -355,6 +358,7 @@ _SPECIAL = {
     "plan": _parse_plan,
     "modify": _parse_modify,
     "remind": _parse_remind,
+    "share": _parse_share,
     "summary": _parse_summary,
     "settings": _parse_settings,
     "webhook": _parse_webhook,
@@ -385,12 +389,12 @@ def build(
         if not spec.has_ref:
             raise parser.fail(f"`/session {name}` takes no session ref.")
         if not is_ref(ref.strip()):
-            raise parser.fail(f"`{ref[:40]}` is not a session ref like 42 or #42.")
+            raise parser.fail(f"`{_echo(ref)}` is not a session ref like 42 or #42.")
         parser.ref = normalize_ref(ref.strip())
     for key, value in options.items():
         param = spec.options.get(key)
         if param is None:
-            raise parser.fail(f"Unknown option `{key[:20]}:`.")
+            raise parser.fail(f"Unknown option `{_echo(key, 20)}:`.")
         clean = " ".join(_CONTROL.sub(" ", value).split())
         parser.args[param.name] = parser._convert(param, clean)
     tokens = _CONTROL.sub(" ", " ".join(words)).split()

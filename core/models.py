@@ -97,6 +97,8 @@ class EventType(StrEnum):
     CONTEXT_UPDATED = "context_updated"
     EXTENDED = "extended"
     SHARED = "shared"
+    UNSHARED = "unshared"
+    TRANSFERRED = "transferred"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"

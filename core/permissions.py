@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from core.errors import Forbidden
-from core.models import Actor, Plan, Role, Session, WorkspaceSettings
+from core.models import Actor, Member, Plan, Role, Session, WorkspaceSettings
 
 
 class Perm(StrEnum):
@@ -80,3 +80,19 @@ def require_decider(
             ["another approver"],
             detail="this workspace forbids approving your own plan; ask another approver.",
         )
+
+
+def possible_deciders(
+    session: Session,
+    members: list[Member],
+    settings: WorkspaceSettings,
+    config_admins: frozenset[str],
+    *,
+    submitted_by: str,
+) -> set[str]:
+    """Who is known to be able to approve a plan (platform admins are not known here)."""
+    people = {session.owner_id, *settings.admins, *config_admins}
+    people |= {m.user_id for m in members if m.role in ROLES[Perm.DECIDE]}
+    if settings.self_approval == "forbidden":
+        people.discard(submitted_by)
+    return people

@@ -274,6 +274,23 @@ async def _share(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comman
     return said(cards.confirmation(session, text))
 
 
+@handles("transfer")
+async def _transfer(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    previous = await runner.service.find(actor, cmd.ref, channel_id=chat.channel_id)
+    session = await runner.service.transfer(actor, previous.id, cmd.args["user"])
+    text = f"handed over to {mention(session.owner_id)}; {mention(previous.owner_id)} "
+    return said(cards.confirmation(session, text + "stays on as an editor"))
+
+
+@handles("unshare")
+async def _unshare(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    session = await runner.service.unshare(
+        actor, cmd.ref, cmd.args["user"], channel_id=chat.channel_id
+    )
+    text = f"no longer shared with {mention(cmd.args['user'])}"
+    return said(cards.confirmation(session, text))
+
+
 @handles("plan")
 async def _plan(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     plan = await runner.service.submit_plan(
@@ -288,6 +305,13 @@ async def _plan(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
     text = f"plan v{plan.version} with {len(plan.items)} items submitted for approval"
     if plan.required_approvals > 1:
         text += f" (needs {plan.required_approvals})"
+    known = len(await runner.service.deciders(session, plan))
+    if plan.required_approvals > known:
+        text += (
+            f". Warning: only {known} known {'person' if known == 1 else 'people'} can approve it"
+            " (the owner, approvers and named admins): share it with more approvers"
+            " (`/session share @name approver`) or it cannot pass"
+        )
     return said(cards.confirmation(session, text, accent=Accent.WARNING))
 
 

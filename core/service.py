@@ -40,11 +40,19 @@ from core.models import (
     WorkspaceSettings,
     new_id,
 )
-from core.permissions import Perm, is_admin, require, require_decider, roles_of
+from core.permissions import (
+    Perm,
+    is_admin,
+    possible_deciders,
+    require,
+    require_decider,
+    roles_of,
+)
 from core.settings import effective_settings, parse_setting
 from core.states import Action, next_status
 from core.store import ops
 from core.store.base import Store
+from core.users import check_user_id
 from core.views import mention
 
 _log = logging.getLogger(__name__)
@@ -152,7 +160,7 @@ class SessionService:
     async def set_setting(self, actor: Actor, key: str, text: str) -> WorkspaceSettings:
         """An admin changes one workspace setting (validated; takes effect immediately)."""
         await self.require_admin(actor)
-        value = parse_setting(key, text)
+        value = parse_setting(key, text, workspace=actor.workspace)
         stored = await self.store.settings(actor.workspace)
         stored[key] = value
         await self.store.apply([ops.PutSettings(actor.workspace, stored)])
@@ -400,6 +408,8 @@ class SessionService:
         if filter not in LIST_FILTERS:
             raise UsageError(f"Unknown filter `{filter}`.", usage=COMMANDS["list"].usage)
         owner_id = actor.user_id if owner == "mine" else owner
+        if owner_id is not None and owner_id != actor.user_id:
+            check_user_id(actor.workspace, owner_id)
         found = await self.store.list_sessions(
             actor.workspace,
             statuses=LIST_FILTERS[filter],
@@ -525,10 +535,11 @@ class SessionService:
         role: Role = Role.EDITOR,
         channel_id: str | None = None,
     ) -> Session:
-        session = await self.find(actor, ref, channel_id=channel_id)
-        await self._require(actor, session, Perm.MANAGE)
+        user_id, session = await self._membership(actor, ref, user_id, channel_id)
         if role is Role.OWNER:
-            raise UsageError("A session has one owner; share as editor, approver or viewer.")
+            raise UsageError(
+                "A session has one owner; hand it over with `/session transfer [ref] @name`."
+            )
         if user_id == session.owner_id:
             raise UsageError(f"{mention(user_id)} already owns session #{session.ref}.")
         member = Member(user_id, role, actor.user_id, self.clock.now())
@@ -540,6 +551,57 @@ class SessionService:
             EventType.SHARED,
             data=data,
             extra=[ops.PutMember(session.id, member)],
+        )
+
+    async def _membership(
+        self, actor: Actor, ref: str | None, user_id: str, channel_id: str | None
+    ) -> tuple[str, Session]:
+        """The checked user id and the session whose members the owner (or an admin) changes."""
+        user_id = check_user_id(actor.workspace, user_id)
+        session = await self.find(actor, ref, channel_id=channel_id)
+        await self._require(actor, session, Perm.MANAGE)
+        return user_id, session
+
+    async def transfer(
+        self, actor: Actor, ref: str | None, user_id: str, *, channel_id: str | None = None
+    ) -> Session:
+        """The owner (or an admin) hands the session over; the old owner stays as an editor."""
+        user_id, session = await self._membership(actor, ref, user_id, channel_id)
+        if user_id == session.owner_id:
+            raise UsageError(f"{mention(user_id)} already owns session #{session.ref}.")
+        now = self.clock.now()
+        owner = Member(user_id, Role.OWNER, actor.user_id, now)
+        previous = Member(session.owner_id, Role.EDITOR, actor.user_id, now)
+        return await self._change(
+            actor,
+            session,
+            Action.SHARE,
+            EventType.TRANSFERRED,
+            changes={"owner_id": user_id},
+            data={"user_id": user_id, "previous_owner": session.owner_id},
+            extra=[ops.PutMember(session.id, owner), ops.PutMember(session.id, previous)],
+        )
+
+    async def unshare(
+        self, actor: Actor, ref: str | None, user_id: str, *, channel_id: str | None = None
+    ) -> Session:
+        """The owner (or an admin) removes a member; the owner can only be replaced."""
+        user_id, session = await self._membership(actor, ref, user_id, channel_id)
+        if user_id == session.owner_id:
+            raise UsageError(
+                f"{mention(user_id)} owns session #{session.ref}; "
+                "hand it over first with `/session transfer`."
+            )
+        roles = {m.user_id: m.role for m in await self.store.members(session.id)}
+        if user_id not in roles:
+            raise NotFound("member", f"{mention(user_id)} of session #{session.ref}")
+        return await self._change(
+            actor,
+            session,
+            Action.SHARE,
+            EventType.UNSHARED,
+            data={"user_id": user_id, "role": roles[user_id].value},
+            extra=[ops.RemoveMember(session.id, user_id)],
         )
 
     # -- progress from agents ----------------------------------------------------------------
@@ -818,6 +880,8 @@ class SessionService:
         channel_id: str | None = None,
     ) -> PlanModification:
         """Change a plan item's progress (status, assignee, comment): no new approval needed."""
+        if action is ModAction.REASSIGN:
+            value = check_user_id(actor.workspace, actor.user_id if value == "mine" else value)
 
         async def attempt() -> PlanModification:
             session = await self.find(actor, ref, channel_id=channel_id)
@@ -896,8 +960,21 @@ class SessionService:
                 "only expired plans can be re-requested."
             )
         next_status(session.status, Action.REREQUEST, ref=session.ref)
+        lasted = plan.expires_at - plan.submitted_at if plan.expires_at else None
         return await self.submit_plan(
-            actor, session.id, [i.title for i in plan.items], need=plan.required_approvals
+            actor,
+            session.id,
+            [i.title for i in plan.items],
+            need=plan.required_approvals,
+            expires=lasted,
+        )
+
+    async def deciders(self, session: Session, plan: Plan) -> set[str]:
+        """Who is known to be able to decide `plan`: owner, approvers and named admins."""
+        members = await self.store.members(session.id)
+        settings = await self.settings(session.workspace)
+        return possible_deciders(
+            session, members, settings, self.config.admins, submitted_by=plan.submitted_by
         )
 
     async def abandon(self, session_id: str) -> Session:

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core.durations import format_duration, parse_duration
 from core.errors import UsageError
 from core.models import WorkspaceSettings
+from core.users import parse_user, user_ref
+from core.views import escape
 
 DURATION_KEYS = (
     "abandon_after",
@@ -32,17 +34,17 @@ def effective_settings(defaults: WorkspaceSettings, stored: dict[str, Any]) -> W
             changes[key] = timedelta(seconds=value)
         elif key == "approval_expires_after":
             changes[key] = timedelta(seconds=value) if value else None
-        elif key == "admins":
-            changes[key] = tuple(value)
+        elif key == "admins":  # lists stored before ids were checked may hold `@alice`
+            changes[key] = tuple(parse_user(v) or v for v in value)
         elif key in ("self_approval", "timezone"):
             changes[key] = value
     return dataclasses.replace(defaults, **changes)
 
 
-def parse_setting(key: str, text: str) -> Any:
-    """Validate a value typed by an admin; returns what is stored (JSON-able)."""
+def parse_setting(key: str, text: str, *, workspace: str) -> Any:
+    """Validate a value typed by an admin in `workspace`; returns what is stored (JSON-able)."""
     if key not in KEYS:
-        raise UsageError(f"Unknown setting `{key[:40]}`. Settings: {', '.join(KEYS)}.")
+        raise UsageError(f"Unknown setting `{escape(key[:40])}`. Settings: {', '.join(KEYS)}.")
     text = text.strip()
     try:
         if key in DURATION_KEYS:
@@ -59,9 +61,14 @@ def parse_setting(key: str, text: str) -> Any:
         try:
             ZoneInfo(text)
         except (ZoneInfoNotFoundError, ValueError):
-            raise UsageError(f"`{text[:60]}` is not an IANA timezone like Europe/Paris.") from None
+            raise UsageError(
+                f"`{escape(text[:60])}` is not an IANA timezone like Europe/Paris."
+            ) from None
         return text
-    return [u for u in text.replace(",", " ").split() if u]
+    if text in ("none", "off"):
+        return []
+    # People as they are written (`@alice`, `<@U0BOB|bob>`, a bare id), stored as checked ids.
+    return list(dict.fromkeys(user_ref(workspace, word) for word in text.replace(",", " ").split()))
 
 
 def describe(settings: WorkspaceSettings) -> dict[str, str]:

@@ -20,10 +20,11 @@ from typing import Protocol
 from core.clock import Clock
 from core.errors import NotFound, UsageError
 from core.models import Actor, Source
+from core.users import PRINCIPAL
 
 PREFIX = "sbt_"
 _SHAPE = re.compile(r"sbt_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}")
+_NAME = PRINCIPAL
 # Where a workspace's notifications go: a chat platform, or `api` (none; see NoChatDelivery).
 WORKSPACE_PLATFORMS = ("slack", "discord", "console", "api")
 USED_EVERY = timedelta(minutes=5)  # `last_used_at` is refreshed at most this often

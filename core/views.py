@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from core.users import is_user_id
+
 
 class Accent(StrEnum):
     INFO = "info"
@@ -111,4 +113,7 @@ def unescape(text: str) -> str:
 
 
 def mention(user_id: str | None) -> str:
-    return f"<@{user_id}>" if user_id else "nobody"
+    """`<@user_id>` for a well-formed user id; anything else is shown as inert escaped text."""
+    if not user_id:
+        return "nobody"
+    return f"<@{user_id}>" if is_user_id(user_id) else escape(user_id)

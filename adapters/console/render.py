@@ -7,13 +7,20 @@ import re
 from core.views import Button, View, unescape
 
 _MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
+# Terminal control: escape sequences (ESC, CSI), bells, backspaces; newlines and tabs stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape(plain: str) -> str:
+    """User text made safe for a terminal: control characters become `?`."""
+    return _CONTROL.sub("?", plain)
 
 
 def text(markup: str) -> str:
     """Neutral markup to plain text: `<@bob>` → `@bob`, entities decoded, `*bold*` kept bare."""
     plain = _MENTION.sub(lambda m: f"@{m.group(1)}", markup)
     plain = re.sub(r"\*([^*\n]+)\*", r"\1", plain)
-    return unescape(plain)
+    return escape(unescape(plain))
 
 
 def render(view: View, numbers: list[int] | None = None) -> str:
@@ -35,4 +42,4 @@ def render(view: View, numbers: list[int] | None = None) -> str:
 
 
 def _choice(number: int, button: Button) -> str:
-    return f"[{number}] {button.label}"
+    return f"[{number}] {escape(button.label)}"

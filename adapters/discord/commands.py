@@ -3,7 +3,8 @@
 The registry's one description of each command drives the text parser, the help and these
 options: a REF is a string with autocomplete, an INT an integer with its range, a USER a
 Discord user, a WORD with choices a string with those choices, everything else a string.
-Discord allows 25 subcommands per group, so `group="admin"` commands live in `/session admin`.
+Discord allows 25 subcommands per group, so `group="admin"` commands live in `/session admin`
+and `group="members"` ones (share, transfer, unshare) in `/session members`.
 Option values become the grammar's Command through `core.grammar.build`, the same checks and
 types as the text parser.
 """
@@ -24,7 +25,10 @@ from core.grammar import Command, build
 
 DESCRIPTION_MAX = 100
 GROUP_DESCRIPTION = "Track work sessions: start, plan, approve, finish"
-ADMIN_DESCRIPTION = "Workspace admin: scheduled summaries, settings and webhooks"
+GROUP_DESCRIPTIONS = {
+    "admin": "Workspace admin: scheduled summaries, settings and webhooks",
+    "members": "Who is on a session: share it, hand it over, remove someone",
+}
 
 CommandHandler = Callable[[discord.Interaction, CommandSpec, dict[str, Any]], Awaitable[None]]
 Completer = Callable[
@@ -114,7 +118,7 @@ def session_group(
         parent = groups.get(spec.group)
         if parent is None:
             parent = groups[spec.group] = app_commands.Group(
-                name=str(spec.group), description=ADMIN_DESCRIPTION
+                name=str(spec.group), description=GROUP_DESCRIPTIONS[str(spec.group)]
             )
             root.add_command(parent)
         parent.add_command(subcommand(spec, handler, ref=ref, names=names))

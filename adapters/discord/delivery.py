@@ -169,7 +169,11 @@ class DiscordDelivery:
         )
         message = channel.get_partial_message(snowflake(message_ref, "message"))
         async with translated(f"edit message {message_ref}"):
-            await message.edit(embeds=render_one(view), view=self.buttons.view_for(view.buttons))
+            await message.edit(
+                embeds=render_one(view),
+                view=self.buttons.view_for(view.buttons),
+                allowed_mentions=discord.AllowedMentions.none(),  # edits do not inherit it
+            )
 
     async def direct(self, workspace: str, user_id: str, view: View) -> str:
         self._check_ready()

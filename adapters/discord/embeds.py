@@ -4,6 +4,12 @@ Limits (Discord API): 2,000 chars of content (we send none: everything is in emb
 256, description 4,096, 25 fields per embed, field name 256 and value 1,024, footer 2,048,
 10 embeds and 6,000 chars in total per message. A long view is split over several embeds and
 several messages ("pages"); a view that must stay one message (a plan edited in place) is cut.
+
+Text is escaped for Discord markdown by `escape`, the one function every piece of text goes
+through: formatting characters, `[` (masked links), `<` (mentions, role pings, channels,
+timestamps), `>` (quotes) and headings at a line start get a backslash, and `@everyone`, `@here` and
+raw ids get a zero-width space. Only the renderer's own `<@snowflake>` mentions and `**bold**`
+survive; the client also sends `allowed_mentions` with nothing allowed, so nothing pings.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 
 import discord
 
+from core.users import is_user_id
 from core.views import Accent, View, unescape
 
 CONTENT_MAX = 2000
@@ -34,10 +41,13 @@ _COLOURS = {
     Accent.WARNING: 0xFEE75C,
     Accent.DANGER: 0xED4245,
 }
-_MENTION = re.compile(r"<@([^>|\s]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@([A-Za-z0-9][A-Za-z0-9._:@-]{0,63})>")  # as core's mention() writes
 _BOLD = re.compile(r"\*([^*\n]+)\*")
 # What Discord would turn into a ping or a mention when it comes from user text.
 _PING = re.compile(r"@(everyone|here|[!&]?[0-9]{15,21})")
+# Characters that format, link, quote or mention anywhere; and constructs only at a line start.
+_MARKDOWN = re.compile(r"[\\*_~|`\[\]<>]")
+_LINE_START = re.compile(r"^(\s*)(#{1,3}\s|-#\s)", re.M)
 
 Page = list[discord.Embed]
 
@@ -47,27 +57,48 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _plain(segment: str) -> str:
-    """User-derived text: entities decoded, pings and raw mentions defused."""
-    return _PING.sub("@\u200b\\1", unescape(segment))
+def escape(text: str) -> str:
+    """Plain text as inert Discord markdown: no formatting, link, mention or ping survives."""
+    text = _MARKDOWN.sub(lambda m: "\\" + m.group(0), text)
+    text = _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _PING.sub("@\u200b\\1", text)
 
 
-def markup(text: str) -> str:
-    """Neutral markup → Discord markdown: `<@id>` stays a mention, `*b*` becomes `**b**`."""
+def _segment(markup_text: str, *, bold: str) -> str:
+    """Neutral text between mentions: entities decoded and escaped, `*b*` wrapped in `bold`."""
+    parts: list[str] = []
+    position = 0
+    for match in _BOLD.finditer(markup_text):
+        parts.append(escape(unescape(markup_text[position : match.start()])))
+        parts.append(bold + escape(unescape(match.group(1))) + bold)
+        position = match.end()
+    parts.append(escape(unescape(markup_text[position:])))
+    return "".join(parts)
+
+
+def _render(text: str, *, bold: str, mentions: bool) -> str:
     parts: list[str] = []
     position = 0
     for match in _MENTION.finditer(text):
-        parts.append(_plain(text[position : match.start()]))
+        parts.append(_segment(text[position : match.start()], bold=bold))
         user_id = match.group(1)
-        parts.append(f"<@{user_id}>" if user_id.isdigit() else f"@{_plain(user_id)}")
+        if mentions and is_user_id(user_id, "discord"):
+            parts.append(f"<@{user_id}>")
+        else:
+            parts.append("@" + escape(unescape(user_id)))
         position = match.end()
-    parts.append(_plain(text[position:]))
-    return _BOLD.sub(r"**\1**", "".join(parts))
+    parts.append(_segment(text[position:], bold=bold))
+    return "".join(parts)
+
+
+def markup(text: str) -> str:
+    """Neutral markup → Discord markdown: `<@snowflake>` stays a mention, `*b*` is `**b**`."""
+    return _render(text, bold="**", mentions=True)
 
 
 def plain(text: str) -> str:
-    """Markup for places where Discord renders no mentions (titles, names, footers)."""
-    return _BOLD.sub(r"\1", _plain(_MENTION.sub(lambda m: f"@{m.group(1)}", text)))
+    """Markup for places where Discord renders no mentions or bold (titles, names, footers)."""
+    return _render(text, bold="", mentions=False)
 
 
 def _chunks(text: str, limit: int) -> list[str]:

@@ -1,18 +1,21 @@
 """Renders neutral views (§6) as Block Kit, inside Slack's limits: it clips, never fails.
 
 Neutral markup is already Slack mrkdwn (`&amp;`/`&lt;`/`&gt;` escapes, `<@U123>` mentions,
-`*bold*`), so the renderer only has to lay it out and keep every piece within its limit.
-Clipping never cuts through an entity or a mention, and a view that does not fit in one
-message ends with a note saying what was left out.
+`*bold*`); `mrkdwn` still re-escapes every `<`, `>` and `&` that is not a Slack user mention or
+one of those entities, so no text can become `<!channel>` or a `<url|label>` link. Clipping
+never cuts through an entity or a mention, and a view that does not fit in one message ends
+with a note saying what was left out.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any
 
-from core.views import Button, Field, View
+from core.users import is_user_id
+from core.views import Button, Field, View, escape
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -34,6 +37,8 @@ REASON_INPUT = "reason_input"
 MAX_REASON = 500
 
 Block = dict[str, Any]
+# What may stay as written: a mention, one of the three entities; every other <, > or & is text.
+_MARKUP = re.compile(r"<@([^<>]*)>|&(?:amp|lt|gt);|[<>&]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,29 @@ class SlackMessage:
 
     text: str
     blocks: list[Block]
+
+
+def mrkdwn(text: str) -> str:
+    """Neutral markup as safe mrkdwn: Slack user mentions stay, any other markup becomes text."""
+
+    def safe(match: re.Match[str]) -> str:
+        user_id = match.group(1)
+        if user_id is None:
+            return match.group(0) if len(match.group(0)) > 1 else escape(match.group(0))
+        return match.group(0) if is_user_id(user_id, "slack") else "@" + escape(user_id)
+
+    return _MARKUP.sub(safe, text)
+
+
+def _safe_view(view: View) -> View:
+    """The view with every text passed through `mrkdwn` (button labels are plain text)."""
+    return replace(
+        view,
+        title=mrkdwn(view.title),
+        fields=[Field(mrkdwn(f.label), mrkdwn(f.value), f.inline) for f in view.fields],
+        blocks=[mrkdwn(b) for b in view.blocks],
+        footer=mrkdwn(view.footer) if view.footer else None,
+    )
 
 
 def clip(text: str, limit: int) -> str:
@@ -165,6 +193,7 @@ def _fit(body: list[Block], tail: list[Block]) -> list[Block]:
 
 def render(view: View) -> SlackMessage:
     """A neutral view as a Slack message within every Block Kit limit."""
+    view = _safe_view(view)
     body = [_section(f"*{view.title}*")]
     body += _field_blocks(view.fields)
     for text in view.blocks:
@@ -190,7 +219,7 @@ def reason_modal(*, plan_title: str, metadata: dict[str, str]) -> Block:
         "submit": {"type": "plain_text", "text": "Reject"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            _section(clip(f"Rejecting *{plan_title}*", MAX_SECTION_TEXT)),
+            _section(clip(f"Rejecting *{mrkdwn(plan_title)}*", MAX_SECTION_TEXT)),
             {
                 "type": "input",
                 "block_id": REASON_BLOCK,

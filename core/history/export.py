@@ -29,6 +29,7 @@ DECISIONS = frozenset(
         EventType.PLAN_EXPIRED, EventType.PAUSED, EventType.RESUMED, EventType.COMPLETED,
         EventType.FAILED, EventType.CANCELLED, EventType.TIMED_OUT, EventType.ABANDONED,
         EventType.ARCHIVED, EventType.EXTENDED, EventType.SHARED, EventType.FORKED,
+        EventType.UNSHARED, EventType.TRANSFERRED,
     }
 )  # fmt: skip
 

@@ -32,7 +32,9 @@ async def _remind(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
 
 @handles("summary")
 async def _summary(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    service, when = runner.service, cmd.args.get("when", "now")
+    service, when = runner.service, cmd.args.get("when")
+    if when is None:
+        return Reply(await summaries.schedule_view(service, actor, chat.channel_id))
     if when == "now":
         return said(await summaries.now_view(service, actor, chat.channel_id))
     if when == "off":

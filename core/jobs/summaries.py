@@ -112,8 +112,20 @@ async def unsubscribe(service: SessionService, actor: Actor, channel_id: str) ->
     return await service.store.remove_subscription(actor.workspace, channel_id)
 
 
+async def schedule_view(service: SessionService, actor: Actor, channel_id: str) -> View:
+    """A bare `/session summary`: this channel's schedule and its next time (anyone may look)."""
+    for sub in await service.store.subscriptions(actor.workspace):
+        if sub.channel_id == channel_id:
+            parsed = schedules.parse_schedule(sub.schedule)
+            return views.summary_scheduled(
+                sub, schedules.next_fire(parsed, sub.timezone, service.clock.now())
+            )
+    return views.summary_unscheduled(channel_id)
+
+
 async def now_view(service: SessionService, actor: Actor, channel_id: str) -> View:
-    """`/session summary now`: since the channel's last summary (or a day), not recorded."""
+    """`/session summary now` (admins): since the last summary (or a day), not recorded."""
+    await service.require_admin(actor)
     now = service.clock.now()
     subs = [
         s for s in await service.store.subscriptions(actor.workspace) if s.channel_id == channel_id

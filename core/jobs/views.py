@@ -123,6 +123,15 @@ def summary_scheduled(sub: Subscription, next_at: datetime) -> View:
     )
 
 
+def summary_unscheduled(channel_id: str) -> View:
+    return View(
+        kind="summary_schedule",
+        title=f"Summaries for #{escape(channel_id)} are not scheduled",
+        blocks=["An admin can schedule them: `/session summary daily 09:00`."],
+        meta={"channel_id": channel_id},
+    )
+
+
 def summary_off(channel_id: str, removed: bool) -> View:
     text = "turned off" if removed else "were not scheduled"
     return View(kind="confirmation", title=f"Summaries for #{escape(channel_id)} {text}")

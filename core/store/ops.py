@@ -71,6 +71,12 @@ class PutMember:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoveMember:
+    session_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewPlan:
     """Insert a plan with its items; the previous current plan becomes superseded."""
 
@@ -161,6 +167,7 @@ Op = (
     | AddEvent
     | Enqueue
     | PutMember
+    | RemoveMember
     | NewPlan
     | UpdatePlan
     | PutApproval

@@ -127,10 +127,31 @@ async def test_summary_commands_schedule_in_a_timezone_and_need_an_admin(
     assert "Next one at 2026-01-05 09:00 America/New_York" in reply.view.plain_text()
     (sub,) = await store.subscriptions(WS)
     assert (sub.schedule, sub.timezone) == ("daily 09:00", "America/New_York")
-    now_reply = await runner.run(OWNER, CHAT, "summary now")
+    now_reply = await runner.run(ADMIN, CHAT, "summary now")
     assert now_reply is not None and now_reply.view.kind == "summary"
     off = await runner.run(ADMIN, CHAT, "summary off")
     assert off is not None and "turned off" in off.view.title
     assert await store.subscriptions(WS) == []
     with pytest.raises(Forbidden):
         await summaries.unsubscribe(service, OWNER, "general")
+
+
+async def test_bare_summary_shows_the_schedule_and_posts_nothing(
+    runner: CommandRunner, store: SqliteStore
+) -> None:
+    unscheduled = await runner.run(OWNER, CHAT, "summary")
+    assert unscheduled is not None and unscheduled.ephemeral
+    assert "are not scheduled" in unscheduled.view.title
+    await runner.run(ADMIN, CHAT, "summary weekdays 17:30 tz:Europe/Paris")
+    outbox_before = len(await _outbox(store))
+    shown = await runner.run(OWNER, CHAT, "summary")
+    assert shown is not None and shown.ephemeral and shown.view.kind != "summary"
+    assert "weekdays 17:30 (Europe/Paris)" in shown.view.title
+    assert "Next one at 2026-01-05 17:30 Europe/Paris" in shown.view.plain_text()
+    assert len(await _outbox(store)) == outbox_before
+
+
+async def test_summary_now_by_a_non_admin_is_refused(runner: CommandRunner) -> None:
+    refused = await runner.run(OWNER, CHAT, "summary now")
+    assert refused is not None and refused.view.kind == "error"
+    assert "You can't" in refused.view.title

@@ -45,6 +45,8 @@ MATRIX: dict[str, tuple[set[str], Callable[[str], Call]]] = {
     "plan": ({"owner", "editor", "admin"}, _work("submit_plan", items=["a"])),
     "iterate": ({"owner", "editor", "admin"}, _work("record_iteration")),
     "share": ({"owner", "admin"}, _work("share", user_id="newbie")),
+    "transfer": ({"owner", "admin"}, _work("transfer", user_id="newbie")),
+    "unshare": ({"owner", "admin"}, _work("unshare", user_id="viewer")),
     "modify": (
         {"owner", "editor", "admin"},
         _work("modify", position=1, action=ModAction.COMMENT, value="hi"),

@@ -26,7 +26,7 @@ _SESSION_FIELDS = frozenset(
     {
         "status", "title", "mode", "context", "metadata", "iterations", "max_iterations",
         "updated_at", "last_activity_at", "ended_at", "abandon_at", "result", "outcome",
-        "error", "thread_ref", "channel_id",
+        "error", "thread_ref", "channel_id", "owner_id",
     }
 )  # fmt: skip
 _PLAN_FIELDS = frozenset(
@@ -139,6 +139,12 @@ async def put_member(conn: Connection, op: ops.PutMember) -> None:
         " ON CONFLICT (session_id, user_id) DO UPDATE SET role = excluded.role",
         op.session_id, m.user_id, m.role.value, m.added_by, m.added_at,
     )  # fmt: skip
+
+
+async def remove_member(conn: Connection, op: ops.RemoveMember) -> None:
+    await conn.execute(
+        "DELETE FROM members WHERE session_id = $1 AND user_id = $2", op.session_id, op.user_id
+    )
 
 
 async def new_plan(conn: Connection, op: ops.NewPlan) -> None:
@@ -267,6 +273,7 @@ APPLY: dict[type, Callable[[Connection, Any], Awaitable[Any]]] = {
     ops.AddEvent: add_event,
     ops.Enqueue: enqueue,
     ops.PutMember: put_member,
+    ops.RemoveMember: remove_member,
     ops.NewPlan: new_plan,
     ops.UpdatePlan: update_plan,
     ops.PutApproval: put_approval,

@@ -42,6 +42,7 @@ _SESSION_FIELDS = frozenset(
         "error",
         "thread_ref",
         "channel_id",
+        "owner_id",
     }
 )
 _PLAN_FIELDS = frozenset(
@@ -146,6 +147,12 @@ def put_member(conn: sqlite3.Connection, op: ops.PutMember) -> None:
         "INSERT INTO members (session_id, user_id, role, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (session_id, user_id) DO UPDATE SET role = excluded.role",
         (op.session_id, m.user_id, m.role.value, m.added_by, ts(m.added_at)),
+    )
+
+
+def remove_member(conn: sqlite3.Connection, op: ops.RemoveMember) -> None:
+    conn.execute(
+        "DELETE FROM members WHERE session_id = ? AND user_id = ?", (op.session_id, op.user_id)
     )
 
 
@@ -267,6 +274,7 @@ APPLY: dict[type, Callable[[sqlite3.Connection, Any], Any]] = {
     ops.AddEvent: add_event,
     ops.Enqueue: enqueue,
     ops.PutMember: put_member,
+    ops.RemoveMember: remove_member,
     ops.NewPlan: new_plan,
     ops.UpdatePlan: update_plan,
     ops.PutApproval: put_approval,

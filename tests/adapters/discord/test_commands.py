@@ -55,6 +55,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("fork 4 at:3", {"ref": "4", "at": 3}),
     ("share 4 <@111111111111111111> approver", {"ref": "4", "user": BOB, "role": "approver"}),
     ("share <@111111111111111111>", {"user": BOB}),
+    ("transfer 4 <@111111111111111111>", {"ref": "4", "user": BOB}),
+    ("unshare <@111111111111111111>", {"user": BOB}),
     ("remind 4 in:2h check the rollout", {"ref": "4", "in": "2h", "text": "check the rollout"}),
     ("remind at:09:30 standup", {"at": "09:30", "text": "standup"}),
     ("archive 4", {"ref": "4"}),

@@ -25,7 +25,10 @@ async def _start_and_plan(fake: FakeDiscord, bot: Bot, people: People) -> dict[s
     """bob starts #1, shares it with carol as approver and posts a plan; returns its message."""
     await slash(fake, people.bob, "start", {"title": "Deploy v2", "mode": "deploy"})
     await slash(
-        fake, people.bob, "share", [user_option("user", people.carol), _opt("role", "approver")]
+        fake,
+        people.bob,
+        "members share",
+        [user_option("user", people.carol), _opt("role", "approver")],
     )
     await slash(fake, people.bob, "plan", {"items": "Back up the DB; Run migrations"})
     await bot.drain()
@@ -50,7 +53,10 @@ async def test_start_plan_approve_complete_through_interactions(
     assert int(card["id"]) in fake.channels
 
     shared = await slash(
-        fake, people.bob, "share", [user_option("user", people.carol), _opt("role", "approver")]
+        fake,
+        people.bob,
+        "members share",
+        [user_option("user", people.carol), _opt("role", "approver")],
     )
     assert f"<@{people.carol.id}>" in text_of(shared["data"])
     await slash(fake, people.bob, "plan", {"items": "Back up the DB; Run migrations"})
