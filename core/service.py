@@ -700,7 +700,12 @@ class SessionService:
             *await self._plan_ops(actor, updated, plan, now),
         ]
         if current and current.status is not PlanStatus.SUPERSEDED:
-            old = dataclasses.replace(current, status=PlanStatus.SUPERSEDED)
+            old = dataclasses.replace(
+                current,
+                status=PlanStatus.SUPERSEDED,
+                superseded_by=actor.user_id,
+                superseded_at=now,
+            )
             view = cards.plan_message(updated, old)
             unit.append(
                 notices.plan_update(updated, old, view, key=f"superseded:{old.id}", now=now)
@@ -851,6 +856,11 @@ class SessionService:
                 processed=not hooks,  # else when its webhook deliveries succeed
                 processed_at=None if hooks else now,
             )
+            changed = dataclasses.replace(item, **changes)
+            shown = dataclasses.replace(
+                plan, items=[changed if i is item else i for i in plan.items]
+            )
+            view = cards.plan_message(session, shown)
             await self.store.apply(
                 [
                     ops.UpdatePlan(plan.id, plan.row_version, {}),
@@ -858,6 +868,7 @@ class SessionService:
                     ops.AddModification(mod),
                     self._event(session, EventType.MODIFICATION, actor, data),
                     await self._touch_op(session, now),
+                    notices.plan_update(session, shown, view, key=f"modified:{mod_id}", now=now),
                     *hooks,
                 ]
             )
@@ -928,8 +939,19 @@ class SessionService:
 
     # -- stats -------------------------------------------------------------------------------
 
+    async def approval_latency(
+        self, workspace: str, *, since: datetime, until: datetime, channel_id: str | None = None
+    ) -> timedelta | None:
+        """The one median approval latency: submission to a person's decision (approved or
+        rejected, also when later superseded), over the decisions made in (since, until]."""
+        latencies = await self.store.approval_latencies(
+            workspace, since=since, until=until, channel_id=channel_id
+        )
+        return _median(latencies)
+
     async def stats(self, actor: Actor, *, days: int = 30) -> Stats:
-        since = self.clock.now() - timedelta(days=days)
+        now = self.clock.now()
+        since = now - timedelta(days=days)
         rows = await self.store.stats(actor.workspace, since)
         outcomes = rows.outcomes
         ended = sum(outcomes.values())
@@ -941,7 +963,9 @@ class SessionService:
             average_iterations=rows.average_iterations,
             success_rate=outcomes.get("completed", 0) / ended if ended else None,
             median_duration=_median(rows.durations),
-            median_approval_latency=_median(rows.approval_latencies),
+            median_approval_latency=await self.approval_latency(
+                actor.workspace, since=since, until=now
+            ),
             outbox_pending=counts.get("pending", 0),
             outbox_dead=counts.get("dead", 0),
             jobs=await self.store.job_runs(workspace=actor.workspace),

@@ -35,7 +35,10 @@ async def build(
     service: SessionService, workspace: str, channel_id: str, *, since: datetime, now: datetime
 ) -> View:
     rows = await service.store.summary_rows(workspace, channel_id, since=since, now=now)
-    return views.summary(channel_id, rows, since=since, now=now)
+    latency = await service.approval_latency(
+        workspace, since=since, until=now, channel_id=channel_id
+    )
+    return views.summary(channel_id, rows, latency, since=since, now=now)
 
 
 async def send_slot(
