@@ -9,6 +9,7 @@ from core.commands import COMMANDS, CommandSpec
 from core.durations import format_duration
 from core.models import EventType, ItemStatus, Member, Plan, PlanItem, PlanStatus, Session, Status
 from core.views import Accent, Button, Field, View, escape, mention
+from core.wording import noun_for, plural
 
 APPROVE_ACTION = "plan_approve"
 REJECT_ACTION = "plan_reject"
@@ -38,7 +39,7 @@ _NOTICES: dict[EventType, tuple[str, Accent]] = {
     EventType.PLAN_APPROVAL: ("plan approval counted ({actor})", Accent.INFO),
     EventType.FAILED: ("failed ({actor})", Accent.DANGER),
     EventType.CANCELLED: ("cancelled by {actor}", Accent.DANGER),
-    EventType.TIMED_OUT: ("timed out after {iterations} iterations", Accent.DANGER),
+    EventType.TIMED_OUT: ("timed out after {iterations}", Accent.DANGER),
     EventType.ABANDONED: ("abandoned after no activity", Accent.DANGER),
     EventType.ARCHIVED: ("archived by {actor}", Accent.INFO),
     EventType.EXTENDED: ("extended by {actor}", Accent.INFO),
@@ -67,7 +68,11 @@ def session_card(
         Field("Status", session.status.value),
         Field("Mode", escape(session.mode)),
         Field("Owner", mention(session.owner_id)),
-        Field("Progress", f"{session.iterations}/{session.max_iterations} iterations"),
+        Field(
+            "Progress",
+            f"{session.iterations}/{session.max_iterations} "
+            f"{noun_for(session.max_iterations, 'iteration')}",
+        ),
         Field("Last activity", _ago(session.last_activity_at, now)),
         Field("Abandon deadline", _deadline(session, now)),
     ]
@@ -193,7 +198,7 @@ def notice(session: Session, event: EventType, actor_id: str, **data: object) ->
     values = {
         "actor": mention(actor_id),
         "event": event.value.replace("_", " "),
-        "iterations": session.iterations,
+        "iterations": plural(session.iterations, "iteration"),
         **{k: (escape(v) if isinstance(v, str) else v) for k, v in data.items()},
     }
     if isinstance(data.get("user_id"), str):
@@ -290,4 +295,6 @@ def stats_view(stats: Any) -> View:
         Field("Median approval latency", latency),
         Field("Outbox", f"{stats.outbox_pending} pending, {stats.outbox_dead} dead"),
     ]
-    return View(kind="stats", title=f"Stats for the last {stats.days} days", fields=fields)
+    return View(
+        kind="stats", title=f"Stats for the last {plural(stats.days, 'day')}", fields=fields
+    )

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from core import cards, notices, plans
 from core.clock import Clock, SystemClock
 from core.commands import COMMANDS
-from core.errors import Conflict, InvalidTransition, NotFound, UsageError
+from core.errors import Conflict, Forbidden, InvalidTransition, NotFound, UsageError
 from core.jobs.records import JobRun
 from core.jobs.webhook_policy import WebhookPolicy
 from core.jobs.webhooks import WebhookRouter
@@ -40,9 +40,9 @@ from core.models import (
     WorkspaceSettings,
     new_id,
 )
-from core.permissions import Perm, is_admin, require, require_decider, roles_of
+from core.permissions import PERM_OF, Perm, allows, is_admin, require, require_decider, roles_of
 from core.settings import effective_settings, parse_setting
-from core.states import Action, next_status
+from core.states import Action, allowed_from, next_status
 from core.store import ops
 from core.store.base import Store
 from core.views import mention
@@ -194,8 +194,25 @@ class SessionService:
         admin, roles = await self._access(actor, session)
         require(perm, admin=admin, roles=roles)
 
-    async def require_admin(self, actor: Actor) -> None:
-        require(Perm.ADMIN, admin=await self._is_admin(actor), roles=set())
+    async def require_admin(self, actor: Actor, *, action: str = Perm.ADMIN.value) -> None:
+        """Refuse `action` (worded for the refusal) unless the actor is a workspace admin."""
+        if not await self._is_admin(actor):
+            raise Forbidden(action, ["workspace admin"])
+
+    async def _next_status(self, actor: Actor, session: Session, action: Action) -> Status:
+        """The status after `action`; a refusal offers only the commands this actor may run."""
+        try:
+            return next_status(session.status, action, ref=session.ref)
+        except InvalidTransition as exc:
+            admin, roles = await self._access(actor, session)
+
+            def may(other: Action) -> bool:
+                return allows(PERM_OF.get(other, Perm.WORK), admin=admin, roles=roles)
+
+            allowed = allowed_from(session.status, may)
+            raise InvalidTransition(
+                ref=session.ref, action=exc.action, status=exc.status, allowed=allowed
+            ) from None
 
     async def _retry(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Re-run an optimistic unit after a lost compare-and-set (it re-reads every time)."""
@@ -256,7 +273,7 @@ class SessionService:
     ) -> Session:
         """One status transition: compare-and-set, its event and its notification, atomically."""
         now = self.clock.now()
-        status = next_status(session.status, action, ref=session.ref)
+        status = await self._next_status(actor, session, action)
         fields = await self._status_fields(session, status, now)
         fields.update(changes or {})
         updated = dataclasses.replace(session, **fields, version=session.version + 1)
@@ -554,7 +571,7 @@ class SessionService:
         async def attempt() -> Session:
             session = await self.find(actor, ref)
             await self._require(actor, session, Perm.WORK)
-            next_status(session.status, Action.ITERATE, ref=session.ref)
+            await self._next_status(actor, session, Action.ITERATE)
             total = session.iterations + count
             iteration = self._event(
                 session, EventType.ITERATION, actor, {"n": total, **(data or {})}
@@ -680,7 +697,7 @@ class SessionService:
         """Post a new plan version; an older one is superseded and its message says so."""
         session = await self.find(actor, ref, channel_id=channel_id)
         await self._require(actor, session, Perm.WORK)
-        status = next_status(session.status, Action.SUBMIT_PLAN, ref=session.ref)
+        status = await self._next_status(actor, session, Action.SUBMIT_PLAN)
         now = self.clock.now()
         settings = await self.settings(session.workspace)
         current = await self.store.current_plan(session.id)
@@ -827,7 +844,7 @@ class SessionService:
         async def attempt() -> PlanModification:
             session = await self.find(actor, ref, channel_id=channel_id)
             await self._require(actor, session, Perm.WORK)
-            next_status(session.status, Action.MODIFY, ref=session.ref)
+            await self._next_status(actor, session, Action.MODIFY)
             plan = await self.store.current_plan(session.id)
             item = next((i for i in plan.items if i.position == position), None) if plan else None
             if plan is None or item is None:
@@ -906,7 +923,7 @@ class SessionService:
                 f"Plan v{plan.version} is {plan.status.value}; "
                 "only expired plans can be re-requested."
             )
-        next_status(session.status, Action.REREQUEST, ref=session.ref)
+        await self._next_status(actor, session, Action.REREQUEST)
         return await self.submit_plan(
             actor, session.id, [i.title for i in plan.items], need=plan.required_approvals
         )

@@ -100,7 +100,7 @@ async def subscribe(
     service: SessionService, actor: Actor, channel_id: str, schedule: str, timezone: str | None
 ) -> tuple[Subscription, datetime]:
     """An admin schedules this channel's summary; returns it and its next fire time."""
-    await service.require_admin(actor)
+    await service.require_admin(actor, action="schedule channel summaries")
     parsed = schedules.parse_schedule(schedule)
     tz = timezone or (await service.settings(actor.workspace)).timezone
     schedules.zone(tz)
@@ -111,7 +111,7 @@ async def subscribe(
 
 
 async def unsubscribe(service: SessionService, actor: Actor, channel_id: str) -> bool:
-    await service.require_admin(actor)
+    await service.require_admin(actor, action="schedule channel summaries")
     return await service.store.remove_subscription(actor.workspace, channel_id)
 
 
