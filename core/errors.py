@@ -103,7 +103,17 @@ class InvalidTransition(SessionBotError):
 
     code = "invalid_transition"
 
-    def __init__(self, *, ref: int, action: str, status: str, allowed: Iterable[str]) -> None:
+    def __init__(
+        self,
+        *,
+        ref: int,
+        action: str,
+        status: str,
+        allowed: Iterable[str],
+        final: bool | None = None,
+    ) -> None:
+        """`allowed`: the commands this person could run instead; `final`: no command at all
+        moves a session on from `status` (by default: when `allowed` is empty)."""
         self.ref = ref
         self.action = action
         self.status = status
@@ -112,6 +122,8 @@ class InvalidTransition(SessionBotError):
         if self.allowed:
             commands = natural_list(f"`{name}`" for name in self.allowed)
             text += f" From {status} you can use {commands}."
+        elif final is False:
+            text += f" Nothing you may run moves it on from {status}."
         else:
             text += f" {article(status).capitalize()} {status} session cannot change any more."
         super().__init__(text)

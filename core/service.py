@@ -209,9 +209,12 @@ class SessionService:
             def may(other: Action) -> bool:
                 return allows(PERM_OF.get(other, Perm.WORK), admin=admin, roles=roles)
 
-            allowed = allowed_from(session.status, may)
             raise InvalidTransition(
-                ref=session.ref, action=exc.action, status=exc.status, allowed=allowed
+                ref=session.ref,
+                action=exc.action,
+                status=exc.status,
+                allowed=allowed_from(session.status, may),
+                final=not exc.allowed,
             ) from None
 
     async def _retry(self, attempt: Callable[[], Awaitable[T]]) -> T:
