@@ -29,6 +29,7 @@ from core.history.messages import HistoryService
 from core.models import Actor, Source
 from core.service import SessionService
 from core.store.base import open_store
+from core.wording import plural
 
 CLI_WORKSPACE = "console:local"
 
@@ -150,7 +151,7 @@ async def _db(command: str, config: Config) -> int:
         await store.close()
     for problem in problems:
         print(problem)
-    print("ok" if not problems else f"{len(problems)} problem(s)")
+    print("ok" if not problems else plural(len(problems), "problem"))
     return 1 if problems else 0
 
 
@@ -231,8 +232,8 @@ async def _import(history: HistoryService, file: str, workspace: str | None) -> 
     s = result.session
     ids = "new ids" if result.new_ids else "ids kept"
     print(
-        f"Imported as #{s.ref} ({s.id}) in {s.workspace}: {result.messages} messages,"
-        f" {result.events} events, {ids}."
+        f"Imported as #{s.ref} ({s.id}) in {s.workspace}: {plural(result.messages, 'message')},"
+        f" {plural(result.events, 'event')}, {ids}."
     )
     return 0
 

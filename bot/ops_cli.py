@@ -25,6 +25,7 @@ from core.service import LIST_FILTERS, SessionService
 from core.store.base import Store, open_store
 from core.store.sqlite import backup
 from core.store.sqlite.store import sqlite_path
+from core.wording import plural
 
 CLI_WORKSPACE = "console:local"
 CLI_USER = "sessionbot-cli"
@@ -79,7 +80,7 @@ def _sqlite_file(config: Config) -> str:
 async def db_backup(config: Config, file: str) -> int:
     facts = await backup.backup_database(_sqlite_file(config), file)
     print(
-        f"Backed up {facts.sessions} sessions (schema {facts.schema_version},"
+        f"Backed up {plural(facts.sessions, 'session')} (schema {facts.schema_version},"
         f" {facts.size} bytes) to {facts.path}; integrity ok."
     )
     return 0
@@ -89,8 +90,8 @@ async def db_restore(config: Config, file: str) -> int:
     target = _sqlite_file(config)
     facts = await backup.restore_database(file, target)
     print(
-        f"Restored {facts.sessions} sessions (schema {facts.schema_version}) into {target};"
-        " integrity ok."
+        f"Restored {plural(facts.sessions, 'session')} (schema {facts.schema_version})"
+        f" into {target}; integrity ok."
     )
     if facts.schema_version < backup.latest_schema():
         print("Its schema is older than this sessionbot: migrations run at the next start.")

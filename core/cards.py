@@ -7,8 +7,9 @@ from typing import Any
 
 from core.commands import COMMANDS, CommandSpec
 from core.durations import format_duration
-from core.models import EventType, Member, Plan, PlanStatus, Session, Status
+from core.models import EventType, ItemStatus, Member, Plan, PlanItem, PlanStatus, Session, Status
 from core.views import Accent, Button, Field, View, escape, mention
+from core.wording import noun_for, plural
 
 APPROVE_ACTION = "plan_approve"
 REJECT_ACTION = "plan_reject"
@@ -38,7 +39,7 @@ _NOTICES: dict[EventType, tuple[str, Accent]] = {
     EventType.PLAN_APPROVAL: ("plan approval counted ({actor})", Accent.INFO),
     EventType.FAILED: ("failed ({actor})", Accent.DANGER),
     EventType.CANCELLED: ("cancelled by {actor}", Accent.DANGER),
-    EventType.TIMED_OUT: ("timed out after {iterations} iterations", Accent.DANGER),
+    EventType.TIMED_OUT: ("timed out after {iterations}", Accent.DANGER),
     EventType.ABANDONED: ("abandoned after no activity", Accent.DANGER),
     EventType.ARCHIVED: ("archived by {actor}", Accent.INFO),
     EventType.EXTENDED: ("extended by {actor}", Accent.INFO),
@@ -69,7 +70,11 @@ def session_card(
         Field("Status", session.status.value),
         Field("Mode", escape(session.mode)),
         Field("Owner", mention(session.owner_id)),
-        Field("Progress", f"{session.iterations}/{session.max_iterations} iterations"),
+        Field(
+            "Progress",
+            f"{session.iterations}/{session.max_iterations} "
+            f"{noun_for(session.max_iterations, 'iteration')}",
+        ),
         Field("Last activity", _ago(session.last_activity_at, now)),
         Field("Abandon deadline", _deadline(session, now)),
     ]
@@ -83,9 +88,7 @@ def session_card(
         fields.append(Field("Result", escape(session.result), inline=False))
     if session.error:
         fields.append(Field("Error", escape(session.error), inline=False))
-    blocks = [plan_summary(plan)] if plan else []
-    if plan and plan.decided_at:
-        blocks.append(decision_line(plan))
+    blocks = [plan_summary(plan), *decision_lines(plan)] if plan else []
     return View(
         kind="session_card",
         title=f"Session {label(session)}",
@@ -113,19 +116,44 @@ def _deadline(session: Session, now: datetime) -> str:
 
 def plan_summary(plan: Plan) -> str:
     lines = [f"*Plan v{plan.version}* — {plan.status.value}"]
-    for item in plan.items:
-        who = f" → {mention(item.assignee)}" if item.assignee else ""
-        lines.append(f"{item.position}. [{item.status.value}] {escape(item.title)}{who}")
+    lines += [item_line(item, status=True) for item in plan.items]
     return "\n".join(lines)
 
 
-def decision_line(plan: Plan) -> str:
-    verb = {PlanStatus.APPROVED: "Approved", PlanStatus.REJECTED: "Rejected"}.get(
-        plan.status, plan.status.value.capitalize()
-    )
-    who = f" by {mention(plan.decided_by)}" if plan.decided_by else ""
-    why = f" — {escape(plan.decision_reason)}" if plan.decision_reason else ""
-    return f"{verb}{who} at {_when(plan.decided_at)}{why}"
+def item_line(item: PlanItem, *, status: bool) -> str:
+    """One plan item with its status, assignee and comments (who said what, when)."""
+    state = f"[{item.status.value}] " if status else ""
+    who = f" → {mention(item.assignee)}" if item.assignee else ""
+    lines = [f"{item.position}. {state}{escape(item.title)}{who}"]
+    for comment in item.comments:
+        at = _comment_time(comment.get("at"))
+        text = escape(str(comment.get("text", "")))
+        lines.append(f"    💬 {mention(comment.get('by'))}{at}: {text}")
+    return "\n".join(lines)
+
+
+def _comment_time(value: object) -> str:
+    try:
+        return f" at {_when(datetime.fromisoformat(str(value)))}"
+    except ValueError:
+        return ""
+
+
+def decision_lines(plan: Plan) -> list[str]:
+    """What settled the plan and, once superseded, by whom and when: one line each."""
+    lines: list[str] = []
+    settled = plan.settled_as
+    if settled is PlanStatus.EXPIRED:
+        lines.append(f"The approval request expired at {_when(plan.decided_at)}.")
+    elif settled is not None:
+        verb = "Approved" if settled is PlanStatus.APPROVED else "Rejected"
+        why = f" — {escape(plan.decision_reason)}" if plan.decision_reason else ""
+        lines.append(f"{verb} by {mention(plan.decided_by)} at {_when(plan.decided_at)}{why}")
+    if plan.status is PlanStatus.SUPERSEDED:
+        who = f" by {mention(plan.superseded_by)}" if plan.superseded_by else ""
+        when = f" at {_when(plan.superseded_at)}" if plan.superseded_at else ""
+        lines.append(f"Superseded{who}{when} (plan v{plan.version + 1}).")
+    return lines
 
 
 def plan_message(session: Session, plan: Plan) -> View:
@@ -137,21 +165,18 @@ def plan_message(session: Session, plan: Plan) -> View:
     ]
     if plan.expires_at and plan.status is PlanStatus.PENDING:
         fields.append(Field("Expires", _when(plan.expires_at)))
-    items = "\n".join(f"{i.position}. {escape(i.title)}" for i in plan.items)
-    blocks = [items]
+    pending = plan.status is PlanStatus.PENDING
+    started = any(i.status is not ItemStatus.TODO for i in plan.items)
+    items = "\n".join(item_line(i, status=started or not pending) for i in plan.items)
+    blocks = [items, *decision_lines(plan)]
     buttons: list[Button] = []
-    if plan.status is PlanStatus.PENDING:
+    if pending:
         buttons = [
             Button(APPROVE_ACTION, plan.id, "Approve", "primary"),
             Button(REJECT_ACTION, plan.id, "Reject", "danger"),
         ]
     elif plan.status is PlanStatus.EXPIRED:
-        blocks.append("The approval request expired.")
         buttons = [Button(REREQUEST_ACTION, plan.id, "Request approval again")]
-    elif plan.status is PlanStatus.SUPERSEDED:
-        blocks.append("Superseded by a newer plan version.")
-    else:
-        blocks.append(decision_line(plan))
     accent = {
         PlanStatus.APPROVED: Accent.SUCCESS,
         PlanStatus.REJECTED: Accent.DANGER,
@@ -175,7 +200,7 @@ def notice(session: Session, event: EventType, actor_id: str, **data: object) ->
     values = {
         "actor": mention(actor_id),
         "event": event.value.replace("_", " "),
-        "iterations": session.iterations,
+        "iterations": plural(session.iterations, "iteration"),
         **{k: (escape(v) if isinstance(v, str) else v) for k, v in data.items()},
     }
     if isinstance(data.get("user_id"), str):
@@ -261,9 +286,8 @@ def stats_view(stats: Any) -> View:
     by_mode = ", ".join(f"{escape(k)}: {v}" for k, v in sorted(stats.by_mode.items())) or "none"
     rate = f"{stats.success_rate:.0%}" if stats.success_rate is not None else "—"
     duration = format_duration(stats.median_duration) if stats.median_duration else "—"
-    latency = (
-        format_duration(stats.median_approval_latency) if stats.median_approval_latency else "—"
-    )
+    latency = stats.median_approval_latency
+    latency = format_duration(latency) if latency is not None else "—"
     fields = [
         Field("By status", by_status, inline=False),
         Field("By mode", by_mode, inline=False),
@@ -273,4 +297,6 @@ def stats_view(stats: Any) -> View:
         Field("Median approval latency", latency),
         Field("Outbox", f"{stats.outbox_pending} pending, {stats.outbox_dead} dead"),
     ]
-    return View(kind="stats", title=f"Stats for the last {stats.days} days", fields=fields)
+    return View(
+        kind="stats", title=f"Stats for the last {plural(stats.days, 'day')}", fields=fields
+    )

@@ -335,3 +335,12 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
     )
 }
+
+# How often each command is typed, roughly (a static guess, higher = more often): when a
+# mistyped word is equally close to two commands, the suggestion is the more common one.
+USAGE_WEIGHT: dict[str, int] = {
+    "start": 9, "show": 8, "list": 8, "plan": 7, "approve": 7, "help": 6, "complete": 6,
+    "note": 5, "pause": 5, "resume": 5, "modify": 5, "reject": 4, "history": 4, "search": 4,
+    "stats": 3, "cancel": 3, "fail": 3, "share": 3, "extend": 3, "remind": 3, "context": 2,
+    "export": 2, "fork": 2, "archive": 2, "summary": 2, "settings": 1, "webhook": 1,
+}  # fmt: skip

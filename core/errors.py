@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from core.wording import article, natural_list
+
 
 class SessionBotError(Exception):
     """Base of every error sessionbot raises on purpose."""
@@ -60,19 +62,39 @@ class NotFound(SessionBotError):
         super().__init__(f"No {kind} {ref} in this workspace.")
 
 
+# How a refusal names who may act: "you need to be the owner, an editor or an admin".
+_WHO = {
+    "owner": "the owner",
+    "editor": "an editor",
+    "approver": "an approver",
+    "viewer": "a viewer",
+    "admin": "an admin",
+    "workspace admin": "a workspace admin",
+}
+
+
 class Forbidden(SessionBotError):
     """The caller may not do this; `required` names the roles that may."""
 
     code = "forbidden"
 
-    def __init__(self, action: str, required: Iterable[str], *, detail: str | None = None) -> None:
+    def __init__(
+        self,
+        action: str,
+        required: Iterable[str],
+        *,
+        detail: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.action = action
         self.required = tuple(required)
         self.detail = detail
-        roles = " or ".join(self.required)
-        text = f"You can't {action}: it needs the {roles} role."
+        who = natural_list((_WHO.get(r, r) for r in self.required), last="or")
+        text = f"You can't {action}: you need to be {who}."
         if detail:
             text = f"You can't {action}: {detail}"
+        if hint:
+            text += f" {hint}"
         super().__init__(text)
 
 
@@ -81,15 +103,30 @@ class InvalidTransition(SessionBotError):
 
     code = "invalid_transition"
 
-    def __init__(self, *, ref: int, action: str, status: str, allowed: Iterable[str]) -> None:
+    def __init__(
+        self,
+        *,
+        ref: int,
+        action: str,
+        status: str,
+        allowed: Iterable[str],
+        final: bool | None = None,
+    ) -> None:
+        """`allowed`: the commands this person could run instead; `final`: no command at all
+        moves a session on from `status` (by default: when `allowed` is empty)."""
         self.ref = ref
         self.action = action
         self.status = status
-        self.allowed = tuple(sorted(allowed))
-        options = ", ".join(self.allowed) or "nothing"
-        super().__init__(
-            f"Can't {action} session #{ref}: it is {status}. From {status} you can: {options}."
-        )
+        self.allowed = tuple(allowed)
+        text = f"Can't {action} session #{ref}: it is {status}."
+        if self.allowed:
+            commands = natural_list(f"`{name}`" for name in self.allowed)
+            text += f" From {status} you can use {commands}."
+        elif final is False:
+            text += f" Nothing you may run moves it on from {status}."
+        else:
+            text += f" {article(status).capitalize()} {status} session cannot change any more."
+        super().__init__(text)
 
 
 class Conflict(SessionBotError):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.commands import COMMANDS, CommandSpec, Kind, Param
+from core.commands import COMMANDS, USAGE_WEIGHT, CommandSpec, Kind, Param
 from core.durations import parse_duration
 from core.errors import UsageError
 from core.users import parse_user
@@ -69,12 +69,38 @@ def parse(text: str) -> Command:
 
 
 def _unknown(name: str) -> UsageError:
-    close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.5)
-    return UsageError(
-        f"Unknown command `{_echo(name)}`.",
-        usage="/session help",
-        suggestion=close[0] if close else None,
-    )
+    close = suggest(name, list(COMMANDS), weights=USAGE_WEIGHT)
+    if close is None:
+        return UsageError(
+            f"There is no command `{_echo(name)}`; `/session help` lists every command."
+        )
+    return UsageError(f"There is no command `{_echo(name)}`.", suggestion=close)
+
+
+def suggest(
+    word: str, candidates: Iterable[str], *, weights: Mapping[str, int] | None = None
+) -> str | None:
+    """The candidate `word` most likely meant: the fewest typing mistakes (Damerau-Levenshtein,
+    at most 1 for words of up to 4 letters, else 2), ties going to the more used one."""
+    word = word.lower()
+    limit = 1 if len(word) <= 4 else 2
+    scored = [(_distance(word, c), -(weights or {}).get(c, 0), c) for c in candidates]
+    close = sorted(s for s in scored if s[0] <= limit)
+    return close[0][2] if close else None
+
+
+def _distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) turning `a` into `b`."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 class _Parser:
@@ -156,11 +182,10 @@ class _Parser:
 
     def _unexpected(self, words: list[str]) -> UsageError:
         choices = [c for p in self.spec.params for c in p.choices]
-        close = difflib.get_close_matches(words[0].lower(), choices, n=1, cutoff=0.6)
         return UsageError(
             f"Unexpected words: `{_echo(' '.join(words), 60)}`.",
             usage=self.spec.usage,
-            suggestion=close[0] if close else None,
+            suggestion=suggest(words[0], choices),
         )
 
     def _check_required(self) -> None:
@@ -169,8 +194,8 @@ class _Parser:
                 raise self.fail(f"Missing {param.name}: {param.help.lower()}.")
 
     def _bad_choice(self, param: Param, word: str) -> str:
-        close = difflib.get_close_matches(word.lower(), param.choices, n=1, cutoff=0.5)
-        hint = f" Did you mean `{close[0]}`?" if close else ""
+        close = suggest(word, param.choices)
+        hint = f" Did you mean `{close}`?" if close else ""
         return f"`{_echo(word)}` is not one of {', '.join(param.choices)}.{hint}"
 
     def _convert(self, param: Param, value: str) -> Any:

@@ -226,9 +226,22 @@ class Plan:
     decided_by: str | None = None
     decision_reason: str | None = None
     expires_at: datetime | None = None
+    superseded_by: str | None = None
+    superseded_at: datetime | None = None
     approvals: list[Approval] = field(default_factory=list)
     messages: list[PlanMessageRef] = field(default_factory=list)
     row_version: int = 1
+
+    @property
+    def settled_as(self) -> PlanStatus | None:
+        """How the plan was settled (approved, rejected or expired), also once superseded."""
+        if self.decided_at is None:
+            return None
+        if self.decided_by is None:
+            return PlanStatus.EXPIRED
+        by_decider = (a.decision for a in self.approvals if a.user_id == self.decided_by)
+        decision = next(by_decider, None)
+        return PlanStatus.REJECTED if decision is Decision.REJECT else PlanStatus.APPROVED
 
     def approvers_of_current(self) -> set[str]:
         """Distinct people who approved the current item list."""

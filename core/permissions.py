@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from core.errors import Forbidden
 from core.models import Actor, Member, Plan, Role, Session, WorkspaceSettings
+from core.states import Action
 
 
 class Perm(StrEnum):
@@ -29,6 +30,13 @@ ROLES: dict[Perm, frozenset[Role]] = {
     Perm.ADMIN: frozenset(),
 }
 
+# The permission each command-driven status change needs (the rest need WORK).
+PERM_OF: dict[Action, Perm] = {
+    Action.APPROVE: Perm.DECIDE,
+    Action.REJECT: Perm.DECIDE,
+    Action.ARCHIVE: Perm.MANAGE,
+}
+
 
 def is_admin(actor: Actor, settings: WorkspaceSettings, config_admins: frozenset[str]) -> bool:
     """Platform admins, configured admins and workspace-setting admins are admins."""
@@ -45,6 +53,11 @@ def roles_of(user_id: str, session: Session, members: dict[str, Role]) -> set[Ro
     return roles
 
 
+def allows(perm: Perm, *, admin: bool, roles: set[Role]) -> bool:
+    """Whether an admin (or not) holding `roles` has `perm`."""
+    return perm is Perm.READ or admin or bool(roles & ROLES[perm])
+
+
 def require(
     perm: Perm,
     *,
@@ -52,16 +65,13 @@ def require(
     roles: set[Role],
 ) -> None:
     """Raise Forbidden unless an admin or a holder of a role that grants `perm`."""
-    if perm is Perm.READ or admin:
+    if allows(perm, admin=admin, roles=roles):
         return
-    if roles & ROLES[perm]:
-        return
-    needed = [r.value for r in sorted(ROLES[perm])] + [ADMIN]
+    needed = [r.value for r in Role if r in ROLES[perm]] + [ADMIN]
     hint = None
     if perm is Perm.DECIDE:
-        hint = "it needs the approver, owner or admin role (the owner can grant it: "
-        hint += "`/session share <ref> @name approver`)."
-    raise Forbidden(perm.value, needed, detail=hint)
+        hint = "The owner can make you an approver: `/session share <ref> @name approver`."
+    raise Forbidden(perm.value, needed, hint=hint)
 
 
 def require_decider(

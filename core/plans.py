@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from core.errors import Conflict, UsageError
 from core.models import Decision, Plan, PlanItem, PlanStatus, new_id
+from core.views import mention
 
 MAX_REQUIRED_APPROVALS = 20
 
@@ -56,16 +57,23 @@ class Outcome:
     repeated: bool = False
 
 
+def settled_conflict(plan: Plan) -> Conflict:
+    """A decision came too late: who settled (or superseded) the plan, and when."""
+    if plan.status is PlanStatus.SUPERSEDED:
+        by, at = plan.superseded_by, plan.superseded_at
+        text = f"Plan v{plan.version} was already superseded by plan v{plan.version + 1}"
+    else:
+        by, at = plan.decided_by, plan.decided_at
+        text = f"Plan v{plan.version} was already {plan.status.value}"
+    who = f" by {mention(by)}" if by else ""
+    when = f" at {at:%Y-%m-%d %H:%M} UTC" if at else ""
+    return Conflict(f"{text}{who}{when}.", decided_by=by, decided_at=at)
+
+
 def evaluate(plan: Plan, user_id: str, decision: Decision) -> Outcome:
     """Apply N-of-M: one eligible reject rejects; N distinct approvals approve."""
     if plan.status is not PlanStatus.PENDING:
-        who = f" by <@{plan.decided_by}>" if plan.decided_by else ""
-        when = f" at {plan.decided_at:%Y-%m-%d %H:%M} UTC" if plan.decided_at else ""
-        raise Conflict(
-            f"Plan v{plan.version} was already {plan.status.value}{who}{when}.",
-            decided_by=plan.decided_by,
-            decided_at=plan.decided_at,
-        )
+        raise settled_conflict(plan)
     approvers = plan.approvers_of_current()
     if decision is Decision.REJECT:
         return Outcome(True, PlanStatus.REJECTED, len(approvers))

@@ -20,6 +20,7 @@ from core.history.resume import resume_view
 from core.models import Actor, ChatRef, Decision, ModAction, Role
 from core.service import DecisionResult, SessionService
 from core.views import Accent, Reply, View, escape, mention
+from core.wording import noun_for, plural
 
 _log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def _decision_reply(result: DecisionResult) -> Reply:
     plan, session = result.plan, result.session
     if result.repeated:
         text = f"you already approved plan v{plan.version} ({result.approvals}/"
-        text += f"{plan.required_approvals} approvals)"
+        text += f"{plan.required_approvals} {noun_for(plan.required_approvals, 'approval')})"
         return Reply(cards.confirmation(session, text))
     if not result.settled:
         text = f"approval counted for plan v{plan.version}: {result.approvals}/"
@@ -302,7 +303,7 @@ async def _plan(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
         channel_id=chat.channel_id,
     )
     session = await runner.service.find(actor, plan.session_id)
-    text = f"plan v{plan.version} with {len(plan.items)} items submitted for approval"
+    text = f"plan v{plan.version} with {plural(len(plan.items), 'item')} submitted for approval"
     if plan.required_approvals > 1:
         text += f" (needs {plan.required_approvals})"
     known = len(await runner.service.deciders(session, plan))

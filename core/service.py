@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from core import cards, notices, plans
 from core.clock import Clock, SystemClock
 from core.commands import COMMANDS
-from core.errors import Conflict, InvalidTransition, NotFound, UsageError
+from core.errors import Conflict, Forbidden, InvalidTransition, NotFound, UsageError
 from core.jobs.records import JobRun
 from core.jobs.webhook_policy import WebhookPolicy
 from core.jobs.webhooks import WebhookRouter
@@ -41,7 +41,9 @@ from core.models import (
     new_id,
 )
 from core.permissions import (
+    PERM_OF,
     Perm,
+    allows,
     is_admin,
     possible_deciders,
     require,
@@ -49,7 +51,7 @@ from core.permissions import (
     roles_of,
 )
 from core.settings import effective_settings, parse_setting
-from core.states import Action, next_status
+from core.states import Action, allowed_from, next_status
 from core.store import ops
 from core.store.base import Store
 from core.users import check_user_id
@@ -202,8 +204,28 @@ class SessionService:
         admin, roles = await self._access(actor, session)
         require(perm, admin=admin, roles=roles)
 
-    async def require_admin(self, actor: Actor) -> None:
-        require(Perm.ADMIN, admin=await self._is_admin(actor), roles=set())
+    async def require_admin(self, actor: Actor, *, action: str = Perm.ADMIN.value) -> None:
+        """Refuse `action` (worded for the refusal) unless the actor is a workspace admin."""
+        if not await self._is_admin(actor):
+            raise Forbidden(action, ["workspace admin"])
+
+    async def _next_status(self, actor: Actor, session: Session, action: Action) -> Status:
+        """The status after `action`; a refusal offers only the commands this actor may run."""
+        try:
+            return next_status(session.status, action, ref=session.ref)
+        except InvalidTransition as exc:
+            admin, roles = await self._access(actor, session)
+
+            def may(other: Action) -> bool:
+                return allows(PERM_OF.get(other, Perm.WORK), admin=admin, roles=roles)
+
+            raise InvalidTransition(
+                ref=session.ref,
+                action=exc.action,
+                status=exc.status,
+                allowed=allowed_from(session.status, may),
+                final=not exc.allowed,
+            ) from None
 
     async def _retry(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Re-run an optimistic unit after a lost compare-and-set (it re-reads every time)."""
@@ -264,7 +286,7 @@ class SessionService:
     ) -> Session:
         """One status transition: compare-and-set, its event and its notification, atomically."""
         now = self.clock.now()
-        status = next_status(session.status, action, ref=session.ref)
+        status = await self._next_status(actor, session, action)
         fields = await self._status_fields(session, status, now)
         fields.update(changes or {})
         updated = dataclasses.replace(session, **fields, version=session.version + 1)
@@ -616,7 +638,7 @@ class SessionService:
         async def attempt() -> Session:
             session = await self.find(actor, ref)
             await self._require(actor, session, Perm.WORK)
-            next_status(session.status, Action.ITERATE, ref=session.ref)
+            await self._next_status(actor, session, Action.ITERATE)
             total = session.iterations + count
             iteration = self._event(
                 session, EventType.ITERATION, actor, {"n": total, **(data or {})}
@@ -742,7 +764,7 @@ class SessionService:
         """Post a new plan version; an older one is superseded and its message says so."""
         session = await self.find(actor, ref, channel_id=channel_id)
         await self._require(actor, session, Perm.WORK)
-        status = next_status(session.status, Action.SUBMIT_PLAN, ref=session.ref)
+        status = await self._next_status(actor, session, Action.SUBMIT_PLAN)
         now = self.clock.now()
         settings = await self.settings(session.workspace)
         current = await self.store.current_plan(session.id)
@@ -762,7 +784,12 @@ class SessionService:
             *await self._plan_ops(actor, updated, plan, now),
         ]
         if current and current.status is not PlanStatus.SUPERSEDED:
-            old = dataclasses.replace(current, status=PlanStatus.SUPERSEDED)
+            old = dataclasses.replace(
+                current,
+                status=PlanStatus.SUPERSEDED,
+                superseded_by=actor.user_id,
+                superseded_at=now,
+            )
             view = cards.plan_message(updated, old)
             unit.append(
                 notices.plan_update(updated, old, view, key=f"superseded:{old.id}", now=now)
@@ -886,7 +913,7 @@ class SessionService:
         async def attempt() -> PlanModification:
             session = await self.find(actor, ref, channel_id=channel_id)
             await self._require(actor, session, Perm.WORK)
-            next_status(session.status, Action.MODIFY, ref=session.ref)
+            await self._next_status(actor, session, Action.MODIFY)
             plan = await self.store.current_plan(session.id)
             item = next((i for i in plan.items if i.position == position), None) if plan else None
             if plan is None or item is None:
@@ -915,6 +942,11 @@ class SessionService:
                 processed=not hooks,  # else when its webhook deliveries succeed
                 processed_at=None if hooks else now,
             )
+            changed = dataclasses.replace(item, **changes)
+            shown = dataclasses.replace(
+                plan, items=[changed if i is item else i for i in plan.items]
+            )
+            view = cards.plan_message(session, shown)
             await self.store.apply(
                 [
                     ops.UpdatePlan(plan.id, plan.row_version, {}),
@@ -922,6 +954,7 @@ class SessionService:
                     ops.AddModification(mod),
                     self._event(session, EventType.MODIFICATION, actor, data),
                     await self._touch_op(session, now),
+                    notices.plan_update(session, shown, view, key=f"modified:{mod_id}", now=now),
                     *hooks,
                 ]
             )
@@ -959,7 +992,7 @@ class SessionService:
                 f"Plan v{plan.version} is {plan.status.value}; "
                 "only expired plans can be re-requested."
             )
-        next_status(session.status, Action.REREQUEST, ref=session.ref)
+        await self._next_status(actor, session, Action.REREQUEST)
         lasted = plan.expires_at - plan.submitted_at if plan.expires_at else None
         return await self.submit_plan(
             actor,
@@ -1005,8 +1038,19 @@ class SessionService:
 
     # -- stats -------------------------------------------------------------------------------
 
+    async def approval_latency(
+        self, workspace: str, *, since: datetime, until: datetime, channel_id: str | None = None
+    ) -> timedelta | None:
+        """The one median approval latency: submission to a person's decision (approved or
+        rejected, also when later superseded), over the decisions made in (since, until]."""
+        latencies = await self.store.approval_latencies(
+            workspace, since=since, until=until, channel_id=channel_id
+        )
+        return _median(latencies)
+
     async def stats(self, actor: Actor, *, days: int = 30) -> Stats:
-        since = self.clock.now() - timedelta(days=days)
+        now = self.clock.now()
+        since = now - timedelta(days=days)
         rows = await self.store.stats(actor.workspace, since)
         outcomes = rows.outcomes
         ended = sum(outcomes.values())
@@ -1018,7 +1062,9 @@ class SessionService:
             average_iterations=rows.average_iterations,
             success_rate=outcomes.get("completed", 0) / ended if ended else None,
             median_duration=_median(rows.durations),
-            median_approval_latency=_median(rows.approval_latencies),
+            median_approval_latency=await self.approval_latency(
+                actor.workspace, since=since, until=now
+            ),
             outbox_pending=counts.get("pending", 0),
             outbox_dead=counts.get("dead", 0),
             jobs=await self.store.job_runs(workspace=actor.workspace),

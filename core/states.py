@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 from core.errors import InvalidTransition
@@ -67,20 +68,42 @@ TRANSITIONS: dict[Action, dict[Status, Status]] = {
 }
 
 
-def next_status(current: Status, action: Action, *, ref: int) -> Status:
-    """The status after `action`, or InvalidTransition naming what is allowed instead."""
+# The `/session` command that performs an action; the others are the bot's own moves
+# (expiry, time-out, abandoning) or a button (re-requesting), so hints never offer them.
+COMMAND_OF: dict[Action, str] = {
+    Action.SUBMIT_PLAN: "plan",
+    Action.APPROVE: "approve",
+    Action.REJECT: "reject",
+    Action.RESUME: "resume",
+    Action.PAUSE: "pause",
+    Action.COMPLETE: "complete",
+    Action.FAIL: "fail",
+    Action.CANCEL: "cancel",
+    Action.EXTEND: "extend",
+    Action.ARCHIVE: "archive",
+}
+
+
+def next_status(
+    current: Status, action: Action, *, ref: int, may: Callable[[Action], bool] | None = None
+) -> Status:
+    """The status after `action`, or InvalidTransition naming the commands that would work
+    (only those `may` allows, when given: the ones this person could run)."""
     allowed = TRANSITIONS[action]
     if current not in allowed:
         raise InvalidTransition(
-            ref=ref, action=action.value, status=current.value, allowed=allowed_from(current)
+            ref=ref, action=action.value, status=current.value, allowed=allowed_from(current, may)
         )
     return allowed[current]
 
 
-def allowed_from(current: Status) -> list[str]:
-    """Names of the status-changing actions allowed from `current`."""
+def allowed_from(current: Status, may: Callable[[Action], bool] | None = None) -> list[str]:
+    """The commands that move a session on from `current` (those `may` allows, if given)."""
     return [
-        action.value
+        COMMAND_OF[action]
         for action, table in TRANSITIONS.items()
-        if current in table and table[current] is not current
+        if action in COMMAND_OF
+        and current in table
+        and table[current] is not current
+        and (may is None or may(action))
     ]

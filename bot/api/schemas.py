@@ -190,6 +190,8 @@ _PLAN = _record(
         "decided_by": TEXT_OR_NULL,
         "decision_reason": TEXT_OR_NULL,
         "expires_at": WHEN_OR_NULL,
+        "superseded_by": TEXT_OR_NULL,
+        "superseded_at": WHEN_OR_NULL,
         "items": array(ref("PlanItem")),
         "approvals": array(ref("Approval")),
     }

@@ -13,6 +13,7 @@ from core.history.models import MATCH_END, MATCH_START, ContextBundle, Message
 from core.history.search import SearchResults
 from core.models import Member, Session
 from core.views import Accent, Field, View, escape, mention
+from core.wording import plural
 
 LINE = 300
 CONTEXT_CHARS = 3000
@@ -81,10 +82,9 @@ def search_results(results: SearchResults) -> View:
         f" · {_time(h.created_at)}\n{_snippet(h.snippet)}"
         for h in results.hits
     ]
-    count = len(results.hits)
     return View(
         kind="search",
-        title=f"{count} best match{'es' if count != 1 else ''} for “{query}”{scope}",
+        title=f"{plural(len(results.hits), 'best match', 'best matches')} for “{query}”{scope}",
         blocks=blocks,
         footer="Ranked by relevance; narrow with in:<ref> or more words.",
     )

@@ -16,17 +16,18 @@ from core.history import records
 from core.history.messages import history_for
 from core.history.models import Message
 from core.history.summary import gather
-from core.models import Actor, Decision, Event, EventType, Plan, Session
+from core.models import Actor, Decision, Event, EventType, Plan, PlanStatus, Session
 
 if TYPE_CHECKING:
     from core.history.messages import HistoryService
     from core.service import SessionService
 
 PAGE = 500
+# Session-level moves listed under "Decisions"; decisions on a plan (approvals, rejections,
+# expiry, supersession) are listed once, under their plan.
 DECISIONS = frozenset(
     {
-        EventType.PLAN_SUBMITTED, EventType.PLAN_APPROVED, EventType.PLAN_REJECTED,
-        EventType.PLAN_EXPIRED, EventType.PAUSED, EventType.RESUMED, EventType.COMPLETED,
+        EventType.PLAN_SUBMITTED, EventType.PAUSED, EventType.RESUMED, EventType.COMPLETED,
         EventType.FAILED, EventType.CANCELLED, EventType.TIMED_OUT, EventType.ABANDONED,
         EventType.ARCHIVED, EventType.EXTENDED, EventType.SHARED, EventType.FORKED,
         EventType.UNSHARED, EventType.TRANSFERRED,
@@ -115,20 +116,35 @@ def _when(value: datetime | None) -> str:
 
 
 def _plan_lines(plan: Plan) -> list[str]:
+    """A plan's items with their comments, then each decision on it once, in order."""
     lines = [f"## Plan v{plan.version} ({plan.status.value})", ""]
     for item in plan.items:
         who = f" → @{item.assignee}" if item.assignee else ""
         lines.append(f"{item.position}. [{item.status.value}] {item.title}{who}")
+        lines += [_comment_line(c) for c in item.comments]
     lines.append("")
+    settled = plan.settled_as
     for a in plan.approvals:
-        why = f" — {a.reason}" if a.reason else ""
         verb = "approved" if a.decision is Decision.APPROVE else "rejected"
+        if a.user_id == plan.decided_by and settled is not None:
+            verb = f"**{verb}**"  # the decision that settled the plan
+        why = f" — {a.reason}" if a.reason else ""
         lines.append(f"- {verb} by @{a.user_id} at {_when(a.at)}{why}")
-    if plan.decided_at:
-        why = f" — {plan.decision_reason}" if plan.decision_reason else ""
-        who = f" by @{plan.decided_by}" if plan.decided_by else ""
-        lines.append(f"- **{plan.status.value}**{who} at {_when(plan.decided_at)}{why}")
+    if settled is PlanStatus.EXPIRED:
+        lines.append(f"- **expired** at {_when(plan.decided_at)}")
+    if plan.status is PlanStatus.SUPERSEDED:
+        who = f" by @{plan.superseded_by}" if plan.superseded_by else ""
+        when = _when(plan.superseded_at)
+        lines.append(f"- **superseded**{who} at {when} (plan v{plan.version + 1})")
     return [*lines, ""]
+
+
+def _comment_line(comment: dict[str, Any]) -> str:
+    try:
+        at = _when(datetime.fromisoformat(str(comment.get("at"))))
+    except ValueError:
+        at = "—"
+    return f"    - comment by @{comment.get('by')} at {at}: {comment.get('text', '')}"
 
 
 def _decision(event: Event) -> str:

@@ -76,6 +76,7 @@ def plan_record(p: Plan) -> dict[str, Any]:
         "submitted_by": p.submitted_by, "submitted_at": _ts(p.submitted_at),
         "decided_at": _ts(p.decided_at), "decided_by": p.decided_by,
         "decision_reason": p.decision_reason, "expires_at": _ts(p.expires_at),
+        "superseded_by": p.superseded_by, "superseded_at": _ts(p.superseded_at),
         "items": [
             {"position": i.position, "title": i.title, "assignee": i.assignee,
              "status": i.status.value, "ticket": i.ticket, "comments": i.comments}
@@ -221,7 +222,8 @@ def read_plan(r: Reader) -> Plan:
         required_approvals=r.number("required_approvals"), submitted_by=r.text("submitted_by"),
         submitted_at=r.time("submitted_at"), decided_at=r.time_or_none("decided_at"),
         decided_by=r.text_or_none("decided_by"), decision_reason=r.text_or_none("decision_reason"),
-        expires_at=r.time_or_none("expires_at"),
+        expires_at=r.time_or_none("expires_at"), superseded_by=r.text_or_none("superseded_by"),
+        superseded_at=r.time_or_none("superseded_at"),
         items=r.each("items", lambda i: PlanItem(
             i.number("position"), i.text("title"), i.text_or_none("assignee"),
             i.choice("status", ItemStatus), i.text_or_none("ticket"), i.items("comments"))),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from core.history.models import Message
 from core.models import Actor, Event, Plan, Session
+from core.wording import noun_for, plural
 
 if TYPE_CHECKING:
     from core.history.messages import HistoryService
@@ -64,14 +65,17 @@ class ExtractiveSummarizer:
         s = material.session
         total = sum(material.messages_by_role.values())
         roles = ", ".join(f"{n} {r}" for r, n in sorted(material.messages_by_role.items()))
-        headline = f"#{s.ref} {s.title} — {s.status.value}, {total} messages"
+        headline = f"#{s.ref} {s.title} — {s.status.value}, {plural(total, 'message')}"
         headline += f" ({roles})" if roles else ""
-        points = [f"Progress: {s.iterations}/{s.max_iterations} iterations"]
+        points = [
+            f"Progress: {s.iterations}/{s.max_iterations} {noun_for(s.max_iterations, 'iteration')}"
+        ]
         if material.plan is not None:
             plan = material.plan
             done = sum(1 for i in plan.items if i.status.value == "done")
             points.append(
-                f"Plan v{plan.version} {plan.status.value}: {done}/{len(plan.items)} items done"
+                f"Plan v{plan.version} {plan.status.value}: "
+                f"{done}/{len(plan.items)} {noun_for(len(plan.items), 'item')} done"
             )
         if material.first:
             points.append("First: " + " · ".join(_excerpt(m) for m in material.first))
@@ -81,7 +85,7 @@ class ExtractiveSummarizer:
         if material.events:
             points.append("Events: " + ", ".join(e.type.value for e in material.events))
         if material.deleted:
-            points.append(f"{material.deleted} message(s) deleted")
+            points.append(f"{plural(material.deleted, 'message')} deleted")
         return Summary(headline, points)
 
 

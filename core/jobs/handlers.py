@@ -63,7 +63,7 @@ async def _settings(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Com
 @handles("webhook")
 async def _webhook(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     service = runner.service
-    await service.require_admin(actor)
+    await service.require_admin(actor, action="manage webhooks")
     action = cmd.args.get("action", "list")
     if action == "list":
         hooks = await service.store.webhooks(actor.workspace)

@@ -104,7 +104,6 @@ class SummaryRows:
     outcomes: dict[str, int] = field(default_factory=dict)
     pending: list[tuple[Session, datetime]] = field(default_factory=list)
     idle: list[Session] = field(default_factory=list)
-    approval_latencies: list[timedelta] = field(default_factory=list)
 
 
 # -- writes that claim: applied first, in the same transaction as the unit they guard --------

@@ -35,7 +35,10 @@ async def build(
     service: SessionService, workspace: str, channel_id: str, *, since: datetime, now: datetime
 ) -> View:
     rows = await service.store.summary_rows(workspace, channel_id, since=since, now=now)
-    return views.summary(channel_id, rows, since=since, now=now)
+    latency = await service.approval_latency(
+        workspace, since=since, until=now, channel_id=channel_id
+    )
+    return views.summary(channel_id, rows, latency, since=since, now=now)
 
 
 async def send_slot(
@@ -97,7 +100,7 @@ async def subscribe(
     service: SessionService, actor: Actor, channel_id: str, schedule: str, timezone: str | None
 ) -> tuple[Subscription, datetime]:
     """An admin schedules this channel's summary; returns it and its next fire time."""
-    await service.require_admin(actor)
+    await service.require_admin(actor, action="schedule channel summaries")
     parsed = schedules.parse_schedule(schedule)
     tz = timezone or (await service.settings(actor.workspace)).timezone
     schedules.zone(tz)
@@ -108,7 +111,7 @@ async def subscribe(
 
 
 async def unsubscribe(service: SessionService, actor: Actor, channel_id: str) -> bool:
-    await service.require_admin(actor)
+    await service.require_admin(actor, action="schedule channel summaries")
     return await service.store.remove_subscription(actor.workspace, channel_id)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from statistics import median
 from zoneinfo import ZoneInfo
 
 from core.cards import label
@@ -80,16 +79,17 @@ def reminder_set(session: Session, reminder: Reminder, timezone: str) -> View:
     )
 
 
-def summary(channel_id: str, rows: SummaryRows, *, since: datetime, now: datetime) -> View:
+def summary(
+    channel_id: str,
+    rows: SummaryRows,
+    approval_latency: timedelta | None,
+    *,
+    since: datetime,
+    now: datetime,
+) -> View:
     """A channel summary: what started and ended since the last one, what waits, who is idle."""
     ended = ", ".join(f"{k}: {v}" for k, v in sorted(rows.outcomes.items())) or "none"
-    latency = (
-        format_duration(
-            timedelta(seconds=median(d.total_seconds() for d in rows.approval_latencies))
-        )
-        if rows.approval_latencies
-        else "—"
-    )
+    latency = format_duration(approval_latency) if approval_latency is not None else "—"
     fields = [
         Field("Started", str(rows.started)),
         Field("Completed", str(rows.outcomes.get("completed", 0))),

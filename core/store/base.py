@@ -40,7 +40,6 @@ class StatsRows:
     outcomes: dict[str, int] = field(default_factory=dict)
     average_iterations: float = 0.0
     durations: list[timedelta] = field(default_factory=list)
-    approval_latencies: list[timedelta] = field(default_factory=list)
 
 
 class HistoryStore(Protocol):
@@ -251,6 +250,13 @@ class Store(
     ) -> list[Event]: ...
     async def settings(self, workspace: str) -> dict[str, Any]: ...
     async def stats(self, workspace: str, since: datetime) -> StatsRows: ...
+
+    async def approval_latencies(
+        self, workspace: str, *, since: datetime, until: datetime, channel_id: str | None = None
+    ) -> list[timedelta]:
+        """Submission-to-decision times of the plans a person decided in (since, until]."""
+        ...
+
     async def claim_inbound(self, key: str, now: datetime) -> bool: ...
     async def purge_inbound(self, before: datetime) -> int: ...
     async def claim_outbox(

@@ -121,6 +121,8 @@ class RowDecoder:
             decided_by=row["decided_by"],
             decision_reason=row["decision_reason"],
             expires_at=self.when(row["expires_at"]),
+            superseded_by=row["superseded_by"],
+            superseded_at=self.when(row["superseded_at"]),
             row_version=row["row_version"],
         )
 

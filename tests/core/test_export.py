@@ -218,12 +218,13 @@ async def test_markdown_is_a_readable_transcript_with_plan_and_decisions(
         "- Status: active · Mode: deploy · Owner: @olga",
         "## Summary",
         "## Plan v1 (superseded)",
-        "- rejected by @bob at",
+        "- **rejected** by @bob at 2026-01-05 09:00 UTC — too early",
+        "- **superseded** by @olga at 2026-01-05 09:00 UTC (plan v2)",
         "## Plan v2 (approved)",
         "1. [done] Back up",
         "- **approved** by @bob at",
         "## Decisions",
-        "plan rejected (v1) by @bob — too early",
+        "plan submitted (v2) by @olga",
         "## Transcript",
         "**#1 · user · @olga** · 2026-01-05 09:00 UTC",
         "**#2 · user · @eddie** · 2026-01-05 09:00 UTC ↳ reply",
@@ -233,6 +234,8 @@ async def test_markdown_is_a_readable_transcript_with_plan_and_decisions(
         assert fragment in text, fragment
     assert "hunter2" not in text
     assert text.index("## Decisions") < text.index("## Transcript")
+    assert text.count("too early") == 1 and text.count("by @bob at") == 2  # once per decision
+    assert text.count("too early") == 1 and text.count("by @bob at") == 2  # once per decision
 
 
 async def test_export_record_is_the_cleanup_jobs_exporter(

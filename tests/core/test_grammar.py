@@ -104,7 +104,7 @@ def test_full_id_is_a_ref() -> None:
         ("start " + "x" * 201, "too long"),
         ("remind check", "in <duration>"),
         ("summary weekly funday 09:00", "which day"),
-        ("max:5 start", "Unknown command"),
+        ("max:5 start", "There is no command `max:5`; `/session help` lists every command."),
         ("stats days:0", "between 1"),
     ],
 )

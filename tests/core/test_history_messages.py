@@ -155,7 +155,7 @@ async def test_who_may_append_and_read(history: HistoryService, session: Session
     await history.append(actor("eddie"), session.id, "editor note")
     await history.append(actor("root"), session.id, "admin note")
     for refused in ("vera", "mallory"):  # a viewer, a workspace member with no role
-        with pytest.raises(Forbidden, match="editor or owner or admin"):
+        with pytest.raises(Forbidden, match="you need to be the owner, an editor or an admin"):
             await history.append(actor(refused), session.id, "nope")
     page = await history.page(actor("mallory"), session.id)
     assert [m.author_id for m in page.messages] == ["root", "eddie"]

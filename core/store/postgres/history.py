@@ -129,10 +129,11 @@ async def _insert_plan(conn: Connection, p: Plan) -> None:
     await conn.execute(
         "INSERT INTO plans (id, session_id, version, status, content_hash, required_approvals,"
         " submitted_by, submitted_at, decided_at, decided_by, decision_reason, expires_at,"
-        " row_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        " superseded_by, superseded_at, row_version)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         p.id, p.session_id, p.version, p.status.value, p.content_hash, p.required_approvals,
         p.submitted_by, p.submitted_at, p.decided_at, p.decided_by, p.decision_reason,
-        p.expires_at, p.row_version,
+        p.expires_at, p.superseded_by, p.superseded_at, p.row_version,
     )  # fmt: skip
     await conn.executemany(
         "INSERT INTO plan_items (plan_id, position, title, assignee, status, ticket, comments)"

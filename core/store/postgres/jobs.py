@@ -363,19 +363,11 @@ class PgJobs(PgWebhooks):
             " ORDER BY last_activity_at LIMIT 5",
             (workspace, channel_id),
         )
-        latencies = await self.engine.fetchall(
-            "SELECT p.submitted_at, p.decided_at FROM plans p JOIN sessions s"
-            " ON s.id = p.session_id WHERE s.workspace = $1 AND s.channel_id = $2"
-            " AND p.decided_at > $3 AND p.decided_at <= $4"
-            " AND p.status IN ('approved', 'rejected')",
-            args,
-        )
         return SummaryRows(
             started=int(started[0]) if started else 0,
             outcomes={r[0]: r[1] for r in ended},
             pending=[(rows.session(r), r["plan_at"]) for r in pending],
             idle=[rows.session(r) for r in idle],
-            approval_latencies=[r[1] - r[0] for r in latencies],
         )
 
     # -- cleanup and maintenance -------------------------------------------------------------

@@ -282,20 +282,28 @@ class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy, StoreL
         outcomes: dict[str, int] = {}
         for row in ended:
             outcomes[row[0]] = outcomes.get(row[0], 0) + 1
-        latencies = await self.engine.fetchall(
-            "SELECT p.submitted_at, p.decided_at FROM plans p JOIN sessions s"
-            " ON s.id = p.session_id WHERE s.workspace = $1 AND p.submitted_at >= $2"
-            " AND p.decided_at IS NOT NULL AND p.status IN ('approved', 'rejected', 'superseded')",
-            args,
-        )
         return StatsRows(
             by_status={r[0]: r[1] for r in by_status},
             by_mode={r[0]: r[1] for r in by_mode},
             average_iterations=float(avg[0] or 0.0) if avg else 0.0,
             outcomes=outcomes,
             durations=[r[2] - r[1] for r in ended],
-            approval_latencies=[r[1] - r[0] for r in latencies],
         )
+
+    async def approval_latencies(
+        self, workspace: str, *, since: datetime, until: datetime, channel_id: str | None = None
+    ) -> list[timedelta]:
+        """Submission-to-decision times of the plans a person decided in (since, until]."""
+        sql = (
+            "SELECT p.submitted_at, p.decided_at FROM plans p JOIN sessions s"
+            " ON s.id = p.session_id WHERE s.workspace = $1 AND p.decided_by IS NOT NULL"
+            " AND p.decided_at > $2 AND p.decided_at <= $3"
+        )
+        args: list[Any] = [workspace, since, until]
+        if channel_id is not None:
+            sql += " AND s.channel_id = $4"
+            args.append(channel_id)
+        return [r[1] - r[0] for r in await self.engine.fetchall(sql, tuple(args))]
 
     # -- inbound dedupe ----------------------------------------------------------------------
 

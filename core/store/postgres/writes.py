@@ -150,9 +150,12 @@ async def remove_member(conn: Connection, op: ops.RemoveMember) -> None:
 async def new_plan(conn: Connection, op: ops.NewPlan) -> None:
     p = op.plan
     await conn.execute(
-        "UPDATE plans SET status = 'superseded', row_version = row_version + 1"
+        "UPDATE plans SET status = 'superseded', superseded_by = $2, superseded_at = $3,"
+        " row_version = row_version + 1"
         " WHERE session_id = $1 AND status IN ('pending', 'approved', 'rejected', 'expired')",
         p.session_id,
+        p.submitted_by,
+        p.submitted_at,
     )
     await conn.execute(
         "INSERT INTO plans (id, session_id, version, status, content_hash, required_approvals,"

@@ -89,10 +89,11 @@ def _insert_plan(conn: sqlite3.Connection, p: Plan) -> None:
     conn.execute(
         "INSERT INTO plans (id, session_id, version, status, content_hash, required_approvals,"
         " submitted_by, submitted_at, decided_at, decided_by, decision_reason, expires_at,"
-        " row_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " superseded_by, superseded_at, row_version)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (p.id, p.session_id, p.version, p.status.value, p.content_hash, p.required_approvals,
          p.submitted_by, ts(p.submitted_at), ts(p.decided_at), p.decided_by, p.decision_reason,
-         ts(p.expires_at), p.row_version),
+         ts(p.expires_at), p.superseded_by, ts(p.superseded_at), p.row_version),
     )  # fmt: skip
     conn.executemany(
         "INSERT INTO plan_items (plan_id, position, title, assignee, status, ticket, comments)"

@@ -362,18 +362,11 @@ class SqliteJobs(SqliteWebhooks):
             " ORDER BY last_activity_at LIMIT 5",
             (workspace, channel_id),
         )
-        latencies = await self.engine.fetchall(
-            "SELECT p.submitted_at, p.decided_at FROM plans p JOIN sessions s"
-            " ON s.id = p.session_id WHERE s.workspace = ? AND s.channel_id = ?"
-            " AND p.decided_at > ? AND p.decided_at <= ? AND p.status IN ('approved', 'rejected')",
-            args,
-        )
         return SummaryRows(
             started=int(started[0]) if started else 0,
             outcomes={r[0]: r[1] for r in ended},
             pending=[(rows.session(r), parse_ts_required(r["plan_at"])) for r in pending],
             idle=[rows.session(r) for r in idle],
-            approval_latencies=[_span(r[0], r[1]) for r in latencies],
         )
 
     # -- cleanup and maintenance -------------------------------------------------------------

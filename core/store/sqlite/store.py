@@ -293,20 +293,28 @@ class SqliteStore(
         outcomes: dict[str, int] = {}
         for row in ended:
             outcomes[row[0]] = outcomes.get(row[0], 0) + 1
-        latencies = await self.engine.fetchall(
-            "SELECT p.submitted_at, p.decided_at FROM plans p JOIN sessions s"
-            " ON s.id = p.session_id WHERE s.workspace = ? AND p.submitted_at >= ?"
-            " AND p.decided_at IS NOT NULL AND p.status IN ('approved', 'rejected', 'superseded')",
-            (workspace, since_text),
-        )
         return StatsRows(
             by_status={r[0]: r[1] for r in by_status},
             by_mode={r[0]: r[1] for r in by_mode},
             average_iterations=float(avg[0] or 0.0) if avg else 0.0,
             outcomes=outcomes,
             durations=[_span(r[1], r[2]) for r in ended],
-            approval_latencies=[_span(r[0], r[1]) for r in latencies],
         )
+
+    async def approval_latencies(
+        self, workspace: str, *, since: datetime, until: datetime, channel_id: str | None = None
+    ) -> list[timedelta]:
+        """Submission-to-decision times of the plans a person decided in (since, until]."""
+        sql = (
+            "SELECT p.submitted_at, p.decided_at FROM plans p JOIN sessions s"
+            " ON s.id = p.session_id WHERE s.workspace = ? AND p.decided_by IS NOT NULL"
+            " AND p.decided_at > ? AND p.decided_at <= ?"
+        )
+        args: list[Any] = [workspace, ts(since), ts(until)]
+        if channel_id is not None:
+            sql += " AND s.channel_id = ?"
+            args.append(channel_id)
+        return [_span(r[0], r[1]) for r in await self.engine.fetchall(sql, tuple(args))]
 
     # -- inbound dedupe ----------------------------------------------------------------------
 

@@ -159,9 +159,10 @@ def remove_member(conn: sqlite3.Connection, op: ops.RemoveMember) -> None:
 def new_plan(conn: sqlite3.Connection, op: ops.NewPlan) -> None:
     p = op.plan
     conn.execute(
-        "UPDATE plans SET status = 'superseded', row_version = row_version + 1"
+        "UPDATE plans SET status = 'superseded', superseded_by = ?, superseded_at = ?,"
+        " row_version = row_version + 1"
         " WHERE session_id = ? AND status IN ('pending', 'approved', 'rejected', 'expired')",
-        (p.session_id,),
+        (p.submitted_by, ts(p.submitted_at), p.session_id),
     )
     conn.execute(
         "INSERT INTO plans (id, session_id, version, status, content_hash, required_approvals,"

@@ -78,7 +78,7 @@ def test_note_history_search_context_export_fork(tmp_path: Path) -> None:
             "@you (user): deploy failed on node 3",
             "Session #2 Deploy v2.3 (fork)",
             "Forked from: #1 Deploy v2.3",
-            "⚠ You can't change this session: it needs the editor or owner or admin role.",
+            "⚠ You can't change this session: you need to be the owner, an editor or an admin.",
             "History of #1 Deploy v2.3",  # any member of the workspace may read
         ],
     )

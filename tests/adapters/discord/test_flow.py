@@ -110,7 +110,7 @@ async def test_member_without_role_is_refused_ephemerally(
     refused_pause = await slash(fake, people.dave, "pause", {"ref": "1", "reason": "mine now"})
     for refused in (refused_click, refused_pause):
         assert refused["type"] == CHANNEL_MESSAGE and is_ephemeral(refused)
-        assert "needs the" in text_of(refused["data"])
+        assert "you need to be the owner, an" in text_of(refused["data"])
     await bot.drain()
     assert (await bot.session(1, workspace(fake))).status is Status.PENDING
     assert buttons_of(fake.messages[int(plan["id"])])  # still undecided

@@ -1,0 +1,50 @@
+"""Migration 0006 fills in who superseded each older plan, and when, from the next version."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from core.clock import ManualClock
+from core.models import Decision, Role
+from core.service import SessionService
+from core.store.sqlite.store import SqliteStore
+from tests.conftest import CHAT, actor
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
+async def test_an_existing_database_learns_who_superseded_its_plans(
+    db_url: str, tmp_path: Path, clock: ManualClock
+) -> None:
+    store = SqliteStore(db_url)
+    await store.open()
+    service = SessionService(store, clock=clock)
+    olga, bob = actor("olga"), actor("bob")
+    s = await service.start(olga, CHAT, "Deploy")
+    await service.share(olga, s.id, "bob", role=Role.APPROVER)
+    await service.submit_plan(olga, s.id, ["Back up"])
+    await service.decide(bob, Decision.REJECT, ref=s.id, reason="too risky")
+    clock.advance(60)
+    await service.share(olga, s.id, "eddie", role=Role.EDITOR)
+    await service.submit_plan(actor("eddie"), s.id, ["Back up", "Verify"])
+    await store.close()
+    with sqlite3.connect(tmp_path / "sessions.db") as conn:  # as the database was before 0006
+        conn.execute("ALTER TABLE plans DROP COLUMN superseded_by")
+        conn.execute("ALTER TABLE plans DROP COLUMN superseded_at")
+        conn.execute("DELETE FROM schema_migrations WHERE version = 6")
+
+    reopened = SqliteStore(db_url)
+    await reopened.open()
+    try:
+        old, new = await reopened.session_plans(s.id)
+        assert (old.superseded_by, old.superseded_at) == ("eddie", new.submitted_at)
+        assert (old.decided_by, old.decision_reason) == ("bob", "too risky")
+        assert (new.superseded_by, new.superseded_at) == (None, None)
+    finally:
+        await reopened.close()
