@@ -192,7 +192,7 @@ async def _export(history: HistoryService, args: argparse.Namespace) -> int:
         return 0
     path = Path(args.output)
     # A one-shot CLI: blocking file writes hold up nothing else. 0600, atomic (core/files.py).
-    with write_private(path) as temp, temp.open("w", encoding="utf-8") as out:  # noqa: ASYNC230
+    with write_private(path) as temp, temp.open("w", encoding="utf-8") as out:
         async for chunk in chunks:
             out.write(chunk)
     print(f"Exported #{session.ref} {session.title} to {path}.", file=sys.stderr)

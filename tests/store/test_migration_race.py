@@ -41,7 +41,7 @@ def test_processes_creating_tokens_on_one_new_database_all_succeed(tmp_path: Pat
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for n in range(PROCESSES)
     ]
     go.touch()

@@ -25,10 +25,10 @@ from core.store.lifecycle import StoreLifecycle
 from core.store.sqlite import rows
 from core.store.sqlite.copy import SqliteCopy
 from core.store.sqlite.engine import SqliteEngine
-from core.store.sqlite.lock import migrating
 from core.store.sqlite.history import SqliteHistory
 from core.store.sqlite.installations import SqliteInstallations
 from core.store.sqlite.jobs import SqliteJobs
+from core.store.sqlite.lock import migrating
 from core.store.sqlite.telemetry import SqliteTelemetry
 from core.store.sqlite.tokens import SqliteTokens
 from core.store.sqlite.writes import apply_all
