@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import subprocess
@@ -101,7 +102,8 @@ async def test_export_output_is_private(tmp_path: Path, umask: int) -> None:
         await store.close()
     output = tmp_path / "exports" / "one.json"
     env = {**os.environ, "SESSIONBOT_DATABASE_URL": f"sqlite:///{db}"}
-    done = subprocess.run(
+    done = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "bot", "export", "1", "--output", str(output)],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
     )  # fmt: skip
