@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from core import cards, notices, plans
+from core.activity import coalescing_window
 from core.clock import Clock, SystemClock
 from core.commands import COMMANDS
 from core.errors import Conflict, InvalidTransition, NotFound, UsageError
@@ -286,11 +287,16 @@ class SessionService:
         )
 
     async def touch(self, actor: Actor, session: Session) -> None:
-        """Record activity on a session (coalesced: at most one write per 30 s)."""
+        """Record activity on a session (coalesced, see core/activity.py)."""
         now = self.clock.now()
-        if now - session.last_activity_at < self.config.touch_every:
+        if now - session.last_activity_at < await self.touch_window(session.workspace):
             return
         await self.store.apply([await self._touch_op(session, now)])
+
+    async def touch_window(self, workspace: str) -> timedelta:
+        """How long activity on a session of `workspace` may go unwritten (coalescing)."""
+        abandon_after = (await self.settings(workspace)).abandon_after
+        return coalescing_window(self.config.touch_every, abandon_after)
 
     async def _touch_op(self, session: Session, now: datetime) -> ops.Touch:
         deadline = None
@@ -611,7 +617,7 @@ class SessionService:
             ref.lstrip("#").lower(),
             event,
             check,
-            touch_after=self.config.touch_every,
+            touch_after=coalescing_window(self.config.touch_every, settings.abandon_after),
             abandon_after=settings.abandon_after,
         )
         hooks = await self._progress_hooks(actor, ref, kind.value, data, event.id)
