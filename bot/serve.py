@@ -14,6 +14,7 @@ from bot.app import Core, job_scheduler, open_core
 from bot.config import Config
 from bot.http import Check, HttpServer
 from bot.scheduler import JobScheduler
+from bot.waiting import log_waiting, waiting_info
 from core.clock import Clock
 from core.errors import StoreError
 from core.outbox import Delivery
@@ -80,6 +81,8 @@ async def serve(
     for adapter in adapters:
         core.dispatcher.register(adapter.delivery)
         http.add_check(adapter.name, adapter.ready_problem)
+    await log_waiting(core.store, core.dispatcher.deliveries)
+    http.add_info("waiting", waiting_info(core.store, lambda: core.dispatcher.deliveries))
     _on_signals(stop)
     await http.start()
     for adapter in adapters:

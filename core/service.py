@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -46,6 +46,7 @@ from core.states import Action, next_status
 from core.store import ops
 from core.store.base import Store
 from core.views import mention
+from core.waiting import waiting_total
 
 _log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ class Stats:
     outbox_pending: int
     outbox_dead: int
     jobs: list[JobRun] = field(default_factory=list)
+    outbox_waiting: int = 0  # pending for a platform this process has no adapter for
 
 
 class SessionService:
@@ -132,6 +134,8 @@ class SessionService:
         self.config = config or ServiceConfig()
         self._settings: dict[str, tuple[float, WorkspaceSettings]] = {}
         self.webhooks = WebhookRouter(store)
+        # The platforms this process delivers to (set by the bot once its adapters are known).
+        self.delivered_platforms: Callable[[], Collection[str]] | None = None
 
     # -- lookups and access ------------------------------------------------------------------
 
@@ -949,6 +953,7 @@ class SessionService:
             outbox_pending=counts.get("pending", 0),
             outbox_dead=counts.get("dead", 0),
             jobs=await self.store.job_runs(workspace=actor.workspace),
+            outbox_waiting=await waiting_total(self.store, self.delivered_platforms),
         )
 
 
