@@ -81,7 +81,6 @@ async def serve(
     for adapter in adapters:
         core.dispatcher.register(adapter.delivery)
         http.add_check(adapter.name, adapter.ready_problem)
-    await log_waiting(core.store, core.dispatcher.deliveries)
     http.add_info("waiting", waiting_info(core.store, lambda: core.dispatcher.deliveries))
     _on_signals(stop)
     await http.start()
@@ -91,6 +90,7 @@ async def serve(
     scheduler = job_scheduler(config, core)
     await scheduler.start()
     http.add_check("scheduler", scheduler_check(scheduler))
+    await log_waiting(core.store, core.dispatcher.deliveries)
     # What start-up built (modules, apps, clients) lives as long as the process: keep it out
     # of the collector's full passes, whose pauses lengthened the Slack bench's p99 tail.
     gc.freeze()
