@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.logs import setup_logging
 from core.clock import ManualClock
 from core.files import write_private
 from core.jobs import cleanup
@@ -135,3 +137,18 @@ def test_an_existing_folder_keeps_its_mode(tmp_path: Path, umask: int) -> None:
         temp.write_text("x")
     assert mode(shared) == 0o755, "a folder the bot did not create is left as it is"
     assert_private(shared / "new" / "file.txt", folders=(shared / "new",))
+
+
+def test_log_file_is_private(tmp_path: Path, umask: int) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    file = tmp_path / "logs" / "deep" / "sessionbot.log"
+    try:
+        handler = setup_logging("INFO", file=file)
+        logging.getLogger("bot.test").info("written to the file")
+        handler.close()
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert "written to the file" in file.read_text(encoding="utf-8")
+    assert_private(file, folders=(file.parent, file.parent.parent))
