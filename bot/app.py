@@ -57,6 +57,7 @@ async def open_core(
     dispatcher = OutboxDispatcher(
         store, clock=clock, deliveries=[NoChatDelivery(), *deliveries], webhook_sender=sender
     )
+    service.delivered_platforms = lambda: frozenset(dispatcher.deliveries)  # for stats
     _wake_on_commit(store, dispatcher)
     metrics = Metrics(clock=clock)
     metrics.watch(store, dispatcher)

@@ -23,6 +23,7 @@ from bot.ops_cli import (
 )
 from bot.serve import serve
 from core.errors import ConfigError, SessionBotError, StoreError
+from core.files import write_private
 from core.history import export
 from core.history.importer import import_json
 from core.history.messages import HistoryService
@@ -210,14 +211,10 @@ async def _export(history: HistoryService, args: argparse.Namespace) -> int:
             sys.stdout.write(chunk)
         return 0
     path = Path(args.output)
-    try:
-        # A one-shot CLI: blocking file writes hold up nothing else.
-        with path.open("w", encoding="utf-8") as out:  # noqa: ASYNC230
-            async for chunk in chunks:
-                out.write(chunk)
-    except BaseException:
-        path.unlink(missing_ok=True)  # noqa: ASYNC240
-        raise
+    # A one-shot CLI: blocking file writes hold up nothing else. 0600, atomic (core/files.py).
+    with write_private(path) as temp, temp.open("w", encoding="utf-8") as out:
+        async for chunk in chunks:
+            out.write(chunk)
     print(f"Exported #{session.ref} {session.title} to {path}.", file=sys.stderr)
     return 0
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -13,6 +15,7 @@ _log = logging.getLogger(__name__)
 _protocol_log = logging.getLogger(f"{__name__}.protocol")
 
 Check = Callable[[], Awaitable[str | None]]  # None when ready, else the reason
+Info = Callable[[], Awaitable[dict[str, Any]]]  # shown by /readyz when not empty; never unready
 CHECK_TIMEOUT = 5.0  # a check that hangs (a locked database) means not ready
 SHUTDOWN_TIMEOUT = 5.0  # how long requests in flight may take to finish at shutdown
 
@@ -44,11 +47,16 @@ class HttpServer:
         self.app.router.add_get("/healthz", self._health)
         self.app.router.add_get("/readyz", self._ready)
         self._checks: dict[str, Check] = {}
+        self._info: dict[str, Info] = {}
         self._runner: web.AppRunner | None = None
 
     def add_check(self, name: str, check: Check) -> None:
         """Readiness depends on `check` too (database, scheduler, adapters)."""
         self._checks[name] = check
+
+    def add_info(self, name: str, info: Info) -> None:
+        """`/readyz` also shows what `info` returns under `name` (information, not readiness)."""
+        self._info[name] = info
 
     async def start(self) -> None:
         _protocol_log.addFilter(_CLIENT_ERRORS)  # once: the same filter is not added twice
@@ -84,6 +92,18 @@ class HttpServer:
                 reason = f"{exc.__class__.__name__}"
             if reason:
                 problems[name] = reason
+        extra = await self._gather_info()
         if problems:
-            return web.json_response({"status": "unavailable", "problems": problems}, status=503)
-        return web.json_response({"status": "ready", "checks": sorted(self._checks)})
+            body = {"status": "unavailable", "problems": problems, **extra}
+            return web.json_response(body, status=503)
+        return web.json_response({"status": "ready", "checks": sorted(self._checks), **extra})
+
+    async def _gather_info(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, info in self._info.items():
+            with contextlib.suppress(Exception):  # information only: never fails the probe
+                async with asyncio.timeout(CHECK_TIMEOUT):
+                    value = await info()
+                if value:
+                    found[name] = value
+        return found

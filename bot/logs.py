@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from typing import TextIO
 
 from bot.config import Config
 from bot.redaction import STANDARD_FIELDS, RedactingFilter, Redactor
+from core.files import create_private_file
 
 # Our own loggers: only these log below WARNING. Libraries' DEBUG/INFO lines carry request
 # bodies, replies (webhook secrets, response URLs) or tokens, under logger names of their
@@ -127,7 +127,5 @@ def setup_logging(
 def _handler(stream: TextIO | None, file: Path | None) -> logging.Handler:
     if file is None:
         return logging.StreamHandler(stream or sys.stderr)
-    file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)  # created 0600 before logging opens it
+    create_private_file(file)  # 0600 (folders 0700) before logging opens it
     return logging.FileHandler(file, encoding="utf-8")

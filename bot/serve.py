@@ -16,6 +16,7 @@ from bot.config import Config
 from bot.http import Check, HttpServer
 from bot.scheduler import JobScheduler
 from bot.supervisor import AdapterSupervisor
+from bot.waiting import log_waiting, waiting_info
 from core.clock import Clock
 from core.errors import ConfigError, StoreError
 from core.outbox import Delivery
@@ -140,6 +141,8 @@ async def _start(
     for supervisor in supervisors:
         supervisor.start()
         stack.push_async_callback(supervisor.cancel)
+    http.add_info("waiting", waiting_info(core.store, lambda: core.dispatcher.deliveries))
+    await log_waiting(core.store, core.dispatcher.deliveries)
 
 
 async def _unless_stopped(work: asyncio.Task[None], stop: asyncio.Event) -> bool:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from bot.config import Config
+from bot.waiting import token_warning
 from core.clock import SystemClock
 from core.errors import SessionBotError, StoreError
 from core.store.base import open_store
@@ -38,7 +39,7 @@ async def run(args: argparse.Namespace, config: Config) -> int:
     tokens = TokenService(store, clock=SystemClock())
     try:
         if args.token_command == "create":
-            return await _create(tokens, args)
+            return await _create(tokens, args, config)
         if args.token_command == "list":
             return await _list(tokens, args.workspace)
         return await _revoke(tokens, args.token)
@@ -51,7 +52,7 @@ async def run(args: argparse.Namespace, config: Config) -> int:
         await store.close()
 
 
-async def _create(tokens: TokenService, args: argparse.Namespace) -> int:
+async def _create(tokens: TokenService, args: argparse.Namespace, config: Config) -> int:
     token, secret = await tokens.create(
         args.workspace, args.name, user_id=args.user, admin=args.admin
     )
@@ -62,6 +63,9 @@ async def _create(tokens: TokenService, args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     print(secret)
+    warning = token_warning(config, token.workspace)
+    if warning:
+        print(warning, file=sys.stderr)
     return 0
 
 

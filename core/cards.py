@@ -297,6 +297,9 @@ def stats_view(stats: Any) -> View:
         Field("Median approval latency", latency),
         Field("Outbox", f"{stats.outbox_pending} pending, {stats.outbox_dead} dead"),
     ]
+    if stats.outbox_waiting:
+        waiting = f"{stats.outbox_waiting} for a platform with no adapter configured here"
+        fields.append(Field("Outbox waiting", waiting))
     return View(
         kind="stats", title=f"Stats for the last {plural(stats.days, 'day')}", fields=fields
     )

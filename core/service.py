@@ -6,12 +6,13 @@ import dataclasses
 import logging
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from core import cards, notices, plans
+from core.activity import coalescing_window
 from core.clock import Clock, SystemClock
 from core.commands import COMMANDS
 from core.errors import Conflict, Forbidden, InvalidTransition, NotFound, UsageError
@@ -56,6 +57,7 @@ from core.store import ops
 from core.store.base import Store
 from core.users import check_user_id
 from core.views import mention
+from core.waiting import waiting_total
 
 _log = logging.getLogger(__name__)
 
@@ -130,6 +132,7 @@ class Stats:
     outbox_pending: int
     outbox_dead: int
     jobs: list[JobRun] = field(default_factory=list)
+    outbox_waiting: int = 0  # pending for a platform this process has no adapter for
 
 
 class SessionService:
@@ -143,6 +146,8 @@ class SessionService:
         self.config = config or ServiceConfig()
         self._settings: dict[str, tuple[float, WorkspaceSettings]] = {}
         self.webhooks = WebhookRouter(store)
+        # The platforms this process delivers to (set by the bot once its adapters are known).
+        self.delivered_platforms: Callable[[], Collection[str]] | None = None
 
     # -- lookups and access ------------------------------------------------------------------
 
@@ -318,11 +323,16 @@ class SessionService:
         )
 
     async def touch(self, actor: Actor, session: Session) -> None:
-        """Record activity on a session (coalesced: at most one write per 30 s)."""
+        """Record activity on a session (coalesced, see core/activity.py)."""
         now = self.clock.now()
-        if now - session.last_activity_at < self.config.touch_every:
+        if now - session.last_activity_at < await self.touch_window(session.workspace):
             return
         await self.store.apply([await self._touch_op(session, now)])
+
+    async def touch_window(self, workspace: str) -> timedelta:
+        """How long activity on a session of `workspace` may go unwritten (coalescing)."""
+        abandon_after = (await self.settings(workspace)).abandon_after
+        return coalescing_window(self.config.touch_every, abandon_after)
 
     async def _touch_op(self, session: Session, now: datetime) -> ops.Touch:
         deadline = None
@@ -697,7 +707,7 @@ class SessionService:
             ref.lstrip("#").lower(),
             event,
             check,
-            touch_after=self.config.touch_every,
+            touch_after=coalescing_window(self.config.touch_every, settings.abandon_after),
             abandon_after=settings.abandon_after,
         )
         hooks = await self._progress_hooks(actor, ref, kind.value, data, event.id)
@@ -1068,6 +1078,7 @@ class SessionService:
             outbox_pending=counts.get("pending", 0),
             outbox_dead=counts.get("dead", 0),
             jobs=await self.store.job_runs(workspace=actor.workspace),
+            outbox_waiting=await waiting_total(self.store, self.delivered_platforms),
         )
 
 

@@ -7,6 +7,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from core.activity import coalescing_window
 from core.errors import LimitExceeded, NotFound, UsageError
 from core.history.access import is_workspace_admin, require_perm
 from core.history.models import Message, MessageRole
@@ -120,7 +121,7 @@ class HistoryService:
             ref.lstrip("#").lower(),
             draft,
             check,
-            touch_after=self.service.config.touch_every,
+            touch_after=coalescing_window(self.service.config.touch_every, settings.abandon_after),
             abandon_after=settings.abandon_after,
         )
 

@@ -12,7 +12,8 @@ Export format (`sessionbot.rows/1`), one gzip JSON file per session at
 
 Rows are the stored columns as they are (timestamps as UTC ISO text, JSON columns as text).
 The exporter is a parameter (a deployment may pass the history feature's importable export).
-A session is deleted only after its file is written, flushed to disk and read back intact,
+A session is deleted only after its file is written (0600, in 0700 folders it creates),
+flushed to disk with its folder, and read back intact,
 and only if it did not change meanwhile; an export failure leaves the session in place.
 """
 
@@ -22,7 +23,6 @@ import asyncio
 import gzip
 import json
 import logging
-import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.files import write_private
 from core.jobs import runs
 from core.models import Session
 from core.service import SessionService
@@ -122,17 +123,16 @@ def archive_path(archive_dir: Path, session: Session) -> Path:
 
 
 def _write_verified(path: Path, data: Mapping[str, Any], session_id: str) -> None:
-    """Write atomically (temp file, fsync, rename) and read it back before trusting it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_suffix(".tmp")
+    """Write the archive privately and atomically, reading it back before it takes its name.
+
+    When this returns the file is fsynced under its final name and its folder is fsynced, so
+    deleting the session afterwards can't lose it to a crash.
+    """
     body = json.dumps(data, ensure_ascii=False, default=str).encode()
-    with open(temp, "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb") as packed:
+    with write_private(path) as temp:
+        with open(temp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as packed:
             packed.write(body)
-        raw.flush()
-        os.fsync(raw.fileno())
-    os.replace(temp, path)
-    with gzip.open(path, "rb") as check:
-        loaded = json.loads(check.read())
-    if loaded.get("session_id") != session_id:
-        raise ValueError(f"the export at {path} does not hold session {session_id}")
+        with gzip.open(temp, "rb") as check:
+            loaded = json.loads(check.read())
+        if loaded.get("session_id") != session_id:
+            raise ValueError(f"the export at {path} does not hold session {session_id}")

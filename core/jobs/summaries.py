@@ -128,7 +128,7 @@ async def schedule_view(service: SessionService, actor: Actor, channel_id: str) 
 
 async def now_view(service: SessionService, actor: Actor, channel_id: str) -> View:
     """`/session summary now` (admins): since the last summary (or a day), not recorded."""
-    await service.require_admin(actor)
+    await service.require_admin(actor, action="post channel summaries")
     now = service.clock.now()
     subs = [
         s for s in await service.store.subscriptions(actor.workspace) if s.channel_id == channel_id

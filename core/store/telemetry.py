@@ -12,6 +12,12 @@ from typing import Protocol
 # its commit is durable), `read` or `raw` (pragmas, scripts). Called on the event loop.
 OperationObserver = Callable[[str, float], None]
 
+# Chat notices not yet delivered, per workspace (webhook rows go out whatever the platform).
+PENDING_BY_WORKSPACE = (
+    "SELECT workspace, COUNT(*) FROM outbox WHERE status = 'pending' AND kind != 'webhook'"
+    " GROUP BY workspace"
+)
+
 
 class TelemetryStore(Protocol):
     """Operation timings and counts cheap enough to read at every metrics scrape."""

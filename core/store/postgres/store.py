@@ -32,6 +32,7 @@ from core.store.postgres.jobs import PgJobs
 from core.store.postgres.tokens import PgTokens
 from core.store.postgres.webhooks import lease_outbox
 from core.store.postgres.writes import apply_all
+from core.store.telemetry import PENDING_BY_WORKSPACE
 
 _log = logging.getLogger(__name__)
 
@@ -363,6 +364,11 @@ class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy, StoreL
         counts = {"pending": 0, "dead": 0}
         counts.update({r[0]: r[1] for r in found})
         return counts
+
+    async def outbox_pending_by_workspace(self) -> dict[str, int]:
+        """Chat notices still to deliver, per workspace (see core/waiting.py)."""
+        found = await self.engine.fetchall(PENDING_BY_WORKSPACE)
+        return {str(r[0]): int(r[1]) for r in found}
 
     async def outbox_rows(self, *, session_id: str) -> list[OutboxRow]:
         found = await self.engine.fetchall(

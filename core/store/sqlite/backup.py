@@ -13,7 +13,6 @@ transaction of the target: a crash mid-restore leaves the old database intact.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from core.errors import StoreError
+from core.files import write_private
 from core.store import migrations
 from core.store.sqlite.engine import BUSY_TIMEOUT_MS, connect, create_private_file
 from core.store.sqlite.lock import DatabaseLock
@@ -93,9 +93,16 @@ def backup(source: str, target: str) -> DatabaseFacts:
     final = Path(target)
     if final.resolve() == Path(source).resolve():
         raise StoreError("The backup file must not be the database itself.")
-    partial = final.with_name(f".{final.name}.partial")
-    partial.unlink(missing_ok=True)
-    create_private_file(str(partial))
+    try:
+        with write_private(final) as partial:
+            facts = _copy_checked(source, partial)
+    except sqlite3.Error as exc:
+        raise StoreError(f"Backup failed: {exc}") from exc
+    return DatabaseFacts(str(final), facts.schema_version, facts.sessions, facts.size)
+
+
+def _copy_checked(source: str, partial: Path) -> DatabaseFacts:
+    """Copy `source` into the private file `partial` and check the copy (raises if unsound)."""
     src = _open(source, read_only=False)
     try:
         src.execute("PRAGMA query_only = ON")
@@ -105,18 +112,12 @@ def backup(source: str, target: str) -> DatabaseFacts:
             dst.execute("PRAGMA journal_mode = DELETE")
         finally:
             dst.close()
-        facts = inspect(str(partial))
-    except sqlite3.Error as exc:
-        partial.unlink(missing_ok=True)
-        raise StoreError(f"Backup failed: {exc}") from exc
     finally:
         src.close()
+    facts = inspect(str(partial))
     if facts.problems:
-        partial.unlink(missing_ok=True)
         raise StoreError(f"The backup failed its check: {'; '.join(facts.problems[:5])}")
-    os.replace(partial, final)
-    _sync_dir(final.parent)
-    return DatabaseFacts(str(final), facts.schema_version, facts.sessions, facts.size)
+    return facts
 
 
 def restore(source: str, target: str) -> DatabaseFacts:
@@ -153,16 +154,6 @@ def restore(source: str, target: str) -> DatabaseFacts:
     if after.problems:
         raise StoreError(f"The restored database fails its check: {'; '.join(after.problems[:5])}")
     return after
-
-
-def _sync_dir(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where directories can't be opened."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 async def backup_database(source: str, target: str) -> DatabaseFacts:

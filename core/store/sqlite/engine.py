@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import queue
 import sqlite3
 import threading
@@ -26,6 +25,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from core import files
 from core.errors import SessionBotError, StoreError
 from core.store.sqlite.lock import DatabaseLock
 from core.store.telemetry import OperationObserver
@@ -56,14 +56,9 @@ def _is_memory(path: str) -> bool:
 
 
 def create_private_file(path: str) -> None:
-    """Create the database file (and its folder) readable by the owner only."""
-    if _is_memory(path):
-        return
-    file = Path(path)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(file, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    os.chmod(file, 0o600)
+    """Create the database file 0600 (and its missing folders 0700); `:memory:` has none."""
+    if not _is_memory(path):
+        files.create_private_file(Path(path))
 
 
 class _Job:

@@ -5,12 +5,19 @@ Every process that opens the database (the bot, the console, a CLI command) hold
 while anything runs on the file and, while it runs, nothing can open the file. The kernel drops
 the lock when a process exits, however it exits (SIGKILL included), so a crash never leaves a
 stale lock behind — unlike a pid file. Where `fcntl` is missing (Windows) the lock is a no-op.
+
+Migrations take a second, *exclusive* lock on `<file>.migrate.lock` around check-and-apply, so
+processes opening one new file at once take turns: the first applies them, the others wait and
+then find them applied (the PostgreSQL store does the same with an advisory lock). Both lock
+files are created 0600.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import time
+from collections.abc import Iterator
 
 from core.errors import StoreError
 
@@ -20,8 +27,45 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
+MIGRATION_WAIT_SECONDS = 120.0
+
+
 def lock_path(db_path: str) -> str:
     return f"{db_path}.lock"
+
+
+def migration_lock_path(db_path: str) -> str:
+    return f"{db_path}.migrate.lock"
+
+
+@contextlib.contextmanager
+def migrating(db_path: str, *, wait: float = MIGRATION_WAIT_SECONDS) -> Iterator[None]:
+    """Hold the exclusive migration lock of a database file, waiting up to `wait` seconds."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(migration_lock_path(db_path), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        _wait_exclusive(fd, db_path, wait)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor drops the flock
+
+
+def _wait_exclusive(fd: int, db_path: str, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    pause = 0.01
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"Another process has been migrating {db_path} for over {wait:.0f} s."
+                ) from None
+            time.sleep(pause)  # on the writer thread, while the store opens
+            pause = min(pause * 2, 0.2)
 
 
 class DatabaseLock:

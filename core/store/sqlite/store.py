@@ -28,13 +28,35 @@ from core.store.sqlite.engine import SqliteEngine
 from core.store.sqlite.history import SqliteHistory
 from core.store.sqlite.installations import SqliteInstallations
 from core.store.sqlite.jobs import SqliteJobs
+from core.store.sqlite.lock import migrating
 from core.store.sqlite.telemetry import SqliteTelemetry
 from core.store.sqlite.tokens import SqliteTokens
 from core.store.sqlite.writes import apply_all
+from core.store.telemetry import PENDING_BY_WORKSPACE
 
 _log = logging.getLogger(__name__)
 
 _S = f"SELECT {rows.SESSION_COLUMNS} FROM sessions"
+
+
+def _apply_missing(conn: sqlite3.Connection) -> list[str]:
+    done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+    applied = []
+    for m in migrations.load("sqlite"):
+        if m.version in done:
+            continue
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{m.sql}\n"
+                f"INSERT INTO schema_migrations VALUES ({m.version}, '{m.name}',"
+                " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")  # never leave the write lock held after a failure
+            raise
+        applied.append(f"{m.version:04d}_{m.name}")
+    return applied
 
 
 def sqlite_path(url: str) -> str:
@@ -83,21 +105,17 @@ class SqliteStore(
         return await self.engine.run_raw(read), latest
 
     async def migrate(self) -> list[str]:
-        """Apply every migration the database lacks, each in its own transaction."""
+        """Apply every migration the database lacks, each in its own transaction.
+
+        Check-and-apply runs under the file's migration lock (lock.py): a second process
+        opening the same new file waits, then finds the migrations applied.
+        """
 
         def run(conn: sqlite3.Connection) -> list[str]:
-            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-            applied = []
-            for m in migrations.load("sqlite"):
-                if m.version in done:
-                    continue
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{m.sql}\n"
-                    f"INSERT INTO schema_migrations VALUES ({m.version}, '{m.name}',"
-                    " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));\nCOMMIT;"
-                )
-                applied.append(f"{m.version:04d}_{m.name}")
-            return applied
+            if self.engine.memory:
+                return _apply_missing(conn)
+            with migrating(self.path):
+                return _apply_missing(conn)
 
         applied = await self.engine.run_raw(run)
         for name in applied:
@@ -391,6 +409,11 @@ class SqliteStore(
         counts = {"pending": 0, "dead": 0}
         counts.update({r[0]: r[1] for r in found})
         return counts
+
+    async def outbox_pending_by_workspace(self) -> dict[str, int]:
+        """Chat notices still to deliver, per workspace (see core/waiting.py)."""
+        found = await self.engine.fetchall(PENDING_BY_WORKSPACE)
+        return {str(r[0]): int(r[1]) for r in found}
 
     async def outbox_rows(self, *, session_id: str) -> list[OutboxRow]:
         found = await self.engine.fetchall(
