@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from core import jsonlimits
 from core.errors import Forbidden
 from core.history import records
 from core.history.access import is_workspace_admin
@@ -52,10 +53,12 @@ class ImportResult:
 def parse(text: str) -> Contents:
     """Decode and check a whole export file; BadFile says what is wrong and where."""
     try:
-        data = json.loads(text)
+        data = jsonlimits.parse(text, "the file")
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise BadFile(where, f"not valid JSON ({exc.msg}); the file may be truncated") from None
+    except jsonlimits.TooDeep:
+        raise BadFile("", f"it nests JSON more than {jsonlimits.MAX_DEPTH} deep") from None
     root = Reader(data, "file")
     version = root.number("format_version")
     if version != records.FORMAT_VERSION:

@@ -26,7 +26,9 @@ async def _ok(api: ApiClient, method: str, path: str, token: str, body: Any = No
 
 
 async def _start(api: ApiClient, token: str, title: str = "Deploy", **more: Any) -> str:
-    created = await _ok(api, "POST", "/sessions", token, {"title": title, **more})
+    created = await _ok(
+        api, "POST", "/sessions", token, {"channel_id": "general", "title": title, **more}
+    )
     return f"/sessions/{created['ref']}"
 
 
