@@ -37,8 +37,9 @@ def components(records: Iterable[Any]) -> dict[str, Schema]:
     return dict(sorted(found.get("$defs", {}).items()))
 
 
+@cache
 def schema(kind: Any) -> Schema:
-    """The inline JSON Schema of a parameter's type."""
+    """The inline JSON Schema of a parameter's type (shared: don't change it)."""
     return adapter(kind).json_schema(ref_template=REF)
 
 

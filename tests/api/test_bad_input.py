@@ -5,19 +5,13 @@ from __future__ import annotations
 import pytest
 
 from core.store.base import Store
-from core.tokens import TokenService
-from tests.api.conftest import ApiClient, make_token
+from tests.api.conftest import ApiClient
 from tests.conftest import BACKENDS, count
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-async def token(tokens: TokenService) -> str:
-    return await make_token(tokens, "agent")
 
 
 @pytest.mark.parametrize(

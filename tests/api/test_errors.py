@@ -6,8 +6,7 @@ import pytest
 
 from bot.api import ApiConfig
 from core.store.base import Store
-from core.tokens import TokenService
-from tests.api.conftest import ApiClient, Reply, make_token
+from tests.api.conftest import ApiClient, Reply
 from tests.conftest import count
 
 
@@ -16,11 +15,6 @@ def _is_error(reply: Reply, status: int, code: str) -> None:
     assert set(reply.body) == {"error"} and set(reply.body["error"]) == {"code", "message"}
     assert reply.body["error"]["message"]
     assert reply.headers["Content-Type"].startswith("application/json")
-
-
-@pytest.fixture
-async def token(tokens: TokenService) -> str:
-    return await make_token(tokens, "agent")
 
 
 @pytest.mark.parametrize(

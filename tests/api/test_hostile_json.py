@@ -20,8 +20,7 @@ from core.runner import CommandRunner
 from core.service import SessionService
 from core.store import decode
 from core.store.base import Store
-from core.tokens import TokenService
-from tests.api.conftest import ApiClient, make_token
+from tests.api.conftest import ApiClient
 from tests.conftest import BACKENDS, CHAT, actor, count, execute, fetchall
 
 DEEP = jsonlimits.MAX_DEPTH + 1
@@ -41,11 +40,6 @@ def deep_text(levels: int) -> str:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-async def token(tokens: TokenService) -> str:
-    return await make_token(tokens, "agent")
 
 
 def test_depth_is_measured_without_recursion() -> None:

@@ -20,11 +20,6 @@ def _names(reply: Reply, status: int, field: str) -> None:
     assert f"body.{field}" in reply.body["error"]["message"], reply.body
 
 
-@pytest.fixture
-async def token(tokens: TokenService) -> str:
-    return await make_token(tokens, "agent")
-
-
 @pytest.mark.parametrize(
     ("body", "field"),
     [
