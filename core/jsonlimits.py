@@ -22,14 +22,14 @@ class TooDeep(UsageError):
 
     code = "too_deep"
 
-    def __init__(self, where: str = "the value") -> None:
-        super().__init__(f"{where} nests objects and arrays more than {MAX_DEPTH} deep.")
+    def __init__(self, where: str = "the value", limit: int = MAX_DEPTH) -> None:
+        super().__init__(f"{where} nests objects and arrays more than {limit} deep.")
         self.where = where
 
 
-def depth(value: Any) -> int:
-    """How many objects and arrays nest at the deepest point (a scalar is 0); iterative, so
-    any depth is measured without recursion."""
+def depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How many objects and arrays nest at the deepest point (a scalar is 0), measured
+    without recursion and only until it passes `limit`."""
     deepest = 0
     pending: list[tuple[Any, int]] = [(value, 0)]
     while pending:
@@ -42,32 +42,33 @@ def depth(value: Any) -> int:
             continue
         level += 1
         deepest = max(deepest, level)
-        if deepest > MAX_DEPTH:
+        if deepest > limit:
             return deepest  # enough to refuse; no need to walk the rest
         pending.extend((child, level) for child in children)
     return deepest
 
 
-def check_depth(value: Any, where: str = "the value") -> None:
-    """Raise TooDeep when `value` nests more than MAX_DEPTH."""
-    if depth(value) > MAX_DEPTH:
-        raise TooDeep(where)
+def check_depth(value: Any, where: str = "the value", *, limit: int = MAX_DEPTH) -> None:
+    """Raise TooDeep when `value` nests more than `limit`."""
+    if depth(value, limit) > limit:
+        raise TooDeep(where, limit)
 
 
 def parse(
     text: str | bytes,
     where: str = "the value",
     *,
+    limit: int = MAX_DEPTH,
     parse_float: Callable[[str], Any] | None = None,
     parse_constant: Callable[[str], Any] | None = None,
 ) -> Any:
-    """`json.loads` that refuses values nested deeper than MAX_DEPTH with TooDeep (also those
+    """`json.loads` that refuses values nested deeper than `limit` with TooDeep (also those
     too deep for the parser itself); malformed JSON still raises ValueError."""
     try:
         value = json.loads(text, parse_float=parse_float, parse_constant=parse_constant)
     except RecursionError:
-        raise TooDeep(where) from None
-    check_depth(value, where)
+        raise TooDeep(where, limit) from None
+    check_depth(value, where, limit=limit)
     return value
 
 

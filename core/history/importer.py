@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
+# A stored value (at most jsonlimits.MAX_DEPTH deep) sits at most three levels down in an
+# export (file → events → event → data), so every export of this sessionbot imports again.
+FILE_DEPTH = jsonlimits.MAX_DEPTH + 3
+
 
 @dataclass(slots=True)
 class Contents:
@@ -53,12 +57,12 @@ class ImportResult:
 def parse(text: str) -> Contents:
     """Decode and check a whole export file; BadFile says what is wrong and where."""
     try:
-        data = jsonlimits.parse(text, "the file")
+        data = jsonlimits.parse(text, "the file", limit=FILE_DEPTH)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise BadFile(where, f"not valid JSON ({exc.msg}); the file may be truncated") from None
     except jsonlimits.TooDeep:
-        raise BadFile("", f"it nests JSON more than {jsonlimits.MAX_DEPTH} deep") from None
+        raise BadFile("", f"it nests JSON more than {FILE_DEPTH} deep") from None
     root = Reader(data, "file")
     version = root.number("format_version")
     if version != records.FORMAT_VERSION:

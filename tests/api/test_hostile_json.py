@@ -13,9 +13,10 @@ from core import jsonlimits
 from core.errors import UsageError
 from core.history import context
 from core.history.export import json_chunks
-from core.history.importer import import_json
+from core.history.importer import FILE_DEPTH, import_json
 from core.history.messages import history_for
 from core.history.records import BadFile
+from core.models import EventType
 from core.runner import CommandRunner
 from core.service import SessionService
 from core.store import decode
@@ -106,11 +107,26 @@ async def test_a_deep_import_file_is_refused_and_nothing_is_imported(
     session = await service.start(admin, CHAT, "Deploy")
     text = "".join([c async for c in json_chunks(history, admin, session.id)])
     data = json.loads(text)
-    data["session"]["metadata"] = nested(DEEP)
+    data["session"]["metadata"] = nested(FILE_DEPTH)
     for bad in (json.dumps(data), '{"format_version": ' + "[" * 5000 + "]" * 5000 + "}"):
-        with pytest.raises(BadFile, match="64 deep"):
+        with pytest.raises(BadFile, match=f"{FILE_DEPTH} deep"):
             await import_json(history, admin, bad, workspace="console:other")
     assert await count(store, "sessions") == 1
+
+
+async def test_an_export_of_values_at_the_limit_imports_again(
+    service: SessionService, store: Store
+) -> None:
+    history = history_for(service)
+    admin = actor("root")
+    limit = jsonlimits.MAX_DEPTH
+    session = await service.start(admin, CHAT, "Deploy", metadata=nested(limit))
+    await history.append(admin, session.id, "hi", metadata=nested(limit))
+    await service.record_event(admin, session.id, EventType.TOOL_CALL, nested(limit))
+    text = "".join([c async for c in json_chunks(history, admin, session.id)])
+    result = await import_json(history, admin, text, workspace="console:other")
+    assert result.session.metadata == nested(limit) and result.messages == 1
+    assert await count(store, "sessions") == 2
 
 
 async def _damage(store: Store, session_id: str, table: str = "sessions") -> None:
