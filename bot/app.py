@@ -53,7 +53,7 @@ async def open_core(
     store = open_store(config.database_url)
     await store.open()
     service = SessionService(store, clock=clock, config=config.service_config())
-    sender = AiohttpWebhookSender()
+    sender = AiohttpWebhookSender(policy=config.webhook_policy)
     dispatcher = OutboxDispatcher(
         store, clock=clock, deliveries=[NoChatDelivery(), *deliveries], webhook_sender=sender
     )

@@ -1,4 +1,4 @@
-"""The `sessionbot` command line (§12)."""
+"""The `sessionbot` command line."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bot import tokens_cli
 from bot.app import run_console
-from bot.config import Config, load_config
+from bot.config import Config, environment_help, load_config
 from bot.dbcopy import copy_database
-from bot.logs import setup_logging
+from bot.logs import configure_logging
 from bot.ops_cli import (
     add_db_parsers,
     add_sessions_parser,
@@ -34,11 +35,17 @@ CLI_WORKSPACE = "console:local"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="sessionbot", description="Chat-ops bot that keeps a durable record of work sessions."
+        prog="sessionbot",
+        description="Chat-ops bot that keeps a durable record of work sessions.",
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"sessionbot {_version()}")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="serve chat adapters if configured, else the console (default)")
-    sub.add_parser("serve", help="run the configured chat adapters as a service")
+    sub.add_parser(
+        "run", help="`serve` if a chat adapter is configured, else the console and the HTTP API"
+    )
+    sub.add_parser("serve", help="the configured chat adapters and the HTTP API, as a service")
     console = sub.add_parser("console", help="the /session REPL in this terminal")
     console.add_argument("--user", default="you", help="act as this user (default: you, an admin)")
     console.add_argument("--channel", default="general", help="the channel (default: general)")
@@ -68,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return version("sessionbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -75,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sessionbot: configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(config.log_level, config.log_format)
+    configure_logging(config, console=_is_console(args, config))
     try:
         return asyncio.run(_dispatch(args, config))
     except ConfigError as exc:
@@ -86,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _is_console(args: argparse.Namespace, config: Config) -> bool:
+    command = args.command or "run"
+    return command == "console" or (command == "run" and not config.chat_configured)
 
 
 async def _dispatch(args: argparse.Namespace, config: Config) -> int:

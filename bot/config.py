@@ -1,4 +1,8 @@
-"""Configuration from the environment (and a `.env` file), validated at start-up (§12)."""
+"""Configuration from the environment (and a `.env` file), validated at start-up.
+
+`VARIABLES` lists every variable read here with its default and a one-line meaning: it is
+the source of `sessionbot --help`'s list and of `.env.example`.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,97 @@ from dotenv import dotenv_values
 
 from core.durations import parse_duration
 from core.errors import ConfigError
+from core.jobs.webhook_policy import WebhookPolicy, system_addresses
 from core.models import WorkspaceSettings
 from core.service import ServiceConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/sessions.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One environment variable: its name, its default as written in `.env`, its meaning."""
+
+    name: str
+    default: str
+    meaning: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "SESSIONBOT_DATABASE_URL",
+        DEFAULT_DATABASE_URL,
+        "the database: sqlite:///file.db or postgresql://user:password@host:5432/db",
+    ),
+    Variable(
+        "SESSIONBOT_HTTP_HOST", "127.0.0.1", "address of the HTTP server (API, health, Slack)"
+    ),
+    Variable("SESSIONBOT_HTTP_PORT", "3000", "port of the HTTP server"),
+    Variable(
+        "SESSIONBOT_ADMINS", "", "user ids that are admins in every workspace, comma-separated"
+    ),
+    Variable("SESSIONBOT_TIMEZONE", "UTC", "default IANA timezone of workspaces"),
+    Variable("SESSIONBOT_ABANDON_AFTER", "24h", "idle time before a session is abandoned"),
+    Variable("SESSIONBOT_ARCHIVE_AFTER", "7d", "time after a session ended before it is archived"),
+    Variable("SESSIONBOT_RETENTION", "30d", "time an archived session is kept before cleanup"),
+    Variable(
+        "SESSIONBOT_REMIND_PENDING_AFTER",
+        "2h",
+        "remind approvers of a pending plan after this long",
+    ),
+    Variable(
+        "SESSIONBOT_REMIND_PAUSED_AFTER", "24h", "remind the owner of a paused session after this"
+    ),
+    Variable(
+        "SESSIONBOT_ABANDON_WARNING_BEFORE", "4h", "warn the owner this long before abandoning"
+    ),
+    Variable("SESSIONBOT_SWEEP_INTERVAL", "60s", "how often the scheduler's sweep runs"),
+    Variable("SESSIONBOT_ARCHIVE_DIR", "./data/archive", "where cleanup writes gzip JSON exports"),
+    Variable("SESSIONBOT_LOG_LEVEL", "info", "debug, info, warning or error (libraries: warning)"),
+    Variable("SESSIONBOT_LOG_FORMAT", "text", "text, or json for one JSON object per line"),
+    Variable(
+        "SESSIONBOT_LOG_FILE",
+        "",
+        "log to this file (created 0600); the console's default: sessionbot.log by the database",
+    ),
+    Variable(
+        "SESSIONBOT_WEBHOOK_ALLOW",
+        "",
+        "internal hosts, addresses or CIDRs webhooks may reach (operator only), comma-separated",
+    ),
+    Variable("SLACK_BOT_TOKEN", "", "bot token (xoxb-...): turns the Slack adapter on"),
+    Variable("SLACK_SIGNING_SECRET", "", "verifies requests from Slack (required in HTTP mode)"),
+    Variable("SLACK_APP_TOKEN", "", "app-level token (xapp-...): Socket Mode instead of HTTP"),
+    Variable("SLACK_API_URL", "", "Slack Web API base URL (default: https://slack.com/api/)"),
+    Variable("SLACK_CLIENT_ID", "", "multi-workspace OAuth installs (with SLACK_CLIENT_SECRET)"),
+    Variable("SLACK_CLIENT_SECRET", "", "multi-workspace OAuth installs (with SLACK_CLIENT_ID)"),
+    Variable("SLACK_REDIRECT_URI", "", "public URL of /slack/oauth_redirect (OAuth installs)"),
+    Variable("DISCORD_TOKEN", "", "bot token: turns the Discord adapter on"),
+    Variable("DISCORD_GUILD_IDS", "", "guild ids to sync /session to at start instead of globally"),
+    Variable("DISCORD_API_URL", "", "Discord REST base URL with its version (default: Discord's)"),
+    Variable("DISCORD_GATEWAY_URL", "", "Discord gateway websocket URL (default: Discord's)"),
+    Variable("DISCORD_SHARD_IDS", "", "the shards this process runs, comma-separated"),
+    Variable("DISCORD_SHARD_COUNT", "", "the total number of shards across processes"),
+)
+
+
+def environment_help() -> str:
+    """The `--help` epilog: every variable, its meaning and its default."""
+    lines = ["environment variables (or ./.env; the environment wins), with their defaults:"]
+    for v in VARIABLES:
+        lines += [f"  {v.name}={v.default}", f"      {v.meaning}"]
+    return "\n".join(lines)
+
+
+def env_example() -> str:
+    """The text of `.env.example`: every variable commented out at its default."""
+    lines = [
+        "# sessionbot configuration: copy this file to .env and uncomment what you set.",
+        "# Variables set in the environment win over this file.",
+    ]
+    for v in VARIABLES:
+        lines += ["", f"# {v.meaning}", f"# {v.name}={v.default}"]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +155,19 @@ class Config:
     archive_dir: str = "./data/archive"
     log_level: str = "INFO"
     log_format: str = "text"
+    log_file: str | None = None
     slack: SlackConfig = field(default_factory=SlackConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
+    webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
 
     @property
     def chat_configured(self) -> bool:
         return self.slack.enabled or self.discord.enabled
 
     def service_config(self) -> ServiceConfig:
-        return ServiceConfig(defaults=self.defaults, admins=self.admins)
+        return ServiceConfig(
+            defaults=self.defaults, admins=self.admins, webhook_policy=self.webhook_policy
+        )
 
 
 def load_environment(env_file: str | Path = ".env") -> dict[str, str]:
@@ -164,6 +259,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             "SESSIONBOT_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
         ).upper(),
         log_format=read.choice("SESSIONBOT_LOG_FORMAT", "text", ("text", "json")),
+        log_file=read.text("SESSIONBOT_LOG_FILE"),
         slack=SlackConfig(
             bot_token=read.text("SLACK_BOT_TOKEN"),
             signing_secret=read.text("SLACK_SIGNING_SECRET"),
@@ -181,7 +277,17 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             shard_ids=read.ids("DISCORD_SHARD_IDS"),
             shard_count=_shard_count(read),
         ),
+        webhook_policy=_webhook_policy(read),
     )
+
+
+def _webhook_policy(read: _Reader) -> WebhookPolicy:
+    """The operator's webhook allow-list: hosts, addresses and CIDRs, comma or space separated."""
+    entries = (read.text("SESSIONBOT_WEBHOOK_ALLOW") or "").replace(",", " ").split()
+    try:
+        return WebhookPolicy.parse(entries, resolve=system_addresses)
+    except ValueError as exc:
+        raise ConfigError("SESSIONBOT_WEBHOOK_ALLOW", str(exc)) from None
 
 
 def _shard_count(read: _Reader) -> int | None:

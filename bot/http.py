@@ -7,12 +7,31 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 _log = logging.getLogger(__name__)
+_protocol_log = logging.getLogger(f"{__name__}.protocol")
 
 Check = Callable[[], Awaitable[str | None]]  # None when ready, else the reason
 CHECK_TIMEOUT = 5.0  # a check that hangs (a locked database) means not ready
 SHUTDOWN_TIMEOUT = 5.0  # how long requests in flight may take to finish at shutdown
+
+
+class ClientErrorFilter(logging.Filter):
+    """A request aiohttp could not parse (a URL over the line limit, bad headers) is answered
+    400 and is the client's fault: one warning line, without traceback or request text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = f"{record.getMessage()}: HTTP {error.code} ({error.__class__.__name__})"
+            record.args = None
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_CLIENT_ERRORS = ClientErrorFilter()
 
 
 class HttpServer:
@@ -32,7 +51,10 @@ class HttpServer:
         self._checks[name] = check
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        _protocol_log.addFilter(_CLIENT_ERRORS)  # once: the same filter is not added twice
+        self._runner = web.AppRunner(
+            self.app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT, logger=_protocol_log
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

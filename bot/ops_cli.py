@@ -1,8 +1,14 @@
-"""Operator commands (§12): `db backup|restore` and `sessions list|show` as terminal tables."""
+"""Operator commands: `db backup|restore`, and `sessions list|show` as terminal tables.
+
+On a terminal the sessions print as `rich` tables; piped, `sessions list` prints one
+tab-separated line per session with every value whole (as `gh` does), and `--json` prints the
+sessions as the REST API represents them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -13,6 +19,7 @@ from rich.table import Table
 
 from bot.config import Config
 from core.errors import SessionBotError, StoreError
+from core.history.records import session_record
 from core.models import Actor, Event, Session, Source
 from core.service import LIST_FILTERS, SessionService
 from core.store.base import Store, open_store
@@ -21,6 +28,7 @@ from core.store.sqlite.store import sqlite_path
 
 CLI_WORKSPACE = "console:local"
 CLI_USER = "sessionbot-cli"
+PIPED_WIDTH = 10_000
 
 
 if TYPE_CHECKING:
@@ -39,13 +47,18 @@ def add_db_parsers(db_sub: Subparsers) -> None:
 
 def add_sessions_parser(sub: Subparsers) -> None:
     """`sessions list|show`."""
-    sessions = sub.add_parser("sessions", help="sessions as tables in the terminal (admin view)")
+    sessions = sub.add_parser(
+        "sessions", help="list or show sessions (admin view; --json for scripts)"
+    )
     sessions_sub = sessions.add_subparsers(dest="sessions_command", required=True)
     listed = sessions_sub.add_parser("list", help="sessions, most recently active first")
     listed.add_argument("--workspace", help="one workspace (default: every workspace)")
     listed.add_argument("--status", choices=sorted(LIST_FILTERS), default="all")
     listed.add_argument("--owner", help="only this owner's sessions (a user id)")
     listed.add_argument("--limit", type=int, default=50, help="at most this many per workspace")
+    listed.add_argument(
+        "--json", action="store_true", help="a JSON array of sessions, as the REST API shows them"
+    )
     shown = sessions_sub.add_parser("show", help="one session: fields, members, plan, events")
     shown.add_argument("session", help="its ref (42 or #42) or full id")
     shown.add_argument("--workspace", help=f"the workspace of a ref (default: {CLI_WORKSPACE})")
@@ -95,10 +108,16 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
+def _console() -> Console:
+    """On a terminal, its width; piped, wide enough that no table is cut or wrapped."""
+    console = Console()
+    return console if console.is_terminal else Console(width=PIPED_WIDTH)
+
+
 async def sessions_command(
     config: Config, args: argparse.Namespace, *, console: Console | None = None
 ) -> int:
-    console = console or Console()
+    console = console or _console()
     store = open_store(config.database_url)
     await store.open()
     service = SessionService(store, config=config.service_config())
@@ -115,32 +134,52 @@ async def sessions_command(
         await store.close()
 
 
+COLUMNS = ("workspace", "ref", "title", "owner", "status", "mode", "iter", "active")
+
+
+def _row(s: Session) -> tuple[str, ...]:
+    return (
+        s.workspace,
+        f"#{s.ref}",
+        s.title,
+        s.owner_id,
+        s.status.value,
+        s.mode,
+        f"{s.iterations}/{s.max_iterations}",
+        _when(s.last_activity_at),
+    )
+
+
 async def _list(service: SessionService, args: argparse.Namespace, console: Console) -> int:
     workspaces = [args.workspace] if args.workspace else await service.store.workspaces()
-    table = Table(box=box.SIMPLE_HEAD, title=f"Sessions ({args.status})")
-    for column in ("workspace", "ref", "title", "owner", "status", "mode", "iter", "active"):
-        table.add_column(column, justify="right" if column in ("ref", "iter") else "left")
-    shown = total = 0
+    sessions: list[Session] = []
+    total = 0
     for workspace in workspaces:
         listing = await service.list_sessions(
             _actor(workspace), filter=args.status, owner=args.owner, page_size=args.limit
         )
         total += listing.total
-        for s in listing.sessions:
-            shown += 1
-            table.add_row(
-                workspace,
-                f"#{s.ref}",
-                s.title,
-                s.owner_id,
-                s.status.value,
-                s.mode,
-                f"{s.iterations}/{s.max_iterations}",
-                _when(s.last_activity_at),
-            )
-    table.caption = f"{shown} shown of {total}"
-    console.print(table)
+        sessions += listing.sessions
+    if args.json:
+        print(json.dumps([session_record(s) for s in sessions], indent=2, ensure_ascii=False))
+    elif console.is_terminal:
+        _print_table(
+            sessions, f"Sessions ({args.status})", f"{len(sessions)} shown of {total}", console
+        )
+    else:
+        for s in sessions:
+            print("\t".join(" ".join(value.split()) for value in _row(s)))
+        print(f"{len(sessions)} shown of {total}", file=sys.stderr)
     return 0
+
+
+def _print_table(sessions: list[Session], title: str, caption: str, console: Console) -> None:
+    table = Table(box=box.SIMPLE_HEAD, title=title, caption=caption)
+    for column in COLUMNS:
+        table.add_column(column, justify="right" if column in ("ref", "iter") else "left")
+    for s in sessions:
+        table.add_row(*_row(s))
+    console.print(table)
 
 
 async def _find(service: SessionService, ref: str, workspace: str | None) -> Session:
@@ -161,11 +200,12 @@ async def _show(service: SessionService, args: argparse.Namespace, console: Cons
 
 
 def _fields(s: Session) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, title=f"#{s.ref} {s.title}", show_header=False)
+    table = Table(box=box.SIMPLE_HEAD, title=f"Session #{s.ref}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     rows = [
         ("id", s.id),
+        ("title", s.title),
         ("workspace", s.workspace),
         ("channel", s.channel_id),
         ("owner", s.owner_id),

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--as", dest="user", help="the user id the token acts as (default: the name)"
     )
     create.add_argument(
-        "--admin", action="store_true", help="act as a workspace admin (every role, §3)"
+        "--admin", action="store_true", help="act as a workspace admin (every role)"
     )
     listing = commands.add_parser("list", help="list tokens (never their secrets)")
     listing.add_argument("--workspace", help="only this workspace")

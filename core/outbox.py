@@ -2,8 +2,10 @@
 
 Delivery is at least once: a row is leased before it is sent and marked delivered after, so a
 crash in between re-sends it; the per-row dedupe key guarantees a change never enqueues the same
-notification twice. Failures back off exponentially (honouring a platform's retry-after) and a
-row that keeps failing ends `dead`, counted in stats and metrics.
+notification twice. Rows go to lanes (see `lane_of`): different destinations and sessions are
+delivered concurrently (bounded overall and per destination), one lane's rows in order, so a
+slow webhook receiver delays only its own lane. Failures back off exponentially (honouring a
+platform's retry-after) and a row that keeps failing ends `dead`, counted in stats and metrics.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from core.clock import Clock
 from core.delivery import Delivery, DeliveryError
-from core.jobs.webhooks import WebhookDelivery, WebhookSender
+from core.jobs.webhooks import UNREACHABLE, WebhookDelivery, WebhookSender
 from core.models import OutboxKind, OutboxRow
 from core.store.base import Store
 from core.views import View
@@ -24,6 +29,27 @@ from core.views import View
 __all__ = ["Delivery", "DeliveryError", "OutboxDispatcher"]
 
 _log = logging.getLogger(__name__)
+
+
+def lane_of(row: OutboxRow) -> tuple[str, str]:
+    """(destination, order key): lanes run concurrently, a lane's rows one after another.
+
+    The destination is the chat platform or the webhook's host, so each has its own concurrency
+    bound. Rows of one session keep their order (its card before its thread notices, its plan
+    message before that message's updates); a row without a session is a lane of its own.
+    """
+    if row.kind is OutboxKind.WEBHOOK:
+        destination = "webhook:" + (urlsplit(str(row.target.get("url", ""))).hostname or "")
+    else:
+        destination = row.workspace.split(":", 1)[0]
+    return destination, row.session_id or f"row:{row.id}"
+
+
+@dataclass(slots=True)
+class _Lane:
+    destination: str
+    rows: deque[tuple[OutboxRow, asyncio.Future[None]]] = field(default_factory=deque)
+    task: asyncio.Task[None] | None = None
 
 
 class OutboxDispatcher:
@@ -42,6 +68,8 @@ class OutboxDispatcher:
         lease: timedelta = timedelta(minutes=2),
         poll_every: float = 5.0,
         webhook_sender: WebhookSender | None = None,
+        concurrency: int = 16,
+        per_destination: int = 4,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -56,6 +84,12 @@ class OutboxDispatcher:
         if webhook_sender is not None:
             self.use_webhooks(webhook_sender)
         self._wake = asyncio.Event()
+        self.per_destination = per_destination
+        self._limit = asyncio.Semaphore(concurrency)
+        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._lanes: dict[tuple[str, str], _Lane] = {}
+        self._in_flight: set[str] = set()
+        self._stop: asyncio.Event | None = None  # run_forever's: set, lanes start no new row
         self.delivered = 0
         self.failed = 0
 
@@ -72,7 +106,59 @@ class OutboxDispatcher:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Deliver one batch of due rows; returns how many were attempted."""
+        """Deliver one batch of due rows (lanes concurrently); returns how many were attempted."""
+        submitted = self._submit(await self._claim())
+        if submitted:
+            await asyncio.gather(*submitted.values())
+        return len(submitted)
+
+    async def drain(self, *, max_rounds: int = 50, stop: asyncio.Event | None = None) -> None:
+        """Deliver until nothing is due (or, once `stop` is set, until this round is done)."""
+        for _ in range(max_rounds):
+            if await self.run_once() == 0 or (stop is not None and stop.is_set()):
+                return
+
+    async def run_forever(self, stop: asyncio.Event, *, lock: asyncio.Lock | None = None) -> None:
+        """Deliver as rows are committed, and every `poll_every` seconds for retries.
+
+        Each round claims what is due and hands it to the lanes without waiting for them, so a
+        slow webhook receiver never holds back the next round. With a `lock` (the console's), a
+        round holds it until its chat notices are shown; webhook rows never take it. On stop,
+        the deliveries in progress finish; rows still queued behind them stay leased in the
+        database and are delivered when the lease runs out (here after a restart, or by a replica).
+        """
+        self._stop = stop
+        while not stop.is_set():
+            self._wake.clear()  # before the round: a wake-up (or stop) during it is kept
+            submitted: dict[str, asyncio.Future[None]] = {}
+            try:
+                async with lock or contextlib.nullcontext():
+                    rows = await self._claim()
+                    submitted = self._submit(rows)
+                    if lock is not None:
+                        chat = [
+                            submitted.get(r.id) for r in rows if r.kind is not OutboxKind.WEBHOOK
+                        ]
+                        await asyncio.gather(*(f for f in chat if f is not None))
+            except Exception:
+                _log.exception("outbox delivery round failed")
+            if stop.is_set():
+                break
+            if submitted:
+                continue  # more may be due
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_every)
+        try:
+            await self.settle()
+        finally:
+            self._stop = None
+
+    async def settle(self) -> None:
+        """Wait until every row handed to a lane is delivered or failed."""
+        while self._lanes:
+            await asyncio.gather(*(lane.task for lane in list(self._lanes.values()) if lane.task))
+
+    async def _claim(self) -> list[OutboxRow]:
         rows: list[OutboxRow] = []
         if self.deliveries:
             prefixes = [f"{platform}:" for platform in self.deliveries]
@@ -83,29 +169,54 @@ class OutboxDispatcher:
             rows += await self.store.claim_webhook_rows(
                 now=self.clock.now(), limit=self.batch, lease=self.lease
             )
+        return rows
+
+    def _submit(self, rows: list[OutboxRow]) -> dict[str, asyncio.Future[None]]:
+        """Queue each row on its lane (starting the lane if idle); futures by row id.
+
+        A row still in flight (its lease ran out while it waited behind a slow receiver, so it
+        was claimed again) is not queued twice.
+        """
+        loop = asyncio.get_running_loop()
+        submitted: dict[str, asyncio.Future[None]] = {}
         for row in rows:
-            await self._deliver(row)
-        return len(rows)
+            if row.id in self._in_flight:
+                continue
+            done: asyncio.Future[None] = loop.create_future()
+            self._in_flight.add(row.id)
+            submitted[row.id] = done
+            destination, key = lane_of(row)
+            lane = self._lanes.get((destination, key))
+            if lane is None:
+                lane = _Lane(destination)
+                self._lanes[(destination, key)] = lane
+                lane.rows.append((row, done))
+                lane.task = asyncio.create_task(self._run_lane((destination, key), lane))
+            else:
+                lane.rows.append((row, done))
+        return submitted
 
-    async def drain(self, *, max_rounds: int = 50, stop: asyncio.Event | None = None) -> None:
-        """Deliver until nothing is due (or, once `stop` is set, until this round is done)."""
-        for _ in range(max_rounds):
-            if await self.run_once() == 0 or (stop is not None and stop.is_set()):
-                return
-
-    async def run_forever(self, stop: asyncio.Event, *, lock: asyncio.Lock | None = None) -> None:
-        """Deliver as rows are committed, and every `poll_every` seconds for retries."""
-        while not stop.is_set():
-            self._wake.clear()  # before the round: a wake-up (or stop) during it is kept
-            try:
-                async with lock or contextlib.nullcontext():
-                    await self.drain(stop=stop)
-            except Exception:
-                _log.exception("outbox delivery round failed")
-            if stop.is_set():
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_every)
+    async def _run_lane(self, key: tuple[str, str], lane: _Lane) -> None:
+        """Deliver a lane's rows in order, each within its destination's concurrency bound."""
+        limit = self._limits.setdefault(lane.destination, asyncio.Semaphore(self.per_destination))
+        try:
+            while lane.rows:
+                async with limit, self._limit:
+                    if self._stop is not None and self._stop.is_set():
+                        break
+                    row, done = lane.rows.popleft()
+                    try:
+                        await self._deliver(row)
+                    finally:
+                        self._in_flight.discard(row.id)
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            for left, waiting in lane.rows:  # stopping (or cancelled): left leased for later
+                self._in_flight.discard(left.id)
+                if not waiting.done():
+                    waiting.set_result(None)
+            del self._lanes[key]
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:
@@ -118,7 +229,8 @@ class OutboxDispatcher:
             await self._failed(row, str(exc), exc.retry_after, exc.permanent)
         except Exception as exc:
             _log.exception("delivering outbox row %s failed", row.id)
-            await self._failed(row, f"{exc.__class__.__name__}", None, False)
+            shown = UNREACHABLE if row.kind is OutboxKind.WEBHOOK else exc.__class__.__name__
+            await self._failed(row, shown, None, False)  # an admin sees webhook errors: no detail
         else:
             self.delivered += 1
             await self.store.outbox_delivered(row.id, now=self.clock.now(), result_ref=result_ref)

@@ -17,6 +17,7 @@ from core.clock import Clock, SystemClock
 from core.commands import COMMANDS
 from core.errors import Conflict, InvalidTransition, NotFound, UsageError
 from core.jobs.records import JobRun
+from core.jobs.webhook_policy import WebhookPolicy
 from core.jobs.webhooks import WebhookRouter
 from core.models import (
     DONE_STATUSES,
@@ -81,6 +82,7 @@ class ServiceConfig:
     max_iterations: int = 100
     default_mode: str = "developer"
     touch_every: timedelta = timedelta(seconds=30)
+    webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
 
 
 @dataclass(slots=True)

@@ -28,7 +28,7 @@ from adapters.discord.delivery import DiscordDelivery
 from adapters.discord.replies import DEFER_AFTER, Replier
 from core.cards import error_view
 from core.commands import CommandSpec
-from core.errors import SessionBotError
+from core.errors import ConfigError, SessionBotError
 from core.models import Actor, ChatRef, Source
 from core.outbox import Delivery
 from core.runner import CommandRunner
@@ -135,9 +135,16 @@ class DiscordAdapter:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Log in (REST), sync the commands, then keep the gateway connection in the background."""
+        """Log in (REST), sync the commands, then keep the gateway connection in the background.
+
+        A refused token raises ConfigError naming DISCORD_TOKEN; any other failure (Discord
+        unreachable, a 5xx) is raised as it is, for the caller to retry.
+        """
         self._started = True
-        await self.client.login(self._token)
+        try:
+            await self.client.login(self._token)
+        except discord.LoginFailure:
+            raise ConfigError("DISCORD_TOKEN", "Discord refused it (401 Unauthorized)") from None
         await self.sync_commands()
         self._gateway = asyncio.create_task(self._connect(), name="discord-gateway")
 

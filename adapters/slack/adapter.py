@@ -11,9 +11,11 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.delivery import PLATFORM, InviteHints, SlackDelivery
@@ -21,13 +23,14 @@ from adapters.slack.directory import AdminDirectory
 from adapters.slack.handlers import SlackHandlers
 from adapters.slack.installations import STATE_TTL, SlackInstallationStore, SlackOAuthStateStore
 from adapters.slack.replies import ResponseUrls
+from core.errors import ConfigError
 from core.outbox import Delivery
 from core.runner import CommandRunner
 
 _log = logging.getLogger(__name__)
 _bolt_log = logging.getLogger("slack_bolt")
-_oauth_http_log = logging.getLogger(f"{__name__}.oauth_http")
-_oauth_http_log.setLevel(logging.INFO)  # see _quiet_copy
+# A library logger name, so the logging set-up holds it at WARNING: see _quiet_copy.
+_oauth_http_log = logging.getLogger("slack_sdk.web.oauth_http")
 
 EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
@@ -39,6 +42,10 @@ BOT_SCOPES = {
     "im:write": "conversations.open (reminders by DM)",
     "users:read": "users.info (workspace admins and owners)",
 }
+# Web API errors that mean the credential itself is wrong: retrying cannot help.
+BAD_CREDENTIAL = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+)
 
 
 def not_installed_message(install_url: str) -> str:
@@ -120,11 +127,13 @@ class SlackAdapter:
         self.handlers = SlackHandlers(
             runner, admins=AdminDirectory(), hints=self.hints, replies=self.replies
         )
+        # HTTP mode checks each request's signature in `handle_http`, before Bolt sees it;
+        # Socket Mode payloads arrive over an authenticated socket.
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self.app = AsyncApp(
             client=client,
             signing_secret=signing_secret or "",
-            # Socket Mode payloads arrive over an authenticated socket; Bolt skips the HMAC there.
-            request_verification_enabled=app_token is None,
+            request_verification_enabled=False,
             # The listeners ack within their budget and spawn the rest, so answering after them
             # is answering at once.
             process_before_response=True,
@@ -133,7 +142,7 @@ class SlackAdapter:
             url_verification_enabled=False,
             ignoring_self_events_enabled=False,
             attaching_function_token_enabled=False,
-            logger=logging.getLogger("slack_bolt"),
+            logger=_bolt_logger(),
             **_oauth_arguments(oauth, client),
         )
         self.handlers.register(self.app)
@@ -166,18 +175,48 @@ class SlackAdapter:
         return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
 
     async def handle_http(self, request: web.Request) -> web.Response:
+        refusal = await self._refusal(request)
+        if refusal is not None:  # one short line; never the body or the headers
+            _log.warning("Slack request refused: %s (from %s)", refusal, request.remote)
+            return web.json_response({"error": "invalid request"}, status=401)
         bolt_request = await to_bolt_request(request)
         bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
+    async def _refusal(self, request: web.Request) -> str | None:
+        """Why a request is not Slack's (None when its signature holds)."""
+        if self._verifier is None:
+            return "no signing secret configured"
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not timestamp.isdigit() or not signature:
+            return "missing or malformed signature headers"
+        body = await request.read()  # bounded by the server's client_max_size
+        if not self._verifier.is_valid(body, timestamp, signature):
+            return "bad signature or stale timestamp"
+        return None
+
     async def start(self) -> None:
-        """Check the token (auth.test) and, in Socket Mode, connect; problems show in /readyz."""
+        """Check the token (auth.test) and, in Socket Mode, connect.
+
+        A refused credential raises ConfigError naming its variable; any other failure (Slack
+        unreachable, a 5xx) is raised as it is, for the caller to retry.
+        """
         if self.oauth is not None:
             await self._start_oauth()
         else:
             await self._check_token()
         if self.socket is not None:
-            await self.socket.connect_async()  # type: ignore[no-untyped-call]
+            await self._open_socket()
+
+    async def _open_socket(self) -> None:
+        assert self.socket is not None
+        socket = self.socket.client
+        try:  # connect() would retry a refused app token forever: ask for the URL first
+            socket.wss_uri = await socket.issue_new_wss_url()
+        except SlackApiError as exc:
+            raise _credential_error("SLACK_APP_TOKEN", exc) from None
+        await self.socket.connect_async()  # type: ignore[no-untyped-call]
 
     async def _start_oauth(self) -> None:
         """OAuth mode has no single token to check: each team's is found per request."""
@@ -191,11 +230,12 @@ class SlackAdapter:
             identity = await self.client.auth_test()
         except (SlackApiError, SlackClientError, OSError) as exc:
             self._problem = f"auth.test failed: {_reason(exc)}"
-            _log.error("Slack %s", self._problem)
-        else:
-            self.hints.bot_user_id = identity.get("user_id")
-            self._problem = _missing_scopes(identity.headers)
-            _log.info("Slack app for team %s in %s mode", identity.get("team_id"), self.mode)
+            if isinstance(exc, SlackApiError):
+                raise _credential_error("SLACK_BOT_TOKEN", exc) from None
+            raise
+        self.hints.bot_user_id = identity.get("user_id")
+        self._problem = _missing_scopes(identity.headers)
+        _log.info("Slack app for team %s in %s mode", identity.get("team_id"), self.mode)
 
     async def stop(self) -> None:
         """Stop taking payloads, then let in-flight listener work finish (bounded)."""
@@ -216,7 +256,8 @@ class SlackAdapter:
 
 def _quiet_copy(client: AsyncWebClient) -> AsyncWebClient:
     """The client for oauth.v2.access, whose response holds the new token: slack_sdk logs
-    response bodies at DEBUG on the client's logger, so this one never logs below INFO."""
+    response bodies at DEBUG on the client's logger, and this one is never let below WARNING."""
+    _oauth_http_log.setLevel(logging.WARNING)  # also where the logging set-up is not ours
     return AsyncWebClient(
         base_url=client.base_url,
         timeout=client.timeout,
@@ -249,7 +290,32 @@ def _missing_scopes(headers: dict[str, Any]) -> str | None:
     return f"missing scopes: {', '.join(missing)}"
 
 
+def _credential_error(variable: str, exc: SlackApiError) -> Exception:
+    """ConfigError when Slack refused the credential itself, else the error to retry on."""
+    error = exc.response.get("error")
+    if error in BAD_CREDENTIAL:
+        return ConfigError(variable, f"Slack refused it ({error})")
+    return exc
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error") or exc.response.status_code)
     return exc.__class__.__name__
+
+
+class _EnvTokenWarning(logging.Filter):
+    """Bolt also reads SLACK_BOT_TOKEN from the process environment and, given our client
+    (built from that same token, or tokenless with OAuth), warns that the token "will be
+    unused" at every start: a false alarm, dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_ENV_TOKEN_WARNING = _EnvTokenWarning()
+
+
+def _bolt_logger() -> logging.Logger:
+    _bolt_log.addFilter(_ENV_TOKEN_WARNING)  # addFilter skips a filter already there
+    return _bolt_log

@@ -21,7 +21,7 @@ class ApiConfig:
     max_body: int = 1024 * 1024
     rate: float = 50.0  # requests per second per token, on average
     burst: int = 200  # requests a token may make at once
-    auth_failures: int = 20  # failed authentications a client address may make at once
+    auth_failures: int = 30  # failed authentications a client address may make at once
     auth_failure_rate: float = 20 / 60  # … and then one more every 3 s
     limiter_keys: int = 10_000  # tokens or addresses each limiter remembers (least recent go)
 

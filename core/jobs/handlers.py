@@ -64,13 +64,16 @@ async def _webhook(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
     await service.require_admin(actor)
     action = cmd.args.get("action", "list")
     if action == "list":
-        return Reply(views.webhook_list(await service.store.webhooks(actor.workspace)))
+        hooks = await service.store.webhooks(actor.workspace)
+        policy = service.config.webhook_policy
+        return Reply(views.webhook_list(hooks, {w.id: policy.violation(w.url) for w in hooks}))
     if action == "remove":
         removed = await service.store.remove_webhook(actor.workspace, cmd.args["target"])
         if removed is None:
             raise NotFound("webhook", cmd.args["target"][:40])
         service.webhooks.forget(actor.workspace)
         return Reply(views.webhook_removed(removed))
+    await service.config.webhook_policy.check_target(cmd.args["target"])
     events = [e for e in cmd.args.get("events", []) if e != "all"]
     unknown = sorted(set(events) - EVENT_NAMES)
     if unknown:

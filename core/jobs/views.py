@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from statistics import median
 from zoneinfo import ZoneInfo
@@ -142,21 +143,29 @@ def webhook_added(webhook: WebhookSubscription) -> View:
             Field("Secret", f"`{webhook.secret}`", inline=False),
         ],
         blocks=[
-            "The secret is shown only now. Verify each delivery: X-Sessionbot-Signature is "
-            "sha256=<hex HMAC-SHA256 of the raw body with this secret>."
+            "The secret is shown only now. Verify each delivery: X-Sessionbot-Signature-V1 is "
+            "v1=<hex HMAC-SHA256 of `<X-Sessionbot-Timestamp>.<raw body>` with this secret>; "
+            "refuse old timestamps (e.g. over 5 minutes)."
         ],
         accent=Accent.WARNING,
     )
 
 
 def webhook_removed(webhook: WebhookSubscription) -> View:
-    return View(kind="confirmation", title=f"Webhook {webhook.id[:8]} removed ({webhook.url})")
+    return View(
+        kind="confirmation", title=f"Webhook {webhook.id[:8]} removed ({escape(webhook.url)})"
+    )
 
 
-def webhook_list(webhooks: list[WebhookSubscription]) -> View:
+def webhook_list(
+    webhooks: list[WebhookSubscription], refused: Mapping[str, str | None] | None = None
+) -> View:
+    """`refused`: why a subscription's URL breaks the target policy (it is not delivered)."""
+    refused = refused or {}
     lines = [
         f"{w.id[:8]} · {escape(w.url)} · {', '.join(w.events) or 'all events'}"
         + ("" if w.active else " · inactive")
+        + (f" · not delivered: {escape(reason)}" if (reason := refused.get(w.id)) else "")
         for w in webhooks
     ]
     return View(

@@ -30,10 +30,13 @@ from core.store.codec import ts
 
 _log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Sessionbot-Signature"
+SIGNATURE_HEADER = "X-Sessionbot-Signature"  # deprecated: body only, no replay protection
+SIGNATURE_V1_HEADER = "X-Sessionbot-Signature-V1"
 TIMESTAMP_HEADER = "X-Sessionbot-Timestamp"
 DELIVERY_HEADER = "X-Sessionbot-Delivery"
 CACHE_SECONDS = 5.0
+REFUSED_BY_POLICY = "connection refused by policy"
+UNREACHABLE = "unreachable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +61,19 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def verify(secret: str, body: bytes, signature: str) -> bool:
-    """What a receiver does: recompute the signature and compare in constant time."""
+    """Checks the deprecated body-only signature in constant time."""
     return hmac.compare_digest(sign(secret, body), signature)
+
+
+def sign_v1(secret: str, timestamp: str, body: bytes) -> str:
+    """`v1=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with secret>` (replays can be refused)."""
+    signed = timestamp.encode() + b"." + body
+    return "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def failure_of(status: int) -> str:
+    """What the admin sees of a failed answer: its class only (`HTTP 5xx`)."""
+    return f"HTTP {status // 100}xx" if 100 <= status <= 599 else "HTTP error"
 
 
 def body_of(payload: Mapping[str, Any]) -> bytes:
@@ -173,11 +187,12 @@ class WebhookDelivery:
         if hook is None or not hook.active:
             raise DeliveryError("the webhook subscription was removed", permanent=True)
         body = body_of(row.payload)
-        now = self.clock.now()
+        timestamp = str(int(self.clock.now().timestamp()))
         headers = {
             "Content-Type": "application/json",
+            SIGNATURE_V1_HEADER: sign_v1(hook.secret, timestamp, body),
             SIGNATURE_HEADER: sign(hook.secret, body),
-            TIMESTAMP_HEADER: str(int(now.timestamp())),
+            TIMESTAMP_HEADER: timestamp,
             DELIVERY_HEADER: row.id,
             "User-Agent": "sessionbot-webhooks",
         }
@@ -187,5 +202,5 @@ class WebhookDelivery:
         _log.info("webhook %s answered HTTP %s", hook.id, response.status)
         permanent = response.status == 410  # Gone: the receiver asks us to stop
         raise DeliveryError(
-            f"HTTP {response.status}", retry_after=response.retry_after, permanent=permanent
+            failure_of(response.status), retry_after=response.retry_after, permanent=permanent
         )

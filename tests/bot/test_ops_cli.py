@@ -260,11 +260,11 @@ def test_sessions_list_and_show_print_tables(tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     for text in ("console:local", "#1", "Rotate the keys", "pending", "#2", "Other work", "bob"):
         assert text in listed.stdout
-    assert "2 shown of 2" in listed.stdout
+    assert "2 shown of 2" in listed.stderr  # piped: the rows on stdout, the count beside
     open_only = sessionbot(db, "sessions", "list", "--status", "pending")
     assert "Rotate the keys" in open_only.stdout and "Other work" not in open_only.stdout
     elsewhere = sessionbot(db, "sessions", "list", "--workspace", "slack:T1")
-    assert elsewhere.returncode == 0 and "0 shown of 0" in elsewhere.stdout
+    assert elsewhere.returncode == 0 and "0 shown of 0" in elsewhere.stderr
 
     shown = sessionbot(db, "sessions", "show", "#1")
     assert shown.returncode == 0, shown.stderr
