@@ -35,6 +35,7 @@ from prometheus_client.registry import Collector
 
 from core.clock import Clock
 from core.models import Status
+from core.store import decode
 from core.store.base import Store
 
 _log = logging.getLogger(__name__)
@@ -152,6 +153,12 @@ class Metrics:
             buckets=COMMAND_BUCKETS,
             registry=r,
         )
+        self.unreadable_rows = Gauge(
+            f"{PREFIX}_unreadable_rows",
+            "Stored JSON values read as empty because they could not be decoded, by table.",
+            ["table"],
+            registry=r,
+        )
         self.refresh_errors = Counter(
             f"{PREFIX}_metrics_refresh_errors",
             "Scrapes that could not read the database.",
@@ -215,6 +222,8 @@ class Metrics:
 
     async def refresh(self) -> None:
         """Re-read the database gauges unless they are fresher than `cache_for`."""
+        for table, seen in decode.UNREADABLE.items():
+            self.unreadable_rows.labels(table).set(seen)
         now = self.clock.now()
         if self._store is None or (
             self._refreshed is not None and now - self._refreshed < self.cache_for

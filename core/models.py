@@ -151,6 +151,11 @@ class Member:
     added_at: datetime | None = None
 
 
+MAX_MODE = 40
+# A session's mode is a free label, one word as chat's `mode:<word>` gives it: no spaces.
+MODE_PATTERN = r"^[^\s\x00]{1,40}$"
+
+
 @dataclass(slots=True)
 class Session:
     id: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Collection
@@ -21,6 +22,8 @@ from core.jobs.webhook_policy import WebhookPolicy
 from core.jobs.webhooks import WebhookRouter
 from core.models import (
     DONE_STATUSES,
+    MAX_MODE,
+    MODE_PATTERN,
     OPEN_STATUSES,
     Actor,
     Approval,
@@ -359,6 +362,11 @@ class SessionService:
             raise UsageError("A session needs a title.", usage="/session start <title…>")
         if len(title) > MAX_TITLE:
             raise UsageError(f"The title is too long (at most {MAX_TITLE} characters).")
+        if mode is not None and not re.fullmatch(MODE_PATTERN, mode):
+            raise UsageError(
+                f"A mode is one word of at most {MAX_MODE} characters (deploy, incident…).",
+                usage="/session start <title…> [mode:<mode>]",
+            )
         now = self.clock.now()
         settings = await self.settings(actor.workspace)
         session = Session(
@@ -368,7 +376,7 @@ class SessionService:
             channel_id=chat.channel_id,
             owner_id=actor.user_id,
             title=title,
-            mode=(mode or self.config.default_mode)[:40],
+            mode=mode or self.config.default_mode,
             status=Status.PENDING if plan_items else Status.ACTIVE,
             created_at=now,
             updated_at=now,

@@ -11,7 +11,6 @@ payload's response_url.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from collections.abc import Awaitable
@@ -24,6 +23,7 @@ from adapters.slack.blocks import REASON_CALLBACK, reason_modal, submitted_reaso
 from adapters.slack.delivery import PLATFORM, InviteHints
 from adapters.slack.directory import AdminDirectory
 from adapters.slack.replies import ResponseUrls, message_body
+from core import jsonlimits
 from core.cards import APPROVE_ACTION, REJECT_ACTION, REREQUEST_ACTION, error_view
 from core.models import Actor, ChatRef, Source
 from core.runner import CommandRunner
@@ -105,7 +105,14 @@ class SlackHandlers:
 
     async def on_reason(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
         await ack()  # closes the modal; the outcome goes to the original click's response_url
-        metadata = json.loads(body["view"].get("private_metadata") or "{}")
+        try:
+            metadata = jsonlimits.parse(body["view"].get("private_metadata") or "{}")
+        except (ValueError, jsonlimits.TooDeep):
+            _log.warning("refused a Reject dialog whose private_metadata is not usable JSON")
+            return
+        if not isinstance(metadata, dict):
+            _log.warning("refused a Reject dialog whose private_metadata is not an object")
+            return
         self._spawn(self._reason(body, metadata, client), metadata.get("response_url"))
 
     # -- the work ------------------------------------------------------------------------------

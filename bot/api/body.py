@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.api.errors import ApiError
+from core import jsonlimits
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 
@@ -54,9 +55,12 @@ def parse_json(request: web.Request, raw: bytes) -> Any:
         )
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text, parse_float=_finite, parse_constant=_refuse_constant)
+        value = jsonlimits.parse(text, "it", parse_float=_finite, parse_constant=_refuse_constant)
         json.dumps(value, ensure_ascii=False).encode("utf-8")  # lone surrogates fail here
-    except (ValueError, RecursionError) as exc:
+    except jsonlimits.TooDeep as exc:
+        message = f"Can't read the request body: {exc.reason}"
+        raise ApiError(400, "malformed_json", message) from None
+    except ValueError as exc:
         problem = "it is not UTF-8" if isinstance(exc, UnicodeError) else "it is not valid JSON"
         raise ApiError(400, "malformed_json", f"Can't read the request body: {problem}.") from None
     if _holds_nul(value):

@@ -11,7 +11,7 @@ from bot.api.body import parse_json, read_body
 from bot.api.errors import ApiError
 from bot.api.route import Call, Param, Route
 from bot.api.runtime import API, TOKEN, ApiContext
-from bot.api.validation import Invalid, parameter, validate
+from bot.api.schemas import Invalid, check, parameter, serialise
 from core.models import Actor, Source
 
 ANONYMOUS = Actor("", "anonymous", Source.API)  # the caller of a public route
@@ -48,6 +48,8 @@ class Endpoint:
             return result
         if self.route.status == 204:
             return web.Response(status=204)
+        if isinstance(self.route.response, type):  # a record: serialised through it
+            result = serialise(self.route.response, result)
         return web.json_response(result, status=self.route.status)
 
     def _call(self, api: ApiContext, request: web.Request, raw: bytes) -> Call:
@@ -62,18 +64,13 @@ class Endpoint:
         body: dict[str, Any] = {}
         if route.body is not None:
             value = parse_json(request, raw)
-            _check(lambda: validate(value, route.body or {}, "body"), 422, "invalid_body")
-            body = value
+            try:
+                body = check(route.body, value)
+            except Invalid as exc:
+                raise ApiError(422, "invalid_body", str(exc)) from None
         path = _params(route.path_params, dict(request.match_info), "path")
         query = _query(route.query, request)
         return Call(api, actor, path, query, body, request)
-
-
-def _check(check: Any, status: int, code: str) -> None:
-    try:
-        check()
-    except Invalid as exc:
-        raise ApiError(status, code, str(exc)) from None
 
 
 def _params(
@@ -88,7 +85,7 @@ def _params(
         text = given[p.name]
         try:
             text.encode("utf-8")
-            found[p.name] = parameter(text, p.schema, f"{where}.{p.name}")
+            found[p.name] = parameter(text, p.kind, f"{where}.{p.name}")
         except (Invalid, UnicodeError) as exc:
             message = str(exc) if isinstance(exc, Invalid) else f"{where}.{p.name}: not UTF-8"
             raise ApiError(400, "invalid_parameter", message) from None

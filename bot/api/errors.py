@@ -64,6 +64,21 @@ def error_json(
     )
 
 
+def api_wording(exc: SessionBotError) -> str:
+    """Core's message as an API client needs it: no chat usage line, no slash command."""
+    if isinstance(exc, Forbidden):
+        text = f"This token's user can't {exc.action}: "
+        if exc.detail and "/session" not in exc.detail:
+            return text + exc.detail
+        text += f"it needs the {' or '.join(exc.required)} role."
+        if set(exc.required) & {"editor", "approver", "viewer"}:
+            text += " The owner or an admin grants it: POST /sessions/{session}/members."
+        return text
+    if isinstance(exc, UsageError):
+        return exc.reason  # the usage line and suggestions are chat commands
+    return exc.message
+
+
 def to_response(exc: BaseException) -> web.Response:
     """The JSON response for any exception a request raised (unknown ones logged, with a ref)."""
     if isinstance(exc, ApiError):
@@ -72,7 +87,7 @@ def to_response(exc: BaseException) -> web.Response:
         status = next((s for kind, s in STATUS if isinstance(exc, kind)), 500)
         if status >= 500:
             _log.error("API request failed: %s", exc.__class__.__name__)
-        return error_json(status, exc.code, exc.message)
+        return error_json(status, exc.code, api_wording(exc))
     if isinstance(exc, web.HTTPException) and exc.status < 500:
         code = HTTP_CODES.get(exc.status, "bad_request")
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
@@ -94,4 +109,4 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return to_response(exc)
 
 
-__all__ = ["ApiError", "error_json", "errors_middleware", "to_response"]
+__all__ = ["ApiError", "api_wording", "error_json", "errors_middleware", "to_response"]

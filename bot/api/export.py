@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
 from bot.api.route import Call, Param, Route
-from bot.api.schemas import string
 from core.history.export import json_chunks, markdown_chunks
 
 _FORMATS = {"json": ("application/json", "json"), "md": ("text/markdown", "md")}
@@ -47,7 +46,7 @@ ROUTES = [
         "Export a session as JSON (re-importable) or Markdown, streamed",
         "sessions",
         export,
-        query=(Param("format", string(enum=("json", "md")), "`json` (default) or `md`."),),
+        query=(Param("format", Literal["json", "md"], "`json` (default) or `md`."),),
         stream={
             "application/json": {"type": "object", "description": "The `sessionbot export` JSON."},
             "text/markdown": {"type": "string"},

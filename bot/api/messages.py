@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.api.route import Call, Param, Route
-from bot.api.schemas import MESSAGE_ROLES, free_object, integer, obj, page_of, ref, string
+from bot.api import models as m
+from bot.api.errors import ApiError
+from bot.api.route import Call, Param, Route, number, text
+from core.errors import UsageError
 from core.history.models import MATCH_END, MATCH_START, MessageRole, SearchHit
 from core.history.records import message_record
 from core.history.search import MAX_QUERY, search
 
 _P = "/sessions/{session}/messages"
 _TAG = "messages"
-MAX_CONTENT = 64 * 1024  # the history feature's default; its own limit is checked in core
 
 
 def _hit(hit: SearchHit) -> dict[str, Any]:
@@ -63,58 +64,43 @@ async def get(call: Call) -> Any:
 
 
 async def edit(call: Call) -> Any:
-    message = await call.api.history.edit(
-        call.actor, call.path["session"], call.path["seq"], call.body["content"]
-    )
+    """The edited message as a GET shows it: with the revision the edit just kept."""
+    history, ref, seq = call.api.history, call.path["session"], call.path["seq"]
+    await history.edit(call.actor, ref, seq, call.body["content"])
+    _, message = await history.get(call.actor, ref, seq)
     return message_record(message)
 
 
 async def find(call: Call) -> Any:
     q = call.query
-    results = await search(
-        call.api.history,
-        call.actor,
-        q["q"],
-        ref=q.get("session"),
-        limit=q.get("limit", 10),
-        offset=q.get("offset", 0),
-    )
+    try:
+        results = await search(
+            call.api.history,
+            call.actor,
+            q["q"],
+            ref=q.get("session"),
+            limit=q.get("limit", 10),
+            offset=q.get("offset", 0),
+        )
+    except UsageError as exc:  # the query can't be read: say so without chat's usage line
+        raise ApiError(400, "invalid_query", f"query.q: {exc.reason}") from None
     return {"query": results.query, "hits": [_hit(h) for h in results.hits]}
 
 
-_CONTENT = string(min_length=1, max_length=MAX_CONTENT)
-_APPEND = obj(
-    {
-        "content": _CONTENT,
-        "role": string(enum=MESSAGE_ROLES),
-        "parent_id": string(
-            min_length=1, max_length=64, description="The id of the message replied to."
-        ),
-        "metadata": free_object("Anything to keep with the message (at most 16 KiB)."),
-    },
-    ("content",),
-)
-_PAGE = page_of(
-    "Message",
-    "messages",
-    next_before={"type": ["integer", "null"], "description": "Pass as `before` for older ones."},
-    last_seq=integer(0),
-)
-_SEARCH = page_of("SearchHit", "hits", query=string())
 _SEARCH_QUERY = (
     Param(
         "q",
-        string(min_length=1, max_length=MAX_QUERY),
+        text(1, MAX_QUERY, "deploy"),
         'Words, "phrases", prefix*, AND/OR/NOT.',
         True,
     ),
-    Param("session", string(min_length=1, max_length=64), "Only in this session (ref or id)."),
-    Param("limit", integer(1, 100), "How many hits (default 10)."),
-    Param("offset", integer(0, 10_000), "Skip this many hits."),
+    Param("session", text(1, 64), "Only in this session (ref or id)."),
+    Param("limit", number(1, 100), "How many hits (default 10)."),
+    Param("offset", number(0, 10_000), "Skip this many hits."),
 )
 _PAGE_QUERY = (
-    Param("limit", integer(1, 500), "Page size (default 20)."),
-    Param("before", integer(1, 2**31 - 1), "Only messages older than this seq."),
+    Param("limit", number(1, 500), "Page size (default 20)."),
+    Param("before", number(1, m.MAX_INT), "Only messages older than this seq."),
 )
 
 ROUTES = [
@@ -125,13 +111,21 @@ ROUTES = [
         "Page messages, newest first",
         _TAG,
         page,
-        _PAGE,
+        m.MessagePage,
         query=_PAGE_QUERY,
     ),
     Route(
-        "POST", _P, "appendMessage", "Append a message", _TAG, append, ref("Message"), 201, _APPEND
+        "POST",
+        _P,
+        "appendMessage",
+        "Append a message",
+        _TAG,
+        append,
+        m.Message,
+        201,
+        m.AppendMessage,
     ),
-    Route("GET", _P + "/{seq}", "getMessage", "One message", _TAG, get, ref("Message")),
+    Route("GET", _P + "/{seq}", "getMessage", "One message", _TAG, get, m.Message),
     Route(
         "PATCH",
         _P + "/{seq}",
@@ -139,8 +133,8 @@ ROUTES = [
         "Edit a message (earlier text kept as a revision)",
         _TAG,
         edit,
-        ref("Message"),
-        body=obj({"content": _CONTENT}, ("content",)),
+        m.Message,
+        body=m.EditMessage,
     ),
     Route(
         "GET",
@@ -149,7 +143,7 @@ ROUTES = [
         "Full-text search over the workspace's messages",
         _TAG,
         find,
-        _SEARCH,
+        m.SearchResults,
         query=_SEARCH_QUERY,
     ),
 ]

@@ -5,20 +5,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.api import models
 from bot.api.route import Call, Route
-from bot.api.schemas import COMPONENTS, Schema, ref
+from bot.api.schemas import Schema, components, ref
 
 PREFIX = "/api/v1"
 ERRORS = {
-    "400": "Malformed request: bad JSON, a bad query or path parameter.",
+    "400": "Malformed request: bad JSON (or nested over 64 deep), a bad query or path "
+    "parameter, a search query that can't be read.",
     "401": "Missing, wrong, unknown or revoked API token.",
     "403": "The token's principal lacks the role this needs.",
     "404": "No such session, plan, message or route in the token's workspace.",
     "409": "The session's status does not allow it, or someone changed it first.",
     "413": "The body or a value in it is over a size limit.",
     "415": "The body is not application/json.",
-    "422": "The body does not fit the schema, or a value is unusable.",
-    "429": "Too many requests with this token (see Retry-After).",
+    "422": "The body does not fit the schema (the message names the field), or a value is "
+    "unusable.",
+    "429": "Too many requests with this token, or too many failed authentications from this "
+    "address (see Retry-After).",
 }
 _PATH_RE = re.compile(r"\{(\w+)\}")
 
@@ -53,7 +57,8 @@ def _success(route: Route) -> dict[str, Any]:
         return {"description": "The document, streamed.", "content": content}
     if route.response is None:
         return {"description": "Done; no body."}
-    json_body = {"application/json": {"schema": route.response}}
+    shown = ref(route.response) if isinstance(route.response, type) else route.response
+    json_body = {"application/json": {"schema": shown}}
     return {"description": "Success.", "content": json_body}
 
 
@@ -87,8 +92,8 @@ def operation(route: Route) -> dict[str, Any]:
         op["parameters"] = parameters
     if route.body is not None:
         op["requestBody"] = {
-            "required": route.body.get("required") is not None,
-            "content": {"application/json": {"schema": route.body}},
+            "required": bool(route.body.__required_keys__),
+            "content": {"application/json": {"schema": ref(route.body)}},
         }
     if route.public:
         op["security"] = []
@@ -99,7 +104,10 @@ def document(routes: list[Route]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = operation(route)
-    error: Schema = ref("Error")
+    error: Schema = ref(models.Error)
+    records: list[Any] = [models.Error]
+    for route in routes:
+        records += [r for r in (route.body, route.response) if isinstance(r, type)]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -113,7 +121,7 @@ def document(routes: list[Route]) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": COMPONENTS,
+            "schemas": components(records),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "responses": {
                 f"E{code}": {

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.api import models as m
+from bot.api.errors import ApiError
 from bot.api.route import Call, Route
-from bot.api.schemas import DURATION, integer, obj, record, ref, string
 from core.durations import parse_duration
 from core.errors import NotFound, UsageError
 from core.history.records import modification_record, plan_record, session_record
 from core.models import Decision, ModAction
-from core.service import MAX_REASON, DecisionResult
+from core.service import DecisionResult
 
 _P = "/sessions/{session}/plan"
 _TAG = "plans"
@@ -69,6 +70,9 @@ async def reject(call: Call) -> Any:
 
 
 async def modify(call: Call) -> Any:
+    if len(call.body) != 1:
+        fields = ", ".join(_ACTIONS)
+        raise ApiError(422, "invalid_body", f"body: send exactly one of {fields}")
     ((field, value),) = call.body.items()
     mod = await call.api.service.modify(
         call.actor, call.path["session"], call.path["position"], _ACTIONS[field], value
@@ -76,36 +80,8 @@ async def modify(call: Call) -> Any:
     return modification_record(mod)
 
 
-_ITEM = string(min_length=1, max_length=500)
-_SUBMIT = obj(
-    {
-        "items": {"type": "array", "items": _ITEM, "minItems": 1, "maxItems": 50},
-        "required_approvals": integer(1, 20, description="Distinct approvals needed (default 1)."),
-        "expires_in": DURATION | {"description": "The approval request expires after this."},
-    },
-    ("items",),
-)
-_REASON = obj({"reason": string(max_length=MAX_REASON)})
-_DECISION = record(
-    session=ref("Session"),
-    plan=ref("Plan"),
-    settled={"type": "boolean", "description": "The plan is now approved or rejected."},
-    approvals=integer(0),
-    repeated={"type": "boolean", "description": "This person had already approved."},
-)
-_MODIFY = obj(
-    {
-        "status": string(enum=("todo", "in_progress", "done", "blocked", "skipped")),
-        "assignee": string(min_length=1, max_length=80),
-        "comment": string(min_length=1, max_length=MAX_REASON),
-    },
-    min_properties=1,
-    max_properties=1,
-    description="Exactly one change.",
-)
-
 ROUTES = [
-    Route("GET", _P, "getPlan", "The current plan", _TAG, current, ref("Plan")),
+    Route("GET", _P, "getPlan", "The current plan", _TAG, current, m.Plan),
     Route(
         "POST",
         _P,
@@ -113,9 +89,9 @@ ROUTES = [
         "Submit a plan (a new version supersedes the old)",
         _TAG,
         submit,
-        ref("Plan"),
+        m.Plan,
         201,
-        _SUBMIT,
+        m.SubmitPlan,
     ),
     Route(
         "POST",
@@ -124,8 +100,8 @@ ROUTES = [
         "Approve the pending plan",
         _TAG,
         approve,
-        _DECISION,
-        body=_REASON,
+        m.DecisionResult,
+        body=m.WithReason,
     ),
     Route(
         "POST",
@@ -134,8 +110,8 @@ ROUTES = [
         "Reject the pending plan",
         _TAG,
         reject,
-        _DECISION,
-        body=_REASON,
+        m.DecisionResult,
+        body=m.WithReason,
     ),
     Route(
         "PATCH",
@@ -144,7 +120,7 @@ ROUTES = [
         "Change an item's status, assignee or add a comment",
         _TAG,
         modify,
-        ref("Modification"),
-        body=_MODIFY,
+        m.Modification,
+        body=m.ModifyItem,
     ),
 ]

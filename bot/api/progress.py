@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.api.route import Call, Param, Route
-from bot.api.schemas import free_object, integer, obj, page_of, record, ref, string
+from bot.api import models as m
+from bot.api.route import Call, Param, Route, number
 from core.history.records import event_record, session_record
 from core.models import EventType
 
 _P = "/sessions/{session}"
 _TAG = "progress"
-_ANY: dict[str, Any] = {"description": "Any JSON value."}
 
 
 async def iterate(call: Call) -> Any:
@@ -43,31 +42,9 @@ async def events(call: Call) -> Any:
     }
 
 
-_TOOL_CALL = obj(
-    {
-        "tool": string(min_length=1, max_length=200, description="The tool's name."),
-        "input": _ANY,
-        "output": _ANY,
-        "status": string(max_length=40, description="e.g. `ok`, `error`."),
-        "duration_ms": integer(0, 86_400_000),
-    },
-    ("tool",),
-)
-_ITERATION = obj(
-    {
-        "count": integer(1, 1000, description="How many iterations to count (default 1)."),
-        "data": free_object("Anything to keep with the iteration event."),
-    }
-)
-_EVENTS = page_of(
-    "Event",
-    "events",
-    next_before=integer(1, description="Pass as `before` for older events; null at the end")
-    | {"type": ["integer", "null"]},
-)
 _PAGE_QUERY = (
-    Param("limit", integer(1, 200), "Page size (default 20)."),
-    Param("before", integer(1, 2**31 - 1), "Only entries older than this seq."),
+    Param("limit", number(1, 200), "Page size (default 20)."),
+    Param("before", number(1, m.MAX_INT), "Only entries older than this seq."),
 )
 
 ROUTES = [
@@ -78,8 +55,8 @@ ROUTES = [
         "Count iterations (may time the session out)",
         _TAG,
         iterate,
-        ref("Session"),
-        body=_ITERATION,
+        m.Session,
+        body=m.RecordIteration,
     ),
     Route(
         "POST",
@@ -88,9 +65,9 @@ ROUTES = [
         "Record a tool call event",
         _TAG,
         tool_call,
-        record(seq=integer(1)),
+        m.ToolCallRecorded,
         201,
-        _TOOL_CALL,
+        m.RecordToolCall,
     ),
     Route(
         "GET",
@@ -99,7 +76,7 @@ ROUTES = [
         "Page the event log, newest first",
         _TAG,
         events,
-        _EVENTS,
+        m.EventPage,
         query=_PAGE_QUERY,
     ),
 ]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from core.clock import Clock
 from core.history.messages import HistoryService
 from core.service import SessionService
 from core.tokens import ApiToken, TokenService
@@ -21,29 +21,50 @@ class ApiConfig:
     max_body: int = 1024 * 1024
     rate: float = 50.0  # requests per second per token, on average
     burst: int = 200  # requests a token may make at once
+    auth_failures: int = 30  # failed authentications a client address may make at once
+    auth_failure_rate: float = 20 / 60  # … and then one more every 3 s
+    limiter_keys: int = 10_000  # tokens or addresses each limiter remembers (least recent go)
 
 
 class RateLimiter:
-    """A token bucket per API token; `take` says how long to wait when the bucket is empty."""
+    """A token bucket per key (an API token, a client address) on the injected clock;
+    it remembers at most `max_keys` keys, forgetting the least recently used (a forgotten
+    key starts again with a full bucket)."""
 
-    def __init__(
-        self, rate: float, burst: int, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, rate: float, burst: int, *, clock: Clock, max_keys: int = 10_000) -> None:
         self.rate = rate
         self.burst = burst
         self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def _level(self, key: str) -> tuple[float, float]:
+        now = self.clock.now().timestamp()
+        level, at = self._buckets.get(key, (float(self.burst), now))
+        return min(float(self.burst), level + max(0.0, now - at) * self.rate), now
+
+    def _keep(self, key: str, level: float, now: float) -> None:
+        self._buckets[key] = (level, now)
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+
+    def wait(self, key: str) -> float | None:
+        """None if `key` may go now (nothing counted), else seconds until it may."""
+        level, _ = self._level(key)
+        return None if level >= 1.0 else (1.0 - level) / self.rate
 
     def take(self, key: str) -> float | None:
         """None if a request may go now (and count it), else seconds until one may."""
-        now = self.clock()
-        level, at = self._buckets.get(key, (float(self.burst), now))
-        level = min(float(self.burst), level + (now - at) * self.rate)
+        level, now = self._level(key)
         if level < 1.0:
-            self._buckets[key] = (level, now)
+            self._keep(key, level, now)
             return (1.0 - level) / self.rate
-        self._buckets[key] = (level - 1.0, now)
+        self._keep(key, level - 1.0, now)
         return None
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 @dataclass(slots=True)
@@ -52,11 +73,16 @@ class ApiContext:
     history: HistoryService
     tokens: TokenService
     config: ApiConfig
-    limiter: RateLimiter = field(init=False)
+    limiter: RateLimiter = field(init=False)  # requests per token
+    failures: RateLimiter = field(init=False)  # failed authentications per client address
     openapi: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.limiter = RateLimiter(self.config.rate, self.config.burst)
+        c, clock = self.config, self.service.clock
+        self.limiter = RateLimiter(c.rate, c.burst, clock=clock, max_keys=c.limiter_keys)
+        self.failures = RateLimiter(
+            c.auth_failure_rate, c.auth_failures, clock=clock, max_keys=c.limiter_keys
+        )
 
 
 API = web.AppKey("api", ApiContext)

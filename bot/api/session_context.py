@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.api import models as m
 from bot.api.route import Call, Route
-from bot.api.schemas import free_object, integer, obj, record, string
 from core.history import context
 from core.history.context import ContextView
 
@@ -44,25 +44,8 @@ async def delete_key(call: Call) -> Any:
     return _view(view)
 
 
-_CONTEXT = record(
-    context=free_object("The visible context (expired keys left out)."),
-    expires={
-        "type": "object",
-        "additionalProperties": string(fmt="date-time"),
-        "description": "When keys written with a TTL expire.",
-    },
-)
-_MERGE = obj(
-    {
-        "merge": free_object("Deep-merged into the context; `null` deletes a key.")
-        | {"minProperties": 1},
-        "ttl_seconds": integer(1, 10 * 365 * 86400, description="TTL of the keys written."),
-    },
-    ("merge",),
-)
-
 ROUTES = [
-    Route("GET", _P, "getContext", "The session's context", _TAG, get, _CONTEXT),
+    Route("GET", _P, "getContext", "The session's context", _TAG, get, m.ContextView),
     Route(
         "PATCH",
         _P,
@@ -70,8 +53,8 @@ ROUTES = [
         "Deep-merge into the context",
         _TAG,
         merge,
-        _CONTEXT,
-        body=_MERGE,
+        m.ContextView,
+        body=m.MergeContext,
     ),
     Route(
         "DELETE",
@@ -80,6 +63,6 @@ ROUTES = [
         "Delete one top-level key",
         _TAG,
         delete_key,
-        _CONTEXT,
+        m.ContextView,
     ),
 ]

@@ -5,31 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import Any, Literal
 
+from bot.api import models as m
 from bot.api.errors import ApiError
-from bot.api.route import Call, Param, Route
-from bot.api.schemas import (
-    DURATION,
-    EMPTY,
-    array,
-    free_object,
-    integer,
-    obj,
-    page_of,
-    record,
-    ref,
-    string,
-)
+from bot.api.route import Call, Param, Route, number, text
 from core.durations import parse_duration
 from core.errors import UsageError
 from core.history.records import member_record, plan_record, session_record
 from core.models import ChatRef, Role, Session
-from core.service import LIST_FILTERS, MAX_REASON, MAX_TITLE
+from core.service import LIST_FILTERS
 
+API_PLATFORM = "api"  # workspaces `api:<name>` have no chat, so no channel either
 DEFAULT_CHANNEL = "api"
-REASON = string(max_length=MAX_REASON)
-SESSION = ref("Session")
 
 
 def _session(session: Session) -> dict[str, Any]:
@@ -62,6 +50,14 @@ def _uncursor(cursor: str) -> tuple[int, int]:
 
 async def create(call: Call) -> Any:
     b = call.body
+    platform = call.actor.workspace.partition(":")[0]
+    if "channel_id" not in b and platform != API_PLATFORM:
+        raise ApiError(
+            422,
+            "invalid_body",
+            f"body.channel_id: required in a {platform} workspace (where its notifications "
+            "go); only api: workspaces start sessions without one.",
+        )
     chat = ChatRef("api", call.actor.workspace, b.get("channel_id", DEFAULT_CHANNEL))
     session = await call.api.service.start(
         call.actor,
@@ -169,57 +165,49 @@ async def share(call: Call) -> Any:
 
 _P = "/sessions/{session}"
 _TAG = "sessions"
-_DETAIL = record(
-    session=SESSION,
-    members=array(ref("Member")),
-    plan={"oneOf": [ref("Plan"), {"type": "null"}]},
-)
-_LIST = page_of(
-    "Session",
-    "sessions",
-    total=integer(0),
-    next_cursor=string(nullable=True, description="Pass as `cursor` for the next page."),
-)
-_CREATE = obj(
-    {
-        "title": string(min_length=1, max_length=MAX_TITLE),
-        "mode": string(min_length=1, max_length=40),
-        "max_iterations": integer(1, 1_000_000),
-        "channel_id": string(
-            min_length=1, max_length=80, description="Where notifications go (default `api`)."
-        ),
-        "plan": array(string(min_length=1, max_length=500), min_items=1, max_items=50),
-        "metadata": free_object("Integration metadata (project_path, linked ids…)."),
-    },
-    ("title",),
-)
+_FILTER: Any = Literal.__getitem__(tuple(LIST_FILTERS))
 _LIST_QUERY = (
     Param(
         "status",
-        string(enum=tuple(LIST_FILTERS)),
+        _FILTER,
         "Which sessions: `open` (default), a status group, or `all`.",
     ),
-    Param("owner", string(min_length=1, max_length=80), "`mine` or an owner's user id."),
-    Param("mode", string(min_length=1, max_length=40), "Only this mode."),
-    Param("limit", integer(1, 100), "Page size (default 20)."),
-    Param("cursor", string(min_length=1, max_length=200), "`next_cursor` of the previous page."),
+    Param("owner", text(1, 80), "`mine` or an owner's user id."),
+    Param("mode", text(1, 40), "Only this mode."),
+    Param("limit", number(1, 100), "Page size (default 20)."),
+    Param("cursor", text(1, 200), "`next_cursor` of the previous page."),
 )
 
 
-def _action(name: str, handler: Any, summary: str, body: dict[str, Any] = EMPTY) -> Route:
+def _action(name: str, handler: Any, summary: str, body: Any = m.Empty) -> Route:
     return Route(
-        "POST", f"{_P}/{name}", f"{name}Session", summary, _TAG, handler, SESSION, body=body
+        "POST", f"{_P}/{name}", f"{name}Session", summary, _TAG, handler, m.Session, body=body
     )
 
 
 ROUTES = [
     Route(
-        "GET", "/sessions", "listSessions", "List sessions", _TAG, list_, _LIST, query=_LIST_QUERY
+        "GET",
+        "/sessions",
+        "listSessions",
+        "List sessions",
+        _TAG,
+        list_,
+        m.SessionPage,
+        query=_LIST_QUERY,
     ),
     Route(
-        "POST", "/sessions", "createSession", "Start a session", _TAG, create, SESSION, 201, _CREATE
+        "POST",
+        "/sessions",
+        "createSession",
+        "Start a session",
+        _TAG,
+        create,
+        m.Session,
+        201,
+        m.CreateSession,
     ),
-    Route("GET", _P, "getSession", "Show a session, its members and plan", _TAG, show, _DETAIL),
+    Route("GET", _P, "getSession", "Show a session, members and plan", _TAG, show, m.SessionDetail),
     Route(
         "DELETE",
         _P,
@@ -230,22 +218,17 @@ ROUTES = [
         None,
         204,
     ),
-    _action("pause", pause, "Pause", obj({"reason": REASON})),
+    _action("pause", pause, "Pause", m.WithReason),
     _action("resume", resume, "Resume a paused or abandoned session"),
-    _action("complete", complete, "Complete", obj({"summary": REASON})),
-    _action(
-        "fail",
-        fail,
-        "Fail",
-        obj({"reason": string(min_length=1, max_length=MAX_REASON)}, ("reason",)),
-    ),
-    _action("cancel", cancel, "Cancel", obj({"reason": REASON})),
+    _action("complete", complete, "Complete", m.WithSummary),
+    _action("fail", fail, "Fail", m.FailSession),
+    _action("cancel", cancel, "Cancel", m.WithReason),
     _action("archive", archive, "Archive an ended session"),
     _action(
         "extend",
         extend,
         "Push the abandon deadline (reopens a timed-out session)",
-        obj({"duration": DURATION}, ("duration",)),
+        m.Extend,
     ),
     _action("heartbeat", heartbeat, "Record activity"),
     Route(
@@ -255,13 +238,7 @@ ROUTES = [
         "Share with a user in a role",
         _TAG,
         share,
-        SESSION,
-        body=obj(
-            {
-                "user_id": string(min_length=1, max_length=80),
-                "role": string(enum=("editor", "approver", "viewer")),
-            },
-            ("user_id",),
-        ),
+        m.Session,
+        body=m.Share,
     ),
 ]

@@ -8,12 +8,12 @@ current plan, last 10 events and last 20 messages — is what a resume shows.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from core import jsonlimits
 from core.errors import InvalidTransition, LimitExceeded, UsageError
 from core.history.access import require_perm
 from core.history.models import ContextBundle
@@ -67,7 +67,9 @@ def _value(text: str) -> Any:
         raise ValueError(name)
 
     try:
-        return json.loads(text, parse_constant=refuse)
+        return jsonlimits.parse(text, f"`{text[:20]}`", parse_constant=refuse)
+    except jsonlimits.TooDeep as exc:
+        raise UsageError(exc.reason, usage=_USAGE) from None
     except ValueError:
         return text
 
@@ -88,6 +90,10 @@ def parse_pairs(pairs: dict[str, str]) -> JSON:
             update[path[0]] = {**below, **nested}
         else:
             update[path[0]] = nested
+    try:
+        jsonlimits.check_depth(update, "The context")  # dotted keys nest too
+    except jsonlimits.TooDeep as exc:
+        raise UsageError(exc.reason, usage=_USAGE) from None
     return update
 
 

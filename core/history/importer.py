@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from core import jsonlimits
 from core.errors import Forbidden
 from core.history import records
 from core.history.access import is_workspace_admin
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from core.history.messages import HistoryService
 
 _log = logging.getLogger(__name__)
+
+# A stored value (at most jsonlimits.MAX_DEPTH deep) sits at most three levels down in an
+# export (file → events → event → data), so every export of this sessionbot imports again.
+FILE_DEPTH = jsonlimits.MAX_DEPTH + 3
 
 
 @dataclass(slots=True)
@@ -52,10 +57,12 @@ class ImportResult:
 def parse(text: str) -> Contents:
     """Decode and check a whole export file; BadFile says what is wrong and where."""
     try:
-        data = json.loads(text)
+        data = jsonlimits.parse(text, "the file", limit=FILE_DEPTH)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise BadFile(where, f"not valid JSON ({exc.msg}); the file may be truncated") from None
+    except jsonlimits.TooDeep:
+        raise BadFile("", f"it nests JSON more than {FILE_DEPTH} deep") from None
     root = Reader(data, "file")
     version = root.number("format_version")
     if version != records.FORMAT_VERSION:

@@ -7,10 +7,13 @@ from asyncpg — so each store's `rows` module binds a `RowDecoder` to its own `
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from core import jsonlimits
 from core.models import (
     Approval,
     Decision,
@@ -33,6 +36,8 @@ from core.models import (
 )
 from core.store.codec import loads
 
+_log = logging.getLogger(__name__)
+
 Row = Any  # sqlite3.Row or asyncpg.Record: by position and by name
 When = Callable[[Any], datetime | None]
 
@@ -46,6 +51,27 @@ SESSION_COLUMNS = (
     "abandon_at, result, outcome, error, parent_id, forked_from_message_id, version"
 )
 EVENT_COLUMNS = "id, session_id, seq, type, actor_id, source, data, created_at"
+
+# Stored JSON values that could not be read, by table: each was logged with its row's id and
+# read as empty, so one damaged row never takes a workspace's listing (or its delete) down.
+UNREADABLE: Counter[str] = Counter()
+
+
+def stored_json(value: str | None, table: str, row_id: object, empty: Any = None) -> Any:
+    """A JSON column's value; one that is not JSON or nests deeper than jsonlimits allows
+    (written before the limit, or damaged in the database) is reported and read as `empty`
+    (`{}` unless told)."""
+    try:
+        return jsonlimits.parse(value) if value and value != "{}" else {}
+    except (ValueError, TypeError, jsonlimits.TooDeep) as exc:
+        UNREADABLE[table] += 1
+        _log.warning(
+            "unreadable JSON in %s row %s (%s); read as empty",
+            table,
+            row_id,
+            exc.__class__.__name__,
+        )
+        return {} if empty is None else empty
 
 
 class RowDecoder:
@@ -90,7 +116,8 @@ class RowDecoder:
         return Session(
             id=id_, ref=ref, workspace=workspace, channel_id=channel_id, thread_ref=thread_ref,
             owner_id=owner_id, title=title, mode=mode, status=_STATUS[status],
-            context=loads(context), metadata=loads(metadata), iterations=iterations,
+            context=stored_json(context, "sessions", id_),
+            metadata=stored_json(metadata, "sessions", id_), iterations=iterations,
             max_iterations=max_iterations, created_at=self._at(created_at),
             updated_at=self._at(updated_at),
             last_activity_at=self._at(last_activity_at), ended_at=self.when(ended_at),
@@ -133,7 +160,7 @@ class RowDecoder:
             assignee=row["assignee"],
             status=ItemStatus(row["status"]),
             ticket=row["ticket"],
-            comments=loads(row["comments"]) or [],
+            comments=stored_json(row["comments"], "plan_items", row["plan_id"], []) or [],
         )
 
     def approval(self, row: Row) -> Approval:
@@ -166,7 +193,8 @@ class RowDecoder:
         id_, session_id, seq, kind, actor_id, source, data, created_at = tuple(row)[:8]
         return Event(
             id=id_, session_id=session_id, seq=seq, type=_EVENT_TYPE[kind], actor_id=actor_id,
-            source=_SOURCE[source], data=loads(data), created_at=self._at(created_at),
+            source=_SOURCE[source], data=stored_json(data, "events", id_),
+            created_at=self._at(created_at),
         )  # fmt: skip
 
     def outbox(self, row: Row) -> OutboxRow:

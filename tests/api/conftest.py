@@ -96,3 +96,9 @@ async def make_token(
 ) -> str:
     _, secret = await tokens.create(workspace, f"{user}-token", user_id=user, admin=admin)
     return secret
+
+
+@pytest.fixture
+async def token(tokens: TokenService) -> str:
+    """A token of the test workspace acting as user `agent`."""
+    return await make_token(tokens, "agent")

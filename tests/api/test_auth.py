@@ -16,7 +16,7 @@ from tests.conftest import OTHER_WS, WS
 
 
 async def _session(api: ApiClient, token: str, title: str = "Deploy") -> dict[str, object]:
-    reply = await api.post("/sessions", token, json={"title": title})
+    reply = await api.post("/sessions", token, json={"channel_id": "general", "title": title})
     assert reply.status == 201, reply.body
     return reply.body  # type: ignore[no-any-return]
 
@@ -59,7 +59,9 @@ async def test_a_revoked_token_is_refused_at_once(
     created, secret = await tokens.create(WS, "ci", user_id="agent")
     assert (await api.get("/sessions", secret)).status == 200
     await tokens.revoke(created.id)
-    reply = await api.post("/sessions", secret, json={"title": "After revoke"})
+    reply = await api.post(
+        "/sessions", secret, json={"channel_id": "general", "title": "After revoke"}
+    )
     assert reply.status == 401
     assert (await service.store.list_sessions(
         WS, statuses=None, owner_id=None, mode=None, limit=10, offset=0

@@ -6,8 +6,7 @@ import pytest
 
 from bot.api import ApiConfig
 from core.store.base import Store
-from core.tokens import TokenService
-from tests.api.conftest import ApiClient, Reply, make_token
+from tests.api.conftest import ApiClient, Reply
 from tests.conftest import count
 
 
@@ -16,11 +15,6 @@ def _is_error(reply: Reply, status: int, code: str) -> None:
     assert set(reply.body) == {"error"} and set(reply.body["error"]) == {"code", "message"}
     assert reply.body["error"]["message"]
     assert reply.headers["Content-Type"].startswith("application/json")
-
-
-@pytest.fixture
-async def token(tokens: TokenService) -> str:
-    return await make_token(tokens, "agent")
 
 
 @pytest.mark.parametrize(
@@ -38,7 +32,7 @@ async def token(tokens: TokenService) -> str:
         (b'{"mode": "deploy"}', "application/json", 422, "invalid_body"),
         (b'{"title": 42}', "application/json", 422, "invalid_body"),
         (b'["Deploy"]', "application/json", 422, "invalid_body"),
-        (b'{"title": "   "}', "application/json", 422, "usage"),
+        (b'{"channel_id": "general", "title": "   "}', "application/json", 422, "usage"),
     ],
 )
 async def test_a_bad_body_is_refused_and_creates_nothing(
@@ -77,7 +71,9 @@ async def test_a_body_over_the_limit_is_refused(api: ApiClient, token: str, stor
 
 
 async def test_core_errors_map_to_their_statuses(api: ApiClient, token: str) -> None:
-    session = (await api.post("/sessions", token, json={"title": "Deploy"})).body
+    session = (
+        await api.post("/sessions", token, json={"channel_id": "general", "title": "Deploy"})
+    ).body
     s = f"/sessions/{session['ref']}"
     _is_error(await api.get("/sessions/999", token), 404, "not_found")
     _is_error(await api.post(f"{s}/resume", token), 409, "invalid_transition")
@@ -85,7 +81,7 @@ async def test_core_errors_map_to_their_statuses(api: ApiClient, token: str) -> 
     _is_error(await api.get(f"{s}/plan", token), 404, "not_found")
     text = {"content": "é" * 40_000}  # under the schema's characters, over core's 64 KiB
     _is_error(await api.post(f"{s}/messages", token, json=text), 413, "limit")
-    _is_error(await api.get("/search", token, params={"q": '"open'}), 422, "usage")
+    _is_error(await api.get("/search", token, params={"q": '"open'}), 400, "invalid_query")
 
 
 async def test_bad_parameters_are_refused(api: ApiClient, token: str) -> None:
@@ -110,7 +106,7 @@ async def test_unknown_routes_and_methods_answer_in_json(api: ApiClient, token: 
 async def test_too_many_requests_are_slowed_down(api: ApiClient, token: str, store: Store) -> None:
     for _ in range(3):
         assert (await api.get("/sessions", token)).status == 200
-    reply = await api.post("/sessions", token, json={"title": "Deploy"})
+    reply = await api.post("/sessions", token, json={"channel_id": "general", "title": "Deploy"})
     _is_error(reply, 429, "rate_limited")
     assert int(reply.headers["Retry-After"]) >= 1
     assert await count(store, "sessions") == 0

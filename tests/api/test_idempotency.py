@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 
 from bot.api import api_app
+from bot.api.models import Empty
 from bot.api.route import Call, Route
-from bot.api.schemas import EMPTY, free_object
 from bot.http import HttpServer
 from core.service import SessionService
 from core.store.base import Store
@@ -26,8 +26,12 @@ async def test_a_retried_create_returns_the_first_result_and_creates_once(
 ) -> None:
     token = await make_token(tokens, "agent")
     key = {"Idempotency-Key": "create-1"}
-    first = await api.post("/sessions", token, json={"title": "Deploy"}, headers=key)
-    again = await api.post("/sessions", token, json={"title": "Deploy"}, headers=key)
+    first = await api.post(
+        "/sessions", token, json={"channel_id": "general", "title": "Deploy"}, headers=key
+    )
+    again = await api.post(
+        "/sessions", token, json={"channel_id": "general", "title": "Deploy"}, headers=key
+    )
     assert first.status == again.status == 201
     assert again.body == first.body
     assert again.headers.get("Idempotent-Replayed") == "true"
@@ -41,7 +45,9 @@ async def test_a_retried_tool_call_is_recorded_once(
     api: ApiClient, tokens: TokenService, store: Store
 ) -> None:
     token = await make_token(tokens, "agent")
-    session = (await api.post("/sessions", token, json={"title": "Run"})).body
+    session = (
+        await api.post("/sessions", token, json={"channel_id": "general", "title": "Run"})
+    ).body
     path = f"/sessions/{session['ref']}/tool-calls"
     body = {"tool": "grep", "input": "TODO"}
     replies = [
@@ -60,8 +66,10 @@ async def test_the_same_key_for_a_different_request_is_refused(
 ) -> None:
     token = await make_token(tokens, "agent")
     key = {"Idempotency-Key": "k"}
-    await api.post("/sessions", token, json={"title": "One"}, headers=key)
-    reply = await api.post("/sessions", token, json={"title": "Two"}, headers=key)
+    await api.post("/sessions", token, json={"channel_id": "general", "title": "One"}, headers=key)
+    reply = await api.post(
+        "/sessions", token, json={"channel_id": "general", "title": "Two"}, headers=key
+    )
     assert reply.status == 422 and reply.error == "idempotency_key_reused"
     assert await count(store, "sessions") == 1
 
@@ -71,15 +79,19 @@ async def test_keys_belong_to_their_token(
 ) -> None:
     one, two = await make_token(tokens, "one"), await make_token(tokens, "two")
     key = {"Idempotency-Key": "shared"}
-    await api.post("/sessions", one, json={"title": "A"}, headers=key)
-    reply = await api.post("/sessions", two, json={"title": "A"}, headers=key)
+    await api.post("/sessions", one, json={"channel_id": "general", "title": "A"}, headers=key)
+    reply = await api.post(
+        "/sessions", two, json={"channel_id": "general", "title": "A"}, headers=key
+    )
     assert reply.status == 201 and "Idempotent-Replayed" not in reply.headers
     assert await count(store, "sessions") == 2
 
 
 async def test_a_refusal_is_replayed_too(api: ApiClient, tokens: TokenService) -> None:
     token = await make_token(tokens, "agent")
-    session = (await api.post("/sessions", token, json={"title": "Run"})).body
+    session = (
+        await api.post("/sessions", token, json={"channel_id": "general", "title": "Run"})
+    ).body
     path = f"/sessions/{session['ref']}/resume"  # active: resuming is refused
     key = {"Idempotency-Key": "resume-1"}
     first = await api.post(path, token, headers=key)
@@ -91,7 +103,9 @@ async def test_a_refusal_is_replayed_too(api: ApiClient, tokens: TokenService) -
 async def test_a_bad_key_is_refused(api: ApiClient, tokens: TokenService, store: Store) -> None:
     token = await make_token(tokens, "agent")
     headers = {"Idempotency-Key": "x" * 256}
-    reply = await api.post("/sessions", token, json={"title": "A"}, headers=headers)
+    reply = await api.post(
+        "/sessions", token, json={"channel_id": "general", "title": "A"}, headers=headers
+    )
     assert reply.status == 400 and reply.error == "invalid_idempotency_key"
     assert await count(store, "sessions") == 0
 
@@ -109,7 +123,9 @@ async def flaky(service: SessionService) -> AsyncIterator[tuple[ApiClient, list[
             raise RuntimeError("disk on fire")
         return {"attempt": attempt}
 
-    route = Route("POST", "/flaky", "flaky", "Flaky", "test", handler, free_object("x"), body=EMPTY)
+    route = Route(
+        "POST", "/flaky", "flaky", "Flaky", "test", handler, {"type": "object"}, body=Empty
+    )
     http = HttpServer("127.0.0.1", 0)
     http.app.add_subapp("/api/v1", api_app(service, routes=[route]))
     await http.start()
@@ -146,7 +162,7 @@ async def test_a_request_cut_short_by_shutdown_frees_its_key(
             raise asyncio.CancelledError  # what stopping the server does to a running handler
         return {"attempt": len(calls)}
 
-    route = Route("POST", "/cut", "cut", "Cut", "test", handler, free_object("x"), body=EMPTY)
+    route = Route("POST", "/cut", "cut", "Cut", "test", handler, {"type": "object"}, body=Empty)
     http = HttpServer("127.0.0.1", 0)
     http.app.add_subapp("/api/v1", api_app(service, routes=[route]))
     await http.start()

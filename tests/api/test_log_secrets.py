@@ -31,7 +31,9 @@ async def test_api_flow_and_refused_requests_log_no_secret_or_body(
         auth = {"Authorization": f"Bearer {secret}"}
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as web:
-                async with web.post(f"{base}/sessions", json={"title": "T"}, headers=auth) as r:
+                async with web.post(
+                    f"{base}/sessions", json={"title": "T", "channel_id": "general"}, headers=auth
+                ) as r:
                     assert r.status == 201, await r.text()
                 before = len(logs.getvalue())
                 statuses = []

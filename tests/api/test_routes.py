@@ -5,18 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from core.clock import ManualClock
 from core.store.base import Store
 from core.tokens import TokenService
 from tests.api.conftest import ApiClient, make_token
 from tests.conftest import count
-
-
-@pytest.fixture
-async def token(tokens: TokenService) -> str:
-    return await make_token(tokens, "agent")
 
 
 async def _ok(api: ApiClient, method: str, path: str, token: str, body: Any = None) -> Any:
@@ -26,7 +19,9 @@ async def _ok(api: ApiClient, method: str, path: str, token: str, body: Any = No
 
 
 async def _start(api: ApiClient, token: str, title: str = "Deploy", **more: Any) -> str:
-    created = await _ok(api, "POST", "/sessions", token, {"title": title, **more})
+    created = await _ok(
+        api, "POST", "/sessions", token, {"channel_id": "general", "title": title, **more}
+    )
     return f"/sessions/{created['ref']}"
 
 

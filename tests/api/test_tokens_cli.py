@@ -126,7 +126,11 @@ def test_the_console_run_serves_the_api_beside_the_repl(tmp_path: Path) -> None:
     try:
         base = f"http://127.0.0.1:{port}/api/v1"
         assert _wait(f"{base}/sessions", token.stdout.strip())[0] == 200
-        status, _ = _call(f"{base}/sessions", token.stdout.strip(), {"title": "Agent run"})
+        status, _ = _call(
+            f"{base}/sessions",
+            token.stdout.strip(),
+            {"title": "Agent run", "channel_id": "general"},
+        )
         assert status == 201
         out, _ = bot.communicate("/session list\n", timeout=30)
     finally:

@@ -19,7 +19,7 @@ from bot.metrics import Metrics
 from bot.scheduler import JobScheduler
 from bot.serve import database_check, scheduler_check
 from core.clock import ManualClock
-from tests.conftest import CHAT, actor
+from tests.conftest import CHAT, actor, execute
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -244,3 +244,18 @@ async def test_http_requests_are_counted_by_route_template_and_status(running: R
     assert value(samples, requests, method="GET", route="unmatched", status="404") == 1
     seconds = "sessionbot_http_request_duration_seconds_count"
     assert value(samples, seconds, method="GET", route="/healthz") == 1
+
+
+async def test_unreadable_stored_json_is_counted_by_table(running: Running) -> None:
+    alice = actor("alice")
+    await running.core.runner.run(alice, CHAT, 'start "Damaged"')
+    store = running.core.service.store
+    await execute(store, "UPDATE sessions SET metadata = ?", '{"k":' * 1000 + "1" + "}" * 1000)
+    _, before = await running.scrape()
+    listed = await running.core.runner.run(alice, CHAT, "list")
+    assert listed is not None and "Damaged" in listed.view.plain_text()
+    _, after = await running.scrape()
+    moved = value(after, "sessionbot_unreadable_rows", table="sessions") - value(
+        before, "sessionbot_unreadable_rows", table="sessions"
+    )
+    assert moved >= 1

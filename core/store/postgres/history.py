@@ -15,7 +15,8 @@ from core.history.models import MATCH_END, MATCH_START, Message, MessageRole, Re
 from core.history.query import Query
 from core.models import JSON, Event, Plan, PlanModification, Session, new_id
 from core.store import ops
-from core.store.codec import dumps, loads
+from core.store.codec import dumps
+from core.store.decode import stored_json
 from core.store.postgres import rows
 from core.store.postgres.engine import PgEngine
 from core.store.postgres.search import to_tsquery
@@ -56,7 +57,7 @@ def _message(row: Record) -> Message:
         author_id=row["author_id"],
         content=row["content"],
         parent_id=row["parent_id"],
-        metadata=loads(row["metadata"]),
+        metadata=stored_json(row["metadata"], "messages", row["id"]),
         created_at=row["created_at"],
         edited_at=row["edited_at"],
         deleted_at=row["deleted_at"],
@@ -492,7 +493,7 @@ class PgHistory:
                     session_id,
                 )
             }
-            context, changes = merge(loads(row[0]), expiry, row[1])
+            context, changes = merge(stored_json(row[0], "sessions", session_id), expiry, row[1])
             await conn.execute(
                 "UPDATE sessions SET context = $1, updated_at = $2, version = version + 1"
                 " WHERE id = $3",
@@ -517,7 +518,9 @@ class PgHistory:
             )
             contexts: dict[str, JSON] = {}
             for session_id, key, text in due:
-                contexts.setdefault(session_id, loads(text)).pop(key, None)
+                if session_id not in contexts:
+                    contexts[session_id] = stored_json(text, "sessions", session_id)
+                contexts[session_id].pop(key, None)
             await conn.executemany(
                 "UPDATE sessions SET context = $1, version = version + 1 WHERE id = $2",
                 [(dumps(context), session_id) for session_id, context in contexts.items()],

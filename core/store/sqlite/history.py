@@ -13,7 +13,8 @@ from core.history.models import MATCH_END, MATCH_START, Message, MessageRole, Re
 from core.history.query import Query
 from core.models import JSON, Event, Plan, PlanModification, Session, new_id
 from core.store import ops
-from core.store.codec import dumps, loads, parse_ts, parse_ts_required, ref_key, ts
+from core.store.codec import dumps, parse_ts, parse_ts_required, ref_key, ts
+from core.store.decode import stored_json
 from core.store.sqlite import rows
 from core.store.sqlite.engine import SqliteEngine
 from core.store.sqlite.fts import to_fts5
@@ -39,7 +40,7 @@ def _message(row: sqlite3.Row) -> Message:
         author_id=row["author_id"],
         content=row["content"],
         parent_id=row["parent_id"],
-        metadata=loads(row["metadata"]),
+        metadata=stored_json(row["metadata"], "messages", row["id"]),
         created_at=parse_ts_required(row["created_at"]),
         edited_at=parse_ts(row["edited_at"]),
         deleted_at=parse_ts(row["deleted_at"]),
@@ -449,7 +450,7 @@ class SqliteHistory:
                     (session_id,),
                 )
             }
-            context, changes = merge(loads(row[0]), expiry, row[1])
+            context, changes = merge(stored_json(row[0], "sessions", session_id), expiry, row[1])
             conn.execute(
                 "UPDATE sessions SET context = ?, updated_at = ?, version = version + 1"
                 " WHERE id = ?",
@@ -473,7 +474,9 @@ class SqliteHistory:
             ).fetchall()
             contexts: dict[str, JSON] = {}
             for session_id, key, text in due:
-                contexts.setdefault(session_id, loads(text)).pop(key, None)
+                if session_id not in contexts:
+                    contexts[session_id] = stored_json(text, "sessions", session_id)
+                contexts[session_id].pop(key, None)
             for session_id, context in contexts.items():
                 conn.execute(
                     "UPDATE sessions SET context = ?, version = version + 1 WHERE id = ?",
