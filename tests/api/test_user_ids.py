@@ -29,7 +29,9 @@ async def test_share_with_a_malformed_user_id_is_422_and_changes_nothing(
     if workspace.startswith("discord"):
         owner = "123456789012345678"
     token = await make_token(tokens, owner, workspace=workspace)
-    created = await api.call("POST", "/sessions", token=token, json={"title": "Deploy"})
+    created = await api.call(
+        "POST", "/sessions", token=token, json={"title": "Deploy", "channel_id": "C0GENERAL"}
+    )
     assert created.status == 201, created.body
     path = f"/sessions/{created.body['ref']}"
     events = await count(store, "events")
@@ -51,8 +53,12 @@ async def test_a_hostile_assignee_is_422_and_changes_nothing(
 ) -> None:
     token = await make_token(tokens, "U0OWNER", workspace=SLACK_WS)
     created = await api.call(
-        "POST", "/sessions", token=token, json={"title": "Deploy", "plan": ["build"]}
+        "POST",
+        "/sessions",
+        token=token,
+        json={"title": "Deploy", "channel_id": "C0GENERAL", "plan": ["build"]},
     )
+    assert created.status == 201, created.body
     path = f"/sessions/{created.body['ref']}"
     await api.call("POST", f"{path}/plan/approve", token=token)
     modifications = await count(store, "plan_modifications")
@@ -69,7 +75,9 @@ async def test_a_hostile_assignee_is_422_and_changes_nothing(
 
 async def test_a_well_formed_slack_member_is_added(api: ApiClient, tokens: TokenService) -> None:
     token = await make_token(tokens, "U0OWNER", workspace=SLACK_WS)
-    created = await api.call("POST", "/sessions", token=token, json={"title": "Deploy"})
+    created = await api.call(
+        "POST", "/sessions", token=token, json={"title": "Deploy", "channel_id": "C0GENERAL"}
+    )
     path = f"/sessions/{created.body['ref']}"
     added = await api.call("POST", f"{path}/members", token=token, json={"user_id": "U0BOB"})
     assert added.status == 200, added.body
