@@ -38,6 +38,7 @@ DAY = timedelta(days=1)
 CLEANUP_AT = timedelta(hours=3, minutes=30)
 MAINTENANCE_AT = timedelta(hours=4, minutes=15)
 SUMMARY_GRACE_SECONDS = 3600
+STOP_GRACE = 5.0  # seconds the job runs in progress get to finish at shutdown
 
 
 class JobObserver(Protocol):
@@ -113,11 +114,22 @@ class JobScheduler:
             _log.info("sent %d summaries missed while the bot was down", sent)
 
     async def stop(self) -> None:
-        """Stop firing, let runs in progress finish (each is short), then shut down."""
+        """Stop firing, let runs in progress finish (bounded), then shut down.
+
+        A run still going after `STOP_GRACE` seconds is cancelled: each of its writes is its own
+        transaction and every job picks up where it was on its next run.
+        """
         if not self.scheduler.running:
             return
         self.scheduler.pause()
-        await asyncio.gather(*self._in_flight, return_exceptions=True)
+        running = set(self._in_flight)
+        if running:
+            _, late = await asyncio.wait(running, timeout=STOP_GRACE)
+            if late:
+                _log.warning("cancelling %d scheduled job(s) still running", len(late))
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
         self.scheduler.shutdown(wait=False)
         await asyncio.sleep(0)  # AsyncIOScheduler shuts down on its next loop turn
 

@@ -30,6 +30,10 @@ __all__ = ["Delivery", "DeliveryError", "OutboxDispatcher"]
 
 _log = logging.getLogger(__name__)
 
+# Seconds the deliveries in progress get to finish once run_forever is stopped; a platform
+# that does not answer (a client timeout is 30 s) must not hold the process past its SIGTERM.
+STOP_GRACE = 5.0
+
 
 def lane_of(row: OutboxRow) -> tuple[str, str]:
     """(destination, order key): lanes run concurrently, a lane's rows one after another.
@@ -70,6 +74,7 @@ class OutboxDispatcher:
         webhook_sender: WebhookSender | None = None,
         concurrency: int = 16,
         per_destination: int = 4,
+        stop_grace: float = STOP_GRACE,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -85,6 +90,7 @@ class OutboxDispatcher:
             self.use_webhooks(webhook_sender)
         self._wake = asyncio.Event()
         self.per_destination = per_destination
+        self.stop_grace = stop_grace
         self._limit = asyncio.Semaphore(concurrency)
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
@@ -124,10 +130,24 @@ class OutboxDispatcher:
         Each round claims what is due and hands it to the lanes without waiting for them, so a
         slow webhook receiver never holds back the next round. With a `lock` (the console's), a
         round holds it until its chat notices are shown; webhook rows never take it. On stop,
-        the deliveries in progress finish; rows still queued behind them stay leased in the
-        database and are delivered when the lease runs out (here after a restart, or by a replica).
+        the deliveries in progress get `stop_grace` seconds to finish, then are cancelled; those
+        and the rows still queued behind them stay leased in the database and are delivered
+        when the lease runs out (here after a restart, or by a replica): at least once.
         """
         self._stop = stop
+        stopping = asyncio.create_task(self._wake_on(stop))  # the grace starts at the signal
+        try:
+            await self._rounds(stop, lock)
+            await self.settle(timeout=self.stop_grace)
+        finally:
+            stopping.cancel()
+            self._stop = None
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
+
+    async def _rounds(self, stop: asyncio.Event, lock: asyncio.Lock | None) -> None:
         while not stop.is_set():
             self._wake.clear()  # before the round: a wake-up (or stop) during it is kept
             submitted: dict[str, asyncio.Future[None]] = {}
@@ -148,15 +168,26 @@ class OutboxDispatcher:
                 continue  # more may be due
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_every)
-        try:
-            await self.settle()
-        finally:
-            self._stop = None
 
-    async def settle(self) -> None:
-        """Wait until every row handed to a lane is delivered or failed."""
+    async def settle(self, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Wait until every row handed to a lane is delivered or failed; with `timeout`, the
+        lanes still delivering after it are cancelled (their rows stay leased)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         while self._lanes:
-            await asyncio.gather(*(lane.task for lane in list(self._lanes.values()) if lane.task))
+            lanes = [lane.task for lane in list(self._lanes.values()) if lane.task]
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            done, late = await asyncio.wait(lanes, timeout=left)
+            if late:
+                _log.warning("stopping %d outbox deliveries still in progress", len(late))
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
+                for task in late:
+                    if not task.cancelled() and task.exception() is not None:
+                        _log.warning("an outbox lane failed while stopping: %r", task.exception())
+            for task in done:
+                task.result()  # a lane that failed raises here, as gather did
 
     async def _claim(self) -> list[OutboxRow]:
         rows: list[OutboxRow] = []

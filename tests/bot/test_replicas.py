@@ -72,11 +72,11 @@ async def replicas(
         for process in started:
             process.terminate()
         for process in started:
-            try:
-                process.wait(timeout=30)
+            try:  # off the loop: the fake Slack API it serves keeps answering while they stop
+                await asyncio.to_thread(process.wait, timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait(timeout=10)
+                await asyncio.to_thread(process.wait, timeout=10)
         for i, process in enumerate(started):
             log = (folder / f"replica{i}.log").read_text(errors="replace")
             assert "Traceback" not in log, log[-3000:]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from bot.scheduler import JobScheduler, summary_trigger
 from core.clock import ManualClock
@@ -80,3 +83,30 @@ async def test_sweep_job_abandons_and_stats_show_each_jobs_last_run_and_lag(
     assert "Job maintenance: last run 0s ago" in text
     assert "Outbox: 2 pending, 0 dead" in text  # the card and the abandoned notice
     assert (await store.session_by_id(session.id)).status.value == "abandoned"  # type: ignore[union-attr]
+
+
+async def test_stop_cancels_a_job_run_still_going_after_its_grace(
+    service: SessionService,
+    clock: ManualClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("bot.scheduler.STOP_GRACE", 0.2)
+    running, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def hangs() -> None:  # a run waiting on something that never answers
+        running.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    scheduler = _scheduler(service, clock, tmp_path)
+    await scheduler.start()
+    try:
+        scheduler.scheduler.add_job(scheduler._guard("hangs", hangs), id="hangs")
+        await asyncio.wait_for(running.wait(), timeout=30)
+    finally:
+        await asyncio.wait_for(scheduler.stop(), timeout=30)  # a bound, far above the grace
+    assert cancelled.is_set() and not scheduler.running

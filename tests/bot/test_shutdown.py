@@ -20,7 +20,11 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.adapters.slack.harness import BOT_TOKEN
+from core.clock import SystemClock
+from core.models import Actor, ChatRef, Source
+from core.service import ServiceConfig, SessionService
+from core.store.base import open_store
+from tests.adapters.slack.harness import BOT_TOKEN, WORKSPACE
 from tests.bot.test_serve import _free_port
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_signing import DEFAULT_SIGNING_SECRET, slash_command_request
@@ -249,3 +253,55 @@ async def test_sigterm_during_a_slack_command_burst_finishes_every_acknowledged_
     with sqlite3.connect(db) as conn:
         titles = {row[0].strip('"') for row in conn.execute("SELECT title FROM sessions")}
     assert sorted(set(burst.acked) - titles) == []
+
+
+async def test_sigterm_while_slack_never_answers_a_delivery_exits_0_and_keeps_the_row(
+    tmp_path: Path,
+) -> None:
+    """A delivery hanging on the platform (which may take the client's 30 s timeout) has a
+    bounded grace at shutdown: the process exits 0 and the row stays due for a later retry."""
+    db, port = tmp_path / "hang.db", _free_port()
+    store = open_store(f"sqlite:///{db}")
+    await store.open()
+    try:
+        service = SessionService(store, clock=SystemClock(), config=ServiceConfig())
+        actor = Actor(WORKSPACE, "UOWNER", Source.SLACK)
+        await service.start(actor, ChatRef("slack", WORKSPACE, "C0001"), "deploy")
+    finally:
+        await store.close()
+    posting, release = asyncio.Event(), asyncio.Event()
+
+    async def never_answers(params: dict[str, object]) -> dict[str, object]:
+        posting.set()
+        await release.wait()
+        return {"ok": False, "error": "fatal_error"}
+
+    async with FakeSlackApi() as fake:
+        fake.set_handler("chat.postMessage", never_answers)
+        env = _env(db, port) | {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
+            "SLACK_API_URL": fake.base_url,
+        }
+        log = (tmp_path / "serve.log").open("w")
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "serve", cwd=ROOT, env=env, stderr=log
+        )
+        try:
+            await asyncio.wait_for(posting.wait(), timeout=60)
+            bot.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(bot.wait(), timeout=20)  # below the client's 30 s
+        finally:
+            release.set()
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+            log.close()
+
+    assert code == 0
+    entries = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines()]
+    assert entries[-1]["message"] == "stopped"
+    assert not any("Traceback" in json.dumps(e) for e in entries)
+    with sqlite3.connect(db) as conn:
+        statuses = [row[0] for row in conn.execute("SELECT status FROM outbox")]
+    assert statuses == ["pending"]  # neither delivered nor given up: retried after its lease

@@ -217,3 +217,42 @@ async def test_stopping_finishes_the_delivery_in_progress_and_leaves_the_queue_l
     assert receiver.answered == 1
     assert first.status.value == "delivered"
     assert (second.status.value, second.attempts) == ("pending", 0), "queued, not attempted"
+
+
+async def test_stopping_cancels_a_delivery_past_its_grace_and_leaves_its_row_leased(
+    local_service: SessionService,
+    store: Store,
+    clock: ManualClock,
+    receiver: SlowReceiver,
+) -> None:
+    """A receiver that does not answer cannot hold shutdown: after `stop_grace` the delivery is
+    cancelled, nothing is recorded for it, and its row is delivered again after its lease."""
+    await _subscribe(local_service, receiver.url, "created")
+    session = await local_service.start(OWNER, CHAT, "hanging")
+    dispatcher, sender = _dispatcher(store, clock)
+    dispatcher.stop_grace = 0.2  # well below the receiver's hold
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run_forever(stop))
+    try:
+        await asyncio.wait_for(receiver.arrived.wait(), BOUND_SECONDS)
+        stop.set()  # no wake(): the stop itself starts the grace
+        await asyncio.wait_for(running, BOUND_SECONDS)
+        assert receiver.answered == 0  # returned while the request was still held
+    finally:
+        receiver.release.set()
+        await sender.close()
+    [hook] = [
+        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+    ]
+    assert (hook.status.value, hook.attempts) == ("pending", 0)
+    clock.advance(dispatcher.lease)
+    receiver.arrived.clear()
+    dispatcher, sender = _dispatcher(store, clock)
+    try:
+        await dispatcher.run_once()
+    finally:
+        await sender.close()
+    [hook] = [
+        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+    ]
+    assert hook.status.value == "delivered"

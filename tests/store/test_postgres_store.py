@@ -90,6 +90,25 @@ async def test_an_unreachable_server_is_a_store_error_without_the_password() -> 
     assert safe_url("postgresql://bot@db/x") == "postgresql://bot@db/x"
 
 
+async def test_close_ends_a_connection_still_in_use_after_its_timeout(db_url: str) -> None:
+    """Shutdown is bounded: a query still running does not hold `close()` (asyncpg's pool
+    close waits for every connection to be released)."""
+    store = PostgresStore(db_url)
+    await store.open()
+    store.engine.close_timeout = 0.5
+    started = asyncio.Event()
+
+    async def stuck(conn: asyncpg.Connection) -> None:
+        started.set()
+        await conn.execute("SELECT pg_sleep(120)")
+
+    query = asyncio.create_task(store.engine.run_raw(stuck))
+    await asyncio.wait_for(started.wait(), timeout=10)
+    await asyncio.wait_for(store.close(), timeout=30)  # a bound, well below the query's 120 s
+    with pytest.raises(StoreError):
+        await asyncio.wait_for(query, timeout=10)
+
+
 async def test_a_failed_statement_is_a_store_error(store: Store) -> None:
     with pytest.raises(StoreError, match="SQLSTATE 42P01"):
         await store.engine.fetchall("SELECT * FROM no_such_table")  # type: ignore[attr-defined]

@@ -34,6 +34,7 @@ Observer = Callable[[str, float], None]
 POOL_MAX = 10
 POOL_MIN = 1
 MAX_REPLAYS = 8
+CLOSE_TIMEOUT = 5.0  # seconds close() waits for connections in use to be released
 _REPLAY_STATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 # character_not_in_repertoire (a NUL in text), untranslatable_character: bad input, not a fault
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
@@ -77,6 +78,7 @@ class PgEngine:
         self._pool: asyncpg.Pool | None = None
         self._on_commit = on_commit
         self.observe: Observer | None = None
+        self.close_timeout = CLOSE_TIMEOUT
         self.units = 0
         self.replays = 0
 
@@ -95,9 +97,14 @@ class PgEngine:
             ) from exc
 
     async def close(self) -> None:
+        """Close the pool; connections still in use after `close_timeout` are terminated."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), timeout=self.close_timeout)
+            except TimeoutError:
+                _log.warning("database connections still in use at close: terminated")
+                pool.terminate()
 
     def _require(self) -> asyncpg.Pool:
         if self._pool is None:
