@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from core import cards
 from core.clock import Clock
 from core.delivery import Delivery, DeliveryError
 from core.jobs.webhooks import UNREACHABLE, WebhookDelivery, WebhookSender
@@ -33,6 +34,10 @@ _log = logging.getLogger(__name__)
 # Seconds the deliveries in progress get to finish once run_forever is stopped; a platform
 # that does not answer (a client timeout is 30 s) must not hold the process past its SIGTERM.
 STOP_GRACE = 5.0
+
+# Rows claimed ahead per delivery slot, for chat rows and webhook rows separately: enough to
+# keep every lane busy, never a backlog that waits past its lease (a replica would send it too).
+CLAIM_AHEAD = 2
 
 
 def lane_of(row: OutboxRow) -> tuple[str, str]:
@@ -94,7 +99,8 @@ class OutboxDispatcher:
         self._limit = asyncio.Semaphore(concurrency)
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
-        self._in_flight: set[str] = set()
+        self.capacity = concurrency * CLAIM_AHEAD
+        self._in_flight: dict[str, bool] = {}  # row id -> is a webhook row
         self._stop: asyncio.Event | None = None  # run_forever's: set, lanes start no new row
         self.delivered = 0
         self.failed = 0
@@ -111,17 +117,29 @@ class OutboxDispatcher:
         """Ask the loop to look for rows now (safe to call from any thread via the loop)."""
         self._wake.set()
 
-    async def run_once(self) -> int:
-        """Deliver one batch of due rows (lanes concurrently); returns how many were attempted."""
-        submitted = self._submit(await self._claim())
-        if submitted:
-            await asyncio.gather(*submitted.values())
+    async def run_once(self, *, webhooks: bool = True) -> int:
+        """Deliver one batch of due rows (lanes concurrently); returns how many were attempted.
+
+        With `webhooks=False` only the chat rows are waited for: webhook rows go on in their
+        lanes (the console shows its notices without waiting for a slow receiver).
+        """
+        rows = await self._claim()
+        submitted = self._submit(rows)
+        waited = [
+            submitted[r.id]
+            for r in rows
+            if r.id in submitted and (webhooks or r.kind is not OutboxKind.WEBHOOK)
+        ]
+        if waited:
+            await asyncio.gather(*waited)
         return len(submitted)
 
-    async def drain(self, *, max_rounds: int = 50, stop: asyncio.Event | None = None) -> None:
+    async def drain(
+        self, *, max_rounds: int = 50, stop: asyncio.Event | None = None, webhooks: bool = True
+    ) -> None:
         """Deliver until nothing is due (or, once `stop` is set, until this round is done)."""
         for _ in range(max_rounds):
-            if await self.run_once() == 0 or (stop is not None and stop.is_set()):
+            if await self.run_once(webhooks=webhooks) == 0 or (stop is not None and stop.is_set()):
                 return
 
     async def run_forever(self, stop: asyncio.Event, *, lock: asyncio.Lock | None = None) -> None:
@@ -189,16 +207,25 @@ class OutboxDispatcher:
             for task in done:
                 task.result()  # a lane that failed raises here, as gather did
 
+    def _room(self, *, webhook: bool) -> int:
+        """How many more rows of this kind may be claimed now (at most a batch)."""
+        busy = sum(1 for is_webhook in self._in_flight.values() if is_webhook is webhook)
+        return max(0, min(self.batch, self.capacity - busy))
+
     async def _claim(self) -> list[OutboxRow]:
+        """Lease what is due, chat rows and webhook rows each within their own room, so slow
+        webhook receivers never use up the room of chat notices (nor the other way round)."""
         rows: list[OutboxRow] = []
-        if self.deliveries:
+        room = self._room(webhook=False)
+        if self.deliveries and room:
             prefixes = [f"{platform}:" for platform in self.deliveries]
             rows = await self.store.claim_outbox(
-                workspaces=prefixes, now=self.clock.now(), limit=self.batch, lease=self.lease
+                workspaces=prefixes, now=self.clock.now(), limit=room, lease=self.lease
             )
-        if self.webhooks is not None:
+        room = self._room(webhook=True)
+        if self.webhooks is not None and room:
             rows += await self.store.claim_webhook_rows(
-                now=self.clock.now(), limit=self.batch, lease=self.lease
+                now=self.clock.now(), limit=room, lease=self.lease
             )
         return rows
 
@@ -214,7 +241,7 @@ class OutboxDispatcher:
             if row.id in self._in_flight:
                 continue
             done: asyncio.Future[None] = loop.create_future()
-            self._in_flight.add(row.id)
+            self._in_flight[row.id] = row.kind is OutboxKind.WEBHOOK
             submitted[row.id] = done
             destination, key = lane_of(row)
             lane = self._lanes.get((destination, key))
@@ -238,16 +265,24 @@ class OutboxDispatcher:
                     row, done = lane.rows.popleft()
                     try:
                         await self._deliver(row)
+                    except Exception:  # recording the result failed: the lease runs out, retried
+                        _log.exception("outbox row %s: its result was not recorded", row.id)
                     finally:
-                        self._in_flight.discard(row.id)
+                        self._release(row.id)
                         if not done.done():
                             done.set_result(None)
         finally:
             for left, waiting in lane.rows:  # stopping (or cancelled): left leased for later
-                self._in_flight.discard(left.id)
+                self._release(left.id)
                 if not waiting.done():
                     waiting.set_result(None)
             del self._lanes[key]
+
+    def _release(self, row_id: str) -> None:
+        """The row left its lane; wake the claimer if that made room where there was none."""
+        webhook = self._in_flight.pop(row_id, None)
+        if webhook is not None and self._room(webhook=webhook) == 1:
+            self._wake.set()
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:
@@ -305,9 +340,14 @@ class OutboxDispatcher:
         return session.thread_ref
 
     async def _update_plan_messages(self, delivery: Delivery, row: OutboxRow, view: View) -> None:
+        """Edit every posted copy to show the plan as it is now, not as the row saw it: an
+        update retried after a later one must not bring back an older state."""
         plan = await self.store.plan(row.target["plan_id"])
         if plan is None:
             raise DeliveryError("the plan no longer exists", permanent=True)
+        session = await self.store.session_by_id(plan.session_id)
+        if session is not None:
+            view = cards.plan_message(session, plan)
         copies = [m for m in plan.messages if m.platform == delivery.platform]
         if not copies:
             if await self.store.outbox_is_pending(f"plan:{plan.id}"):

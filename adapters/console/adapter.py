@@ -100,7 +100,7 @@ class ConsoleAdapter:
             reply = await self._run(self.actor(user), line)
             if reply is not None:
                 self.screen.show(reply.view)
-            await self.dispatcher.drain()
+            await self.dispatcher.drain(webhooks=False)  # a slow receiver never holds the prompt
 
     async def _run(self, actor: Actor, line: str) -> Reply | None:
         if line.startswith("!"):

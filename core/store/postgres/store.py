@@ -325,7 +325,8 @@ class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy, StoreL
     async def claim_outbox(
         self, *, workspaces: Sequence[str], now: datetime, limit: int, lease: timedelta
     ) -> list[OutboxRow]:
-        """Lease up to `limit` due rows whose workspace starts with one of `workspaces`."""
+        """Lease up to `limit` due chat rows (not webhooks: `claim_webhook_rows`) whose workspace
+        starts with one of `workspaces`."""
 
         async def claim(conn: Connection) -> list[OutboxRow]:
             return await lease_outbox(
@@ -333,7 +334,7 @@ class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy, StoreL
                 now=now,
                 until=now + lease,
                 limit=limit,
-                where="workspace ^@ ANY($4::text[])",
+                where="kind <> 'webhook' AND workspace ^@ ANY($4::text[])",
                 extra=[list(workspaces)],
             )
 

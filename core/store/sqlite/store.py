@@ -361,13 +361,15 @@ class SqliteStore(
     async def claim_outbox(
         self, *, workspaces: Sequence[str], now: datetime, limit: int, lease: timedelta
     ) -> list[OutboxRow]:
-        """Lease up to `limit` due rows whose workspace starts with one of `workspaces`."""
+        """Lease up to `limit` due chat rows (not webhooks: `claim_webhook_rows`) whose workspace
+        starts with one of `workspaces`."""
         prefix = " OR ".join("workspace LIKE ?" for _ in workspaces) or "0"
         patterns = [f"{w}%" for w in workspaces]
 
         def claim(conn: sqlite3.Connection) -> list[OutboxRow]:
             found = conn.execute(
-                f"SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
+                f"SELECT * FROM outbox WHERE status = 'pending' AND kind != 'webhook'"
+                f" AND next_attempt_at <= ?"
                 f" AND (claimed_until IS NULL OR claimed_until <= ?) AND ({prefix})"
                 " ORDER BY next_attempt_at, rowid LIMIT ?",
                 (ts(now), ts(now), *patterns, limit),
