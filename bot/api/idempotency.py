@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot.api.errors import ApiError, to_response
 from core.clock import Clock
-from core.idempotency import IdempotencyStore
+from core.records.idempotency import IdempotencyStore
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"

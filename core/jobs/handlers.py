@@ -6,9 +6,9 @@ from core import cards
 from core.errors import NotFound, UsageError
 from core.grammar import Command
 from core.jobs import reminders, summaries, views
-from core.jobs.records import WebhookSubscription
 from core.jobs.webhooks import new_secret
 from core.models import Actor, ChatRef, EventType, new_id
+from core.records.jobs import WebhookSubscription
 from core.runner import CommandRunner, handles, said
 from core.settings import describe
 from core.views import Reply

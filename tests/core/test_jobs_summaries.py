@@ -10,7 +10,7 @@ import pytest
 from core.clock import ManualClock
 from core.errors import Forbidden, UsageError
 from core.jobs import schedules, summaries
-from core.jobs.records import Subscription
+from core.records.jobs import Subscription
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
 from core.store.base import open_store

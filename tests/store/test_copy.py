@@ -13,9 +13,9 @@ from core.clock import ManualClock
 from core.history import context, export, search
 from core.history.fork import fork
 from core.history.messages import HistoryService
-from core.installations import InstallationRecord
 from core.jobs import reminders, sweep
 from core.models import Decision, EventType, ModAction, Role
+from core.records.installations import InstallationRecord
 from core.service import ServiceConfig, SessionService
 from core.store.base import open_store
 from core.store.copy import verify

@@ -14,7 +14,6 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import Conflict
-from core.jobs.records import ClaimSlot, Reminder, ReminderKind, ReminderStatus, SendReminder
 from core.models import (
     Decision,
     Event,
@@ -27,6 +26,7 @@ from core.models import (
     Source,
     new_id,
 )
+from core.records.jobs import ClaimSlot, Reminder, ReminderKind, ReminderStatus, SendReminder
 from core.service import ServiceConfig, SessionService
 from core.store import ops
 from core.store.base import Store, open_store

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.errors import Conflict
-from core.idempotency import IN_PROGRESS_LEASE, StoredResponse
+from core.records.idempotency import IN_PROGRESS_LEASE, StoredResponse
+from core.records.tokens import ApiToken
 from core.store.base import Store, open_store
-from core.tokens import ApiToken
 from tests.conftest import WS
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

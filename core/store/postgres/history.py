@@ -11,9 +11,9 @@ from typing import Any
 from asyncpg import Connection, Record
 
 from core.errors import Conflict, NotFound
-from core.history.models import MATCH_END, MATCH_START, Message, MessageRole, Revision, SearchHit
-from core.history.query import Query
 from core.models import JSON, Event, Plan, PlanModification, Session, new_id
+from core.records.history import MATCH_END, MATCH_START, Message, MessageRole, Revision, SearchHit
+from core.records.search import Query
 from core.store import ops
 from core.store.codec import dumps
 from core.store.decode import stored_json

@@ -19,7 +19,8 @@ from typing import Any
 from asyncpg import Connection, Record
 
 from core.errors import Conflict
-from core.jobs.records import (
+from core.models import Session
+from core.records.jobs import (
     ClaimReminder,
     ClaimSlot,
     DueSession,
@@ -32,7 +33,6 @@ from core.jobs.records import (
     Subscription,
     SummaryRows,
 )
-from core.models import Session
 from core.store import ops
 from core.store.codec import ts
 from core.store.postgres import rows

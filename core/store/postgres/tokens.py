@@ -8,9 +8,9 @@ import asyncpg
 from asyncpg import Connection, Record
 
 from core.errors import Conflict
-from core.idempotency import IN_PROGRESS_LEASE, StoredResponse
+from core.records.idempotency import IN_PROGRESS_LEASE, StoredResponse
+from core.records.tokens import ApiToken
 from core.store.postgres.engine import PgEngine, affected
-from core.tokens import ApiToken
 
 _COLUMNS = "id, workspace, name, user_id, admin, token_hash, created_at, last_used_at, revoked_at"
 

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.errors import Conflict, NotFound, StoreError, UsageError
-from core.history.models import MATCH_END, MATCH_START, Message, MessageRole, Revision, SearchHit
-from core.history.query import Query
 from core.models import JSON, Event, Plan, PlanModification, Session, new_id
+from core.records.history import MATCH_END, MATCH_START, Message, MessageRole, Revision, SearchHit
+from core.records.search import Query
 from core.store import ops
 from core.store.codec import dumps, parse_ts, parse_ts_required, ref_key, ts
 from core.store.decode import stored_json

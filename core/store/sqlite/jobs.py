@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.errors import Conflict
-from core.jobs.records import (
+from core.models import Session
+from core.records.jobs import (
     ClaimReminder,
     ClaimSlot,
     DueSession,
@@ -26,7 +27,6 @@ from core.jobs.records import (
     Subscription,
     SummaryRows,
 )
-from core.models import Session
 from core.store import ops
 from core.store.codec import parse_ts, parse_ts_required, ts
 from core.store.sqlite import rows

@@ -6,10 +6,10 @@ import sqlite3
 from datetime import datetime
 
 from core.errors import Conflict
-from core.idempotency import IN_PROGRESS_LEASE, StoredResponse
+from core.records.idempotency import IN_PROGRESS_LEASE, StoredResponse
+from core.records.tokens import ApiToken
 from core.store.codec import parse_ts, parse_ts_required, ts
 from core.store.sqlite.engine import SqliteEngine
-from core.tokens import ApiToken
 
 _COLUMNS = "id, workspace, name, user_id, admin, token_hash, created_at, last_used_at, revoked_at"
 
