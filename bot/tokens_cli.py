@@ -10,7 +10,7 @@ from bot.waiting import token_warning
 from core.clock import SystemClock
 from core.errors import SessionBotError, StoreError
 from core.records.tokens import ApiToken
-from core.store.base import open_store
+from core.store.factory import open_store
 from core.tokens import PREFIX, TokenService
 
 

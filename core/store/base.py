@@ -274,16 +274,3 @@ class Store(
     async def outbox_is_pending(self, dedupe_key: str) -> bool: ...
     async def set_thread_ref(self, session_id: str, thread_ref: str) -> None: ...
     async def integrity_problems(self) -> list[str]: ...
-
-
-def open_store(url: str) -> Store:
-    """The store for a database URL: `sqlite:///…` or `postgresql://…` (`postgres://…`)."""
-    if url.startswith("sqlite:///"):
-        from core.store.sqlite.store import SqliteStore
-
-        return SqliteStore(url)
-    if url.startswith(("postgresql://", "postgres://")):
-        from core.store.postgres.store import PostgresStore
-
-        return PostgresStore(url)
-    raise ValueError(f"unsupported database URL {url!r}")

@@ -13,7 +13,7 @@ from core.jobs import schedules, summaries
 from core.records.jobs import Subscription
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
-from core.store.base import open_store
+from core.store.factory import open_store
 from core.store.sqlite.store import SqliteStore
 from tests.conftest import CHAT, WS, actor, count
 

@@ -17,8 +17,8 @@ from core.jobs import reminders, sweep
 from core.models import Decision, EventType, ModAction, Role
 from core.records.installations import InstallationRecord
 from core.service import ServiceConfig, SessionService
-from core.store.base import open_store
 from core.store.copy import verify
+from core.store.factory import open_store
 from core.tokens import TokenService
 from tests.bot.test_cli import sessionbot
 from tests.conftest import CHAT, OTHER_WS, actor, execute

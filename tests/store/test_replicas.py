@@ -29,7 +29,8 @@ from core.models import (
 from core.records.jobs import ClaimSlot, Reminder, ReminderKind, ReminderStatus, SendReminder
 from core.service import ServiceConfig, SessionService
 from core.store import ops
-from core.store.base import Store, open_store
+from core.store.base import Store
+from core.store.factory import open_store
 from tests.conftest import CHAT, WS, actor, count
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
