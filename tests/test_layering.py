@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+from core.models import PlanStatus, Status
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN_IN_CORE = {
@@ -221,3 +224,38 @@ def test_the_cycle_check_sees_cycles(tmp_path: Path) -> None:
     )
     known = {"core.store", "core.store.ops", "core.models", "core.service", "core.outbox"}
     assert module_imports(sample, "core", known) == {"core.store.ops", "core.models"}
+
+
+def restated_status_sets(path: Path) -> list[str]:
+    """SQL lists `('…', …)` and tuples/sets of two or more status values written out."""
+    statuses = {s.value for s in (*Status, *PlanStatus)}
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for match in re.finditer(r"\('[a-z_]+'(?:, *'[a-z_]+')+\)", node.value):
+                if set(re.findall(r"'([a-z_]+)'", match.group(0))) <= statuses:
+                    found.append(match.group(0))
+        elif isinstance(node, ast.Tuple | ast.Set | ast.List):
+            values = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+            if len(values) >= 2 and len(values) == len(node.elts) and set(values) <= statuses:
+                found.append(repr(values))
+    return found
+
+
+def test_the_store_restates_no_status_set() -> None:
+    """Status sets are defined once in core (core/models.py) and rendered with `sql_in`."""
+    offenders = {
+        str(path.relative_to(ROOT)): found
+        for path in (ROOT / "core" / "store").rglob("*.py")
+        if (found := restated_status_sets(path))
+    }
+    assert offenders == {}
+
+
+def test_the_status_check_sees_a_restated_set(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "OPEN = ('active', 'paused')\nSQL = \"WHERE status IN ('active', 'paused')\"\n",
+        encoding="utf-8",
+    )
+    assert restated_status_sets(sample) == ["['active', 'paused']", "('active', 'paused')"]
