@@ -24,7 +24,8 @@ import aiosqlite
 
 from core.models import Actor, ChatRef, EventType, Source
 from core.service import SessionService
-from core.store.base import Store, open_store
+from core.store.base import Store
+from core.store.factory import open_store
 from core.store.sqlite.store import SqliteStore
 
 WS = "console:bench"

@@ -30,9 +30,9 @@ from pathlib import Path
 
 from core.history import export
 from core.history.messages import HistoryService
-from core.history.models import Message, MessageRole
 from core.history.search import search
 from core.models import Actor, ChatRef, Source, new_id
+from core.records.history import Message, MessageRole
 from core.service import SessionService
 from core.store.sqlite.store import SqliteStore
 

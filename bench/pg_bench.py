@@ -26,7 +26,7 @@ import asyncpg
 from bench.core_bench import CONCURRENCY, PAYLOAD, WS, _actor, bench_service
 from core.models import ChatRef, EventType
 from core.service import SessionService
-from core.store.base import open_store
+from core.store.factory import open_store
 from tests.pg import PgServer, find_bin_dir
 
 

@@ -29,7 +29,7 @@ from core.history.importer import import_json
 from core.history.messages import HistoryService
 from core.models import Actor, Source
 from core.service import SessionService
-from core.store.base import open_store
+from core.store.factory import open_store
 from core.wording import plural
 
 CLI_WORKSPACE = "console:local"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from core.store.base import open_store
 from core.store.copy import CopyError, copy_store
+from core.store.factory import open_store
 
 
 def _safe(url: str) -> str:

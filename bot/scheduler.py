@@ -29,7 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from core.clock import Clock
 from core.jobs import cleanup, maintenance, runs, schedules, summaries, sweep
 from core.jobs.maintenance import ContextPurge, no_context_purge
-from core.jobs.records import Subscription
+from core.records.jobs import Subscription
 from core.service import SessionService
 
 _log = logging.getLogger(__name__)

@@ -9,8 +9,9 @@ from bot.config import Config
 from bot.waiting import token_warning
 from core.clock import SystemClock
 from core.errors import SessionBotError, StoreError
-from core.store.base import open_store
-from core.tokens import PREFIX, ApiToken, TokenService
+from core.records.tokens import ApiToken
+from core.store.factory import open_store
+from core.tokens import PREFIX, TokenService
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

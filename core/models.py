@@ -34,6 +34,8 @@ class Status(StrEnum):
 
 OPEN_STATUSES = frozenset({Status.ACTIVE, Status.PAUSED, Status.PENDING})
 DONE_STATUSES = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT})
+# Ended: over, by a person or a sweep, and not yet archived (what may be archived).
+ENDED_STATUSES = DONE_STATUSES | {Status.ABANDONED}
 
 
 class Role(StrEnum):
@@ -49,6 +51,10 @@ class PlanStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     SUPERSEDED = "superseded"
+
+
+# A plan not yet replaced by a newer version (a new plan supersedes these).
+CURRENT_PLAN_STATUSES = frozenset(PlanStatus) - {PlanStatus.SUPERSEDED}
 
 
 class ItemStatus(StrEnum):

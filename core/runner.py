@@ -16,16 +16,17 @@ from core import cards
 from core.commands import COMMANDS
 from core.errors import SessionBotError, UsageError
 from core.grammar import Command, parse
+from core.handlers import HANDLERS, handles, said
+from core.history import handlers as _history_handlers
 from core.history.resume import resume_view
+from core.jobs import handlers as _jobs_handlers
 from core.models import Actor, ChatRef, Decision, ModAction, Role
 from core.service import DecisionResult, SessionService
-from core.views import Accent, Reply, View, escape, mention
+from core.views import Accent, Reply, escape, mention
 from core.wording import noun_for, plural
 
 _log = logging.getLogger(__name__)
 
-Handler = Callable[["CommandRunner", Actor, ChatRef, Command], Awaitable[Reply]]
-_HANDLERS: dict[str, Handler] = {}
 # Told of every command and click: (command or button name, outcome, seconds). Outcomes:
 # ok, refused (a SessionBotError answered to the user), error (unexpected), duplicate.
 CommandObserver = Callable[[str, str, float], None]
@@ -34,21 +35,6 @@ _BUTTONS = {cards.APPROVE_ACTION, cards.REJECT_ACTION, cards.REREQUEST_ACTION}
 
 def no_observer(command: str, outcome: str, seconds: float) -> None:
     """The default observer: nothing is measured."""
-
-
-def handles(name: str) -> Callable[[Handler], Handler]:
-    """Register the handler of one `/session` command (feature modules add their own)."""
-
-    def register(handler: Handler) -> Handler:
-        _HANDLERS[name] = handler
-        return handler
-
-    return register
-
-
-def said(view: View) -> Reply:
-    """A reply the whole channel sees (the command changed something)."""
-    return Reply(view, ephemeral=False)
 
 
 class CommandRunner:
@@ -118,7 +104,7 @@ class CommandRunner:
 
     async def _dispatch(self, actor: Actor, chat: ChatRef, command: Command | str) -> Reply:
         parsed = parse(command) if isinstance(command, str) else command
-        handler = _HANDLERS.get(parsed.name)
+        handler = HANDLERS.get(parsed.name)
         if handler is None:
             raise UsageError(
                 f"`/session {parsed.name}` is not available in this version yet.",
@@ -353,8 +339,7 @@ async def _modify(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
     return said(cards.confirmation(session, text))
 
 
-__all__ = ["CommandRunner", "handles", "said"]
-
 # Feature modules register their commands with `handles` when imported.
-import core.history.handlers  # noqa: E402
-import core.jobs.handlers  # noqa: E402, F401
+_FEATURES = (_history_handlers, _jobs_handlers)
+
+__all__ = ["CommandRunner"]

@@ -17,7 +17,6 @@ from core.activity import coalescing_window
 from core.clock import Clock, SystemClock
 from core.commands import COMMANDS
 from core.errors import Conflict, Forbidden, InvalidTransition, NotFound, UsageError
-from core.jobs.records import JobRun
 from core.jobs.webhook_policy import WebhookPolicy
 from core.jobs.webhooks import WebhookRouter
 from core.models import (
@@ -54,6 +53,7 @@ from core.permissions import (
     require_decider,
     roles_of,
 )
+from core.records.jobs import JobRun
 from core.settings import effective_settings, parse_setting
 from core.states import Action, allowed_from, next_status
 from core.store import ops

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from core.errors import InvalidTransition
-from core.models import Status
+from core.models import ENDED_STATUSES, Status
 
 A, P, N = Status.ACTIVE, Status.PAUSED, Status.PENDING
 C, F, X, T = Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT
@@ -42,7 +42,7 @@ def _same(*statuses: Status) -> dict[Status, Status]:
 
 
 _WORKING = (A, P, N)
-_ENDED = (C, F, X, T, AB)
+_ENDED = tuple(s for s in Status if s in ENDED_STATUSES)
 
 # action -> {current status: next status}; a status missing from the map is not allowed.
 TRANSITIONS: dict[Action, dict[Status, Status]] = {

@@ -13,13 +13,11 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
 
 from core.clock import Clock
 from core.errors import NotFound, UsageError
-from core.models import Actor, Source
+from core.records.tokens import ApiToken, TokenStore
 from core.users import PRINCIPAL
 
 PREFIX = "sbt_"
@@ -28,39 +26,6 @@ _NAME = PRINCIPAL
 # Where a workspace's notifications go: a chat platform, or `api` (none; see NoChatDelivery).
 WORKSPACE_PLATFORMS = ("slack", "discord", "console", "api")
 USED_EVERY = timedelta(minutes=5)  # `last_used_at` is refreshed at most this often
-
-
-@dataclass(slots=True)
-class ApiToken:
-    """A stored token: everything but the secret itself."""
-
-    id: str
-    workspace: str
-    name: str
-    user_id: str
-    admin: bool
-    token_hash: str
-    created_at: datetime
-    last_used_at: datetime | None = None
-    revoked_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    def actor(self) -> Actor:
-        """The principal this token acts as."""
-        return Actor(self.workspace, self.user_id, Source.API, platform_admin=self.admin)
-
-
-class TokenStore(Protocol):
-    """What the token service needs from a store."""
-
-    async def put_api_token(self, token: ApiToken) -> None: ...
-    async def api_token(self, token_id: str) -> ApiToken | None: ...
-    async def api_tokens(self, workspace: str | None = None) -> list[ApiToken]: ...
-    async def revoke_api_token(self, token_id: str, *, at: datetime) -> bool: ...
-    async def api_token_used(self, token_id: str, *, at: datetime) -> None: ...
 
 
 def digest(secret: str) -> str:
@@ -133,4 +98,4 @@ class TokenService:
         return token
 
 
-__all__ = ["PREFIX", "ApiToken", "TokenService", "TokenStore", "digest"]
+__all__ = ["PREFIX", "TokenService", "digest"]

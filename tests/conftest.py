@@ -20,7 +20,8 @@ from core.clock import ManualClock
 from core.models import Actor, ChatRef, Source
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
-from core.store.base import Store, open_store
+from core.store.base import Store
+from core.store.factory import open_store
 from tests.pg import TEMPLATE, PgServer, find_bin_dir, new_database_name, unavailable
 
 T = TypeVar("T")

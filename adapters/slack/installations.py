@@ -21,7 +21,7 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from adapters.slack.delivery import PLATFORM
 from core.clock import Clock
-from core.installations import InstallationRecord
+from core.records.installations import InstallationRecord
 from core.store.base import InstallationStore
 
 _log = logging.getLogger(__name__)

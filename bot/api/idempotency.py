@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot.api.errors import ApiError, to_response
 from core.clock import Clock
-from core.idempotency import IdempotencyStore
+from core.records.idempotency import IN_PROGRESS_LEASE, IdempotencyStore
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -47,7 +47,7 @@ async def idempotent(
         )
     key = f"api:{token_id}:{value}"
     digest = fingerprint(request, raw)
-    stored = await store.claim_idempotency(key, digest, now=clock.now())
+    stored = await store.claim_idempotency(key, digest, now=clock.now(), lease=IN_PROGRESS_LEASE)
     if stored is not None:
         return _replay(stored.request_hash == digest, stored.status, stored.body)
     try:

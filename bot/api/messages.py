@@ -8,9 +8,9 @@ from bot.api import models as m
 from bot.api.errors import ApiError
 from bot.api.route import Call, Param, Route, number, text
 from core.errors import UsageError
-from core.history.models import MATCH_END, MATCH_START, MessageRole, SearchHit
 from core.history.records import message_record
 from core.history.search import MAX_QUERY, search
+from core.records.history import MATCH_END, MATCH_START, MessageRole, SearchHit
 
 _P = "/sessions/{session}/messages"
 _TAG = "messages"

@@ -10,8 +10,9 @@ from aiohttp import web
 
 from core.clock import Clock
 from core.history.messages import HistoryService
+from core.records.tokens import ApiToken
 from core.service import SessionService
-from core.tokens import ApiToken, TokenService
+from core.tokens import TokenService
 
 
 @dataclass(frozen=True, slots=True)

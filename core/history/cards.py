@@ -9,9 +9,9 @@ from core import cards
 from core.history.context import ContextView
 from core.history.fork import ForkResult
 from core.history.messages import NumberedPage
-from core.history.models import MATCH_END, MATCH_START, ContextBundle, Message
 from core.history.search import SearchResults
 from core.models import Member, Session
+from core.records.history import MATCH_END, MATCH_START, ContextBundle, Message
 from core.views import Accent, Field, View, escape, mention
 from core.wording import plural
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from core import jsonlimits
 from core.errors import InvalidTransition, LimitExceeded, UsageError
 from core.history.access import require_perm
-from core.history.models import ContextBundle
 from core.models import JSON, OPEN_STATUSES, Actor, Event, EventType, Session, Status, new_id
 from core.permissions import Perm
+from core.records.history import ContextBundle
 from core.states import allowed_from
 from core.store import ops
 from core.store.codec import dumps

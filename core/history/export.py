@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from core.history import records
 from core.history.messages import history_for
-from core.history.models import Message
 from core.history.summary import gather
 from core.models import Actor, Decision, Event, EventType, Plan, PlanStatus, Session
+from core.records.history import Message
 
 if TYPE_CHECKING:
     from core.history.messages import HistoryService

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 from core.grammar import Command
+from core.handlers import handles, said
 from core.history import cards, context, export
 from core.history.fork import fork
 from core.history.messages import history_for
 from core.history.search import search
 from core.models import Actor, ChatRef
-from core.runner import CommandRunner, handles, said
 from core.views import Reply
+
+if TYPE_CHECKING:
+    from core.runner import CommandRunner
 
 
 @handles("note")

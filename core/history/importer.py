@@ -20,9 +20,9 @@ from core import jsonlimits
 from core.errors import Forbidden
 from core.history import records
 from core.history.access import is_workspace_admin
-from core.history.models import Message
 from core.history.records import BadFile, Reader
 from core.models import Actor, Event, Plan, PlanModification, Session, new_id
+from core.records.history import Message
 from core.store import ops
 
 if TYPE_CHECKING:

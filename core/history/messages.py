@@ -10,10 +10,10 @@ from typing import Any
 from core.activity import coalescing_window
 from core.errors import LimitExceeded, NotFound, UsageError
 from core.history.access import is_workspace_admin, require_perm
-from core.history.models import Message, MessageRole
 from core.history.summary import ExtractiveSummarizer, Summarizer
 from core.models import JSON, OPEN_STATUSES, Actor, Event, EventType, Role, Session, Status, new_id
 from core.permissions import Perm, require
+from core.records.history import Message, MessageRole
 from core.service import SessionService
 from core.states import Action, next_status
 from core.store import ops

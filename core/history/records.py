@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from core.errors import UsageError
-from core.history.models import Message, MessageRole, Revision
 from core.models import (
     Approval,
     Decision,
@@ -30,6 +29,7 @@ from core.models import (
     Source,
     Status,
 )
+from core.records.history import Message, MessageRole, Revision
 
 FORMAT_VERSION = 1
 E = TypeVar("E", bound=StrEnum)

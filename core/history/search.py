@@ -5,7 +5,7 @@
     "exact phrase"         the words next to each other
     roll*                  a prefix: rollback, rollout, …
 
-The tree (core/history/query.py) holds plain words and phrases; each store renders it for its
+The tree (core/records/search.py) holds plain words and phrases; each store renders it for its
 engine with every word quoted, so no column filter, NEAR or stray syntax a user types can
 change what is searched; the workspace scope is applied by the store in SQL.
 A malformed query is a UsageError that says what is wrong.
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.errors import UsageError
-from core.history.models import SearchHit
-from core.history.query import AllOf, AnyOf, Query, Term, Without
 from core.models import Actor, Session
+from core.records.history import SearchHit
+from core.records.search import AllOf, AnyOf, Query, Term, Without
 
 if TYPE_CHECKING:
     from core.history.messages import HistoryService

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from core.history.models import Message
 from core.models import Actor, Event, Plan, Session
+from core.records.history import Message
 from core.wording import noun_for, plural
 
 if TYPE_CHECKING:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from core import cards
 from core.errors import NotFound, UsageError
 from core.grammar import Command
+from core.handlers import handles, said
 from core.jobs import reminders, summaries, views
-from core.jobs.records import WebhookSubscription
 from core.jobs.webhooks import new_secret
 from core.models import Actor, ChatRef, EventType, new_id
-from core.runner import CommandRunner, handles, said
+from core.records.jobs import WebhookSubscription
 from core.settings import describe
 from core.views import Reply
+
+if TYPE_CHECKING:
+    from core.runner import CommandRunner
 
 EVENT_NAMES = frozenset(e.value for e in EventType)
 

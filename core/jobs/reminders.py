@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 from core import notices
 from core.errors import UsageError
 from core.jobs import views
-from core.jobs.records import (
+from core.models import Actor, Event, EventType, Role, Session, Source, new_id
+from core.permissions import Perm
+from core.records.jobs import (
     ClaimReminder,
     DueSession,
     JobWrite,
@@ -22,8 +24,6 @@ from core.jobs.records import (
     ReminderStatus,
     SendReminder,
 )
-from core.models import Actor, Event, EventType, Role, Session, Source, new_id
-from core.permissions import Perm
 from core.service import SYSTEM_USER, SessionService
 from core.store import ops
 from core.views import View

@@ -6,7 +6,7 @@ import os
 import socket
 from datetime import UTC, datetime, timedelta
 
-from core.jobs.records import ClaimSlot
+from core.records.jobs import ClaimSlot
 from core.store.base import Store
 
 EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday at midnight: slots align to it

@@ -11,9 +11,9 @@ import logging
 from datetime import datetime, timedelta
 
 from core.jobs import schedules, views
-from core.jobs.records import ClaimSlot, JobWrite, MarkSummarySent, Subscription
 from core.jobs.runs import OWNER
 from core.models import Actor, OutboxKind, OutboxRow, OutboxStatus, new_id
+from core.records.jobs import ClaimSlot, JobWrite, MarkSummarySent, Subscription
 from core.service import SessionService
 from core.store import ops
 from core.store.codec import ts

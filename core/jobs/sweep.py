@@ -18,8 +18,8 @@ from typing import TypeVar
 
 from core.errors import Conflict, InvalidTransition, NotFound
 from core.jobs import reminders, runs
-from core.jobs.records import DueSession
 from core.models import EventType, Session
+from core.records.jobs import DueSession
 from core.service import SessionService
 from core.states import Action
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from core.cards import label
 from core.durations import format_duration
-from core.jobs.records import JobRun, Reminder, Subscription, SummaryRows, WebhookSubscription
 from core.models import Session
+from core.records.jobs import JobRun, Reminder, Subscription, SummaryRows, WebhookSubscription
 from core.views import Accent, Field, View, escape, mention
 
 

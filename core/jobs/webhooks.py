@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 from core.clock import Clock
 from core.delivery import DeliveryError
-from core.jobs.records import WebhookSubscription
 from core.models import OutboxKind, OutboxRow, OutboxStatus, Session, new_id
+from core.records.jobs import WebhookSubscription
 from core.store import ops
 from core.store.base import Store
 from core.store.codec import ts

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from core.history.models import Message, Revision, SearchHit
-from core.history.query import Query
-from core.idempotency import IdempotencyStore
-from core.installations import InstallationRecord
-from core.jobs.records import (
+from core.models import Event, Member, OutboxRow, Plan, PlanModification, Session, Status
+from core.records.history import Message, Revision, SearchHit
+from core.records.idempotency import IdempotencyStore
+from core.records.installations import InstallationRecord
+from core.records.jobs import (
     DueSession,
     JobRun,
     JobWrite,
@@ -20,11 +20,11 @@ from core.jobs.records import (
     SummaryRows,
     WebhookSubscription,
 )
-from core.models import Event, Member, OutboxRow, Plan, PlanModification, Session, Status
+from core.records.search import Query
+from core.records.tokens import TokenStore
 from core.store import ops
 from core.store.copy import CopyTarget
 from core.store.telemetry import TelemetryStore
-from core.tokens import TokenStore
 
 
 @dataclass(slots=True)
@@ -274,16 +274,3 @@ class Store(
     async def outbox_is_pending(self, dedupe_key: str) -> bool: ...
     async def set_thread_ref(self, session_id: str, thread_ref: str) -> None: ...
     async def integrity_problems(self) -> list[str]: ...
-
-
-def open_store(url: str) -> Store:
-    """The store for a database URL: `sqlite:///…` or `postgresql://…` (`postgres://…`)."""
-    if url.startswith("sqlite:///"):
-        from core.store.sqlite.store import SqliteStore
-
-        return SqliteStore(url)
-    if url.startswith(("postgresql://", "postgres://")):
-        from core.store.postgres.store import PostgresStore
-
-        return PostgresStore(url)
-    raise ValueError(f"unsupported database URL {url!r}")

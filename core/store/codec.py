@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
+
+_IDENTIFIER = re.compile(r"[a-z_]+")
 
 
 def ts(value: datetime | None) -> str | None:
@@ -22,6 +27,15 @@ def parse_ts(value: str | None) -> datetime | None:
 
 def parse_ts_required(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def sql_in(values: Iterable[StrEnum]) -> str:
+    """A set of statuses from core as an SQL list, `('a', 'b')`, sorted.
+
+    Only for enum values (identifiers, never user text), so quoting them is safe."""
+    listed = sorted(v.value for v in values)
+    assert listed and all(_IDENTIFIER.fullmatch(v) for v in listed), listed
+    return "(" + ", ".join(f"'{v}'" for v in listed) + ")"
 
 
 def dumps(value: Any) -> str:

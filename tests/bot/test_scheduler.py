@@ -11,7 +11,7 @@ import pytest
 from bot.scheduler import JobScheduler, summary_trigger
 from core.clock import ManualClock
 from core.jobs import schedules
-from core.jobs.records import Subscription
+from core.records.jobs import Subscription
 from core.runner import CommandRunner
 from core.service import SessionService
 from core.store.sqlite.store import SqliteStore

@@ -14,8 +14,8 @@ from core.errors import Forbidden, NotFound, StoreError, UsageError
 from core.history import context, export
 from core.history.importer import import_json
 from core.history.messages import HistoryService
-from core.history.query import Term
 from core.models import Decision, EventType, ModAction, Role, Session
+from core.records.search import Term
 from core.service import ServiceConfig, SessionService
 from core.store.sqlite.store import SqliteStore
 from tests.conftest import CHAT, OTHER_WS, WS, actor, count
@@ -202,8 +202,8 @@ async def test_large_exports_stream_in_pages(history: HistoryService, service: S
 def _message(session_id: str, seq: int, text: str) -> Any:
     from datetime import UTC, datetime
 
-    from core.history.models import Message, MessageRole
     from core.models import new_id
+    from core.records.history import Message, MessageRole
 
     at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     return Message(new_id(), session_id, seq, MessageRole.USER, "olga", text, at)

@@ -10,8 +10,8 @@ import pytest
 from core.clock import ManualClock
 from core.errors import Conflict, Forbidden, InvalidTransition, LimitExceeded, NotFound, UsageError
 from core.history.messages import HistoryConfig, HistoryService
-from core.history.models import MessageRole
 from core.models import EventType, Role, Session
+from core.records.history import MessageRole
 from core.service import SessionService
 from tests.conftest import CHAT, OTHER_WS, actor, count
 

@@ -8,10 +8,10 @@ import pytest
 
 from core.errors import UsageError
 from core.history.messages import HistoryService
-from core.history.models import MATCH_END, MATCH_START
-from core.history.query import Term
 from core.history.search import parse_query, search
 from core.models import ChatRef, Session
+from core.records.history import MATCH_END, MATCH_START
+from core.records.search import Term
 from core.service import SessionService
 from core.store.sqlite.fts import to_fts5
 from core.store.sqlite.store import SqliteStore

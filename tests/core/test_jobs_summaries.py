@@ -10,10 +10,10 @@ import pytest
 from core.clock import ManualClock
 from core.errors import Forbidden, UsageError
 from core.jobs import schedules, summaries
-from core.jobs.records import Subscription
+from core.records.jobs import Subscription
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
-from core.store.base import open_store
+from core.store.factory import open_store
 from core.store.sqlite.store import SqliteStore
 from tests.conftest import CHAT, WS, actor, count
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from core.clock import ManualClock
 from core.jobs import sweep
-from core.jobs.records import Reminder, ReminderKind, ReminderStatus
 from core.models import Decision, EventType, Role, Status
+from core.records.jobs import Reminder, ReminderKind, ReminderStatus
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
-from core.store.base import open_store
+from core.store.factory import open_store
 from core.store.sqlite.store import SqliteStore
 from tests.conftest import CHAT, actor, count
 

@@ -18,10 +18,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from bot.webhooks import AiohttpWebhookSender
 from core.clock import ManualClock
 from core.errors import UsageError
-from core.jobs.records import WebhookSubscription
 from core.jobs.webhook_policy import WebhookPolicy, WebhookTargetRefused
 from core.models import OutboxStatus, new_id
 from core.outbox import OutboxDispatcher
+from core.records.jobs import WebhookSubscription
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
 from core.store.base import Store

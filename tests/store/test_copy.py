@@ -13,12 +13,13 @@ from core.clock import ManualClock
 from core.history import context, export, search
 from core.history.fork import fork
 from core.history.messages import HistoryService
-from core.installations import InstallationRecord
 from core.jobs import reminders, sweep
 from core.models import Decision, EventType, ModAction, Role
+from core.records.idempotency import IN_PROGRESS_LEASE
+from core.records.installations import InstallationRecord
 from core.service import ServiceConfig, SessionService
-from core.store.base import open_store
 from core.store.copy import verify
+from core.store.factory import open_store
 from core.tokens import TokenService
 from tests.bot.test_cli import sessionbot
 from tests.conftest import CHAT, OTHER_WS, actor, execute
@@ -59,7 +60,7 @@ async def populate(url: str, clock: ManualClock) -> list[str]:
         await store.put_installation(
             InstallationRecord("slack", "T0001", "xoxb-secret", clock.now(), scopes=("commands",))
         )
-        await store.claim_idempotency("api:t:k", "digest", now=clock.now())
+        await store.claim_idempotency("api:t:k", "digest", now=clock.now(), lease=IN_PROGRESS_LEASE)
         await store.finish_idempotency("api:t:k", status=201, body='{"ok":true}')
         clock.advance(timedelta(days=2))
         await sweep.run(service, clock.now(), every=timedelta(minutes=1))  # reminders, job runs

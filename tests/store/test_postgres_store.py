@@ -11,13 +11,14 @@ import pytest
 
 from core.errors import StoreError, UsageError
 from core.history.messages import HistoryService
-from core.history.models import MATCH_END, MATCH_START
 from core.history.search import parse_query, search
-from core.jobs.records import Reminder, ReminderKind, ReminderStatus, SendReminder
 from core.models import OutboxKind, OutboxRow, OutboxStatus, new_id
+from core.records.history import MATCH_END, MATCH_START
+from core.records.jobs import Reminder, ReminderKind, ReminderStatus, SendReminder
 from core.service import SessionService
 from core.store import ops
-from core.store.base import Store, open_store
+from core.store.base import Store
+from core.store.factory import open_store
 from core.store.postgres.engine import pool_settings, safe_url
 from core.store.postgres.search import to_tsquery
 from core.store.postgres.store import PostgresStore

@@ -14,7 +14,6 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import Conflict
-from core.jobs.records import ClaimSlot, Reminder, ReminderKind, ReminderStatus, SendReminder
 from core.models import (
     Decision,
     Event,
@@ -27,9 +26,11 @@ from core.models import (
     Source,
     new_id,
 )
+from core.records.jobs import ClaimSlot, Reminder, ReminderKind, ReminderStatus, SendReminder
 from core.service import ServiceConfig, SessionService
 from core.store import ops
-from core.store.base import Store, open_store
+from core.store.base import Store
+from core.store.factory import open_store
 from tests.conftest import CHAT, WS, actor, count
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.errors import Conflict
-from core.idempotency import IN_PROGRESS_LEASE, StoredResponse
-from core.store.base import Store, open_store
-from core.tokens import ApiToken
+from core.records.idempotency import IN_PROGRESS_LEASE, StoredResponse
+from core.records.tokens import ApiToken
+from core.store.base import Store
+from core.store.factory import open_store
 from tests.conftest import WS
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -37,31 +38,43 @@ async def test_one_active_token_per_name_and_revoked_ones_are_kept(store: Store)
 
 
 async def test_an_idempotency_key_is_claimed_once_then_replays(store: Store) -> None:
-    assert await store.claim_idempotency("api:t:k1", "h1", now=NOW) is None
-    assert await store.claim_idempotency("api:t:k1", "h1", now=NOW) == StoredResponse("h1")
+    assert await store.claim_idempotency("api:t:k1", "h1", now=NOW, lease=IN_PROGRESS_LEASE) is None
+    assert await store.claim_idempotency(
+        "api:t:k1", "h1", now=NOW, lease=IN_PROGRESS_LEASE
+    ) == StoredResponse("h1")
     await store.finish_idempotency("api:t:k1", status=201, body='{"ok":true}')
-    assert await store.claim_idempotency("api:t:k1", "h2", now=NOW) == StoredResponse(
-        "h1", 201, '{"ok":true}'
-    )
+    assert await store.claim_idempotency(
+        "api:t:k1", "h2", now=NOW, lease=IN_PROGRESS_LEASE
+    ) == StoredResponse("h1", 201, '{"ok":true}')
     await store.release_idempotency("api:t:k1")
-    assert await store.claim_idempotency("api:t:k1", "h3", now=NOW) is None
+    assert await store.claim_idempotency("api:t:k1", "h3", now=NOW, lease=IN_PROGRESS_LEASE) is None
 
 
 async def test_a_claim_left_unanswered_by_a_dead_request_is_taken_over_later(
     store: Store,
 ) -> None:
-    assert await store.claim_idempotency("api:t:k2", "h1", now=NOW) is None  # then it dies
+    assert (
+        await store.claim_idempotency("api:t:k2", "h1", now=NOW, lease=IN_PROGRESS_LEASE) is None
+    )  # then it dies
     soon = NOW + IN_PROGRESS_LEASE - timedelta(seconds=1)
-    assert await store.claim_idempotency("api:t:k2", "h1", now=soon) == StoredResponse("h1")
+    assert await store.claim_idempotency(
+        "api:t:k2", "h1", now=soon, lease=IN_PROGRESS_LEASE
+    ) == StoredResponse("h1")
     later = NOW + IN_PROGRESS_LEASE
-    assert await store.claim_idempotency("api:t:k2", "h2", now=later) == StoredResponse("h1")
-    assert await store.claim_idempotency("api:t:k2", "h1", now=later) is None  # taken over
-    assert await store.claim_idempotency("api:t:k2", "h1", now=later) == StoredResponse("h1")
+    assert await store.claim_idempotency(
+        "api:t:k2", "h2", now=later, lease=IN_PROGRESS_LEASE
+    ) == StoredResponse("h1")
+    assert (
+        await store.claim_idempotency("api:t:k2", "h1", now=later, lease=IN_PROGRESS_LEASE) is None
+    )  # taken over
+    assert await store.claim_idempotency(
+        "api:t:k2", "h1", now=later, lease=IN_PROGRESS_LEASE
+    ) == StoredResponse("h1")
     await store.finish_idempotency("api:t:k2", status=201, body="{}")
     far = later + 10 * IN_PROGRESS_LEASE
-    assert await store.claim_idempotency("api:t:k2", "h1", now=far) == StoredResponse(
-        "h1", 201, "{}"
-    )
+    assert await store.claim_idempotency(
+        "api:t:k2", "h1", now=far, lease=IN_PROGRESS_LEASE
+    ) == StoredResponse("h1", 201, "{}")
 
 
 async def test_concurrent_claims_of_one_key_on_two_replicas_run_one_request(
@@ -71,8 +84,8 @@ async def test_concurrent_claims_of_one_key_on_two_replicas_run_one_request(
     await second.open()
     try:
         claims = await asyncio.gather(
-            *(s.claim_idempotency(f"api:t:{n}", "h", now=NOW) for n in range(10)
-              for s in (store, second, store))
+            *(s.claim_idempotency(f"api:t:{n}", "h", now=NOW, lease=IN_PROGRESS_LEASE)
+              for n in range(10) for s in (store, second, store))
         )  # fmt: skip
     finally:
         await second.close()

@@ -11,9 +11,9 @@ from typing import Any
 from asyncpg import Connection, Record
 
 from core.errors import Conflict, NotFound
-from core.history.models import MATCH_END, MATCH_START, Message, MessageRole, Revision, SearchHit
-from core.history.query import Query
-from core.models import JSON, Event, Plan, PlanModification, Session, new_id
+from core.models import JSON, OPEN_STATUSES, Event, Plan, PlanModification, Session, new_id
+from core.records.history import MATCH_END, MATCH_START, Message, MessageRole, Revision, SearchHit
+from core.records.search import Query
 from core.store import ops
 from core.store.codec import dumps
 from core.store.decode import stored_json
@@ -33,7 +33,6 @@ _M = (
     "SELECT id, session_id, seq, role, author_id, content, parent_id, metadata, created_at,"
     " edited_at, deleted_at, deleted_by FROM messages"
 )
-_OPEN = ("active", "paused", "pending")
 # ts_headline: one fragment of at most 16 words (FTS5's snippet length), short words kept.
 _HEADLINE = (
     f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=16, MinWords=8, ShortWord=0,"
@@ -261,7 +260,7 @@ class PgHistory:
             await insert_messages(conn, [message])
             now = draft.created_at
             if now - facts.last_activity_at >= touch_after:
-                deadline = now + abandon_after if facts.status in _OPEN else None
+                deadline = now + abandon_after if facts.status in OPEN_STATUSES else None
                 await touch(conn, ops.Touch(facts.session_id, now, deadline))
             return message
 

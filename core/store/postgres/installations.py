@@ -6,7 +6,7 @@ from datetime import datetime
 
 from asyncpg import Connection, Record
 
-from core.installations import InstallationRecord
+from core.records.installations import InstallationRecord
 from core.store.codec import dumps, loads
 from core.store.postgres.engine import PgEngine, affected
 

@@ -19,7 +19,8 @@ from typing import Any
 from asyncpg import Connection, Record
 
 from core.errors import Conflict
-from core.jobs.records import (
+from core.models import ENDED_STATUSES, OPEN_STATUSES, Session
+from core.records.jobs import (
     ClaimReminder,
     ClaimSlot,
     DueSession,
@@ -32,17 +33,16 @@ from core.jobs.records import (
     Subscription,
     SummaryRows,
 )
-from core.models import Session
 from core.store import ops
-from core.store.codec import ts
+from core.store.codec import sql_in, ts
 from core.store.postgres import rows
 from core.store.postgres.engine import PgEngine, affected
 from core.store.postgres.webhooks import PgWebhooks
 from core.store.postgres.writes import apply_all
 
 _S = rows.S_COLUMNS
-_OPEN = "('active', 'paused', 'pending')"
-_ENDED = "('completed', 'failed', 'cancelled', 'timed_out', 'abandoned')"
+_OPEN = sql_in(OPEN_STATUSES)
+_ENDED = sql_in(ENDED_STATUSES)
 _MAX_PENDING_REMINDERS = 3
 _EXPORT_TABLES = {
     "members": "SELECT * FROM members WHERE session_id = $1",

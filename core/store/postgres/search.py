@@ -1,4 +1,4 @@
-"""A query tree (core/history/query.py) as a PostgreSQL tsquery.
+"""A query tree (core/records/search.py) as a PostgreSQL tsquery.
 
 Core turns what people type into a small tree (`core/history/search.py`): words and phrases,
 prefixes, all-of / any-of / but-not. This module writes it as `to_tsquery` text: each term
@@ -18,7 +18,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from core.history.query import AllOf, AnyOf, Query, Term, Without
+from core.records.search import AllOf, AnyOf, Query, Term, Without
 
 _WORD = re.compile(r"\w+")
 

@@ -10,6 +10,7 @@ from typing import Any
 from asyncpg import Connection, Record
 
 from core.models import (
+    OPEN_STATUSES,
     Event,
     Member,
     OutboxRow,
@@ -21,7 +22,7 @@ from core.models import (
 )
 from core.store import migrations, ops
 from core.store.base import SessionPage, StatsRows
-from core.store.codec import loads, ref_key
+from core.store.codec import loads, ref_key, sql_in
 from core.store.lifecycle import StoreLifecycle
 from core.store.postgres import rows
 from core.store.postgres.copy import PgCopy
@@ -133,7 +134,7 @@ class PostgresStore(PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy, StoreL
         """The user's most recently active open session in the channel."""
         row = await self.engine.fetchone(
             f"{_S} WHERE workspace = $1 AND channel_id = $2 AND owner_id = $3"
-            " AND status IN ('active', 'paused', 'pending')"
+            f" AND status IN {sql_in(OPEN_STATUSES)}"
             " ORDER BY last_activity_at DESC LIMIT 1",
             (workspace, channel_id, user_id),
         )

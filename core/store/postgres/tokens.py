@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 from asyncpg import Connection, Record
 
 from core.errors import Conflict
-from core.idempotency import IN_PROGRESS_LEASE, StoredResponse
+from core.records.idempotency import StoredResponse
+from core.records.tokens import ApiToken
 from core.store.postgres.engine import PgEngine, affected
-from core.tokens import ApiToken
 
 _COLUMNS = "id, workspace, name, user_id, admin, token_hash, created_at, last_used_at, revoked_at"
 
@@ -84,7 +84,7 @@ class PgTokens:
     # -- idempotency -------------------------------------------------------------------------
 
     async def claim_idempotency(
-        self, key: str, request_hash: str, *, now: datetime
+        self, key: str, request_hash: str, *, now: datetime, lease: timedelta
     ) -> StoredResponse | None:
         """Claim `key` in the inbound ledger with the request's fingerprint, atomically.
 
@@ -112,7 +112,7 @@ class PgTokens:
             if row["status"] is None and row["request_hash"] == request_hash:
                 taken = await conn.execute(
                     "UPDATE inbound_dedupe SET seen_at = $2 WHERE key = $1 AND seen_at <= $3",
-                    key, now, now - IN_PROGRESS_LEASE,
+                    key, now, now - lease,
                 )  # fmt: skip
                 if affected(taken) == 1:  # its first request died unanswered: act again
                     return None

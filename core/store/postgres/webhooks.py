@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from asyncpg import Connection, Record
 
-from core.jobs.records import WebhookSubscription
 from core.models import OutboxRow
+from core.records.jobs import WebhookSubscription
 from core.store.codec import dumps, loads
 from core.store.postgres import rows
 from core.store.postgres.engine import PgEngine

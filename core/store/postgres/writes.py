@@ -17,8 +17,9 @@ from typing import Any
 from asyncpg import Connection
 
 from core.errors import Conflict, NotFound
+from core.models import CURRENT_PLAN_STATUSES, OPEN_STATUSES
 from core.store import ops
-from core.store.codec import dumps, ref_key
+from core.store.codec import dumps, ref_key, sql_in
 from core.store.postgres.engine import affected
 
 _JSON_FIELDS = frozenset({"context", "metadata", "comments"})
@@ -33,7 +34,6 @@ _PLAN_FIELDS = frozenset(
     {"status", "decided_at", "decided_by", "decision_reason", "expires_at", "required_approvals"}
 )
 _ITEM_FIELDS = frozenset({"status", "assignee", "comments", "title", "ticket"})
-_OPEN = ("active", "paused", "pending")
 
 
 def _assignments(
@@ -152,7 +152,7 @@ async def new_plan(conn: Connection, op: ops.NewPlan) -> None:
     await conn.execute(
         "UPDATE plans SET status = 'superseded', superseded_by = $2, superseded_at = $3,"
         " row_version = row_version + 1"
-        " WHERE session_id = $1 AND status IN ('pending', 'approved', 'rejected', 'expired')",
+        f" WHERE session_id = $1 AND status IN {sql_in(CURRENT_PLAN_STATUSES)}",
         p.session_id,
         p.submitted_by,
         p.submitted_at,
@@ -264,7 +264,7 @@ async def checked_event(conn: Connection, op: ops.CheckedEvent) -> int:
     event = dataclasses.replace(op.event, session_id=facts.session_id)
     seq = await add_event(conn, ops.AddEvent(event), locked=True)  # session_facts locked it
     if event.created_at - facts.last_activity_at >= op.touch_after:
-        deadline = event.created_at + op.abandon_after if facts.status in _OPEN else None
+        deadline = event.created_at + op.abandon_after if facts.status in OPEN_STATUSES else None
         await touch(conn, ops.Touch(facts.session_id, event.created_at, deadline))
     return seq
 

@@ -1,8 +1,8 @@
-"""A query tree (core/history/query.py) as an FTS5 expression: every term a quoted string."""
+"""A query tree (core/records/search.py) as an FTS5 expression: every term a quoted string."""
 
 from __future__ import annotations
 
-from core.history.query import AllOf, AnyOf, Query, Term, Without
+from core.records.search import AllOf, AnyOf, Query, Term, Without
 
 
 def to_fts5(query: Query) -> str:

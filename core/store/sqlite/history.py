@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.errors import Conflict, NotFound, StoreError, UsageError
-from core.history.models import MATCH_END, MATCH_START, Message, MessageRole, Revision, SearchHit
-from core.history.query import Query
-from core.models import JSON, Event, Plan, PlanModification, Session, new_id
+from core.models import JSON, OPEN_STATUSES, Event, Plan, PlanModification, Session, new_id
+from core.records.history import MATCH_END, MATCH_START, Message, MessageRole, Revision, SearchHit
+from core.records.search import Query
 from core.store import ops
 from core.store.codec import dumps, parse_ts, parse_ts_required, ref_key, ts
 from core.store.decode import stored_json
@@ -25,7 +25,6 @@ _M = (
     "SELECT id, session_id, seq, role, author_id, content, parent_id, metadata, created_at,"
     " edited_at, deleted_at, deleted_by FROM messages"
 )
-_OPEN = ("active", "paused", "pending")
 
 Build = Callable[[int], Sequence[ops.Op]]
 ContextMerge = Callable[[JSON, dict[str, datetime], str], tuple[JSON, dict[str, datetime | None]]]
@@ -218,7 +217,7 @@ class SqliteHistory:
             insert_messages(conn, [message])
             now = draft.created_at
             if now - last >= touch_after:
-                deadline = now + abandon_after if row[2] in _OPEN else None
+                deadline = now + abandon_after if row[2] in OPEN_STATUSES else None
                 touch(conn, ops.Touch(row[0], now, deadline))
             return message
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from core.installations import InstallationRecord
+from core.records.installations import InstallationRecord
 from core.store.codec import dumps, loads, parse_ts_required, ts
 from core.store.sqlite.engine import SqliteEngine
 

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.errors import Conflict
-from core.jobs.records import (
+from core.models import ENDED_STATUSES, OPEN_STATUSES, Session
+from core.records.jobs import (
     ClaimReminder,
     ClaimSlot,
     DueSession,
@@ -26,17 +27,16 @@ from core.jobs.records import (
     Subscription,
     SummaryRows,
 )
-from core.models import Session
 from core.store import ops
-from core.store.codec import parse_ts, parse_ts_required, ts
+from core.store.codec import parse_ts, parse_ts_required, sql_in, ts
 from core.store.sqlite import rows
 from core.store.sqlite.engine import SqliteEngine
 from core.store.sqlite.webhooks import SqliteWebhooks
 from core.store.sqlite.writes import apply_all
 
 _S_COLUMNS = ", ".join(f"s.{c.strip()}" for c in rows.SESSION_COLUMNS.split(","))
-_OPEN = "('active', 'paused', 'pending')"
-_ENDED = "('completed', 'failed', 'cancelled', 'timed_out', 'abandoned')"
+_OPEN = sql_in(OPEN_STATUSES)
+_ENDED = sql_in(ENDED_STATUSES)
 _MAX_PENDING_REMINDERS = 3
 _EXPORT_TABLES = {
     "members": "SELECT * FROM members WHERE session_id = ?",

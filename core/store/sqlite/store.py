@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.models import (
+    OPEN_STATUSES,
     Event,
     Member,
     OutboxRow,
@@ -20,7 +21,7 @@ from core.models import (
 )
 from core.store import migrations, ops
 from core.store.base import SessionPage, StatsRows
-from core.store.codec import loads, ref_key, ts
+from core.store.codec import loads, ref_key, sql_in, ts
 from core.store.lifecycle import StoreLifecycle
 from core.store.sqlite import rows
 from core.store.sqlite.copy import SqliteCopy
@@ -147,7 +148,7 @@ class SqliteStore(
         """The user's most recently active open session in the channel."""
         row = await self.engine.fetchone(
             f"{_S} WHERE workspace = ? AND channel_id = ? AND owner_id = ?"
-            " AND status IN ('active', 'paused', 'pending')"
+            f" AND status IN {sql_in(OPEN_STATUSES)}"
             " ORDER BY last_activity_at DESC LIMIT 1",
             (workspace, channel_id, user_id),
         )

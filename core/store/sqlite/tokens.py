@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.errors import Conflict
-from core.idempotency import IN_PROGRESS_LEASE, StoredResponse
+from core.records.idempotency import StoredResponse
+from core.records.tokens import ApiToken
 from core.store.codec import parse_ts, parse_ts_required, ts
 from core.store.sqlite.engine import SqliteEngine
-from core.tokens import ApiToken
 
 _COLUMNS = "id, workspace, name, user_id, admin, token_hash, created_at, last_used_at, revoked_at"
 
@@ -98,7 +98,7 @@ class SqliteTokens:
     # -- idempotency -------------------------------------------------------------------------
 
     async def claim_idempotency(
-        self, key: str, request_hash: str, *, now: datetime
+        self, key: str, request_hash: str, *, now: datetime, lease: timedelta
     ) -> StoredResponse | None:
         """Claim `key` in the inbound ledger with the request's fingerprint, atomically."""
 
@@ -122,7 +122,7 @@ class SqliteTokens:
             if row["status"] is None and row["request_hash"] == request_hash:
                 taken = conn.execute(
                     "UPDATE inbound_dedupe SET seen_at = ? WHERE key = ? AND seen_at <= ?",
-                    (ts(now), key, ts(now - IN_PROGRESS_LEASE)),
+                    (ts(now), key, ts(now - lease)),
                 )
                 if taken.rowcount == 1:  # its first request died unanswered: act again
                     return None

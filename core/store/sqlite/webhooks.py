@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
-from core.jobs.records import WebhookSubscription
 from core.models import OutboxRow
+from core.records.jobs import WebhookSubscription
 from core.store.codec import dumps, loads, parse_ts_required, ts
 from core.store.sqlite import rows
 from core.store.sqlite.engine import SqliteEngine

@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import Conflict, NotFound
+from core.models import CURRENT_PLAN_STATUSES, OPEN_STATUSES
 from core.store import ops
-from core.store.codec import dumps, ref_key, ts
+from core.store.codec import dumps, ref_key, sql_in, ts
 
 _JSON_FIELDS = frozenset({"context", "metadata", "comments"})
 _TIME_FIELDS = frozenset(
@@ -161,7 +162,7 @@ def new_plan(conn: sqlite3.Connection, op: ops.NewPlan) -> None:
     conn.execute(
         "UPDATE plans SET status = 'superseded', superseded_by = ?, superseded_at = ?,"
         " row_version = row_version + 1"
-        " WHERE session_id = ? AND status IN ('pending', 'approved', 'rejected', 'expired')",
+        f" WHERE session_id = ? AND status IN {sql_in(CURRENT_PLAN_STATUSES)}",
         (p.submitted_by, ts(p.submitted_at), p.session_id),
     )
     conn.execute(
@@ -260,12 +261,9 @@ def checked_event(conn: sqlite3.Connection, op: ops.CheckedEvent) -> int:
     event = dataclasses.replace(op.event, session_id=row[0])
     seq = add_event(conn, ops.AddEvent(event))
     if event.created_at - last >= op.touch_after:
-        deadline = event.created_at + op.abandon_after if row[2] in _OPEN else None
+        deadline = event.created_at + op.abandon_after if row[2] in OPEN_STATUSES else None
         touch(conn, ops.Touch(row[0], event.created_at, deadline))
     return seq
-
-
-_OPEN = ("active", "paused", "pending")
 
 
 APPLY: dict[type, Callable[[sqlite3.Connection, Any], Any]] = {

@@ -31,10 +31,10 @@ class StoredResponse:
 
 class IdempotencyStore(Protocol):
     async def claim_idempotency(
-        self, key: str, request_hash: str, *, now: datetime
+        self, key: str, request_hash: str, *, now: datetime, lease: timedelta
     ) -> StoredResponse | None:
         """None when `key` is new (now claimed) or its unanswered claim is older than
-        `IN_PROGRESS_LEASE` (taken over); else what the first request left."""
+        `lease` (taken over: `IN_PROGRESS_LEASE`); else what the first request left."""
         ...
 
     async def finish_idempotency(self, key: str, *, status: int, body: str) -> None: ...
