@@ -24,7 +24,7 @@ from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
 from core.store.base import Store
 from core.views import View
-from tests.conftest import CHAT, actor
+from tests.conftest import CHAT, actor, count
 
 ADMIN = actor("root")
 OWNER = actor("owner")
@@ -256,3 +256,85 @@ async def test_stopping_cancels_a_delivery_past_its_grace_and_leaves_its_row_lea
         r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
     ]
     assert hook.status.value == "delivered"
+
+
+@dataclass
+class GatedChat:
+    """A chat platform stand-in whose posts wait until the test opens the gate."""
+
+    expected: int
+    platform: str = "console"
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    busy: asyncio.Event = field(default_factory=asyncio.Event)  # as many started as can run
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # every expected post made
+    slots: int = 2
+    started: int = 0
+    posted: int = 0
+
+    async def post(
+        self, workspace: str, channel_id: str, thread_ref: str | None, view: View
+    ) -> str:
+        self.started += 1
+        if self.started >= self.slots:
+            self.busy.set()
+        await self.gate.wait()
+        self.posted += 1
+        if self.posted == self.expected:
+            self.done.set()
+        return f"msg{self.posted}"
+
+    async def update(self, workspace: str, channel_id: str, message_ref: str, view: View) -> None:
+        return None
+
+    async def direct(self, workspace: str, user_id: str, view: View) -> str:
+        return await self.post(workspace, user_id, None, view)
+
+
+async def test_claims_stop_at_the_room_left_so_nothing_waits_past_its_lease(
+    local_service: SessionService, store: Store, clock: ManualClock
+) -> None:
+    """With every delivery slot busy, the dispatcher leases no more rows than it can start soon
+    (`concurrency × CLAIM_AHEAD`): a backlog leased all at once would outlive its lease."""
+    for n in range(12):
+        await local_service.start(OWNER, CHAT, f"session {n}")  # one card row each
+    chat = GatedChat(expected=12)
+    dispatcher = OutboxDispatcher(store, clock=clock, deliveries=[chat], concurrency=chat.slots)
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run_forever(stop))
+    try:
+        await asyncio.wait_for(chat.busy.wait(), BOUND_SECONDS)
+        for _ in range(20):  # let the loop run further rounds, if it would claim more
+            await asyncio.sleep(0)
+        leased = await count(store, "outbox", "claimed_until IS NOT NULL")
+        assert leased == dispatcher.capacity == 4
+        chat.gate.set()
+        await asyncio.wait_for(chat.done.wait(), BOUND_SECONDS)
+    finally:
+        chat.gate.set()
+        stop.set()
+        dispatcher.wake()
+        await asyncio.wait_for(running, BOUND_SECONDS)
+    assert chat.posted == 12 and chat.started == 12
+
+
+async def test_the_console_wait_returns_once_chat_notices_are_shown(
+    local_service: SessionService,
+    store: Store,
+    clock: ManualClock,
+    receiver: SlowReceiver,
+) -> None:
+    """`run_once(webhooks=False)` (the console's prompt) does not wait for a held webhook."""
+    await _subscribe(local_service, receiver.url, "created")
+    await local_service.start(OWNER, CHAT, "prompt")
+    chat = WatchedChat(receiver, after_hook_arrived=True)
+    dispatcher, sender = _dispatcher(store, clock, chat)
+    try:
+        await asyncio.wait_for(dispatcher.run_once(webhooks=False), BOUND_SECONDS)
+        assert [held for _, held in chat.posts] == [True]
+        assert receiver.answered == 0, "returned while the webhook was still held"
+        receiver.release.set()
+        await asyncio.wait_for(dispatcher.settle(), BOUND_SECONDS)
+    finally:
+        receiver.release.set()
+        await sender.close()
+    assert receiver.answered == 1
