@@ -59,7 +59,7 @@ def _run_async(coro: Any) -> Any:
 
 
 async def _admin(server: PgServer, sql: str) -> None:
-    conn = await asyncpg.connect(server.url("postgres").split("?")[0])
+    conn = await asyncpg.connect(server.dsn("postgres"))
     try:
         await conn.execute(sql)
     finally:
@@ -72,7 +72,7 @@ async def _copy_template(server: PgServer, name: str) -> None:
 
 
 async def _fingerprint(server: PgServer, name: str) -> str:
-    conn = await asyncpg.connect(server.url(name).split("?")[0])
+    conn = await asyncpg.connect(server.dsn(name))
     try:
         return str(await conn.fetchval(SCHEMA_FINGERPRINT))
     finally:
@@ -81,7 +81,7 @@ async def _fingerprint(server: PgServer, name: str) -> str:
 
 async def reset_database(server: PgServer, name: str, template: str) -> None:
     """Empty this process's database; copy the template again if a test changed its schema."""
-    conn = await asyncpg.connect(server.url(name).split("?")[0])
+    conn = await asyncpg.connect(server.dsn(name))
     try:
         await conn.execute(END_OTHER_CONNECTIONS)
         if await conn.fetchval(SCHEMA_FINGERPRINT) == template:

@@ -79,8 +79,13 @@ class PgServer:
     def data(self) -> Path:
         return self.root / "data"
 
+    def dsn(self, database: str) -> str:
+        """What asyncpg connects to directly (no pool settings)."""
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
     def url(self, database: str) -> str:
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}?pool_max=4"
+        """What a store opens (`SESSIONBOT_DATABASE_URL`)."""
+        return f"{self.dsn(database)}?pool_max=4"
 
     @classmethod
     def start(cls, bin_dir: Path, *, durable: bool = False) -> PgServer:

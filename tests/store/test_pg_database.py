@@ -8,6 +8,7 @@ import pytest
 from core.clock import ManualClock
 from core.service import ServiceConfig, SessionService
 from core.store.base import open_store
+from core.store.postgres.engine import pool_settings
 from tests.conftest import CHAT, PgDatabase, actor, reset_database
 from tests.pg import SCHEMA_FINGERPRINT
 
@@ -23,7 +24,7 @@ def backend() -> str:
 
 
 async def _connect(url: str) -> asyncpg.Connection:
-    return await asyncpg.connect(url.split("?")[0])
+    return await asyncpg.connect(pool_settings(url)[0])
 
 
 async def _start_sessions(url: str, n: int) -> None:
