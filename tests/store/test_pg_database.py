@@ -73,6 +73,29 @@ async def test_reset_empties_every_table_restarts_ids_and_ends_leftover_connecti
         leftover.terminate()
 
 
+async def test_ids_restart_even_where_every_row_was_already_deleted(
+    db_url: str, pg_database: PgDatabase
+) -> None:
+    await _start_sessions(db_url, 2)
+    conn = await _connect(db_url)
+    try:
+        await conn.execute("SET session_replication_role = replica")  # no foreign key order
+        for table in [r[0] for r in await conn.fetch(TABLES)]:
+            await conn.execute(f'DELETE FROM "{table}"')
+        assert set((await _rows(conn)).values()) == {0}
+    finally:
+        await conn.close()
+
+    await reset_database(pg_database.server, pg_database.name, pg_database.fingerprint)
+
+    await _start_sessions(db_url, 1)
+    conn = await _connect(db_url)
+    try:
+        assert await conn.fetchval("SELECT MIN(event_no) FROM events") == 1
+    finally:
+        await conn.close()
+
+
 async def _alive(conn: asyncpg.Connection) -> bool:
     try:
         await conn.fetchval("SELECT 1")
