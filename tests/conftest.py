@@ -25,10 +25,10 @@ from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
 from core.store.base import Store, open_store
 from tests.pg import (
+    EMPTY_APPLICATION_TABLES,
     END_OTHER_CONNECTIONS,
     SCHEMA_FINGERPRINT,
     TEMPLATE,
-    TRUNCATE_APPLICATION_TABLES,
     PgServer,
     find_bin_dir,
     new_database_name,
@@ -85,7 +85,7 @@ async def reset_database(server: PgServer, name: str, template: str) -> None:
     try:
         await conn.execute(END_OTHER_CONNECTIONS)
         if await conn.fetchval(SCHEMA_FINGERPRINT) == template:
-            await conn.execute(TRUNCATE_APPLICATION_TABLES)
+            await conn.execute(EMPTY_APPLICATION_TABLES)
             return
     finally:
         await conn.close()
