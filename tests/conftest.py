@@ -1,15 +1,18 @@
 """Shared fixtures: a real database per test, a manual clock, the service and runner.
 
-The database is a SQLite file; tests/core and tests/store also run every test on a fresh
-PostgreSQL database (their conftest parametrises `backend`), see tests/pg.py.
+The database is a SQLite file; tests/core and tests/store also run every test on PostgreSQL
+(their conftest parametrises `backend`): this process's own database, emptied before each test,
+or a fresh copy of the template for a test marked `fresh_database`, see tests/pg.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +25,16 @@ from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
 from core.store.base import Store
 from core.store.factory import open_store
-from tests.pg import TEMPLATE, PgServer, find_bin_dir, new_database_name, unavailable
+from tests.pg import (
+    EMPTY_APPLICATION_TABLES,
+    END_OTHER_CONNECTIONS,
+    SCHEMA_FINGERPRINT,
+    TEMPLATE,
+    PgServer,
+    find_bin_dir,
+    new_database_name,
+    unavailable,
+)
 
 T = TypeVar("T")
 BACKENDS = ["sqlite", "postgres"]
@@ -48,11 +60,37 @@ def _run_async(coro: Any) -> Any:
 
 
 async def _admin(server: PgServer, sql: str) -> None:
-    conn = await asyncpg.connect(server.url("postgres").split("?")[0])
+    conn = await asyncpg.connect(server.dsn("postgres"))
     try:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def _copy_template(server: PgServer, name: str) -> None:
+    await _admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await _admin(server, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+
+
+async def _fingerprint(server: PgServer, name: str) -> str:
+    conn = await asyncpg.connect(server.dsn(name))
+    try:
+        return str(await conn.fetchval(SCHEMA_FINGERPRINT))
+    finally:
+        await conn.close()
+
+
+async def reset_database(server: PgServer, name: str, template: str) -> None:
+    """Empty this process's database; copy the template again if a test changed its schema."""
+    conn = await asyncpg.connect(server.dsn(name))
+    try:
+        await conn.execute(END_OTHER_CONNECTIONS)
+        if await conn.fetchval(SCHEMA_FINGERPRINT) == template:
+            await conn.execute(EMPTY_APPLICATION_TABLES)
+            return
+    finally:
+        await conn.close()
+    await _copy_template(server, name)
 
 
 async def _migrate_template(server: PgServer) -> None:
@@ -77,6 +115,36 @@ def pg_server() -> Iterator[PgServer]:
         server.stop()
 
 
+@dataclass(frozen=True)
+class PgDatabase:
+    """This test process's database on the tests' server, and its schema's fingerprint."""
+
+    server: PgServer
+    name: str
+    fingerprint: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url(self.name)
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server: PgServer) -> PgDatabase:
+    """One database per test process, copied once from the template (see `db_url`)."""
+    name = f"sessionbot_test_{os.getpid()}"
+    _run_async(_copy_template(pg_server, name))
+    return PgDatabase(pg_server, name, _run_async(_fingerprint(pg_server, name)))
+
+
+@pytest.fixture
+def fresh_pg_url(pg_server: PgServer) -> Iterator[str]:
+    """A database of this test's own, copied from the template and dropped after it."""
+    name = new_database_name()
+    _run_async(_admin(pg_server, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+    yield pg_server.url(name)
+    _run_async(_admin(pg_server, f"DROP DATABASE {name} WITH (FORCE)"))
+
+
 @pytest.fixture
 def backend() -> str:
     """The store backend of a test; tests/core and tests/store parametrise it over BACKENDS."""
@@ -88,11 +156,12 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'sessions.db'}"
         return
-    server: PgServer = request.getfixturevalue("pg_server")
-    name = new_database_name()
-    _run_async(_admin(server, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
-    yield server.url(name)
-    _run_async(_admin(server, f"DROP DATABASE {name} WITH (FORCE)"))
+    if request.node.get_closest_marker("fresh_database") is not None:
+        yield request.getfixturevalue("fresh_pg_url")
+        return
+    database: PgDatabase = request.getfixturevalue("pg_database")
+    _run_async(reset_database(database.server, database.name, database.fingerprint))
+    yield database.url
 
 
 @pytest.fixture
