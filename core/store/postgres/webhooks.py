@@ -43,11 +43,13 @@ async def lease_outbox(
     hold the same row.
     """
     found = await conn.fetch(
-        "UPDATE outbox o SET claimed_until = $2 FROM (SELECT id FROM outbox"
+        # MATERIALIZED: the locking subquery runs once; as a plain subquery the planner may
+        # evaluate it again (a rescan, a recheck) and lease more than `limit` rows.
+        "WITH due AS MATERIALIZED (SELECT id FROM outbox"
         " WHERE status = 'pending' AND next_attempt_at <= $1"
         f" AND (claimed_until IS NULL OR claimed_until <= $1) AND {where}"
-        " ORDER BY next_attempt_at, row_no LIMIT $3 FOR UPDATE SKIP LOCKED) due"
-        " WHERE o.id = due.id RETURNING o.*",
+        " ORDER BY next_attempt_at, row_no LIMIT $3 FOR UPDATE SKIP LOCKED)"
+        " UPDATE outbox o SET claimed_until = $2 FROM due WHERE o.id = due.id RETURNING o.*",
         now, until, limit, *extra,
     )  # fmt: skip
     found = sorted(found, key=lambda r: (r["next_attempt_at"], r["row_no"]))
