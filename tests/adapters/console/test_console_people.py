@@ -53,6 +53,7 @@ def test_console_names_are_one_user_whatever_their_case(tmp_path: Path) -> None:
     out = result.stdout
     assert "@Alice" not in out and "@ALICE" not in out
     assert "1. [todo] Back up the database → @alice" in out, out
+    assert "item 1: reassign → @alice" in out and "@mine" not in out, out
     assert "handed over to @bob; @alice stays on as an editor" in out, out
     assert "shared with @alice as viewer" in out, out
     assert "`bad!name` is not a console user name" not in out  # shown without its `!`
