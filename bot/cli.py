@@ -22,7 +22,7 @@ from bot.ops_cli import (
     sessions_command,
 )
 from bot.serve import serve
-from core.errors import ConfigError, SessionBotError, StoreError
+from core.errors import ConfigError, SessionBotError, StoreError, UsageError
 from core.files import write_private
 from core.history import export
 from core.history.importer import import_json
@@ -30,6 +30,7 @@ from core.history.messages import HistoryService
 from core.models import Actor, Source
 from core.service import SessionService
 from core.store.factory import open_store
+from core.users import console_user
 from core.wording import plural
 
 CLI_WORKSPACE = "console:local"
@@ -49,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("serve", help="the configured chat adapters and the HTTP API, as a service")
     console = sub.add_parser("console", help="the /session REPL in this terminal")
-    console.add_argument("--user", default="you", help="act as this user (default: you, an admin)")
+    console.add_argument(
+        "--user",
+        default="you",
+        type=_console_user,
+        help="act as this user, a-z 0-9 _ . - (default: you, an admin)",
+    )
     console.add_argument("--channel", default="general", help="the channel (default: general)")
     db = sub.add_parser("db", help="database operations")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -102,6 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _console_user(name: str) -> str:
+    try:
+        return console_user(name)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from exc
 
 
 def _is_console(args: argparse.Namespace, config: Config) -> bool:

@@ -334,7 +334,7 @@ async def _modify(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
         actor, cmd.ref, cmd.args["item"], action, value, channel_id=chat.channel_id
     )
     session = await runner.service.find(actor, mod.session_id)
-    shown = mention(value) if action is ModAction.REASSIGN else escape(value)
+    shown = mention(mod.value) if action is ModAction.REASSIGN else escape(value)
     text = f"item {mod.position}: {action.value.replace('_', ' ')} → {shown}"
     return said(cards.confirmation(session, text))
 

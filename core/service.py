@@ -926,7 +926,8 @@ class SessionService:
     ) -> PlanModification:
         """Change a plan item's progress (status, assignee, comment): no new approval needed."""
         if action is ModAction.REASSIGN:
-            value = check_user_id(actor.workspace, actor.user_id if value == "mine" else value)
+            # `mine` is the actor itself, whatever its shape (an API principal acts in chat too)
+            value = actor.user_id if value == "mine" else check_user_id(actor.workspace, value)
 
         async def attempt() -> PlanModification:
             session = await self.find(actor, ref, channel_id=channel_id)

@@ -55,9 +55,30 @@ def check_user_id(workspace: str, user_id: str) -> str:
     return user_id
 
 
+def console_user(name: str) -> str:
+    """A console user as named where an actor is made (`@Alice …`, `console --user Alice`)
+    → its id, in lower case; any other shape is a UsageError, so every console actor is a
+    user the bot can share, transfer and assign to."""
+    user_id = name.strip().removeprefix("@").lower()
+    if not is_user_id(user_id, "console"):
+        shown = "".join(c if c.isalnum() or c in "._-" else "?" for c in user_id[:40])
+        raise UsageError(
+            f"`{shown}` is not a console user name: use 1 to 32 of a-z, 0-9, `_`, `.` and `-`."
+        )
+    return user_id
+
+
 def user_ref(workspace: str, text: str) -> str:
     """A user as typed (any accepted form) → their checked id for this workspace."""
     return check_user_id(workspace, parse_user(text) or text.strip())
 
 
-__all__ = ["PRINCIPAL", "check_user_id", "is_user_id", "parse_user", "platform_of", "user_ref"]
+__all__ = [
+    "PRINCIPAL",
+    "check_user_id",
+    "console_user",
+    "is_user_id",
+    "parse_user",
+    "platform_of",
+    "user_ref",
+]

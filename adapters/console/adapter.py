@@ -11,9 +11,11 @@ from typing import TextIO
 
 from adapters.console.render import render
 from core.cards import error_view
+from core.errors import UsageError
 from core.models import Actor, ChatRef, Source
 from core.outbox import OutboxDispatcher
 from core.runner import CommandRunner
+from core.users import console_user
 from core.views import Button, Reply, View
 
 WORKSPACE = "console:local"
@@ -79,9 +81,9 @@ class ConsoleAdapter:
         self.runner = runner
         self.dispatcher = dispatcher
         self.screen = screen
-        self.user = user
+        self.user = console_user(user)  # a UsageError for a name no console user has
         self.chat = ChatRef("console", WORKSPACE, channel)
-        self.admins = admins | {user}
+        self.admins = {admin.lower() for admin in admins} | {self.user}
         self.lock = asyncio.Lock()
 
     def actor(self, user_id: str) -> Actor:
@@ -95,7 +97,12 @@ class ConsoleAdapter:
         user = self.user
         if line.startswith("@"):
             name, _, line = line.partition(" ")
-            user, line = name[1:] or self.user, line.strip()
+            line = line.strip()
+            try:
+                user = console_user(name) if name[1:] else self.user
+            except UsageError as exc:
+                self.screen.show(error_view(exc.message))
+                return
         async with self.lock:
             reply = await self._run(self.actor(user), line)
             if reply is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 
@@ -24,30 +25,46 @@ def _refused(message: str) -> ApiError:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every route but the public ones needs `Authorization: Bearer <token>` of an active token.
 
-    Failed authentications are counted per client address; past the limit the address gets
-    429 before its token is even looked at, so tokens can't be guessed at speed."""
+    Failed authentications are counted per client (`client_key`): a credit is taken before
+    the token is looked up and given back when it is good, so requests sent at once can't
+    all be checked before any is counted — at most the burst is ever in flight. Past the
+    limit the client gets 429 before its token is even looked at."""
     endpoint = getattr(request.match_info.handler, "__self__", None)
     if not isinstance(endpoint, Endpoint) or endpoint.route.public:
         return await handler(request)  # public, or routing's own 404/405
     api = request.app[API]
     address = request.remote or "unknown"
-    held = api.failures.wait(address)
+    client = client_key(address)
+    held = api.failures.take(client)
     if held is not None:
         raise _slow_down("Too many failed authentications from this address; wait.", held)
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
-        api.failures.take(address)
         raise _refused("Send an API token: `Authorization: Bearer sbt_…`.")
-    token = await api.tokens.authenticate(presented.strip())
+    token = await api.tokens.authenticate(presented.strip())  # an error keeps the credit
     if token is None:
-        api.failures.take(address)
         _log.info("API authentication failed from %s", address)
         raise _refused("The API token is wrong, unknown or revoked.")
+    api.failures.refund(client)  # a good token costs the client nothing
     wait = api.limiter.take(token.id)
     if wait is not None:
         raise _slow_down("Too many requests with this token; slow down.", wait)
     request[TOKEN] = token
     return await handler(request)
+
+
+def client_key(address: str) -> str:
+    """The failed-authentication bucket of a client address: an IPv4 address itself, an IPv6
+    address's /64 network (one host usually holds a whole /64), anything else as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d is that IPv4 client
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def _slow_down(message: str, wait: float) -> ApiError:
@@ -56,4 +73,4 @@ def _slow_down(message: str, wait: float) -> ApiError:
     )
 
 
-__all__ = ["auth_middleware"]
+__all__ = ["auth_middleware", "client_key"]

@@ -64,6 +64,11 @@ class RateLimiter:
         self._keep(key, level - 1.0, now)
         return None
 
+    def refund(self, key: str) -> None:
+        """Give back one request `take` counted for `key` (never above the burst)."""
+        level, now = self._level(key)
+        self._keep(key, min(float(self.burst), level + 1.0), now)
+
     def __len__(self) -> int:
         return len(self._buckets)
 

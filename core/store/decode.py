@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from core import jsonlimits
+from core.errors import Conflict
 from core.models import (
+    JSON,
     Approval,
     Decision,
     Event,
@@ -57,21 +59,68 @@ EVENT_COLUMNS = "id, session_id, seq, type, actor_id, source, data, created_at"
 UNREADABLE: Counter[str] = Counter()
 
 
-def stored_json(value: str | None, table: str, row_id: object, empty: Any = None) -> Any:
+def stored_json(
+    value: str | None, table: str, row_id: object, empty: Any = None, *, strict: bool = False
+) -> Any:
     """A JSON column's value; one that is not JSON or nests deeper than jsonlimits allows
     (written before the limit, or damaged in the database) is reported and read as `empty`
-    (`{}` unless told)."""
+    (`{}` unless told). A write path reads `strict`: then such a value raises Conflict, so the
+    write is refused instead of replacing the damaged value with a new one built on `empty`."""
     try:
         return jsonlimits.parse(value) if value and value != "{}" else {}
     except (ValueError, TypeError, jsonlimits.TooDeep) as exc:
         UNREADABLE[table] += 1
         _log.warning(
-            "unreadable JSON in %s row %s (%s); read as empty",
+            "unreadable JSON in %s row %s (%s); %s",
             table,
             row_id,
             exc.__class__.__name__,
+            "left unchanged, the write refused" if strict else "read as empty",
         )
+        if strict:
+            raise _damaged(table, row_id) from exc
         return {} if empty is None else empty
+
+
+def _damaged(table: str, row_id: object) -> Conflict:
+    return Conflict(
+        f"The stored value of {table} row {row_id} is damaged and can't be read, so it was "
+        "left as it is and nothing was changed; an operator has to repair it in the database."
+    )
+
+
+def stored_context(value: str | None, session_id: str) -> JSON:
+    """A session's context read to be written back: strict, and it must be an object."""
+    context = stored_json(value, "sessions", session_id, strict=True)
+    if not isinstance(context, dict):
+        UNREADABLE["sessions"] += 1
+        _log.warning("context of sessions row %s is not an object; left unchanged", session_id)
+        raise _damaged("sessions", session_id)
+    return context
+
+
+def expired_contexts(
+    due: Iterable[Sequence[Any]],
+) -> tuple[dict[str, JSON], list[tuple[str, str]]]:
+    """For the context purge, from (session id, key, stored context) rows of expired keys:
+    each session's context without those keys, and the (session id, key) expiries done.
+    A session whose stored context is damaged is skipped — its context and its expiries stay
+    as they are (and are reported) — so a background purge never replaces it with `{}`."""
+    contexts: dict[str, JSON] = {}
+    damaged: set[str] = set()
+    done: list[tuple[str, str]] = []
+    for session_id, key, text in due:
+        if session_id in damaged:
+            continue
+        if session_id not in contexts:
+            try:
+                contexts[session_id] = stored_context(text, session_id)
+            except Conflict:
+                damaged.add(session_id)
+                continue
+        contexts[session_id].pop(key, None)
+        done.append((session_id, key))
+    return contexts, done
 
 
 class RowDecoder:

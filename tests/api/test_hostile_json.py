@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from core import jsonlimits
-from core.errors import UsageError
+from core.clock import ManualClock
+from core.errors import Conflict, UsageError
 from core.history import context
 from core.history.export import json_chunks
 from core.history.importer import FILE_DEPTH, import_json
@@ -171,7 +173,63 @@ async def test_a_damaged_row_does_not_stop_listing_export_or_delete(
     assert [s["title"] for s in listed.body["sessions"]] == ["fine"]
 
 
+DAMAGED_CONTEXT = deep_text(1000)  # past the depth limit: unreadable (PostgreSQL keeps JSON)
+
+
+async def _context_text(store: Store, session_id: str) -> str:
+    (row,) = await fetchall(store, "SELECT context FROM sessions WHERE id = ?", session_id)
+    return str(row[0])
+
+
+async def test_a_damaged_context_refuses_a_merge_and_stays_as_stored(
+    runner: CommandRunner, service: SessionService, store: Store
+) -> None:
+    owner = actor("owner")
+    session = await service.start(owner, CHAT, "Deploy")
+    await execute(
+        store, "UPDATE sessions SET context = ? WHERE id = ?", DAMAGED_CONTEXT, session.id
+    )
+    stored = await _context_text(store, session.id)
+    history = history_for(service)
+    with pytest.raises(Conflict, match=r"damaged.*nothing was changed"):
+        await context.update(history, owner, session.id, {"env": "prod"})
+    reply = await runner.run(owner, CHAT, "context 1 env=prod")
+    assert reply is not None and "damaged" in reply.view.plain_text(), reply
+    assert await _context_text(store, session.id) == stored
+    assert await count(store, "events", "type = ?", "context_updated") == 0
+    assert (await context.read(history, owner, session.id)).context == {}  # reads still work
+    reply = await runner.run(owner, CHAT, "context 1")
+    assert reply is not None and "damaged" not in reply.view.plain_text(), reply
+
+
+async def test_the_context_purge_leaves_a_damaged_context_as_stored(
+    service: SessionService, store: Store, clock: ManualClock
+) -> None:
+    owner = actor("owner")
+    history = history_for(service)
+    damaged = await service.start(owner, CHAT, "Damaged")
+    fine = await service.start(owner, CHAT, "Fine")
+    for session in (damaged, fine):
+        await context.update(history, owner, session.id, {"keep": 1})
+        await context.update(history, owner, session.id, {"lock": 1}, ttl=timedelta(minutes=5))
+    await execute(
+        store, "UPDATE sessions SET context = ? WHERE id = ?", DAMAGED_CONTEXT, damaged.id
+    )
+    stored = await _context_text(store, damaged.id)
+    clock.advance(600)
+    assert await context.purge_context(service, clock.now()) == 1  # the fine session's key
+    assert await _context_text(store, damaged.id) == stored
+    assert json.loads(await _context_text(store, fine.id)) == {"keep": 1}
+    assert await count(store, "context_expiry", "session_id = ?", damaged.id) == 1  # kept
+    assert await count(store, "context_expiry", "session_id = ?", fine.id) == 0
+
+
 def test_unreadable_json_is_reported_and_read_as_empty() -> None:
     assert decode.stored_json('{"a": 1}', "sessions", "s1") == {"a": 1}
     assert decode.stored_json("not json", "sessions", "s1") == {}
     assert decode.stored_json(deep_text(DEEP), "plan_items", "p1", []) == []
+    with pytest.raises(Conflict, match="sessions row s1 is damaged"):
+        decode.stored_json("not json", "sessions", "s1", strict=True)
+    with pytest.raises(Conflict):
+        decode.stored_context("[1, 2]", "s1")  # JSON, but not a context
+    assert decode.stored_context('{"a": 1}', "s1") == {"a": 1}

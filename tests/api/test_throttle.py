@@ -3,9 +3,13 @@ don't use up the allowance, and the limiter forgets the least recently seen keys
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+
 import pytest
 
 from bot.api import ApiConfig
+from bot.api.auth import client_key
 from bot.api.runtime import RateLimiter
 from core.clock import ManualClock
 from core.tokens import TokenService
@@ -56,3 +60,37 @@ def test_the_limiter_reads_the_injected_clock_and_stays_bounded() -> None:
         limiter.take(key)
     assert len(limiter) == 3  # "a" and "b", the least recently used, were forgotten
     assert limiter.take("a") is None and limiter.take("a") is None  # a fresh bucket
+
+
+@pytest.mark.parametrize("api_config", [ApiConfig(auth_failures=30, auth_failure_rate=30 / 90)])
+async def test_bad_tokens_sent_at_once_are_counted_before_any_is_checked(
+    api: ApiClient, tokens: TokenService
+) -> None:
+    unknown = "sbt_" + "0" * 16 + "_" + "x" * 43  # well formed, so each is looked up
+    replies = await asyncio.gather(*(api.get("/sessions", unknown) for _ in range(100)))
+    statuses = Counter(reply.status for reply in replies)
+    assert set(statuses) <= {401, 429}, statuses
+    assert statuses[401] <= 30 and statuses[429] >= 70, statuses
+    good = await make_token(tokens, "agent")
+    assert (await api.get("/sessions", good)).status == 429  # the address is held
+
+
+def test_the_limiter_gives_back_what_it_took_up_to_the_burst() -> None:
+    limiter = RateLimiter(1.0, 2, clock=ManualClock())
+    assert limiter.take("a") is None and limiter.take("a") is None
+    assert limiter.take("a") is not None
+    limiter.refund("a")
+    assert limiter.take("a") is None and limiter.take("a") is not None
+    for _ in range(5):
+        limiter.refund("a")
+    assert limiter.take("a") is None and limiter.take("a") is None
+    assert limiter.take("a") is not None  # refunds never fill past the burst
+
+
+def test_ipv6_clients_share_a_bucket_per_64_network() -> None:
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9")
+    assert client_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("192.0.2.7") == "192.0.2.7" != client_key("192.0.2.8")
+    assert client_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert client_key("unknown") == "unknown"

@@ -8,7 +8,7 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import Forbidden, NotFound, UsageError
-from core.models import Actor, ChatRef, Decision, EventType, Role, Session, Source
+from core.models import Actor, ChatRef, Decision, EventType, ModAction, Role, Session, Source
 from core.runner import CommandRunner
 from core.service import SessionService
 from core.store import ops
@@ -177,3 +177,21 @@ async def test_admins_stored_as_typed_before_ids_were_checked_still_match(
 ) -> None:
     await store.apply([ops.PutSettings(CHAT.workspace, {"admins": ["@alice", "<@bob|Bob>"]})])
     assert (await service.settings(CHAT.workspace)).admins == ("alice", "bob")
+
+
+async def test_an_api_principal_takes_an_item_with_mine_in_a_chat_workspace(
+    service: SessionService, store: Store
+) -> None:
+    workspace = "slack:T0ACME"
+    ci = Actor(workspace, "ci-bot", Source.API)  # a token of the Slack workspace, as `ci-bot`
+    admin = Actor(workspace, "U0ADMIN1", Source.SLACK, platform_admin=True)
+    session = await service.start(ci, ChatRef("slack", workspace, "C0DEPLOY"), "deploy")
+    await service.submit_plan(ci, str(session.ref), ["one"], need=1)
+    await service.decide(admin, Decision.APPROVE, ref=str(session.ref))
+    await service.modify(ci, str(session.ref), 1, ModAction.REASSIGN, "mine")
+    plan = await store.current_plan(session.id)
+    assert plan is not None and plan.items[0].assignee == "ci-bot"
+    with pytest.raises(UsageError, match="not a slack user id"):  # others are still checked
+        await service.modify(ci, str(session.ref), 1, ModAction.REASSIGN, "ci-bot")
+    plan = await store.current_plan(session.id)
+    assert plan is not None and plan.items[0].assignee == "ci-bot"

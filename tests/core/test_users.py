@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UsageError
-from core.users import check_user_id, parse_user, user_ref
+from core.users import check_user_id, console_user, parse_user, user_ref
 from core.views import mention
 
 HOSTILE = "U0X> <!channel> <http://evil.example|Re-authenticate"
@@ -65,3 +65,11 @@ def test_mention_renders_a_malformed_id_as_inert_text() -> None:
     inert = mention(HOSTILE)
     assert "<" not in inert and ">" not in inert
     assert inert == "U0X&gt; &lt;!channel&gt; &lt;http://evil.example|Re-authenticate"
+
+
+def test_console_names_are_lower_cased_and_checked_where_actors_are_made() -> None:
+    assert console_user("Alice") == console_user("@alice") == "alice"
+    assert check_user_id("console:x", console_user("Bob.Smith")) == "bob.smith"
+    for bad in ("", "@", "a b", "a" * 33, "ci:bot", HOSTILE):
+        with pytest.raises(UsageError, match="is not a console user name"):
+            console_user(bad)

@@ -16,7 +16,7 @@ from core.records.history import MATCH_END, MATCH_START, Message, MessageRole, R
 from core.records.search import Query
 from core.store import ops
 from core.store.codec import dumps
-from core.store.decode import stored_json
+from core.store.decode import expired_contexts, stored_context, stored_json
 from core.store.postgres import rows
 from core.store.postgres.engine import PgEngine
 from core.store.postgres.search import to_tsquery
@@ -492,7 +492,7 @@ class PgHistory:
                     session_id,
                 )
             }
-            context, changes = merge(stored_json(row[0], "sessions", session_id), expiry, row[1])
+            context, changes = merge(stored_context(row[0], session_id), expiry, row[1])
             await conn.execute(
                 "UPDATE sessions SET context = $1, updated_at = $2, version = version + 1"
                 " WHERE id = $3",
@@ -515,17 +515,15 @@ class PgHistory:
                 " ORDER BY e.session_id FOR NO KEY UPDATE OF s",
                 now,
             )
-            contexts: dict[str, JSON] = {}
-            for session_id, key, text in due:
-                if session_id not in contexts:
-                    contexts[session_id] = stored_json(text, "sessions", session_id)
-                contexts[session_id].pop(key, None)
+            contexts, done = expired_contexts(due)
             await conn.executemany(
                 "UPDATE sessions SET context = $1, version = version + 1 WHERE id = $2",
                 [(dumps(context), session_id) for session_id, context in contexts.items()],
             )
-            await conn.execute("DELETE FROM context_expiry WHERE expires_at <= $1", now)
-            return len(due)
+            await conn.executemany(
+                "DELETE FROM context_expiry WHERE session_id = $1 AND key = $2", done
+            )
+            return len(done)
 
         return await self.engine.write(unit)
 

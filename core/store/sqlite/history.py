@@ -14,7 +14,7 @@ from core.records.history import MATCH_END, MATCH_START, Message, MessageRole, R
 from core.records.search import Query
 from core.store import ops
 from core.store.codec import dumps, parse_ts, parse_ts_required, ref_key, ts
-from core.store.decode import stored_json
+from core.store.decode import expired_contexts, stored_context, stored_json
 from core.store.sqlite import rows
 from core.store.sqlite.engine import SqliteEngine
 from core.store.sqlite.fts import to_fts5
@@ -449,7 +449,7 @@ class SqliteHistory:
                     (session_id,),
                 )
             }
-            context, changes = merge(stored_json(row[0], "sessions", session_id), expiry, row[1])
+            context, changes = merge(stored_context(row[0], session_id), expiry, row[1])
             conn.execute(
                 "UPDATE sessions SET context = ?, updated_at = ?, version = version + 1"
                 " WHERE id = ?",
@@ -471,18 +471,14 @@ class SqliteHistory:
                 " JOIN sessions s ON s.id = e.session_id WHERE e.expires_at <= ?",
                 (ts(now),),
             ).fetchall()
-            contexts: dict[str, JSON] = {}
-            for session_id, key, text in due:
-                if session_id not in contexts:
-                    contexts[session_id] = stored_json(text, "sessions", session_id)
-                contexts[session_id].pop(key, None)
+            contexts, done = expired_contexts(due)
             for session_id, context in contexts.items():
                 conn.execute(
                     "UPDATE sessions SET context = ?, version = version + 1 WHERE id = ?",
                     (dumps(context), session_id),
                 )
-            conn.execute("DELETE FROM context_expiry WHERE expires_at <= ?", (ts(now),))
-            return len(due)
+            conn.executemany("DELETE FROM context_expiry WHERE session_id = ? AND key = ?", done)
+            return len(done)
 
         return await self.engine.write(unit)
 
