@@ -339,3 +339,41 @@ async def test_http_failures_are_recorded_by_class(
         r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
     ]
     assert row.last_error == shown and str(status) not in shown
+
+
+async def test_an_endless_response_body_is_not_read_past_a_cap(
+    store: Store, clock: ManualClock
+) -> None:
+    sent = 0
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n")
+        chunk = b"x" * 65536
+        try:
+            while sent < 1 << 30:
+                writer.write(chunk)
+                await writer.drain()
+                sent += len(chunk)
+        except ConnectionError:
+            pass  # the sender stopped reading and closed
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    policy = WebhookPolicy.parse(["127.0.0.1"])
+    try:
+        runner = _runner(store, clock, policy)
+        await runner.run(ADMIN, CHAT, f"webhook add http://127.0.0.1:{port}/h")
+        session = await runner.service.start(OWNER, CHAT, "endless receiver")
+        await _deliver(store, clock, AiohttpWebhookSender(policy=policy, timeout=3))
+    finally:
+        server.close()
+        await server.wait_closed()
+    (row,) = [
+        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+    ]
+    assert row.status is OutboxStatus.DELIVERED, row.last_error
+    assert sent < 1 << 30
