@@ -9,9 +9,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from bot.config import Config
-from bot.redaction import STANDARD_FIELDS, RedactingFilter, Redactor
+from bot.redaction import STANDARD_FIELDS, RedactingFilter, RedactingFormatter, Redactor
 from core.files import create_private_file
 
 # Our own loggers: only these log below WARNING. Libraries' DEBUG/INFO lines carry request
@@ -100,7 +101,15 @@ def config_secrets(config: Config) -> list[str | None]:
         slack.app_token,
         slack.client_secret,
         discord.token,
+        _url_password(config.database_url),
     ]
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 def setup_logging(
@@ -113,9 +122,11 @@ def setup_logging(
 ) -> logging.Handler:
     """Send every record through one handler (standard error, `stream` or `file`, 0600)."""
     handler = _handler(stream, file)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    redact = Redactor(secrets)
+    inner = JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(RedactingFormatter(inner, redact))
     handler.addFilter(LibraryFloor())
-    handler.addFilter(RedactingFilter(Redactor(secrets)))
+    handler.addFilter(RedactingFilter(redact))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

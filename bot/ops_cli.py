@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from adapters.console.render import escape
 from bot.config import Config
 from core.errors import SessionBotError, StoreError
 from core.history.records import session_record
@@ -110,6 +112,17 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
+def _cell(value: str) -> Text:
+    """A value as a table cell: never read as rich markup, no terminal control characters."""
+    return Text(escape(value))
+
+
+def _field(value: str) -> str:
+    """A value as one tab-separated field: control characters replaced, whitespace (tabs and
+    newlines too) collapsed to single spaces."""
+    return " ".join(escape(value).split())
+
+
 def _console() -> Console:
     """On a terminal, its width; piped, wide enough that no table is cut or wrapped."""
     console = Console()
@@ -170,7 +183,7 @@ async def _list(service: SessionService, args: argparse.Namespace, console: Cons
         )
     else:
         for s in sessions:
-            print("\t".join(" ".join(value.split()) for value in _row(s)))
+            print("\t".join(_field(value) for value in _row(s)))
         print(f"{len(sessions)} shown of {total}", file=sys.stderr)
     return 0
 
@@ -180,7 +193,7 @@ def _print_table(sessions: list[Session], title: str, caption: str, console: Con
     for column in COLUMNS:
         table.add_column(column, justify="right" if column in ("ref", "iter") else "left")
     for s in sessions:
-        table.add_row(*_row(s))
+        table.add_row(*map(_cell, _row(s)))
     console.print(table)
 
 
@@ -222,7 +235,7 @@ def _fields(s: Session) -> Table:
     rows += [(k, v) for k, v in (("outcome", s.outcome), ("result", s.result)) if v]
     rows += [(k, v) for k, v in (("error", s.error), ("parent", s.parent_id)) if v]
     for name, value in rows:
-        table.add_row(name, value)
+        table.add_row(name, _cell(value))
     return table
 
 
@@ -231,19 +244,26 @@ async def _print_members_and_plan(store: Store, session: Session, console: Conso
     if members:
         table = Table("member", "role", "added", box=box.SIMPLE_HEAD, title="Members")
         for m in members:
-            table.add_row(m.user_id, m.role.value, _when(m.added_at))
+            table.add_row(_cell(m.user_id), m.role.value, _when(m.added_at))
         console.print(table)
     plan = await store.current_plan(session.id)
     if plan is not None:
         title = f"Plan v{plan.version} ({plan.status.value})"
         table = Table("#", "item", "assignee", "status", box=box.SIMPLE_HEAD, title=title)
         for item in plan.items:
-            table.add_row(str(item.position), item.title, item.assignee or "—", item.status.value)
+            table.add_row(
+                str(item.position),
+                _cell(item.title),
+                _cell(item.assignee or "—"),
+                item.status.value,
+            )
         console.print(table)
 
 
 def _events(events: list[Event]) -> Table:
     table = Table("seq", "at", "type", "by", box=box.SIMPLE_HEAD, title="Latest events")
     for event in sorted(events, key=lambda e: e.seq):
-        table.add_row(str(event.seq), _when(event.created_at), event.type.value, event.actor_id)
+        table.add_row(
+            str(event.seq), _when(event.created_at), event.type.value, _cell(event.actor_id)
+        )
     return table

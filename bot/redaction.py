@@ -1,12 +1,14 @@
 """What never reaches a log line: credential shapes, configured secrets, capability URLs.
 
 The filter sits on the handler, so it sees every logger's records (ours and the libraries'),
-their arguments, their exception text and their `extra=` fields, and rewrites them before any
-formatter runs.
+their arguments, their exception text and their string `extra=` fields, and rewrites them before
+any formatter runs; the formatter wrapper then masks the whole formatted line, so values of any
+type (dicts, lists, bytes in `extra=`) are masked too.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -29,6 +31,12 @@ SHAPES: tuple[re.Pattern[str], ...] = (
     # Credentials in headers and query strings.
     re.compile(r"((?:Bearer|Bot|Basic)\s+)[^\s\"',]+", re.IGNORECASE),
     re.compile(r"((?:token|secret|signature|client_secret|code)=)[^\s&\"']+", re.IGNORECASE),
+    # Passwords in URLs (scheme://user:password@host) and JSON-style credential values.
+    re.compile(r"(://[^/\s:@]*:)[^@\s/]+(?=@)"),
+    re.compile(
+        r"(([\"'])(?:[a-z]+_)?(?:token|password|secret)\2\s*:\s*([\"']))(?:(?!\3)[^\\]|\\.)*(?=\3)",
+        re.IGNORECASE,
+    ),
     # Slack signing secrets (32 hex digits) and random secrets such as webhook secrets
     # (secrets.token_urlsafe: 43 characters, lower case with upper case or digits).
     re.compile(r"(?<![0-9a-fA-F])[0-9a-f]{32}(?![0-9a-fA-F])"),
@@ -48,7 +56,10 @@ class Redactor:
     """Masks the secret shapes above and any literal secret it was given."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        known = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
+        given = {s for s in secrets if s and len(s) >= 8}
+        # As written, and as they appear inside a JSON string (quotes, backslashes escaped).
+        given |= {json.dumps(s, ensure_ascii=False)[1:-1] for s in given}
+        known = sorted(given, key=len, reverse=True)
         self._known = re.compile("|".join(map(re.escape, known))) if known else None
 
     def __call__(self, text: str) -> str:
@@ -71,7 +82,11 @@ class RedactingFilter(logging.Filter):
         self.redact = redact
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad `%` call must not crash its caller
+            message = f"{record.msg!r} (unformattable args)"
+        record.msg = self.redact(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -83,3 +98,15 @@ class RedactingFilter(logging.Filter):
             if key not in STANDARD_FIELDS and isinstance(value, str):
                 setattr(record, key, self.redact(value))
         return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Masks the whole line another formatter wrote: every field, whatever its type."""
+
+    def __init__(self, inner: logging.Formatter, redact: Redactor) -> None:
+        super().__init__()
+        self.inner = inner
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(self.inner.format(record))

@@ -60,7 +60,8 @@ class AdapterSupervisor:
                 return
             except Exception as exc:  # unreachable, 5xx, timeout: the platform may come back
                 reason = _short(exc)
-                self._problem = f"unavailable ({reason}); retrying"
+                # /readyz is unauthenticated: the class only, never hosts or addresses.
+                self._problem = f"unavailable ({exc.__class__.__name__}); retrying"
                 _log.warning("%s is unavailable (%s); retrying in %gs", self.name, reason, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_retry)

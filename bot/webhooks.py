@@ -26,6 +26,7 @@ from core.jobs.webhooks import REFUSED_BY_POLICY, UNREACHABLE, WebhookResponse
 _log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10.0
+MAX_RESPONSE_READ = 64 * 1024  # bytes of a receiver's answer read at most; the rest is dropped
 
 
 class AddressRefused(OSError):
@@ -90,7 +91,7 @@ class AiohttpWebhookSender:
             async with self._client().post(
                 url, data=body, headers=dict(headers), allow_redirects=False
             ) as response:
-                await response.read()
+                await response.content.read(MAX_RESPONSE_READ)  # the status is the answer
                 return WebhookResponse(response.status, _retry_after(response.headers))
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, AddressRefused):

@@ -310,12 +310,24 @@ class _EnvTokenWarning(logging.Filter):
     unused" at every start: a false alarm, dropped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+        return record.msg != warning_client_prioritized_and_token_skipped()
 
 
+class _UnhandledRequestWarning(logging.Filter):
+    """Bolt's "Unhandled request (…)" warning quotes parts of the request body (user text,
+    ids, values): a request body never reaches the log, so the warning is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(UNHANDLED_PREFIX))
+
+
+UNHANDLED_PREFIX = "Unhandled request ("
 _ENV_TOKEN_WARNING = _EnvTokenWarning()
+_UNHANDLED_WARNING = _UnhandledRequestWarning()
 
 
 def _bolt_logger() -> logging.Logger:
-    _bolt_log.addFilter(_ENV_TOKEN_WARNING)  # addFilter skips a filter already there
+    # addFilter skips a filter already there
+    _bolt_log.addFilter(_ENV_TOKEN_WARNING)
+    _bolt_log.addFilter(_UNHANDLED_WARNING)
     return _bolt_log

@@ -2,7 +2,8 @@
 
 Neutral markup is already Slack mrkdwn (`&amp;`/`&lt;`/`&gt;` escapes, `<@U123>` mentions,
 `*bold*`); `mrkdwn` still re-escapes every `<`, `>` and `&` that is not a Slack user mention or
-one of those entities, so no text can become `<!channel>` or a `<url|label>` link. Clipping
+one of those entities, so no text can become `<!channel>` or a `<url|label>` link, and breaks
+a plain `@channel`, `@here` or `@everyone` with a zero-width space after the `@`. Clipping
 never cuts through an entity or a mention, and a view that does not fit in one message ends
 with a note saying what was left out.
 """
@@ -39,6 +40,8 @@ MAX_REASON = 500
 Block = dict[str, Any]
 # What may stay as written: a mention, one of the three entities; every other <, > or & is text.
 _MARKUP = re.compile(r"<@([^<>]*)>|&(?:amp|lt|gt);|[<>&]")
+# Broadcasts Slack may parse in mrkdwn text even without `<!…>`.
+_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,7 @@ def mrkdwn(text: str) -> str:
             return match.group(0) if len(match.group(0)) > 1 else escape(match.group(0))
         return match.group(0) if is_user_id(user_id, "slack") else "@" + escape(user_id)
 
-    return _MARKUP.sub(safe, text)
+    return _BROADCAST.sub("@\u200b\\1", _MARKUP.sub(safe, text))
 
 
 def _safe_view(view: View) -> View:

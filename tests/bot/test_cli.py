@@ -182,3 +182,56 @@ async def test_sessions_list_on_a_terminal_is_a_table(tmp_path: Path) -> None:
     text = screen.getvalue()
     assert "Sessions (all)" in text and "2 shown of 2" in text
     assert "\t" not in text and "Other work" in text and "workspace" in text
+
+
+HOSTILE_TITLE = "[link=https://evil.example]Quarterly report[/link] \x1b[2J"
+BROKEN_MARKUP = "closing [/] tag\tand\nnewline"
+HOSTILE_ITEM = "[bold]item[/bold] \x1b]8;;https://evil.example\x07click"
+
+
+def _hostile_sessions(db: Path) -> None:
+    """Two sessions and a plan whose titles carry rich markup and terminal escapes, as a chat
+    user may write them."""
+    script = 'start first\nplan "one" "two"\n@bob start second\n'
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "console"], input=script, capture_output=True, text=True,
+        cwd=ROOT, env=_plain_env(db), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE sessions SET title = ? WHERE ref = 1", (HOSTILE_TITLE,))
+        conn.execute("UPDATE sessions SET title = ? WHERE ref = 2", (BROKEN_MARKUP,))
+        conn.execute("UPDATE plan_items SET title = ? WHERE position = 1", (HOSTILE_ITEM,))
+    conn.close()
+
+
+async def test_sessions_tables_show_user_markup_and_escapes_as_plain_text(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "hostile.db"
+    _hostile_sessions(db)
+    config = load_config({"SESSIONBOT_DATABASE_URL": f"sqlite:///{db}"})
+    texts = []
+    for argv in (["sessions", "list"], ["sessions", "show", "1"]):
+        screen = io.StringIO()
+        terminal = Console(file=screen, force_terminal=True, width=200, color_system=None)
+        assert await sessions_command(config, _parser().parse_args(argv), console=terminal) == 0
+        texts.append(screen.getvalue())
+    listed, shown = texts
+    assert "[link=https://evil.example]Quarterly report[/link] ?[2J" in listed
+    assert "closing [/] tag" in listed
+    assert "[bold]item[/bold] ?]8;;https://evil.example?click" in shown
+    assert "\x1b]8" not in listed + shown and "\x1b[2J" not in listed + shown
+
+
+def test_sessions_list_piped_keeps_hostile_titles_in_their_column(tmp_path: Path) -> None:
+    db = tmp_path / "hostile-piped.db"
+    _hostile_sessions(db)
+    result = sessionbot(db, "sessions", "list")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [row[2] for row in rows] == [
+        "closing [/] tag and newline",
+        "[link=https://evil.example]Quarterly report[/link] ?[2J",
+    ]
+    assert all(len(row) == 8 for row in rows) and "\x1b" not in result.stdout

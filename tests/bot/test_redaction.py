@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import LIBRARIES, setup_logging
+from bot.config import Config
+from bot.logs import LIBRARIES, config_secrets, setup_logging
 from bot.redaction import MASK, Redactor
 
 WEBHOOK_SECRET = secrets.token_urlsafe(32)
@@ -135,3 +136,46 @@ def test_libraries_never_log_below_warning_even_at_debug(captured: io.StringIO) 
     text = captured.getvalue()
     assert "secret-body" not in text
     assert "a library warning" in text and "ours at debug" in text
+
+
+def test_extra_fields_of_any_type_are_masked_in_json_lines(captured: io.StringIO) -> None:
+    setup_logging("DEBUG", "json", stream=captured)
+    token = SHAPES["api token"]
+    logging.getLogger("bot.test").warning(
+        "call",
+        extra={
+            "headers": {"Authorization": f"Bearer {token}"},
+            "tokens": [SHAPES["slack bot token"]],
+            "raw": SHAPES["discord bot token"].encode(),
+        },
+    )
+    (line,) = captured.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["headers"] == {"Authorization": f"Bearer {MASK}"}
+    for secret in (token, SHAPES["slack bot token"], SHAPES["discord bot token"]):
+        assert secret not in line
+
+
+def test_a_bad_format_call_is_logged_not_raised(captured: io.StringIO) -> None:
+    logging.getLogger("bot.test").warning("two %s %s", SHAPES["slack bot token"])
+    text = captured.getvalue()
+    assert "unformattable args" in text and "two %s %s" in text
+
+
+def test_passwords_in_urls_and_json_values_are_masked() -> None:
+    redact = Redactor()
+    assert redact("connect postgresql://user:hunter2@db/x failed") == (
+        f"connect postgresql://user:{MASK}@db/x failed"
+    )
+    for key in ("token", "password", "secret", "client_secret", "access_token"):
+        assert redact(f'{{"{key}": "s3cr\\"et", "id": 7}}') == f'{{"{key}": "{MASK}", "id": 7}}'
+    assert redact("{'password': 'abc'}") == f"{{'password': '{MASK}'}}"
+
+
+def test_the_database_password_is_a_configured_secret() -> None:
+    config = Config(
+        database_url="postgresql://bot:long-db-password@db.internal/x", admins=frozenset()
+    )
+    assert "long-db-password" in config_secrets(config)
+    line = Redactor(config_secrets(config))("auth failed for long-db-password")
+    assert line == f"auth failed for {MASK}"

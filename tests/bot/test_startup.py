@@ -181,6 +181,7 @@ async def test_unreachable_platform_is_retried_while_the_rest_runs_and_sigterm_s
         code = await asyncio.wait_for(bot.wait(), timeout=EXIT_WITHIN)
     assert code == 0
     assert f'"{platform}": "unavailable' in ready
+    assert str(nowhere) not in ready and "127.0.0.1" not in ready  # no host on /readyz
     log = (tmp_path / "serve.log").read_text()
     assert f"{platform} is unavailable" in log and "Traceback" not in log
     assert log.rstrip().endswith("stopped")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,7 +19,7 @@ from bot.webhooks import AiohttpWebhookSender
 from core.clock import ManualClock
 from core.errors import UsageError
 from core.jobs.webhook_policy import WebhookPolicy, WebhookTargetRefused
-from core.models import OutboxStatus, new_id
+from core.models import OutboxRow, OutboxStatus, new_id
 from core.outbox import OutboxDispatcher
 from core.records.jobs import WebhookSubscription
 from core.runner import CommandRunner
@@ -309,6 +309,32 @@ async def test_stored_errors_name_no_class_port_or_status(
     assert str(closed_port) not in (row.last_error or "")
 
 
+async def _delivered_to(
+    store: Store,
+    clock: ManualClock,
+    receiver: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    title: str,
+    *,
+    wait: float = 5,
+) -> OutboxRow:
+    """One session event sent to a loopback `receiver`; its webhook outbox row after."""
+    server = await asyncio.start_server(receiver, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    policy = WebhookPolicy.parse(["127.0.0.1"])
+    try:
+        runner = _runner(store, clock, policy)
+        await runner.run(ADMIN, CHAT, f"webhook add http://127.0.0.1:{port}/h")
+        session = await runner.service.start(OWNER, CHAT, title)
+        await _deliver(store, clock, AiohttpWebhookSender(policy=policy, timeout=wait))
+    finally:
+        server.close()
+        await server.wait_closed()
+    (row,) = [
+        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+    ]
+    return row
+
+
 @pytest.mark.parametrize(
     ("status", "shown"), [(503, "HTTP 5xx"), (404, "HTTP 4xx"), (302, "HTTP 3xx")]
 )
@@ -324,18 +350,30 @@ async def test_http_failures_are_recorded_by_class(
         await writer.drain()
         writer.close()
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    policy = WebhookPolicy.parse(["127.0.0.1"])
-    try:
-        runner = _runner(store, clock, policy)
-        await runner.run(ADMIN, CHAT, f"webhook add http://127.0.0.1:{port}/h")
-        session = await runner.service.start(OWNER, CHAT, "failing receiver")
-        await _deliver(store, clock, AiohttpWebhookSender(policy=policy, timeout=5))
-    finally:
-        server.close()
-        await server.wait_closed()
-    (row,) = [
-        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
-    ]
+    row = await _delivered_to(store, clock, answer, "failing receiver")
     assert row.last_error == shown and str(status) not in shown
+
+
+async def test_an_endless_response_body_is_not_read_past_a_cap(
+    store: Store, clock: ManualClock
+) -> None:
+    sent = 0
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n")
+        chunk = b"x" * 65536
+        try:
+            while sent < 1 << 30:
+                writer.write(chunk)
+                await writer.drain()
+                sent += len(chunk)
+        except ConnectionError:
+            pass  # the sender stopped reading and closed
+        finally:
+            writer.close()
+
+    row = await _delivered_to(store, clock, endless, "endless receiver", wait=3)
+    assert row.status is OutboxStatus.DELIVERED, row.last_error
+    assert sent < 1 << 30

@@ -14,7 +14,7 @@ from tests.adapters.slack.harness import ALICE, BOB, BOT_TOKEN, SlackBot
 from tests.adapters.slack.test_flow import start_with_plan
 from tests.bot.logcapture import debug_logs, leaked
 from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_signing import DEFAULT_SIGNING_SECRET, signed_headers
+from tests.fakes.slack_signing import DEFAULT_SIGNING_SECRET, block_actions_request, signed_headers
 
 BURST = 20
 PER_REFUSAL = 300  # bytes of log a refused request may add
@@ -76,3 +76,21 @@ async def test_slack_flow_and_refused_requests_log_no_secret_or_body(
     assert "Traceback" not in text
     secrets = [BOT_TOKEN, DEFAULT_SIGNING_SECRET, webhook_secret, f"{fake.root_url}/response"]
     assert leaked(text, [*secrets, MARKER, "wrong-secret"]) == []
+
+
+async def test_bolt_unhandled_request_warning_quotes_no_user_payload(
+    db_url: str, fake: FakeSlackApi, clock: ManualClock
+) -> None:
+    with debug_logs([BOT_TOKEN, DEFAULT_SIGNING_SECRET]) as logs:
+        bot = await SlackBot.start(db_url, fake, clock)
+        try:
+            request = block_actions_request(
+                "no_such_action", MARKER, response_url=fake.response_url("unhandled")
+            )
+            status, _ = await bot.send(request)
+        finally:
+            await bot.close()
+    text = logs.getvalue()
+    assert status == 404  # Bolt refused it as unhandled
+    assert "Unhandled request" not in text
+    assert leaked(text, [MARKER]) == []

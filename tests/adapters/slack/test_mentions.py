@@ -17,9 +17,10 @@ from core.models import Status
 from tests.adapters.slack.harness import ALICE, BOB, CAROL, WORKSPACE, SlackBot, has_buttons
 from tests.fakes.slack_api import FakeSlackApi, ResponseCall
 
-EVIL = "<!channel> <!here> <http://evil.example|Re-authenticate> [Approve](http://evil.example)"
+EVIL = "<!channel> <!here> @channel @Here @everyone <http://evil.example|Re-authenticate> [Approve](http://evil.example)"
 _MARKUP = re.compile(r"<[^<>]*>")
 _USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
+_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ def assert_inert(text: str) -> None:
     markup = set(_MARKUP.findall(text))
     assert {m for m in markup if not _USER_MENTION.fullmatch(m)} == set(), markup
     assert "|Re-authenticate>" not in text and "<!channel>" not in text
+    assert _BROADCAST.findall(text) == []
 
 
 async def test_hostile_text_everywhere_reaches_slack_inert(
