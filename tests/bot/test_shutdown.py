@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.clock import SystemClock
 from core.models import Actor, ChatRef, Source
 from core.service import ServiceConfig, SessionService
-from core.store.base import open_store
+from core.store.factory import open_store
 from tests.adapters.slack.harness import BOT_TOKEN, WORKSPACE
 from tests.bot.test_serve import _free_port
 from tests.fakes.slack_api import FakeSlackApi
