@@ -94,7 +94,9 @@ async def serve(
 
     closing = Closing()
     try:
-        starting = asyncio.create_task(_start(config, closing, stop, on_refused, clock))
+        starting = asyncio.create_task(
+            _start(config, closing, stop, on_refused, clock), name="start-up"
+        )
         try:
             if await _unless_stopped(starting, stop):
                 # What start-up built (modules, apps, clients) lives as long as the process:
@@ -180,7 +182,7 @@ async def _start(
     for adapter in adapters:
         core.dispatcher.register(adapter.delivery)
         closing.push(f"{adapter.name} adapter", adapter.stop)
-    delivering = asyncio.create_task(core.dispatcher.run_forever(stop))
+    delivering = asyncio.create_task(core.dispatcher.run_forever(stop), name="outbox-delivery")
     http.add_check("outbox", watch_delivery(delivering, stop))
     closing.push("outbox delivery", lambda: _finish_delivery(core, delivering, stop))
     scheduler = job_scheduler(config, core)

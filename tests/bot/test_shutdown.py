@@ -255,12 +255,8 @@ async def test_sigterm_during_a_slack_command_burst_finishes_every_acknowledged_
     assert sorted(set(burst.acked) - titles) == []
 
 
-async def test_sigterm_while_slack_never_answers_a_delivery_exits_0_and_keeps_the_row(
-    tmp_path: Path,
-) -> None:
-    """A delivery hanging on the platform (which may take the client's 30 s timeout) has a
-    bounded grace at shutdown: the process exits 0 and the row stays due for a later retry."""
-    db, port = tmp_path / "hang.db", _free_port()
+async def _one_slack_notice(db: Path) -> None:
+    """A database holding one session, whose card waits in the outbox for Slack."""
     store = open_store(f"sqlite:///{db}")
     await store.open()
     try:
@@ -269,6 +265,15 @@ async def test_sigterm_while_slack_never_answers_a_delivery_exits_0_and_keeps_th
         await service.start(actor, ChatRef("slack", WORKSPACE, "C0001"), "deploy")
     finally:
         await store.close()
+
+
+async def test_sigterm_while_slack_never_answers_a_delivery_exits_0_and_keeps_the_row(
+    tmp_path: Path,
+) -> None:
+    """A delivery hanging on the platform (which may take the client's 30 s timeout) has a
+    bounded grace at shutdown: the process exits 0 and the row stays due for a later retry."""
+    db, port = tmp_path / "hang.db", _free_port()
+    await _one_slack_notice(db)
     posting, release = asyncio.Event(), asyncio.Event()
 
     async def never_answers(params: dict[str, object]) -> dict[str, object]:
@@ -305,3 +310,50 @@ async def test_sigterm_while_slack_never_answers_a_delivery_exits_0_and_keeps_th
     with sqlite3.connect(db) as conn:
         statuses = [row[0] for row in conn.execute("SELECT status FROM outbox")]
     assert statuses == ["pending"]  # neither delivered nor given up: retried after its lease
+
+
+async def test_a_second_sigterm_while_stopping_exits_at_once_with_1(tmp_path: Path) -> None:
+    """The first signal starts the ordered shutdown (here held by a delivery in its grace);
+    a second one ends the process at once, non-zero, after one log line saying so."""
+    db, port = tmp_path / "twice.db", _free_port()
+    await _one_slack_notice(db)
+    posting, release = asyncio.Event(), asyncio.Event()
+
+    async def never_answers(params: dict[str, object]) -> dict[str, object]:
+        posting.set()
+        await release.wait()
+        return {"ok": False, "error": "fatal_error"}
+
+    log_path = tmp_path / "serve.log"
+    async with FakeSlackApi() as fake:
+        fake.set_handler("chat.postMessage", never_answers)
+        env = _env(db, port) | {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
+            "SLACK_API_URL": fake.base_url,
+        }
+        log = log_path.open("w")
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "serve", cwd=ROOT, env=env, stderr=log
+        )
+        try:
+            await asyncio.wait_for(posting.wait(), timeout=60)
+            bot.send_signal(signal.SIGTERM)
+            for _ in range(400):  # bounded: until the shutdown has begun
+                if "shutting down" in log_path.read_text():
+                    break
+                await asyncio.sleep(0.01)
+            bot.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(bot.wait(), timeout=20)
+        finally:
+            release.set()
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+            log.close()
+
+    assert code == 1
+    messages = [json.loads(line)["message"] for line in log_path.read_text().splitlines()]
+    assert "shutting down" in messages
+    assert messages[-1] == "SIGTERM received again while stopping: exiting now"
+    assert "stopped" not in messages
