@@ -149,7 +149,7 @@ class DiscordAdapter:
         try:
             await self.client.login(self._token)
         except BaseException as exc:
-            await self.client.http.close()
+            await self._close_http()
             if isinstance(exc, discord.LoginFailure):
                 raise ConfigError(
                     "DISCORD_TOKEN", "Discord refused it (401 Unauthorized)"
@@ -157,6 +157,11 @@ class DiscordAdapter:
             raise
         self._gateway = asyncio.create_task(self._connect(), name="discord-gateway")
         self._syncing = asyncio.create_task(self._sync_bounded(), name="discord-sync")
+
+    async def _close_http(self) -> None:
+        """Close the session (and its connector) a login opened; the next login makes both anew."""
+        await self.client.http.close()
+        self.client.http.connector = discord.utils.MISSING
 
     async def commands_synced(self) -> None:
         """Wait for the background command sync started by `start` (done or given up)."""
