@@ -42,6 +42,8 @@ BOT_SCOPES = {
     "im:write": "conversations.open (reminders by DM)",
     "users:read": "users.info (workspace admins and owners)",
 }
+# Seconds `stop` waits for listener work already acknowledged; what is left is then cancelled.
+STOP_WAIT = 8.0
 # Web API errors that mean the credential itself is wrong: retrying cannot help.
 BAD_CREDENTIAL = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
@@ -148,6 +150,7 @@ class SlackAdapter:
         self.handlers.register(self.app)
         self.socket = AsyncSocketModeHandler(self.app, app_token) if app_token else None
         self._problem: str | None = "not started"
+        self.stop_wait = STOP_WAIT
 
     @property
     def mode(self) -> str:
@@ -257,7 +260,7 @@ class SlackAdapter:
         """Stop taking payloads, then let in-flight listener work finish (bounded)."""
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]
-        if not await self.handlers.idle(timeout=8.0):
+        if not await self.handlers.idle(timeout=self.stop_wait):
             _log.warning("Slack listener work still running at shutdown: cancelled")
             await self.handlers.cancel()
         await self.replies.close()
