@@ -26,6 +26,7 @@ from core.service import ServiceConfig, SessionService
 from core.store.factory import open_store
 from tests.adapters.slack.harness import BOT_TOKEN, WORKSPACE
 from tests.bot.test_serve import _free_port
+from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_signing import DEFAULT_SIGNING_SECRET, slash_command_request
 
@@ -357,3 +358,53 @@ async def test_a_second_sigterm_while_stopping_exits_at_once_with_1(tmp_path: Pa
     assert "shutting down" in messages
     assert messages[-1] == "SIGTERM received again while stopping: exiting now"
     assert "stopped" not in messages
+
+
+async def test_sigterm_lets_a_discord_delivery_in_progress_finish_before_the_client_closes(
+    tmp_path: Path,
+) -> None:
+    """The outbox's grace comes before the adapters stop: a post already sent completes
+    through the still-open client and the row is delivered, not failed by a closing client."""
+    db, port = tmp_path / "discord.db", _free_port()
+    async with FakeDiscord(token="a-token") as fake:
+        workspace = f"discord:{fake.guild.id}"
+        store = open_store(f"sqlite:///{db}")
+        await store.open()
+        try:
+            service = SessionService(store, clock=SystemClock(), config=ServiceConfig())
+            actor = Actor(workspace, str(fake.guild.admin.id), Source.DISCORD)
+            chat = ChatRef("discord", workspace, str(fake.guild.text_channel.id))
+            await service.start(actor, chat, "deploy")
+        finally:
+            await store.close()
+        reached, release = fake.hold_next("/channels/*/messages", method="POST")
+        env = _env(db, port) | {
+            "DISCORD_TOKEN": "a-token",
+            "DISCORD_API_URL": fake.rest_base,
+            "DISCORD_GATEWAY_URL": fake.gateway_url,
+        }
+        log_path = tmp_path / "serve.log"
+        log = log_path.open("w")
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "serve", cwd=ROOT, env=env, stderr=log
+        )
+        try:
+            await asyncio.wait_for(reached.wait(), timeout=60)
+            bot.send_signal(signal.SIGTERM)
+            for _ in range(400):  # bounded: until the shutdown has begun
+                if "shutting down" in log_path.read_text():
+                    break
+                await asyncio.sleep(0.01)
+            release.set()
+            code = await asyncio.wait_for(bot.wait(), timeout=30)
+        finally:
+            release.set()
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+            log.close()
+
+    assert code == 0
+    with sqlite3.connect(db) as conn:
+        statuses = [row[0] for row in conn.execute("SELECT status FROM outbox")]
+    assert statuses == ["delivered"]
