@@ -24,9 +24,9 @@ from core.outbox import Delivery
 
 _log = logging.getLogger(__name__)
 
-# Seconds the whole shutdown may take; each step has its own bound and these add up to less,
-# so passing it means a step hangs: the process then says which and exits 1, well within a
-# usual 30 s termination grace period.
+# Seconds the whole shutdown may take. Each step has its own bound, but their sum may come
+# near 30 s and a step may hang past its own: past this deadline the process says which steps
+# are still closing and exits 1, within a usual 30 s termination grace period.
 SHUTDOWN_DEADLINE = 25.0
 
 
