@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from bot.api import mount_api
 from bot.app import Core, job_scheduler, open_core
@@ -22,6 +23,11 @@ from core.errors import ConfigError, StoreError
 from core.outbox import Delivery
 
 _log = logging.getLogger(__name__)
+
+# Seconds the whole shutdown may take. Each step has its own bound, but their sum may come
+# near 30 s and a step may hang past its own: past this deadline the process says which steps
+# are still closing and exits 1, within a usual 30 s termination grace period.
+SHUTDOWN_DEADLINE = 25.0
 
 
 class ChatAdapter(Protocol):
@@ -74,48 +80,97 @@ async def serve(
     """Run until SIGTERM/SIGINT (or `stop`), then shut down in order and return 0.
 
     Start-up and shutdown are one stack: whatever was opened is closed, in reverse, whether
-    the process stops normally, on a signal during start-up, or on a refused credential (then
-    re-raised as the ConfigError naming its variable).
+    the process stops normally, on a signal during start-up, on a refused credential (then
+    re-raised as the ConfigError naming its variable), or when `serve` itself is cancelled.
+    The closing is bounded by SHUTDOWN_DEADLINE, and a second signal exits at once.
     """
     stop = stop or asyncio.Event()
-    _on_signals(stop)
+    installed = _on_signals(stop)
     refused: list[ConfigError] = []
 
     def on_refused(error: ConfigError) -> None:
         refused.append(error)
         stop.set()
 
-    async with contextlib.AsyncExitStack() as stack:
-        starting = asyncio.create_task(_start(config, stack, stop, on_refused, clock))
-        if await _unless_stopped(starting, stop):
-            # What start-up built (modules, apps, clients) lives as long as the process: keep
-            # it out of the collector's full passes, whose pauses lengthened the Slack bench's
-            # p99 tail.
-            gc.freeze()
-            await stop.wait()
-            gc.unfreeze()
-        _log.info("shutting down")
+    closing = Closing()
+    try:
+        starting = asyncio.create_task(
+            _start(config, closing, stop, on_refused, clock), name="start-up"
+        )
+        try:
+            if await _unless_stopped(starting, stop):
+                # What start-up built (modules, apps, clients) lives as long as the process:
+                # keep it out of the collector's full passes, whose pauses lengthened the Slack
+                # bench's p99 tail.
+                gc.freeze()
+                await stop.wait()
+                gc.unfreeze()
+        finally:
+            await _cancelled(starting)  # cancelled itself: start-up pushes nothing more
+            _log.info("shutting down")
+            left = await closing.close(SHUTDOWN_DEADLINE)
+            if left:
+                _log.error(
+                    "shutdown took longer than %gs; still closing: %s; exiting",
+                    SHUTDOWN_DEADLINE,
+                    ", ".join(left),
+                )
+                _exit_now(1)
+    finally:
+        _off_signals(installed)
     _log.info("stopped")
     if refused:
         raise refused[0]
     return 0
 
 
+class Closing:
+    """The shutdown steps, each closing what start-up opened (run in reverse), by name."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.AsyncExitStack()
+        self._left: list[str] = []
+
+    def push(self, name: str, close: Callable[[], Awaitable[object]]) -> None:
+        self._left.append(name)
+
+        async def step() -> None:
+            try:
+                await close()
+            finally:
+                self._left.remove(name)
+
+        self._stack.push_async_callback(step)
+
+    async def close(self, deadline: float) -> list[str]:
+        """Run the steps (an error in one is raised after the rest ran); the names of those
+        not done when `deadline` seconds have passed (then the closing is left cancelled)."""
+        closing = asyncio.create_task(self._stack.aclose())
+        done, _ = await asyncio.wait({closing}, timeout=deadline)
+        if not done:
+            left = list(reversed(self._left))
+            closing.cancel()
+            return left
+        closing.result()
+        return []
+
+
 async def _start(
     config: Config,
-    stack: contextlib.AsyncExitStack,
+    closing: Closing,
     stop: asyncio.Event,
     on_refused: Callable[[ConfigError], None],
     clock: Clock | None,
 ) -> None:
-    """Open everything, each with its closing on `stack`; chat platforms start in the background.
+    """Open everything, each with its closing pushed; chat platforms start in the background.
 
-    The stack closes in reverse: start-up attempts, the HTTP port (requests in flight get
-    their answers), the adapters (and listener work already acknowledged), the scheduler, the
-    delivery round in progress (the rest waits in the outbox), then the database.
+    The steps close in reverse: start-up attempts, the HTTP port (requests in flight get
+    their answers), the scheduler, the delivery round in progress (the rest waits in the
+    outbox; it still posts through the adapters' clients), the adapters (and listener work
+    already acknowledged), then the database.
     """
     core = await open_core(config, clock=clock)
-    stack.push_async_callback(core.close)
+    closing.push("database", core.close)
     http = HttpServer(config.http_host, config.http_port)
     mount_api(http.app, core.service)
     http.add_check("database", database_check(core))
@@ -126,37 +181,64 @@ async def _start(
         _log.info("no chat adapter configured: serving the HTTP API only")
     for adapter in adapters:
         core.dispatcher.register(adapter.delivery)
-    delivering = asyncio.create_task(core.dispatcher.run_forever(stop))
-    stack.push_async_callback(_finish_delivery, core, delivering, stop)
+        closing.push(f"{adapter.name} adapter", adapter.stop)
+    delivering = asyncio.create_task(core.dispatcher.run_forever(stop), name="outbox-delivery")
+    http.add_check("outbox", watch_delivery(delivering, stop))
+    closing.push("outbox delivery", lambda: _finish_delivery(core, delivering, stop))
     scheduler = job_scheduler(config, core)
     await scheduler.start()
-    stack.push_async_callback(scheduler.stop)
+    closing.push("scheduler", scheduler.stop)
     http.add_check("scheduler", scheduler_check(scheduler))
     supervisors = [AdapterSupervisor(a, on_refused=on_refused) for a in adapters]
     for supervisor in supervisors:
         http.add_check(supervisor.name, supervisor.ready_problem)
-        stack.push_async_callback(supervisor.adapter.stop)
     await http.start()
-    stack.push_async_callback(http.stop)
+    closing.push("HTTP server", http.stop)
     for supervisor in supervisors:
         supervisor.start()
-        stack.push_async_callback(supervisor.cancel)
+        closing.push(f"{supervisor.name} start-up", supervisor.cancel)
     http.add_info("waiting", waiting_info(core.store, lambda: core.dispatcher.deliveries))
     await log_waiting(core.store, core.dispatcher.deliveries)
+
+
+def watch_delivery(delivering: asyncio.Task[None], stop: asyncio.Event) -> Check:
+    """The `outbox` readiness check: down (and logged once) if delivery ended before `stop`."""
+    ended: list[str] = []
+
+    def on_done(task: asyncio.Task[None]) -> None:
+        if stop.is_set():
+            return
+        error = None if task.cancelled() else task.exception()
+        reason = f"{error.__class__.__name__}: {error}" if error else "it returned"
+        ended.append(f"delivery stopped ({reason}); restart the process")
+        _log.error("outbox delivery stopped (%s): notices wait until a restart", reason)
+
+    delivering.add_done_callback(on_done)
+
+    async def check() -> str | None:
+        return ended[0] if ended else None
+
+    return check
 
 
 async def _unless_stopped(work: asyncio.Task[None], stop: asyncio.Event) -> bool:
     """Wait for `work` unless `stop` comes first (then cancel it); True when it finished."""
     stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    stopping.cancel()
+    try:
+        await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await _cancelled(stopping)
     if not work.done():
-        work.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await work
+        await _cancelled(work)
         return False
-    work.result()  # a start-up error propagates; the stack closes what was opened
+    work.result()  # a start-up error propagates; the steps close what was opened
     return True
+
+
+async def _cancelled(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` (if still running) and wait until it has ended, whatever its outcome."""
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _finish_delivery(core: Core, delivering: asyncio.Task[None], stop: asyncio.Event) -> None:
@@ -165,8 +247,33 @@ async def _finish_delivery(core: Core, delivering: asyncio.Task[None], stop: asy
     await delivering
 
 
-def _on_signals(stop: asyncio.Event) -> None:
+def _on_signals(stop: asyncio.Event) -> list[signal.Signals]:
+    """SIGTERM/SIGINT set `stop`; a second one exits at once. Returns the signals handled."""
     loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            _log.info("%s received: stopping", sig.name)
+            stop.set()
+            return
+        _log.warning("%s received again while stopping: exiting now", sig.name)
+        _exit_now(1)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+    return installed
+
+
+def _off_signals(installed: list[signal.Signals]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in installed:
+        loop.remove_signal_handler(sig)
+
+
+def _exit_now(code: int) -> None:
+    """Leave the process without unwinding further (log lines are already flushed)."""
+    logging.shutdown()
+    os._exit(code)

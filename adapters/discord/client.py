@@ -38,6 +38,9 @@ _log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 MAX_RATELIMIT_WAIT = 30.0  # longer waits come back to the outbox as retry_after
+# Seconds the command sync gets in the background: one call per configured guild may take
+# longer than a start attempt may (the supervisor's bound covers only the login).
+SYNC_TIMEOUT = 300.0
 DM_REFUSAL = View(
     kind="notice",
     title="sessionbot works inside servers",
@@ -129,24 +132,48 @@ class DiscordAdapter:
         self.group = session_group(self._on_command, ref=self._complete_ref, names=self._names)
         self.tree.add_command(self.group)
         self._gateway: asyncio.Task[None] | None = None
+        self._syncing: asyncio.Task[None] | None = None
         self._failure: str | None = None
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Log in (REST), sync the commands, then keep the gateway connection in the background.
+        """Log in (REST), then keep the gateway connection and sync the commands in the background.
 
         A refused token raises ConfigError naming DISCORD_TOKEN; any other failure (Discord
-        unreachable, a 5xx) is raised as it is, for the caller to retry.
+        unreachable, a 5xx, a cancelled attempt) is raised as it is, for the caller to retry,
+        after closing the HTTP session this login opened (each login opens a new one).
         """
         self._started = True
         try:
             await self.client.login(self._token)
-        except discord.LoginFailure:
-            raise ConfigError("DISCORD_TOKEN", "Discord refused it (401 Unauthorized)") from None
-        await self.sync_commands()
+        except BaseException as exc:
+            await self._close_http()
+            if isinstance(exc, discord.LoginFailure):
+                raise ConfigError(
+                    "DISCORD_TOKEN", "Discord refused it (401 Unauthorized)"
+                ) from None
+            raise
         self._gateway = asyncio.create_task(self._connect(), name="discord-gateway")
+        self._syncing = asyncio.create_task(self._sync_bounded(), name="discord-sync")
+
+    async def _close_http(self) -> None:
+        """Close the session (and its connector) a login opened; the next login makes both anew."""
+        await self.client.http.close()
+        self.client.http.connector = discord.utils.MISSING
+
+    async def commands_synced(self) -> None:
+        """Wait for the background command sync started by `start` (done or given up)."""
+        if self._syncing is not None:
+            await asyncio.shield(self._syncing)
+
+    async def _sync_bounded(self) -> None:
+        try:
+            async with asyncio.timeout(SYNC_TIMEOUT):
+                await self.sync_commands()
+        except TimeoutError:
+            _log.error("syncing /session gave up after %gs; restart to try again", SYNC_TIMEOUT)
 
     async def _connect(self) -> None:
         try:
@@ -170,6 +197,9 @@ class DiscordAdapter:
     async def stop(self) -> None:
         if not self._started:  # (a sharded client cannot even close before its login)
             return
+        if self._syncing is not None and not self._syncing.done():
+            self._syncing.cancel()
+            await asyncio.gather(self._syncing, return_exceptions=True)
         await self.client.close()
         if self._gateway is not None:
             await self._gateway

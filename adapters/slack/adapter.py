@@ -42,6 +42,8 @@ BOT_SCOPES = {
     "im:write": "conversations.open (reminders by DM)",
     "users:read": "users.info (workspace admins and owners)",
 }
+# Seconds `stop` waits for listener work already acknowledged; what is left is then cancelled.
+STOP_WAIT = 8.0
 # Web API errors that mean the credential itself is wrong: retrying cannot help.
 BAD_CREDENTIAL = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
@@ -148,6 +150,7 @@ class SlackAdapter:
         self.handlers.register(self.app)
         self.socket = AsyncSocketModeHandler(self.app, app_token) if app_token else None
         self._problem: str | None = "not started"
+        self.stop_wait = STOP_WAIT
 
     @property
     def mode(self) -> str:
@@ -207,7 +210,11 @@ class SlackAdapter:
         else:
             await self._check_token()
         if self.socket is not None:
-            await self._open_socket()
+            try:
+                await self._open_socket()
+            except BaseException:  # failed, refused or cancelled: the next attempt starts clean
+                await self._drop_socket()
+                raise
 
     async def _open_socket(self) -> None:
         assert self.socket is not None
@@ -217,6 +224,18 @@ class SlackAdapter:
         except SlackApiError as exc:
             raise _credential_error("SLACK_APP_TOKEN", exc) from None
         await self.socket.connect_async()  # type: ignore[no-untyped-call]
+
+    async def _drop_socket(self) -> None:
+        """Close what a failed connect opened (its websocket, its receiver tasks, its HTTP
+        session) without closing the client for good: connect() opens a new session then."""
+        assert self.socket is not None
+        socket = self.socket.client
+        for task in (socket.current_session_monitor, socket.message_receiver):
+            if task is not None:
+                task.cancel()
+        if socket.current_session is not None:
+            await socket.current_session.close()
+        await socket.aiohttp_client_session.close()
 
     async def _start_oauth(self) -> None:
         """OAuth mode has no single token to check: each team's is found per request."""
@@ -241,8 +260,9 @@ class SlackAdapter:
         """Stop taking payloads, then let in-flight listener work finish (bounded)."""
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]
-        if not await self.handlers.idle(timeout=8.0):
-            _log.warning("Slack listener work still running at shutdown")
+        if not await self.handlers.idle(timeout=self.stop_wait):
+            _log.warning("Slack listener work still running at shutdown: cancelled")
+            await self.handlers.cancel()
         await self.replies.close()
         self._problem = "stopped"
 

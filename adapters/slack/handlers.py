@@ -203,3 +203,10 @@ class SlackHandlers:
         except TimeoutError:
             return False
         return True
+
+    async def cancel(self) -> None:
+        """Cancel the listener work still in flight and wait until it has ended."""
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -14,6 +14,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from core.service import ServiceConfig, SessionService
 from core.store.factory import open_store
 from tests.adapters.slack.harness import BOT_TOKEN, WORKSPACE
 from tests.bot.test_serve import _free_port
+from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_signing import DEFAULT_SIGNING_SECRET, slash_command_request
 
@@ -255,20 +258,29 @@ async def test_sigterm_during_a_slack_command_burst_finishes_every_acknowledged_
     assert sorted(set(burst.acked) - titles) == []
 
 
-async def test_sigterm_while_slack_never_answers_a_delivery_exits_0_and_keeps_the_row(
-    tmp_path: Path,
-) -> None:
-    """A delivery hanging on the platform (which may take the client's 30 s timeout) has a
-    bounded grace at shutdown: the process exits 0 and the row stays due for a later retry."""
-    db, port = tmp_path / "hang.db", _free_port()
+async def _one_notice(db: Path, actor: Actor, chat: ChatRef) -> None:
+    """A database holding one session, whose card waits in the outbox for its platform."""
     store = open_store(f"sqlite:///{db}")
     await store.open()
     try:
         service = SessionService(store, clock=SystemClock(), config=ServiceConfig())
-        actor = Actor(WORKSPACE, "UOWNER", Source.SLACK)
-        await service.start(actor, ChatRef("slack", WORKSPACE, "C0001"), "deploy")
+        await service.start(actor, chat, "deploy")
     finally:
         await store.close()
+
+
+async def _one_slack_notice(db: Path) -> None:
+    await _one_notice(
+        db, Actor(WORKSPACE, "UOWNER", Source.SLACK), ChatRef("slack", WORKSPACE, "C0001")
+    )
+
+
+@asynccontextmanager
+async def _slack_never_answering(
+    db: Path, port: int
+) -> AsyncIterator[tuple[dict[str, str], asyncio.Event]]:
+    """Fake Slack whose chat.postMessage hangs until the block ends: serve's environment, and
+    an event set once a post has arrived."""
     posting, release = asyncio.Event(), asyncio.Event()
 
     async def never_answers(params: dict[str, object]) -> dict[str, object]:
@@ -283,20 +295,50 @@ async def test_sigterm_while_slack_never_answers_a_delivery_exits_0_and_keeps_th
             "SLACK_SIGNING_SECRET": DEFAULT_SIGNING_SECRET,
             "SLACK_API_URL": fake.base_url,
         }
-        log = (tmp_path / "serve.log").open("w")
+        try:
+            yield env, posting
+        finally:
+            release.set()
+
+
+@asynccontextmanager
+async def _serving(
+    env: dict[str, str], log_path: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`sessionbot serve` logging to `log_path`; killed if still running when the block ends."""
+    with log_path.open("w") as log:
         bot = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "serve", cwd=ROOT, env=env, stderr=log
         )
         try:
-            await asyncio.wait_for(posting.wait(), timeout=60)
-            bot.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(bot.wait(), timeout=20)  # below the client's 30 s
+            yield bot
         finally:
-            release.set()
             if bot.returncode is None:
                 bot.kill()
                 await bot.wait()
-            log.close()
+
+
+async def _shutdown_begun(log_path: Path) -> None:
+    for _ in range(400):  # bounded polling until serve has logged it
+        if "shutting down" in await asyncio.to_thread(log_path.read_text):
+            return
+        await asyncio.sleep(0.01)
+
+
+async def test_sigterm_while_slack_never_answers_a_delivery_exits_0_and_keeps_the_row(
+    tmp_path: Path,
+) -> None:
+    """A delivery hanging on the platform (which may take the client's 30 s timeout) has a
+    bounded grace at shutdown: the process exits 0 and the row stays due for a later retry."""
+    db, port = tmp_path / "hang.db", _free_port()
+    await _one_slack_notice(db)
+    async with (
+        _slack_never_answering(db, port) as (env, posting),
+        _serving(env, tmp_path / "serve.log") as bot,
+    ):
+        await asyncio.wait_for(posting.wait(), timeout=60)
+        bot.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(bot.wait(), timeout=20)  # below the client's 30 s
 
     assert code == 0
     entries = [json.loads(line) for line in (tmp_path / "serve.log").read_text().splitlines()]
@@ -305,3 +347,57 @@ async def test_sigterm_while_slack_never_answers_a_delivery_exits_0_and_keeps_th
     with sqlite3.connect(db) as conn:
         statuses = [row[0] for row in conn.execute("SELECT status FROM outbox")]
     assert statuses == ["pending"]  # neither delivered nor given up: retried after its lease
+
+
+async def test_a_second_sigterm_while_stopping_exits_at_once_with_1(tmp_path: Path) -> None:
+    """The first signal starts the ordered shutdown (here held by a delivery in its grace);
+    a second one ends the process at once, non-zero, after one log line saying so."""
+    db, port, log_path = tmp_path / "twice.db", _free_port(), tmp_path / "serve.log"
+    await _one_slack_notice(db)
+    async with (
+        _slack_never_answering(db, port) as (env, posting),
+        _serving(env, log_path) as bot,
+    ):
+        await asyncio.wait_for(posting.wait(), timeout=60)
+        bot.send_signal(signal.SIGTERM)
+        await _shutdown_begun(log_path)
+        bot.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(bot.wait(), timeout=20)
+
+    assert code == 1
+    messages = [json.loads(line)["message"] for line in log_path.read_text().splitlines()]
+    assert "shutting down" in messages
+    assert messages[-1] == "SIGTERM received again while stopping: exiting now"
+    assert "stopped" not in messages
+
+
+async def test_sigterm_lets_a_discord_delivery_in_progress_finish_before_the_client_closes(
+    tmp_path: Path,
+) -> None:
+    """The outbox's grace comes before the adapters stop: a post already sent completes
+    through the still-open client and the row is delivered, not failed by a closing client."""
+    db, port, log_path = tmp_path / "discord.db", _free_port(), tmp_path / "serve.log"
+    async with FakeDiscord(token="a-token") as fake:
+        workspace = f"discord:{fake.guild.id}"
+        actor = Actor(workspace, str(fake.guild.admin.id), Source.DISCORD)
+        await _one_notice(db, actor, ChatRef("discord", workspace, str(fake.guild.text_channel.id)))
+        reached, release = fake.hold_next("/channels/*/messages", method="POST")
+        env = _env(db, port) | {
+            "DISCORD_TOKEN": "a-token",
+            "DISCORD_API_URL": fake.rest_base,
+            "DISCORD_GATEWAY_URL": fake.gateway_url,
+        }
+        try:
+            async with _serving(env, log_path) as bot:
+                await asyncio.wait_for(reached.wait(), timeout=60)
+                bot.send_signal(signal.SIGTERM)
+                await _shutdown_begun(log_path)
+                release.set()
+                code = await asyncio.wait_for(bot.wait(), timeout=30)
+        finally:
+            release.set()
+
+    assert code == 0
+    with sqlite3.connect(db) as conn:
+        statuses = [row[0] for row in conn.execute("SELECT status FROM outbox")]
+    assert statuses == ["delivered"]

@@ -620,6 +620,9 @@ class FakeDiscord:
         self._tokens: dict[str, InteractionState] = {}
         self._dm_channels: dict[int, int] = {}
         self._faults: list[_Fault] = []
+        self._holds: list[
+            tuple[str | re.Pattern[str], str | None, asyncio.Event, asyncio.Event]
+        ] = []
         self._sessions: dict[str, _GatewaySession] = {}
         self._connections: set[_GatewayConnection] = set()
         self._active: _GatewayConnection | None = None
@@ -739,6 +742,23 @@ class FakeDiscord:
 
         self._faults.append(_Fault(path_pattern, _upper(method), count, respond))
 
+    def hold_next(
+        self, path_pattern: str | re.Pattern[str], *, method: str | None = None
+    ) -> tuple[asyncio.Event, asyncio.Event]:
+        """Hold the next matching request until released: (reached, release) events."""
+        reached, release = asyncio.Event(), asyncio.Event()
+        self._holds.append((path_pattern, _upper(method), reached, release))
+        return reached, release
+
+    async def _held(self, method: str, path: str) -> None:
+        for hold in self._holds:
+            pattern, wanted, reached, release = hold
+            if wanted in (None, method) and _path_matches(pattern, path):
+                self._holds.remove(hold)
+                reached.set()
+                await release.wait()
+                return
+
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         """Pop one use of the first fault matching the request."""
         for fault in self._faults:
@@ -831,6 +851,7 @@ class FakeDiscord:
         if request.path == GATEWAY_PATH:
             return await handler(request)  # type: ignore[no-any-return]
         record = await _record(request)
+        await self._held(record.method, record.path)
         bucket = _bucket_for(request)
         try:
             fault = self._take_fault(record.method, record.path)

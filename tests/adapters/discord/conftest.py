@@ -111,6 +111,7 @@ async def launch(fake: FakeDiscord, db_url: str, clock: ManualClock) -> Bot:
     adapter.runner = runner
     core.dispatcher.register(adapter.delivery)
     await adapter.start()
+    await adapter.commands_synced()
     await fake.wait_until_connected()
     return Bot(core, adapter, runner)
 

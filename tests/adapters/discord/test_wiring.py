@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import discord
 import pytest
@@ -85,3 +86,36 @@ async def test_guild_ids_sync_the_group_to_each_guild(fake: FakeDiscord, bot: ob
     assert synced is not None and synced.get("guild_id") == str(fake.guild.id)
     names = {o["name"] for o in synced["options"]}
     assert {"start", "plan", "approve", "admin"} <= names and len(names) == 25
+
+
+async def test_a_refused_login_closes_the_http_session_it_opened(
+    fake: FakeDiscord, db_url: str, clock: ManualClock
+) -> None:
+    """Each login opens a new aiohttp session; a failed attempt must not leave one per retry."""
+    config = bot_config(fake, db_url)
+    wrong = Config(database_url=db_url, discord=replace(config.discord, token="a-wrong-token"))
+    core = await open_core(wrong, clock=clock)
+    adapter = discord_adapter(wrong.discord, core)
+    try:
+        for _ in range(2):  # as the supervisor retries
+            with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
+                await adapter.start()
+            session = adapter.client.http._HTTPClient__session  # type: ignore[attr-defined]
+            assert session.closed
+    finally:
+        await adapter.stop()
+        await core.close()
+
+
+async def test_start_returns_before_the_command_sync_which_ends_at_stop(
+    fake: FakeDiscord, db_url: str, clock: ManualClock
+) -> None:
+    core = await open_core(bot_config(fake, db_url), clock=clock)
+    adapter = discord_adapter(bot_config(fake, db_url).discord, core, guild_ready_timeout=0.1)
+    try:
+        await adapter.start()
+        await asyncio.wait_for(adapter.commands_synced(), TIMEOUT)
+        assert fake.synced_command("session", fake.guild.id) is not None
+    finally:
+        await adapter.stop()
+        await core.close()

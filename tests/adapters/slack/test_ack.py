@@ -81,3 +81,29 @@ async def test_a_read_delivered_twice_is_answered_once(bot: SlackBot) -> None:
     assert json.loads(first[1])["response_type"] == "ephemeral"
     assert again[1] == ""
     assert bot.fake.responses_to("twice") == []
+
+
+async def test_stop_cancels_listener_work_still_running_after_its_wait(
+    bot: SlackBot, fake: FakeSlackApi
+) -> None:
+    """Acknowledged work gets its wait at shutdown; what still runs then is cancelled and
+    ended before `stop` returns (the store closes right after)."""
+    asking, release = asyncio.Event(), asyncio.Event()
+
+    async def never_answers(params: dict[str, Any]) -> dict[str, Any]:
+        asking.set()
+        await release.wait()
+        return {"ok": False, "error": "fatal_error"}
+
+    fake.set_handler("users.info", never_answers)
+    request = slash_command_request("list", response_url=fake.response_url("hang"))
+    try:
+        async with bot.web.post(bot.url, data=request.body, headers=request.headers) as resp:
+            assert resp.status == 200  # acknowledged; the work waits on users.info
+        await asyncio.wait_for(asking.wait(), timeout=10)
+        bot.adapter.stop_wait = 0.1
+        await bot.adapter.stop()
+        assert await bot.adapter.handlers.idle(timeout=0)
+    finally:
+        release.set()
+    assert fake.responses_to("hang") == []

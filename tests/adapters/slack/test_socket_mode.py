@@ -16,9 +16,13 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientSession, ClientTimeout
+from slack_sdk.errors import SlackApiError
 
+from adapters.slack import SlackAdapter
+from bot.app import open_core
 from bot.config import load_config
-from bot.serve import serve
+from bot.http import HttpServer
+from bot.serve import chat_adapters, serve
 from core.clock import ManualClock
 from core.models import Status
 from tests.adapters.slack.harness import (
@@ -278,3 +282,28 @@ async def wait_ready(url: str) -> dict[str, Any]:
                     if resp.status == 200:
                         return dict(await resp.json())
             await asyncio.sleep(0.02)
+
+
+async def test_a_failed_socket_start_closes_what_it_opened_and_the_next_attempt_connects(
+    db_url: str, fake: FakeSlackApi, socket: FakeSocketMode, clock: ManualClock
+) -> None:
+    """A start attempt that fails (here Slack answers apps.connections.open with an error worth
+    retrying) closes its HTTP session and socket; the supervisor's next attempt connects."""
+    answer = fake.connections_open
+    fake.connections_open = lambda token: {"ok": False, "error": "internal_error"}
+    config = load_config(slack_env(db_url, fake, SLACK_APP_TOKEN=socket.app_token))
+    core = await open_core(config, clock=clock)
+    (adapter,) = chat_adapters(config, core, HttpServer(config.http_host, config.http_port))
+    assert isinstance(adapter, SlackAdapter) and adapter.socket is not None
+    try:
+        first = adapter.socket.client.aiohttp_client_session
+        with pytest.raises(SlackApiError):
+            await adapter.start()
+        assert first.closed
+        fake.connections_open = answer
+        await adapter.start()
+        await socket.wait_connected()
+        assert await adapter.ready_problem() is None
+    finally:
+        await adapter.stop()
+        await core.close()
