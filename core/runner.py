@@ -22,6 +22,7 @@ from core.history.resume import resume_view
 from core.jobs import handlers as _jobs_handlers
 from core.models import Actor, ChatRef, Decision, ModAction, Role
 from core.service import DecisionResult, SessionService
+from core.users import check_user_id
 from core.views import Accent, Reply, escape, mention
 from core.wording import noun_for, plural
 
@@ -257,7 +258,9 @@ async def _share(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comman
     session = await runner.service.share(
         actor, cmd.ref, cmd.args["user"], role=role, channel_id=chat.channel_id
     )
-    text = f"shared with {mention(cmd.args['user'])} as {role.value}"
+    text = (
+        f"shared with {mention(check_user_id(actor.workspace, cmd.args['user']))} as {role.value}"
+    )
     return said(cards.confirmation(session, text))
 
 
@@ -274,7 +277,7 @@ async def _unshare(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
     session = await runner.service.unshare(
         actor, cmd.ref, cmd.args["user"], channel_id=chat.channel_id
     )
-    text = f"no longer shared with {mention(cmd.args['user'])}"
+    text = f"no longer shared with {mention(check_user_id(actor.workspace, cmd.args['user']))}"
     return said(cards.confirmation(session, text))
 
 

@@ -47,8 +47,11 @@ def is_user_id(user_id: str, platform: str | None = None) -> bool:
 
 
 def check_user_id(workspace: str, user_id: str) -> str:
-    """`user_id` when it is a user id of the workspace's platform, else a UsageError."""
+    """`user_id` when it is a user id of the workspace's platform, else a UsageError.
+    Console names are one user whatever their case (`@Bob` is `bob`, as `console_user` makes)."""
     platform = platform_of(workspace)
+    if platform == "console":
+        user_id = user_id.lower()
     if not is_user_id(user_id, platform):
         shown = "".join(c if c.isalnum() or c in "._-" else "?" for c in user_id[:40])
         raise UsageError(f"`{shown}` is not a {platform} user id; mention them as @name.")

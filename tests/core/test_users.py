@@ -36,7 +36,7 @@ def test_every_written_form_parses_to_the_id(token: str, user_id: str | None) ->
     [
         ("slack:T1", ["U0BOB", "W0123ABCD"], ["alice", "u0bob", "123456789012345678", HOSTILE]),
         ("discord:1", ["123456789012345678"], ["1234", "U0BOB", "@everyone", HOSTILE]),
-        ("console:x", ["alice", "bob.smith", "ci_bot-2"], ["Alice", "a" * 33, "a b", HOSTILE]),
+        ("console:x", ["alice", "bob.smith", "ci_bot-2"], ["a" * 33, "a b", HOSTILE]),
         ("api:acme", ["ci-agent", "U0BOB", "svc:deploy@acme"], ["-x", "a b", HOSTILE]),
     ],
 )
@@ -55,6 +55,7 @@ def test_user_ref_takes_any_form_and_checks_it() -> None:
     assert user_ref("slack:T1", "<@U0BOB|bob>") == "U0BOB"
     assert user_ref("console:x", "@alice") == "alice"
     assert user_ref("console:x", "alice") == "alice"
+    assert user_ref("console:x", "@Alice") == check_user_id("console:x", "ALICE") == "alice"
     with pytest.raises(UsageError):
         user_ref("slack:T1", "@alice")
 

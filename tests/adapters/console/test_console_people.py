@@ -17,7 +17,7 @@ unshare 1 @carol
 transfer 1 @bob
 @carol transfer 1 @carol
 @bob share 1 @dave
-share 1 @Not.A.Name
+share 1 @Not:A:Name
 """
 
 
@@ -32,7 +32,7 @@ def test_settings_admins_at_name_lets_that_user_approve(tmp_path: Path) -> None:
     assert "handed over to @bob; @you stays on as an editor" in out
     assert "You can't share, archive or delete this session" in out  # carol is no owner
     assert "shared with @dave as editor" in out
-    assert "`Not.A.Name` is not a console user id; mention them as @name." in out
+    assert "`not?a?name` is not a console user id; mention them as @name." in out
 
 
 CASED = """\
