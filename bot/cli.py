@@ -15,6 +15,7 @@ from bot.config import Config, environment_help, load_config
 from bot.dbcopy import copy_database
 from bot.logs import configure_logging
 from bot.ops_cli import (
+    CLI_WORKSPACE,
     add_db_parsers,
     add_sessions_parser,
     db_backup,
@@ -32,8 +33,6 @@ from core.service import SessionService
 from core.store.factory import open_store
 from core.users import console_user
 from core.wording import plural
-
-CLI_WORKSPACE = "console:local"
 
 
 def _parser() -> argparse.ArgumentParser:
