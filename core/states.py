@@ -84,15 +84,13 @@ COMMAND_OF: dict[Action, str] = {
 }
 
 
-def next_status(
-    current: Status, action: Action, *, ref: int, may: Callable[[Action], bool] | None = None
-) -> Status:
+def next_status(current: Status, action: Action, *, ref: int) -> Status:
     """The status after `action`, or InvalidTransition naming the commands that would work
-    (only those `may` allows, when given: the ones this person could run)."""
+    (the service narrows them to what the person could run: `allowed_from(current, may)`)."""
     allowed = TRANSITIONS[action]
     if current not in allowed:
         raise InvalidTransition(
-            ref=ref, action=action.value, status=current.value, allowed=allowed_from(current, may)
+            ref=ref, action=action.value, status=current.value, allowed=allowed_from(current)
         )
     return allowed[current]
 

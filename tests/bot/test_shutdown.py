@@ -302,9 +302,7 @@ async def _slack_never_answering(
 
 
 @asynccontextmanager
-async def _serving(
-    env: dict[str, str], log_path: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
+async def serving(env: dict[str, str], log_path: Path) -> AsyncIterator[asyncio.subprocess.Process]:
     """`sessionbot serve` logging to `log_path`; killed if still running when the block ends."""
     with log_path.open("w") as log:
         bot = await asyncio.create_subprocess_exec(
@@ -334,7 +332,7 @@ async def test_sigterm_while_slack_never_answers_a_delivery_exits_0_and_keeps_th
     await _one_slack_notice(db)
     async with (
         _slack_never_answering(db, port) as (env, posting),
-        _serving(env, tmp_path / "serve.log") as bot,
+        serving(env, tmp_path / "serve.log") as bot,
     ):
         await asyncio.wait_for(posting.wait(), timeout=60)
         bot.send_signal(signal.SIGTERM)
@@ -356,7 +354,7 @@ async def test_a_second_sigterm_while_stopping_exits_at_once_with_1(tmp_path: Pa
     await _one_slack_notice(db)
     async with (
         _slack_never_answering(db, port) as (env, posting),
-        _serving(env, log_path) as bot,
+        serving(env, log_path) as bot,
     ):
         await asyncio.wait_for(posting.wait(), timeout=60)
         bot.send_signal(signal.SIGTERM)
@@ -388,7 +386,7 @@ async def test_sigterm_lets_a_discord_delivery_in_progress_finish_before_the_cli
             "DISCORD_GATEWAY_URL": fake.gateway_url,
         }
         try:
-            async with _serving(env, log_path) as bot:
+            async with serving(env, log_path) as bot:
                 await asyncio.wait_for(reached.wait(), timeout=60)
                 bot.send_signal(signal.SIGTERM)
                 await _shutdown_begun(log_path)

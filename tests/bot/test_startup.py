@@ -7,8 +7,6 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -17,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.adapters.slack.harness import BOT_TOKEN
 from tests.bot.test_serve import _free_port
+from tests.bot.test_shutdown import serving
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_socket import DEFAULT_APP_TOKEN, FakeSocketMode
@@ -101,20 +100,6 @@ async def test_refused_slack_bot_token_exits_with_one_line_naming_it(tmp_path: P
     _assert_one_line_naming(stderr, "SLACK_BOT_TOKEN")
 
 
-@asynccontextmanager
-async def _running(env: dict[str, str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    with log.open("w") as err:
-        bot = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "serve", cwd=ROOT, env=env, stderr=err
-        )
-        try:
-            yield bot
-        finally:
-            if bot.returncode is None:
-                bot.kill()
-                await bot.wait()
-
-
 async def _poll(web: aiohttp.ClientSession, url: str, ok: object) -> tuple[int, str]:
     """GET `url` until `ok(status, text)` holds (bounded polling while the process works)."""
     for _ in range(600):
@@ -169,7 +154,7 @@ async def test_unreachable_platform_is_retried_while_the_rest_runs_and_sigterm_s
     env = _env(tmp_path, port, **_unreachable(platform, nowhere))
     base = f"http://127.0.0.1:{port}"
     async with (
-        _running(env, tmp_path / "serve.log") as bot,
+        serving(env, tmp_path / "serve.log") as bot,
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as web,
     ):
         _, ready = await _poll(web, f"{base}/readyz", lambda s, t: "retrying" in t)
