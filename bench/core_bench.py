@@ -82,7 +82,7 @@ async def _service_workloads(
 
     results["W2 append events (service)"] = await _spread(events, append)
     results["W3 last 20 events"] = await _reads(
-        1000, lambda i: store.events(targets[i % 200], limit=20)
+        1000, lambda i: store.events.newest(targets[i % 200], limit=20)
     )
     results["W4 list a user's sessions"] = await _reads(
         100,

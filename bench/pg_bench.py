@@ -63,7 +63,7 @@ def _writer(url: str, sessions: list[str], events: int, start_at: float, out: ob
             service = SessionService(store)
             owners = {s: "" for s in sessions}
             for session_id in sessions:
-                found = await store.session_by_id(session_id)
+                found = await store.sessions.by_id(session_id)
                 assert found is not None
                 owners[session_id] = found.owner_id
             counter = iter(range(events))

@@ -212,7 +212,7 @@ async def _export(history: HistoryService, args: argparse.Namespace) -> int:
     ref = args.session.lstrip("#").lower()
     workspace = args.workspace
     if workspace is None:
-        by_id = None if ref.isdigit() else await history.store.session_by_id(ref)
+        by_id = None if ref.isdigit() else await history.store.sessions.by_id(ref)
         workspace = by_id.workspace if by_id else CLI_WORKSPACE
     actor = _cli_actor(workspace)
     session = await history.find(actor, ref)

@@ -230,8 +230,8 @@ class Metrics:
         ):
             return
         try:
-            counts = await self._store.session_counts()
-            outbox = await self._store.outbox_counts()
+            counts = await self._store.sessions.counts()
+            outbox = await self._store.outbox.counts()
         except Exception:  # a scrape never fails for the database: the gauges stay as they were
             self.refresh_errors.inc()
             _log.warning("metrics: could not read the database", exc_info=True)

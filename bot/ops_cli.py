@@ -166,7 +166,7 @@ def _row(s: Session) -> tuple[str, ...]:
 
 
 async def _list(service: SessionService, args: argparse.Namespace, console: Console) -> int:
-    workspaces = [args.workspace] if args.workspace else await service.store.workspaces()
+    workspaces = [args.workspace] if args.workspace else await service.store.workspaces.names()
     sessions: list[Session] = []
     total = 0
     for workspace in workspaces:
@@ -200,7 +200,7 @@ def _print_table(sessions: list[Session], title: str, caption: str, console: Con
 async def _find(service: SessionService, ref: str, workspace: str | None) -> Session:
     ref = ref.lstrip("#").lower()
     if workspace is None:
-        by_id = None if ref.isdigit() else await service.store.session_by_id(ref)
+        by_id = None if ref.isdigit() else await service.store.sessions.by_id(ref)
         workspace = by_id.workspace if by_id else CLI_WORKSPACE
     return await service.find(_actor(workspace), ref)
 
@@ -240,13 +240,13 @@ def _fields(s: Session) -> Table:
 
 
 async def _print_members_and_plan(store: Store, session: Session, console: Console) -> None:
-    members = await store.members(session.id)
+    members = await store.sessions.members(session.id)
     if members:
         table = Table("member", "role", "added", box=box.SIMPLE_HEAD, title="Members")
         for m in members:
             table.add_row(_cell(m.user_id), m.role.value, _when(m.added_at))
         console.print(table)
-    plan = await store.current_plan(session.id)
+    plan = await store.plans.current(session.id)
     if plan is not None:
         title = f"Plan v{plan.version} ({plan.status.value})"
         table = Table("#", "item", "assignee", "status", box=box.SIMPLE_HEAD, title=title)

@@ -197,8 +197,8 @@ async def _start(
     for supervisor in supervisors:
         supervisor.start()
         closing.push(f"{supervisor.name} start-up", supervisor.cancel)
-    http.add_info("waiting", waiting_info(core.store, lambda: core.dispatcher.deliveries))
-    await log_waiting(core.store, core.dispatcher.deliveries)
+    http.add_info("waiting", waiting_info(core.store.outbox, lambda: core.dispatcher.deliveries))
+    await log_waiting(core.store.outbox, core.dispatcher.deliveries)
 
 
 def watch_delivery(delivering: asyncio.Task[None], stop: asyncio.Event) -> Check:

@@ -40,9 +40,9 @@ def token_warning(config: Config, workspace: str) -> str | None:
     )
 
 
-async def log_waiting(store: PendingByWorkspace, platforms: Collection[str]) -> None:
+async def log_waiting(outbox: PendingByWorkspace, platforms: Collection[str]) -> None:
     """One warning per platform whose workspaces have notices this process can't send."""
-    grouped = by_platform(await waiting_notices(store, platforms))
+    grouped = by_platform(await waiting_notices(outbox, platforms))
     for platform, workspaces in grouped.items():
         named = ", ".join(list(workspaces)[:SHOWN]) + (", …" if len(workspaces) > SHOWN else "")
         _log.warning(
@@ -55,11 +55,11 @@ async def log_waiting(store: PendingByWorkspace, platforms: Collection[str]) -> 
 
 
 def waiting_info(
-    store: PendingByWorkspace, platforms: Callable[[], Collection[str]]
+    outbox: PendingByWorkspace, platforms: Callable[[], Collection[str]]
 ) -> Callable[[], Awaitable[dict[str, int]]]:
     """For `/readyz`: pending notices per workspace whose platform has no adapter here."""
 
     async def info() -> dict[str, int]:
-        return await waiting_notices(store, platforms())
+        return await waiting_notices(outbox, platforms())
 
     return info

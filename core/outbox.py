@@ -219,7 +219,7 @@ class OutboxDispatcher:
         room = self._room(webhook=False)
         if self.deliveries and room:
             prefixes = [f"{platform}:" for platform in self.deliveries]
-            rows = await self.store.claim_outbox(
+            rows = await self.store.outbox.claim(
                 workspaces=prefixes, now=self.clock.now(), limit=room, lease=self.lease
             )
         room = self._room(webhook=True)
@@ -299,7 +299,7 @@ class OutboxDispatcher:
             await self._failed(row, shown, None, False)  # an admin sees webhook errors: no detail
         else:
             self.delivered += 1
-            await self.store.outbox_delivered(row.id, now=self.clock.now(), result_ref=result_ref)
+            await self.store.outbox.delivered(row.id, now=self.clock.now(), result_ref=result_ref)
 
     async def _webhook(self, row: OutboxRow) -> str | None:
         if self.webhooks is None:
@@ -318,9 +318,9 @@ class OutboxDispatcher:
         if not message_ref:  # settled without a chat (NoChatDelivery): nothing to point at
             return None
         if "card_of" in target:
-            await self.store.set_thread_ref(target["card_of"], message_ref)
+            await self.store.sessions.set_thread_ref(target["card_of"], message_ref)
         if "plan_id" in target:
-            await self.store.add_plan_message(
+            await self.store.plans.add_message(
                 target["plan_id"],
                 platform=delivery.platform,
                 channel_id=target["channel_id"],
@@ -332,25 +332,25 @@ class OutboxDispatcher:
         session_id = target.get("thread_of")
         if session_id is None:
             return None
-        session = await self.store.session_by_id(session_id)
+        session = await self.store.sessions.by_id(session_id)
         if session is None:
             raise DeliveryError("the session no longer exists", permanent=True)
-        if session.thread_ref is None and await self.store.outbox_is_pending(f"card:{session_id}"):
+        if session.thread_ref is None and await self.store.outbox.is_pending(f"card:{session_id}"):
             raise DeliveryError("waiting for the session card to be posted", retry_after=1)
         return session.thread_ref
 
     async def _update_plan_messages(self, delivery: Delivery, row: OutboxRow, view: View) -> None:
         """Edit every posted copy to show the plan as it is now, not as the row saw it: an
         update retried after a later one must not bring back an older state."""
-        plan = await self.store.plan(row.target["plan_id"])
+        plan = await self.store.plans.get(row.target["plan_id"])
         if plan is None:
             raise DeliveryError("the plan no longer exists", permanent=True)
-        session = await self.store.session_by_id(plan.session_id)
+        session = await self.store.sessions.by_id(plan.session_id)
         if session is not None:
             view = cards.plan_message(session, plan)
         copies = [m for m in plan.messages if m.platform == delivery.platform]
         if not copies:
-            if await self.store.outbox_is_pending(f"plan:{plan.id}"):
+            if await self.store.outbox.is_pending(f"plan:{plan.id}"):
                 raise DeliveryError("the plan message is not posted yet", retry_after=1)
             return
         for copy in copies:
@@ -368,6 +368,6 @@ class OutboxDispatcher:
         self.failed += 1
         if dead:
             _log.warning("outbox row %s is dead after %d attempts: %s", row.id, attempts, error)
-        await self.store.outbox_failed(
+        await self.store.outbox.failed(
             row.id, error=error, next_attempt_at=self.clock.now() + delay, dead=dead
         )

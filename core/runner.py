@@ -86,7 +86,7 @@ class CommandRunner:
     ) -> Reply | None:
         started, outcome = time.perf_counter(), "ok"
         try:
-            if delivery_key is not None and not await self.service.store.claim_inbound(
+            if delivery_key is not None and not await self.service.store.inbound.claim(
                 delivery_key, self.service.clock.now()
             ):
                 outcome = "duplicate"

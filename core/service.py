@@ -159,19 +159,19 @@ class SessionService:
         cached = self._settings.get(workspace)
         if cached is not None and time.monotonic() - cached[0] < SETTINGS_CACHE_SECONDS:
             return cached[1]
-        stored = await self.store.settings(workspace)
+        stored = await self.store.workspaces.settings(workspace)
         settings = effective_settings(self.config.defaults, stored)
         self._settings[workspace] = (time.monotonic(), settings)
         return settings
 
     async def stored_settings(self, workspace: str) -> dict[str, Any]:
-        return await self.store.settings(workspace)
+        return await self.store.workspaces.settings(workspace)
 
     async def set_setting(self, actor: Actor, key: str, text: str) -> WorkspaceSettings:
         """An admin changes one workspace setting (validated; takes effect immediately)."""
         await self.require_admin(actor)
         value = parse_setting(key, text, workspace=actor.workspace)
-        stored = await self.store.settings(actor.workspace)
+        stored = await self.store.workspaces.settings(actor.workspace)
         stored[key] = value
         await self.store.apply([ops.PutSettings(actor.workspace, stored)])
         self._settings.pop(actor.workspace, None)
@@ -184,11 +184,11 @@ class SessionService:
         if ref is None:
             found = None
             if channel_id is not None:
-                found = await self.store.active_session(actor.workspace, channel_id, actor.user_id)
+                found = await self.store.sessions.active(actor.workspace, channel_id, actor.user_id)
             if found is None:
                 raise NotFound("active session", "of yours in this channel (give a ref, e.g. #3)")
             return found
-        session = await self.store.session(actor.workspace, ref.lstrip("#").lower())
+        session = await self.store.sessions.get(actor.workspace, ref.lstrip("#").lower())
         if session is None:
             raise NotFound("session", f"#{ref}" if ref.isdigit() else ref)
         return session
@@ -201,7 +201,7 @@ class SessionService:
     async def _access(self, actor: Actor, session: Session) -> tuple[bool, set[Role]]:
         if session.owner_id == actor.user_id:
             return await self._is_admin(actor), {Role.OWNER}
-        members = {m.user_id: m.role for m in await self.store.members(session.id)}
+        members = {m.user_id: m.role for m in await self.store.sessions.members(session.id)}
         return await self._is_admin(actor), roles_of(actor.user_id, session, members)
 
     async def _require(self, actor: Actor, session: Session, perm: Perm) -> None:
@@ -318,7 +318,7 @@ class SessionService:
         return updated
 
     async def _lost_race(self, session: Session) -> Conflict:
-        fresh = await self.store.session_by_id(session.id)
+        fresh = await self.store.sessions.by_id(session.id)
         now_status = fresh.status.value if fresh else "deleted"
         return Conflict(
             f"Session #{session.ref} changed at the same moment (it is now {now_status}); "
@@ -423,15 +423,15 @@ class SessionService:
         lineage: list[Session] = []
         parent_id = session.parent_id
         while parent_id and len(lineage) < 5:
-            parent = await self.store.session_by_id(parent_id)
+            parent = await self.store.sessions.by_id(parent_id)
             if parent is None or parent.workspace != actor.workspace:
                 break
             lineage.append(parent)
             parent_id = parent.parent_id
         return SessionDetail(
             session,
-            await self.store.members(session.id),
-            await self.store.current_plan(session.id),
+            await self.store.sessions.members(session.id),
+            await self.store.plans.current(session.id),
             lineage,
         )
 
@@ -450,7 +450,7 @@ class SessionService:
         owner_id = actor.user_id if owner == "mine" else owner
         if owner_id is not None and owner_id != actor.user_id:
             check_user_id(actor.workspace, owner_id)
-        found = await self.store.list_sessions(
+        found = await self.store.sessions.page(
             actor.workspace,
             statuses=LIST_FILTERS[filter],
             owner_id=owner_id,
@@ -525,7 +525,7 @@ class SessionService:
         """Delete a session with all its rows (owner or admin); a concurrent change wins."""
         session = await self.find(actor, ref)
         await self._require(actor, session, Perm.MANAGE)
-        if not await self.store.delete_session(session.id, version=session.version):
+        if not await self.store.sessions.delete(session.id, version=session.version):
             raise await self._lost_race(session)
         _log.info("session %s (#%s) deleted by %s", session.id, session.ref, actor.user_id)
         return session
@@ -632,7 +632,7 @@ class SessionService:
                 f"{mention(user_id)} owns session #{session.ref}; "
                 "hand it over first with `/session transfer`."
             )
-        roles = {m.user_id: m.role for m in await self.store.members(session.id)}
+        roles = {m.user_id: m.role for m in await self.store.sessions.members(session.id)}
         if user_id not in roles:
             raise NotFound("member", f"{mention(user_id)} of session #{session.ref}")
         return await self._change(
@@ -744,7 +744,9 @@ class SessionService:
         self, actor: Actor, ref: str | None, *, limit: int = 20, before_seq: int | None = None
     ) -> tuple[Session, list[Event]]:
         session = await self.find(actor, ref)
-        return session, await self.store.events(session.id, limit=limit, before_seq=before_seq)
+        return session, await self.store.events.newest(
+            session.id, limit=limit, before_seq=before_seq
+        )
 
     # -- plans -------------------------------------------------------------------------------
 
@@ -785,7 +787,7 @@ class SessionService:
         status = await self._next_status(actor, session, Action.SUBMIT_PLAN)
         now = self.clock.now()
         settings = await self.settings(session.workspace)
-        current = await self.store.current_plan(session.id)
+        current = await self.store.plans.current(session.id)
         plan = plans.build_plan(
             session_id=session.id,
             version=current.version + 1 if current else 1,
@@ -824,7 +826,7 @@ class SessionService:
         if plan_id is not None:
             return await self._plan_by_id(plan_id, workspace=actor.workspace)
         session = await self.find(actor, ref, channel_id=channel_id)
-        plan = await self.store.current_plan(session.id)
+        plan = await self.store.plans.current(session.id)
         if plan is None:
             raise NotFound("plan", f"for session #{session.ref}")
         return session, plan
@@ -933,7 +935,7 @@ class SessionService:
             session = await self.find(actor, ref, channel_id=channel_id)
             await self._require(actor, session, Perm.WORK)
             await self._next_status(actor, session, Action.MODIFY)
-            plan = await self.store.current_plan(session.id)
+            plan = await self.store.plans.current(session.id)
             item = next((i for i in plan.items if i.position == position), None) if plan else None
             if plan is None or item is None:
                 raise NotFound("plan item", f"{position} in session #{session.ref}")
@@ -1023,7 +1025,7 @@ class SessionService:
 
     async def deciders(self, session: Session, plan: Plan) -> set[str]:
         """Who is known to be able to decide `plan`: owner, approvers and named admins."""
-        members = await self.store.members(session.id)
+        members = await self.store.sessions.members(session.id)
         settings = await self.settings(session.workspace)
         return possible_deciders(
             session, members, settings, self.config.admins, submitted_by=plan.submitted_by
@@ -1031,7 +1033,7 @@ class SessionService:
 
     async def abandon(self, session_id: str) -> Session:
         """The sweep's verdict on an idle session."""
-        session = await self.store.session_by_id(session_id)
+        session = await self.store.sessions.by_id(session_id)
         if session is None:
             raise NotFound("session", session_id)
         actor = self.system_actor(session.workspace)
@@ -1045,14 +1047,14 @@ class SessionService:
     async def _plan_by_id(
         self, plan_id: str, *, workspace: str | None = None
     ) -> tuple[Session, Plan]:
-        plan = await self.store.plan(plan_id)
-        session = await self.store.session_by_id(plan.session_id) if plan else None
+        plan = await self.store.plans.get(plan_id)
+        session = await self.store.sessions.by_id(plan.session_id) if plan else None
         if plan is None or session is None or workspace not in (None, session.workspace):
             raise NotFound("plan", plan_id)
         if plan.status is PlanStatus.PENDING and session.status is not Status.PENDING:
             # A decision commits plan and session at once; one that landed between the two
             # reads shows in a second read, so a late click hears who decided (a Conflict).
-            plan = await self.store.plan(plan_id) or plan
+            plan = await self.store.plans.get(plan_id) or plan
         return session, plan
 
     # -- stats -------------------------------------------------------------------------------
@@ -1062,7 +1064,7 @@ class SessionService:
     ) -> timedelta | None:
         """The one median approval latency: submission to a person's decision (approved or
         rejected, also when later superseded), over the decisions made in (since, until]."""
-        latencies = await self.store.approval_latencies(
+        latencies = await self.store.plans.approval_latencies(
             workspace, since=since, until=until, channel_id=channel_id
         )
         return _median(latencies)
@@ -1070,10 +1072,10 @@ class SessionService:
     async def stats(self, actor: Actor, *, days: int = 30) -> Stats:
         now = self.clock.now()
         since = now - timedelta(days=days)
-        rows = await self.store.stats(actor.workspace, since)
+        rows = await self.store.workspaces.stats(actor.workspace, since)
         outcomes = rows.outcomes
         ended = sum(outcomes.values())
-        counts = await self.store.outbox_counts()
+        counts = await self.store.outbox.counts()
         return Stats(
             days=days,
             by_status=rows.by_status,
@@ -1087,7 +1089,7 @@ class SessionService:
             outbox_pending=counts.get("pending", 0),
             outbox_dead=counts.get("dead", 0),
             jobs=await self.store.job_runs(workspace=actor.workspace),
-            outbox_waiting=await waiting_total(self.store, self.delivered_platforms),
+            outbox_waiting=await waiting_total(self.store.outbox, self.delivered_platforms),
         )
 
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 
 class PendingByWorkspace(Protocol):
-    async def outbox_pending_by_workspace(self) -> dict[str, int]: ...
+    async def pending_by_workspace(self) -> dict[str, int]: ...
 
 
 def platform_of(workspace: str) -> str:
@@ -23,9 +23,9 @@ def platform_of(workspace: str) -> str:
     return workspace.split(":", 1)[0]
 
 
-async def waiting_notices(store: PendingByWorkspace, platforms: Collection[str]) -> dict[str, int]:
+async def waiting_notices(outbox: PendingByWorkspace, platforms: Collection[str]) -> dict[str, int]:
     """Pending chat notices per workspace whose platform is not among `platforms`."""
-    counts = await store.outbox_pending_by_workspace()
+    counts = await outbox.pending_by_workspace()
     return {ws: n for ws, n in sorted(counts.items()) if platform_of(ws) not in platforms}
 
 
@@ -38,9 +38,9 @@ def by_platform(waiting: Mapping[str, int]) -> dict[str, dict[str, int]]:
 
 
 async def waiting_total(
-    store: PendingByWorkspace, platforms: Callable[[], Collection[str]] | None
+    outbox: PendingByWorkspace, platforms: Callable[[], Collection[str]] | None
 ) -> int:
     """How many notices wait for an adapter; 0 where the platforms served are unknown."""
     if platforms is None:
         return 0
-    return sum((await waiting_notices(store, platforms())).values())
+    return sum((await waiting_notices(outbox, platforms())).values())

@@ -16,6 +16,6 @@ async def require_perm(service: SessionService, actor: Actor, session: Session, 
     """Raise Forbidden unless the actor's roles on `session` (or admin) grant `perm`."""
     if perm is Perm.READ:
         return  # any member of the workspace; the session was found in the actor's workspace
-    members = {m.user_id: m.role for m in await service.store.members(session.id)}
+    members = {m.user_id: m.role for m in await service.store.sessions.members(session.id)}
     roles = roles_of(actor.user_id, session, members)
     require(perm, admin=await is_workspace_admin(service, actor), roles=roles)

@@ -189,8 +189,8 @@ async def bundle_of(history: HistoryService, session: Session) -> ContextBundle:
     return ContextBundle(
         session=session,
         context=view.context,
-        plan=await store.current_plan(session.id),
-        events=await store.events(session.id, limit=BUNDLE_EVENTS),
+        plan=await store.plans.current(session.id),
+        events=await store.events.newest(session.id, limit=BUNDLE_EVENTS),
         messages=messages,
     )
 

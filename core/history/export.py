@@ -62,7 +62,7 @@ async def events_of(
     """Pages of events, oldest first, up to seq `up_to`."""
     after = 0
     while after < up_to:
-        page = await history.store.events_after(session_id, after_seq=after, limit=PAGE)
+        page = await history.store.events.after(session_id, after_seq=after, limit=PAGE)
         page = [e for e in page if e.seq <= up_to]
         if not page:
             return
@@ -72,7 +72,7 @@ async def events_of(
 
 async def _limits(history: HistoryService, session: Session) -> tuple[int, int]:
     last_message = await history.store.last_seq(session.id)
-    latest = await history.store.events(session.id, limit=1)
+    latest = await history.store.events.newest(session.id, limit=1)
     return last_message, latest[0].seq if latest else 0
 
 
@@ -87,13 +87,14 @@ async def json_chunks(
         "format_version": records.FORMAT_VERSION,
         "exported_at": history.clock.now().isoformat(),
         "session": records.session_record(session),
-        "members": [records.member_record(m) for m in await store.members(session.id)],
+        "members": [records.member_record(m) for m in await store.sessions.members(session.id)],
         "context_expiry": {
             k: v.isoformat() for k, v in (await store.context_expiry(session.id)).items()
         },
-        "plans": [records.plan_record(p) for p in await store.session_plans(session.id)],
+        "plans": [records.plan_record(p) for p in await store.plans.of_session(session.id)],
         "modifications": [
-            records.modification_record(m) for m in await store.session_modifications(session.id)
+            records.modification_record(m)
+            for m in await store.plans.modifications_of_session(session.id)
         ],
     }
     yield _dump(header)[:-1] + ',"messages":['
@@ -187,7 +188,7 @@ async def markdown_chunks(
     if session.parent_id:
         head.append(f"- Forked from session {session.parent_id}")
     head += ["", "## Summary", "", summary.text(), ""]
-    for plan in await history.store.session_plans(session.id):
+    for plan in await history.store.plans.of_session(session.id):
         head += _plan_lines(plan)
     yield "\n".join(head) + "\n"
     decisions: list[str] = []

@@ -187,7 +187,7 @@ async def import_json(
         ids = {old: new_id() for old in every}
     parent = contents.session.parent_id
     if parent is not None:
-        found = await store.session_by_id(parent)
+        found = await store.sessions.by_id(parent)
         parent = parent if found is not None and found.workspace == target else None
     ready = _attach(contents, target, ids, parent)
 

@@ -14,5 +14,5 @@ async def resume_view(service: SessionService, actor: Actor, session: Session) -
     """The card of a just-resumed `session`: context, plan, last 10 events, last 20 messages."""
     history = history_for(service)
     bundle = await bundle_of(history, session)
-    members = await service.store.members(session.id)
+    members = await service.store.sessions.members(session.id)
     return cards.resumed(bundle, members, actor.user_id, now=service.clock.now())

@@ -98,12 +98,12 @@ async def gather(history: HistoryService, session: Session) -> SummaryMaterial:
     _, deleted = await store.message_counts(session.id)
     return SummaryMaterial(
         session=session,
-        plan=await store.current_plan(session.id),
+        plan=await store.plans.current(session.id),
         messages_by_role=await store.role_counts(session.id),
         deleted=deleted,
         first=[m for m in first if not m.deleted][:ENDS],
         last=list(reversed(live_last)),
-        events=list(reversed(await store.events(session.id, limit=LATEST_EVENTS))),
+        events=list(reversed(await store.events.newest(session.id, limit=LATEST_EVENTS))),
     )
 
 

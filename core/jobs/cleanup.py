@@ -80,7 +80,7 @@ async def run(
     ):
         return None
     report = CleanupReport()
-    for workspace in await service.store.workspaces():
+    for workspace in await service.store.workspaces.names():
         retention = (await service.settings(workspace)).retention
         while True:
             due = await service.store.due_cleanup(workspace, before=now - retention, limit=BATCH)

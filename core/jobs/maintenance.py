@@ -46,7 +46,7 @@ async def run(
         return None
     store = service.store
     report = MaintenanceReport(
-        inbound_purged=await store.purge_inbound(now - INBOUND_KEEP),
+        inbound_purged=await store.inbound.purge(now - INBOUND_KEEP),
         job_runs_purged=await store.purge_job_runs(now - JOB_RUNS_KEEP),
         context_keys_purged=await purge_context(service, now),
     )

@@ -88,11 +88,11 @@ async def send_pending(service: SessionService, due: DueSession, now: datetime) 
 
 async def _waiting_approvers(service: SessionService, due: DueSession) -> list[str]:
     """Approver-role members who have not approved the pending plan (at most `MAX_DMS`)."""
-    members = await service.store.members(due.session.id)
+    members = await service.store.sessions.members(due.session.id)
     approvers = sorted(m.user_id for m in members if m.role is Role.APPROVER)
     if not approvers:
         return []
-    plan = await service.store.plan(due.plan_id) if due.plan_id else None
+    plan = await service.store.plans.get(due.plan_id) if due.plan_id else None
     done = plan.approvers_of_current() if plan is not None else set()
     return [user_id for user_id in approvers if user_id not in done][:MAX_DMS]
 
@@ -127,7 +127,7 @@ async def _notify_owner(
 
 async def send_user(service: SessionService, reminder: Reminder, now: datetime) -> bool:
     """Deliver a due `/session remind` reminder as a DM to the person who set it."""
-    session = await service.store.session_by_id(reminder.session_id or "")
+    session = await service.store.sessions.by_id(reminder.session_id or "")
     if session is None:  # its session was deleted: nothing to say, nothing to claim
         return False
     view = views.user_reminder(session, reminder)

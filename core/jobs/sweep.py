@@ -73,7 +73,7 @@ async def sweep_due(service: SessionService, now: datetime) -> SweepReport:
     report.abandoned = await _drain(
         report, lambda n: store.due_abandon(now, limit=n), lambda s: _abandon(service, s, now)
     )
-    for workspace in await store.workspaces():
+    for workspace in await store.workspaces.names():
         await _sweep_workspace(service, workspace, now, report)
     report.user_reminders = await _drain(
         report,

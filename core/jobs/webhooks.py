@@ -170,14 +170,14 @@ class WebhookDelivery:
             status = await self._post(row)
         except DeliveryError as exc:
             if modification_id:
-                await self.store.set_modification_result(
+                await self.store.plans.set_modification_result(
                     modification_id, now=self.clock.now(), error=f"webhook: {exc}"
                 )
             raise
         if modification_id and not await self.store.undelivered_webhooks(
             modification_id, except_row=row.id
         ):
-            await self.store.set_modification_result(
+            await self.store.plans.set_modification_result(
                 modification_id, now=self.clock.now(), error=None
             )
         return str(status)

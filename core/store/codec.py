@@ -29,6 +29,19 @@ def parse_ts_required(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+def when(value: datetime | str | None) -> datetime | None:
+    """A stored timestamp from either backend: ISO text (SQLite) or a datetime (asyncpg)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value) if value else None
+
+
+def when_required(value: datetime | str) -> datetime:
+    found = when(value)
+    assert found is not None, "a required timestamp is missing"
+    return found
+
+
 def sql_in(values: Iterable[StrEnum]) -> str:
     """A set of statuses from core as an SQL list, `('a', 'b')`, sorted.
 

@@ -36,7 +36,7 @@ from core.models import (
     Source,
     Status,
 )
-from core.store.codec import loads
+from core.store.codec import loads, when
 
 _log = logging.getLogger(__name__)
 
@@ -263,3 +263,6 @@ class RowDecoder:
             delivered_at=self.when(row["delivered_at"]),
             result_ref=row["result_ref"],
         )
+
+
+rows = RowDecoder(when)  # one decoder for both backends: `when` reads text or a datetime

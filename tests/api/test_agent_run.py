@@ -22,7 +22,7 @@ TOOL_CALL = {"tool": "pytest", "input": {"args": ["-q"]}, "output": "12 passed",
 
 
 async def _events(store: Store, session_id: str) -> list[Any]:
-    return await store.events_after(session_id, after_seq=0, limit=1000)
+    return await store.events.after(session_id, after_seq=0, limit=1000)
 
 
 def _normalised(events: list[Any]) -> list[tuple[str, str, Any]]:
@@ -113,8 +113,8 @@ async def test_api_run_records_the_same_events_as_the_console_run(
     assert _normalised(by_api) == _normalised(by_console)
     assert {e.source for e in by_api} == {Source.API}
     assert {e.source for e in by_console} == {Source.CONSOLE}
-    api_final = await service.store.session_by_id(api_session)
-    console_final = await service.store.session_by_id(console_session)
+    api_final = await service.store.sessions.by_id(api_session)
+    console_final = await service.store.sessions.by_id(console_session)
     assert api_final is not None and console_final is not None
     assert (api_final.status, api_final.iterations, api_final.result, api_final.context) == (
         console_final.status,

@@ -63,7 +63,7 @@ async def test_a_revoked_token_is_refused_at_once(
         "/sessions", secret, json={"channel_id": "general", "title": "After revoke"}
     )
     assert reply.status == 401
-    assert (await service.store.list_sessions(
+    assert (await service.store.sessions.page(
         WS, statuses=None, owner_id=None, mode=None, limit=10, offset=0
     )).total == 0  # fmt: skip
     with pytest.raises(NotFound):
@@ -86,7 +86,7 @@ async def test_a_token_never_sees_another_workspaces_sessions(
         assert (await api.call("DELETE", path, token=theirs)).status == 404
     found = await api.get("/search", theirs, params={"q": "secret"})
     assert found.status == 200 and found.body["hits"] == []
-    still = await service.store.session_by_id(str(session["id"]))
+    still = await service.store.sessions.by_id(str(session["id"]))
     assert still is not None and still.status.value == "active"
     mine = await api.get("/search", ours, params={"q": "secret"})
     assert [h["session_id"] for h in mine.body["hits"]] == [session["id"]]

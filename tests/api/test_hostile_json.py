@@ -97,7 +97,7 @@ async def test_deep_context_in_chat_is_a_usage_error(
     assert reply is not None and "64 deep" in reply.view.plain_text(), reply
     with pytest.raises(UsageError):
         context.parse_pairs({"lock": deep_text(1000)})
-    stored = await service.store.session_by_id(session.id)
+    stored = await service.store.sessions.by_id(session.id)
     assert stored is not None and stored.context == {}
 
 

@@ -134,8 +134,8 @@ async def test_session_and_outbox_gauges_are_read_at_scrape_and_cached_briefly(
     assert value(fresh, "sessionbot_outbox_backlog") >= 1
     assert value(fresh, "sessionbot_outbox_dead") == 0
 
-    (row,) = (await running.core.store.outbox_rows(session_id=await _only_session(running)))[:1]
-    await running.core.store.outbox_failed(
+    (row,) = (await running.core.store.outbox.rows(session_id=await _only_session(running)))[:1]
+    await running.core.store.outbox.failed(
         row.id, error="gone", next_attempt_at=running.clock.now(), dead=True
     )
     running.clock.advance(running.metrics.cache_for)
@@ -144,7 +144,7 @@ async def test_session_and_outbox_gauges_are_read_at_scrape_and_cached_briefly(
 
 
 async def _only_session(running: Running) -> str:
-    page = await running.core.store.list_sessions(
+    page = await running.core.store.sessions.page(
         actor("alice").workspace, statuses=None, owner_id=None, mode=None, limit=1, offset=0
     )
     return page.sessions[0].id

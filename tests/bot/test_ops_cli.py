@@ -107,7 +107,7 @@ async def _missing(db: Path, acknowledged: list[str]) -> list[str]:
         for line in acknowledged:
             kind, *rest = line.split()
             if kind == "session":
-                found = await store.session_by_id(rest[0]) is not None
+                found = await store.sessions.by_id(rest[0]) is not None
             else:
                 found = (
                     await store.engine.fetchone(

@@ -133,7 +133,7 @@ async def test_three_replicas_deliver_every_notification_and_summary_once(
             )
 
         async def delivered() -> bool:
-            return not any((await store.outbox_counts()).values())  # none pending, none dead
+            return not any((await store.outbox.counts()).values())  # none pending, none dead
 
         async with replicas(db_url, fake, tmp_path, 3) as running:
             await settled(lambda: _none_due(store), "abandon 1,000 sessions", running)
@@ -221,12 +221,12 @@ async def test_fifty_concurrent_clicks_on_two_replicas_decide_once(
             assert statuses == [200] * 50
 
             async def decided() -> bool:
-                plan = await store.current_plan(session.id)
+                plan = await store.plans.current(session.id)
                 return plan is not None and plan.status.value != "pending"
 
             await settled(decided, "decide the plan", running)
             await settled(lambda: _answered(fake, 50), "answer every decider", running)
-        events = await store.events(session.id, limit=500)
+        events = await store.events.newest(session.id, limit=500)
     finally:
         await store.close()
     decisions = [e for e in events if e.type.value in ("plan_approved", "plan_rejected")]

@@ -82,7 +82,7 @@ async def test_sweep_job_abandons_and_stats_show_each_jobs_last_run_and_lag(
     assert "Job sweep: last run 0s ago, lag 15s, done" in text
     assert "Job maintenance: last run 0s ago" in text
     assert "Outbox: 2 pending, 0 dead" in text  # the card and the abandoned notice
-    assert (await store.session_by_id(session.id)).status.value == "abandoned"  # type: ignore[union-attr]
+    assert (await store.sessions.by_id(session.id)).status.value == "abandoned"  # type: ignore[union-attr]
 
 
 async def test_stop_cancels_a_job_run_still_going_after_its_grace(

@@ -53,7 +53,7 @@ async def _slack_notices(db: Path) -> int:
     try:
         owner = actor("owner", SLACK)
         await SessionService(store).start(owner, ChatRef("slack", SLACK, "C1"), "waits")
-        return (await store.outbox_pending_by_workspace())[SLACK]
+        return (await store.outbox.pending_by_workspace())[SLACK]
     finally:
         await store.close()
 

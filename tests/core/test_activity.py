@@ -41,7 +41,7 @@ async def _heartbeat(service: SessionService, session: Session, n: int) -> None:
 
 
 async def _titles(store: Store, session: Session) -> list[str]:
-    return [row.payload["title"] for row in await store.outbox_rows(session_id=session.id)]
+    return [row.payload["title"] for row in await store.outbox.rows(session_id=session.id)]
 
 
 @pytest.mark.parametrize("activity", [_note, _record, _heartbeat], ids=lambda f: f.__name__[1:])
@@ -55,9 +55,9 @@ async def test_a_session_noted_every_few_seconds_is_not_abandoned(
         clock.advance(timedelta(milliseconds=1500))
         await activity(service, busy, n)  # type: ignore[operator]
         await sweep.sweep_due(service, clock.now())
-    assert (await store.session_by_id(busy.id)).status is Status.ACTIVE  # type: ignore[union-attr]
+    assert (await store.sessions.by_id(busy.id)).status is Status.ACTIVE  # type: ignore[union-attr]
     assert not [t for t in await _titles(store, busy) if "abandon" in t]
-    assert (await store.session_by_id(idle.id)).status is Status.ABANDONED  # type: ignore[union-attr]
+    assert (await store.sessions.by_id(idle.id)).status is Status.ABANDONED  # type: ignore[union-attr]
     titles = await _titles(store, idle)
     assert any("will be abandoned" in t for t in titles), "the idle one was warned first"
 
@@ -69,9 +69,9 @@ async def test_activity_is_still_coalesced_with_a_long_abandon_after(
     session = await service.start(OWNER, CHAT, "chatty")
     clock.advance(timedelta(minutes=1))
     await _note(service, session, 1)
-    first = await store.session_by_id(session.id)
+    first = await store.sessions.by_id(session.id)
     clock.advance(10 * SECOND)
     await _note(service, session, 2)
-    second = await store.session_by_id(session.id)
+    second = await store.sessions.by_id(session.id)
     assert first is not None and second is not None
     assert second.last_activity_at == first.last_activity_at, "one write per 30 s"

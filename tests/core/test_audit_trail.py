@@ -42,7 +42,7 @@ async def test_supersession_is_credited_to_the_next_submitter_and_the_decision_i
     service: SessionService, clock: ManualClock, store: Store
 ):
     s = await _rejected_then_superseded(service, clock)
-    old, new = await store.session_plans(s.id)
+    old, new = await store.plans.of_session(s.id)
     assert old.status is PlanStatus.SUPERSEDED and old.settled_as is PlanStatus.REJECTED
     assert (old.decided_by, old.decision_reason) == ("bob", "too risky")
     assert (old.superseded_by, old.superseded_at) == ("olga", new.submitted_at)
@@ -161,7 +161,7 @@ async def test_stats_and_the_channel_summary_report_one_approval_latency(
     """Latency is submission to a person's decision: 7 s (rejected, then superseded) and 35 s
     (approved); the expired plan and the pending-then-superseded one have none."""
     s = await _rejected_then_superseded(service, clock)  # v1: 7 s, v2 pending
-    (_, v2) = await service.store.session_plans(s.id)
+    (_, v2) = await service.store.plans.of_session(s.id)
     clock.advance(600)
     await service.expire_plan(v2.id)  # no person decided: no latency
     clock.advance(60)

@@ -71,9 +71,9 @@ async def test_updates_merge_and_null_deletes_keys(history: HistoryService, sess
     await context.update(history, OWNER, session.id, {"db": {"port": 5432}, "retries": 3})
     view = await context.update(history, OWNER, session.id, {"env": None, "db": {"host": None}})
     assert view.context == {"db": {"port": 5432}, "retries": 3}
-    stored = await history.store.session_by_id(session.id)
+    stored = await history.store.sessions.by_id(session.id)
     assert stored is not None and stored.context == {"db": {"port": 5432}, "retries": 3}
-    events = await history.store.events(session.id, limit=1)
+    events = await history.store.events.newest(session.id, limit=1)
     assert events[0].type is EventType.CONTEXT_UPDATED
     assert events[0].data == {"set": ["db"], "deleted": ["env"]}
 
@@ -99,7 +99,7 @@ async def test_keys_with_a_ttl_vanish_on_read_once_expired(
     await context.update(history, OWNER, session.id, {"lock": False})
     clock.advance(timedelta(days=30))
     assert (await context.read(history, OWNER, session.id)).context == {"keep": 1, "lock": False}
-    stored = await history.store.session_by_id(session.id)
+    stored = await history.store.sessions.by_id(session.id)
     assert stored is not None and "token" not in stored.context, "the next write dropped it"
 
 
@@ -108,10 +108,10 @@ async def test_maintenance_purges_expired_keys(
 ):
     await context.update(history, OWNER, session.id, {"a": 1, "b": 2}, ttl=timedelta(minutes=5))
     await context.update(history, OWNER, session.id, {"c": 3})
-    before = await history.store.session_by_id(session.id)
+    before = await history.store.sessions.by_id(session.id)
     clock.advance(timedelta(minutes=6))
     assert await context.purge_context(history.service, clock.now()) == 2
-    after = await history.store.session_by_id(session.id)
+    after = await history.store.sessions.by_id(session.id)
     assert after is not None and before is not None
     assert after.context == {"c": 3} and after.version == before.version + 1
     assert await history.store.context_expiry(session.id) == {}

@@ -26,7 +26,7 @@ async def test_twenty_concurrent_decisions_make_exactly_one(
 ) -> None:
     users = [f"u{i}" for i in range(20)]
     session_id = await _pending(service, users)
-    plan = await store.current_plan(session_id)
+    plan = await store.plans.current(session_id)
     assert plan is not None
 
     async def click(i: int) -> object:
@@ -40,7 +40,7 @@ async def test_twenty_concurrent_decisions_make_exactly_one(
     winners = [o for o in outcomes if not isinstance(o, Conflict)]
     losers = [o for o in outcomes if isinstance(o, Conflict)]
     assert len(winners) == 1 and len(losers) == 19
-    decided = await store.plan(plan.id)
+    decided = await store.plans.get(plan.id)
     assert decided is not None and decided.status in (PlanStatus.APPROVED, PlanStatus.REJECTED)
     for loser in losers:
         assert loser.decided_by == decided.decided_by
@@ -64,18 +64,18 @@ async def test_twenty_concurrent_decisions_make_exactly_one(
 
 async def test_need_two_counts_distinct_people(service: SessionService, store: SqliteStore) -> None:
     session_id = await _pending(service, ["amy", "bob"], need=2)
-    plan = await store.current_plan(session_id)
+    plan = await store.plans.current(session_id)
     assert plan is not None
     first = await service.decide(actor("amy"), Decision.APPROVE, plan_id=plan.id)
     assert not first.settled and first.approvals == 1
     again = await service.decide(actor("amy"), Decision.APPROVE, plan_id=plan.id)
     assert again.repeated and again.approvals == 1
-    still = await store.plan(plan.id)
+    still = await store.plans.get(plan.id)
     assert still is not None and still.status is PlanStatus.PENDING
     assert len(still.approvals) == 1
     second = await service.decide(actor("bob"), Decision.APPROVE, plan_id=plan.id)
     assert second.settled and second.plan.status is PlanStatus.APPROVED
-    session = await store.session_by_id(session_id)
+    session = await store.sessions.by_id(session_id)
     assert session is not None and session.status.value == "active"
 
 
@@ -83,7 +83,7 @@ async def test_concurrent_approvals_of_a_need_two_plan_both_count(
     service: SessionService, store: SqliteStore
 ) -> None:
     session_id = await _pending(service, ["amy", "bob", "cat"], need=3)
-    plan = await store.current_plan(session_id)
+    plan = await store.plans.current(session_id)
     assert plan is not None
     results = await asyncio.gather(
         *(
@@ -92,7 +92,7 @@ async def test_concurrent_approvals_of_a_need_two_plan_both_count(
         )
     )
     assert sum(r.settled for r in results) == 1
-    final = await store.plan(plan.id)
+    final = await store.plans.get(plan.id)
     assert final is not None and final.status is PlanStatus.APPROVED
     assert final.approvers_of_current() == {"amy", "bob", "cat"}
 
@@ -101,11 +101,11 @@ async def test_new_plan_supersedes_and_needs_approval_again(
     service: SessionService, store: SqliteStore
 ) -> None:
     session_id = await _pending(service, ["amy", "bob"], need=2)
-    first = await store.current_plan(session_id)
+    first = await store.plans.current(session_id)
     assert first is not None
     await service.decide(actor("amy"), Decision.APPROVE, plan_id=first.id)
     second = await service.submit_plan(OWNER, session_id, ["one", "two", "three"], need=2)
-    old = await store.plan(first.id)
+    old = await store.plans.get(first.id)
     assert old is not None and old.status is PlanStatus.SUPERSEDED
     assert second.version == 2 and second.status is PlanStatus.PENDING
     result = await service.decide(actor("bob"), Decision.APPROVE, plan_id=second.id)
@@ -129,10 +129,10 @@ async def test_modifications_change_items_without_new_approval(
     await service.modify(OWNER, session_id, 1, ModAction.STATUS_CHANGE, "done")
     await service.modify(OWNER, session_id, 2, ModAction.REASSIGN, "amy")
     mod = await service.modify(OWNER, session_id, 2, ModAction.COMMENT, "halfway")
-    plan = await store.current_plan(session_id)
+    plan = await store.plans.current(session_id)
     assert plan is not None and plan.status is PlanStatus.APPROVED and plan.version == 1
     assert plan.items[0].status.value == "done"
     assert plan.items[1].assignee == "amy" and plan.items[1].comments[0]["text"] == "halfway"
-    recorded = await store.modifications(plan.id)
+    recorded = await store.plans.modifications(plan.id)
     assert [m.action.value for m in recorded] == ["status_change", "reassign", "comment"]
     assert mod.processed and recorded[-1].processed

@@ -54,7 +54,7 @@ async def rich(history: HistoryService, service: SessionService) -> Session:
     await context.update(history, OWNER, s.id, {"env": "prod", "db": {"host": "a"}})
     await context.update(history, OWNER, s.id, {"lock": "x"}, ttl=timedelta(days=1))
     await service.record_event(OWNER, s.id, EventType.TOOL_CALL, {"tool": "psql", "n": 1})
-    fresh = await service.store.session_by_id(s.id)
+    fresh = await service.store.sessions.by_id(s.id)
     assert fresh is not None
     return fresh
 

@@ -33,7 +33,7 @@ async def parent(history: HistoryService, service: SessionService) -> Session:
     await history.append(OWNER, s.id, "it was the DNS")
     await history.append(OWNER, s.id, "fixed")
     await context.update(history, OWNER, s.id, {"service": "api"})
-    found = await service.store.session_by_id(s.id)
+    found = await service.store.sessions.by_id(s.id)
     assert found is not None
     return found
 
@@ -57,10 +57,10 @@ async def test_fork_copies_history_up_to_a_message_and_leaves_the_parent_alone(
     edited = await store.message(child.id, seq=2)
     assert edited is not None and [r.content for r in edited.revisions] == ["suspect the cache"]
     assert (await context.read(history, OWNER, child.id)).context == {"service": "api"}
-    events = await store.events(child.id, limit=10)
+    events = await store.events.newest(child.id, limit=10)
     assert [e.type for e in reversed(events)] == [EventType.CREATED, EventType.FORKED]
     assert events[0].data == {"parent_id": parent.id, "parent_ref": parent.ref, "at_seq": 3}
-    after = await store.session_by_id(parent.id)
+    after = await store.sessions.by_id(parent.id)
     assert after is not None and after.version == parent.version
     assert await store.messages_after(parent.id, after_seq=0, limit=100) == before_messages
     assert await count(store, "events", "session_id = ?", parent.id) == before_events  # type: ignore[arg-type]

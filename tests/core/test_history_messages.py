@@ -109,7 +109,7 @@ async def test_edit_keeps_every_earlier_text_as_a_revision(
         (2, "second text"),
     ]
     assert fetched.revisions[1].written_at == fetched.revisions[0].replaced_at
-    events = await history.store.events(session.id, limit=5)
+    events = await history.store.events.newest(session.id, limit=5)
     assert [e.data.get("action") for e in events[:2]] == ["edited", "edited"]
 
 
@@ -141,7 +141,7 @@ async def test_delete_leaves_a_tombstone_and_needs_owner_or_admin(
     assert tomb.content == "" and tomb.revisions == [] and tomb.deleted_at is not None
     page = await history.page(OWNER, session.id)
     assert [m.seq for m in page.messages] == [2, 1], "seq stays gap-free"
-    events = await history.store.events(session.id, limit=1)
+    events = await history.store.events.newest(session.id, limit=1)
     assert events[0].type is EventType.MESSAGE
     assert events[0].data == {"action": "deleted", "seq": 1, "message_id": deleted.id}
     with pytest.raises(Conflict):
@@ -208,10 +208,10 @@ async def test_append_records_activity_coalesced(
 ):
     clock.advance(timedelta(minutes=10))
     await history.append(OWNER, session.id, "wake up")
-    touched = await service.store.session_by_id(session.id)
+    touched = await service.store.sessions.by_id(session.id)
     assert touched is not None and touched.last_activity_at == clock.now()
     assert touched.abandon_at == clock.now() + timedelta(hours=24)
     clock.advance(5)
     await history.append(OWNER, session.id, "again, soon after")
-    again = await service.store.session_by_id(session.id)
+    again = await service.store.sessions.by_id(session.id)
     assert again is not None and again.last_activity_at == touched.last_activity_at

@@ -51,7 +51,7 @@ async def test_cleanup_writes_a_readable_export_then_deletes_every_row(
     for table in ("sessions", "events", "plans", "outbox", "members", "messages"):
         key = "id" if table == "sessions" else "session_id"
         assert await count(store, table, f"{key} = ?", old.id) == 0, table
-    assert await store.session_by_id(recent.id) is not None
+    assert await store.sessions.by_id(recent.id) is not None
     assert await count(store, "plan_items") == 2, "only the recent session's items remain"
 
 
@@ -64,14 +64,14 @@ async def test_cleanup_deletes_nothing_it_could_not_export(
     blocked.write_text("a file where the archive folder should be")
     report = await cleanup.run(service, clock.now(), archive_dir=blocked)
     assert report is not None and (report.deleted, report.failed) == (0, 1)
-    assert await store.session_by_id(session.id) is not None
+    assert await store.sessions.by_id(session.id) is not None
 
     async def broken(service: SessionService, session: Session, now: object) -> dict[str, str]:
         raise RuntimeError("exporter crashed")
 
     report = await cleanup.run(service, clock.now(), archive_dir=tmp_path, exporter=broken)
     assert report is not None and (report.deleted, report.failed) == (0, 1)
-    assert await store.session_by_id(session.id) is not None
+    assert await store.sessions.by_id(session.id) is not None
     assert not any(path.suffix == ".gz" for path in await asyncio.to_thread(_files, tmp_path))
 
 
@@ -82,9 +82,9 @@ async def test_scheduled_cleanup_and_maintenance_run_once_per_slot(
     first = await cleanup.run(service, clock.now(), archive_dir=tmp_path, slot=slot)
     again = await cleanup.run(service, clock.now(), archive_dir=tmp_path, slot=slot)
     assert first is not None and again is None
-    await store.claim_inbound("slack:old", clock.now())
+    await store.inbound.claim("slack:old", clock.now())
     clock.advance(timedelta(hours=25))
-    await store.claim_inbound("slack:new", clock.now())
+    await store.inbound.claim("slack:new", clock.now())
     report = await maintenance.run(service, clock.now(), slot=clock.now())
     assert report is not None and report.inbound_purged == 1
     assert await maintenance.run(service, clock.now(), slot=clock.now()) is None

@@ -24,7 +24,7 @@ async def _sweep(service: SessionService) -> sweep.SweepReport:
 
 
 async def _titles(store: SqliteStore, session_id: str) -> list[str]:
-    return [row.payload["title"] for row in await store.outbox_rows(session_id=session_id)]
+    return [row.payload["title"] for row in await store.outbox.rows(session_id=session_id)]
 
 
 async def test_idle_session_is_warned_then_abandoned_once(
@@ -40,7 +40,7 @@ async def test_idle_session_is_warned_then_abandoned_once(
     report = await _sweep(service)
     assert report.abandoned == 1
     assert (await _sweep(service)).abandoned == 0
-    assert (await store.session_by_id(session.id)).status is Status.ABANDONED  # type: ignore[union-attr]
+    assert (await store.sessions.by_id(session.id)).status is Status.ABANDONED  # type: ignore[union-attr]
     assert await count(store, "events", "session_id = ? AND type = 'abandoned'", session.id) == 1
     titles = await _titles(store, session.id)
     warning = next(i for i, t in enumerate(titles) if "will be abandoned" in t)
@@ -103,7 +103,7 @@ async def test_pending_reminders_are_dmed_to_approvers_who_have_not_approved(
     await service.decide(actor("amy"), Decision.APPROVE, plan_id=plan.id)
     clock.advance(2 * HOUR)
     assert (await _sweep(service)).pending_reminders == 1
-    rows = await store.outbox_rows(session_id=session.id)
+    rows = await store.outbox.rows(session_id=session.id)
     dms = [r.target for r in rows if r.kind.value == "dm"]
     assert dms == [{"user_id": "bob"}]
     thread = [r for r in rows if r.kind.value == "channel_message" and "reminder:" in r.dedupe_key]
@@ -121,7 +121,7 @@ async def test_paused_sessions_get_one_reminder_per_pause(
     clock.advance(HOUR)
     assert (await _sweep(service)).paused_reminders == 1
     assert (await _sweep(service)).paused_reminders == 0
-    rows = await store.outbox_rows(session_id=session.id)
+    rows = await store.outbox.rows(session_id=session.id)
     assert any(r.kind.value == "dm" and r.target == {"user_id": "owner"} for r in rows)
 
 
@@ -133,14 +133,14 @@ async def test_expired_approval_pauses_the_session_with_a_rerequest_button(
     clock.advance(HOUR)
     assert (await _sweep(service)).expired == 1
     assert (await _sweep(service)).expired == 0
-    assert (await store.session_by_id(session.id)).status is Status.PAUSED  # type: ignore[union-attr]
+    assert (await store.sessions.by_id(session.id)).status is Status.PAUSED  # type: ignore[union-attr]
     update = [
         r
-        for r in await store.outbox_rows(session_id=session.id)
+        for r in await store.outbox.rows(session_id=session.id)
         if r.dedupe_key.startswith("expired:")
     ]
     assert update and update[0].payload["buttons"][0]["label"] == "Request approval again"
-    assert (await store.plan(plan.id)).status.value == "expired"  # type: ignore[union-attr]
+    assert (await store.plans.get(plan.id)).status.value == "expired"  # type: ignore[union-attr]
 
 
 async def test_user_reminder_fires_once_as_a_dm(
@@ -155,7 +155,7 @@ async def test_user_reminder_fires_once_as_a_dm(
     assert (await _sweep(service)).user_reminders == 1
     assert (await _sweep(service)).user_reminders == 0
     session = await service.find(OWNER, "1")
-    dms = [r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "dm"]
+    dms = [r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "dm"]
     assert len(dms) == 1 and dms[0].payload["blocks"] == ["check the canary"]
 
 
@@ -168,7 +168,7 @@ async def test_ended_sessions_are_archived_after_archive_after(
     assert (await _sweep(service)).archived == 0
     clock.advance(timedelta(seconds=1))
     assert (await _sweep(service)).archived == 1
-    assert (await store.session_by_id(session.id)).status is Status.ARCHIVED  # type: ignore[union-attr]
+    assert (await store.sessions.by_id(session.id)).status is Status.ARCHIVED  # type: ignore[union-attr]
 
 
 async def test_one_bad_row_does_not_stop_the_sweep(

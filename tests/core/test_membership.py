@@ -19,7 +19,7 @@ OWNER, BOB, CAROL = actor("owner"), actor("bob"), actor("carol")
 
 
 async def _events(store: Store, session_id: str, kind: EventType) -> list[dict[str, object]]:
-    events = await store.events(session_id, limit=100)
+    events = await store.events.newest(session_id, limit=100)
     return [e.data for e in events if e.type is kind]
 
 
@@ -36,7 +36,7 @@ async def test_transfer_hands_over_and_keeps_the_old_owner_as_editor(
     session = await service.start(OWNER, CHAT, "deploy")
     moved = await service.transfer(OWNER, str(session.ref), "bob")
     assert moved.owner_id == "bob"
-    roles = {m.user_id: m.role for m in await store.members(session.id)}
+    roles = {m.user_id: m.role for m in await store.sessions.members(session.id)}
     assert roles == {"bob": Role.OWNER, "owner": Role.EDITOR}
     assert await _events(store, session.id, EventType.TRANSFERRED) == [
         {"user_id": "bob", "previous_owner": "owner"}
@@ -60,7 +60,7 @@ async def test_transfer_is_refused_for_non_owners_and_malformed_users(
             await service.transfer(OWNER, str(session.ref), bad)
     with pytest.raises(UsageError):
         await service.transfer(OWNER, str(session.ref), "owner")
-    assert (await store.session_by_id(session.id)).owner_id == "owner"  # type: ignore[union-attr]
+    assert (await store.sessions.by_id(session.id)).owner_id == "owner"  # type: ignore[union-attr]
     assert await count(store, "events") == events
 
 
@@ -76,7 +76,7 @@ async def test_unshare_removes_a_member_with_an_audit_event(
     session = await service.start(OWNER, CHAT, "deploy")
     await service.share(OWNER, str(session.ref), "bob", role=Role.APPROVER)
     await service.unshare(OWNER, str(session.ref), "bob")
-    assert [m.user_id for m in await store.members(session.id)] == ["owner"]
+    assert [m.user_id for m in await store.sessions.members(session.id)] == ["owner"]
     assert await _events(store, session.id, EventType.UNSHARED) == [
         {"user_id": "bob", "role": "approver"}
     ]
@@ -97,7 +97,7 @@ async def test_unshare_is_refused_for_non_owners_strangers_and_the_owner(
         await service.unshare(OWNER, str(session.ref), "owner")
     with pytest.raises(UsageError):
         await service.unshare(OWNER, str(session.ref), "<@U0X> <!channel>")
-    assert len(await store.members(session.id)) == 2
+    assert len(await store.sessions.members(session.id)) == 2
     assert await count(store, "events") == events
 
 
@@ -189,9 +189,9 @@ async def test_an_api_principal_takes_an_item_with_mine_in_a_chat_workspace(
     await service.submit_plan(ci, str(session.ref), ["one"], need=1)
     await service.decide(admin, Decision.APPROVE, ref=str(session.ref))
     await service.modify(ci, str(session.ref), 1, ModAction.REASSIGN, "mine")
-    plan = await store.current_plan(session.id)
+    plan = await store.plans.current(session.id)
     assert plan is not None and plan.items[0].assignee == "ci-bot"
     with pytest.raises(UsageError, match="not a slack user id"):  # others are still checked
         await service.modify(ci, str(session.ref), 1, ModAction.REASSIGN, "ci-bot")
-    plan = await store.current_plan(session.id)
+    plan = await store.plans.current(session.id)
     assert plan is not None and plan.items[0].assignee == "ci-bot"

@@ -80,7 +80,7 @@ async def test_failures_back_off_then_go_dead(
     assert await dispatcher.run_once() == 1  # attempt 3 fails: dead
     clock.advance(3600)
     assert await dispatcher.run_once() == 0
-    assert await store.outbox_counts() == {"pending": 0, "dead": 1}
+    assert await store.outbox.counts() == {"pending": 0, "dead": 1}
     assert (await service.stats(OWNER)).outbox_dead == 1
 
 
@@ -137,5 +137,5 @@ async def test_notices_of_api_only_workspaces_are_settled_without_a_chat(
     assert await count(store, "outbox", "status = 'pending'") == 0
     assert await count(store, "outbox", "status = 'dead'") == 0
     assert chat.posts == []  # nothing reached another platform
-    settled = await store.session_by_id(session.id)
+    settled = await store.sessions.by_id(session.id)
     assert settled is not None and settled.thread_ref is None  # no message, no thread

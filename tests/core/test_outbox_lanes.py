@@ -150,7 +150,7 @@ async def test_a_held_webhook_does_not_delay_a_notice_queued_after_it(
         await sender.close()
     assert receiver.answered == 1, "stopping finished the webhook delivery in flight"
     (hook_row,) = [
-        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+        r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"
     ]
     assert hook_row.status.value == "delivered"
 
@@ -166,7 +166,7 @@ async def test_run_once_delivers_a_batch_concurrently_and_one_session_in_order(
     dispatcher, sender = _dispatcher(store, clock, chat)
     session = await local_service.start(OWNER, CHAT, "batched")
     await local_service.submit_plan(OWNER, str(session.ref), ["a", "b"])
-    rows = await store.outbox_rows(session_id=session.id)
+    rows = await store.outbox.rows(session_id=session.id)
     notices = [r for r in rows if r.kind.value != "webhook"]
     assert len(notices) >= 2 and len(rows) == len(notices) + 1
 
@@ -212,7 +212,7 @@ async def test_stopping_finishes_the_delivery_in_progress_and_leaves_the_queue_l
         receiver.release.set()
         await sender.close()
     first, second = [
-        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+        r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"
     ]
     assert receiver.answered == 1
     assert first.status.value == "delivered"
@@ -242,7 +242,7 @@ async def test_stopping_cancels_a_delivery_past_its_grace_and_leaves_its_row_lea
         receiver.release.set()
         await sender.close()
     [hook] = [
-        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+        r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"
     ]
     assert (hook.status.value, hook.attempts) == ("pending", 0)
     clock.advance(dispatcher.lease)
@@ -253,7 +253,7 @@ async def test_stopping_cancels_a_delivery_past_its_grace_and_leaves_its_row_lea
     finally:
         await sender.close()
     [hook] = [
-        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+        r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"
     ]
     assert hook.status.value == "delivered"
 

@@ -60,7 +60,7 @@ async def _session(service: SessionService) -> Session:
         await service.share(OWNER, str(s.ref), user, role=role)
     await service.submit_plan(OWNER, str(s.ref), ["first"])
     await service.decide(OWNER, Decision.APPROVE, ref=str(s.ref))
-    found = await service.store.session_by_id(s.id)
+    found = await service.store.sessions.by_id(s.id)
     assert found is not None
     return found
 
@@ -79,7 +79,7 @@ async def test_permission_matrix(
     with pytest.raises(Forbidden) as caught:
         await bind(user)(service, session)
     assert "role" in caught.value.message or "admin" in caught.value.message
-    assert await store.session_by_id(session.id) == session
+    assert await store.sessions.by_id(session.id) == session
     assert await count(store, "events") == events
 
 
@@ -93,7 +93,7 @@ async def test_who_may_approve(service: SessionService, store: SqliteStore, user
     else:
         with pytest.raises(Forbidden):
             await decide
-        plan = await store.current_plan(session.id)
+        plan = await store.plans.current(session.id)
         assert plan is not None and plan.status.value == "pending" and not plan.approvals
 
 
@@ -153,12 +153,12 @@ async def test_other_workspace_cannot_see_or_touch(
 ) -> None:
     session = await _session(service)
     await service.submit_plan(OWNER, str(session.ref), ["pending one"])
-    before = await store.session_by_id(session.id)
+    before = await store.sessions.by_id(session.id)
     events = await count(store, "events")
     ref = str(session.ref) if by == "ref" else session.id
     with pytest.raises(NotFound):
         await CROSS[action](service, ref)
-    assert await store.session_by_id(session.id) == before
+    assert await store.sessions.by_id(session.id) == before
     assert await count(store, "events") == events
 
 

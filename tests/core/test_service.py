@@ -84,7 +84,7 @@ async def test_tool_calls_and_learnings_are_events_and_activity(
     _, events = await service.events(OWNER, str(session.ref))
     assert [e.type for e in events[:2]] == [EventType.LEARNING, EventType.TOOL_CALL]
     assert events[1].seq == seq and events[0].seq == seq + 1
-    touched = await service.store.session_by_id(session.id)
+    touched = await service.store.sessions.by_id(session.id)
     assert touched is not None and touched.last_activity_at == clock.now() - timedelta(0)
     assert touched.abandon_at == clock.now() + timedelta(hours=24)
     with pytest.raises(UsageError):

@@ -75,7 +75,7 @@ async def session_in(service: SessionService, status: Status) -> Session:
     elif status is Status.ARCHIVED:
         await service.complete(OWNER, ref)
         await service.archive(OWNER, ref)
-    found = await service.store.session_by_id(s.id)
+    found = await service.store.sessions.by_id(s.id)
     assert found is not None and found.status is status
     return found
 
@@ -109,15 +109,15 @@ async def test_every_status_action_pair(
         with pytest.raises(InvalidTransition) as caught:
             await act(service, action, session)
         assert caught.value.status == status.value
-        after = await store.session_by_id(session.id)
+        after = await store.sessions.by_id(session.id)
         assert after == session, "a refused action changed the session"
         assert await count(store, "events", "session_id = ?", session.id) == events_before
         return
     await act(service, action, session)
-    after = await store.session_by_id(session.id)
+    after = await store.sessions.by_id(session.id)
     assert after is not None and after.status.value == expected
     assert after.version > session.version
-    latest = (await store.events(session.id, limit=1))[0]
+    latest = (await store.events.newest(session.id, limit=1))[0]
     assert latest.type is EVENTS[action]
 
 
@@ -140,10 +140,10 @@ async def test_pending_plan_of_an_ended_session_cannot_be_decided(
     session = await session_in(service, Status.PENDING)
     await act(service, end, session)
     await service.share(actor("root", admin=True), str(session.ref), "amy", role=Role.APPROVER)
-    before = await store.session_by_id(session.id)
+    before = await store.sessions.by_id(session.id)
     with pytest.raises(InvalidTransition):
         await service.decide(actor("amy"), Decision.APPROVE, ref=str(session.ref))
-    assert await store.session_by_id(session.id) == before
+    assert await store.sessions.by_id(session.id) == before
 
 
 async def test_approve_moves_pending_to_active_and_reject_to_paused(
@@ -153,11 +153,11 @@ async def test_approve_moves_pending_to_active_and_reject_to_paused(
     two = await session_in(service, Status.PENDING)
     await service.decide(OWNER, Decision.APPROVE, ref=str(one.ref))
     await service.decide(OWNER, Decision.REJECT, ref=str(two.ref), reason="too risky")
-    approved = await store.session_by_id(one.id)
-    rejected = await store.session_by_id(two.id)
+    approved = await store.sessions.by_id(one.id)
+    rejected = await store.sessions.by_id(two.id)
     assert approved is not None and approved.status is Status.ACTIVE
     assert rejected is not None and rejected.status is Status.PAUSED
-    plan = await store.current_plan(two.id)
+    plan = await store.plans.current(two.id)
     assert plan is not None and plan.decision_reason == "too risky"
 
 
@@ -165,14 +165,14 @@ async def test_expiry_pauses_and_rerequest_makes_it_pending_again(
     service: SessionService, store: SqliteStore
 ) -> None:
     session = await session_in(service, Status.PENDING)
-    plan = await store.current_plan(session.id)
+    plan = await store.plans.current(session.id)
     assert plan is not None
     await service.expire_plan(plan.id)
-    paused = await store.session_by_id(session.id)
+    paused = await store.sessions.by_id(session.id)
     assert paused is not None and paused.status is Status.PAUSED
     again = await service.rerequest(OWNER, plan.id)
     assert again.version == plan.version + 1 and again.items[0].title == "step"
-    pending = await store.session_by_id(session.id)
+    pending = await store.sessions.by_id(session.id)
     assert pending is not None and pending.status is Status.PENDING
 
 
@@ -184,7 +184,7 @@ async def test_reaching_max_iterations_times_out_and_extend_reopens(
         await service.record_iteration(OWNER, str(session.ref))
     timed = await service.record_iteration(OWNER, str(session.ref))
     assert timed.status is Status.TIMED_OUT and timed.iterations == 3
-    types = [e.type for e in await store.events(session.id, limit=2)]
+    types = [e.type for e in await store.events.newest(session.id, limit=2)]
     assert types == [EventType.TIMED_OUT, EventType.ITERATION]
     reopened = await service.extend(OWNER, str(session.ref), timedelta(hours=1))
     assert reopened.status is Status.ACTIVE and reopened.max_iterations > 3
@@ -204,5 +204,5 @@ async def test_abandon_is_refused_before_the_deadline(
     session = await service.start(OWNER, CHAT, "still fresh")
     with pytest.raises(Conflict):
         await service.abandon(session.id)
-    after = await store.session_by_id(session.id)
+    after = await store.sessions.by_id(session.id)
     assert after is not None and after.status is Status.ACTIVE

@@ -15,7 +15,7 @@ SLACK_OWNER = actor("owner", SLACK)
 
 
 async def _pending(store: Store, workspace: str) -> int:
-    counts = await store.outbox_pending_by_workspace()
+    counts = await store.outbox.pending_by_workspace()
     return counts.get(workspace, 0)
 
 
@@ -45,7 +45,7 @@ async def test_waiting_notices_are_grouped_by_platform(
 ) -> None:
     await service.start(SLACK_OWNER, ChatRef("slack", SLACK, "C1"), "slack one")
     await service.start(OWNER, CHAT, "console one")
-    waiting = await waiting_notices(store, {"api"})
+    waiting = await waiting_notices(store.outbox, {"api"})
     assert set(waiting) == {SLACK, OWNER.workspace}
     assert by_platform(waiting) == {
         "console": {OWNER.workspace: waiting[OWNER.workspace]},

@@ -230,7 +230,7 @@ async def test_dns_answer_changing_after_add_is_refused_at_connect_time(
     assert dns.lookups == 2, "the connection resolved the name again"
     assert listener.connections == 0
     (row,) = [
-        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+        r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"
     ]
     assert row.status is OutboxStatus.DEAD and row.last_error == "connection refused by policy"
 
@@ -257,7 +257,7 @@ async def test_existing_internal_subscriptions_are_never_delivered_and_listed_wh
     session = await runner.service.start(OWNER, CHAT, "old hooks")
     await _deliver(store, clock, AiohttpWebhookSender(timeout=5))
     assert listener.connections == 0
-    rows = [r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"]
+    rows = [r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"]
     assert len(rows) == len(urls)
     assert {(r.status, r.last_error) for r in rows} == {
         (OutboxStatus.DEAD, "connection refused by policy")
@@ -303,7 +303,7 @@ async def test_stored_errors_name_no_class_port_or_status(
     session = await runner.service.start(OWNER, CHAT, "closed port")
     await _deliver(store, clock, AiohttpWebhookSender(policy=policy, timeout=5))
     (row,) = [
-        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+        r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"
     ]
     assert row.status is OutboxStatus.PENDING and row.last_error == "unreachable"
     assert str(closed_port) not in (row.last_error or "")
@@ -330,7 +330,7 @@ async def _delivered_to(
         server.close()
         await server.wait_closed()
     (row,) = [
-        r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"
+        r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"
     ]
     return row
 

@@ -119,14 +119,14 @@ async def test_failing_receiver_gets_one_successful_delivery_then_processed_flip
         for _ in range(6):
             await dispatcher.run_once()
             clock.advance(timedelta(minutes=1))
-            (stored,) = await store.modifications(plan.id)
+            (stored,) = await store.plans.modifications(plan.id)
             if stored.processed:
                 break
             assert stored.error == "webhook: HTTP 5xx", "the class of the status only"
     finally:
         await sender.close()
     assert [status for _, _, status in receiver.received] == [500, 500, 200]
-    (stored,) = await store.modifications(plan.id)
+    (stored,) = await store.plans.modifications(plan.id)
     assert stored.processed and stored.processed_at is not None
     now = clock.now().timestamp()
     for headers, body, _ in receiver.received:
@@ -153,7 +153,7 @@ async def test_modifications_without_webhooks_are_processed_at_once(
     plan = await service.submit_plan(OWNER, str(session.ref), ["x"])
     mod = await service.modify(OWNER, str(session.ref), 1, ModAction.COMMENT, "hi")
     assert mod.processed
-    assert (await store.modifications(plan.id))[0].processed
+    assert (await store.plans.modifications(plan.id))[0].processed
 
 
 async def test_webhook_commands_are_for_admins_and_remove_by_short_id(
@@ -186,6 +186,6 @@ async def test_creation_plans_and_agent_progress_reach_subscribed_webhooks(
     await service.record_event(OWNER, session.id, EventType.LEARNING, {"fact": "unsubscribed"})
     await service.decide(OWNER, Decision.APPROVE, ref=str(session.ref))
     await service.record_iteration(OWNER, session.id)
-    rows = [r for r in await store.outbox_rows(session_id=session.id) if r.kind.value == "webhook"]
+    rows = [r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"]
     events = [r.payload["event"] for r in rows]
     assert events == ["created", "plan_submitted", "tool_call", "iteration"]

@@ -76,7 +76,7 @@ async def exports(url: str, ids: list[str]) -> list[str]:
         history = HistoryService(SessionService(store, clock=ManualClock(), config=ServiceConfig()))
         texts = []
         for session_id in ids:
-            session = await store.session_by_id(session_id)
+            session = await store.sessions.by_id(session_id)
             assert session is not None
             who = actor("root", session.workspace, admin=True)
             texts.append("".join([c async for c in export.json_chunks(history, who, session_id)]))
@@ -176,7 +176,7 @@ async def test_new_rows_after_a_copy_get_fresh_keys(
         await service.resume(OWNER, ids[0])  # the sweep abandoned it
         await service.record_event(OWNER, ids[0], EventType.TOOL_CALL, {"after": "copy"})
         await history.append(OWNER, ids[0], "written after the copy")
-        events = await store.events(ids[0], limit=500)  # a key clash would have raised above
+        events = await store.events.newest(ids[0], limit=500)  # a key clash would have raised above
         assert [e.data for e in events].count({"after": "copy"}) == 1
     finally:
         await store.close()

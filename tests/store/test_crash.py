@@ -51,7 +51,7 @@ async def test_sigkill_loses_no_acknowledged_write(tmp_path: Path) -> None:
         for line in acknowledged:
             kind, *rest = line.split()
             if kind == "session":
-                assert await store.session_by_id(rest[0]) is not None, line
+                assert await store.sessions.by_id(rest[0]) is not None, line
             else:
                 row = await store.engine.fetchone(
                     "SELECT 1 FROM events WHERE session_id = ? AND seq = ?", (rest[0], int(rest[1]))

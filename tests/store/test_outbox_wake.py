@@ -26,10 +26,10 @@ async def test_only_commits_that_may_add_deliveries_wake_the_outbox(store: Store
     row = _row(1)
     await store.apply([ops.Enqueue(row)])
     assert len(wakes) == 1
-    leased = await store.claim_outbox(workspaces=[WS], now=NOW, limit=5, lease=timedelta(1))
-    await store.outbox_failed(row.id, error="x", next_attempt_at=NOW, dead=False)
-    await store.claim_outbox(workspaces=[WS], now=NOW, limit=5, lease=timedelta(1))
-    await store.outbox_delivered(row.id, now=NOW, result_ref=None)
-    await store.claim_outbox(workspaces=[WS], now=NOW, limit=5, lease=timedelta(1))
+    leased = await store.outbox.claim(workspaces=[WS], now=NOW, limit=5, lease=timedelta(1))
+    await store.outbox.failed(row.id, error="x", next_attempt_at=NOW, dead=False)
+    await store.outbox.claim(workspaces=[WS], now=NOW, limit=5, lease=timedelta(1))
+    await store.outbox.delivered(row.id, now=NOW, result_ref=None)
+    await store.outbox.claim(workspaces=[WS], now=NOW, limit=5, lease=timedelta(1))
     assert [r.id for r in leased] == [row.id]
     assert len(wakes) == 1, "a lease or a result never wakes the dispatcher (it would spin)"

@@ -141,7 +141,7 @@ async def test_an_outbox_row_locked_by_another_replica_is_skipped_at_once(
         async with other.transaction():  # another replica is leasing `first` right now
             await other.execute("SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE", first.id)
             leased = await asyncio.wait_for(
-                store.claim_outbox(workspaces=[WS], now=NOW, limit=10, lease=timedelta(minutes=1)),
+                store.outbox.claim(workspaces=[WS], now=NOW, limit=10, lease=timedelta(minutes=1)),
                 timeout=5,
             )
             assert [r.id for r in leased] == [second.id]

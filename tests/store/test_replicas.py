@@ -55,7 +55,7 @@ def _row(n: int) -> OutboxRow:
 
 
 async def _drain(store: Store, taken: list[str]) -> None:
-    while rows := await store.claim_outbox(workspaces=[WS], now=NOW, limit=7, lease=LEASE):
+    while rows := await store.outbox.claim(workspaces=[WS], now=NOW, limit=7, lease=LEASE):
         taken.extend(r.id for r in rows)
         await asyncio.sleep(0)
 
@@ -78,10 +78,10 @@ async def test_an_expired_lease_is_claimed_again_by_the_other_replica(
 ) -> None:
     (row,) = [_row(1)]
     await store.apply([ops.Enqueue(row)])
-    assert [r.id for r in await store.claim_outbox(workspaces=[WS], now=NOW, limit=5, lease=LEASE)]
-    assert await second.claim_outbox(workspaces=[WS], now=NOW, limit=5, lease=LEASE) == []
+    assert [r.id for r in await store.outbox.claim(workspaces=[WS], now=NOW, limit=5, lease=LEASE)]
+    assert await second.outbox.claim(workspaces=[WS], now=NOW, limit=5, lease=LEASE) == []
     later = NOW + LEASE + timedelta(seconds=1)
-    again = await second.claim_outbox(workspaces=[WS], now=later, limit=5, lease=LEASE)
+    again = await second.outbox.claim(workspaces=[WS], now=later, limit=5, lease=LEASE)
     assert [r.id for r in again] == [row.id]
 
 
@@ -150,7 +150,7 @@ async def test_twenty_concurrent_decisions_on_two_replicas_make_one(
     outcomes = await asyncio.gather(*(click(i) for i in range(20)))
     winners = [o for o in outcomes if not isinstance(o, Conflict)]
     assert len(winners) == 1, outcomes
-    decided = await second.plan(plan.id)
+    decided = await second.plans.get(plan.id)
     assert decided is not None and decided.status in (PlanStatus.APPROVED, PlanStatus.REJECTED)
     assert all(o.decided_by == decided.decided_by for o in outcomes if isinstance(o, Conflict))
     assert await count(store, "approvals", "plan_id = ?", plan.id) == 1
@@ -176,5 +176,5 @@ async def test_events_appended_through_two_replicas_get_gap_free_seqs(
         )
     )
     assert len(set(seqs)) == 60
-    events = await store.events(session.id, limit=1000)
+    events = await store.events.newest(session.id, limit=1000)
     assert [e.seq for e in reversed(events)] == list(range(1, len(events) + 1))

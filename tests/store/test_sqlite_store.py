@@ -58,10 +58,10 @@ async def test_memory_database_works_end_to_end() -> None:
 
 async def test_inbound_dedupe_claims_a_key_once(store: SqliteStore) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    assert await store.claim_inbound("slack:trigger-1", now)
-    assert not await store.claim_inbound("slack:trigger-1", now)
-    assert await store.purge_inbound(datetime(2026, 1, 3, tzinfo=UTC)) == 1
-    assert await store.claim_inbound("slack:trigger-1", now)
+    assert await store.inbound.claim("slack:trigger-1", now)
+    assert not await store.inbound.claim("slack:trigger-1", now)
+    assert await store.inbound.purge(datetime(2026, 1, 3, tzinfo=UTC)) == 1
+    assert await store.inbound.claim("slack:trigger-1", now)
 
 
 async def test_one_failing_unit_does_not_roll_back_its_batch_neighbours(

@@ -42,7 +42,7 @@ async def test_an_existing_database_learns_who_superseded_its_plans(
     reopened = SqliteStore(db_url)
     await reopened.open()
     try:
-        old, new = await reopened.session_plans(s.id)
+        old, new = await reopened.plans.of_session(s.id)
         assert (old.superseded_by, old.superseded_at) == ("eddie", new.submitted_at)
         assert (old.decided_by, old.decision_reason) == ("bob", "too risky")
         assert (new.superseded_by, new.superseded_at) == (None, None)

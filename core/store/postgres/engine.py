@@ -16,13 +16,15 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
 from core.errors import SessionBotError, StoreError, UsageError
+from core.store import db
+from core.store.db import POSTGRES, numbered
 
 _log = logging.getLogger(__name__)
 
@@ -206,3 +208,48 @@ def translate(exc: BaseException, what: str) -> BaseException:
     error = StoreError(f"Database {what} failed: {detail}")
     error.__cause__ = exc
     return error
+
+
+class PgTx:
+    """`db.Tx` on an asyncpg connection inside the unit's transaction."""
+
+    dialect = POSTGRES
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return affected(await self.conn.execute(numbered(sql), *params))
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.conn.executemany(numbered(sql), rows)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self.conn.fetchrow(numbered(sql), *params)
+        return row
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
+        return list(await self.conn.fetch(numbered(sql), *params))
+
+
+class PgDatabase:
+    """`db.Database` on PostgreSQL: one pooled transaction per unit (replayed on a deadlock)."""
+
+    dialect = POSTGRES
+
+    def __init__(self, engine: PgEngine) -> None:
+        self.engine = engine
+
+    async def write(self, unit: db.Unit[T], *, notify: bool = True) -> T:
+        return await self.engine.write(lambda conn: unit(PgTx(conn)), notify=notify)
+
+    async def execute(self, sql: str, params: Sequence[Any] = (), *, notify: bool = True) -> int:
+        return await self.engine.execute(numbered(sql), params, notify=notify)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
+        return await self.engine.fetchone(numbered(sql), params)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
+        return await self.engine.fetchall(numbered(sql), params)

@@ -17,7 +17,6 @@ from core.records.search import Query
 from core.store import ops
 from core.store.codec import dumps
 from core.store.decode import expired_contexts, stored_context, stored_json
-from core.store.postgres import rows
 from core.store.postgres.engine import PgEngine
 from core.store.postgres.search import to_tsquery
 from core.store.postgres.writes import (
@@ -528,41 +527,6 @@ class PgHistory:
         return await self.engine.write(unit)
 
     # -- whole-session reads (export) --------------------------------------------------------
-
-    async def session_plans(self, session_id: str) -> list[Plan]:
-        """Every plan version of a session, oldest first, with items and approvals."""
-        plans = [
-            rows.plan(r)
-            for r in await self.engine.fetchall(
-                "SELECT * FROM plans WHERE session_id = $1 ORDER BY version", (session_id,)
-            )
-        ]
-        for plan in plans:
-            items = await self.engine.fetchall(
-                "SELECT * FROM plan_items WHERE plan_id = $1 ORDER BY position", (plan.id,)
-            )
-            plan.items = [rows.plan_item(r) for r in items]
-            approvals = await self.engine.fetchall(
-                "SELECT * FROM approvals WHERE plan_id = $1 ORDER BY at, user_id", (plan.id,)
-            )
-            plan.approvals = [rows.approval(r) for r in approvals]
-        return plans
-
-    async def session_modifications(self, session_id: str) -> list[PlanModification]:
-        found = await self.engine.fetchall(
-            "SELECT * FROM plan_modifications WHERE session_id = $1 ORDER BY created_at, row_no",
-            (session_id,),
-        )
-        return [rows.modification(r) for r in found]
-
-    async def events_after(self, session_id: str, *, after_seq: int, limit: int) -> list[Event]:
-        """Oldest first, strictly newer than `after_seq`."""
-        found = await self.engine.fetchall(
-            f"SELECT {rows.EVENT_COLUMNS} FROM events WHERE session_id = $1 AND seq > $2"
-            " ORDER BY seq LIMIT $3",
-            (session_id, after_seq, limit),
-        )
-        return [rows.event(r) for r in found]
 
     # -- whole-session writes (fork, import) -------------------------------------------------
 

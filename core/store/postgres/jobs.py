@@ -200,10 +200,6 @@ class PgJobs(PgWebhooks):
     async def purge_job_runs(self, before: datetime) -> int:
         return await self.engine.execute("DELETE FROM job_runs WHERE claimed_at < $1", (before,))
 
-    async def workspaces(self) -> list[str]:
-        found = await self.engine.fetchall("SELECT workspace FROM workspaces ORDER BY workspace")
-        return [r[0] for r in found]
-
     # -- due rows ----------------------------------------------------------------------------
 
     async def due_abandon(self, now: datetime, *, limit: int) -> list[Session]:

@@ -19,7 +19,8 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,9 @@ import aiosqlite
 
 from core import files
 from core.errors import SessionBotError, StoreError
+from core.store import db
+from core.store.codec import ts
+from core.store.db import SQLITE
 from core.store.sqlite.lock import DatabaseLock
 from core.store.telemetry import OperationObserver
 
@@ -270,3 +274,56 @@ def _translate(exc: BaseException) -> BaseException:
     error = StoreError(f"Database write failed: {exc.__class__.__name__}")
     error.__cause__ = exc
     return error
+
+
+def bind(params: Sequence[Any]) -> tuple[Any, ...]:
+    """Parameters as SQLite keeps them: datetimes as fixed-width UTC ISO text."""
+    return tuple(ts(p) if isinstance(p, datetime) else p for p in params)
+
+
+class SqliteTx:
+    """`db.Tx` on the writer's connection: coroutines that never suspend (see core/store/db.py)."""
+
+    dialect = SQLITE
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.conn.execute(sql, bind(params)).rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, [bind(r) for r in rows])
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.conn.execute(sql, bind(params)).fetchone()
+        return row
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, bind(params)).fetchall()
+
+
+class SqliteDatabase:
+    """`db.Database` on SQLite: units run inside the writer thread's group commit."""
+
+    dialect = SQLITE
+
+    def __init__(self, engine: SqliteEngine) -> None:
+        self.engine = engine
+
+    async def write(self, unit: db.Unit[T], *, notify: bool = True) -> T:
+        return await self.engine.write(
+            lambda conn: db.run_sync(unit(SqliteTx(conn))), notify=notify
+        )
+
+    async def execute(self, sql: str, params: Sequence[Any] = (), *, notify: bool = True) -> int:
+        args = bind(params)
+        return await self.engine.write(lambda conn: conn.execute(sql, args).rowcount, notify=notify)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        return await self.engine.fetchone(sql, bind(params))
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return await self.engine.fetchall(sql, bind(params))

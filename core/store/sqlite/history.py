@@ -15,7 +15,6 @@ from core.records.search import Query
 from core.store import ops
 from core.store.codec import dumps, parse_ts, parse_ts_required, ref_key, ts
 from core.store.decode import expired_contexts, stored_context, stored_json
-from core.store.sqlite import rows
 from core.store.sqlite.engine import SqliteEngine
 from core.store.sqlite.fts import to_fts5
 from core.store.sqlite.writes import add_modification, allocate_ref, apply_all, touch
@@ -483,41 +482,6 @@ class SqliteHistory:
         return await self.engine.write(unit)
 
     # -- whole-session reads (export) --------------------------------------------------------
-
-    async def session_plans(self, session_id: str) -> list[Plan]:
-        """Every plan version of a session, oldest first, with items and approvals."""
-        plans = [
-            rows.plan(r)
-            for r in await self.engine.fetchall(
-                "SELECT * FROM plans WHERE session_id = ? ORDER BY version", (session_id,)
-            )
-        ]
-        for plan in plans:
-            items = await self.engine.fetchall(
-                "SELECT * FROM plan_items WHERE plan_id = ? ORDER BY position", (plan.id,)
-            )
-            plan.items = [rows.plan_item(r) for r in items]
-            approvals = await self.engine.fetchall(
-                "SELECT * FROM approvals WHERE plan_id = ? ORDER BY at, user_id", (plan.id,)
-            )
-            plan.approvals = [rows.approval(r) for r in approvals]
-        return plans
-
-    async def session_modifications(self, session_id: str) -> list[PlanModification]:
-        found = await self.engine.fetchall(
-            "SELECT * FROM plan_modifications WHERE session_id = ? ORDER BY created_at, rowid",
-            (session_id,),
-        )
-        return [rows.modification(r) for r in found]
-
-    async def events_after(self, session_id: str, *, after_seq: int, limit: int) -> list[Event]:
-        """Oldest first, strictly newer than `after_seq`."""
-        found = await self.engine.fetchall(
-            f"SELECT {rows.EVENT_COLUMNS} FROM events WHERE session_id = ? AND seq > ?"
-            " ORDER BY seq LIMIT ?",
-            (session_id, after_seq, limit),
-        )
-        return [rows.event(r) for r in found]
 
     # -- whole-session writes (fork, import) -------------------------------------------------
 

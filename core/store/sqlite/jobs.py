@@ -189,10 +189,6 @@ class SqliteJobs(SqliteWebhooks):
             )
         )
 
-    async def workspaces(self) -> list[str]:
-        found = await self.engine.fetchall("SELECT workspace FROM workspaces ORDER BY workspace")
-        return [r[0] for r in found]
-
     # -- due rows ----------------------------------------------------------------------------
 
     async def due_abandon(self, now: datetime, *, limit: int) -> list[Session]:

@@ -14,8 +14,3 @@ class SqliteTelemetry:
     def observe_operations(self, observer: OperationObserver | None) -> None:
         """Time every write, read and raw call from now on (None stops it)."""
         self.engine.observe = observer
-
-    async def session_counts(self) -> dict[str, int]:
-        """Sessions by status across every workspace (an index-only scan)."""
-        found = await self.engine.fetchall("SELECT status, COUNT(*) FROM sessions GROUP BY status")
-        return {str(row[0]): int(row[1]) for row in found}

@@ -87,7 +87,7 @@ class Bot:
         await self.core.dispatcher.drain()
 
     async def session(self, ref: int, workspace: str) -> Session:
-        found = await self.core.store.session(workspace, str(ref))
+        found = await self.core.store.sessions.get(workspace, str(ref))
         assert found is not None
         return found
 

@@ -197,7 +197,7 @@ async def test_direct_message_to_the_bot_is_refused_politely(
 ) -> None:
     answer = await slash(fake, people.bob, "start", {"title": "from a DM"}, dm=True)
     assert is_ephemeral(answer) and "works inside servers" in text_of(answer["data"])
-    assert await bot.core.store.session(workspace(fake), "1") is None
+    assert await bot.core.store.sessions.get(workspace(fake), "1") is None
 
 
 async def test_admin_with_manage_server_acts_on_anyones_session(

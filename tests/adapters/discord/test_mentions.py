@@ -113,6 +113,6 @@ async def test_transfer_and_unshare_through_the_members_group(
     assert f"handed over to <@{people.carol.id}>" in text_of(moved["data"])
     session = await bot.session(1, workspace(fake))
     assert session.owner_id == str(people.carol.id)
-    events = await bot.core.store.events(session.id, limit=50)
+    events = await bot.core.store.events.newest(session.id, limit=50)
     kinds = [e.type.value for e in events]
     assert "transferred" in kinds and "unshared" in kinds

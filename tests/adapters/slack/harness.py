@@ -118,7 +118,7 @@ class SlackBot:
         await self.core.dispatcher.drain()
 
     async def status(self, ref: int = 1) -> Status:
-        session = await self.core.store.session(WORKSPACE, str(ref))
+        session = await self.core.store.sessions.get(WORKSPACE, str(ref))
         assert session is not None
         return session.status
 

@@ -79,7 +79,7 @@ async def test_hostile_text_everywhere_reaches_slack_inert(
     assert "&lt;!channel&gt;" in sent
     assert_inert(sent)
     assert f"<@{ALICE}>" in sent and f"<@{BOB}>" in sent  # our own mentions still work
-    session = await bot.core.store.session(WORKSPACE, "1")
+    session = await bot.core.store.sessions.get(WORKSPACE, "1")
     assert session is not None and session.status is Status.PAUSED
 
 
@@ -111,7 +111,7 @@ async def test_transfer_and_unshare_through_bolt(admin_bot: SlackBot, fake: Fake
     assert refused.response_type == "ephemeral"
     (moved,) = await bot.command(f"transfer 1 <@{CAROL}|carol>", user=BOB)
     assert moved.response_type == "in_channel"
-    session = await bot.core.store.session(WORKSPACE, "1")
+    session = await bot.core.store.sessions.get(WORKSPACE, "1")
     assert session is not None and session.owner_id == CAROL
     await bot.deliver()
     sent = sent_to_slack(fake, [removed, refused, moved])

@@ -173,7 +173,7 @@ async def test_two_workspaces_each_post_their_card_with_their_own_token(
     # users.info (workspace admins) also asks each workspace with its own token.
     assert {c.token for c in fake.calls_to("users.info")} == {"xoxb-T0002", "xoxb-T0003"}
     for team in ("T0002", "T0003"):
-        session = await app.core.store.session(f"slack:{team}", "1")
+        session = await app.core.store.sessions.get(f"slack:{team}", "1")
         assert session is not None and session.thread_ref is not None
     # auth.test once per team (the authorize cache), not once per request.
     checks = [c.token for c in fake.calls_to("auth.test")[checks_at_install:]]
@@ -213,7 +213,7 @@ async def test_a_team_that_never_installed_gets_a_clear_refusal(
 
     assert "not installed in this Slack workspace" in (refusal.text or "")
     assert "/slack/install" in (refusal.text or "")
-    assert await app.core.store.session("slack:T0404", "1") is None
+    assert await app.core.store.sessions.get("slack:T0404", "1") is None
     assert fake.calls_to("chat.postMessage") == []
 
 
@@ -228,8 +228,8 @@ async def test_delivery_to_a_workspace_without_installation_fails_permanently(
     await app.deliver()
 
     assert fake.calls_to("chat.postMessage") == []
-    (row,) = await app.core.store.outbox_rows(
-        session_id=(await app.core.store.session("slack:T0002", "1")).id  # type: ignore[union-attr]
+    (row,) = await app.core.store.outbox.rows(
+        session_id=(await app.core.store.sessions.get("slack:T0002", "1")).id  # type: ignore[union-attr]
     )
     assert row.status == "dead" and "no Slack installation" in (row.last_error or "")
 

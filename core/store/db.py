@@ -1,0 +1,130 @@
+"""Every query written once: the transaction interface and the dialect both backends share.
+
+Statements are written once, with `?` placeholders, in one module per concern (sessions.py,
+plans.py, history.py, …). A write is a *unit*: `async def unit(tx: Tx) -> T`, reading and
+writing through the narrow `Tx` interface (execute / executemany / fetch one / fetch all). Each
+backend drives the same coroutine its own way:
+
+- **SQLite** runs units on its group-committing writer thread (sqlite/engine.py). Its `Tx`
+  methods are coroutines that never suspend — they call sqlite3 directly — so the writer drives
+  a unit to completion with one `coro.send(None)` (`run_sync`), inside the batch's transaction,
+  with no event loop on that thread. A unit that awaited anything else (a network call, a
+  sleep) would suspend; `run_sync` refuses it loudly instead of blocking the writer.
+- **PostgreSQL** awaits the unit on the event loop with a `Tx` over an asyncpg connection in
+  its own transaction (postgres/engine.py); `?` becomes `$1…` once per distinct statement.
+
+Parameters are plain Python values: datetimes are bound as fixed-width UTC ISO text on SQLite
+(`codec.ts`, so text order is time order) and as `timestamptz` on PostgreSQL; booleans as 0/1
+and `boolean`; JSON documents as their text (`codec.dumps`). Rows come back indexable by
+position and by name on both; `decode.when` reads a timestamp from either.
+
+What truly differs between the engines — functions, locking clauses, full-text search, the
+insertion-order column — is a field of `Dialect`, never a second copy of a statement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+Row = Any  # sqlite3.Row or asyncpg.Record: by position and by name
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The few pieces of SQL text that differ between SQLite and PostgreSQL."""
+
+    name: str  # "sqlite" | "postgres"
+    greatest: str  # the two-argument maximum: MAX(a, b) | GREATEST(a, b)
+    skip_locked: str  # appended to a claim's SELECT: rows another replica leases are skipped
+    insertion_order: str  # a column ordering rows by insertion: rowid | row_no
+    #: SQLite has one writer and no row locks; PostgreSQL takes per-session seqs under a lock.
+    row_locks: bool
+
+    def lock_rows(self, of: str) -> str:
+        """Appended to a SELECT whose rows of `of` (a table or alias) are held until commit."""
+        return f" FOR NO KEY UPDATE OF {of}" if self.row_locks else ""
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    greatest="MAX",
+    skip_locked="",
+    insertion_order="rowid",
+    row_locks=False,
+)
+POSTGRES = Dialect(
+    name="postgres",
+    greatest="GREATEST",
+    skip_locked=" FOR UPDATE SKIP LOCKED",
+    insertion_order="row_no",
+    row_locks=True,
+)
+
+
+class Tx(Protocol):
+    """One transaction, as a unit of work sees it."""
+
+    dialect: Dialect
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it touched."""
+        ...
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+
+Unit = Callable[[Tx], Coroutine[Any, Any, T]]
+
+
+class Database(Protocol):
+    """What repositories hold: reads outside a transaction and atomic units of work."""
+
+    dialect: Dialect
+
+    async def write(self, unit: Unit[T], *, notify: bool = True) -> T:
+        """Run `unit` in a transaction; return once it has committed.
+
+        `notify=False` for bookkeeping that adds nothing to deliver (outbox leases and
+        results): commit listeners wake the outbox, and a lease that woke it would keep it
+        leasing forever.
+        """
+        ...
+
+    async def execute(self, sql: str, params: Sequence[Any] = (), *, notify: bool = True) -> int:
+        """One statement in its own transaction; the rows it touched."""
+        ...
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Drive a unit over a never-suspending `Tx` to its end, synchronously (SQLite's writer)."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("a store unit awaited something other than its transaction")
+
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+@lru_cache(maxsize=1024)
+def numbered(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's `$1, $2, …` (statements hold no literal `?`)."""
+    counter = iter(range(1, 10_000))
+    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
+
+
+def marks(count: int) -> str:
+    """`?, ?, ?` for an IN list or a VALUES row of `count` values."""
+    return ", ".join("?" * count)

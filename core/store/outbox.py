@@ -1,0 +1,129 @@
+"""The outbox (what to deliver, leased to one deliverer at a time) and inbound dedupe keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.models import OutboxRow
+from core.store.codec import when_required
+from core.store.db import Database, Tx
+from core.store.decode import rows
+from core.store.telemetry import PENDING_BY_WORKSPACE
+
+_TOP = "\U0010ffff"  # sorts after every character (byte order on both backends)
+
+
+def prefixed(column: str, prefixes: Sequence[str]) -> tuple[str, list[str]]:
+    """A condition true when `column` starts with one of `prefixes` (no LIKE wildcards)."""
+    if not prefixes:
+        return "FALSE", []
+    sql = " OR ".join(f"({column} >= ? AND {column} < ?)" for _ in prefixes)
+    return f"({sql})", [bound for p in prefixes for bound in (p, p + _TOP)]
+
+
+async def lease(
+    tx: Tx, *, now: datetime, until: datetime, limit: int, where: str, args: Sequence[Any] = ()
+) -> list[OutboxRow]:
+    """Lease up to `limit` due rows matching `where`, oldest due first.
+
+    A committed lease hides a row until it runs out. On PostgreSQL the rows another replica
+    is leasing at this moment are skipped (SKIP LOCKED) rather than waited for, so two
+    replicas never hold the same row; MATERIALIZED makes the locking subquery run once (as a
+    plain subquery the planner may evaluate it again and lease more than `limit` rows).
+    """
+    order = tx.dialect.insertion_order
+    found = await tx.fetchall(
+        "WITH due AS MATERIALIZED (SELECT id FROM outbox WHERE status = 'pending'"
+        " AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)"
+        f" AND {where} ORDER BY next_attempt_at, {order} LIMIT ?{tx.dialect.skip_locked})"
+        f" UPDATE outbox SET claimed_until = ? WHERE id IN (SELECT id FROM due)"
+        f" RETURNING *, {order} AS lease_order",
+        (now, now, *args, limit, until),
+    )
+    found.sort(key=lambda r: (when_required(r["next_attempt_at"]), r["lease_order"]))
+    return [rows.outbox(r) for r in found]
+
+
+class Outbox:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(
+        self, *, workspaces: Sequence[str], now: datetime, limit: int, lease: timedelta
+    ) -> list[OutboxRow]:
+        """Lease up to `limit` due chat rows (webhook rows: `Webhooks.claim_rows`) whose
+        workspace starts with one of `workspaces`."""
+        condition, args = prefixed("workspace", workspaces)
+
+        async def claim(tx: Tx) -> list[OutboxRow]:
+            where = f"kind <> 'webhook' AND {condition}"
+            return await _lease(tx, now=now, until=now + lease, limit=limit, where=where, args=args)
+
+        return await self.db.write(claim, notify=False)  # a lease adds nothing to deliver
+
+    async def delivered(self, row_id: str, *, now: datetime, result_ref: str | None) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET status = 'delivered', delivered_at = ?, result_ref = ?,"
+            " attempts = attempts + 1, claimed_until = NULL, last_error = NULL WHERE id = ?",
+            (now, result_ref, row_id),
+            notify=False,
+        )
+
+    async def failed(
+        self, row_id: str, *, error: str, next_attempt_at: datetime, dead: bool
+    ) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?,"
+            " next_attempt_at = ?, claimed_until = NULL WHERE id = ?",
+            ("dead" if dead else "pending", error[:1000], next_attempt_at, row_id),
+            notify=False,  # a retry is due later: the poll finds it
+        )
+
+    async def counts(self) -> dict[str, int]:
+        found = await self.db.fetchall(
+            "SELECT status, COUNT(*) FROM outbox WHERE status <> 'delivered' GROUP BY status"
+        )
+        counts = {"pending": 0, "dead": 0}
+        counts.update({r[0]: r[1] for r in found})
+        return counts
+
+    async def pending_by_workspace(self) -> dict[str, int]:
+        """Chat notices still to deliver, per workspace (see core/waiting.py)."""
+        found = await self.db.fetchall(PENDING_BY_WORKSPACE)
+        return {str(r[0]): int(r[1]) for r in found}
+
+    async def rows(self, *, session_id: str) -> list[OutboxRow]:
+        found = await self.db.fetchall(
+            f"SELECT * FROM outbox WHERE session_id = ? ORDER BY {self.db.dialect.insertion_order}",
+            (session_id,),
+        )
+        return [rows.outbox(r) for r in found]
+
+    async def is_pending(self, dedupe_key: str) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM outbox WHERE dedupe_key = ? AND status = 'pending'", (dedupe_key,)
+        )
+        return row is not None
+
+
+_lease = lease
+
+
+class Inbound:
+    """Delivery keys of inbound chat events already handled (a platform redelivers)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def claim(self, key: str, now: datetime) -> bool:
+        """True the first time a delivery key is seen; False for a redelivery."""
+        claimed = await self.db.execute(
+            "INSERT INTO inbound_dedupe (key, seen_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+            (key, now),
+        )
+        return claimed == 1
+
+    async def purge(self, before: datetime) -> int:
+        return await self.db.execute("DELETE FROM inbound_dedupe WHERE seen_at < ?", (before,))

@@ -1,0 +1,151 @@
+"""Sessions, their members, and per-workspace rows (settings, ref counters, stats)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.models import OPEN_STATUSES, Member, Session, Status
+from core.store.codec import loads, ref_key, sql_in, when_required
+from core.store.db import Database, marks
+from core.store.decode import SESSION_COLUMNS, rows
+
+_S = f"SELECT {SESSION_COLUMNS} FROM sessions"
+_OPEN = sql_in(OPEN_STATUSES)
+
+
+@dataclass(slots=True)
+class SessionPage:
+    sessions: list[Session]
+    total: int
+
+
+@dataclass(slots=True)
+class StatsRows:
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_mode: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    average_iterations: float = 0.0
+    durations: list[timedelta] = field(default_factory=list)
+
+
+class Sessions:
+    """Session rows and their members."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, workspace: str, ref: str) -> Session | None:
+        """A session of `workspace` by ref number or full id."""
+        key = ref_key(ref)
+        by = "ref" if isinstance(key, int) else "id"
+        row = await self.db.fetchone(f"{_S} WHERE workspace = ? AND {by} = ?", (workspace, key))
+        return rows.session(row) if row else None
+
+    async def by_id(self, session_id: str) -> Session | None:
+        row = await self.db.fetchone(f"{_S} WHERE id = ?", (session_id,))
+        return rows.session(row) if row else None
+
+    async def active(self, workspace: str, channel_id: str, user_id: str) -> Session | None:
+        """The user's most recently active open session in the channel."""
+        row = await self.db.fetchone(
+            f"{_S} WHERE workspace = ? AND channel_id = ? AND owner_id = ?"
+            f" AND status IN {_OPEN} ORDER BY last_activity_at DESC LIMIT 1",
+            (workspace, channel_id, user_id),
+        )
+        return rows.session(row) if row else None
+
+    async def page(
+        self,
+        workspace: str,
+        *,
+        statuses: Sequence[Status] | None,
+        owner_id: str | None,
+        mode: str | None,
+        limit: int,
+        offset: int,
+    ) -> SessionPage:
+        """One page of a workspace's sessions, most recently active first, and the total."""
+        where, args = ["workspace = ?"], [workspace]
+        if statuses is not None:
+            where.append(f"status IN ({marks(len(statuses))})" if statuses else "FALSE")
+            args.extend(s.value for s in statuses)
+        for column, value in (("owner_id", owner_id), ("mode", mode)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        clause = " AND ".join(where)
+        found = await self.db.fetchall(
+            f"SELECT {SESSION_COLUMNS}, COUNT(*) OVER () AS total FROM sessions"
+            f" WHERE {clause} ORDER BY last_activity_at DESC, ref DESC LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        if found or offset == 0:
+            return SessionPage([rows.session(r) for r in found], found[0]["total"] if found else 0)
+        total = await self.db.fetchone(f"SELECT COUNT(*) FROM sessions WHERE {clause}", args)
+        return SessionPage([], int(total[0]) if total else 0)
+
+    async def delete(self, session_id: str, *, version: int) -> bool:
+        """Delete a session and (by cascade) every row of it, if it is unchanged."""
+        deleted = await self.db.execute(
+            "DELETE FROM sessions WHERE id = ? AND version = ?", (session_id, version)
+        )
+        return deleted == 1
+
+    async def members(self, session_id: str) -> list[Member]:
+        found = await self.db.fetchall(
+            "SELECT * FROM members WHERE session_id = ? ORDER BY added_at, user_id", (session_id,)
+        )
+        return [rows.member(r) for r in found]
+
+    async def set_thread_ref(self, session_id: str, thread_ref: str) -> None:
+        """Remember the session card's message as the session's thread (first one wins)."""
+        await self.db.execute(
+            "UPDATE sessions SET thread_ref = ? WHERE id = ? AND thread_ref IS NULL",
+            (thread_ref, session_id),
+        )
+
+    async def counts(self) -> dict[str, int]:
+        """Sessions by status across every workspace (cheap enough for every metrics scrape)."""
+        found = await self.db.fetchall("SELECT status, COUNT(*) FROM sessions GROUP BY status")
+        return {str(row[0]): int(row[1]) for row in found}
+
+
+class Workspaces:
+    """Per-workspace rows: settings, and what the workspace's sessions add up to."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def settings(self, workspace: str) -> dict[str, Any]:
+        row = await self.db.fetchone(
+            "SELECT settings FROM workspaces WHERE workspace = ?", (workspace,)
+        )
+        return dict(loads(row["settings"])) if row else {}
+
+    async def names(self) -> list[str]:
+        """Every workspace that has started a session or stored settings."""
+        found = await self.db.fetchall("SELECT workspace FROM workspaces ORDER BY workspace")
+        return [r[0] for r in found]
+
+    async def stats(self, workspace: str, since: datetime) -> StatsRows:
+        args = (workspace, since)
+        scope = "FROM sessions WHERE workspace = ? AND created_at >= ?"
+        by_status = await self.db.fetchall(f"SELECT status, COUNT(*) {scope} GROUP BY status", args)
+        by_mode = await self.db.fetchall(f"SELECT mode, COUNT(*) {scope} GROUP BY mode", args)
+        avg = await self.db.fetchone(f"SELECT AVG(iterations) {scope}", args)
+        ended = await self.db.fetchall(
+            f"SELECT outcome, created_at, ended_at {scope} AND outcome IS NOT NULL", args
+        )
+        outcomes: dict[str, int] = {}
+        for row in ended:
+            outcomes[row[0]] = outcomes.get(row[0], 0) + 1
+        return StatsRows(
+            by_status={r[0]: r[1] for r in by_status},
+            by_mode={r[0]: r[1] for r in by_mode},
+            average_iterations=float(avg[0] or 0.0) if avg else 0.0,
+            outcomes=outcomes,
+            durations=[when_required(r[2]) - when_required(r[1]) for r in ended],
+        )

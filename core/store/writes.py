@@ -1,0 +1,324 @@
+"""Applying write ops inside a unit's transaction, once for both backends.
+
+Concurrency: SQLite has one writer thread, so a unit sees no one else's writes. On
+PostgreSQL, compare-and-set updates (`… WHERE id = ? AND version = ?`) re-check their
+condition after waiting for a concurrent writer's row lock, so exactly one of two racing
+decisions matches a row, and per-session sequence numbers (events, messages) are taken under
+the session row's lock (`Dialect.lock_rows`), so two replicas appending to one session queue
+up instead of colliding on `UNIQUE (session_id, seq)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.errors import Conflict, NotFound
+from core.models import CURRENT_PLAN_STATUSES, OPEN_STATUSES
+from core.store import ops
+from core.store.codec import dumps, ref_key, sql_in, when_required
+from core.store.db import Tx, marks
+
+_JSON_FIELDS = frozenset({"context", "metadata", "comments"})
+_SESSION_FIELDS = frozenset(
+    {
+        "status", "title", "mode", "context", "metadata", "iterations", "max_iterations",
+        "updated_at", "last_activity_at", "ended_at", "abandon_at", "result", "outcome",
+        "error", "thread_ref", "channel_id", "owner_id",
+    }
+)  # fmt: skip
+_PLAN_FIELDS = frozenset(
+    {"status", "decided_at", "decided_by", "decision_reason", "expires_at", "required_approvals"}
+)
+_ITEM_FIELDS = frozenset({"status", "assignee", "comments", "title", "ticket"})
+_CURRENT_PLAN = sql_in(CURRENT_PLAN_STATUSES)
+_SESSION_INSERT = (
+    "INSERT INTO sessions (id, workspace, ref, channel_id, thread_ref, owner_id, title, mode,"
+    " status, context, metadata, iterations, max_iterations, created_at, updated_at,"
+    f" last_activity_at, ended_at, abandon_at, result, outcome, error, parent_id,"
+    f" forked_from_message_id, version) VALUES ({marks(24)})"
+)
+_MEMBER_UPSERT = (
+    "INSERT INTO members (session_id, user_id, role, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (session_id, user_id) DO UPDATE SET role = excluded.role"
+)
+
+
+def _assignments(changes: dict[str, Any], allowed: frozenset[str]) -> tuple[str, list[Any]]:
+    """`a = ?, b = ?, ` for the changed columns (names from a fixed set, values bound)."""
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    names = sorted(changes)
+    sql = "".join(f"{name} = ?, " for name in names)
+    return sql, [dumps(changes[k]) if k in _JSON_FIELDS else changes[k] for k in names]
+
+
+async def allocate_ref(tx: Tx, op: ops.AllocateRef) -> int:
+    row = await tx.fetchone(
+        "INSERT INTO workspaces (workspace, next_ref) VALUES (?, 2) ON CONFLICT (workspace)"
+        " DO UPDATE SET next_ref = workspaces.next_ref + 1 RETURNING next_ref - 1",
+        (op.workspace,),
+    )
+    assert row is not None
+    return int(row[0])
+
+
+async def new_session(tx: Tx, op: ops.NewSession) -> None:
+    s = op.session
+    await tx.execute(
+        _SESSION_INSERT,
+        (
+            s.id, s.workspace, s.ref, s.channel_id, s.thread_ref, s.owner_id, s.title, s.mode,
+            s.status.value, dumps(s.context), dumps(s.metadata), s.iterations, s.max_iterations,
+            s.created_at, s.updated_at, s.last_activity_at, s.ended_at, s.abandon_at, s.result,
+            s.outcome, s.error, s.parent_id, s.forked_from_message_id, s.version,
+        ),
+    )  # fmt: skip
+    if op.members:
+        await tx.executemany(
+            _MEMBER_UPSERT,
+            [(s.id, m.user_id, m.role.value, m.added_by, m.added_at) for m in op.members],
+        )
+
+
+async def update_session(tx: Tx, op: ops.UpdateSession) -> int:
+    sql, args = _assignments(op.changes, _SESSION_FIELDS)
+    where = "id = ? AND version = ?"
+    args += [op.session_id, op.expected_version]
+    if op.expected_status is not None:
+        where += " AND status = ?"
+        args.append(op.expected_status)
+    if op.due_by is not None:  # activity since the sweep looked pushes abandon_at: no verdict
+        where += " AND abandon_at <= ?"
+        args.append(op.due_by)
+    changed = await tx.execute(
+        f"UPDATE sessions SET {sql}version = version + 1 WHERE {where}", args
+    )
+    if changed != 1:
+        raise Conflict("The session was changed by someone else at the same moment; try again.")
+    return op.expected_version + 1
+
+
+async def lock_session(tx: Tx, session_id: str) -> None:
+    """Hold the session row until commit: per-session seqs are taken one writer at a time."""
+    if tx.dialect.row_locks:
+        await tx.execute(
+            "SELECT 1 FROM sessions WHERE id = ?" + tx.dialect.lock_rows("sessions"), (session_id,)
+        )
+
+
+async def add_event(tx: Tx, op: ops.AddEvent, *, locked: bool = False) -> int:
+    """Append an event; `locked` when the unit already holds the session row (no second trip)."""
+    e = op.event
+    if not locked:
+        await lock_session(tx, e.session_id)
+    row = await tx.fetchone(
+        "INSERT INTO events (id, session_id, seq, type, actor_id, source, data, created_at)"
+        " SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM events WHERE session_id = ?"
+        " RETURNING seq",
+        (e.id, e.session_id, e.type.value, e.actor_id, e.source.value, dumps(e.data),
+         e.created_at, e.session_id),
+    )  # fmt: skip
+    assert row is not None
+    return int(row[0])
+
+
+async def enqueue(tx: Tx, op: ops.Enqueue) -> bool:
+    r = op.row
+    added = await tx.execute(
+        "INSERT INTO outbox (id, workspace, session_id, kind, target, payload, dedupe_key,"
+        f" status, attempts, next_attempt_at, created_at) VALUES ({marks(11)})"
+        " ON CONFLICT (dedupe_key) DO NOTHING",
+        (r.id, r.workspace, r.session_id, r.kind.value, dumps(r.target), dumps(r.payload),
+         r.dedupe_key, r.status.value, r.attempts, r.next_attempt_at, r.created_at),
+    )  # fmt: skip
+    return added == 1
+
+
+async def put_member(tx: Tx, op: ops.PutMember) -> None:
+    m = op.member
+    await tx.execute(
+        _MEMBER_UPSERT, (op.session_id, m.user_id, m.role.value, m.added_by, m.added_at)
+    )
+
+
+async def remove_member(tx: Tx, op: ops.RemoveMember) -> None:
+    await tx.execute(
+        "DELETE FROM members WHERE session_id = ? AND user_id = ?", (op.session_id, op.user_id)
+    )
+
+
+async def new_plan(tx: Tx, op: ops.NewPlan) -> None:
+    p = op.plan
+    await tx.execute(
+        "UPDATE plans SET status = 'superseded', superseded_by = ?, superseded_at = ?,"
+        f" row_version = row_version + 1 WHERE session_id = ? AND status IN {_CURRENT_PLAN}",
+        (p.submitted_by, p.submitted_at, p.session_id),
+    )
+    await tx.execute(
+        "INSERT INTO plans (id, session_id, version, status, content_hash, required_approvals,"
+        f" submitted_by, submitted_at, expires_at) VALUES ({marks(9)})",
+        (p.id, p.session_id, p.version, p.status.value, p.content_hash, p.required_approvals,
+         p.submitted_by, p.submitted_at, p.expires_at),
+    )  # fmt: skip
+    await tx.executemany(
+        "INSERT INTO plan_items (plan_id, position, title, assignee, status, ticket, comments)"
+        f" VALUES ({marks(7)})",
+        [
+            (p.id, i.position, i.title, i.assignee, i.status.value, i.ticket, dumps(i.comments))
+            for i in p.items
+        ],
+    )
+
+
+async def update_plan(tx: Tx, op: ops.UpdatePlan) -> int:
+    sql, args = _assignments(op.changes, _PLAN_FIELDS)
+    where = "id = ? AND row_version = ?"
+    args += [op.plan_id, op.expected_row_version]
+    if op.expected_status is not None:
+        where += " AND status = ?"
+        args.append(op.expected_status)
+    changed = await tx.execute(
+        f"UPDATE plans SET {sql}row_version = row_version + 1 WHERE {where}", args
+    )
+    if changed != 1:
+        raise Conflict("The plan was changed by someone else at the same moment.")
+    return op.expected_row_version + 1
+
+
+async def put_approval(tx: Tx, op: ops.PutApproval) -> None:
+    a = op.approval
+    await tx.execute(
+        "INSERT INTO approvals (plan_id, user_id, decision, content_hash, reason, at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (plan_id, user_id) DO UPDATE SET"
+        " decision = excluded.decision, content_hash = excluded.content_hash,"
+        " reason = excluded.reason, at = excluded.at",
+        (a.plan_id, a.user_id, a.decision.value, a.content_hash, a.reason, a.at),
+    )
+
+
+async def update_plan_item(tx: Tx, op: ops.UpdatePlanItem) -> None:
+    sql, args = _assignments(op.changes, _ITEM_FIELDS)
+    changed = await tx.execute(
+        f"UPDATE plan_items SET {sql.rstrip(', ')} WHERE plan_id = ? AND position = ?",
+        [*args, op.plan_id, op.position],
+    )
+    if changed != 1:
+        raise Conflict("The plan item no longer exists.")
+
+
+async def add_modification(tx: Tx, op: ops.AddModification) -> None:
+    m = op.modification
+    await tx.execute(
+        "INSERT INTO plan_modifications (id, session_id, plan_id, position, user_id, action,"
+        f" value, created_at, processed, processed_at, error) VALUES ({marks(11)})",
+        (m.id, m.session_id, m.plan_id, m.position, m.user_id, m.action.value, m.value,
+         m.created_at, m.processed, m.processed_at, m.error),
+    )  # fmt: skip
+
+
+async def put_settings(tx: Tx, op: ops.PutSettings) -> None:
+    await tx.execute(
+        "INSERT INTO workspaces (workspace, settings) VALUES (?, ?)"
+        " ON CONFLICT (workspace) DO UPDATE SET settings = excluded.settings",
+        (op.workspace, dumps(op.values)),
+    )
+
+
+async def touch(tx: Tx, op: ops.Touch) -> None:
+    """Push last activity; abandon_at only ever moves later."""
+    if op.abandon_at is None:
+        await tx.execute(
+            "UPDATE sessions SET last_activity_at = ? WHERE id = ? AND last_activity_at < ?",
+            (op.at, op.session_id, op.at),
+        )
+        return
+    await tx.execute(
+        "UPDATE sessions SET last_activity_at = ?,"
+        f" abandon_at = {tx.dialect.greatest}(COALESCE(abandon_at, ?), ?)"
+        " WHERE id = ? AND last_activity_at < ?",
+        (op.at, op.abandon_at, op.abandon_at, op.session_id, op.at),
+    )
+
+
+async def session_facts(tx: Tx, workspace: str, ref: str, actor_id: str) -> ops.SessionFacts:
+    """The session `ref` names (its row held until commit) and the actor's role in it."""
+    key = ref_key(ref)
+    by = "ref" if isinstance(key, int) else "id"
+    row = await tx.fetchone(
+        "SELECT s.id, s.ref, s.status, s.owner_id, s.last_activity_at, m.role FROM sessions s"
+        " LEFT JOIN members m ON m.session_id = s.id AND m.user_id = ?"
+        f" WHERE s.workspace = ? AND s.{by} = ?" + tx.dialect.lock_rows("s"),
+        (actor_id, workspace, key),
+    )
+    if row is None:
+        raise NotFound("session", f"#{key}" if isinstance(key, int) else ref)
+    return ops.SessionFacts(row[0], row[1], row[2], row[3], when_required(row[4]), row[5])
+
+
+async def coalesce_activity(
+    tx: Tx,
+    facts: ops.SessionFacts,
+    at: datetime,
+    *,
+    touch_after: timedelta,
+    abandon_after: timedelta,
+) -> None:
+    """Record activity at `at` unless the last one is younger than `touch_after` (one write
+    per window instead of one per event); only an open session gets a new abandon deadline."""
+    if at - facts.last_activity_at >= touch_after:
+        deadline = at + abandon_after if facts.status in OPEN_STATUSES else None
+        await touch(tx, ops.Touch(facts.session_id, at, deadline))
+
+
+async def checked_event(tx: Tx, op: ops.CheckedEvent) -> int:
+    facts = await session_facts(tx, op.workspace, op.ref, op.event.actor_id)
+    op.check(facts)
+    event = dataclasses.replace(op.event, session_id=facts.session_id)
+    seq = await add_event(tx, ops.AddEvent(event), locked=True)  # session_facts holds it
+    await coalesce_activity(
+        tx, facts, event.created_at, touch_after=op.touch_after, abandon_after=op.abandon_after
+    )
+    return seq
+
+
+APPLY: dict[type, Callable[[Tx, Any], Coroutine[Any, Any, Any]]] = {
+    ops.AllocateRef: allocate_ref,
+    ops.NewSession: new_session,
+    ops.UpdateSession: update_session,
+    ops.AddEvent: add_event,
+    ops.Enqueue: enqueue,
+    ops.PutMember: put_member,
+    ops.RemoveMember: remove_member,
+    ops.NewPlan: new_plan,
+    ops.UpdatePlan: update_plan,
+    ops.PutApproval: put_approval,
+    ops.UpdatePlanItem: update_plan_item,
+    ops.AddModification: add_modification,
+    ops.PutSettings: put_settings,
+    ops.Touch: touch,
+    ops.CheckedEvent: checked_event,
+}
+
+
+async def apply_all(tx: Tx, unit: Sequence[ops.Op]) -> list[Any]:
+    """Apply every op of a unit in order, inside the caller's transaction.
+
+    An event's session row is locked once per unit: a session the unit inserted, or whose
+    event it already added, is held until commit (one round trip less per event).
+    """
+    held: set[str] = set()
+    results = []
+    for op in unit:
+        if isinstance(op, ops.AddEvent):
+            session_id = op.event.session_id
+            results.append(await add_event(tx, op, locked=session_id in held))
+            held.add(session_id)
+            continue
+        results.append(await APPLY[type(op)](tx, op))
+        if isinstance(op, ops.NewSession):
+            held.add(op.session.id)
+    return results
