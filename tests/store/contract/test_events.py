@@ -165,3 +165,23 @@ async def test_checked_event_of_a_missing_ref_is_not_found(store: Store) -> None
                 [ops.CheckedEvent(workspace, ref, event(""), _allow, TOUCH_AFTER, ABANDON_AFTER)]
             )
     assert await store.events.newest(session.id, limit=5) == []
+
+
+async def test_checked_and_plain_events_from_two_stores_share_one_gap_free_seq(
+    store: Store, second: Store
+) -> None:
+    session = await new_session(store)
+
+    def unit(n: int) -> list[ops.Op]:
+        at = NOW + timedelta(minutes=n)  # every other one records activity
+        if n % 2:
+            return [ops.AddEvent(event(session.id, n, at=at))]
+        return [ops.CheckedEvent(WS, str(session.ref), event("", n, at=at), _allow,
+                                 TOUCH_AFTER, ABANDON_AFTER)]  # fmt: skip
+
+    seqs = await asyncio.gather(*((store if n % 3 else second).apply(unit(n)) for n in range(40)))
+    assert sorted(s[0] for s in seqs) == list(range(1, 41))
+    found = await second.sessions.by_id(session.id)
+    assert found is not None and found.version == 1
+    latest = NOW + timedelta(minutes=38)  # the newest checked event; touches only move later
+    assert (found.last_activity_at, found.abandon_at) == (latest, latest + ABANDON_AFTER)

@@ -184,3 +184,13 @@ async def test_counts_are_by_status_across_workspaces(store: Store) -> None:
     await new_session(store, workspace=OTHER_WS)
     await new_session(store, status=Status.COMPLETED)
     assert await store.sessions.counts() == {"active": 2, "completed": 1}
+
+
+async def test_members_without_a_time_added_come_first_on_every_backend(store: Store) -> None:
+    # Imported sessions (core/history/records.py) may carry members whose time added is
+    # unknown; one listing order for both backends, as SQLite gives it (no time sorts first).
+    session = await new_session(
+        store, Member("zed", Role.VIEWER, None, None), Member("amy", Role.EDITOR, None, None)
+    )
+    members = await store.sessions.members(session.id)
+    assert [m.user_id for m in members] == ["amy", "zed", "olga"]
