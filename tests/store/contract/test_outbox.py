@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from core.models import OutboxKind, OutboxRow, OutboxStatus
 from core.store import ops
@@ -50,6 +50,8 @@ async def test_a_leased_row_is_claimed_again_only_once_its_lease_runs_out(
     ]
     assert await _claim(store) == []
     assert await _claim(second, at=NOW + LEASE - TICK) == []
+    west = timezone(timedelta(hours=-8))  # the same instant, an earlier wall-clock text
+    assert await _claim(second, at=(NOW + LEASE - TICK).astimezone(west)) == []
     assert await _claim(second, at=NOW + LEASE) == ["row:1"], "a lease ends at its deadline"
     assert await _claim(store, at=NOW + LEASE) == []
     assert await _claim(store, at=NOW + 2 * LEASE) == ["row:1"]

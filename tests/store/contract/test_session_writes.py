@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -142,3 +142,18 @@ async def test_touch_gives_a_session_without_a_deadline_one(store: Store) -> Non
     found = await store.sessions.by_id(session.id)
     assert found is not None and found.abandon_at == deadline
     await store.apply([ops.Touch("no-such-session", at, deadline)])  # nothing, no error
+
+
+async def test_times_in_other_zones_compare_as_instants(store: Store) -> None:
+    east = timezone(timedelta(hours=5))
+    session = await new_session(store, last_activity_at=NOW, abandon_at=NOW + timedelta(hours=1))
+    earlier = (NOW - timedelta(minutes=30)).astimezone(east)  # later wall-clock text
+    await store.apply([ops.Touch(session.id, earlier, NOW + timedelta(hours=9))])
+    assert await store.sessions.by_id(session.id) == session
+    later = (NOW + timedelta(minutes=30)).astimezone(timezone(timedelta(hours=-8)))
+    await store.apply([ops.Touch(session.id, later, (NOW + timedelta(hours=2)).astimezone(east))])
+    found = await store.sessions.by_id(session.id)
+    assert found is not None
+    assert (found.last_activity_at, found.abandon_at) == (
+        NOW + timedelta(minutes=30), NOW + timedelta(hours=2),
+    )  # fmt: skip
