@@ -50,8 +50,8 @@ async def test_a_leased_row_is_claimed_again_only_once_its_lease_runs_out(
     ]
     assert await _claim(store) == []
     assert await _claim(second, at=NOW + LEASE - TICK) == []
-    west = timezone(timedelta(hours=-8))  # the same instant, an earlier wall-clock text
-    assert await _claim(second, at=(NOW + LEASE - TICK).astimezone(west)) == []
+    east = timezone(timedelta(hours=5))  # the same instant, a later wall-clock text
+    assert await _claim(second, at=(NOW + LEASE - TICK).astimezone(east)) == []
     assert await _claim(second, at=NOW + LEASE) == ["row:1"], "a lease ends at its deadline"
     assert await _claim(store, at=NOW + LEASE) == []
     assert await _claim(store, at=NOW + 2 * LEASE) == ["row:1"]
