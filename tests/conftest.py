@@ -8,6 +8,7 @@ or a fresh copy of the template for a test marked `fresh_database`, see tests/pg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -164,12 +165,21 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
     yield database.url
 
 
+@contextlib.asynccontextmanager
+async def opened_store(url: str) -> AsyncIterator[Store]:
+    """A store opened (and migrated) on `url`, closed on the way out."""
+    opened = open_store(url)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
 @pytest.fixture
 async def store(db_url: str) -> AsyncIterator[Store]:
-    opened = open_store(db_url)
-    await opened.open()
-    yield opened
-    await opened.close()
+    async with opened_store(db_url) as opened:
+        yield opened
 
 
 @pytest.fixture

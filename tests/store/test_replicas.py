@@ -7,10 +7,7 @@ Runs on both backends: SQLite with two writers on one file, PostgreSQL with two 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from core.clock import ManualClock
 from core.errors import Conflict
@@ -30,20 +27,10 @@ from core.records.jobs import ClaimSlot, Reminder, ReminderKind, ReminderStatus,
 from core.service import ServiceConfig, SessionService
 from core.store import ops
 from core.store.base import Store
-from core.store.factory import open_store
 from tests.conftest import CHAT, WS, actor, count
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
-
-
-@pytest.fixture
-async def second(db_url: str) -> AsyncIterator[Store]:
-    """Another store (another replica's pool or writer) on the same database."""
-    other = open_store(db_url)
-    await other.open()
-    yield other
-    await other.close()
 
 
 def _row(n: int) -> OutboxRow:

@@ -13,7 +13,7 @@ from core.models import Member, Role, Status
 from core.store import ops
 from core.store.base import Store
 from tests.conftest import OTHER_WS, WS
-from tests.store.contract.conftest import NOW, event, new_session
+from tests.store.contract.records import NOW, event, new_session
 
 TOUCH_AFTER = timedelta(minutes=1)
 ABANDON_AFTER = timedelta(hours=24)

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from core.store.base import Store
-from tests.store.contract.conftest import NOW
+from tests.store.contract.records import NOW
 
 
 async def test_a_key_is_claimed_once(store: Store) -> None:

@@ -10,7 +10,7 @@ from core.models import OutboxKind, OutboxRow, OutboxStatus
 from core.store import ops
 from core.store.base import Store
 from tests.conftest import OTHER_WS, WS
-from tests.store.contract.conftest import LEASE, NOW, new_session, outbox_row
+from tests.store.contract.records import LEASE, NOW, new_session, outbox_row
 
 TICK = timedelta(microseconds=1)
 

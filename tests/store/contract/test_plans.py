@@ -21,7 +21,7 @@ from core.models import (
 from core.store import ops
 from core.store.base import Store
 from tests.conftest import OTHER_WS, WS
-from tests.store.contract.conftest import NOW, new_session, plan_record
+from tests.store.contract.records import NOW, new_session, plan_record
 
 
 def _modification(session_id: str, plan_id: str, n: int, minutes: int = 0) -> PlanModification:

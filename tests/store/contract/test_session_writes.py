@@ -12,7 +12,7 @@ from core.models import Status
 from core.store import ops
 from core.store.base import Store
 from tests.conftest import OTHER_WS, WS
-from tests.store.contract.conftest import NOW, new_session, session_record
+from tests.store.contract.records import NOW, new_session, session_record
 
 
 async def test_refs_count_up_per_workspace_from_one(store: Store) -> None:

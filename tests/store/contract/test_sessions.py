@@ -8,7 +8,7 @@ from core.models import Member, Role, Status
 from core.store import ops
 from core.store.base import Store
 from tests.conftest import OTHER_WS, WS
-from tests.store.contract.conftest import NOW, event, new_session, outbox_row, plan_record
+from tests.store.contract.records import NOW, event, new_session, outbox_row, plan_record
 
 
 async def test_get_finds_a_session_by_number_or_full_id_in_its_workspace_only(

@@ -12,7 +12,7 @@ from core.models import Member, Role
 from core.store import ops
 from core.store.base import Store
 from tests.conftest import WS
-from tests.store.contract.conftest import (
+from tests.store.contract.records import (
     NOW,
     event,
     new_session,

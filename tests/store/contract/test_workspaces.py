@@ -8,7 +8,7 @@ from core.models import Status
 from core.store import ops
 from core.store.base import Store
 from tests.conftest import OTHER_WS, WS
-from tests.store.contract.conftest import NOW, new_session
+from tests.store.contract.records import NOW, new_session
 
 
 async def test_settings_are_empty_until_put_and_then_replaced_whole(store: Store) -> None:

@@ -1,18 +1,9 @@
-"""The store's contract, tested on the store API itself (repositories and `store.apply`).
-
-Every test here runs once per backend (tests/store/conftest.py parametrises `backend`): a
-SQLite file in tmp_path and this process's database on the tests' PostgreSQL server. Tests of
-concurrency open a `second` store on the same database (another writer thread on the SQLite
-file, another pool on PostgreSQL), as two replicas would. Times are fixed datetimes.
-"""
+"""Records the contract tests write: sessions, events, plans and outbox rows at fixed times."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from core.models import (
     Event,
@@ -33,20 +24,10 @@ from core.models import (
 )
 from core.store import ops
 from core.store.base import Store
-from core.store.factory import open_store
 from tests.conftest import WS
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
-
-
-@pytest.fixture
-async def second(db_url: str) -> AsyncIterator[Store]:
-    """Another store on the same database: another replica's pool or writer."""
-    other = open_store(db_url)
-    await other.open()
-    yield other
-    await other.close()
 
 
 def session_record(ref: int, **fields: Any) -> Session:
