@@ -252,3 +252,21 @@ async def test_approval_latencies_count_decisions_by_a_person_in_the_window(stor
     assert await latencies(NOW, end - timedelta(microseconds=1)) == [10]
     assert await latencies(NOW, end, "random") == [20]
     assert await latencies(NOW, end, "nowhere") == []
+
+
+async def test_two_stores_recording_one_persons_decision_keep_one_row(
+    store: Store, second: Store
+) -> None:
+    session = await new_session(store)
+    plans = [plan_record(session.id, v) for v in range(1, 6)]
+    await store.apply([ops.NewPlan(p) for p in plans])
+    await asyncio.gather(
+        *(
+            target.apply([ops.PutApproval(Approval(p.id, "ivan", decision, p.content_hash, NOW))])
+            for p in plans
+            for target, decision in ((store, Decision.APPROVE), (second, Decision.REJECT))
+        )
+    )
+    for p in plans:
+        found = await second.plans.get(p.id)
+        assert found is not None and [a.user_id for a in found.approvals] == ["ivan"]

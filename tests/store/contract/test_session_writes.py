@@ -157,3 +157,25 @@ async def test_times_in_other_zones_compare_as_instants(store: Store) -> None:
     assert (found.last_activity_at, found.abandon_at) == (
         NOW + timedelta(minutes=30), NOW + timedelta(hours=2),
     )  # fmt: skip
+
+
+async def test_activity_from_another_store_never_makes_an_update_conflict(
+    store: Store, second: Store
+) -> None:
+    sessions = [await new_session(store) for _ in range(10)]
+    at = NOW + timedelta(minutes=1)
+    results = await asyncio.gather(
+        *(
+            unit
+            for n, s in enumerate(sessions)
+            for unit in (
+                store.apply([ops.UpdateSession(s.id, 1, {"title": f"t{n}"})]),
+                second.apply([ops.Touch(s.id, at, at + timedelta(hours=24))]),
+            )
+        )
+    )
+    assert results[::2] == [[2]] * 10
+    for n, s in enumerate(sessions):
+        found = await store.sessions.by_id(s.id)
+        assert found is not None
+        assert (found.title, found.version, found.last_activity_at) == (f"t{n}", 2, at)
