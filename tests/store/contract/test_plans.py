@@ -270,3 +270,23 @@ async def test_two_stores_recording_one_persons_decision_keep_one_row(
     for p in plans:
         found = await second.plans.get(p.id)
         assert found is not None and [a.user_id for a in found.approvals] == ["ivan"]
+
+
+async def test_plans_submitted_at_once_by_two_stores_leave_one_current_plan(
+    store: Store, second: Store
+) -> None:
+    # The op alone, without the service's compare-and-set on the session beside it: each new
+    # plan supersedes whatever is current when it commits, so one current plan remains.
+    sessions = [await new_session(store) for _ in range(20)]
+    await store.apply([ops.NewPlan(plan_record(s.id, 1)) for s in sessions])
+    await asyncio.gather(
+        *(
+            target.apply([ops.NewPlan(plan_record(s.id, version))])
+            for s in sessions
+            for target, version in ((store, 2), (second, 3))
+        )
+    )
+    for s in sessions:
+        plans = await store.plans.of_session(s.id)
+        current = [p.version for p in plans if p.status is not PlanStatus.SUPERSEDED]
+        assert len(current) == 1, (s.ref, [(p.version, p.status.value) for p in plans])
