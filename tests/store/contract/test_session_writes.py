@@ -179,3 +179,23 @@ async def test_activity_from_another_store_never_makes_an_update_conflict(
         found = await store.sessions.by_id(s.id)
         assert found is not None
         assert (found.title, found.version, found.last_activity_at) == (f"t{n}", 2, at)
+
+
+async def test_concurrent_touches_from_two_stores_keep_the_latest(
+    store: Store, second: Store
+) -> None:
+    session = await new_session(store)
+    minutes = [7, 3, 19, 11, 2, 17, 5, 13, 23, 1, 29, 31, 37, 30, 6]
+    await asyncio.gather(
+        *(
+            (store if n % 2 else second).apply(
+                [ops.Touch(session.id, NOW + timedelta(minutes=m), NOW + timedelta(hours=m))]
+            )
+            for n, m in enumerate(minutes)
+        )
+    )
+    found = await store.sessions.by_id(session.id)
+    assert found is not None
+    assert (found.last_activity_at, found.abandon_at, found.version) == (
+        NOW + timedelta(minutes=37), NOW + timedelta(hours=37), 1,
+    )  # fmt: skip
