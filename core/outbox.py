@@ -224,7 +224,7 @@ class OutboxDispatcher:
             )
         room = self._room(webhook=True)
         if self.webhooks is not None and room:
-            rows += await self.store.claim_webhook_rows(
+            rows += await self.store.webhooks.claim_rows(
                 now=self.clock.now(), limit=room, lease=self.lease
             )
         return rows

@@ -6,28 +6,21 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from core.models import Event, OutboxRow, Plan, PlanModification, Session
+from core.models import Event, Plan, PlanModification, Session
 from core.records.history import Message, Revision, SearchHit
 from core.records.idempotency import IdempotencyStore
 from core.records.installations import InstallationRecord
-from core.records.jobs import (
-    DueSession,
-    JobRun,
-    JobWrite,
-    Reminder,
-    Subscription,
-    SummaryRows,
-    WebhookSubscription,
-)
 from core.records.search import Query
 from core.records.tokens import TokenStore
 from core.store import ops
 from core.store.copy import CopyTarget
 from core.store.events import Events
+from core.store.jobs import Jobs, Subscriptions
 from core.store.outbox import Inbound, Outbox
 from core.store.plans import Plans
 from core.store.sessions import Sessions, Workspaces
 from core.store.telemetry import TelemetryStore
+from core.store.webhooks import Webhooks
 
 
 class HistoryStore(Protocol):
@@ -118,53 +111,6 @@ class HistoryStore(Protocol):
     ) -> bool: ...
 
 
-class JobStore(Protocol):
-    """Due rows, job slots, reminders and subscriptions (the scheduler feature's methods)."""
-
-    async def apply_claimed(self, claims: Sequence[JobWrite], unit: Sequence[ops.Op]) -> bool: ...
-    async def finish_job(self, job: str, slot: datetime, *, at: datetime) -> None: ...
-    async def job_runs(self, *, workspace: str | None = None) -> list[JobRun]: ...
-    async def purge_job_runs(self, before: datetime) -> int: ...
-    async def due_abandon(self, now: datetime, *, limit: int) -> list[Session]: ...
-    async def due_warnings(
-        self, workspace: str, *, now: datetime, horizon: datetime, limit: int
-    ) -> list[DueSession]: ...
-    async def due_pending_reminders(
-        self, workspace: str, *, now: datetime, every: timedelta, limit: int
-    ) -> list[DueSession]: ...
-    async def due_paused_reminders(
-        self, workspace: str, *, before: datetime, limit: int
-    ) -> list[DueSession]: ...
-    async def due_expiries(self, now: datetime, *, limit: int) -> list[str]: ...
-    async def due_reminders(self, now: datetime, *, limit: int) -> list[Reminder]: ...
-    async def due_archive(
-        self, workspace: str, *, before: datetime, limit: int
-    ) -> list[Session]: ...
-    async def due_cleanup(
-        self, workspace: str, *, before: datetime, limit: int
-    ) -> list[Session]: ...
-    async def add_reminder(self, reminder: Reminder) -> None: ...
-    async def put_subscription(self, subscription: Subscription) -> None: ...
-    async def remove_subscription(self, workspace: str, channel_id: str) -> bool: ...
-    async def subscriptions(self, workspace: str | None = None) -> list[Subscription]: ...
-    async def summary_rows(
-        self, workspace: str, channel_id: str, *, since: datetime, now: datetime
-    ) -> SummaryRows: ...
-    async def add_webhook(self, webhook: WebhookSubscription) -> None: ...
-    async def remove_webhook(
-        self, workspace: str, webhook_id: str
-    ) -> WebhookSubscription | None: ...
-    async def webhooks(self, workspace: str) -> list[WebhookSubscription]: ...
-    async def webhook(self, webhook_id: str) -> WebhookSubscription | None: ...
-    async def claim_webhook_rows(
-        self, *, now: datetime, limit: int, lease: timedelta
-    ) -> list[OutboxRow]: ...
-    async def undelivered_webhooks(self, modification_id: str, *, except_row: str) -> int: ...
-    async def export_rows(self, session_id: str) -> dict[str, list[dict[str, Any]]]: ...
-    async def delete_archived(self, session_id: str, *, version: int) -> bool: ...
-    async def checkpoint(self) -> None: ...
-
-
 class InstallationStore(Protocol):
     """Chat-app installations per workspace (multi-workspace OAuth) and OAuth state values."""
 
@@ -185,7 +131,6 @@ class InstallationStore(Protocol):
 
 class Store(
     HistoryStore,
-    JobStore,
     InstallationStore,
     TokenStore,
     IdempotencyStore,
@@ -210,5 +155,11 @@ class Store(
     events: Events
     outbox: Outbox
     inbound: Inbound
+    jobs: Jobs
+    subscriptions: Subscriptions
+    webhooks: Webhooks
+
+    async def checkpoint(self) -> None:
+        """Routine upkeep of the database files and the planner's statistics."""
 
     async def integrity_problems(self) -> list[str]: ...

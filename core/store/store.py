@@ -15,9 +15,11 @@ from typing import Any
 from core.store import ops
 from core.store.db import Database
 from core.store.events import Events
+from core.store.jobs import Jobs, Subscriptions
 from core.store.outbox import Inbound, Outbox
 from core.store.plans import Plans
 from core.store.sessions import Sessions, Workspaces
+from core.store.webhooks import Webhooks
 from core.store.writes import apply_all
 
 
@@ -35,6 +37,9 @@ class Repositories:
         self.events = Events(db)
         self.outbox = Outbox(db)
         self.inbound = Inbound(db)
+        self.jobs = Jobs(db)
+        self.subscriptions = Subscriptions(db)
+        self.webhooks = Webhooks(db)
 
     async def apply(self, unit: Sequence[ops.Op]) -> list[Any]:
         """Apply a unit of work atomically; returns each op's result in op order."""

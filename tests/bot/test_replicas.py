@@ -151,7 +151,7 @@ async def test_three_replicas_deliver_every_notification_and_summary_once(
 
 
 async def _none_due(store: Store) -> bool:
-    return not await store.due_abandon(datetime.now(UTC), limit=1)
+    return not await store.jobs.due_abandon(datetime.now(UTC), limit=1)
 
 
 async def test_fifty_concurrent_clicks_on_two_replicas_decide_once(

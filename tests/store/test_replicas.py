@@ -89,7 +89,7 @@ async def test_a_job_slot_is_claimed_by_one_replica(store: Store, second: Store)
     slots = [NOW + timedelta(minutes=m) for m in range(25)]
 
     async def claim(on: Store, slot: datetime, owner: str) -> bool:
-        return await on.apply_claimed([ClaimSlot("sweep", slot, owner, NOW)], [])
+        return await on.jobs.apply_claimed([ClaimSlot("sweep", slot, owner, NOW)], [])
 
     won = await asyncio.gather(
         *(claim(s, slot, o) for slot in slots for s, o in ((store, "a"), (second, "b")))
@@ -106,7 +106,7 @@ async def test_a_due_reminder_is_sent_by_one_replica(store: Store, second: Store
     )
     ids = [f"r{n}" for n in range(20)]
     for rid in ids:
-        await store.add_reminder(
+        await store.jobs.add_reminder(
             Reminder(rid, WS, session.id, "user:owner", "ping", NOW, "owner",
                      ReminderKind.USER, ReminderStatus.SCHEDULED, NOW)
         )  # fmt: skip
@@ -114,7 +114,7 @@ async def test_a_due_reminder_is_sent_by_one_replica(store: Store, second: Store
     async def send(on: Store, rid: str) -> bool:
         event = Event(new_id(), session.id, 0, EventType.REMINDER_SENT, "owner", Source.CONSOLE,
                       {"reminder": rid}, NOW)  # fmt: skip
-        return await on.apply_claimed([SendReminder(rid)], [ops.AddEvent(event)])
+        return await on.jobs.apply_claimed([SendReminder(rid)], [ops.AddEvent(event)])
 
     sent = await asyncio.gather(*(send(s, rid) for rid in ids for s in (store, second, store)))
     assert sent.count(True) == len(ids)

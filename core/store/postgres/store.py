@@ -14,7 +14,6 @@ from core.store.postgres.copy import PgCopy
 from core.store.postgres.engine import Observer, PgDatabase, PgEngine
 from core.store.postgres.history import PgHistory
 from core.store.postgres.installations import PgInstallations
-from core.store.postgres.jobs import PgJobs
 from core.store.postgres.tokens import PgTokens
 from core.store.store import Repositories
 
@@ -29,9 +28,7 @@ _SCHEMA_TABLE = (
 )
 
 
-class PostgresStore(
-    PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy, StoreLifecycle, Repositories
-):
+class PostgresStore(PgHistory, PgInstallations, PgTokens, PgCopy, StoreLifecycle, Repositories):
     """Sessions, plans, events and the outbox in PostgreSQL, shared by any number of replicas."""
 
     backend = "postgres"
@@ -109,6 +106,14 @@ class PostgresStore(
     def observe_operations(self, observer: Observer | None) -> None:
         """Time every write, read and raw call from now on (None stops it)."""
         self.engine.observe = observer
+
+    async def checkpoint(self) -> None:
+        """Refresh the planner's statistics (autovacuum does the rest on PostgreSQL)."""
+
+        async def run(conn: Connection) -> None:
+            await conn.execute("ANALYZE")
+
+        await self.engine.run_raw(run)
 
     async def integrity_problems(self) -> list[str]:
         """Invalid indexes (a failed concurrent build) and constraints not validated."""

@@ -14,7 +14,6 @@ from core.store.sqlite.copy import SqliteCopy
 from core.store.sqlite.engine import SqliteDatabase, SqliteEngine
 from core.store.sqlite.history import SqliteHistory
 from core.store.sqlite.installations import SqliteInstallations
-from core.store.sqlite.jobs import SqliteJobs
 from core.store.sqlite.lock import migrating
 from core.store.sqlite.telemetry import SqliteTelemetry
 from core.store.sqlite.tokens import SqliteTokens
@@ -57,7 +56,6 @@ def sqlite_path(url: str) -> str:
 
 class SqliteStore(
     SqliteHistory,
-    SqliteJobs,
     SqliteInstallations,
     SqliteTokens,
     SqliteTelemetry,
@@ -128,6 +126,16 @@ class SqliteStore(
     # -- outbox ------------------------------------------------------------------------------
 
     # -- operations --------------------------------------------------------------------------
+
+    async def checkpoint(self) -> None:
+        """Fold the WAL back into the database file and refresh the planner's statistics."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            if not self.engine.memory:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            conn.execute("PRAGMA optimize").fetchall()
+
+        await self.engine.run_raw(run)
 
     async def integrity_problems(self) -> list[str]:
         """Problems found by integrity_check and foreign_key_check (empty when healthy)."""
