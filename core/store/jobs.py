@@ -35,7 +35,7 @@ from core.records.jobs import (
 )
 from core.store import ops
 from core.store.codec import sql_in, ts, when, when_required
-from core.store.db import Database, Row, Tx
+from core.store.db import Database, Row, Tx, marks
 from core.store.decode import SESSION_COLUMNS, rows
 from core.store.writes import apply_all
 
@@ -44,6 +44,8 @@ _S_COLUMNS = ", ".join(f"s.{c.strip()}" for c in SESSION_COLUMNS.split(","))
 _OPEN = sql_in(OPEN_STATUSES)
 _ENDED = sql_in(ENDED_STATUSES)
 _MAX_PENDING_REMINDERS = 3
+_REMINDER = "id, workspace, session_id, target, text, due_at, created_by, kind, status, created_at"
+_SUBSCRIPTION = "workspace, channel_id, schedule, timezone, created_by, created_at, last_sent_at"
 _EXPORT_TABLES = {
     "members": "SELECT * FROM members WHERE session_id = ?",
     "plans": "SELECT * FROM plans WHERE session_id = ? ORDER BY version",
@@ -97,8 +99,7 @@ async def _claim(tx: Tx, claim: JobWrite) -> bool:
 
 async def _insert_reminder(tx: Tx, r: Reminder) -> bool:
     inserted = await tx.execute(
-        "INSERT INTO reminders (id, workspace, session_id, target, text, due_at, created_by,"
-        " kind, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        f"INSERT INTO reminders ({_REMINDER}) VALUES ({marks(10)}) ON CONFLICT DO NOTHING",
         (r.id, r.workspace, r.session_id, r.target, r.text, r.due_at, r.created_by,
          r.kind.value, r.status.value, r.created_at),
     )  # fmt: skip
@@ -106,30 +107,23 @@ async def _insert_reminder(tx: Tx, r: Reminder) -> bool:
 
 
 def _reminder(row: Row) -> Reminder:
+    id_, workspace, session_id, target, text, due_at, by, kind, status, at = tuple(row)[:10]
     return Reminder(
-        id=row["id"],
-        workspace=row["workspace"],
-        session_id=row["session_id"],
-        target=row["target"],
-        text=row["text"],
-        due_at=when_required(row["due_at"]),
-        created_by=row["created_by"],
-        kind=ReminderKind(row["kind"]),
-        status=ReminderStatus(row["status"]),
-        created_at=when_required(row["created_at"]),
-    )
+        id_, workspace, session_id, target, text, when_required(due_at), by,
+        ReminderKind(kind), ReminderStatus(status), when_required(at),
+    )  # fmt: skip
 
 
 def _subscription(row: Row) -> Subscription:
+    workspace, channel_id, schedule, timezone, by, at, last_sent_at = tuple(row)[:7]
     return Subscription(
-        workspace=row["workspace"],
-        channel_id=row["channel_id"],
-        schedule=row["schedule"],
-        timezone=row["timezone"],
-        created_by=row["created_by"],
-        created_at=when_required(row["created_at"]),
-        last_sent_at=when(row["last_sent_at"]),
+        workspace, channel_id, schedule, timezone, by, when_required(at), when(last_sent_at)
     )
+
+
+async def _sessions(db: Database, where: str, order: str, args: Sequence[Any]) -> list[Session]:
+    found = await db.fetchall(f"{_S} WHERE {where} ORDER BY {order} LIMIT ?", args)
+    return [rows.session(r) for r in found]
 
 
 def _exported(row: Row) -> dict[str, Any]:
@@ -177,23 +171,14 @@ class Jobs:
     async def runs(self, *, workspace: str | None = None) -> list[JobRun]:
         """The latest run of every job (summary jobs only of `workspace` when given)."""
         found = await self.db.fetchall(
-            "SELECT r.* FROM job_runs r JOIN (SELECT job, MAX(slot) AS slot FROM job_runs"
-            " GROUP BY job) m ON m.job = r.job AND m.slot = r.slot ORDER BY r.job"
+            "SELECT r.job, r.slot, r.claimed_by, r.claimed_at, r.finished_at FROM job_runs r"
+            " JOIN (SELECT job, MAX(slot) AS slot FROM job_runs GROUP BY job) m"
+            " ON m.job = r.job AND m.slot = r.slot ORDER BY r.job"
         )
         return [
-            JobRun(
-                job=r["job"],
-                slot=when_required(r["slot"]),
-                claimed_by=r["claimed_by"],
-                claimed_at=when_required(r["claimed_at"]),
-                finished_at=when(r["finished_at"]),
-            )
-            for r in found
-            if not (
-                workspace
-                and r["job"].startswith("summary:")
-                and f":{workspace}:" not in f"{r['job']}:"
-            )
+            JobRun(job, when_required(slot), by, when_required(at), when(finished))
+            for job, slot, by, at, finished in found
+            if not (workspace and job.startswith("summary:") and f":{workspace}:" not in f"{job}:")
         ]
 
     async def purge_runs(self, before: datetime) -> int:
@@ -202,11 +187,9 @@ class Jobs:
     # -- due rows ----------------------------------------------------------------------------
 
     async def due_abandon(self, now: datetime, *, limit: int) -> list[Session]:
-        found = await self.db.fetchall(
-            f"{_S} WHERE abandon_at <= ? AND status IN {_OPEN} ORDER BY abandon_at LIMIT ?",
-            (now, limit),
+        return await _sessions(
+            self.db, f"abandon_at <= ? AND status IN {_OPEN}", "abandon_at", (now, limit)
         )
-        return [rows.session(r) for r in found]
 
     async def due_warnings(
         self, workspace: str, *, now: datetime, horizon: datetime, limit: int
@@ -275,27 +258,19 @@ class Jobs:
 
     async def due_reminders(self, now: datetime, *, limit: int) -> list[Reminder]:
         found = await self.db.fetchall(
-            "SELECT * FROM reminders WHERE due_at <= ? AND status = 'scheduled'"
+            f"SELECT {_REMINDER} FROM reminders WHERE due_at <= ? AND status = 'scheduled'"
             " ORDER BY due_at LIMIT ?",
             (now, limit),
         )
         return [_reminder(r) for r in found]
 
     async def due_archive(self, workspace: str, *, before: datetime, limit: int) -> list[Session]:
-        found = await self.db.fetchall(
-            f"{_S} WHERE workspace = ? AND status IN {_ENDED} AND ended_at <= ?"
-            " ORDER BY ended_at LIMIT ?",
-            (workspace, before, limit),
-        )
-        return [rows.session(r) for r in found]
+        where = f"workspace = ? AND status IN {_ENDED} AND ended_at <= ?"
+        return await _sessions(self.db, where, "ended_at", (workspace, before, limit))
 
     async def due_cleanup(self, workspace: str, *, before: datetime, limit: int) -> list[Session]:
-        found = await self.db.fetchall(
-            f"{_S} WHERE workspace = ? AND status = 'archived' AND updated_at <= ?"
-            " ORDER BY updated_at LIMIT ?",
-            (workspace, before, limit),
-        )
-        return [rows.session(r) for r in found]
+        where = "workspace = ? AND status = 'archived' AND updated_at <= ?"
+        return await _sessions(self.db, where, "updated_at", (workspace, before, limit))
 
     # -- reminders and archived sessions -----------------------------------------------------
 
@@ -331,12 +306,11 @@ class Subscriptions:
     async def put(self, subscription: Subscription) -> None:
         s = subscription
         await self.db.execute(
-            "INSERT INTO channel_subscriptions (workspace, channel_id, schedule, timezone,"
-            " last_sent_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO channel_subscriptions ({_SUBSCRIPTION}) VALUES ({marks(7)})"
             " ON CONFLICT (workspace, channel_id) DO UPDATE SET schedule = excluded.schedule,"
             " timezone = excluded.timezone, created_by = excluded.created_by",
-            (s.workspace, s.channel_id, s.schedule, s.timezone, s.last_sent_at, s.created_by,
-             s.created_at),
+            (s.workspace, s.channel_id, s.schedule, s.timezone, s.created_by, s.created_at,
+             s.last_sent_at),
         )  # fmt: skip
 
     async def remove(self, workspace: str, channel_id: str) -> bool:
@@ -350,7 +324,9 @@ class Subscriptions:
         """Every subscription (of `workspace` when given), by workspace and channel."""
         where, args = ("", ()) if workspace is None else ("WHERE workspace = ? ", (workspace,))
         found = await self.db.fetchall(
-            f"SELECT * FROM channel_subscriptions {where}ORDER BY workspace, channel_id", args
+            f"SELECT {_SUBSCRIPTION} FROM channel_subscriptions {where}"
+            "ORDER BY workspace, channel_id",
+            args,
         )
         return [_subscription(r) for r in found]
 
@@ -374,13 +350,14 @@ class Subscriptions:
             " AND s.channel_id = ? AND s.status = 'pending' ORDER BY p.submitted_at LIMIT 10",
             (workspace, channel_id),
         )
-        idle = await self.db.fetchall(
-            f"{_S} WHERE {where} AND status = 'active' ORDER BY last_activity_at LIMIT 5",
-            (workspace, channel_id),
-        )
         return SummaryRows(
             started=int(started[0]) if started else 0,
             outcomes={r[0]: r[1] for r in ended},
             pending=[(rows.session(r), when_required(r["plan_at"])) for r in pending],
-            idle=[rows.session(r) for r in idle],
+            idle=await _sessions(
+                self.db,
+                f"{where} AND status = 'active'",
+                "last_activity_at",
+                (workspace, channel_id, 5),
+            ),
         )

@@ -8,19 +8,16 @@ from core.models import OutboxRow
 from core.records.jobs import WebhookSubscription
 from core.store import outbox
 from core.store.codec import dumps, loads, when_required
-from core.store.db import Database, Row, Tx
+from core.store.db import Database, Row, Tx, marks
+
+_COLUMNS = "id, workspace, url, secret, events, created_by, created_at, active"
+_W = f"SELECT {_COLUMNS} FROM webhook_subscriptions"
 
 
 def _webhook(row: Row) -> WebhookSubscription:
+    id_, workspace, url, secret, events, by, at, active = tuple(row)[:8]
     return WebhookSubscription(
-        id=row["id"],
-        workspace=row["workspace"],
-        url=row["url"],
-        secret=row["secret"],
-        events=tuple(loads(row["events"]) or ()),
-        created_by=row["created_by"],
-        created_at=when_required(row["created_at"]),
-        active=bool(row["active"]),
+        id_, workspace, url, secret, tuple(loads(events) or ()), by, when_required(at), bool(active)
     )
 
 
@@ -31,10 +28,9 @@ class Webhooks:
     async def add(self, webhook: WebhookSubscription) -> None:
         w = webhook
         await self.db.execute(
-            "INSERT INTO webhook_subscriptions (id, workspace, url, secret, events, active,"
-            " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (w.id, w.workspace, w.url, w.secret, dumps(list(w.events)), w.active, w.created_by,
-             w.created_at),
+            f"INSERT INTO webhook_subscriptions ({_COLUMNS}) VALUES ({marks(8)})",
+            (w.id, w.workspace, w.url, w.secret, dumps(list(w.events)), w.created_by,
+             w.created_at, w.active),
         )  # fmt: skip
 
     async def remove(self, workspace: str, webhook_id: str) -> WebhookSubscription | None:
@@ -44,8 +40,7 @@ class Webhooks:
 
         async def remove(tx: Tx) -> WebhookSubscription | None:
             found = await tx.fetchall(
-                f"SELECT * FROM webhook_subscriptions WHERE workspace = ? AND {condition}",
-                (workspace, *args),
+                f"{_W} WHERE workspace = ? AND {condition}", (workspace, *args)
             )
             if len(found) != 1:
                 return None
@@ -58,15 +53,12 @@ class Webhooks:
 
     async def in_workspace(self, workspace: str) -> list[WebhookSubscription]:
         found = await self.db.fetchall(
-            "SELECT * FROM webhook_subscriptions WHERE workspace = ? ORDER BY created_at, id",
-            (workspace,),
+            f"{_W} WHERE workspace = ? ORDER BY created_at, id", (workspace,)
         )
         return [_webhook(r) for r in found]
 
     async def get(self, webhook_id: str) -> WebhookSubscription | None:
-        row = await self.db.fetchone(
-            "SELECT * FROM webhook_subscriptions WHERE id = ?", (webhook_id,)
-        )
+        row = await self.db.fetchone(f"{_W} WHERE id = ?", (webhook_id,))
         return _webhook(row) if row else None
 
     async def claim_rows(self, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]:
