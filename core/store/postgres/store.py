@@ -10,12 +10,9 @@ from asyncpg import Connection
 from core.store import migrations
 from core.store.lifecycle import StoreLifecycle
 from core.store.postgres import rows
-from core.store.postgres.copy import PgCopy
-from core.store.postgres.engine import Observer, PgDatabase, PgEngine
+from core.store.postgres.engine import PgDatabase, PgEngine
 from core.store.postgres.history import PgHistory
-from core.store.postgres.installations import PgInstallations
 from core.store.postgres.jobs import PgJobs
-from core.store.postgres.tokens import PgTokens
 from core.store.store import Repositories
 
 _log = logging.getLogger(__name__)
@@ -29,9 +26,7 @@ _SCHEMA_TABLE = (
 )
 
 
-class PostgresStore(
-    PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy, StoreLifecycle, Repositories
-):
+class PostgresStore(PgHistory, PgJobs, StoreLifecycle, Repositories):
     """Sessions, plans, events and the outbox in PostgreSQL, shared by any number of replicas."""
 
     backend = "postgres"
@@ -105,10 +100,6 @@ class PostgresStore(
     # -- outbox ------------------------------------------------------------------------------
 
     # -- operations --------------------------------------------------------------------------
-
-    def observe_operations(self, observer: Observer | None) -> None:
-        """Time every write, read and raw call from now on (None stops it)."""
-        self.engine.observe = observer
 
     async def integrity_problems(self) -> list[str]:
         """Invalid indexes (a failed concurrent build) and constraints not validated."""
