@@ -8,18 +8,17 @@ from typing import Any, Protocol
 
 from core.models import Event, Plan, PlanModification, Session
 from core.records.history import Message, Revision, SearchHit
-from core.records.idempotency import IdempotencyStore
-from core.records.installations import InstallationRecord
 from core.records.search import Query
-from core.records.tokens import TokenStore
 from core.store import ops
-from core.store.copy import CopyTarget
+from core.store.copy import Copy
 from core.store.events import Events
+from core.store.installations import Installations
 from core.store.jobs import Jobs, Subscriptions
 from core.store.outbox import Inbound, Outbox
 from core.store.plans import Plans
 from core.store.sessions import Sessions, Workspaces
 from core.store.telemetry import TelemetryStore
+from core.store.tokens import Idempotency, Tokens
 from core.store.webhooks import Webhooks
 
 
@@ -111,31 +110,9 @@ class HistoryStore(Protocol):
     ) -> bool: ...
 
 
-class InstallationStore(Protocol):
-    """Chat-app installations per workspace (multi-workspace OAuth) and OAuth state values."""
-
-    async def put_installation(self, record: InstallationRecord) -> None: ...
-    async def installation(
-        self, platform: str, *, team_id: str, enterprise_id: str = ""
-    ) -> InstallationRecord | None: ...
-    async def installation_for_team(
-        self, platform: str, team_id: str
-    ) -> InstallationRecord | None: ...
-    async def installations(self, platform: str) -> list[InstallationRecord]: ...
-    async def delete_installation(
-        self, platform: str, *, team_id: str, enterprise_id: str = ""
-    ) -> bool: ...
-    async def put_oauth_state(self, state: str, *, platform: str, expires_at: datetime) -> None: ...
-    async def consume_oauth_state(self, state: str, *, platform: str, now: datetime) -> bool: ...
-
-
 class Store(
     HistoryStore,
-    InstallationStore,
-    TokenStore,
-    IdempotencyStore,
     TelemetryStore,
-    CopyTarget,
     Protocol,
 ):
     """Everything the service reads and writes; every write unit is atomic."""
@@ -161,5 +138,10 @@ class Store(
 
     async def checkpoint(self) -> None:
         """Routine upkeep of the database files and the planner's statistics."""
+
+    tokens: Tokens
+    idempotency: Idempotency
+    installations: Installations
+    copy: Copy
 
     async def integrity_problems(self) -> list[str]: ...

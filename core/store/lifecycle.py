@@ -1,5 +1,5 @@
 """What every store does the same way around its engine: opening (refusing a newer schema,
-migrating an older one), closing, and telling listeners about commits."""
+migrating an older one), closing, telling listeners about commits and timing operations."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.errors import StoreError
+from core.store.telemetry import OperationObserver
 
 
 class StoreLifecycle:
@@ -45,3 +46,7 @@ class StoreLifecycle:
     def _committed(self) -> None:
         for listener in self._listeners:
             listener()
+
+    def observe_operations(self, observer: OperationObserver | None) -> None:
+        """Time every write, read and raw call from now on (None stops it)."""
+        self.engine.observe = observer

@@ -4,7 +4,7 @@
 repositories whose statements are written once (core/store/db.py explains how one text runs
 on both engines); a consumer in core takes the repository it uses, not the whole store. The
 backend classes (sqlite/store.py, postgres/store.py) add only what truly differs: opening
-their engine, migrations, integrity checks, backup and copy.
+their engine, migrations, integrity checks and backup.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.store import ops
+from core.store.copy import Copy
 from core.store.db import Database
 from core.store.events import Events
+from core.store.installations import Installations
 from core.store.jobs import Jobs, Subscriptions
 from core.store.outbox import Inbound, Outbox
 from core.store.plans import Plans
 from core.store.sessions import Sessions, Workspaces
+from core.store.tokens import Idempotency, Tokens
 from core.store.webhooks import Webhooks
 from core.store.writes import apply_all
 
@@ -40,6 +43,10 @@ class Repositories:
         self.jobs = Jobs(db)
         self.subscriptions = Subscriptions(db)
         self.webhooks = Webhooks(db)
+        self.tokens = Tokens(db)
+        self.idempotency = Idempotency(db)
+        self.installations = Installations(db)
+        self.copy = Copy(db)
 
     async def apply(self, unit: Sequence[ops.Op]) -> list[Any]:
         """Apply a unit of work atomically; returns each op's result in op order."""

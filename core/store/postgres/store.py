@@ -10,11 +10,8 @@ from asyncpg import Connection
 from core.store import migrations
 from core.store.lifecycle import StoreLifecycle
 from core.store.postgres import rows
-from core.store.postgres.copy import PgCopy
-from core.store.postgres.engine import Observer, PgDatabase, PgEngine
+from core.store.postgres.engine import PgDatabase, PgEngine
 from core.store.postgres.history import PgHistory
-from core.store.postgres.installations import PgInstallations
-from core.store.postgres.tokens import PgTokens
 from core.store.store import Repositories
 
 _log = logging.getLogger(__name__)
@@ -28,7 +25,7 @@ _SCHEMA_TABLE = (
 )
 
 
-class PostgresStore(PgHistory, PgInstallations, PgTokens, PgCopy, StoreLifecycle, Repositories):
+class PostgresStore(PgHistory, StoreLifecycle, Repositories):
     """Sessions, plans, events and the outbox in PostgreSQL, shared by any number of replicas."""
 
     backend = "postgres"
@@ -102,10 +99,6 @@ class PostgresStore(PgHistory, PgInstallations, PgTokens, PgCopy, StoreLifecycle
     # -- outbox ------------------------------------------------------------------------------
 
     # -- operations --------------------------------------------------------------------------
-
-    def observe_operations(self, observer: Observer | None) -> None:
-        """Time every write, read and raw call from now on (None stops it)."""
-        self.engine.observe = observer
 
     async def checkpoint(self) -> None:
         """Refresh the planner's statistics (autovacuum does the rest on PostgreSQL)."""

@@ -10,13 +10,9 @@ from datetime import datetime, timedelta
 from core.store import migrations
 from core.store.lifecycle import StoreLifecycle
 from core.store.sqlite import rows
-from core.store.sqlite.copy import SqliteCopy
 from core.store.sqlite.engine import SqliteDatabase, SqliteEngine
 from core.store.sqlite.history import SqliteHistory
-from core.store.sqlite.installations import SqliteInstallations
 from core.store.sqlite.lock import migrating
-from core.store.sqlite.telemetry import SqliteTelemetry
-from core.store.sqlite.tokens import SqliteTokens
 from core.store.store import Repositories
 
 _log = logging.getLogger(__name__)
@@ -56,10 +52,6 @@ def sqlite_path(url: str) -> str:
 
 class SqliteStore(
     SqliteHistory,
-    SqliteInstallations,
-    SqliteTokens,
-    SqliteTelemetry,
-    SqliteCopy,
     StoreLifecycle,
     Repositories,
 ):
