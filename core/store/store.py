@@ -15,6 +15,7 @@ from typing import Any
 from core.store import ops
 from core.store.db import Database
 from core.store.events import Events
+from core.store.history import Context, History
 from core.store.outbox import Inbound, Outbox
 from core.store.plans import Plans
 from core.store.sessions import Sessions, Workspaces
@@ -35,6 +36,8 @@ class Repositories:
         self.events = Events(db)
         self.outbox = Outbox(db)
         self.inbound = Inbound(db)
+        self.history = History(db)
+        self.context = Context(db)
 
     async def apply(self, unit: Sequence[ops.Op]) -> list[Any]:
         """Apply a unit of work atomically; returns each op's result in op order."""

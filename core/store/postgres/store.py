@@ -12,7 +12,6 @@ from core.store.lifecycle import StoreLifecycle
 from core.store.postgres import rows
 from core.store.postgres.copy import PgCopy
 from core.store.postgres.engine import Observer, PgDatabase, PgEngine
-from core.store.postgres.history import PgHistory
 from core.store.postgres.installations import PgInstallations
 from core.store.postgres.jobs import PgJobs
 from core.store.postgres.tokens import PgTokens
@@ -29,9 +28,7 @@ _SCHEMA_TABLE = (
 )
 
 
-class PostgresStore(
-    PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy, StoreLifecycle, Repositories
-):
+class PostgresStore(PgJobs, PgInstallations, PgTokens, PgCopy, StoreLifecycle, Repositories):
     """Sessions, plans, events and the outbox in PostgreSQL, shared by any number of replicas."""
 
     backend = "postgres"

@@ -12,7 +12,6 @@ from core.store.lifecycle import StoreLifecycle
 from core.store.sqlite import rows
 from core.store.sqlite.copy import SqliteCopy
 from core.store.sqlite.engine import SqliteDatabase, SqliteEngine
-from core.store.sqlite.history import SqliteHistory
 from core.store.sqlite.installations import SqliteInstallations
 from core.store.sqlite.jobs import SqliteJobs
 from core.store.sqlite.lock import migrating
@@ -56,7 +55,6 @@ def sqlite_path(url: str) -> str:
 
 
 class SqliteStore(
-    SqliteHistory,
     SqliteJobs,
     SqliteInstallations,
     SqliteTokens,
