@@ -15,18 +15,11 @@ from core.errors import Conflict, NotFound
 from core.models import JSON, Event, Plan, PlanModification, Session, new_id
 from core.records.history import Message, MessageRole, Revision, SearchHit
 from core.records.search import Query
-from core.store import ops
+from core.store import ops, writes
 from core.store.codec import dumps, when, when_required
 from core.store.db import Database, Row, Tx, marks
 from core.store.decode import EVENT_COLUMNS, expired_contexts, stored_context, stored_json
 from core.store.search import search
-from core.store.writes import (
-    add_modification,
-    allocate_ref,
-    apply_all,
-    coalesce_activity,
-    session_facts,
-)
 
 _ROLE = {r.value: r for r in MessageRole}
 _COLUMNS = (
@@ -34,10 +27,7 @@ _COLUMNS = (
     " edited_at, deleted_at, deleted_by"
 )
 _M = f"SELECT {_COLUMNS} FROM messages"
-_REVISION_INSERT = (
-    "INSERT INTO message_revisions (message_id, revision, content, written_at, replaced_at,"
-    f" replaced_by) VALUES ({marks(6)})"
-)
+_REVISION_COLUMNS = "message_id, revision, content, written_at, replaced_at, replaced_by"
 _EXPIRY = "SELECT key, expires_at FROM context_expiry WHERE session_id = ?"
 _CHUNK = 500  # ids per IN list
 
@@ -46,31 +36,24 @@ ContextMerge = Callable[[JSON, dict[str, datetime], str], tuple[JSON, dict[str, 
 
 
 def _message(row: Row) -> Message:
+    """A row selected with _COLUMNS, read by position."""
+    id_, session_id, seq, role, author, content, parent, metadata, at, edited, deleted, by = tuple(
+        row
+    )[:12]
     return Message(
-        id=row["id"],
-        session_id=row["session_id"],
-        seq=row["seq"],
-        role=_ROLE[row["role"]],
-        author_id=row["author_id"],
-        content=row["content"],
-        parent_id=row["parent_id"],
-        metadata=stored_json(row["metadata"], "messages", row["id"]),
-        created_at=when_required(row["created_at"]),
-        edited_at=when(row["edited_at"]),
-        deleted_at=when(row["deleted_at"]),
-        deleted_by=row["deleted_by"],
-    )
+        id=id_, session_id=session_id, seq=seq, role=_ROLE[role], author_id=author,
+        content=content, parent_id=parent, metadata=stored_json(metadata, "messages", id_),
+        created_at=when_required(at), edited_at=when(edited), deleted_at=when(deleted),
+        deleted_by=by,
+    )  # fmt: skip
 
 
 def _revision(row: Row) -> Revision:
     return Revision(
-        message_id=row["message_id"],
-        revision=row["revision"],
-        content=row["content"],
+        message_id=row["message_id"], revision=row["revision"], content=row["content"],
         written_at=when_required(row["written_at"]),
-        replaced_at=when_required(row["replaced_at"]),
-        replaced_by=row["replaced_by"],
-    )
+        replaced_at=when_required(row["replaced_at"]), replaced_by=row["replaced_by"],
+    )  # fmt: skip
 
 
 def _chunks(ids: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
@@ -98,7 +81,9 @@ async def insert_messages(tx: Tx, messages: Sequence[Message]) -> None:
         for r in m.revisions
     ]
     if revisions:
-        await tx.executemany(_REVISION_INSERT, revisions)
+        await tx.executemany(
+            f"INSERT INTO message_revisions ({_REVISION_COLUMNS}) VALUES ({marks(6)})", revisions
+        )
 
 
 async def _insert_plan(tx: Tx, p: Plan) -> None:
@@ -160,14 +145,14 @@ async def _copy_history(tx: Tx, parent_id: str, child_id: str, up_to: int) -> No
         )
     ]
     new_ids = {m.id: new_id() for m in found}
-    revisions: dict[str, list[Revision]] = {}
+    by_id = {m.id: m for m in found}
     for r in await tx.fetchall(
         "SELECT r.* FROM message_revisions r JOIN messages m ON m.id = r.message_id"
         " WHERE m.session_id = ? AND m.seq <= ? ORDER BY r.message_id, r.revision",
         (parent_id, up_to),
     ):
         rev = _revision(r)
-        revisions.setdefault(rev.message_id, []).append(
+        by_id[rev.message_id].revisions.append(
             dataclasses.replace(rev, message_id=new_ids[rev.message_id])
         )
     copies = [
@@ -176,7 +161,6 @@ async def _copy_history(tx: Tx, parent_id: str, child_id: str, up_to: int) -> No
             id=new_ids[m.id],
             session_id=child_id,
             parent_id=new_ids.get(m.parent_id, m.parent_id) if m.parent_id else None,
-            revisions=revisions.get(m.id, []),
         )
         for m in found
     ]
@@ -223,14 +207,11 @@ class History:
         touch_after: timedelta,
         abandon_after: timedelta,
     ) -> Message:
-        """Append to the session `ref` names after `check` approves, in one transaction.
-
-        The seq is the next one of the session, and activity is recorded when the last one
-        is older than `touch_after` (coalesced).
-        """
+        """Append to the session `ref` names after `check` approves, as its next seq; activity
+        is recorded when the last is older than `touch_after` (coalesced)."""
 
         async def unit(tx: Tx) -> Message:
-            facts = await session_facts(tx, workspace, ref, draft.author_id)
+            facts = await writes.session_facts(tx, workspace, ref, draft.author_id)
             check(facts)
             if draft.parent_id is not None and not await tx.fetchone(
                 "SELECT 1 FROM messages WHERE id = ? AND session_id = ?",
@@ -244,7 +225,7 @@ class History:
             assert row is not None
             message = dataclasses.replace(draft, session_id=facts.session_id, seq=int(row[0]))
             await insert_messages(tx, [message])
-            await coalesce_activity(
+            await writes.coalesce_activity(
                 tx, facts, draft.created_at, touch_after=touch_after, abandon_after=abandon_after
             )
             return message
@@ -253,11 +234,7 @@ class History:
 
     async def insert(self, messages: Sequence[Message]) -> None:
         """Bulk insert with explicit seqs in one transaction (import and corpus loading)."""
-
-        async def unit(tx: Tx) -> None:
-            await insert_messages(tx, messages)
-
-        await self.db.write(unit)
+        await self.db.write(lambda tx: insert_messages(tx, messages))
 
     async def edit(
         self,
@@ -273,20 +250,18 @@ class History:
 
         async def unit(tx: Tx) -> Message:
             current = await _live(tx, session_id, seq)
-            row = await tx.fetchone(
-                "SELECT COALESCE(MAX(revision), 0) + 1 FROM message_revisions WHERE message_id = ?",
-                (current.id,),
-            )
-            assert row is not None
             written = current.edited_at or current.created_at
             await tx.execute(
-                _REVISION_INSERT, (current.id, int(row[0]), current.content, written, at, by)
+                f"INSERT INTO message_revisions ({_REVISION_COLUMNS}) SELECT ?,"
+                " COALESCE(MAX(revision), 0) + 1, ?, ?, ?, ? FROM message_revisions"
+                " WHERE message_id = ?",
+                (current.id, current.content, written, at, by, current.id),
             )
             await tx.execute(
                 "UPDATE messages SET content = ?, edited_at = ? WHERE id = ?",
                 (content, at, current.id),
             )
-            await apply_all(tx, extra)
+            await writes.apply_all(tx, extra)
             return dataclasses.replace(current, content=content, edited_at=at)
 
         return await self.db.write(unit)
@@ -303,7 +278,7 @@ class History:
                 "UPDATE messages SET content = '', deleted_at = ?, deleted_by = ? WHERE id = ?",
                 (at, by, current.id),
             )
-            await apply_all(tx, extra)
+            await writes.apply_all(tx, extra)
             return dataclasses.replace(current, content="", deleted_at=at, deleted_by=by)
 
         return await self.db.write(unit)
@@ -405,8 +380,8 @@ class History:
         history up to `up_to_seq`, all in one transaction; returns the child's ref."""
 
         async def unit(tx: Tx) -> int:
-            ref = await allocate_ref(tx, ops.AllocateRef(workspace))
-            await apply_all(tx, build(ref))
+            ref = await writes.allocate_ref(tx, ops.AllocateRef(workspace))
+            await writes.apply_all(tx, build(ref))
             await _copy_history(tx, parent_id, child_id, up_to_seq)
             return ref
 
@@ -426,12 +401,12 @@ class History:
         """Recreate a whole session in one transaction (all or nothing); returns its new ref."""
 
         async def unit(tx: Tx) -> int:
-            ref = await allocate_ref(tx, ops.AllocateRef(session.workspace))
-            await apply_all(tx, build(ref))
+            ref = await writes.allocate_ref(tx, ops.AllocateRef(session.workspace))
+            await writes.apply_all(tx, build(ref))
             for plan in plans:
                 await _insert_plan(tx, plan)
             for modification in modifications:
-                await add_modification(tx, ops.AddModification(modification))
+                await writes.add_modification(tx, ops.AddModification(modification))
             await insert_messages(tx, messages)
             await _insert_events(tx, events)
             await _put_expiry(tx, session.id, dict(expiry))
@@ -443,11 +418,8 @@ class History:
         self, *, session_ids: Sequence[str], plan_ids: Sequence[str], message_ids: Sequence[str]
     ) -> bool:
         """Whether any of these ids already names a row (an import then takes new ids)."""
-        for table, ids in (
-            ("sessions", session_ids),
-            ("plans", plan_ids),
-            ("messages", message_ids),
-        ):
+        tables = {"sessions": session_ids, "plans": plan_ids, "messages": message_ids}
+        for table, ids in tables.items():
             for in_list, chunk in _chunks(ids):
                 sql = f"SELECT 1 FROM {table} WHERE id IN ({in_list}) LIMIT 1"
                 if await self.db.fetchone(sql, chunk):
@@ -486,7 +458,7 @@ class Context:
                 (dumps(context), now, session_id),
             )
             await _put_expiry(tx, session_id, dict(changes))
-            await apply_all(tx, extra)
+            await writes.apply_all(tx, extra)
             final = {**expiry, **changes}
             return context, {k: v for k, v in final.items() if v is not None and k in context}
 

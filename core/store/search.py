@@ -39,18 +39,41 @@ _HEADLINE = (
 _HIT = "m.id, m.session_id, m.seq, m.role, m.author_id, m.created_at, s.ref, s.title"
 
 
-def to_fts5(query: Query) -> str:
-    """`deploy "rolled back" roll*` → `("deploy") AND ("rolled back") AND ("roll" *)`."""
+@dataclass(frozen=True, slots=True)
+class _Syntax:
+    """How one engine writes a term and the three operators (each part in parentheses)."""
+
+    quote: str  # the term's quote, doubled inside it
+    backslash: bool  # backslashes escape (to_tsquery), so they are doubled too
+    prefix: str  # appended to a prefix term
+    all_of: str
+    any_of: str
+    but_not: str
+
+
+_FTS5 = _Syntax('"', False, " *", " AND ", " OR ", " NOT ")
+_TSQUERY = _Syntax("'", True, ":*", " & ", " | ", " & !")
+
+
+def _render(query: Query, syntax: _Syntax, pairs: set[tuple[str, str]]) -> str:
     match query:
         case Term(text, prefix):
-            quoted = '"' + text.replace('"', '""') + '"'
-            return quoted + " *" if prefix else quoted
-        case AllOf(parts):
-            return " AND ".join(f"({to_fts5(part)})" for part in parts)
-        case AnyOf(parts):
-            return " OR ".join(f"({to_fts5(part)})" for part in parts)
+            pairs.update(itertools.pairwise(_WORD.findall(text.lower())))
+            if syntax.backslash:
+                text = text.replace("\\", "\\\\")
+            q = syntax.quote
+            return q + text.replace(q, q + q) + q + (syntax.prefix if prefix else "")
+        case AllOf(parts) | AnyOf(parts):
+            glue = syntax.all_of if isinstance(query, AllOf) else syntax.any_of
+            return glue.join(f"({_render(part, syntax, pairs)})" for part in parts)
         case Without(keep, drop):
-            return f"({to_fts5(keep)}) NOT ({to_fts5(drop)})"
+            kept, dropped = _render(keep, syntax, pairs), _render(drop, syntax, pairs)
+            return f"({kept}){syntax.but_not}({dropped})"
+
+
+def to_fts5(query: Query) -> str:
+    """`deploy "rolled back" roll*` → `("deploy") AND ("rolled back") AND ("roll" *)`."""
+    return _render(query, _FTS5, set())
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,29 +84,10 @@ class TsQuery:
     phrase_pairs: frozenset[tuple[str, str]]
 
 
-def _lexeme(text: str, *, prefix: bool) -> str:
-    """A term as a quoted tsquery operand; quotes and backslashes escaped."""
-    body = text.replace("\\", "\\\\").replace("'", "''")
-    return f"'{body}'" + (":*" if prefix else "")
-
-
-def _render(query: Query, pairs: set[tuple[str, str]]) -> str:
-    match query:
-        case Term(text, prefix):
-            pairs.update(itertools.pairwise(_WORD.findall(text.lower())))
-            return _lexeme(text, prefix=prefix)
-        case AllOf(parts):
-            return " & ".join(f"({_render(part, pairs)})" for part in parts)
-        case AnyOf(parts):
-            return " | ".join(f"({_render(part, pairs)})" for part in parts)
-        case Without(keep, drop):
-            return f"({_render(keep, pairs)}) & !({_render(drop, pairs)})"
-
-
 def to_tsquery(query: Query) -> TsQuery:
     """The `to_tsquery` text of a query tree, with the word pairs of its phrases."""
     pairs: set[tuple[str, str]] = set()
-    return TsQuery(_render(query, pairs), frozenset(pairs))
+    return TsQuery(_render(query, _TSQUERY, pairs), frozenset(pairs))
 
 
 def _snippet(headline: str, content: str, pairs: frozenset[tuple[str, str]]) -> str:
@@ -111,19 +115,16 @@ def _snippet(headline: str, content: str, pairs: frozenset[tuple[str, str]]) -> 
     return snippet
 
 
-@dataclass(frozen=True, slots=True)
-class _Statement:
-    sql: str
-    params: list[Any]  # the query text first: the scope's and the page's values follow
-    snippet: Callable[[Row], str]
+# A statement: its text, the values bound before the scope's, and how a row's snippet is read.
+Statement = tuple[str, list[Any], Callable[[Row], str]]
 
 
-def _fts5(query: Query, where: str, one_session: bool) -> _Statement:
+def _fts5(query: Query, where: str, one_session: bool) -> Statement:
     # Workspace-wide, order by `rank` alone: FTS5 sorts inside its scan and snippets only the
     # rows returned. In one session, bm25() lets SQLite drop other sessions' matches before
     # ranking, which is cheaper than ranking every match in the workspace.
     order = "bm25(messages_fts)" if one_session else "messages_fts.rank"
-    return _Statement(
+    return (
         f"SELECT {_HIT}, snippet(messages_fts, 0, '{MATCH_START}', '{MATCH_END}', '…', 16)"
         " AS snip FROM messages_fts JOIN messages m ON m.message_no = messages_fts.rowid"
         f" JOIN sessions s ON s.id = m.session_id WHERE messages_fts MATCH ? AND {where}"
@@ -133,11 +134,11 @@ def _fts5(query: Query, where: str, one_session: bool) -> _Statement:
     )
 
 
-def _tsvector(query: Query, where: str, one_session: bool) -> _Statement:
+def _tsvector(query: Query, where: str, one_session: bool) -> Statement:
     # The GIN index finds the matches; the headline (the costly part) is made only for the
     # page of rows returned.
     tsquery = to_tsquery(query)
-    return _Statement(
+    return (
         "SELECT hit.*, ts_headline('sessionbot_search', hit.content, hit.q, ?) AS snip"
         f" FROM (SELECT m.message_no, {_HIT}, m.content, q.q, ts_rank(m.search, q.q, 1) AS rank"
         " FROM to_tsquery('sessionbot_search', ?) AS q (q)"
@@ -160,24 +161,19 @@ async def search(
     if session_id is not None:
         where += " AND m.session_id = ?"
         args.append(session_id)
-    statement = _STATEMENTS[db.dialect.name](query, where, session_id is not None)
+    sql, params, snippet = _STATEMENTS[db.dialect.name](query, where, session_id is not None)
     try:
-        found = await db.fetchall(statement.sql, [*statement.params, *args, limit, offset])
+        found = await db.fetchall(sql, [*params, *args, limit, offset])
     except StoreError as exc:
         if "fts5" in str(exc.__cause__):
             raise UsageError("That search query is not valid.") from exc
         raise
     return [
         SearchHit(
-            session_id=r["session_id"],
-            session_ref=r["ref"],
-            session_title=r["title"],
-            message_id=r["id"],
-            seq=r["seq"],
-            role=MessageRole(r["role"]),
-            author_id=r["author_id"],
-            created_at=when_required(r["created_at"]),
-            snippet=statement.snippet(r),
+            session_id=r["session_id"], session_ref=r["ref"], session_title=r["title"],
+            message_id=r["id"], seq=r["seq"], role=MessageRole(r["role"]),
+            author_id=r["author_id"], created_at=when_required(r["created_at"]),
+            snippet=snippet(r),
         )
         for r in found
-    ]
+    ]  # fmt: skip
