@@ -14,6 +14,7 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import Conflict
+from core.history.messages import HistoryService
 from core.models import (
     Decision,
     Event,
@@ -178,3 +179,40 @@ async def test_events_appended_through_two_replicas_get_gap_free_seqs(
     assert len(set(seqs)) == 60
     events = await store.events.newest(session.id, limit=1000)
     assert [e.seq for e in reversed(events)] == list(range(1, len(events) + 1))
+
+
+async def test_messages_appended_through_two_replicas_get_gap_free_seqs(
+    store: Store, second: Store
+) -> None:
+    clock = ManualClock(NOW)
+    one = HistoryService(SessionService(store, clock=clock))
+    two = HistoryService(SessionService(second, clock=clock))
+    owner = actor("owner")
+    session = await one.service.start(owner, CHAT, "busy")
+    sent = await asyncio.gather(
+        *((one if i % 2 else two).append(owner, session.id, f"note {i}") for i in range(60))
+    )
+    assert sorted(m.seq for m in sent) == list(range(1, 61))
+    stored = await store.history.after(session.id, after_seq=0, limit=100)
+    assert [m.seq for m in stored] == list(range(1, 61))
+    assert {m.content for m in stored} == {f"note {i}" for i in range(60)}
+
+
+async def test_edits_of_one_message_through_two_replicas_keep_every_text(
+    store: Store, second: Store
+) -> None:
+    clock = ManualClock(NOW)
+    one = HistoryService(SessionService(store, clock=clock))
+    two = HistoryService(SessionService(second, clock=clock))
+    owner = actor("owner")
+    session = await one.service.start(owner, CHAT, "busy")
+    await one.append(owner, session.id, "draft 0")
+    await asyncio.gather(
+        *((one if i % 2 else two).edit(owner, session.id, 1, f"draft {i}") for i in range(1, 21))
+    )
+    message = await store.history.message(session.id, seq=1)
+    assert message is not None
+    assert [r.revision for r in message.revisions] == list(range(1, 21))
+    texts = [r.content for r in message.revisions] + [message.content]
+    assert sorted(texts) == sorted(f"draft {i}" for i in range(21))
+    assert texts[0] == "draft 0"
