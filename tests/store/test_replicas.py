@@ -24,6 +24,7 @@ from core.models import (
     OutboxStatus,
     PlanStatus,
     Role,
+    Session,
     Source,
     new_id,
 )
@@ -181,14 +182,22 @@ async def test_events_appended_through_two_replicas_get_gap_free_seqs(
     assert [e.seq for e in reversed(events)] == list(range(1, len(events) + 1))
 
 
-async def test_messages_appended_through_two_replicas_get_gap_free_seqs(
+@pytest.fixture
+async def two_histories(
     store: Store, second: Store
-) -> None:
+) -> tuple[HistoryService, HistoryService, Session]:
+    """The history feature on both replicas, and a session to write to."""
     clock = ManualClock(NOW)
     one = HistoryService(SessionService(store, clock=clock))
     two = HistoryService(SessionService(second, clock=clock))
+    return one, two, await one.service.start(actor("owner"), CHAT, "busy")
+
+
+async def test_messages_appended_through_two_replicas_get_gap_free_seqs(
+    store: Store, two_histories: tuple[HistoryService, HistoryService, Session]
+) -> None:
+    one, two, session = two_histories
     owner = actor("owner")
-    session = await one.service.start(owner, CHAT, "busy")
     sent = await asyncio.gather(
         *((one if i % 2 else two).append(owner, session.id, f"note {i}") for i in range(60))
     )
@@ -199,13 +208,10 @@ async def test_messages_appended_through_two_replicas_get_gap_free_seqs(
 
 
 async def test_edits_of_one_message_through_two_replicas_keep_every_text(
-    store: Store, second: Store
+    store: Store, two_histories: tuple[HistoryService, HistoryService, Session]
 ) -> None:
-    clock = ManualClock(NOW)
-    one = HistoryService(SessionService(store, clock=clock))
-    two = HistoryService(SessionService(second, clock=clock))
+    one, two, session = two_histories
     owner = actor("owner")
-    session = await one.service.start(owner, CHAT, "busy")
     await one.append(owner, session.id, "draft 0")
     await asyncio.gather(
         *((one if i % 2 else two).edit(owner, session.id, 1, f"draft {i}") for i in range(1, 21))
