@@ -36,7 +36,7 @@ from prometheus_client.registry import Collector
 from core.clock import Clock
 from core.models import Status
 from core.store import decode
-from core.store.base import Store
+from core.store.store import Store
 
 _log = logging.getLogger(__name__)
 

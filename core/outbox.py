@@ -24,7 +24,7 @@ from core.clock import Clock
 from core.delivery import Delivery, DeliveryError
 from core.jobs.webhooks import UNREACHABLE, WebhookDelivery, WebhookSender
 from core.models import OutboxKind, OutboxRow
-from core.store.base import Store
+from core.store.store import Store
 from core.views import View
 
 __all__ = ["Delivery", "DeliveryError", "OutboxDispatcher"]

@@ -57,7 +57,7 @@ from core.records.jobs import JobRun
 from core.settings import effective_settings, parse_setting
 from core.states import Action, allowed_from, next_status
 from core.store import ops
-from core.store.base import Store
+from core.store.store import Store
 from core.users import check_user_id
 from core.views import mention
 from core.waiting import waiting_total

@@ -25,8 +25,8 @@ from core.delivery import DeliveryError
 from core.models import OutboxKind, OutboxRow, OutboxStatus, Session, new_id
 from core.records.jobs import WebhookSubscription
 from core.store import ops
-from core.store.base import Store
 from core.store.codec import ts
+from core.store.store import Store
 from core.store.webhooks import Webhooks
 
 _log = logging.getLogger(__name__)

@@ -32,6 +32,9 @@ from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 Row = Any  # sqlite3.Row or asyncpg.Record: by position and by name
+# Told of every database operation: (kind, seconds), kind being `write` (a unit of work until
+# its commit is durable), `read` or `raw` (pragmas, scripts). Called on the event loop.
+OperationObserver = Callable[[str, float], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,8 @@ from core.clock import ManualClock
 from core.jobs import summaries
 from core.models import Actor, ChatRef, Role, Source
 from core.service import ServiceConfig, SessionService
-from core.store.base import Store
 from core.store.factory import open_store
+from core.store.store import Store
 from tests.adapters.slack.harness import BOT_TOKEN, WORKSPACE, plan_button
 from tests.conftest import count
 from tests.fakes.slack_api import FakeSlackApi, Message

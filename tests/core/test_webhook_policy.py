@@ -24,7 +24,7 @@ from core.outbox import OutboxDispatcher
 from core.records.jobs import WebhookSubscription
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import CHAT, actor
 
 ADMIN = actor("root")

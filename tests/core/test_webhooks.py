@@ -24,8 +24,8 @@ from core.models import Decision, EventType, ModAction
 from core.outbox import OutboxDispatcher
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
-from core.store.base import Store
 from core.store.sqlite.store import SqliteStore
+from core.store.store import Store
 from tests.conftest import CHAT, actor, count
 
 ADMIN = actor("root")

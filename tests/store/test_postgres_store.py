@@ -17,11 +17,11 @@ from core.records.history import MATCH_END, MATCH_START
 from core.records.jobs import Reminder, ReminderKind, ReminderStatus, SendReminder
 from core.service import SessionService
 from core.store import ops
-from core.store.base import Store
 from core.store.factory import open_store
 from core.store.postgres.engine import pool_settings, safe_url
-from core.store.postgres.search import to_tsquery
 from core.store.postgres.store import PostgresStore
+from core.store.search import to_tsquery
+from core.store.store import Store
 from tests.conftest import CHAT, WS, actor
 from tests.pg import PgServer, new_database_name
 

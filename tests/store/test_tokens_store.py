@@ -10,8 +10,8 @@ import pytest
 from core.errors import Conflict
 from core.records.idempotency import IN_PROGRESS_LEASE, StoredResponse
 from core.records.tokens import ApiToken
-from core.store.base import Store
 from core.store.factory import open_store
+from core.store.store import Store
 from tests.conftest import WS
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

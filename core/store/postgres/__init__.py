@@ -26,7 +26,7 @@ a copy between the backends maps column to column. Types:
 
 Transactions: one pooled READ COMMITTED transaction per unit of work (`engine.py`), with
 compare-and-set updates and row locks where SQLite relied on its single writer
-(`writes.py`); replica-safe claims in `core/store/jobs.py` and `outbox.py`; search in `search.py`.
+(`writes.py`); replica-safe claims in `jobs.py` and `outbox.py`; search in `search.py`.
 """
 
 from core.store.postgres.store import PostgresStore

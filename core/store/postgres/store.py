@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from asyncpg import Connection
 
 from core.store import migrations
-from core.store.lifecycle import StoreLifecycle
-from core.store.postgres import rows
 from core.store.postgres.engine import PgDatabase, PgEngine
-from core.store.postgres.history import PgHistory
-from core.store.store import Repositories
+from core.store.store import Store
 
 _log = logging.getLogger(__name__)
 
-_S = f"SELECT {rows.SESSION_COLUMNS} FROM sessions"
 # Held (session-level advisory lock) while migrating, so replicas starting together take turns.
 MIGRATION_LOCK = 0x5E5510B07
 _SCHEMA_TABLE = (
@@ -25,19 +20,18 @@ _SCHEMA_TABLE = (
 )
 
 
-class PostgresStore(PgHistory, StoreLifecycle, Repositories):
+class PostgresStore(Store):
     """Sessions, plans, events and the outbox in PostgreSQL, shared by any number of replicas."""
 
     backend = "postgres"
+    engine: PgEngine
 
     def __init__(self, url: str) -> None:
         if not url.startswith(("postgresql://", "postgres://")):
             raise ValueError("not a PostgreSQL URL")
         self.url = url
-        self._listeners: list[Callable[[], None]] = []
         self.engine = PgEngine(url, on_commit=self._committed)
-        self.db = PgDatabase(self.engine)
-        self._repositories()
+        super().__init__(PgDatabase(self.engine))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -81,22 +75,6 @@ class PostgresStore(PgHistory, StoreLifecycle, Repositories):
         for name in applied:
             _log.info("applied migration %s", name)
         return applied
-
-    # -- writes ------------------------------------------------------------------------------
-
-    # -- sessions ----------------------------------------------------------------------------
-
-    # -- plans -------------------------------------------------------------------------------
-
-    # -- events ------------------------------------------------------------------------------
-
-    # -- workspace settings ------------------------------------------------------------------
-
-    # -- stats -------------------------------------------------------------------------------
-
-    # -- inbound dedupe ----------------------------------------------------------------------
-
-    # -- outbox ------------------------------------------------------------------------------
 
     # -- operations --------------------------------------------------------------------------
 

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
-from datetime import datetime, timedelta
 
 from core.store import migrations
-from core.store.lifecycle import StoreLifecycle
-from core.store.sqlite import rows
 from core.store.sqlite.engine import SqliteDatabase, SqliteEngine
-from core.store.sqlite.history import SqliteHistory
 from core.store.sqlite.lock import migrating
-from core.store.store import Repositories
+from core.store.store import Store
 
 _log = logging.getLogger(__name__)
-
-_S = f"SELECT {rows.SESSION_COLUMNS} FROM sessions"
 
 
 def _apply_missing(conn: sqlite3.Connection) -> list[str]:
@@ -50,22 +43,17 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SqliteStore(
-    SqliteHistory,
-    StoreLifecycle,
-    Repositories,
-):
+class SqliteStore(Store):
     """Sessions, plans, events and the outbox in SQLite, written by one group-committing writer."""
 
     backend = "sqlite"
+    engine: SqliteEngine
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = sqlite_path(url)
-        self._listeners: list[Callable[[], None]] = []
         self.engine = SqliteEngine(self.path, on_commit=self._committed)
-        self.db = SqliteDatabase(self.engine)
-        self._repositories()
+        super().__init__(SqliteDatabase(self.engine))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -101,22 +89,6 @@ class SqliteStore(
             _log.info("applied migration %s", name)
         return applied
 
-    # -- writes ------------------------------------------------------------------------------
-
-    # -- sessions ----------------------------------------------------------------------------
-
-    # -- plans -------------------------------------------------------------------------------
-
-    # -- events ------------------------------------------------------------------------------
-
-    # -- workspace settings ------------------------------------------------------------------
-
-    # -- stats -------------------------------------------------------------------------------
-
-    # -- inbound dedupe ----------------------------------------------------------------------
-
-    # -- outbox ------------------------------------------------------------------------------
-
     # -- operations --------------------------------------------------------------------------
 
     async def checkpoint(self) -> None:
@@ -141,7 +113,3 @@ class SqliteStore(
             return problems
 
         return await self.engine.run_raw(check)
-
-
-def _span(start: str, end: str) -> timedelta:
-    return datetime.fromisoformat(end) - datetime.fromisoformat(start)
