@@ -24,9 +24,9 @@ import aiosqlite
 
 from core.models import Actor, ChatRef, EventType, Source
 from core.service import SessionService
-from core.store.base import Store
 from core.store.factory import open_store
 from core.store.sqlite.store import SqliteStore
+from core.store.store import Store
 
 WS = "console:bench"
 PAYLOAD = {"tool": "shell", "args": "x" * 150}

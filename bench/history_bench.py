@@ -8,7 +8,7 @@ H3 export of the --big session as JSON and Markdown, streamed to a sink (target:
    growth ≤ 50 MB), sampled from /proc/self/statm every 2 ms.
 
 Sessions are created through SessionService; messages are bulk-loaded through the store's
-writer (`SqliteStore.insert_messages`, 20,000 per transaction, FTS triggers firing) instead
+writer (`store.history.insert`, 20,000 per transaction, FTS triggers firing) instead
 of one service call each, which would only measure the append path again.
 
     python -m bench.history_bench [--big 100000] [--corpus 1000000] [--sessions 10000]
@@ -114,7 +114,7 @@ async def _flush(store: SqliteStore, batch: list, maker: TextMaker, n0: int) -> 
                 at + timedelta(seconds=n0 + i))
         for i, (sid, seq) in enumerate(batch)
     ]  # fmt: skip
-    await store.insert_messages(rows)
+    await store.history.insert(rows)
 
 
 async def timed(n: int, call: Callable[[int], Awaitable[object]]) -> dict[str, float]:
@@ -146,7 +146,7 @@ async def bench_reads(history: HistoryService, big: Target) -> None:
     store = history.store
 
     def newest(i: int) -> Awaitable[object]:
-        return store.messages_before(big.id, before_seq=None, limit=20)
+        return store.history.before(big.id, before_seq=None, limit=20)
 
     def page(i: int) -> Awaitable[object]:
         return history.page(ACTOR, big.id)

@@ -23,8 +23,8 @@ from core.history.context import purge_context
 from core.outbox import Delivery, OutboxDispatcher
 from core.runner import CommandRunner
 from core.service import SessionService
-from core.store.base import Store
 from core.store.factory import open_store
+from core.store.store import Store
 
 _log = logging.getLogger(__name__)
 

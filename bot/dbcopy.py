@@ -31,8 +31,8 @@ async def copy_database(source_url: str, target_url: str) -> int:
         try:
             print(f"copying {_safe(source_url)} -> {_safe(target_url)}")
             report = await copy_store(
-                source,
-                target,
+                source.copy,
+                target.copy,
                 progress=lambda table, rows: print(f"  {table:24} {rows:>9,} rows read"),
             )
         except CopyError as exc:

@@ -36,7 +36,7 @@ from prometheus_client.registry import Collector
 from core.clock import Clock
 from core.models import Status
 from core.store import decode
-from core.store.base import Store
+from core.store.store import Store
 
 _log = logging.getLogger(__name__)
 
@@ -173,10 +173,7 @@ class Metrics:
         """Time the store's operations and read its counts (and the dispatcher's) on scrape."""
         self._store = store
         self._deliveries.source = deliveries
-        # A backend still being built may lack the telemetry hooks: its metrics stay empty.
-        observe = getattr(store, "observe_operations", None)
-        if observe is not None:
-            observe(self.db_operation)
+        store.observe_operations(self.db_operation)
 
     def mount(self, app: web.Application, path: str = "/metrics") -> None:
         """Serve `path` and count every request of `app` (before the app starts)."""

@@ -24,10 +24,10 @@ from core.errors import SessionBotError, StoreError
 from core.history.records import session_record
 from core.models import Actor, Event, Session, Source
 from core.service import LIST_FILTERS, SessionService
-from core.store.base import Store
 from core.store.factory import open_store
 from core.store.sqlite import backup
 from core.store.sqlite.store import sqlite_path
+from core.store.store import Store
 from core.wording import plural
 
 CLI_WORKSPACE = "console:local"

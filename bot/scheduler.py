@@ -171,7 +171,7 @@ class JobScheduler:
 
     async def sync_summaries(self) -> None:
         """Add, reschedule or remove one cron job per channel subscription."""
-        wanted = {sub.job: sub for sub in await self.service.store.subscriptions()}
+        wanted = {sub.job: sub for sub in await self.service.store.subscriptions.every()}
         for job_id in set(self._summaries) - set(wanted):
             self.scheduler.remove_job(job_id)
             del self._summaries[job_id]

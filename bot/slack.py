@@ -53,8 +53,8 @@ def slack_oauth(slack: SlackConfig, core: Core) -> SlackOAuth | None:
     return SlackOAuth(
         client_id=slack.client_id,
         client_secret=slack.client_secret,
-        installations=SlackInstallationStore(core.store),
-        states=SlackOAuthStateStore(core.store, core.service.clock),
+        installations=SlackInstallationStore(core.store.installations),
+        states=SlackOAuthStateStore(core.store.installations, core.service.clock),
         redirect_uri=slack.redirect_uri,
     )
 

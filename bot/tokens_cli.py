@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 async def run(args: argparse.Namespace, config: Config) -> int:
     store = open_store(config.database_url)
     await store.open()
-    tokens = TokenService(store, clock=SystemClock())
+    tokens = TokenService(store.tokens, clock=SystemClock())
     try:
         if args.token_command == "create":
             return await _create(tokens, args, config)

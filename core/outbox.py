@@ -24,7 +24,7 @@ from core.clock import Clock
 from core.delivery import Delivery, DeliveryError
 from core.jobs.webhooks import UNREACHABLE, WebhookDelivery, WebhookSender
 from core.models import OutboxKind, OutboxRow
-from core.store.base import Store
+from core.store.store import Store
 from core.views import View
 
 __all__ = ["Delivery", "DeliveryError", "OutboxDispatcher"]
@@ -224,7 +224,7 @@ class OutboxDispatcher:
             )
         room = self._room(webhook=True)
         if self.webhooks is not None and room:
-            rows += await self.store.claim_webhook_rows(
+            rows += await self.store.webhooks.claim_rows(
                 now=self.clock.now(), limit=room, lease=self.lease
             )
         return rows

@@ -57,7 +57,7 @@ from core.records.jobs import JobRun
 from core.settings import effective_settings, parse_setting
 from core.states import Action, allowed_from, next_status
 from core.store import ops
-from core.store.base import Store
+from core.store.store import Store
 from core.users import check_user_id
 from core.views import mention
 from core.waiting import waiting_total
@@ -148,7 +148,7 @@ class SessionService:
         self.clock = clock or SystemClock()
         self.config = config or ServiceConfig()
         self._settings: dict[str, tuple[float, WorkspaceSettings]] = {}
-        self.webhooks = WebhookRouter(store)
+        self.webhooks = WebhookRouter(store.webhooks)
         # The platforms this process delivers to (set by the bot once its adapters are known).
         self.delivered_platforms: Callable[[], Collection[str]] | None = None
 
@@ -1088,7 +1088,7 @@ class SessionService:
             ),
             outbox_pending=counts.get("pending", 0),
             outbox_dead=counts.get("dead", 0),
-            jobs=await self.store.job_runs(workspace=actor.workspace),
+            jobs=await self.store.jobs.runs(workspace=actor.workspace),
             outbox_waiting=await waiting_total(self.store.outbox, self.delivered_platforms),
         )
 

@@ -36,8 +36,8 @@ def digest(secret: str) -> str:
 class TokenService:
     """Create, list, revoke and check API tokens."""
 
-    def __init__(self, store: TokenStore, *, clock: Clock) -> None:
-        self.store = store
+    def __init__(self, tokens: TokenStore, *, clock: Clock) -> None:
+        self.tokens = tokens
         self.clock = clock
 
     async def create(
@@ -67,17 +67,17 @@ class TokenService:
             token_hash=digest(secret),
             created_at=self.clock.now(),
         )
-        await self.store.put_api_token(token)
+        await self.tokens.put(token)
         return token, secret
 
     async def list(self, workspace: str | None = None) -> list[ApiToken]:
-        return await self.store.api_tokens(workspace)
+        return await self.tokens.every(workspace)
 
     async def revoke(self, token_id: str) -> ApiToken:
         """Revoke a token by its key id; revoking twice is refused as not found."""
-        if not await self.store.revoke_api_token(token_id, at=self.clock.now()):
+        if not await self.tokens.revoke(token_id, at=self.clock.now()):
             raise NotFound("active API token", token_id[:40])
-        token = await self.store.api_token(token_id)
+        token = await self.tokens.get(token_id)
         assert token is not None
         return token
 
@@ -86,14 +86,14 @@ class TokenService:
         match = _SHAPE.fullmatch(presented)
         if match is None:
             return None
-        token = await self.store.api_token(match.group(1))
+        token = await self.tokens.get(match.group(1))
         if token is None or not hmac.compare_digest(token.token_hash, digest(presented)):
             return None
         if not token.active:
             return None
         now = self.clock.now()
         if token.last_used_at is None or now - token.last_used_at >= USED_EVERY:
-            await self.store.api_token_used(token.id, at=now)
+            await self.tokens.used(token.id, at=now)
             token.last_used_at = now
         return token
 

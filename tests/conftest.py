@@ -24,8 +24,8 @@ from core.clock import ManualClock
 from core.models import Actor, ChatRef, Source
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
-from core.store.base import Store
 from core.store.factory import open_store
+from core.store.store import Store
 from tests.pg import (
     EMPTY_APPLICATION_TABLES,
     END_OTHER_CONNECTIONS,

@@ -240,7 +240,7 @@ class SlackAdapter:
     async def _start_oauth(self) -> None:
         """OAuth mode has no single token to check: each team's is found per request."""
         assert self.oauth is not None
-        teams = await self.oauth.installations.store.installations(PLATFORM)
+        teams = await self.oauth.installations.store.every(PLATFORM)
         self._problem = None
         _log.info("Slack app in %s mode with OAuth; installed in %d team(s)", self.mode, len(teams))
 

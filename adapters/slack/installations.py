@@ -2,7 +2,8 @@
 
 Bolt saves what `oauth.v2.access` returned through `SlackInstallationStore` and reads it back
 on every request (its authorize step); delivery asks `token_for("slack:T…")`. Everything goes
-through core's `InstallationStore`, so installs survive restarts and are shared by replicas.
+through core's `InstallationStore` (`store.installations`), so installs survive restarts and
+are shared by replicas.
 Tokens are secrets: nothing here logs them, and `InstallationRecord` keeps them out of `repr()`.
 """
 
@@ -21,8 +22,7 @@ from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
 from adapters.slack.delivery import PLATFORM
 from core.clock import Clock
-from core.records.installations import InstallationRecord
-from core.store.base import InstallationStore
+from core.records.installations import InstallationRecord, InstallationStore
 
 _log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class SlackInstallationStore(AsyncInstallationStore):
         return _log
 
     async def async_save(self, installation: Installation) -> None:
-        await self.store.put_installation(_record(installation, installation.user_id))
+        await self.store.put(_record(installation, installation.user_id))
         _log.info(
             "Slack app installed in team %s (enterprise %s) by %s",
             installation.team_id,
@@ -104,11 +104,11 @@ class SlackInstallationStore(AsyncInstallationStore):
     async def async_save_bot(self, bot: Bot) -> None:
         """A rotated bot token: keep the installer and the rest of the stored record."""
         key = _key(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
-        known = await self.store.installation(PLATFORM, **key)
+        known = await self.store.get(PLATFORM, **key)
         fresh = _record(bot, known.installer_id if known else None)
         if known is not None:
             fresh = replace(fresh, data={**known.data, **fresh.data})
-        await self.store.put_installation(fresh)
+        await self.store.put(fresh)
 
     async def async_find_bot(
         self,
@@ -118,7 +118,7 @@ class SlackInstallationStore(AsyncInstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> Bot | None:
         key = _key(enterprise_id, team_id, is_enterprise_install)
-        record = await self.store.installation(PLATFORM, **key)
+        record = await self.store.get(PLATFORM, **key)
         return _bot(record) if record else None
 
     async def async_find_installation(
@@ -130,7 +130,7 @@ class SlackInstallationStore(AsyncInstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
         key = _key(enterprise_id, team_id, is_enterprise_install)
-        record = await self.store.installation(PLATFORM, **key)
+        record = await self.store.get(PLATFORM, **key)
         if record is None or (user_id is not None and user_id != record.installer_id):
             return None  # bot-only installs: no per-user installation exists
         return _installation(record)
@@ -147,7 +147,7 @@ class SlackInstallationStore(AsyncInstallationStore):
     ) -> None:
         if user_id is not None:
             return  # one bot install per team; a user's revocation leaves it in place
-        deleted = await self.store.delete_installation(
+        deleted = await self.store.delete(
             PLATFORM, team_id=team_id or "", enterprise_id=enterprise_id or ""
         )
         if deleted:
@@ -158,7 +158,7 @@ class SlackInstallationStore(AsyncInstallationStore):
         team = team_of(workspace)
         if team is None:
             return None
-        record = await self.store.installation_for_team(PLATFORM, team)
+        record = await self.store.for_team(PLATFORM, team)
         return record.bot_token if record and record.bot_token else None
 
 

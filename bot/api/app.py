@@ -23,7 +23,7 @@ def api_app(
     context = ApiContext(
         service=service,
         history=history_for(service),
-        tokens=TokenService(service.store, clock=service.clock),
+        tokens=TokenService(service.store.tokens, clock=service.clock),
         config=config or ApiConfig(),
         openapi=document(routes),
     )

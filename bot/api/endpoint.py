@@ -34,7 +34,7 @@ class Endpoint:
             return await idempotency.idempotent(
                 request,
                 raw,
-                store=api.service.store,
+                ledger=api.service.store.idempotency,
                 clock=api.service.clock,
                 token_id=token.id,
                 run=lambda: self._run(api, request, raw),

@@ -34,7 +34,7 @@ async def idempotent(
     request: web.Request,
     raw: bytes,
     *,
-    store: IdempotencyStore,
+    ledger: IdempotencyStore,
     clock: Clock,
     token_id: str,
     run: Callable[[], Awaitable[web.StreamResponse]],
@@ -47,21 +47,21 @@ async def idempotent(
         )
     key = f"api:{token_id}:{value}"
     digest = fingerprint(request, raw)
-    stored = await store.claim_idempotency(key, digest, now=clock.now(), lease=IN_PROGRESS_LEASE)
+    stored = await ledger.claim(key, digest, now=clock.now(), lease=IN_PROGRESS_LEASE)
     if stored is not None:
         return _replay(stored.request_hash == digest, stored.status, stored.body)
     try:
         response = await run()
     except asyncio.CancelledError:  # shutdown cut the request short: a retry may run it again
-        await asyncio.shield(store.release_idempotency(key))
+        await asyncio.shield(ledger.release(key))
         raise
     except Exception as exc:
         response = to_response(exc)
     if response.status >= 500 or not isinstance(response, web.Response):
-        await store.release_idempotency(key)
+        await ledger.release(key)
         return response
     body = response.text or ""
-    await store.finish_idempotency(key, status=response.status, body=body)
+    await ledger.finish(key, status=response.status, body=body)
     return response
 
 

@@ -109,7 +109,7 @@ async def read(
 
 
 async def _view(history: HistoryService, session: Session) -> ContextView:
-    expiry = await history.store.context_expiry(session.id)
+    expiry = await history.store.context.expiry(session.id)
     now = history.clock.now()
     shown = visible(session.context, expiry, now)
     return ContextView(session, shown, {k: v for k, v in expiry.items() if k in shown})
@@ -169,7 +169,7 @@ async def update(
     if session.status in OPEN_STATUSES:
         deadline = now + (await history.service.settings(session.workspace)).abandon_after
         extra.append(ops.Touch(session.id, now, deadline))
-    merged, expires = await history.store.merge_context(session.id, merge, now=now, extra=extra)
+    merged, expires = await history.store.context.merge(session.id, merge, now=now, extra=extra)
     session.context = merged
     return ContextView(session, merged, expires)
 
@@ -185,7 +185,7 @@ async def bundle(
 async def bundle_of(history: HistoryService, session: Session) -> ContextBundle:
     store = history.store
     view = await _view(history, session)
-    messages = await store.messages_before(session.id, before_seq=None, limit=BUNDLE_MESSAGES)
+    messages = await store.history.before(session.id, before_seq=None, limit=BUNDLE_MESSAGES)
     return ContextBundle(
         session=session,
         context=view.context,
@@ -197,7 +197,7 @@ async def bundle_of(history: HistoryService, session: Session) -> ContextBundle:
 
 async def purge_context(service: SessionService, now: datetime) -> int:
     """The maintenance job's `ContextPurge`: drop every context key expired at `now`."""
-    purged = await service.store.purge_expired_context(now)
+    purged = await service.store.context.purge_expired(now)
     if purged:
         _log.info("purged %s expired context keys", purged)
     return purged

@@ -45,11 +45,11 @@ async def messages_of(
     """Pages of messages (with revisions), oldest first, up to seq `up_to`."""
     after = 0
     while after < up_to:
-        page = await history.store.messages_after(session_id, after_seq=after, limit=PAGE)
+        page = await history.store.history.after(session_id, after_seq=after, limit=PAGE)
         page = [m for m in page if m.seq <= up_to]
         if not page:
             return
-        revisions = await history.store.revisions([m.id for m in page if m.edited_at])
+        revisions = await history.store.history.revisions([m.id for m in page if m.edited_at])
         for message in page:
             message.revisions = revisions.get(message.id, [])
         yield page
@@ -71,7 +71,7 @@ async def events_of(
 
 
 async def _limits(history: HistoryService, session: Session) -> tuple[int, int]:
-    last_message = await history.store.last_seq(session.id)
+    last_message = await history.store.history.last_seq(session.id)
     latest = await history.store.events.newest(session.id, limit=1)
     return last_message, latest[0].seq if latest else 0
 
@@ -89,7 +89,7 @@ async def json_chunks(
         "session": records.session_record(session),
         "members": [records.member_record(m) for m in await store.sessions.members(session.id)],
         "context_expiry": {
-            k: v.isoformat() for k, v in (await store.context_expiry(session.id)).items()
+            k: v.isoformat() for k, v in (await store.context.expiry(session.id)).items()
         },
         "plans": [records.plan_record(p) for p in await store.plans.of_session(session.id)],
         "modifications": [

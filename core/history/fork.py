@@ -46,11 +46,11 @@ async def fork(
     by the actor (owner, editor or admin of the parent), in the caller's channel."""
     parent = await history.find(actor, ref, channel_id)
     await require_perm(history.service, actor, parent, Perm.WORK)
-    last_seq = await history.store.last_seq(parent.id)
+    last_seq = await history.store.history.last_seq(parent.id)
     at_seq = last_seq if at is None else at
     if at_seq > last_seq or at_seq < 0:
         raise NotFound("message", f"{at_seq} in session #{parent.ref} (it has {last_seq})")
-    anchor = await history.store.message(parent.id, seq=at_seq) if at_seq else None
+    anchor = await history.store.history.message(parent.id, seq=at_seq) if at_seq else None
     now = history.clock.now()
     settings = await history.service.settings(actor.workspace)
     child = Session(
@@ -91,7 +91,7 @@ async def fork(
             notices.card(born, card, now=now),
         ]
 
-    child.ref = await history.store.fork_session(
+    child.ref = await history.store.history.fork(
         actor.workspace, build, parent_id=parent.id, child_id=child.id, up_to_seq=at_seq
     )
     _log.info("session %s forked from %s at message %s", child.id, parent.id, at_seq)

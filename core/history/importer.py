@@ -170,7 +170,7 @@ async def import_json(
     if not await is_workspace_admin(history.service, dataclasses.replace(actor, workspace=target)):
         raise Forbidden("import sessions into this workspace", ["admin"])
     store = history.store
-    clash = await store.ids_in_use(
+    clash = await store.history.ids_in_use(
         session_ids=[contents.session.id],
         plan_ids=[p.id for p in contents.plans],
         message_ids=[m.id for m in contents.messages],
@@ -194,7 +194,7 @@ async def import_json(
     def build(ref: int) -> list[ops.Op]:
         return [ops.NewSession(dataclasses.replace(ready.session, ref=ref), tuple(ready.members))]
 
-    ref = await store.import_session(
+    ref = await store.history.import_session(
         ready.session,
         build,
         plans=ready.plans,

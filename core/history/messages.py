@@ -116,7 +116,7 @@ class HistoryService:
             parent_id=parent_id,
             metadata=metadata,
         )
-        return await self.store.append_message(
+        return await self.store.history.append(
             actor.workspace,
             ref.lstrip("#").lower(),
             draft,
@@ -147,7 +147,7 @@ class HistoryService:
         if message.author_id != actor.user_id:
             await require_perm(self.service, actor, session, Perm.MANAGE)
         data = {"action": "edited", "seq": seq, "message_id": message.id}
-        return await self.store.edit_message(
+        return await self.store.history.edit(
             session.id,
             seq,
             text,
@@ -162,7 +162,7 @@ class HistoryService:
         await require_perm(self.service, actor, session, Perm.MANAGE)
         message = await self._get(session, seq)
         data = {"action": "deleted", "seq": seq, "message_id": message.id}
-        deleted = await self.store.delete_message(
+        deleted = await self.store.history.delete(
             session.id,
             seq,
             by=actor.user_id,
@@ -208,8 +208,8 @@ class HistoryService:
         if not 1 <= size <= 500:
             raise UsageError("A page holds 1 to 500 messages.")
         session = await self.find(actor, ref, channel_id)
-        messages = await self.store.messages_before(session.id, before_seq=before, limit=size)
-        last_seq = await self.store.last_seq(session.id)
+        messages = await self.store.history.before(session.id, before_seq=before, limit=size)
+        last_seq = await self.store.history.last_seq(session.id)
         more = bool(messages) and messages[-1].seq > 1
         return MessagePage(session, messages, messages[-1].seq if more else None, last_seq)
 
@@ -219,12 +219,12 @@ class HistoryService:
         """Page `page` (1 = newest) for chat; seqs are gap-free, so the page is a seq range."""
         session = await self.find(actor, ref, channel_id)
         size = self.config.page_size
-        last_seq = await self.store.last_seq(session.id)
+        last_seq = await self.store.history.last_seq(session.id)
         pages = max(1, -(-last_seq // size))
         if page > pages:
             raise UsageError(f"There is no page {page}; session #{session.ref} has {pages}.")
         before = last_seq - size * (page - 1) + 1
-        messages = await self.store.messages_before(session.id, before_seq=before, limit=size)
+        messages = await self.store.history.before(session.id, before_seq=before, limit=size)
         return NumberedPage(session, messages, page, pages)
 
     async def get(self, actor: Actor, ref: str | None, seq: int) -> tuple[Session, Message]:
@@ -233,7 +233,7 @@ class HistoryService:
         return session, await self._get(session, seq)
 
     async def _get(self, session: Session, seq: int) -> Message:
-        message = await self.store.message(session.id, seq=seq)
+        message = await self.store.history.message(session.id, seq=seq)
         if message is None:
             raise NotFound("message", f"{seq} in session #{session.ref}")
         return message
@@ -241,7 +241,7 @@ class HistoryService:
     async def thread(self, actor: Actor, ref: str | None, seq: int) -> list[Message]:
         """A message and all replies under it (by parent_id), in seq order."""
         session, root = await self.get(actor, ref, seq)
-        return await self.store.thread(session.id, root.id)
+        return await self.store.history.thread(session.id, root.id)
 
 
 _ATTACHED: weakref.WeakKeyDictionary[SessionService, HistoryService] = weakref.WeakKeyDictionary()

@@ -181,7 +181,7 @@ async def search(
     """Ranked matches in the actor's workspace (any member may search), optionally one session."""
     parsed = parse_query(query)
     session = await history.find(actor, ref) if ref is not None else None
-    hits = await history.store.search_messages(
+    hits = await history.store.history.search(
         actor.workspace,
         parsed,
         session_id=session.id if session else None,

@@ -92,14 +92,14 @@ class ExtractiveSummarizer:
 async def gather(history: HistoryService, session: Session) -> SummaryMaterial:
     """Collect the material for `session` from the store."""
     store = history.store
-    last = await store.messages_before(session.id, before_seq=None, limit=ENDS * 3)
+    last = await store.history.before(session.id, before_seq=None, limit=ENDS * 3)
     live_last = [m for m in last if not m.deleted][:ENDS]
-    first = [m for m in await store.messages_after(session.id, after_seq=0, limit=ENDS * 3)]
-    _, deleted = await store.message_counts(session.id)
+    first = [m for m in await store.history.after(session.id, after_seq=0, limit=ENDS * 3)]
+    _, deleted = await store.history.counts(session.id)
     return SummaryMaterial(
         session=session,
         plan=await store.plans.current(session.id),
-        messages_by_role=await store.role_counts(session.id),
+        messages_by_role=await store.history.role_counts(session.id),
         deleted=deleted,
         first=[m for m in first if not m.deleted][:ENDS],
         last=list(reversed(live_last)),

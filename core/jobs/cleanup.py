@@ -61,7 +61,7 @@ async def store_export(
         "workspace": session.workspace,
         "session_id": session.id,
         "ref": session.ref,
-        "tables": await service.store.export_rows(session.id),
+        "tables": await service.store.jobs.export_rows(session.id),
     }
 
 
@@ -76,19 +76,21 @@ async def run(
 ) -> CleanupReport | None:
     """Export and delete every session past retention; None if this slot was already run."""
     if slot is not None and not await runs.claim(
-        service.store, runs.CLEANUP, slot, owner=owner, now=now
+        service.store.jobs, runs.CLEANUP, slot, owner=owner, now=now
     ):
         return None
     report = CleanupReport()
     for workspace in await service.store.workspaces.names():
         retention = (await service.settings(workspace)).retention
         while True:
-            due = await service.store.due_cleanup(workspace, before=now - retention, limit=BATCH)
+            due = await service.store.jobs.due_cleanup(
+                workspace, before=now - retention, limit=BATCH
+            )
             done = [await _clean(service, s, now, Path(archive_dir), exporter, report) for s in due]
             if len(due) < BATCH or not any(done):
                 break
     if slot is not None:
-        await service.store.finish_job(runs.CLEANUP, slot, at=service.clock.now())
+        await service.store.jobs.finish(runs.CLEANUP, slot, at=service.clock.now())
     if report.deleted or report.failed:
         _log.info("cleanup: %s", report)
     return report
@@ -111,7 +113,7 @@ async def _clean(
         _log.exception("cleanup: export of session %s failed; it is kept", session.id)
         return False
     report.exported += 1
-    if await service.store.delete_archived(session.id, version=session.version):
+    if await service.store.jobs.delete_archived(session.id, version=session.version):
         report.deleted += 1
         return True
     return False

@@ -71,11 +71,11 @@ async def _webhook(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
     await service.require_admin(actor, action="manage webhooks")
     action = cmd.args.get("action", "list")
     if action == "list":
-        hooks = await service.store.webhooks(actor.workspace)
+        hooks = await service.store.webhooks.in_workspace(actor.workspace)
         policy = service.config.webhook_policy
         return Reply(views.webhook_list(hooks, {w.id: policy.violation(w.url) for w in hooks}))
     if action == "remove":
-        removed = await service.store.remove_webhook(actor.workspace, cmd.args["target"])
+        removed = await service.store.webhooks.remove(actor.workspace, cmd.args["target"])
         if removed is None:
             raise NotFound("webhook", cmd.args["target"][:40])
         service.webhooks.forget(actor.workspace)
@@ -97,7 +97,7 @@ async def _webhook(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
         created_by=actor.user_id,
         created_at=service.clock.now(),
     )
-    await service.store.add_webhook(webhook)
+    await service.store.webhooks.add(webhook)
     service.webhooks.forget(actor.workspace)
     return Reply(views.webhook_added(webhook))  # ephemeral: the secret is shown once, privately
 

@@ -41,17 +41,17 @@ async def run(
     purge_context: ContextPurge = no_context_purge,
 ) -> MaintenanceReport | None:
     if slot is not None and not await runs.claim(
-        service.store, runs.MAINTENANCE, slot, owner=owner, now=now
+        service.store.jobs, runs.MAINTENANCE, slot, owner=owner, now=now
     ):
         return None
     store = service.store
     report = MaintenanceReport(
         inbound_purged=await store.inbound.purge(now - INBOUND_KEEP),
-        job_runs_purged=await store.purge_job_runs(now - JOB_RUNS_KEEP),
+        job_runs_purged=await store.jobs.purge_runs(now - JOB_RUNS_KEEP),
         context_keys_purged=await purge_context(service, now),
     )
     await store.checkpoint()
     if slot is not None:
-        await store.finish_job(runs.MAINTENANCE, slot, at=service.clock.now())
+        await store.jobs.finish(runs.MAINTENANCE, slot, at=service.clock.now())
     _log.info("maintenance: %s", report)
     return report

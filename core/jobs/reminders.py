@@ -66,7 +66,7 @@ def _auto(due: DueSession, kind: ReminderKind, text: str, now: datetime) -> Remi
 
 
 async def _send(service: SessionService, claim: JobWrite, unit: list[ops.Op]) -> bool:
-    return await service.store.apply_claimed([claim], unit)
+    return await service.store.jobs.apply_claimed([claim], unit)
 
 
 async def send_pending(service: SessionService, due: DueSession, now: datetime) -> bool:
@@ -172,7 +172,7 @@ async def create(
         status=ReminderStatus.SCHEDULED,
         created_at=now,
     )
-    await service.store.add_reminder(reminder)
+    await service.store.jobs.add_reminder(reminder)
     return session, reminder, timezone
 
 

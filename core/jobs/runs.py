@@ -7,7 +7,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 
 from core.records.jobs import ClaimSlot
-from core.store.base import Store
+from core.store.jobs import Jobs
 
 EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday at midnight: slots align to it
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
@@ -31,6 +31,6 @@ def floor_slot(now: datetime, every: timedelta, *, offset: timedelta = timedelta
     return start + timedelta(seconds=count * step)
 
 
-async def claim(store: Store, job: str, slot: datetime, *, owner: str, now: datetime) -> bool:
+async def claim(jobs: Jobs, job: str, slot: datetime, *, owner: str, now: datetime) -> bool:
     """Claim one run of a job; False when another process (or an earlier run) has it."""
-    return await store.apply_claimed([ClaimSlot(job, slot, owner, now)], [])
+    return await jobs.apply_claimed([ClaimSlot(job, slot, owner, now)], [])

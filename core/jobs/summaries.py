@@ -34,7 +34,9 @@ def due_slot(sub: Subscription, now: datetime) -> datetime | None:
 async def build(
     service: SessionService, workspace: str, channel_id: str, *, since: datetime, now: datetime
 ) -> View:
-    rows = await service.store.summary_rows(workspace, channel_id, since=since, now=now)
+    rows = await service.store.subscriptions.summary_rows(
+        workspace, channel_id, since=since, now=now
+    )
     latency = await service.approval_latency(
         workspace, since=since, until=now, channel_id=channel_id
     )
@@ -66,7 +68,7 @@ async def send_slot(
         ClaimSlot(sub.job, slot, owner, now),
         MarkSummarySent(sub.workspace, sub.channel_id, now),
     ]
-    sent = await service.store.apply_claimed(claims, [ops.Enqueue(row)])
+    sent = await service.store.jobs.apply_claimed(claims, [ops.Enqueue(row)])
     if sent:
         _log.info("summary sent for %s slot %s", sub.job, slot.isoformat())
     return sent
@@ -76,7 +78,7 @@ async def run_subscription(
     service: SessionService, workspace: str, channel_id: str, now: datetime, *, owner: str = OWNER
 ) -> bool:
     """What the scheduler's per-subscription job calls when it fires."""
-    for sub in await service.store.subscriptions(workspace):
+    for sub in await service.store.subscriptions.every(workspace):
         if sub.channel_id == channel_id:
             return await send_slot(service, sub, now, owner=owner)
     return False  # unsubscribed since the job was scheduled
@@ -85,7 +87,7 @@ async def run_subscription(
 async def catch_up(service: SessionService, now: datetime, *, owner: str = OWNER) -> int:
     """On start: send each slot missed while the bot was down, if it is under an hour late."""
     sent = 0
-    for sub in await service.store.subscriptions():
+    for sub in await service.store.subscriptions.every():
         try:
             slot = due_slot(sub, now)
             if slot is None or slot <= (sub.last_sent_at or sub.created_at):
@@ -106,18 +108,18 @@ async def subscribe(
     schedules.zone(tz)
     now = service.clock.now()
     sub = Subscription(actor.workspace, channel_id, parsed.text, tz, actor.user_id, now)
-    await service.store.put_subscription(sub)
+    await service.store.subscriptions.put(sub)
     return sub, schedules.next_fire(parsed, tz, now)
 
 
 async def unsubscribe(service: SessionService, actor: Actor, channel_id: str) -> bool:
     await service.require_admin(actor, action="schedule channel summaries")
-    return await service.store.remove_subscription(actor.workspace, channel_id)
+    return await service.store.subscriptions.remove(actor.workspace, channel_id)
 
 
 async def schedule_view(service: SessionService, actor: Actor, channel_id: str) -> View:
     """A bare `/session summary`: this channel's schedule and its next time (anyone may look)."""
-    for sub in await service.store.subscriptions(actor.workspace):
+    for sub in await service.store.subscriptions.every(actor.workspace):
         if sub.channel_id == channel_id:
             parsed = schedules.parse_schedule(sub.schedule)
             return views.summary_scheduled(
@@ -131,7 +133,9 @@ async def now_view(service: SessionService, actor: Actor, channel_id: str) -> Vi
     await service.require_admin(actor, action="post channel summaries")
     now = service.clock.now()
     subs = [
-        s for s in await service.store.subscriptions(actor.workspace) if s.channel_id == channel_id
+        s
+        for s in await service.store.subscriptions.every(actor.workspace)
+        if s.channel_id == channel_id
     ]
     since = (subs[0].last_sent_at if subs else None) or now - DEFAULT_LOOKBACK
     return await build(service, actor.workspace, channel_id, since=since, now=now)

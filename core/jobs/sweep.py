@@ -55,10 +55,10 @@ async def run(
     None when another process (or an earlier run) already swept this slot.
     """
     slot = runs.floor_slot(now, every)
-    if not await runs.claim(service.store, runs.SWEEP, slot, owner=owner, now=now):
+    if not await runs.claim(service.store.jobs, runs.SWEEP, slot, owner=owner, now=now):
         return None
     report = await sweep_due(service, now)
-    await service.store.finish_job(runs.SWEEP, slot, at=service.clock.now())
+    await service.store.jobs.finish(runs.SWEEP, slot, at=service.clock.now())
     if report.total() or report.failed:
         _log.info("sweep %s: %s", slot.isoformat(), report)
     return report
@@ -68,16 +68,16 @@ async def sweep_due(service: SessionService, now: datetime) -> SweepReport:
     """Act on every due item (no slot claim: per-item claims keep it exactly-once)."""
     store, report = service.store, SweepReport()
     report.expired = await _drain(
-        report, lambda n: store.due_expiries(now, limit=n), lambda p: _expire(service, p)
+        report, lambda n: store.jobs.due_expiries(now, limit=n), lambda p: _expire(service, p)
     )
     report.abandoned = await _drain(
-        report, lambda n: store.due_abandon(now, limit=n), lambda s: _abandon(service, s, now)
+        report, lambda n: store.jobs.due_abandon(now, limit=n), lambda s: _abandon(service, s, now)
     )
     for workspace in await store.workspaces.names():
         await _sweep_workspace(service, workspace, now, report)
     report.user_reminders = await _drain(
         report,
-        lambda n: store.due_reminders(now, limit=n),
+        lambda n: store.jobs.due_reminders(now, limit=n),
         lambda r: reminders.send_user(service, r, now),
     )
     return report
@@ -92,26 +92,26 @@ async def _sweep_workspace(
         horizon = now + settings.abandon_warning_before
         report.warned += await _drain(
             report,
-            lambda n: store.due_warnings(workspace, now=now, horizon=horizon, limit=n),
+            lambda n: store.jobs.due_warnings(workspace, now=now, horizon=horizon, limit=n),
             lambda d: reminders.send_warning(service, d, now),
         )
     report.pending_reminders += await _drain(
         report,
-        lambda n: store.due_pending_reminders(
+        lambda n: store.jobs.due_pending_reminders(
             workspace, now=now, every=settings.remind_pending_after, limit=n
         ),
         lambda d: reminders.send_pending(service, d, now),
     )
     report.paused_reminders += await _drain(
         report,
-        lambda n: store.due_paused_reminders(
+        lambda n: store.jobs.due_paused_reminders(
             workspace, before=now - settings.remind_paused_after, limit=n
         ),
         lambda d: _paused(service, d, now),
     )
     report.archived += await _drain(
         report,
-        lambda n: store.due_archive(workspace, before=now - settings.archive_after, limit=n),
+        lambda n: store.jobs.due_archive(workspace, before=now - settings.archive_after, limit=n),
         lambda s: _archive(service, s),
     )
 

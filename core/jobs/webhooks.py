@@ -25,8 +25,9 @@ from core.delivery import DeliveryError
 from core.models import OutboxKind, OutboxRow, OutboxStatus, Session, new_id
 from core.records.jobs import WebhookSubscription
 from core.store import ops
-from core.store.base import Store
 from core.store.codec import ts
+from core.store.store import Store
+from core.store.webhooks import Webhooks
 
 _log = logging.getLogger(__name__)
 
@@ -102,8 +103,8 @@ def payload(session: Session, event: str, data: Mapping[str, Any], at: datetime)
 class WebhookRouter:
     """Builds webhook outbox rows for a change; caches each workspace's subscriptions briefly."""
 
-    def __init__(self, store: Store, *, cache_seconds: float = CACHE_SECONDS) -> None:
-        self.store = store
+    def __init__(self, webhooks: Webhooks, *, cache_seconds: float = CACHE_SECONDS) -> None:
+        self.webhooks = webhooks
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, list[WebhookSubscription]]] = {}
 
@@ -111,7 +112,7 @@ class WebhookRouter:
         cached = self._cache.get(workspace)
         if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
             return cached[1]
-        found = [w for w in await self.store.webhooks(workspace) if w.active]
+        found = [w for w in await self.webhooks.in_workspace(workspace) if w.active]
         self._cache[workspace] = (time.monotonic(), found)
         return found
 
@@ -174,7 +175,7 @@ class WebhookDelivery:
                     modification_id, now=self.clock.now(), error=f"webhook: {exc}"
                 )
             raise
-        if modification_id and not await self.store.undelivered_webhooks(
+        if modification_id and not await self.store.webhooks.undelivered(
             modification_id, except_row=row.id
         ):
             await self.store.plans.set_modification_result(
@@ -183,7 +184,7 @@ class WebhookDelivery:
         return str(status)
 
     async def _post(self, row: OutboxRow) -> int:
-        hook = await self.store.webhook(row.target["webhook_id"])
+        hook = await self.store.webhooks.get(row.target["webhook_id"])
         if hook is None or not hook.active:
             raise DeliveryError("the webhook subscription was removed", permanent=True)
         body = body_of(row.payload)

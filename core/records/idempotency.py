@@ -30,15 +30,17 @@ class StoredResponse:
 
 
 class IdempotencyStore(Protocol):
-    async def claim_idempotency(
+    """What idempotent API writes need from a store (`store.idempotency`)."""
+
+    async def claim(
         self, key: str, request_hash: str, *, now: datetime, lease: timedelta
     ) -> StoredResponse | None:
         """None when `key` is new (now claimed) or its unanswered claim is older than
         `lease` (taken over: `IN_PROGRESS_LEASE`); else what the first request left."""
         ...
 
-    async def finish_idempotency(self, key: str, *, status: int, body: str) -> None: ...
-    async def release_idempotency(self, key: str) -> None:
+    async def finish(self, key: str, *, status: int, body: str) -> None: ...
+    async def release(self, key: str) -> None:
         """Forget a claim whose request failed unexpectedly, so a retry may act."""
         ...
 

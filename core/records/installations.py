@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +25,17 @@ class InstallationRecord:
     scopes: tuple[str, ...] = ()
     installer_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class InstallationStore(Protocol):
+    """Installations per workspace and OAuth state values (`store.installations`)."""
+
+    async def put(self, record: InstallationRecord) -> None: ...
+    async def get(
+        self, platform: str, *, team_id: str, enterprise_id: str = ""
+    ) -> InstallationRecord | None: ...
+    async def for_team(self, platform: str, team_id: str) -> InstallationRecord | None: ...
+    async def every(self, platform: str) -> list[InstallationRecord]: ...
+    async def delete(self, platform: str, *, team_id: str, enterprise_id: str = "") -> bool: ...
+    async def put_oauth_state(self, state: str, *, platform: str, expires_at: datetime) -> None: ...
+    async def consume_oauth_state(self, state: str, *, platform: str, now: datetime) -> bool: ...

@@ -1,9 +1,15 @@
 """`sessionbot db copy`: every row of one store into another, SQLite ↔ PostgreSQL, verified.
 
-Each backend reads and writes its own tables in a neutral form (`CopySource`/`CopyTarget`):
+`store.copy` (`Copy`) reads and writes every data table of either backend in a neutral form:
 values are None, int, float or str, timestamps as `codec.ts` text, JSON as the text written,
-flags as 0/1. Tables go parents first; `sessions.parent_id` (a session's own table) is filled in
-a second pass. Rows already at the destination are skipped (`ON CONFLICT DO NOTHING`), so an
+flags as 0/1 — SQLite's own values, which PostgreSQL's are turned into and back from by column
+type. Columns PostgreSQL alone has are left out: generated ones (the search vector) and
+`row_no`, which stands in for SQLite's rowid and is filled in insertion order, so reading in
+`row_no` order and writing in rowid order keeps that order. All a backend adds is what its
+catalog is asked (`_CATALOGS`).
+
+Tables go parents first; `sessions.parent_id` (a session's own table) is filled in a second
+pass. Rows already at the destination are skipped (`ON CONFLICT DO NOTHING`), so an
 interrupted copy is simply run again. At the end every table is compared: row count and an
 order-independent checksum (the sum of each row's SHA-256), so a row that differs, is missing
 or is extra at the destination is reported by table.
@@ -15,7 +21,11 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Any
+
+from core.store.codec import parse_ts, ts
+from core.store.db import Database, marks
 
 Value = None | int | float | str
 Row = tuple[Value, ...]
@@ -49,30 +59,170 @@ BATCH = 1000
 _MOD = 1 << 256
 
 
-class CopySource(Protocol):
-    async def copy_tables(self) -> dict[str, list[str]]:
+class CopyError(Exception):
+    """The two stores cannot be copied between (a table or column one of them lacks)."""
+
+
+# Not data: migration bookkeeping, SQLite's own tables, and the FTS index (its triggers
+# rebuild it as messages are inserted).
+_SKIP_TABLES = frozenset({"schema_migrations"})
+_SKIP_PREFIXES = ("sqlite_", "messages_fts")
+
+
+@dataclass(frozen=True, slots=True)
+class _Catalog:
+    """What each engine's catalog is asked, the one part of a copy that truly differs."""
+
+    #: (table, column, type, generated) of every table, by table and position; a generated
+    #: column, or the dialect's insertion-order one, is read to page by but never copied.
+    columns: str
+    primary_key: str  # a table's (`?`, its name) primary-key columns in key order
+    identities: str | None  # (table, column) of keys drawn from a sequence, moved on after a copy
+    text_holds_nul: bool
+
+
+_CATALOGS = {
+    "sqlite": _Catalog(
+        # every table has a rowid, its insertion order; SQLite types every value itself ('')
+        columns="SELECT name, 'rowid', '', 'ALWAYS', -1 FROM sqlite_master WHERE type = 'table'"
+        " UNION ALL SELECT m.name, c.name, '', 'NEVER', c.cid FROM sqlite_master m"
+        " JOIN pragma_table_info(m.name) c WHERE m.type = 'table' ORDER BY 1, 5",
+        primary_key="SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk",
+        identities=None,  # integer keys continue from the largest one present
+        text_holds_nul=True,
+    ),
+    "postgres": _Catalog(
+        columns="SELECT c.table_name, c.column_name, c.data_type, c.is_generated"
+        " FROM information_schema.columns c JOIN information_schema.tables t"
+        " ON t.table_schema = c.table_schema AND t.table_name = c.table_name"
+        " WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'"
+        " ORDER BY c.table_name, c.ordinal_position",
+        primary_key="SELECT a.attname FROM pg_index i JOIN pg_attribute a"
+        " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+        " WHERE i.indrelid = quote_ident(?)::regclass AND i.indisprimary"
+        " ORDER BY array_position(i.indkey, a.attnum)",
+        identities="SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND is_identity = 'YES'",
+        text_holds_nul=False,
+    ),
+}
+_RESEQUENCE = (
+    "SELECT setval(pg_get_serial_sequence(?, ?), COALESCE(MAX({column}), 0) + 1, false)"
+    " FROM {table}"
+)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _neutral(value: Any) -> Value:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime):
+        return ts(value)
+    if value is None or isinstance(value, int | float | str):
+        return value
+    return str(value)
+
+
+def _native(value: Value, data_type: str) -> Any:
+    """A neutral value as a column of `data_type` takes it (SQLite's columns, typed '', as is)."""
+    if value is None or not data_type:
+        return value
+    if data_type == "timestamp with time zone":
+        return parse_ts(str(value))
+    if data_type == "boolean":
+        return bool(value)
+    if data_type in ("integer", "bigint", "smallint"):
+        return int(value)
+    if data_type in ("double precision", "real"):
+        return float(value)
+    return str(value)
+
+
+class Copy:
+    """Raw rows of every data table in the neutral form: one side of `db copy`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._sql = _CATALOGS[db.dialect.name]
+        self._catalog: tuple[dict[str, list[str]], dict[tuple[str, str], str]] | None = None
+
+    async def _read_catalog(self) -> tuple[dict[str, list[str]], dict[tuple[str, str], str]]:
+        """Data tables with their copied columns, and every column's type (read once)."""
+        if self._catalog is None:
+            tables: dict[str, list[str]] = {}
+            types: dict[tuple[str, str], str] = {}
+            for table, column, data_type, generated, *_ in await self.db.fetchall(
+                self._sql.columns
+            ):
+                if table in _SKIP_TABLES or table.startswith(_SKIP_PREFIXES):
+                    continue
+                types[(table, column)] = data_type
+                if generated != "ALWAYS" and column != self.db.dialect.insertion_order:
+                    tables.setdefault(table, []).append(column)
+            self._catalog = tables, types
+        return self._catalog
+
+    async def tables(self) -> dict[str, list[str]]:
         """Each data table and its columns (no migration bookkeeping, no search indexes)."""
-        ...
+        return (await self._read_catalog())[0]
 
-    def copy_rows(self, table: str, columns: Sequence[str]) -> AsyncIterator[list[Row]]:
-        """Every row of `table` in batches, in insertion order where the table has one."""
-        ...
+    async def rows(self, table: str, columns: Sequence[str]) -> AsyncIterator[list[Row]]:
+        """Every row of `table` in batches, in insertion order where the table has one (rowid,
+        `row_no`), else in primary-key order."""
+        _, types = await self._read_catalog()
+        keys = [self.db.dialect.insertion_order]
+        if (table, keys[0]) not in types:
+            keys = [r[0] for r in await self.db.fetchall(self._sql.primary_key, (table,))]
+        if not keys:
+            raise CopyError(f"{table} has no primary key to page by")
+        by = ", ".join(_quoted(c) for c in keys)
+        select = f"SELECT {by}, {', '.join(_quoted(c) for c in columns)} FROM {_quoted(table)}"
+        following = f"{select} WHERE ({by}) > ({marks(len(keys))}) ORDER BY {by} LIMIT {BATCH}"
+        found = await self.db.fetchall(f"{select} ORDER BY {by} LIMIT {BATCH}")
+        while found:
+            yield [tuple(_neutral(v) for v in tuple(row)[len(keys) :]) for row in found]
+            if len(found) < BATCH:
+                return
+            found = await self.db.fetchall(following, tuple(found[-1])[: len(keys)])
 
-
-class CopyTarget(CopySource, Protocol):
-    async def copy_insert(self, table: str, columns: Sequence[str], rows: list[Row]) -> None:
+    async def insert(self, table: str, columns: Sequence[str], rows: list[Row]) -> None:
         """Insert rows, skipping those whose key is already there."""
-        ...
+        if not self._sql.text_holds_nul and any(
+            isinstance(v, str) and "\x00" in v for row in rows for v in row
+        ):
+            raise CopyError(
+                f"a row of {table} holds a NUL character, which PostgreSQL text can't store;"
+                " remove it at the source and copy again"
+            )
+        _, types = await self._read_catalog()
+        kinds = [types[(table, c)] for c in columns]
+        values = [tuple(_native(v, k) for v, k in zip(row, kinds, strict=True)) for row in rows]
+        sql = (
+            f"INSERT INTO {_quoted(table)} ({', '.join(_quoted(c) for c in columns)})"
+            f" VALUES ({marks(len(columns))}) ON CONFLICT DO NOTHING"
+        )
+        await self.db.write(lambda tx: tx.executemany(sql, values))
 
-    async def copy_update(
+    async def update(
         self, table: str, key: str, column: str, values: list[tuple[Value, Value]]
     ) -> None:
         """Set `column` to the value of each (key, value) pair."""
-        ...
+        _, types = await self._read_catalog()
+        kinds = (types[(table, column)], types[(table, key)])
+        sql = f"UPDATE {_quoted(table)} SET {_quoted(column)} = ? WHERE {_quoted(key)} = ?"
+        pairs = [(_native(v, kinds[0]), _native(k, kinds[1])) for k, v in values]
+        await self.db.write(lambda tx: tx.executemany(sql, pairs))
 
-    async def copy_finish(self) -> None:
-        """After a copy: move id sequences past the copied keys."""
-        ...
+    async def finish(self) -> None:
+        """After a copy: move each identity column's sequence past the largest key present."""
+        if self._sql.identities is None:
+            return
+        for table, column in await self.db.fetchall(self._sql.identities):
+            resequence = _RESEQUENCE.format(column=_quoted(column), table=_quoted(table))
+            await self.db.fetchone(resequence, (_quoted(table), column))
 
 
 @dataclass(slots=True)
@@ -96,10 +246,6 @@ class CopyReport:
         return [t.table for t in self.tables if not t.matches]
 
 
-class CopyError(Exception):
-    """The two stores cannot be copied between (a table or column one of them lacks)."""
-
-
 def _ordered(tables: Sequence[str]) -> list[str]:
     known = [t for t in TABLE_ORDER if t in tables]
     return known + sorted(t for t in tables if t not in TABLE_ORDER)
@@ -110,20 +256,20 @@ def _row_hash(row: Row) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest(), "big")
 
 
-async def fingerprint(store: CopySource, table: str, columns: Sequence[str]) -> tuple[int, int]:
+async def fingerprint(store: Copy, table: str, columns: Sequence[str]) -> tuple[int, int]:
     """(row count, order-independent checksum) of `columns` of a table."""
     count, total = 0, 0
-    async for batch in store.copy_rows(table, columns):
+    async for batch in store.rows(table, columns):
         count += len(batch)
         for row in batch:
             total = (total + _row_hash(row)) % _MOD
     return count, total
 
 
-async def _plan(source: CopySource, target: CopyTarget) -> list[tuple[str, list[str]]]:
+async def _plan(source: Copy, target: Copy) -> list[tuple[str, list[str]]]:
     """The tables to copy with the columns both sides have; refuses a source table or column
     the destination lacks (its schema is older, or it is not a sessionbot database)."""
-    theirs, ours = await source.copy_tables(), await target.copy_tables()
+    theirs, ours = await source.tables(), await target.tables()
     plan = []
     for table in _ordered(list(theirs)):
         if table not in ours:
@@ -136,8 +282,8 @@ async def _plan(source: CopySource, target: CopyTarget) -> list[tuple[str, list[
 
 
 async def copy_store(
-    source: CopySource,
-    target: CopyTarget,
+    source: Copy,
+    target: Copy,
     *,
     progress: Callable[[str, int], None] | None = None,
 ) -> CopyReport:
@@ -149,30 +295,30 @@ async def copy_store(
         key, late = DEFERRED.get(table, ("", ""))
         late_at = columns.index(late) if late in columns else None
         key_at = columns.index(key) if key in columns else 0
-        async for batch in source.copy_rows(table, columns):
+        async for batch in source.rows(table, columns):
             if late_at is not None:
                 deferred.setdefault(table, []).extend(
                     (row[key_at], row[late_at]) for row in batch if row[late_at] is not None
                 )
                 batch = [(*row[:late_at], None, *row[late_at + 1 :]) for row in batch]
-            await target.copy_insert(table, columns, batch)
+            await target.insert(table, columns, batch)
             copied += len(batch)
         if progress is not None:
             progress(table, copied)
     for table, values in deferred.items():
         key, column = DEFERRED[table]
         for start in range(0, len(values), BATCH):
-            await target.copy_update(table, key, column, values[start : start + BATCH])
-    await target.copy_finish()
+            await target.update(table, key, column, values[start : start + BATCH])
+    await target.finish()
     return await verify(source, target, plan)
 
 
 async def verify(
-    source: CopySource, target: CopySource, plan: list[tuple[str, list[str]]] | None = None
+    source: Copy, target: Copy, plan: list[tuple[str, list[str]]] | None = None
 ) -> CopyReport:
     """Compare each table's row count and checksum on both sides."""
     if plan is None:
-        tables = await source.copy_tables()
+        tables = await source.tables()
         plan = [(t, tables[t]) for t in _ordered(list(tables))]
     report = CopyReport()
     for table, columns in plan:

@@ -32,6 +32,9 @@ from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 Row = Any  # sqlite3.Row or asyncpg.Record: by position and by name
+# Told of every database operation: (kind, seconds), kind being `write` (a unit of work until
+# its commit is durable), `read` or `raw` (pragmas, scripts). Called on the event loop.
+OperationObserver = Callable[[str, float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +47,21 @@ class Dialect:
     insertion_order: str  # a column ordering rows by insertion: rowid | row_no
     #: SQLite has one writer and no row locks; PostgreSQL takes per-session seqs under a lock.
     row_locks: bool
+    #: a stored timestamp as the text SQLite keeps (`codec.ts`), for keys built in SQL
+    time_text: str  # {} | iso_utc({})
+    #: after a table in FROM: the index SQLite's planner must use (PostgreSQL picks its own)
+    index_hint: str  # " INDEXED BY {}" | ""
 
     def lock_rows(self, of: str) -> str:
         """Appended to a SELECT whose rows of `of` (a table or alias) are held until commit."""
         return f" FOR NO KEY UPDATE OF {of}" if self.row_locks else ""
+
+    def as_text(self, column: str) -> str:
+        """`column` (a timestamp) as the same text on both backends."""
+        return self.time_text.format(column)
+
+    def indexed_by(self, index: str) -> str:
+        return self.index_hint.format(index)
 
 
 SQLITE = Dialect(
@@ -56,6 +70,8 @@ SQLITE = Dialect(
     skip_locked="",
     insertion_order="rowid",
     row_locks=False,
+    time_text="{}",
+    index_hint=" INDEXED BY {}",
 )
 POSTGRES = Dialect(
     name="postgres",
@@ -63,6 +79,8 @@ POSTGRES = Dialect(
     skip_locked=" FOR UPDATE SKIP LOCKED",
     insertion_order="row_no",
     row_locks=True,
+    time_text="iso_utc({})",
+    index_hint="",
 )
 
 

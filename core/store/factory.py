@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.store.base import Store
 from core.store.postgres.store import PostgresStore
 from core.store.sqlite.store import SqliteStore
+from core.store.store import Store
 
 
 def open_store(url: str) -> Store:

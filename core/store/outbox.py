@@ -10,7 +10,6 @@ from core.models import OutboxRow
 from core.store.codec import when_required
 from core.store.db import Database, Tx
 from core.store.decode import rows
-from core.store.telemetry import PENDING_BY_WORKSPACE
 
 _TOP = "\U0010ffff"  # sorts after every character (byte order on both backends)
 
@@ -90,8 +89,12 @@ class Outbox:
         return counts
 
     async def pending_by_workspace(self) -> dict[str, int]:
-        """Chat notices still to deliver, per workspace (see core/waiting.py)."""
-        found = await self.db.fetchall(PENDING_BY_WORKSPACE)
+        """Chat notices still to deliver, per workspace (see core/waiting.py); webhook rows go
+        out whatever the platform."""
+        found = await self.db.fetchall(
+            "SELECT workspace, COUNT(*) FROM outbox WHERE status = 'pending'"
+            " AND kind <> 'webhook' GROUP BY workspace"
+        )
         return {str(r[0]): int(r[1]) for r in found}
 
     async def rows(self, *, session_id: str) -> list[OutboxRow]:

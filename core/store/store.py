@@ -1,41 +1,116 @@
 """The store: one object per concern over one `Database`, whichever backend holds the data.
 
-`store.sessions`, `store.plans`, `store.events`, `store.outbox`, … are small typed
-repositories whose statements are written once (core/store/db.py explains how one text runs
-on both engines); a consumer in core takes the repository it uses, not the whole store. The
-backend classes (sqlite/store.py, postgres/store.py) add only what truly differs: opening
-their engine, migrations, integrity checks, backup and copy.
+`store.sessions`, `store.plans`, `store.history`, `store.outbox`, `store.jobs`, … are small
+typed repositories whose statements are written once (core/store/db.py explains how one text
+runs on both engines); a consumer in core takes the repository it uses, not the whole store.
+The backends (sqlite/store.py, postgres/store.py) subclass `Store` for only what truly differs:
+their engine, applying migrations, integrity checks and routine upkeep. `open_store`
+(factory.py) picks one from a database URL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
+from core.errors import StoreError
 from core.store import ops
-from core.store.db import Database
+from core.store.copy import Copy
+from core.store.db import Database, OperationObserver
 from core.store.events import Events
+from core.store.history import Context, History
+from core.store.installations import Installations
+from core.store.jobs import Jobs, Subscriptions
 from core.store.outbox import Inbound, Outbox
 from core.store.plans import Plans
 from core.store.sessions import Sessions, Workspaces
+from core.store.tokens import Idempotency, Tokens
+from core.store.webhooks import Webhooks
 from core.store.writes import apply_all
 
 
-class Repositories:
-    """The repositories of one store, built once over its database."""
+class Engine(Protocol):
+    """What the store itself needs of a backend's engine."""
+
+    observe: OperationObserver | None
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class Store:
+    """Everything the service reads and writes; every write unit is atomic."""
 
     backend: str
-    db: Database
+    engine: Engine
 
-    def _repositories(self) -> None:
-        db = self.db
+    def __init__(self, db: Database) -> None:
+        self._listeners: list[Callable[[], None]] = []
+        self.db = db
         self.sessions = Sessions(db)
         self.workspaces = Workspaces(db)
         self.plans = Plans(db)
         self.events = Events(db)
+        self.history = History(db)
+        self.context = Context(db)
         self.outbox = Outbox(db)
         self.inbound = Inbound(db)
+        self.jobs = Jobs(db)
+        self.subscriptions = Subscriptions(db)
+        self.webhooks = Webhooks(db)
+        self.tokens = Tokens(db)
+        self.idempotency = Idempotency(db)
+        self.installations = Installations(db)
+        self.copy = Copy(db)
 
     async def apply(self, unit: Sequence[ops.Op]) -> list[Any]:
         """Apply a unit of work atomically; returns each op's result in op order."""
         return await self.db.write(lambda tx: apply_all(tx, unit))
+
+    # -- lifecycle: opening refuses a newer schema and migrates an older one ----------------
+
+    async def open(self, *, migrate: bool = True) -> None:
+        await self.engine.open()
+        current, latest = await self.schema_status()
+        if current > latest:
+            await self.close()
+            raise StoreError(
+                f"The database is at schema version {current}, newer than this sessionbot "
+                f"(which knows up to {latest}). Upgrade sessionbot before using this database."
+            )
+        if migrate and current < latest:
+            await self.migrate()
+
+    async def close(self) -> None:
+        await self.engine.close()
+
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every committed write of this process that may add something
+        to deliver (the SQLite writer thread calls it from that thread)."""
+        self._listeners.append(listener)
+
+    def _committed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def observe_operations(self, observer: OperationObserver | None) -> None:
+        """Time every write, read and raw call from now on (None stops it)."""
+        self.engine.observe = observer
+
+    # -- what each backend does its own way --------------------------------------------------
+
+    async def schema_status(self) -> tuple[int, int]:
+        """(version of the database, newest version this code knows)."""
+        raise NotImplementedError
+
+    async def migrate(self) -> list[str]:
+        """Apply every migration the database lacks, each in its own transaction."""
+        raise NotImplementedError
+
+    async def integrity_problems(self) -> list[str]:
+        """What the backend's own checks find wrong (empty when healthy)."""
+        raise NotImplementedError
+
+    async def checkpoint(self) -> None:
+        """Routine upkeep of the database files and the planner's statistics."""
+        raise NotImplementedError

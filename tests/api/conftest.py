@@ -68,7 +68,7 @@ class ApiClient:
 
 @pytest.fixture
 def tokens(service: SessionService, clock: ManualClock) -> TokenService:
-    return TokenService(service.store, clock=clock)
+    return TokenService(service.store.tokens, clock=clock)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from core.models import Actor, EventType, Source
 from core.outbox import OutboxDispatcher
 from core.runner import CommandRunner
 from core.service import SessionService
-from core.store.base import Store
+from core.store.store import Store
 from core.tokens import TokenService
 from tests.api.conftest import ApiClient
 
@@ -122,8 +122,8 @@ async def test_api_run_records_the_same_events_as_the_console_run(
         console_final.result,
         console_final.context,
     )
-    api_messages = await service.store.messages_after(api_session, after_seq=0, limit=10)
-    console_messages = await service.store.messages_after(console_session, after_seq=0, limit=10)
+    api_messages = await service.store.history.after(api_session, after_seq=0, limit=10)
+    console_messages = await service.store.history.after(console_session, after_seq=0, limit=10)
     assert [(m.role, m.author_id, m.content) for m in api_messages] == [
         (m.role, m.author_id, m.content) for m in console_messages
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.store.base import Store
+from core.store.store import Store
 from tests.api.conftest import ApiClient
 from tests.conftest import BACKENDS, count
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.api import ApiConfig
-from core.store.base import Store
+from core.store.store import Store
 from tests.api.conftest import ApiClient, Reply
 from tests.conftest import count
 

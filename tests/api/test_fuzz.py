@@ -55,7 +55,7 @@ async def _seed(service: SessionService) -> dict[str, Any]:
     await service.start(owner, chat, "Incident")
     await history.append(owner, str(first.ref), "deploy started")
     await context.update(history, owner, str(first.ref), {"branch": "main"})
-    tokens = TokenService(service.store, clock=service.clock)
+    tokens = TokenService(service.store.tokens, clock=service.clock)
     _, secret = await tokens.create(WS, "fuzzer", user_id="root", admin=True)
     return {"token": secret}
 

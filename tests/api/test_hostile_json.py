@@ -22,7 +22,7 @@ from core.models import EventType
 from core.runner import CommandRunner
 from core.service import SessionService
 from core.store import decode
-from core.store.base import Store
+from core.store.store import Store
 from tests.api.conftest import ApiClient
 from tests.conftest import BACKENDS, CHAT, actor, count, execute, fetchall
 

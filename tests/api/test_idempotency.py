@@ -15,7 +15,7 @@ from bot.api.models import Empty
 from bot.api.route import Call, Route
 from bot.http import HttpServer
 from core.service import SessionService
-from core.store.base import Store
+from core.store.store import Store
 from core.tokens import TokenService
 from tests.api.conftest import ApiClient, make_token
 from tests.conftest import count

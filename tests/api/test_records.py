@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from core.runner import CommandRunner
-from core.store.base import Store
+from core.store.store import Store
 from core.tokens import TokenService
 from tests.api.conftest import ApiClient, Reply, make_token
 from tests.conftest import CHAT, actor, count

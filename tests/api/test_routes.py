@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from core.clock import ManualClock
-from core.store.base import Store
+from core.store.store import Store
 from core.tokens import TokenService
 from tests.api.conftest import ApiClient, make_token
 from tests.conftest import count

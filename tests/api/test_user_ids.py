@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.store.base import Store
+from core.store.store import Store
 from core.tokens import TokenService
 from tests.api.conftest import ApiClient, make_token
 from tests.conftest import count

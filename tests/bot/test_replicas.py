@@ -25,8 +25,8 @@ from core.clock import ManualClock
 from core.jobs import summaries
 from core.models import Actor, ChatRef, Role, Source
 from core.service import ServiceConfig, SessionService
-from core.store.base import Store
 from core.store.factory import open_store
+from core.store.store import Store
 from tests.adapters.slack.harness import BOT_TOKEN, WORKSPACE, plan_button
 from tests.conftest import count
 from tests.fakes.slack_api import FakeSlackApi, Message
@@ -151,7 +151,7 @@ async def test_three_replicas_deliver_every_notification_and_summary_once(
 
 
 async def _none_due(store: Store) -> bool:
-    return not await store.due_abandon(datetime.now(UTC), limit=1)
+    return not await store.jobs.due_abandon(datetime.now(UTC), limit=1)
 
 
 async def test_fifty_concurrent_clicks_on_two_replicas_decide_once(

@@ -39,7 +39,7 @@ def _scheduler(service: SessionService, clock: ManualClock, tmp_path: Path) -> J
 async def test_jobs_are_scheduled_and_summary_jobs_follow_subscriptions(
     service: SessionService, store: SqliteStore, clock: ManualClock, tmp_path: Path
 ) -> None:
-    await store.put_subscription(
+    await store.subscriptions.put(
         Subscription(WS, "general", "weekdays 17:30", "Europe/Paris", "root", clock.now())
     )
     scheduler = _scheduler(service, clock, tmp_path)
@@ -50,10 +50,10 @@ async def test_jobs_are_scheduled_and_summary_jobs_follow_subscriptions(
         assert ids == {"sweep", "cleanup", "maintenance", f"summary:{WS}:general"}
         job = scheduler.scheduler.get_job(f"summary:{WS}:general")
         assert job.coalesce and job.misfire_grace_time == 3600
-        await store.put_subscription(
+        await store.subscriptions.put(
             Subscription(WS, "ops", "daily 08:00", "UTC", "root", clock.now())
         )
-        await store.remove_subscription(WS, "general")
+        await store.subscriptions.remove(WS, "general")
         await scheduler.sync_summaries()
         ids = {job.id for job in scheduler.scheduler.get_jobs()} - {"sweep:start"}
         assert ids == {"sweep", "cleanup", "maintenance", f"summary:{WS}:ops"}

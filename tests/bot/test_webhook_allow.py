@@ -51,6 +51,6 @@ async def test_the_operator_allow_list_reaches_add_and_the_sender(
             reply = await core.runner.run(ADMIN, CHAT, "webhook add http://127.0.0.1:8080/h")
             assert reply is not None
             assert ("added" in reply.view.title) is accepted, reply.view.title
-            assert len(await core.store.webhooks(CHAT.workspace)) == int(accepted)
+            assert len(await core.store.webhooks.in_workspace(CHAT.workspace)) == int(accepted)
         finally:
             await core.close()

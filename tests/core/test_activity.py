@@ -12,7 +12,7 @@ from core.history.messages import history_for
 from core.jobs import sweep
 from core.models import EventType, Session, Status, WorkspaceSettings
 from core.service import ServiceConfig, SessionService
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import CHAT, actor
 
 OWNER = actor("owner")

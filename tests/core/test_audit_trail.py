@@ -15,7 +15,7 @@ from core.history.messages import HistoryService
 from core.jobs import summaries
 from core.models import Decision, ModAction, OutboxKind, PlanStatus, Role, Session
 from core.service import SessionService
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import CHAT, actor, fetchall
 
 OLGA, BOB, AMY = actor("olga"), actor("bob"), actor("amy")

@@ -114,7 +114,7 @@ async def test_maintenance_purges_expired_keys(
     after = await history.store.sessions.by_id(session.id)
     assert after is not None and before is not None
     assert after.context == {"c": 3} and after.version == before.version + 1
-    assert await history.store.context_expiry(session.id) == {}
+    assert await history.store.context.expiry(session.id) == {}
 
 
 async def test_the_size_limit_is_a_clear_error_and_changes_nothing(

@@ -129,7 +129,7 @@ async def test_export_import_export_round_trip_is_equal_apart_from_ids(
     again = await import_json(history, actor("root"), first)
     assert again.new_ids and again.session.ref == 2 and again.session.workspace == WS
     assert normalized(await exported(history, OWNER, "2")) == normalized(first)
-    found = await history.store.search_messages(WS, Term("finished"))
+    found = await history.store.history.search(WS, Term("finished"))
     assert {h.session_ref for h in found} == {rich.ref, 2}, "imported messages are searchable"
 
 
@@ -186,7 +186,7 @@ async def test_export_is_for_members_of_the_workspace_only(history: HistoryServi
 
 async def test_large_exports_stream_in_pages(history: HistoryService, service: SessionService):
     s = await service.start(OWNER, CHAT, "Chatty")
-    await history.store.insert_messages(
+    await history.store.history.insert(
         [
             _message(s.id, seq, f"line {seq}")
             for seq in range(1, export.PAGE * 2 + 101)  # three pages

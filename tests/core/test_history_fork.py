@@ -42,7 +42,7 @@ async def test_fork_copies_history_up_to_a_message_and_leaves_the_parent_alone(
     history: HistoryService, service: SessionService, parent: Session
 ):
     store = history.store
-    before_messages = await store.messages_after(parent.id, after_seq=0, limit=100)
+    before_messages = await store.history.after(parent.id, after_seq=0, limit=100)
     before_events = await count(store, "events", "session_id = ?", parent.id)  # type: ignore[arg-type]
     result = await fork(history, actor("eddie"), str(parent.ref), at=3, channel_id="war-room")
     child = result.session
@@ -50,11 +50,11 @@ async def test_fork_copies_history_up_to_a_message_and_leaves_the_parent_alone(
     assert child.status is Status.ACTIVE and child.channel_id == "war-room"
     assert child.title == "Investigate latency (fork)" and child.mode == "incident"
     assert child.forked_from_message_id == before_messages[2].id
-    copied = await store.messages_after(child.id, after_seq=0, limit=100)
+    copied = await store.history.after(child.id, after_seq=0, limit=100)
     assert [m.content for m in copied] == [m.content for m in before_messages[:3]]
     assert not {m.id for m in copied} & {m.id for m in before_messages}, "copies get new ids"
     assert copied[1].parent_id == copied[0].id, "threads follow the copies"
-    edited = await store.message(child.id, seq=2)
+    edited = await store.history.message(child.id, seq=2)
     assert edited is not None and [r.content for r in edited.revisions] == ["suspect the cache"]
     assert (await context.read(history, OWNER, child.id)).context == {"service": "api"}
     events = await store.events.newest(child.id, limit=10)
@@ -62,7 +62,7 @@ async def test_fork_copies_history_up_to_a_message_and_leaves_the_parent_alone(
     assert events[0].data == {"parent_id": parent.id, "parent_ref": parent.ref, "at_seq": 3}
     after = await store.sessions.by_id(parent.id)
     assert after is not None and after.version == parent.version
-    assert await store.messages_after(parent.id, after_seq=0, limit=100) == before_messages
+    assert await store.history.after(parent.id, after_seq=0, limit=100) == before_messages
     assert await count(store, "events", "session_id = ?", parent.id) == before_events  # type: ignore[arg-type]
     detail = await service.show(OWNER, child.id)
     assert [s.id for s in detail.lineage] == [parent.id]

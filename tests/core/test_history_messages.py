@@ -76,7 +76,7 @@ async def test_paging_1000_messages_returns_each_once_in_order_while_appending(
     assert top >= 1000
     assert seen == list(range(top, 0, -1)), "each message exactly once, newest first"
     assert appended == 150
-    last, _ = await history.store.message_counts(session.id)
+    last, _ = await history.store.history.counts(session.id)
     assert last == 1150 and top < last, "appends really happened during the paging"
 
 
@@ -175,7 +175,7 @@ async def test_size_limits_and_empty_text(service: SessionService, session: Sess
         await small.append(OWNER, session.id, "eleven char")
     with pytest.raises(UsageError, match="empty"):
         await history.append(OWNER, session.id, "   ")
-    assert await history.store.message_counts(session.id) == (1, 0)
+    assert await history.store.history.counts(session.id) == (1, 0)
 
 
 async def test_notes_on_an_archived_session_are_refused(

@@ -13,7 +13,7 @@ from core.models import ChatRef, Session
 from core.records.history import MATCH_END, MATCH_START
 from core.records.search import Term
 from core.service import SessionService
-from core.store.sqlite.fts import to_fts5
+from core.store.search import to_fts5
 from core.store.sqlite.store import SqliteStore
 from tests.conftest import CHAT, OTHER_WS, WS, actor, execute, fetchall
 
@@ -157,9 +157,9 @@ async def test_deleting_a_session_drops_its_messages_from_the_index(
     history: HistoryService, session: Session, store: SqliteStore
 ):
     await history.append(OWNER, session.id, "ephemeral words")
-    assert len(await store.search_messages(WS, Term("ephemeral"))) == 1
+    assert len(await store.history.search(WS, Term("ephemeral"))) == 1
     await execute(store, "DELETE FROM sessions WHERE id = ?", session.id)
-    assert await store.search_messages(WS, Term("ephemeral")) == []
+    assert await store.history.search(WS, Term("ephemeral")) == []
     if store.backend == "sqlite":  # the FTS5 side table holds no stale entry either
         for word in ("ephemeral", "words"):
             (row,) = await fetchall(

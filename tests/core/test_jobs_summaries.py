@@ -45,7 +45,7 @@ def test_weekdays_and_weekly_schedules_skip_the_right_days() -> None:
 
 async def _subscribe(store: SqliteStore, channel: str, created: datetime) -> Subscription:
     sub = Subscription(WS, channel, "daily 09:00", "UTC", "root", created)
-    await store.put_subscription(sub)
+    await store.subscriptions.put(sub)
     return sub
 
 
@@ -125,13 +125,13 @@ async def test_summary_commands_schedule_in_a_timezone_and_need_an_admin(
     reply = await runner.run(ADMIN, CHAT, "summary daily 09:00 tz:America/New_York")
     assert reply is not None and not reply.ephemeral
     assert "Next one at 2026-01-05 09:00 America/New_York" in reply.view.plain_text()
-    (sub,) = await store.subscriptions(WS)
+    (sub,) = await store.subscriptions.every(WS)
     assert (sub.schedule, sub.timezone) == ("daily 09:00", "America/New_York")
     now_reply = await runner.run(ADMIN, CHAT, "summary now")
     assert now_reply is not None and now_reply.view.kind == "summary"
     off = await runner.run(ADMIN, CHAT, "summary off")
     assert off is not None and "turned off" in off.view.title
-    assert await store.subscriptions(WS) == []
+    assert await store.subscriptions.every(WS) == []
     with pytest.raises(Forbidden):
         await summaries.unsubscribe(service, OWNER, "general")
 

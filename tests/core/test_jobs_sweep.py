@@ -177,7 +177,7 @@ async def test_one_bad_row_does_not_stop_the_sweep(
     session = await service.start(OWNER, CHAT, "reminded")
     now = clock.now()
     for rid, target in (("bad", "nobody"), ("good", "user:owner")):
-        await store.add_reminder(
+        await store.jobs.add_reminder(
             Reminder(rid, session.workspace, session.id, target, "x", now, "owner",
                      ReminderKind.USER, ReminderStatus.SCHEDULED, now)
         )  # fmt: skip

@@ -12,7 +12,7 @@ from core.models import Actor, ChatRef, Decision, EventType, ModAction, Role, Se
 from core.runner import CommandRunner
 from core.service import SessionService
 from core.store import ops
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import CHAT, actor, count
 
 OWNER, BOB, CAROL = actor("owner"), actor("bob"), actor("carol")

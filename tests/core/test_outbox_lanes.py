@@ -22,7 +22,7 @@ from core.jobs.webhook_policy import WebhookPolicy
 from core.outbox import OutboxDispatcher
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
-from core.store.base import Store
+from core.store.store import Store
 from core.views import View
 from tests.conftest import CHAT, actor, count
 

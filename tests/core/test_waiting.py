@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.cards import stats_view
 from core.models import ChatRef
 from core.service import SessionService
-from core.store.base import Store
+from core.store.store import Store
 from core.waiting import by_platform, waiting_notices
 from tests.conftest import CHAT, actor
 

@@ -24,7 +24,7 @@ from core.outbox import OutboxDispatcher
 from core.records.jobs import WebhookSubscription
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import CHAT, actor
 
 ADMIN = actor("root")
@@ -171,7 +171,7 @@ async def _subscribe(store: Store, clock: ManualClock, url: str) -> WebhookSubsc
         created_by="root",
         created_at=clock.now(),
     )
-    await store.add_webhook(hook)
+    await store.webhooks.add(hook)
     return hook
 
 
@@ -200,7 +200,7 @@ async def test_add_refuses_each_spelling_with_a_reason_and_stores_nothing(
         assert reply.view.kind == "error", url
         grammar = "starting with https://" in title  # not a URL at all: the parser says so
         assert grammar or "Webhook URL refused: " in title, (url, title)
-    assert await store.webhooks(CHAT.workspace) == []
+    assert await store.webhooks.in_workspace(CHAT.workspace) == []
 
 
 async def test_add_refuses_a_name_that_resolves_to_loopback(
@@ -213,7 +213,7 @@ async def test_add_refuses_a_name_that_resolves_to_loopback(
     assert reply.view.title.endswith(
         "Webhook URL refused: the host resolves to a loopback address."
     )
-    assert await store.webhooks(CHAT.workspace) == []
+    assert await store.webhooks.in_workspace(CHAT.workspace) == []
     public = await runner.run(ADMIN, CHAT, "webhook add https://internal.example/hook")
     assert public is not None and "added" in public.view.title, "the second answer is public"
 
@@ -277,8 +277,8 @@ async def test_operator_allow_list_lets_a_loopback_receiver_through(
     await runner.service.start(OWNER, CHAT, "to the local receiver")
     await _deliver(store, clock, AiohttpWebhookSender(policy=by_name, resolver=dns, timeout=5))
     assert listener.connections == 1
-    (hook,) = await store.webhooks(CHAT.workspace)
-    await store.remove_webhook(CHAT.workspace, hook.id)
+    (hook,) = await store.webhooks.in_workspace(CHAT.workspace)
+    await store.webhooks.remove(CHAT.workspace, hook.id)
 
     by_address = WebhookPolicy.parse(["127.0.0.0/8"])
     runner = _runner(store, clock, by_address)

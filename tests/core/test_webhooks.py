@@ -24,8 +24,8 @@ from core.models import Decision, EventType, ModAction
 from core.outbox import OutboxDispatcher
 from core.runner import CommandRunner
 from core.service import ServiceConfig, SessionService
-from core.store.base import Store
 from core.store.sqlite.store import SqliteStore
+from core.store.store import Store
 from tests.conftest import CHAT, actor, count
 
 ADMIN = actor("root")
@@ -101,7 +101,7 @@ async def test_failing_receiver_gets_one_successful_delivery_then_processed_flip
 ) -> None:
     added = await runner.run(ADMIN, CHAT, f"webhook add {receiver.url} modification")
     assert added is not None and added.ephemeral
-    (hook,) = await store.webhooks(CHAT.workspace)
+    (hook,) = await store.webhooks.in_workspace(CHAT.workspace)
     assert f"`{hook.secret}`" in added.view.plain_text(), "the secret is shown once, on add"
     listed = await runner.run(ADMIN, CHAT, "webhook list")
     assert listed is not None and hook.secret not in listed.view.plain_text()
@@ -164,11 +164,11 @@ async def test_webhook_commands_are_for_admins_and_remove_by_short_id(
     bad = await runner.run(ADMIN, CHAT, "webhook add https://example.com/h finished")
     assert bad is not None and "Unknown event type `finished`" in bad.view.title
     await runner.run(ADMIN, CHAT, "webhook add https://example.com/h completed failed")
-    (hook,) = await store.webhooks(CHAT.workspace)
+    (hook,) = await store.webhooks.in_workspace(CHAT.workspace)
     assert hook.events == ("completed", "failed")
     removed = await runner.run(ADMIN, CHAT, f"webhook remove {hook.id[:8]}")
     assert removed is not None and "removed" in removed.view.title
-    assert await store.webhooks(CHAT.workspace) == []
+    assert await store.webhooks.in_workspace(CHAT.workspace) == []
 
 
 async def test_creation_plans_and_agent_progress_reach_subscribed_webhooks(

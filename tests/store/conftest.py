@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import BACKENDS, opened_store
 
 

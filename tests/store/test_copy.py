@@ -56,12 +56,12 @@ async def populate(url: str, clock: ManualClock) -> list[str]:
         await service.pause(OWNER, child.id)
         await reminders.create(service, OWNER, s.id, channel_id=None, after=timedelta(hours=1))
         await reminders.create(service, OWNER, s.id, channel_id=None, after=timedelta(days=9))
-        await TokenService(store, clock=clock).create("console:test", "agent", admin=True)
-        await store.put_installation(
+        await TokenService(store.tokens, clock=clock).create("console:test", "agent", admin=True)
+        await store.installations.put(
             InstallationRecord("slack", "T0001", "xoxb-secret", clock.now(), scopes=("commands",))
         )
-        await store.claim_idempotency("api:t:k", "digest", now=clock.now(), lease=IN_PROGRESS_LEASE)
-        await store.finish_idempotency("api:t:k", status=201, body='{"ok":true}')
+        await store.idempotency.claim("api:t:k", "digest", now=clock.now(), lease=IN_PROGRESS_LEASE)
+        await store.idempotency.finish("api:t:k", status=201, body='{"ok":true}')
         clock.advance(timedelta(days=2))
         await sweep.run(service, clock.now(), every=timedelta(minutes=1))  # reminders, job runs
         return [s.id, child.id, other.id]
@@ -89,7 +89,7 @@ async def counts(url: str) -> dict[str, int]:
     store = open_store(url)
     await store.open()
     try:
-        report = await verify(store, store)
+        report = await verify(store.copy, store.copy)
         return {t.table: t.source_rows for t in report.tables}
     finally:
         await store.close()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.models import OutboxKind, OutboxRow, OutboxStatus, new_id
 from core.store import ops
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import WS
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -17,11 +17,11 @@ from core.records.history import MATCH_END, MATCH_START
 from core.records.jobs import Reminder, ReminderKind, ReminderStatus, SendReminder
 from core.service import SessionService
 from core.store import ops
-from core.store.base import Store
 from core.store.factory import open_store
 from core.store.postgres.engine import pool_settings, safe_url
-from core.store.postgres.search import to_tsquery
 from core.store.postgres.store import PostgresStore
+from core.store.search import to_tsquery
+from core.store.store import Store
 from tests.conftest import CHAT, WS, actor
 from tests.pg import PgServer, new_database_name
 
@@ -153,7 +153,7 @@ async def test_a_reminder_being_sent_elsewhere_is_skipped_at_once(
     store: Store, db_url: str, service: SessionService
 ) -> None:
     session = await service.start(OWNER, CHAT, "remind")
-    await store.add_reminder(
+    await store.jobs.add_reminder(
         Reminder("r1", WS, session.id, "user:olga", "ping", NOW, "olga", ReminderKind.USER,
                  ReminderStatus.SCHEDULED, NOW)
     )  # fmt: skip
@@ -162,13 +162,13 @@ async def test_a_reminder_being_sent_elsewhere_is_skipped_at_once(
         async with other.transaction():
             await other.execute("SELECT 1 FROM reminders WHERE id = 'r1' FOR UPDATE")
             claimed = await asyncio.wait_for(
-                store.apply_claimed([SendReminder("r1")], []), timeout=5
+                store.jobs.apply_claimed([SendReminder("r1")], []), timeout=5
             )
             assert claimed is False
     finally:
         await other.close()
-    assert await store.apply_claimed([SendReminder("r1")], []) is True
-    assert await store.apply_claimed([SendReminder("r1")], []) is False
+    assert await store.jobs.apply_claimed([SendReminder("r1")], []) is True
+    assert await store.jobs.apply_claimed([SendReminder("r1")], []) is False
 
 
 # -- search ------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ async def test_exported_rows_look_like_the_sqlite_stores(
     store: Store, service: SessionService
 ) -> None:
     session = await service.start(OWNER, CHAT, "export me")
-    tables = await store.export_rows(session.id)
+    tables = await store.jobs.export_rows(session.id)
     (row,) = tables["sessions"]
     assert row["created_at"] == session.created_at.isoformat(timespec="microseconds")
     assert isinstance(row["context"], str) and row["context"] == "{}"

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from core.clock import ManualClock
 from core.errors import Conflict
+from core.history.messages import HistoryService
 from core.models import (
     Decision,
     Event,
@@ -20,13 +23,14 @@ from core.models import (
     OutboxStatus,
     PlanStatus,
     Role,
+    Session,
     Source,
     new_id,
 )
 from core.records.jobs import ClaimSlot, Reminder, ReminderKind, ReminderStatus, SendReminder
 from core.service import ServiceConfig, SessionService
 from core.store import ops
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import CHAT, WS, actor, count
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -76,7 +80,7 @@ async def test_a_job_slot_is_claimed_by_one_replica(store: Store, second: Store)
     slots = [NOW + timedelta(minutes=m) for m in range(25)]
 
     async def claim(on: Store, slot: datetime, owner: str) -> bool:
-        return await on.apply_claimed([ClaimSlot("sweep", slot, owner, NOW)], [])
+        return await on.jobs.apply_claimed([ClaimSlot("sweep", slot, owner, NOW)], [])
 
     won = await asyncio.gather(
         *(claim(s, slot, o) for slot in slots for s, o in ((store, "a"), (second, "b")))
@@ -93,7 +97,7 @@ async def test_a_due_reminder_is_sent_by_one_replica(store: Store, second: Store
     )
     ids = [f"r{n}" for n in range(20)]
     for rid in ids:
-        await store.add_reminder(
+        await store.jobs.add_reminder(
             Reminder(rid, WS, session.id, "user:owner", "ping", NOW, "owner",
                      ReminderKind.USER, ReminderStatus.SCHEDULED, NOW)
         )  # fmt: skip
@@ -101,7 +105,7 @@ async def test_a_due_reminder_is_sent_by_one_replica(store: Store, second: Store
     async def send(on: Store, rid: str) -> bool:
         event = Event(new_id(), session.id, 0, EventType.REMINDER_SENT, "owner", Source.CONSOLE,
                       {"reminder": rid}, NOW)  # fmt: skip
-        return await on.apply_claimed([SendReminder(rid)], [ops.AddEvent(event)])
+        return await on.jobs.apply_claimed([SendReminder(rid)], [ops.AddEvent(event)])
 
     sent = await asyncio.gather(*(send(s, rid) for rid in ids for s in (store, second, store)))
     assert sent.count(True) == len(ids)
@@ -165,3 +169,45 @@ async def test_events_appended_through_two_replicas_get_gap_free_seqs(
     assert len(set(seqs)) == 60
     events = await store.events.newest(session.id, limit=1000)
     assert [e.seq for e in reversed(events)] == list(range(1, len(events) + 1))
+
+
+@pytest.fixture
+async def two_histories(
+    store: Store, second: Store
+) -> tuple[HistoryService, HistoryService, Session]:
+    """The history feature on both replicas, and a session to write to."""
+    clock = ManualClock(NOW)
+    one = HistoryService(SessionService(store, clock=clock))
+    two = HistoryService(SessionService(second, clock=clock))
+    return one, two, await one.service.start(actor("owner"), CHAT, "busy")
+
+
+async def test_messages_appended_through_two_replicas_get_gap_free_seqs(
+    store: Store, two_histories: tuple[HistoryService, HistoryService, Session]
+) -> None:
+    one, two, session = two_histories
+    owner = actor("owner")
+    sent = await asyncio.gather(
+        *((one if i % 2 else two).append(owner, session.id, f"note {i}") for i in range(60))
+    )
+    assert sorted(m.seq for m in sent) == list(range(1, 61))
+    stored = await store.history.after(session.id, after_seq=0, limit=100)
+    assert [m.seq for m in stored] == list(range(1, 61))
+    assert {m.content for m in stored} == {f"note {i}" for i in range(60)}
+
+
+async def test_edits_of_one_message_through_two_replicas_keep_every_text(
+    store: Store, two_histories: tuple[HistoryService, HistoryService, Session]
+) -> None:
+    one, two, session = two_histories
+    owner = actor("owner")
+    await one.append(owner, session.id, "draft 0")
+    await asyncio.gather(
+        *((one if i % 2 else two).edit(owner, session.id, 1, f"draft {i}") for i in range(1, 21))
+    )
+    message = await store.history.message(session.id, seq=1)
+    assert message is not None
+    assert [r.revision for r in message.revisions] == list(range(1, 21))
+    texts = [r.content for r in message.revisions] + [message.content]
+    assert sorted(texts) == sorted(f"draft {i}" for i in range(21))
+    assert texts[0] == "draft 0"

@@ -7,7 +7,7 @@ Schema (`core/store/migrations/postgres/`) — the same tables and column names 
 a copy between the backends maps column to column. Types:
 
 - timestamps: `timestamptz` (SQLite: UTC ISO text from `codec.ts`); asyncpg reads them as
-  aware UTC datetimes. Exports (`export_rows`) turn them back into the same ISO text.
+  aware UTC datetimes. Exports (`Jobs.export_rows`) turn them back into the same ISO text.
 - JSON documents (context, metadata, data, payload, target, settings, comments, events):
   `json`, which keeps the text exactly as written (key order too), i.e. `codec.dumps` output.
 - flags (`plan_modifications.processed`, `webhook_subscriptions.active`): `boolean`
@@ -21,11 +21,12 @@ a copy between the backends maps column to column. Types:
   columns standing in for SQLite's rowid: insertion order, used to order rows with equal
   times; a copy should insert rows in SQLite rowid order and let these default), and
   `messages.search` (the generated tsvector; never written).
-- `iso_utc(timestamptz)` renders a time as the SQLite text, for keys built in SQL.
+- `iso_utc(timestamptz)` renders a time as the SQLite text, for keys built in SQL
+  (`Dialect.as_text`).
 
 Transactions: one pooled READ COMMITTED transaction per unit of work (`engine.py`), with
 compare-and-set updates and row locks where SQLite relied on its single writer
-(`writes.py`); replica-safe claims in `jobs.py` and `webhooks.py`; search in `search.py`.
+(`writes.py`); replica-safe claims in `jobs.py` and `outbox.py`; search in `search.py`.
 """
 
 from core.store.postgres.store import PostgresStore

@@ -24,14 +24,12 @@ import asyncpg
 
 from core.errors import SessionBotError, StoreError, UsageError
 from core.store import db
-from core.store.db import POSTGRES, numbered
+from core.store.db import POSTGRES, OperationObserver, numbered
 
 _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Unit = Callable[[asyncpg.Connection], Awaitable[T]]
-# Told of every operation: (kind, seconds), kind `write`, `read` or `raw` (the metrics hook).
-Observer = Callable[[str, float], None]
 
 POOL_MAX = 10
 POOL_MIN = 1
@@ -79,7 +77,7 @@ class PgEngine:
         self.dsn, self.pool_min, self.pool_max = pool_settings(url)
         self._pool: asyncpg.Pool | None = None
         self._on_commit = on_commit
-        self.observe: Observer | None = None
+        self.observe: OperationObserver | None = None
         self.close_timeout = CLOSE_TIMEOUT
         self.units = 0
         self.replays = 0

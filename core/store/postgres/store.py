@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from asyncpg import Connection
 
 from core.store import migrations
-from core.store.lifecycle import StoreLifecycle
-from core.store.postgres import rows
-from core.store.postgres.copy import PgCopy
-from core.store.postgres.engine import Observer, PgDatabase, PgEngine
-from core.store.postgres.history import PgHistory
-from core.store.postgres.installations import PgInstallations
-from core.store.postgres.jobs import PgJobs
-from core.store.postgres.tokens import PgTokens
-from core.store.store import Repositories
+from core.store.postgres.engine import PgDatabase, PgEngine
+from core.store.store import Store
 
 _log = logging.getLogger(__name__)
 
-_S = f"SELECT {rows.SESSION_COLUMNS} FROM sessions"
 # Held (session-level advisory lock) while migrating, so replicas starting together take turns.
 MIGRATION_LOCK = 0x5E5510B07
 _SCHEMA_TABLE = (
@@ -29,21 +20,18 @@ _SCHEMA_TABLE = (
 )
 
 
-class PostgresStore(
-    PgHistory, PgJobs, PgInstallations, PgTokens, PgCopy, StoreLifecycle, Repositories
-):
+class PostgresStore(Store):
     """Sessions, plans, events and the outbox in PostgreSQL, shared by any number of replicas."""
 
     backend = "postgres"
+    engine: PgEngine
 
     def __init__(self, url: str) -> None:
         if not url.startswith(("postgresql://", "postgres://")):
             raise ValueError("not a PostgreSQL URL")
         self.url = url
-        self._listeners: list[Callable[[], None]] = []
         self.engine = PgEngine(url, on_commit=self._committed)
-        self.db = PgDatabase(self.engine)
-        self._repositories()
+        super().__init__(PgDatabase(self.engine))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -88,27 +76,15 @@ class PostgresStore(
             _log.info("applied migration %s", name)
         return applied
 
-    # -- writes ------------------------------------------------------------------------------
-
-    # -- sessions ----------------------------------------------------------------------------
-
-    # -- plans -------------------------------------------------------------------------------
-
-    # -- events ------------------------------------------------------------------------------
-
-    # -- workspace settings ------------------------------------------------------------------
-
-    # -- stats -------------------------------------------------------------------------------
-
-    # -- inbound dedupe ----------------------------------------------------------------------
-
-    # -- outbox ------------------------------------------------------------------------------
-
     # -- operations --------------------------------------------------------------------------
 
-    def observe_operations(self, observer: Observer | None) -> None:
-        """Time every write, read and raw call from now on (None stops it)."""
-        self.engine.observe = observer
+    async def checkpoint(self) -> None:
+        """Refresh the planner's statistics (autovacuum does the rest on PostgreSQL)."""
+
+        async def run(conn: Connection) -> None:
+            await conn.execute("ANALYZE")
+
+        await self.engine.run_raw(run)
 
     async def integrity_problems(self) -> list[str]:
         """Invalid indexes (a failed concurrent build) and constraints not validated."""

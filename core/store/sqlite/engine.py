@@ -30,9 +30,8 @@ from core import files
 from core.errors import SessionBotError, StoreError
 from core.store import db
 from core.store.codec import ts
-from core.store.db import SQLITE
+from core.store.db import SQLITE, OperationObserver
 from core.store.sqlite.lock import DatabaseLock
-from core.store.telemetry import OperationObserver
 
 _log = logging.getLogger(__name__)
 

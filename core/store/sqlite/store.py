@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
-from datetime import datetime, timedelta
 
 from core.store import migrations
-from core.store.lifecycle import StoreLifecycle
-from core.store.sqlite import rows
-from core.store.sqlite.copy import SqliteCopy
 from core.store.sqlite.engine import SqliteDatabase, SqliteEngine
-from core.store.sqlite.history import SqliteHistory
-from core.store.sqlite.installations import SqliteInstallations
-from core.store.sqlite.jobs import SqliteJobs
 from core.store.sqlite.lock import migrating
-from core.store.sqlite.telemetry import SqliteTelemetry
-from core.store.sqlite.tokens import SqliteTokens
-from core.store.store import Repositories
+from core.store.store import Store
 
 _log = logging.getLogger(__name__)
-
-_S = f"SELECT {rows.SESSION_COLUMNS} FROM sessions"
 
 
 def _apply_missing(conn: sqlite3.Connection) -> list[str]:
@@ -55,27 +43,17 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SqliteStore(
-    SqliteHistory,
-    SqliteJobs,
-    SqliteInstallations,
-    SqliteTokens,
-    SqliteTelemetry,
-    SqliteCopy,
-    StoreLifecycle,
-    Repositories,
-):
+class SqliteStore(Store):
     """Sessions, plans, events and the outbox in SQLite, written by one group-committing writer."""
 
     backend = "sqlite"
+    engine: SqliteEngine
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = sqlite_path(url)
-        self._listeners: list[Callable[[], None]] = []
         self.engine = SqliteEngine(self.path, on_commit=self._committed)
-        self.db = SqliteDatabase(self.engine)
-        self._repositories()
+        super().__init__(SqliteDatabase(self.engine))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -111,23 +89,17 @@ class SqliteStore(
             _log.info("applied migration %s", name)
         return applied
 
-    # -- writes ------------------------------------------------------------------------------
-
-    # -- sessions ----------------------------------------------------------------------------
-
-    # -- plans -------------------------------------------------------------------------------
-
-    # -- events ------------------------------------------------------------------------------
-
-    # -- workspace settings ------------------------------------------------------------------
-
-    # -- stats -------------------------------------------------------------------------------
-
-    # -- inbound dedupe ----------------------------------------------------------------------
-
-    # -- outbox ------------------------------------------------------------------------------
-
     # -- operations --------------------------------------------------------------------------
+
+    async def checkpoint(self) -> None:
+        """Fold the WAL back into the database file and refresh the planner's statistics."""
+
+        def run(conn: sqlite3.Connection) -> None:
+            if not self.engine.memory:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            conn.execute("PRAGMA optimize").fetchall()
+
+        await self.engine.run_raw(run)
 
     async def integrity_problems(self) -> list[str]:
         """Problems found by integrity_check and foreign_key_check (empty when healthy)."""
@@ -141,7 +113,3 @@ class SqliteStore(
             return problems
 
         return await self.engine.run_raw(check)
-
-
-def _span(start: str, end: str) -> timedelta:
-    return datetime.fromisoformat(end) - datetime.fromisoformat(start)

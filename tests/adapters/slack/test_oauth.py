@@ -119,7 +119,7 @@ async def test_oauth_redirect_with_valid_state_stores_the_installation(
     status, page = await finish_install(app, code="code-1", state=state, cookie=cookie)
 
     assert status == 200 and "xoxb-" not in page
-    record = await app.core.store.installation("slack", team_id="T0002")
+    record = await app.core.store.installations.get("slack", team_id="T0002")
     assert record is not None
     assert record.bot_token == "xoxb-T0002" and record.bot_user_id == "U0BOTT0002"
     assert record.bot_id == "B0BOTT0002"  # from auth.test with the new token
@@ -148,7 +148,7 @@ async def test_oauth_redirect_with_bad_or_missing_state_is_refused(
     expired = await finish_install(app, code="code-1", state=state, cookie=cookie)
 
     assert [missing[0], forged[0], other_browser[0], expired[0]] == [400, 401, 400, 401]
-    assert await app.core.store.installations("slack") == []
+    assert await app.core.store.installations.every("slack") == []
     assert fake.calls_to("oauth.v2.access") == []  # the code was never even exchanged
 
 
@@ -222,7 +222,7 @@ async def test_delivery_to_a_workspace_without_installation_fails_permanently(
 ) -> None:
     await install(app, "T0002")
     await app.command("start deploy", team_id="T0002", channel_id="C0002")
-    store = SlackInstallationStore(app.core.store)
+    store = SlackInstallationStore(app.core.store.installations)
     await store.async_delete_all(enterprise_id=None, team_id="T0002")  # app_uninstalled
 
     await app.deliver()

@@ -26,7 +26,7 @@ async def test_slack_admin_gets_the_reason_and_nothing_is_stored(
             answers = await bot.command(f"webhook add {url} created")
             text = " ".join(str(a.body) for a in answers)
             assert "Webhook URL refused" in text, (url, text)
-        assert await bot.core.store.webhooks(WORKSPACE) == []
+        assert await bot.core.store.webhooks.in_workspace(WORKSPACE) == []
         answers = await bot.command("webhook add http://127.0.0.1:9/h created")
         assert "Webhook URL refused" in " ".join(str(a.body) for a in answers)
     finally:
@@ -42,7 +42,7 @@ async def test_the_operator_allow_list_admits_a_local_receiver(
     try:
         answers = await bot.command("webhook add http://127.0.0.1:9/h created")
         assert "added" in " ".join(str(a.body) for a in answers)
-        (hook,) = await bot.core.store.webhooks(WORKSPACE)
+        (hook,) = await bot.core.store.webhooks.in_workspace(WORKSPACE)
         assert hook.url == "http://127.0.0.1:9/h"
     finally:
         await bot.close()

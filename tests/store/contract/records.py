@@ -23,7 +23,7 @@ from core.models import (
     new_id,
 )
 from core.store import ops
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import WS
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 from core.errors import Forbidden, NotFound, StoreError
 from core.models import Member, Role, Status
 from core.store import ops
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import OTHER_WS, WS
 from tests.store.contract.records import NOW, event, new_session
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from core.store.base import Store
+from core.store.store import Store
 from tests.store.contract.records import NOW
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from core.models import OutboxKind, OutboxRow, OutboxStatus
 from core.store import ops
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import OTHER_WS, WS
 from tests.store.contract.records import LEASE, NOW, new_session, outbox_row
 

@@ -19,7 +19,7 @@ from core.models import (
     new_id,
 )
 from core.store import ops
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import OTHER_WS, WS
 from tests.store.contract.records import NOW, new_session, plan_record
 

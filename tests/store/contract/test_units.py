@@ -10,7 +10,7 @@ import pytest
 from core.errors import Conflict, StoreError
 from core.models import Member, Role
 from core.store import ops
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import WS
 from tests.store.contract.records import (
     NOW,

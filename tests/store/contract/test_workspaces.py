@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from core.models import Status
 from core.store import ops
-from core.store.base import Store
+from core.store.store import Store
 from tests.conftest import OTHER_WS, WS
 from tests.store.contract.records import NOW, new_session
 

@@ -1,0 +1,489 @@
+"""Messages with their revisions and threads, session context, and whole-session fork and import.
+
+A message's seq is the next one of its session, taken while the session row is held (see
+core/store/writes.py), so seqs stay gap-free and unique with several replicas appending.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.errors import Conflict, NotFound
+from core.models import JSON, Event, Plan, PlanModification, Session, new_id
+from core.records.history import Message, MessageRole, Revision, SearchHit
+from core.records.search import Query
+from core.store import ops, writes
+from core.store.codec import dumps, when, when_required
+from core.store.db import Database, Row, Tx, marks
+from core.store.decode import EVENT_COLUMNS, expired_contexts, stored_context, stored_json
+from core.store.search import search
+
+_ROLE = {r.value: r for r in MessageRole}
+_COLUMNS = (
+    "id, session_id, seq, role, author_id, content, parent_id, metadata, created_at,"
+    " edited_at, deleted_at, deleted_by"
+)
+_M = f"SELECT {_COLUMNS} FROM messages"
+_REVISION_COLUMNS = "message_id, revision, content, written_at, replaced_at, replaced_by"
+_EXPIRY = "SELECT key, expires_at FROM context_expiry WHERE session_id = ?"
+_CHUNK = 500  # ids per IN list
+
+Build = Callable[[int], Sequence[ops.Op]]
+ContextMerge = Callable[[JSON, dict[str, datetime], str], tuple[JSON, dict[str, datetime | None]]]
+
+
+def _message(row: Row) -> Message:
+    """A row selected with _COLUMNS, read by position."""
+    id_, session_id, seq, role, author, content, parent, metadata, at, edited, deleted, by = tuple(
+        row
+    )[:12]
+    return Message(
+        id=id_, session_id=session_id, seq=seq, role=_ROLE[role], author_id=author,
+        content=content, parent_id=parent, metadata=stored_json(metadata, "messages", id_),
+        created_at=when_required(at), edited_at=when(edited), deleted_at=when(deleted),
+        deleted_by=by,
+    )  # fmt: skip
+
+
+def _revision(row: Row) -> Revision:
+    return Revision(
+        message_id=row["message_id"], revision=row["revision"], content=row["content"],
+        written_at=when_required(row["written_at"]),
+        replaced_at=when_required(row["replaced_at"]), replaced_by=row["replaced_by"],
+    )  # fmt: skip
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
+    """(`?, ?, …`, ids) in slices small enough for one statement's parameters."""
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        yield marks(len(chunk)), chunk
+
+
+async def insert_messages(tx: Tx, messages: Sequence[Message]) -> None:
+    """Insert messages with their seq and revisions as given (append, import, fork, bulk load)."""
+    if not messages:
+        return
+    await tx.executemany(
+        f"INSERT INTO messages ({_COLUMNS}) VALUES ({marks(12)})",
+        [
+            (m.id, m.session_id, m.seq, m.role.value, m.author_id, m.content, m.parent_id,
+             dumps(m.metadata), m.created_at, m.edited_at, m.deleted_at, m.deleted_by)
+            for m in messages
+        ],
+    )  # fmt: skip
+    revisions = [
+        (r.message_id, r.revision, r.content, r.written_at, r.replaced_at, r.replaced_by)
+        for m in messages
+        for r in m.revisions
+    ]
+    if revisions:
+        await tx.executemany(
+            f"INSERT INTO message_revisions ({_REVISION_COLUMNS}) VALUES ({marks(6)})", revisions
+        )
+
+
+async def _insert_plan(tx: Tx, p: Plan) -> None:
+    """A plan as it was (status, decision, supersession), with its items and approvals."""
+    await tx.execute(
+        "INSERT INTO plans (id, session_id, version, status, content_hash, required_approvals,"
+        " submitted_by, submitted_at, decided_at, decided_by, decision_reason, expires_at,"
+        f" superseded_by, superseded_at, row_version) VALUES ({marks(15)})",
+        (p.id, p.session_id, p.version, p.status.value, p.content_hash, p.required_approvals,
+         p.submitted_by, p.submitted_at, p.decided_at, p.decided_by, p.decision_reason,
+         p.expires_at, p.superseded_by, p.superseded_at, p.row_version),
+    )  # fmt: skip
+    if p.items:
+        await tx.executemany(
+            "INSERT INTO plan_items (plan_id, position, title, assignee, status, ticket,"
+            f" comments) VALUES ({marks(7)})",
+            [(p.id, i.position, i.title, i.assignee, i.status.value, i.ticket, dumps(i.comments))
+             for i in p.items],
+        )  # fmt: skip
+    if p.approvals:
+        await tx.executemany(
+            "INSERT INTO approvals (plan_id, user_id, decision, content_hash, reason, at)"
+            f" VALUES ({marks(6)})",
+            [(a.plan_id, a.user_id, a.decision.value, a.content_hash, a.reason, a.at)
+             for a in p.approvals],
+        )  # fmt: skip
+
+
+async def _insert_events(tx: Tx, events: Sequence[Event]) -> None:
+    if events:
+        await tx.executemany(
+            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({marks(8)})",
+            [(e.id, e.session_id, e.seq, e.type.value, e.actor_id, e.source.value,
+              dumps(e.data), e.created_at) for e in events],
+        )  # fmt: skip
+
+
+async def _put_expiry(tx: Tx, session_id: str, expiry: dict[str, Any]) -> None:
+    """Set each key's expiry; None removes it."""
+    for key, at in expiry.items():
+        if at is None:
+            await tx.execute(
+                "DELETE FROM context_expiry WHERE session_id = ? AND key = ?", (session_id, key)
+            )
+        else:
+            await tx.execute(
+                "INSERT INTO context_expiry (session_id, key, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (session_id, key) DO UPDATE SET expires_at = excluded.expires_at",
+                (session_id, key, at),
+            )
+
+
+async def _copy_history(tx: Tx, parent_id: str, child_id: str, up_to: int) -> None:
+    """Copy the parent's messages up to seq `up_to` (with revisions) under fresh ids."""
+    found = [
+        _message(r)
+        for r in await tx.fetchall(
+            f"{_M} WHERE session_id = ? AND seq <= ? ORDER BY seq", (parent_id, up_to)
+        )
+    ]
+    new_ids = {m.id: new_id() for m in found}
+    by_id = {m.id: m for m in found}
+    for r in await tx.fetchall(
+        "SELECT r.* FROM message_revisions r JOIN messages m ON m.id = r.message_id"
+        " WHERE m.session_id = ? AND m.seq <= ? ORDER BY r.message_id, r.revision",
+        (parent_id, up_to),
+    ):
+        rev = _revision(r)
+        by_id[rev.message_id].revisions.append(
+            dataclasses.replace(rev, message_id=new_ids[rev.message_id])
+        )
+    copies = [
+        dataclasses.replace(
+            m,
+            id=new_ids[m.id],
+            session_id=child_id,
+            parent_id=new_ids.get(m.parent_id, m.parent_id) if m.parent_id else None,
+        )
+        for m in found
+    ]
+    await insert_messages(tx, copies)
+    await tx.execute(
+        "INSERT INTO context_expiry (session_id, key, expires_at)"
+        " SELECT ?, key, expires_at FROM context_expiry WHERE session_id = ?",
+        (child_id, parent_id),
+    )
+
+
+async def _live(tx: Tx, session_id: str, seq: int) -> Message:
+    """The message at `seq`, held until commit (edits of one message queue up)."""
+    row = await tx.fetchone(
+        f"{_M} WHERE session_id = ? AND seq = ?" + tx.dialect.lock_rows("messages"),
+        (session_id, seq),
+    )
+    if row is None:
+        raise NotFound("message", str(seq))
+    if row["deleted_at"] is not None:
+        raise Conflict(f"Message {seq} was deleted.")
+    return _message(row)
+
+
+async def _expiry(reader: Tx | Database, session_id: str) -> dict[str, datetime]:
+    return {r[0]: when_required(r[1]) for r in await reader.fetchall(_EXPIRY, (session_id,))}
+
+
+class History:
+    """A session's messages: append, edit, delete, read, count, search, fork and import."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def append(
+        self,
+        workspace: str,
+        ref: str,
+        draft: Message,
+        check: ops.Check,
+        *,
+        touch_after: timedelta,
+        abandon_after: timedelta,
+    ) -> Message:
+        """Append to the session `ref` names after `check` approves, as its next seq; activity
+        is recorded when the last is older than `touch_after` (coalesced)."""
+
+        async def unit(tx: Tx) -> Message:
+            facts = await writes.session_facts(tx, workspace, ref, draft.author_id)
+            check(facts)
+            if draft.parent_id is not None and not await tx.fetchone(
+                "SELECT 1 FROM messages WHERE id = ? AND session_id = ?",
+                (draft.parent_id, facts.session_id),
+            ):
+                raise NotFound("message", f"{draft.parent_id} in session #{facts.ref}")
+            row = await tx.fetchone(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?",
+                (facts.session_id,),
+            )
+            assert row is not None
+            message = dataclasses.replace(draft, session_id=facts.session_id, seq=int(row[0]))
+            await insert_messages(tx, [message])
+            await writes.coalesce_activity(
+                tx, facts, draft.created_at, touch_after=touch_after, abandon_after=abandon_after
+            )
+            return message
+
+        return await self.db.write(unit)
+
+    async def insert(self, messages: Sequence[Message]) -> None:
+        """Bulk insert with explicit seqs in one transaction (import and corpus loading)."""
+        await self.db.write(lambda tx: insert_messages(tx, messages))
+
+    async def edit(
+        self,
+        session_id: str,
+        seq: int,
+        content: str,
+        *,
+        by: str,
+        at: datetime,
+        extra: Sequence[ops.Op] = (),
+    ) -> Message:
+        """Replace a message's text, keeping the old text as the next revision."""
+
+        async def unit(tx: Tx) -> Message:
+            current = await _live(tx, session_id, seq)
+            written = current.edited_at or current.created_at
+            await tx.execute(
+                f"INSERT INTO message_revisions ({_REVISION_COLUMNS}) SELECT ?,"
+                " COALESCE(MAX(revision), 0) + 1, ?, ?, ?, ? FROM message_revisions"
+                " WHERE message_id = ?",
+                (current.id, current.content, written, at, by, current.id),
+            )
+            await tx.execute(
+                "UPDATE messages SET content = ?, edited_at = ? WHERE id = ?",
+                (content, at, current.id),
+            )
+            await writes.apply_all(tx, extra)
+            return dataclasses.replace(current, content=content, edited_at=at)
+
+        return await self.db.write(unit)
+
+    async def delete(
+        self, session_id: str, seq: int, *, by: str, at: datetime, extra: Sequence[ops.Op] = ()
+    ) -> Message:
+        """Leave a tombstone: text and revisions gone (and out of search), seq kept."""
+
+        async def unit(tx: Tx) -> Message:
+            current = await _live(tx, session_id, seq)
+            await tx.execute("DELETE FROM message_revisions WHERE message_id = ?", (current.id,))
+            await tx.execute(
+                "UPDATE messages SET content = '', deleted_at = ?, deleted_by = ? WHERE id = ?",
+                (at, by, current.id),
+            )
+            await writes.apply_all(tx, extra)
+            return dataclasses.replace(current, content="", deleted_at=at, deleted_by=by)
+
+        return await self.db.write(unit)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def message(
+        self, session_id: str, *, seq: int | None = None, message_id: str | None = None
+    ) -> Message | None:
+        """One message by seq or id, with its revisions."""
+        by, key = ("seq", seq) if seq is not None else ("id", message_id)
+        row = await self.db.fetchone(f"{_M} WHERE session_id = ? AND {by} = ?", (session_id, key))
+        if row is None:
+            return None
+        found = _message(row)
+        found.revisions = (await self.revisions([found.id])).get(found.id, [])
+        return found
+
+    async def revisions(self, message_ids: Sequence[str]) -> dict[str, list[Revision]]:
+        by_message: dict[str, list[Revision]] = {}
+        for in_list, chunk in _chunks(message_ids):
+            for r in await self.db.fetchall(
+                f"SELECT * FROM message_revisions WHERE message_id IN ({in_list})"
+                " ORDER BY message_id, revision",
+                chunk,
+            ):
+                by_message.setdefault(r["message_id"], []).append(_revision(r))
+        return by_message
+
+    async def before(self, session_id: str, *, before_seq: int | None, limit: int) -> list[Message]:
+        """Newest first, strictly older than `before_seq` (the cursor) when given."""
+        where, args = "session_id = ?", [session_id, limit]
+        if before_seq is not None:
+            where, args = "session_id = ? AND seq < ?", [session_id, before_seq, limit]
+        found = await self.db.fetchall(f"{_M} WHERE {where} ORDER BY seq DESC LIMIT ?", args)
+        return [_message(r) for r in found]
+
+    async def after(self, session_id: str, *, after_seq: int, limit: int) -> list[Message]:
+        """Oldest first, strictly newer than `after_seq` (for export and copying)."""
+        found = await self.db.fetchall(
+            f"{_M} WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (session_id, after_seq, limit),
+        )
+        return [_message(r) for r in found]
+
+    async def thread(self, session_id: str, message_id: str) -> list[Message]:
+        """A message and every reply under it, in seq order."""
+        found = await self.db.fetchall(
+            "WITH RECURSIVE t(id) AS (SELECT id FROM messages WHERE id = ? AND session_id = ?"
+            " UNION SELECT m.id FROM messages m JOIN t ON m.parent_id = t.id)"
+            f" {_M} WHERE id IN (SELECT id FROM t) ORDER BY seq",
+            (message_id, session_id),
+        )
+        return [_message(r) for r in found]
+
+    async def last_seq(self, session_id: str) -> int:
+        """The seq of the newest message (0 when there is none); one index probe."""
+        row = await self.db.fetchone(
+            "SELECT MAX(seq) FROM messages WHERE session_id = ?", (session_id,)
+        )
+        return int(row[0] or 0) if row else 0
+
+    async def counts(self, session_id: str) -> tuple[int, int]:
+        """(last seq, deleted count) of a session."""
+        row = await self.db.fetchone(
+            "SELECT COALESCE(MAX(seq), 0), COUNT(deleted_at) FROM messages WHERE session_id = ?",
+            (session_id,),
+        )
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    async def role_counts(self, session_id: str) -> dict[str, int]:
+        found = await self.db.fetchall(
+            "SELECT role, COUNT(*) FROM messages WHERE session_id = ? AND deleted_at IS NULL"
+            " GROUP BY role",
+            (session_id,),
+        )
+        return {r[0]: int(r[1]) for r in found}
+
+    async def search(
+        self,
+        workspace: str,
+        query: Query,
+        *,
+        session_id: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> list[SearchHit]:
+        """Ranked matches of a query tree, only in `workspace` (core/store/search.py)."""
+        return await search(
+            self.db, workspace, query, session_id=session_id, limit=limit, offset=offset
+        )
+
+    # -- whole sessions ----------------------------------------------------------------------
+
+    async def fork(
+        self, workspace: str, build: Build, *, parent_id: str, child_id: str, up_to_seq: int
+    ) -> int:
+        """Allocate a ref, apply `build(ref)` (which creates the child) and copy the parent's
+        history up to `up_to_seq`, all in one transaction; returns the child's ref."""
+
+        async def unit(tx: Tx) -> int:
+            ref = await writes.allocate_ref(tx, ops.AllocateRef(workspace))
+            await writes.apply_all(tx, build(ref))
+            await _copy_history(tx, parent_id, child_id, up_to_seq)
+            return ref
+
+        return await self.db.write(unit)
+
+    async def import_session(
+        self,
+        session: Session,
+        build: Build,
+        *,
+        plans: Sequence[Plan],
+        modifications: Sequence[PlanModification],
+        messages: Sequence[Message],
+        events: Sequence[Event],
+        expiry: dict[str, datetime],
+    ) -> int:
+        """Recreate a whole session in one transaction (all or nothing); returns its new ref."""
+
+        async def unit(tx: Tx) -> int:
+            ref = await writes.allocate_ref(tx, ops.AllocateRef(session.workspace))
+            await writes.apply_all(tx, build(ref))
+            for plan in plans:
+                await _insert_plan(tx, plan)
+            for modification in modifications:
+                await writes.add_modification(tx, ops.AddModification(modification))
+            await insert_messages(tx, messages)
+            await _insert_events(tx, events)
+            await _put_expiry(tx, session.id, dict(expiry))
+            return ref
+
+        return await self.db.write(unit)
+
+    async def ids_in_use(
+        self, *, session_ids: Sequence[str], plan_ids: Sequence[str], message_ids: Sequence[str]
+    ) -> bool:
+        """Whether any of these ids already names a row (an import then takes new ids)."""
+        tables = {"sessions": session_ids, "plans": plan_ids, "messages": message_ids}
+        for table, ids in tables.items():
+            for in_list, chunk in _chunks(ids):
+                sql = f"SELECT 1 FROM {table} WHERE id IN ({in_list}) LIMIT 1"
+                if await self.db.fetchone(sql, chunk):
+                    return True
+        return False
+
+
+class Context:
+    """A session's context document and the expiry of its keys."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def expiry(self, session_id: str) -> dict[str, datetime]:
+        return await _expiry(self.db, session_id)
+
+    async def merge(
+        self, session_id: str, merge: ContextMerge, *, now: datetime, extra: Sequence[ops.Op] = ()
+    ) -> tuple[JSON, dict[str, datetime]]:
+        """Read (held), merge (core's `merge`) and write the context in one transaction, so
+        concurrent updates never lose each other; returns the context and its key expiries."""
+
+        async def unit(tx: Tx) -> tuple[JSON, dict[str, datetime]]:
+            row = await tx.fetchone(
+                "SELECT context, status FROM sessions WHERE id = ?"
+                + tx.dialect.lock_rows("sessions"),
+                (session_id,),
+            )
+            if row is None:
+                raise NotFound("session", session_id)
+            expiry = await _expiry(tx, session_id)
+            context, changes = merge(stored_context(row[0], session_id), expiry, row[1])
+            await tx.execute(
+                "UPDATE sessions SET context = ?, updated_at = ?, version = version + 1"
+                " WHERE id = ?",
+                (dumps(context), now, session_id),
+            )
+            await _put_expiry(tx, session_id, dict(changes))
+            await writes.apply_all(tx, extra)
+            final = {**expiry, **changes}
+            return context, {k: v for k, v in final.items() if v is not None and k in context}
+
+        return await self.db.write(unit)
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Remove every context key past its TTL (maintenance); returns how many went."""
+
+        async def unit(tx: Tx) -> int:
+            due = await tx.fetchall(
+                "SELECT e.session_id, e.key, s.context FROM context_expiry e"
+                " JOIN sessions s ON s.id = e.session_id WHERE e.expires_at <= ?"
+                " ORDER BY e.session_id" + tx.dialect.lock_rows("s"),
+                (now,),
+            )
+            contexts, done = expired_contexts(due)
+            if contexts:
+                await tx.executemany(
+                    "UPDATE sessions SET context = ?, version = version + 1 WHERE id = ?",
+                    [(dumps(context), session_id) for session_id, context in contexts.items()],
+                )
+            if done:
+                await tx.executemany(
+                    "DELETE FROM context_expiry WHERE session_id = ? AND key = ?", done
+                )
+            return len(done)
+
+        return await self.db.write(unit)

@@ -1,0 +1,83 @@
+"""Webhook subscriptions and the claim of due webhook outbox rows (the scheduler feature)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from core.models import OutboxRow
+from core.records.jobs import WebhookSubscription
+from core.store import outbox
+from core.store.codec import dumps, loads, when_required
+from core.store.db import Database, Row, Tx, marks
+
+_COLUMNS = "id, workspace, url, secret, events, created_by, created_at, active"
+_W = f"SELECT {_COLUMNS} FROM webhook_subscriptions"
+
+
+def _webhook(row: Row) -> WebhookSubscription:
+    id_, workspace, url, secret, events, by, at, active = tuple(row)[:8]
+    return WebhookSubscription(
+        id_, workspace, url, secret, tuple(loads(events) or ()), by, when_required(at), bool(active)
+    )
+
+
+class Webhooks:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, webhook: WebhookSubscription) -> None:
+        w = webhook
+        await self.db.execute(
+            f"INSERT INTO webhook_subscriptions ({_COLUMNS}) VALUES ({marks(8)})",
+            (w.id, w.workspace, w.url, w.secret, dumps(list(w.events)), w.created_by,
+             w.created_at, w.active),
+        )  # fmt: skip
+
+    async def remove(self, workspace: str, webhook_id: str) -> WebhookSubscription | None:
+        """Delete the workspace's webhook whose id is or starts with `webhook_id` (unique);
+        None when none or several match, or a concurrent remove took it first."""
+        condition, args = outbox.prefixed("id", [webhook_id])
+
+        async def remove(tx: Tx) -> WebhookSubscription | None:
+            found = await tx.fetchall(
+                f"{_W} WHERE workspace = ? AND {condition}", (workspace, *args)
+            )
+            if len(found) != 1:
+                return None
+            deleted = await tx.execute(
+                "DELETE FROM webhook_subscriptions WHERE id = ?", (found[0]["id"],)
+            )
+            return _webhook(found[0]) if deleted == 1 else None
+
+        return await self.db.write(remove)
+
+    async def in_workspace(self, workspace: str) -> list[WebhookSubscription]:
+        found = await self.db.fetchall(
+            f"{_W} WHERE workspace = ? ORDER BY created_at, id", (workspace,)
+        )
+        return [_webhook(r) for r in found]
+
+    async def get(self, webhook_id: str) -> WebhookSubscription | None:
+        row = await self.db.fetchone(f"{_W} WHERE id = ?", (webhook_id,))
+        return _webhook(row) if row else None
+
+    async def claim_rows(self, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]:
+        """Lease due webhook rows of every workspace (they need no chat adapter)."""
+
+        async def claim(tx: Tx) -> list[OutboxRow]:
+            return await outbox.lease(
+                tx, now=now, until=now + lease, limit=limit, where="kind = 'webhook'"
+            )
+
+        return await self.db.write(claim, notify=False)  # a lease adds nothing to deliver
+
+    async def undelivered(self, modification_id: str, *, except_row: str) -> int:
+        """Webhook rows of a modification not delivered yet, besides `except_row`."""
+        condition, args = outbox.prefixed(
+            "dedupe_key", [f"webhook:modification:{modification_id}:"]
+        )
+        row = await self.db.fetchone(
+            f"SELECT COUNT(*) FROM outbox WHERE {condition} AND status <> 'delivered' AND id <> ?",
+            (*args, except_row),
+        )
+        return int(row[0]) if row else 0
