@@ -16,7 +16,7 @@ from core.records.history import MATCH_END, MATCH_START, Message, MessageRole
 from core.store import ops
 from core.store.store import Store
 from tests.conftest import OTHER_WS, WS
-from tests.store.contract.records import NOW, event, new_session
+from tests.store.contract.records import NOW, event, new_session, session_record
 
 TOUCH_AFTER = timedelta(minutes=1)
 ABANDON_AFTER = timedelta(hours=24)
@@ -250,3 +250,47 @@ async def test_ids_in_use_finds_any_taken_session_plan_or_message_id(store: Stor
         session_ids=[], plan_ids=[], message_ids=[*map(str, range(900)), message.id]
     )
     assert not await in_use(session_ids=[], plan_ids=[session.id], message_ids=[session.id])
+
+
+async def test_a_fork_copies_history_up_to_a_seq_with_a_new_ref(store: Store) -> None:
+    parent = await new_session(store)
+    first = await _append(store, parent.id, _draft("one"))
+    await _append(store, parent.id, _draft("two", parent=first.id))
+    await _append(store, parent.id, _draft("three"))
+    await store.history.edit(parent.id, 2, "two, edited", by="olga", at=NOW)
+    child = session_record(0, parent_id=parent.id)
+
+    def build(ref: int) -> list[ops.Op]:
+        return [ops.NewSession(dataclasses.replace(child, ref=ref))]
+
+    ref = await store.history.fork(WS, build, parent_id=parent.id, child_id=child.id, up_to_seq=2)
+    assert ref == parent.ref + 1
+    copied = await store.history.after(child.id, after_seq=0, limit=10)
+    assert [(m.seq, m.content) for m in copied] == [(1, "one"), (2, "two, edited")]
+    assert copied[1].parent_id == copied[0].id != first.id, "replies point at the copies"
+    revised = await store.history.message(child.id, seq=2)
+    assert revised is not None and [r.content for r in revised.revisions] == ["two"]
+    assert await store.history.last_seq(parent.id) == 3
+
+
+async def test_a_failed_fork_or_import_leaves_nothing_and_takes_no_ref(store: Store) -> None:
+    parent = await new_session(store)
+    await _append(store, parent.id, _draft("one"))
+    child = session_record(0)
+
+    def clashing(ref: int) -> list[ops.Op]:
+        return [
+            ops.NewSession(dataclasses.replace(child, ref=ref)),
+            ops.UpdateSession(parent.id, 9, {"title": "stale"}),
+        ]
+
+    with pytest.raises(Conflict):
+        await store.history.fork(WS, clashing, parent_id=parent.id, child_id=child.id, up_to_seq=1)
+    with pytest.raises(Conflict):
+        await store.history.import_session(
+            child, clashing, plans=[], modifications=[], events=[], expiry={},
+            messages=[dataclasses.replace(_draft("x"), session_id=child.id, seq=1)],
+        )  # fmt: skip
+    assert await store.sessions.by_id(child.id) is None
+    assert await store.history.last_seq(child.id) == 0
+    assert await store.apply([ops.AllocateRef(WS)]) == [parent.ref + 1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from core.models import OutboxKind
+from core.models import OutboxKind, Status
 from core.records.jobs import (
     ClaimReminder,
     ClaimSlot,
@@ -191,3 +191,28 @@ async def test_undelivered_webhooks_of_a_modification_count_the_others(store: St
     await store.outbox.delivered(rows[1].id, now=NOW, result_ref=None)
     assert await store.webhooks.undelivered("m1", except_row=rows[0].id) == 1
     assert await store.webhooks.undelivered("m2", except_row=rows[0].id) == 0
+
+
+async def test_due_abandon_is_open_sessions_past_their_deadline_oldest_first(
+    store: Store,
+) -> None:
+    late = await new_session(store, abandon_at=NOW - timedelta(minutes=1))
+    due = await new_session(store, abandon_at=NOW)
+    await new_session(store, abandon_at=NOW + timedelta(microseconds=1))
+    await new_session(store, abandon_at=NOW - timedelta(hours=1), status=Status.COMPLETED)
+    await new_session(store, abandon_at=None)
+    other = await new_session(store, workspace=OTHER_WS, abandon_at=NOW - timedelta(hours=2))
+    found = await store.jobs.due_abandon(NOW, limit=10)
+    assert [s.id for s in found] == [other.id, late.id, due.id]
+    assert [s.id for s in await store.jobs.due_abandon(NOW, limit=1)] == [other.id]
+
+
+async def test_only_an_unchanged_archived_session_is_deleted(store: Store) -> None:
+    archived = await new_session(store, status=Status.ARCHIVED, version=3)
+    active = await new_session(store)
+    assert not await store.jobs.delete_archived(archived.id, version=2)
+    assert not await store.jobs.delete_archived(active.id, version=active.version)
+    assert await store.jobs.delete_archived(archived.id, version=3)
+    assert not await store.jobs.delete_archived(archived.id, version=3)
+    assert await store.sessions.by_id(archived.id) is None
+    assert await store.sessions.by_id(active.id) is not None
