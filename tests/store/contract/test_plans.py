@@ -104,9 +104,8 @@ async def test_two_stores_deciding_one_plan_concurrently_make_one_decision(
     store: Store, second: Store
 ) -> None:
     session = await new_session(store)
-    plans = [plan_record(session.id, v) for v in range(1, 2)]
-    await store.apply([ops.NewPlan(p) for p in plans])
-    plan = plans[0]
+    plan = plan_record(session.id)
+    await store.apply([ops.NewPlan(plan)])
     outcomes = await asyncio.gather(
         *(
             target.apply(
