@@ -152,7 +152,10 @@ async def remove_member(tx: Tx, op: ops.RemoveMember) -> None:
 
 
 async def new_plan(tx: Tx, op: ops.NewPlan) -> None:
+    """Supersede the current plan and insert this one, holding the session row: a plan another
+    transaction inserts meanwhile is then seen (and superseded) rather than missed."""
     p = op.plan
+    await lock_session(tx, p.session_id)
     await tx.execute(
         "UPDATE plans SET status = 'superseded', superseded_by = ?, superseded_at = ?,"
         f" row_version = row_version + 1 WHERE session_id = ? AND status IN {_CURRENT_PLAN}",
