@@ -35,6 +35,7 @@ _COLUMNS = {
     "approvals": "plan_id, user_id, decision, content_hash, reason, at",
     "events": EVENT_COLUMNS,
 }
+_JSON = frozenset({"metadata", "comments", "data"})
 _M = f"SELECT {_COLUMNS['messages']} FROM messages"
 _CHUNK = 500  # ids per IN list
 
@@ -55,18 +56,18 @@ def _message(row: Row) -> Message:
     )  # fmt: skip
 
 
-def _stored(value: Any) -> Any:
-    """A field's value as bound: an enum by its value, a JSON document as its text."""
-    if isinstance(value, Enum):
-        return value.value
-    return dumps(value) if isinstance(value, dict | list) else value
+def _stored(column: str, value: Any) -> Any:
+    """A field's value as bound: a JSON document as its text, an enum by its value."""
+    if column in _JSON:
+        return dumps(value)
+    return value.value if isinstance(value, Enum) else value
 
 
 async def _insert(tx: Tx, table: str, records: Iterable[Any], **given: Any) -> None:
     """Insert records as they are; a column not in `given` is the record's field of its name."""
     columns = _COLUMNS[table].split(", ")
     rows = [
-        tuple(_stored(given[c] if c in given else getattr(record, c)) for c in columns)
+        tuple(_stored(c, given[c] if c in given else getattr(record, c)) for c in columns)
         for record in records
     ]
     if rows:
@@ -155,12 +156,8 @@ async def _live(tx: Tx, session_id: str, seq: int) -> Message:
 
 
 async def _expiry(reader: Tx | Database, session_id: str) -> dict[str, datetime]:
-    return {
-        r[0]: when_required(r[1])
-        for r in await reader.fetchall(
-            "SELECT key, expires_at FROM context_expiry WHERE session_id = ?", (session_id,)
-        )
-    }
+    sql = "SELECT key, expires_at FROM context_expiry WHERE session_id = ?"
+    return {r[0]: when_required(r[1]) for r in await reader.fetchall(sql, (session_id,))}
 
 
 class History:
@@ -192,10 +189,8 @@ class History:
                 (draft.parent_id, facts.session_id),
             ):
                 raise NotFound("message", f"{draft.parent_id} in session #{facts.ref}")
-            row = await tx.fetchone(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?",
-                (facts.session_id,),
-            )
+            sql = "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?"
+            row = await tx.fetchone(sql, (facts.session_id,))
             assert row is not None
             message = dataclasses.replace(draft, session_id=facts.session_id, seq=int(row[0]))
             await insert_messages(tx, [message])
@@ -270,13 +265,9 @@ class History:
 
     async def before(self, session_id: str, *, before_seq: int | None, limit: int) -> list[Message]:
         """Newest first, strictly older than `before_seq` (the cursor) when given."""
-        if before_seq is None:
-            return await self._messages(
-                "session_id = ? ORDER BY seq DESC LIMIT ?", session_id, limit
-            )
-        return await self._messages(
-            "session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?", session_id, before_seq, limit
-        )
+        older, cursor = ("", []) if before_seq is None else (" AND seq < ?", [before_seq])
+        sql = f"session_id = ?{older} ORDER BY seq DESC LIMIT ?"
+        return await self._messages(sql, session_id, *cursor, limit)
 
     async def after(self, session_id: str, *, after_seq: int, limit: int) -> list[Message]:
         """Oldest first, strictly newer than `after_seq` (for export and copying)."""
@@ -401,11 +392,8 @@ class Context:
         concurrent updates never lose each other; returns the context and its key expiries."""
 
         async def unit(tx: Tx) -> tuple[JSON, dict[str, datetime]]:
-            row = await tx.fetchone(
-                "SELECT context, status FROM sessions WHERE id = ?"
-                + tx.dialect.lock_rows("sessions"),
-                (session_id,),
-            )
+            sql = "SELECT context, status FROM sessions WHERE id = ?"
+            row = await tx.fetchone(sql + tx.dialect.lock_rows("sessions"), (session_id,))
             if row is None:
                 raise NotFound("session", session_id)
             expiry = await _expiry(tx, session_id)
