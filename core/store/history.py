@@ -122,19 +122,16 @@ async def _copy_history(tx: Tx, parent_id: str, child_id: str, up_to: int) -> No
     found = [_message(r) for r in await tx.fetchall(f"{_M} WHERE {where} ORDER BY seq", args)]
     revisions = await _revisions(tx, f"SELECT id FROM messages WHERE {where}", args)
     new_ids = {m.id: new_id() for m in found}
-    copies = [
-        dataclasses.replace(
-            m,
-            id=new_ids[m.id],
-            session_id=child_id,
-            parent_id=new_ids.get(m.parent_id, m.parent_id) if m.parent_id else None,
-            revisions=[
-                dataclasses.replace(r, message_id=new_ids[m.id]) for r in revisions.get(m.id, [])
-            ],
+
+    def copy(m: Message) -> Message:
+        new = new_ids[m.id]
+        revised = [dataclasses.replace(r, message_id=new) for r in revisions.get(m.id, [])]
+        parent = new_ids.get(m.parent_id, m.parent_id) if m.parent_id else None
+        return dataclasses.replace(
+            m, id=new, session_id=child_id, parent_id=parent, revisions=revised
         )
-        for m in found
-    ]
-    await insert_messages(tx, copies)
+
+    await insert_messages(tx, [copy(m) for m in found])
     await tx.execute(
         "INSERT INTO context_expiry (session_id, key, expires_at)"
         " SELECT ?, key, expires_at FROM context_expiry WHERE session_id = ?",
