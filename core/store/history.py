@@ -312,7 +312,9 @@ class History:
         offset: int = 0,
     ) -> list[SearchHit]:
         """Ranked matches of a query tree, only in `workspace` (core/store/search.py)."""
-        return await search(self.db, workspace, query, session_id, limit, offset)
+        return await search(
+            self.db, workspace, query, session_id=session_id, limit=limit, offset=offset
+        )
 
     # -- whole sessions ----------------------------------------------------------------------
 

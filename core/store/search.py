@@ -150,7 +150,7 @@ _STATEMENTS = {"sqlite": _fts5, "postgres": _tsvector}
 
 
 async def search(
-    db: Database, workspace: str, query: Query, session_id: str | None, limit: int, offset: int
+    db: Database, workspace: str, query: Query, *, session_id: str | None, limit: int, offset: int
 ) -> list[SearchHit]:
     """Ranked matches of a query tree, only in `workspace` (and one session when given)."""
     where, args = "s.workspace = ?", [workspace]
