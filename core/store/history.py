@@ -7,8 +7,9 @@ core/store/writes.py), so seqs stay gap-free and unique with several replicas ap
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from core.errors import Conflict, NotFound
@@ -22,24 +23,31 @@ from core.store.decode import EVENT_COLUMNS, expired_contexts, stored_context, s
 from core.store.search import search
 
 _ROLE = {r.value: r for r in MessageRole}
-_COLUMNS = (
-    "id, session_id, seq, role, author_id, content, parent_id, metadata, created_at,"
-    " edited_at, deleted_at, deleted_by"
-)
-_M = f"SELECT {_COLUMNS} FROM messages"
-_REVISION_COLUMNS = "message_id, revision, content, written_at, replaced_at, replaced_by"
-_EXPIRY = "SELECT key, expires_at FROM context_expiry WHERE session_id = ?"
+# The columns an insert writes, each from the record's field of the same name (_insert).
+_COLUMNS = {
+    "messages": "id, session_id, seq, role, author_id, content, parent_id, metadata, created_at,"
+    " edited_at, deleted_at, deleted_by",
+    "message_revisions": "message_id, revision, content, written_at, replaced_at, replaced_by",
+    "plans": "id, session_id, version, status, content_hash, required_approvals, submitted_by,"
+    " submitted_at, decided_at, decided_by, decision_reason, expires_at, superseded_by,"
+    " superseded_at, row_version",
+    "plan_items": "plan_id, position, title, assignee, status, ticket, comments",
+    "approvals": "plan_id, user_id, decision, content_hash, reason, at",
+    "events": EVENT_COLUMNS,
+}
+_JSON = frozenset({"metadata", "comments", "data"})
+_M = f"SELECT {_COLUMNS['messages']} FROM messages"
 _CHUNK = 500  # ids per IN list
 
 Build = Callable[[int], Sequence[ops.Op]]
+Ops = Sequence[ops.Op]
+Revisions = dict[str, list[Revision]]
 ContextMerge = Callable[[JSON, dict[str, datetime], str], tuple[JSON, dict[str, datetime | None]]]
 
 
 def _message(row: Row) -> Message:
-    """A row selected with _COLUMNS, read by position."""
-    id_, session_id, seq, role, author, content, parent, metadata, at, edited, deleted, by = tuple(
-        row
-    )[:12]
+    """A row selected with _M, read by position."""
+    id_, session_id, seq, role, author, content, parent, metadata, at, edited, deleted, by = row
     return Message(
         id=id_, session_id=session_id, seq=seq, role=_ROLE[role], author_id=author,
         content=content, parent_id=parent, metadata=stored_json(metadata, "messages", id_),
@@ -48,12 +56,42 @@ def _message(row: Row) -> Message:
     )  # fmt: skip
 
 
-def _revision(row: Row) -> Revision:
-    return Revision(
-        message_id=row["message_id"], revision=row["revision"], content=row["content"],
-        written_at=when_required(row["written_at"]),
-        replaced_at=when_required(row["replaced_at"]), replaced_by=row["replaced_by"],
-    )  # fmt: skip
+def _stored(column: str, value: Any) -> Any:
+    """A field's value as bound: a JSON document as its text, an enum by its value."""
+    if column in _JSON:
+        return dumps(value)
+    return value.value if isinstance(value, Enum) else value
+
+
+async def _insert(tx: Tx, table: str, records: Iterable[Any], **given: Any) -> None:
+    """Insert records as they are; a column not in `given` is the record's field of its name."""
+    columns = _COLUMNS[table].split(", ")
+    rows = [
+        tuple(_stored(c, given[c] if c in given else getattr(record, c)) for c in columns)
+        for record in records
+    ]
+    if rows:
+        sql = f"INSERT INTO {table} ({_COLUMNS[table]}) VALUES ({marks(len(columns))})"
+        await tx.executemany(sql, rows)
+
+
+async def insert_messages(tx: Tx, messages: Sequence[Message]) -> None:
+    """Insert messages with their seq and revisions as given (append, import, fork, bulk load)."""
+    await _insert(tx, "messages", messages)
+    await _insert(tx, "message_revisions", [r for m in messages for r in m.revisions])
+
+
+async def _revisions(reader: Tx | Database, ids: str, args: Sequence[Any]) -> Revisions:
+    """The revisions of the messages the `ids` subquery or list names, by message id."""
+    by_message: Revisions = {}
+    for r in await reader.fetchall(
+        f"SELECT {_COLUMNS['message_revisions']} FROM message_revisions"
+        f" WHERE message_id IN ({ids}) ORDER BY message_id, revision",
+        args,
+    ):
+        revision = Revision(r[0], r[1], r[2], when_required(r[3]), when_required(r[4]), r[5])
+        by_message.setdefault(revision.message_id, []).append(revision)
+    return by_message
 
 
 def _chunks(ids: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
@@ -61,64 +99,6 @@ def _chunks(ids: Sequence[str]) -> Iterator[tuple[str, Sequence[str]]]:
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
         yield marks(len(chunk)), chunk
-
-
-async def insert_messages(tx: Tx, messages: Sequence[Message]) -> None:
-    """Insert messages with their seq and revisions as given (append, import, fork, bulk load)."""
-    if not messages:
-        return
-    await tx.executemany(
-        f"INSERT INTO messages ({_COLUMNS}) VALUES ({marks(12)})",
-        [
-            (m.id, m.session_id, m.seq, m.role.value, m.author_id, m.content, m.parent_id,
-             dumps(m.metadata), m.created_at, m.edited_at, m.deleted_at, m.deleted_by)
-            for m in messages
-        ],
-    )  # fmt: skip
-    revisions = [
-        (r.message_id, r.revision, r.content, r.written_at, r.replaced_at, r.replaced_by)
-        for m in messages
-        for r in m.revisions
-    ]
-    if revisions:
-        await tx.executemany(
-            f"INSERT INTO message_revisions ({_REVISION_COLUMNS}) VALUES ({marks(6)})", revisions
-        )
-
-
-async def _insert_plan(tx: Tx, p: Plan) -> None:
-    """A plan as it was (status, decision, supersession), with its items and approvals."""
-    await tx.execute(
-        "INSERT INTO plans (id, session_id, version, status, content_hash, required_approvals,"
-        " submitted_by, submitted_at, decided_at, decided_by, decision_reason, expires_at,"
-        f" superseded_by, superseded_at, row_version) VALUES ({marks(15)})",
-        (p.id, p.session_id, p.version, p.status.value, p.content_hash, p.required_approvals,
-         p.submitted_by, p.submitted_at, p.decided_at, p.decided_by, p.decision_reason,
-         p.expires_at, p.superseded_by, p.superseded_at, p.row_version),
-    )  # fmt: skip
-    if p.items:
-        await tx.executemany(
-            "INSERT INTO plan_items (plan_id, position, title, assignee, status, ticket,"
-            f" comments) VALUES ({marks(7)})",
-            [(p.id, i.position, i.title, i.assignee, i.status.value, i.ticket, dumps(i.comments))
-             for i in p.items],
-        )  # fmt: skip
-    if p.approvals:
-        await tx.executemany(
-            "INSERT INTO approvals (plan_id, user_id, decision, content_hash, reason, at)"
-            f" VALUES ({marks(6)})",
-            [(a.plan_id, a.user_id, a.decision.value, a.content_hash, a.reason, a.at)
-             for a in p.approvals],
-        )  # fmt: skip
-
-
-async def _insert_events(tx: Tx, events: Sequence[Event]) -> None:
-    if events:
-        await tx.executemany(
-            f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({marks(8)})",
-            [(e.id, e.session_id, e.seq, e.type.value, e.actor_id, e.source.value,
-              dumps(e.data), e.created_at) for e in events],
-        )  # fmt: skip
 
 
 async def _put_expiry(tx: Tx, session_id: str, expiry: dict[str, Any]) -> None:
@@ -138,33 +118,20 @@ async def _put_expiry(tx: Tx, session_id: str, expiry: dict[str, Any]) -> None:
 
 async def _copy_history(tx: Tx, parent_id: str, child_id: str, up_to: int) -> None:
     """Copy the parent's messages up to seq `up_to` (with revisions) under fresh ids."""
-    found = [
-        _message(r)
-        for r in await tx.fetchall(
-            f"{_M} WHERE session_id = ? AND seq <= ? ORDER BY seq", (parent_id, up_to)
-        )
-    ]
+    where, args = "session_id = ? AND seq <= ?", (parent_id, up_to)
+    found = [_message(r) for r in await tx.fetchall(f"{_M} WHERE {where} ORDER BY seq", args)]
+    revisions = await _revisions(tx, f"SELECT id FROM messages WHERE {where}", args)
     new_ids = {m.id: new_id() for m in found}
-    by_id = {m.id: m for m in found}
-    for r in await tx.fetchall(
-        "SELECT r.* FROM message_revisions r JOIN messages m ON m.id = r.message_id"
-        " WHERE m.session_id = ? AND m.seq <= ? ORDER BY r.message_id, r.revision",
-        (parent_id, up_to),
-    ):
-        rev = _revision(r)
-        by_id[rev.message_id].revisions.append(
-            dataclasses.replace(rev, message_id=new_ids[rev.message_id])
+
+    def copy(m: Message) -> Message:
+        new = new_ids[m.id]
+        revised = [dataclasses.replace(r, message_id=new) for r in revisions.get(m.id, [])]
+        parent = new_ids.get(m.parent_id, m.parent_id) if m.parent_id else None
+        return dataclasses.replace(
+            m, id=new, session_id=child_id, parent_id=parent, revisions=revised
         )
-    copies = [
-        dataclasses.replace(
-            m,
-            id=new_ids[m.id],
-            session_id=child_id,
-            parent_id=new_ids.get(m.parent_id, m.parent_id) if m.parent_id else None,
-        )
-        for m in found
-    ]
-    await insert_messages(tx, copies)
+
+    await insert_messages(tx, [copy(m) for m in found])
     await tx.execute(
         "INSERT INTO context_expiry (session_id, key, expires_at)"
         " SELECT ?, key, expires_at FROM context_expiry WHERE session_id = ?",
@@ -186,7 +153,8 @@ async def _live(tx: Tx, session_id: str, seq: int) -> Message:
 
 
 async def _expiry(reader: Tx | Database, session_id: str) -> dict[str, datetime]:
-    return {r[0]: when_required(r[1]) for r in await reader.fetchall(_EXPIRY, (session_id,))}
+    sql = "SELECT key, expires_at FROM context_expiry WHERE session_id = ?"
+    return {r[0]: when_required(r[1]) for r in await reader.fetchall(sql, (session_id,))}
 
 
 class History:
@@ -218,10 +186,8 @@ class History:
                 (draft.parent_id, facts.session_id),
             ):
                 raise NotFound("message", f"{draft.parent_id} in session #{facts.ref}")
-            row = await tx.fetchone(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?",
-                (facts.session_id,),
-            )
+            sql = "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE session_id = ?"
+            row = await tx.fetchone(sql, (facts.session_id,))
             assert row is not None
             message = dataclasses.replace(draft, session_id=facts.session_id, seq=int(row[0]))
             await insert_messages(tx, [message])
@@ -237,14 +203,7 @@ class History:
         await self.db.write(lambda tx: insert_messages(tx, messages))
 
     async def edit(
-        self,
-        session_id: str,
-        seq: int,
-        content: str,
-        *,
-        by: str,
-        at: datetime,
-        extra: Sequence[ops.Op] = (),
+        self, session_id: str, seq: int, content: str, *, by: str, at: datetime, extra: Ops = ()
     ) -> Message:
         """Replace a message's text, keeping the old text as the next revision."""
 
@@ -252,7 +211,7 @@ class History:
             current = await _live(tx, session_id, seq)
             written = current.edited_at or current.created_at
             await tx.execute(
-                f"INSERT INTO message_revisions ({_REVISION_COLUMNS}) SELECT ?,"
+                f"INSERT INTO message_revisions ({_COLUMNS['message_revisions']}) SELECT ?,"
                 " COALESCE(MAX(revision), 0) + 1, ?, ?, ?, ? FROM message_revisions"
                 " WHERE message_id = ?",
                 (current.id, current.content, written, at, by, current.id),
@@ -267,7 +226,7 @@ class History:
         return await self.db.write(unit)
 
     async def delete(
-        self, session_id: str, seq: int, *, by: str, at: datetime, extra: Sequence[ops.Op] = ()
+        self, session_id: str, seq: int, *, by: str, at: datetime, extra: Ops = ()
     ) -> Message:
         """Leave a tombstone: text and revisions gone (and out of search), seq kept."""
 
@@ -285,44 +244,33 @@ class History:
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def message(
-        self, session_id: str, *, seq: int | None = None, message_id: str | None = None
-    ) -> Message | None:
-        """One message by seq or id, with its revisions."""
-        by, key = ("seq", seq) if seq is not None else ("id", message_id)
-        row = await self.db.fetchone(f"{_M} WHERE session_id = ? AND {by} = ?", (session_id, key))
-        if row is None:
-            return None
-        found = _message(row)
-        found.revisions = (await self.revisions([found.id])).get(found.id, [])
-        return found
+    async def _messages(self, where: str, *args: Any) -> list[Message]:
+        return [_message(r) for r in await self.db.fetchall(f"{_M} WHERE {where}", args)]
 
-    async def revisions(self, message_ids: Sequence[str]) -> dict[str, list[Revision]]:
-        by_message: dict[str, list[Revision]] = {}
+    async def message(self, session_id: str, *, seq: int) -> Message | None:
+        """One message by seq, with its revisions."""
+        found = await self._messages("session_id = ? AND seq = ?", session_id, seq)
+        for message in found:
+            message.revisions = (await self.revisions([message.id])).get(message.id, [])
+        return found[0] if found else None
+
+    async def revisions(self, message_ids: Sequence[str]) -> Revisions:
+        by_message: Revisions = {}
         for in_list, chunk in _chunks(message_ids):
-            for r in await self.db.fetchall(
-                f"SELECT * FROM message_revisions WHERE message_id IN ({in_list})"
-                " ORDER BY message_id, revision",
-                chunk,
-            ):
-                by_message.setdefault(r["message_id"], []).append(_revision(r))
+            by_message.update(await _revisions(self.db, in_list, chunk))
         return by_message
 
     async def before(self, session_id: str, *, before_seq: int | None, limit: int) -> list[Message]:
         """Newest first, strictly older than `before_seq` (the cursor) when given."""
-        where, args = "session_id = ?", [session_id, limit]
-        if before_seq is not None:
-            where, args = "session_id = ? AND seq < ?", [session_id, before_seq, limit]
-        found = await self.db.fetchall(f"{_M} WHERE {where} ORDER BY seq DESC LIMIT ?", args)
-        return [_message(r) for r in found]
+        older, cursor = ("", []) if before_seq is None else (" AND seq < ?", [before_seq])
+        sql = f"session_id = ?{older} ORDER BY seq DESC LIMIT ?"
+        return await self._messages(sql, session_id, *cursor, limit)
 
     async def after(self, session_id: str, *, after_seq: int, limit: int) -> list[Message]:
         """Oldest first, strictly newer than `after_seq` (for export and copying)."""
-        found = await self.db.fetchall(
-            f"{_M} WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (session_id, after_seq, limit),
+        return await self._messages(
+            "session_id = ? AND seq > ? ORDER BY seq LIMIT ?", session_id, after_seq, limit
         )
-        return [_message(r) for r in found]
 
     async def thread(self, session_id: str, message_id: str) -> list[Message]:
         """A message and every reply under it, in seq order."""
@@ -336,17 +284,14 @@ class History:
 
     async def last_seq(self, session_id: str) -> int:
         """The seq of the newest message (0 when there is none); one index probe."""
-        row = await self.db.fetchone(
-            "SELECT MAX(seq) FROM messages WHERE session_id = ?", (session_id,)
-        )
+        sql = "SELECT MAX(seq) FROM messages WHERE session_id = ?"
+        row = await self.db.fetchone(sql, (session_id,))
         return int(row[0] or 0) if row else 0
 
     async def counts(self, session_id: str) -> tuple[int, int]:
         """(last seq, deleted count) of a session."""
-        row = await self.db.fetchone(
-            "SELECT COALESCE(MAX(seq), 0), COUNT(deleted_at) FROM messages WHERE session_id = ?",
-            (session_id,),
-        )
+        sql = "SELECT COALESCE(MAX(seq), 0), COUNT(deleted_at) FROM messages WHERE session_id = ?"
+        row = await self.db.fetchone(sql, (session_id,))
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     async def role_counts(self, session_id: str) -> dict[str, int]:
@@ -398,17 +343,20 @@ class History:
         events: Sequence[Event],
         expiry: dict[str, datetime],
     ) -> int:
-        """Recreate a whole session in one transaction (all or nothing); returns its new ref."""
+        """Recreate a whole session in one transaction (all or nothing); returns its new ref.
+        Plans are inserted as they were (status, decision, supersession), not as submitted."""
 
         async def unit(tx: Tx) -> int:
             ref = await writes.allocate_ref(tx, ops.AllocateRef(session.workspace))
             await writes.apply_all(tx, build(ref))
             for plan in plans:
-                await _insert_plan(tx, plan)
+                await _insert(tx, "plans", [plan])
+                await _insert(tx, "plan_items", plan.items, plan_id=plan.id)
+                await _insert(tx, "approvals", plan.approvals)
             for modification in modifications:
                 await writes.add_modification(tx, ops.AddModification(modification))
             await insert_messages(tx, messages)
-            await _insert_events(tx, events)
+            await _insert(tx, "events", events)
             await _put_expiry(tx, session.id, dict(expiry))
             return ref
 
@@ -437,17 +385,14 @@ class Context:
         return await _expiry(self.db, session_id)
 
     async def merge(
-        self, session_id: str, merge: ContextMerge, *, now: datetime, extra: Sequence[ops.Op] = ()
+        self, session_id: str, merge: ContextMerge, *, now: datetime, extra: Ops = ()
     ) -> tuple[JSON, dict[str, datetime]]:
         """Read (held), merge (core's `merge`) and write the context in one transaction, so
         concurrent updates never lose each other; returns the context and its key expiries."""
 
         async def unit(tx: Tx) -> tuple[JSON, dict[str, datetime]]:
-            row = await tx.fetchone(
-                "SELECT context, status FROM sessions WHERE id = ?"
-                + tx.dialect.lock_rows("sessions"),
-                (session_id,),
-            )
+            sql = "SELECT context, status FROM sessions WHERE id = ?"
+            row = await tx.fetchone(sql + tx.dialect.lock_rows("sessions"), (session_id,))
             if row is None:
                 raise NotFound("session", session_id)
             expiry = await _expiry(tx, session_id)

@@ -94,18 +94,14 @@ def _snippet(headline: str, content: str, pairs: frozenset[tuple[str, str]]) -> 
     """FTS5's snippet shape: a phrase is one marked run, and `…` shows where text was cut."""
 
     def join(match: re.Match[str]) -> str:
-        before, gap, after = match.group(1), match.group(2), match.group(3)
-        last, first = before.split()[-1].lower(), after.split()[0].lower()
-        if (last, first) in pairs:
+        before, gap, after = match.groups()
+        if (before.split()[-1].lower(), after.split()[0].lower()) in pairs:
             return f"{MATCH_START}{before}{gap}{after}{MATCH_END}"
         return match.group(0)
 
-    snippet = headline
-    while True:  # merge runs pairwise until no adjacent pair of a phrase is left apart
-        merged = _ADJACENT.sub(join, snippet)
-        if merged == snippet:
-            break
-        snippet = merged
+    snippet, merged = "", headline
+    while merged != snippet:  # merge runs pairwise until no adjacent pair of a phrase is apart
+        snippet, merged = merged, _ADJACENT.sub(join, merged)
     plain = snippet.replace(MATCH_START, "").replace(MATCH_END, "").strip()
     text = content.strip()
     if plain and not text.startswith(plain[:20]):
@@ -169,11 +165,7 @@ async def search(
             raise UsageError("That search query is not valid.") from exc
         raise
     return [
-        SearchHit(
-            session_id=r["session_id"], session_ref=r["ref"], session_title=r["title"],
-            message_id=r["id"], seq=r["seq"], role=MessageRole(r["role"]),
-            author_id=r["author_id"], created_at=when_required(r["created_at"]),
-            snippet=snippet(r),
-        )
+        SearchHit(r["session_id"], r["ref"], r["title"], r["id"], r["seq"], MessageRole(r["role"]),
+                  r["author_id"], when_required(r["created_at"]), snippet(r))
         for r in found
     ]  # fmt: skip
