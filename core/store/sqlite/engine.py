@@ -79,18 +79,14 @@ class _Job:
         self.error: BaseException | None = None
 
 
-def _resolve(job: _Job) -> None:
-    if job.future.done():
-        return
-    if job.error is not None:
-        job.future.set_exception(job.error)
-    else:
-        job.future.set_result(job.result)
-
-
-def _resolve_all(jobs: list[_Job]) -> None:
+def _resolve(jobs: list[_Job]) -> None:
     for job in jobs:
-        _resolve(job)
+        if job.future.done():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
 
 
 class SqliteEngine:
@@ -133,12 +129,8 @@ class SqliteEngine:
         self._lock.release()
 
     async def write(self, unit: Unit[T], *, notify: bool = True) -> T:
-        """Run `unit` inside the next group commit; return once it is durable.
-
-        `notify=False` for bookkeeping that adds nothing to deliver (outbox leases and
-        results): commit listeners wake the outbox, and a lease that woke it would keep it
-        leasing forever.
-        """
+        """Run `unit` inside the next group commit; return once it is durable (`notify` as
+        in `db.Database.write`)."""
         return await self._submit(unit, write=True, notify=notify)
 
     async def run_raw(self, unit: Unit[T]) -> T:
@@ -200,7 +192,10 @@ class SqliteEngine:
         writes = [job for job in batch if job.write]
         for job in batch:
             if not job.write:
-                self._run_one(conn, job)
+                try:
+                    job.result = job.unit(conn)
+                except BaseException as exc:
+                    job.error = _translate(exc)
         if writes:
             self._commit_group(conn, writes)
         if self._on_commit is not None and any(job.notify for job in writes):
@@ -210,13 +205,7 @@ class SqliteEngine:
             loops.setdefault(job.loop, []).append(job)
         for loop, jobs in loops.items():
             with contextlib.suppress(RuntimeError):  # that loop is already closed
-                loop.call_soon_threadsafe(_resolve_all, jobs)
-
-    def _run_one(self, conn: sqlite3.Connection, job: _Job) -> None:
-        try:
-            job.result = job.unit(conn)
-        except BaseException as exc:
-            job.error = _translate(exc)
+                loop.call_soon_threadsafe(_resolve, jobs)
 
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         """Run every unit in one transaction and commit once.
@@ -280,31 +269,25 @@ def bind(params: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(ts(p) if isinstance(p, datetime) else p for p in params)
 
 
-class SqliteTx:
+class SqliteTx(db.ConnTx[sqlite3.Connection]):
     """`db.Tx` on the writer's connection: coroutines that never suspend (see core/store/db.py)."""
 
     dialect = SQLITE
-
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(sql, bind(params)).rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.conn.executemany(sql, [bind(r) for r in rows])
+        self.conn.executemany(sql, map(bind, rows))
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute(sql, bind(params)).fetchone()
-        return row
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> db.Row | None:
+        return self.conn.execute(sql, bind(params)).fetchone()
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[db.Row]:
         return self.conn.execute(sql, bind(params)).fetchall()
 
 
-class SqliteDatabase:
+class SqliteDatabase(db.Database):
     """`db.Database` on SQLite: units run inside the writer thread's group commit."""
 
     dialect = SQLITE
@@ -316,13 +299,6 @@ class SqliteDatabase:
         return await self.engine.write(
             lambda conn: db.run_sync(unit(SqliteTx(conn))), notify=notify
         )
-
-    async def execute(self, sql: str, params: Sequence[Any] = (), *, notify: bool = True) -> int:
-        args = bind(params)
-        return await self.engine.write(lambda conn: conn.execute(sql, args).rowcount, notify=notify)
-
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        return await self.engine.fetchone(sql, bind(params))
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return await self.engine.fetchall(sql, bind(params))
