@@ -65,23 +65,10 @@ class Dialect:
         return self.index_hint.format(index)
 
 
-SQLITE = Dialect(
-    name="sqlite",
-    greatest="MAX",
-    skip_locked="",
-    insertion_order="rowid",
-    row_locks=False,
-    time_text="{}",
-    index_hint=" INDEXED BY {}",
-)
+# Fields in order: name, greatest, skip_locked, insertion_order, row_locks, time_text, index_hint
+SQLITE = Dialect("sqlite", "MAX", "", "rowid", False, "{}", " INDEXED BY {}")
 POSTGRES = Dialect(
-    name="postgres",
-    greatest="GREATEST",
-    skip_locked=" FOR UPDATE SKIP LOCKED",
-    insertion_order="row_no",
-    row_locks=True,
-    time_text="iso_utc({})",
-    index_hint="",
+    "postgres", "GREATEST", " FOR UPDATE SKIP LOCKED", "row_no", True, "iso_utc({})", ""
 )
 
 

@@ -116,30 +116,26 @@ class PgEngine(db.Database):
     async def write(self, unit: db.Unit[T], *, notify: bool = True) -> T:
         started = time.perf_counter()
         try:
-            result = await self._transaction(unit)
+            pool = self._require()
+            for attempt in range(MAX_REPLAYS + 1):
+                try:
+                    async with pool.acquire() as conn, conn.transaction():
+                        result = await unit(PgTx(conn))
+                except asyncpg.PostgresError as exc:
+                    if exc.sqlstate in _REPLAY_STATES and attempt < MAX_REPLAYS:
+                        self.replays += 1
+                        await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                        continue
+                    raise translate(exc, "write") from exc
+                except _CONNECTION_ERRORS as exc:
+                    raise translate(exc, "write") from exc
+                self.units += 1
+                break
         finally:
             self._observed("write", started)
         if notify and self._on_commit is not None:
             self._on_commit()
         return result
-
-    async def _transaction(self, unit: db.Unit[T]) -> T:
-        pool = self._require()
-        for attempt in range(MAX_REPLAYS + 1):
-            try:
-                async with pool.acquire() as conn, conn.transaction():
-                    result = await unit(PgTx(conn))
-            except asyncpg.PostgresError as exc:
-                if exc.sqlstate in _REPLAY_STATES and attempt < MAX_REPLAYS:
-                    self.replays += 1
-                    await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                    continue
-                raise translate(exc, "write") from exc
-            except _CONNECTION_ERRORS as exc:
-                raise translate(exc, "write") from exc
-            self.units += 1
-            return result
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def run_raw(self, unit: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run `unit` on a pooled connection outside any transaction (DDL scripts, checks)."""

@@ -31,15 +31,11 @@ compare-and-set updates and row locks where SQLite relied on its single writer
 
 from __future__ import annotations
 
-import logging
-
 from asyncpg import Connection
 
-from core.store import migrations
+from core.store.migrations import Migration
 from core.store.postgres.engine import PgEngine
 from core.store.store import Store
-
-_log = logging.getLogger(__name__)
 
 # Held (session-level advisory lock) while migrating, so replicas starting together take turns.
 MIGRATION_LOCK = 0x5E5510B07
@@ -62,12 +58,7 @@ class PostgresStore(Store):
         self.engine = PgEngine(url, on_commit=self._committed)
         super().__init__(self.engine)
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def schema_status(self) -> tuple[int, int]:
-        """(version of the database, newest version this code knows)."""
-        latest = len(migrations.load("postgres"))
-
+    async def _schema_version(self) -> int:
         async def read(conn: Connection) -> int:
             if not await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
                 return 0
@@ -75,18 +66,16 @@ class PostgresStore(Store):
                 await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
             )
 
-        return await self.engine.run_raw(read), latest
+        return await self.engine.run_raw(read)
 
-    async def migrate(self) -> list[str]:
-        """Apply every migration the database lacks, each in its own transaction."""
-
+    async def _apply_missing(self, known: list[Migration]) -> list[str]:
         async def run(conn: Connection) -> list[str]:
             await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
             try:
                 await conn.execute(_SCHEMA_TABLE)
                 done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
                 applied = []
-                for m in migrations.load("postgres"):
+                for m in known:
                     if m.version in done:
                         continue
                     async with conn.transaction():
@@ -100,12 +89,7 @@ class PostgresStore(Store):
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
 
-        applied = await self.engine.run_raw(run)
-        for name in applied:
-            _log.info("applied migration %s", name)
-        return applied
-
-    # -- operations --------------------------------------------------------------------------
+        return await self.engine.run_raw(run)
 
     async def checkpoint(self) -> None:
         """Refresh the planner's statistics (autovacuum does the rest on PostgreSQL)."""

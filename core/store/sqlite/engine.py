@@ -219,28 +219,22 @@ class SqliteEngine:
         while True:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                for job in live:
-                    job.error = _translate(exc)
-                return
-            dirty = self._run_units(conn, live)
-            if dirty is not None:
-                conn.execute("ROLLBACK")
-                live.remove(dirty)
-                for job in live:
-                    job.error = None
-                continue
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+                dirty = self._run_units(conn, live)
+                if dirty is None:
+                    conn.execute("COMMIT")
+                    self.batches += 1
+                    self.units += len(live)
+                    return
+            except sqlite3.Error as exc:  # BEGIN or COMMIT: every unit of the batch failed
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 for job in live:
                     job.error = _translate(exc)
                 return
-            self.batches += 1
-            self.units += len(live)
-            return
+            conn.execute("ROLLBACK")
+            live.remove(dirty)
+            for job in live:
+                job.error = None
 
     def _run_units(self, conn: sqlite3.Connection, jobs: list[_Job]) -> _Job | None:
         """Run the units in order; return the first one that failed after writing, if any."""
