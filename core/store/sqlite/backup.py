@@ -54,14 +54,19 @@ def _open(path: str, *, read_only: bool) -> sqlite3.Connection:
     return conn
 
 
+def integrity_problems(conn: sqlite3.Connection) -> list[str]:
+    """Problems found by integrity_check and foreign_key_check (empty when healthy)."""
+    problems = [r[0] for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
+    return problems + [
+        f"foreign key: {r[0]} row {r[1]} -> {r[2]}"
+        for r in conn.execute("PRAGMA foreign_key_check")
+    ]
+
+
 def _facts(conn: sqlite3.Connection, path: str) -> DatabaseFacts:
     """Integrity, foreign keys and the schema version of an open database."""
     try:
-        problems = [r[0] for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
-        problems += [
-            f"foreign key: {r[0]} row {r[1]} -> {r[2]}"
-            for r in conn.execute("PRAGMA foreign_key_check")
-        ]
+        problems = integrity_problems(conn)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "schema_migrations" not in tables or "sessions" not in tables:
             return DatabaseFacts(path, 0, 0, _size(path), (*problems, "not a sessionbot database"))

@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,19 +65,15 @@ def create_private_file(path: str) -> None:
         files.create_private_file(Path(path))
 
 
+@dataclass(slots=True)
 class _Job:
-    __slots__ = ("error", "future", "loop", "notify", "result", "unit", "write")
-
-    def __init__(
-        self, unit: Unit[Any], future: asyncio.Future[Any], write: bool, notify: bool = True
-    ) -> None:
-        self.unit = unit
-        self.future = future
-        self.loop = future.get_loop()
-        self.write = write
-        self.notify = write and notify
-        self.result: Any = None
-        self.error: BaseException | None = None
+    unit: Unit[Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+    write: bool
+    notify: bool  # a write whose commit wakes the commit listener
+    result: Any = None
+    error: BaseException | None = None
 
 
 def _resolve(jobs: list[_Job]) -> None:
@@ -158,7 +155,7 @@ class SqliteEngine:
             raise StoreError("The database is closed.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         started = time.perf_counter()
-        self._queue.put(_Job(unit, future, write, notify))
+        self._queue.put(_Job(unit, future, future.get_loop(), write, write and notify))
         try:
             return await future
         finally:
@@ -168,24 +165,20 @@ class SqliteEngine:
     def _run(self) -> None:
         conn = self._writer
         assert conn is not None
-        while True:
+        stop = False
+        while not stop:
+            batch: list[_Job] = []
             job = self._queue.get()
-            if job is None:
-                break
-            batch = [job]
-            stop = False
-            while len(batch) < MAX_BATCH:
+            while job is not None:  # take what is queued, up to MAX_BATCH; None stops the thread
+                batch.append(job)
+                if len(batch) == MAX_BATCH:
+                    break
                 try:
-                    more = self._queue.get_nowait()
+                    job = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
+            stop = job is None
             self._run_batch(conn, batch)
-            if stop:
-                break
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import sqlite3
 
 from core.store.migrations import Migration
+from core.store.sqlite.backup import integrity_problems
 from core.store.sqlite.engine import SqliteDatabase, SqliteEngine
 from core.store.sqlite.lock import migrating
 from core.store.store import Store
@@ -82,13 +83,4 @@ class SqliteStore(Store):
 
     async def integrity_problems(self) -> list[str]:
         """Problems found by integrity_check and foreign_key_check (empty when healthy)."""
-
-        def check(conn: sqlite3.Connection) -> list[str]:
-            problems = [r[0] for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
-            problems += [
-                f"foreign key: {r[0]} row {r[1]} -> {r[2]}"
-                for r in conn.execute("PRAGMA foreign_key_check")
-            ]
-            return problems
-
-        return await self.engine.run_raw(check)
+        return await self.engine.run_raw(integrity_problems)
