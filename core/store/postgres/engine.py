@@ -185,6 +185,7 @@ def translate(exc: BaseException, what: str) -> BaseException:
 class PgTx(db.ConnTx[asyncpg.Connection]):
     """`db.Tx` on an asyncpg connection inside the unit's transaction."""
 
+    __slots__ = ()
     dialect = POSTGRES
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:

@@ -259,6 +259,7 @@ def bind(params: Sequence[Any]) -> tuple[Any, ...]:
 class SqliteTx(db.ConnTx[sqlite3.Connection]):
     """`db.Tx` on the writer's connection: coroutines that never suspend (see core/store/db.py)."""
 
+    __slots__ = ()
     dialect = SQLITE
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
