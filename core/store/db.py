@@ -28,9 +28,10 @@ import re
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
+C = TypeVar("C")  # a backend's connection
 Row = Any  # sqlite3.Row or asyncpg.Record: by position and by name
 # Told of every database operation: (kind, seconds), kind being `write` (a unit of work until
 # its commit is durable), `read` or `raw` (pragmas, scripts). Called on the event loop.
@@ -64,23 +65,10 @@ class Dialect:
         return self.index_hint.format(index)
 
 
-SQLITE = Dialect(
-    name="sqlite",
-    greatest="MAX",
-    skip_locked="",
-    insertion_order="rowid",
-    row_locks=False,
-    time_text="{}",
-    index_hint=" INDEXED BY {}",
-)
+# Fields in order: name, greatest, skip_locked, insertion_order, row_locks, time_text, index_hint
+SQLITE = Dialect("sqlite", "MAX", "", "rowid", False, "{}", " INDEXED BY {}")
 POSTGRES = Dialect(
-    name="postgres",
-    greatest="GREATEST",
-    skip_locked=" FOR UPDATE SKIP LOCKED",
-    insertion_order="row_no",
-    row_locks=True,
-    time_text="iso_utc({})",
-    index_hint="",
+    "postgres", "GREATEST", " FOR UPDATE SKIP LOCKED", "row_no", True, "iso_utc({})", ""
 )
 
 
@@ -101,8 +89,20 @@ class Tx(Protocol):
 Unit = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
-class Database(Protocol):
-    """What repositories hold: reads outside a transaction and atomic units of work."""
+class ConnTx(Generic[C]):
+    """Base of each backend's `Tx`: the connection its transaction runs on."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: C) -> None:
+        self.conn = conn
+
+
+class Database:
+    """What repositories hold: reads outside a transaction and atomic units of work.
+
+    A backend implements `write` and `fetchall`; one statement and one row are built on them.
+    """
 
     dialect: Dialect
 
@@ -113,14 +113,18 @@ class Database(Protocol):
         results): commit listeners wake the outbox, and a lease that woke it would keep it
         leasing forever.
         """
-        ...
+        raise NotImplementedError
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        raise NotImplementedError
 
     async def execute(self, sql: str, params: Sequence[Any] = (), *, notify: bool = True) -> int:
         """One statement in its own transaction; the rows it touched."""
-        ...
+        return await self.write(lambda tx: tx.execute(sql, params), notify=notify)
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -10,6 +10,7 @@ their engine, applying migrations, integrity checks and routine upkeep. `open_st
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -21,12 +22,15 @@ from core.store.events import Events
 from core.store.history import Context, History
 from core.store.installations import Installations
 from core.store.jobs import Jobs, Subscriptions
+from core.store.migrations import Migration, load
 from core.store.outbox import Inbound, Outbox
 from core.store.plans import Plans
 from core.store.sessions import Sessions, Workspaces
 from core.store.tokens import Idempotency, Tokens
 from core.store.webhooks import Webhooks
 from core.store.writes import apply_all
+
+_log = logging.getLogger(__name__)
 
 
 class Engine(Protocol):
@@ -97,14 +101,24 @@ class Store:
         """Time every write, read and raw call from now on (None stops it)."""
         self.engine.observe = observer
 
-    # -- what each backend does its own way --------------------------------------------------
-
     async def schema_status(self) -> tuple[int, int]:
         """(version of the database, newest version this code knows)."""
-        raise NotImplementedError
+        return await self._schema_version(), len(load(self.backend))
 
     async def migrate(self) -> list[str]:
         """Apply every migration the database lacks, each in its own transaction."""
+        applied = await self._apply_missing(load(self.backend))
+        for name in applied:
+            _log.info("applied migration %s", name)
+        return applied
+
+    # -- what each backend does its own way --------------------------------------------------
+
+    async def _schema_version(self) -> int:
+        raise NotImplementedError
+
+    async def _apply_missing(self, known: list[Migration]) -> list[str]:
+        """Apply those of `known` the database lacks; their names (`0001_init`)."""
         raise NotImplementedError
 
     async def integrity_problems(self) -> list[str]:

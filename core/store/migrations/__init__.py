@@ -19,12 +19,11 @@ class Migration:
 def load(backend: str) -> list[Migration]:
     """Every migration of a backend (`sqlite`, `postgres`), in version order."""
     folder = resources.files(__name__).joinpath(backend)
-    found: list[Migration] = []
-    for entry in folder.iterdir():
-        match = _NAME.fullmatch(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8")))
-    found.sort(key=lambda m: m.version)
+    matches = ((entry, _NAME.fullmatch(entry.name)) for entry in folder.iterdir())
+    found = sorted(
+        (Migration(int(m[1]), m[2], entry.read_text("utf-8")) for entry, m in matches if m),
+        key=lambda migration: migration.version,
+    )
     for expected, migration in enumerate(found, start=1):
         if migration.version != expected:
             raise RuntimeError(

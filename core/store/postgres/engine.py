@@ -29,7 +29,6 @@ from core.store.db import POSTGRES, OperationObserver, numbered
 _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Unit = Callable[[asyncpg.Connection], Awaitable[T]]
 
 POOL_MAX = 10
 POOL_MIN = 1
@@ -69,8 +68,11 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PgEngine:
-    """Runs units of work in pooled transactions and reads on the same pool."""
+class PgEngine(db.Database):
+    """`db.Database` on PostgreSQL: one pooled transaction per unit (replayed on a deadlock),
+    reads on the same pool; `run_raw` for what runs outside a transaction."""
+
+    dialect = POSTGRES
 
     def __init__(self, url: str, *, on_commit: Callable[[], None] | None = None) -> None:
         self.url = url
@@ -111,41 +113,31 @@ class PgEngine:
             raise StoreError("The database is closed.")
         return self._pool
 
-    async def write(self, unit: Unit[T], *, notify: bool = True) -> T:
-        """Run `unit` in its own transaction; return once it has committed.
-
-        `notify=False` for bookkeeping that adds nothing to deliver (outbox leases and
-        results): the commit listeners wake the outbox, and a lease that woke it would keep
-        it leasing forever.
-        """
+    async def write(self, unit: db.Unit[T], *, notify: bool = True) -> T:
         started = time.perf_counter()
         try:
-            result = await self._transaction(unit)
+            pool = self._require()
+            for attempt in range(MAX_REPLAYS + 1):
+                try:
+                    async with pool.acquire() as conn, conn.transaction():
+                        result = await unit(PgTx(conn))
+                except asyncpg.PostgresError as exc:
+                    if exc.sqlstate in _REPLAY_STATES and attempt < MAX_REPLAYS:
+                        self.replays += 1
+                        await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                        continue
+                    raise translate(exc, "write") from exc
+                except _CONNECTION_ERRORS as exc:
+                    raise translate(exc, "write") from exc
+                self.units += 1
+                break
         finally:
             self._observed("write", started)
         if notify and self._on_commit is not None:
             self._on_commit()
         return result
 
-    async def _transaction(self, unit: Unit[T]) -> T:
-        pool = self._require()
-        for attempt in range(MAX_REPLAYS + 1):
-            try:
-                async with pool.acquire() as conn, conn.transaction():
-                    result = await unit(conn)
-            except asyncpg.PostgresError as exc:
-                if exc.sqlstate in _REPLAY_STATES and attempt < MAX_REPLAYS:
-                    self.replays += 1
-                    await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                    continue
-                raise translate(exc, "write") from exc
-            except _CONNECTION_ERRORS as exc:
-                raise translate(exc, "write") from exc
-            self.units += 1
-            return result
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def run_raw(self, unit: Unit[T]) -> T:
+    async def run_raw(self, unit: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run `unit` on a pooled connection outside any transaction (DDL scripts, checks)."""
         started = time.perf_counter()
         try:
@@ -159,33 +151,15 @@ class PgEngine:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
         started = time.perf_counter()
         try:
-            return list(await self._require().fetch(sql, *params))
+            return list(await self._require().fetch(numbered(sql), *params))
         except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
             raise translate(exc, "read") from exc
         finally:
             self._observed("read", started)
-
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
-        started = time.perf_counter()
-        try:
-            row: asyncpg.Record | None = await self._require().fetchrow(sql, *params)
-        except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
-            raise translate(exc, "read") from exc
-        finally:
-            self._observed("read", started)
-        return row
 
     def _observed(self, kind: str, started: float) -> None:
         if self.observe is not None:
             self.observe(kind, time.perf_counter() - started)
-
-    async def execute(self, sql: str, params: Sequence[Any] = (), *, notify: bool = True) -> int:
-        """Run one statement in its own transaction; returns the rows it touched."""
-
-        async def run(conn: asyncpg.Connection) -> int:
-            return affected(await conn.execute(sql, *params))
-
-        return await self.write(run, notify=notify)
 
 
 def affected(status: str) -> int:
@@ -208,15 +182,11 @@ def translate(exc: BaseException, what: str) -> BaseException:
     return error
 
 
-class PgTx:
+class PgTx(db.ConnTx[asyncpg.Connection]):
     """`db.Tx` on an asyncpg connection inside the unit's transaction."""
 
+    __slots__ = ()
     dialect = POSTGRES
-
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return affected(await self.conn.execute(numbered(sql), *params))
@@ -230,24 +200,3 @@ class PgTx:
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
         return list(await self.conn.fetch(numbered(sql), *params))
-
-
-class PgDatabase:
-    """`db.Database` on PostgreSQL: one pooled transaction per unit (replayed on a deadlock)."""
-
-    dialect = POSTGRES
-
-    def __init__(self, engine: PgEngine) -> None:
-        self.engine = engine
-
-    async def write(self, unit: db.Unit[T], *, notify: bool = True) -> T:
-        return await self.engine.write(lambda conn: unit(PgTx(conn)), notify=notify)
-
-    async def execute(self, sql: str, params: Sequence[Any] = (), *, notify: bool = True) -> int:
-        return await self.engine.execute(numbered(sql), params, notify=notify)
-
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
-        return await self.engine.fetchone(numbered(sql), params)
-
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
-        return await self.engine.fetchall(numbered(sql), params)

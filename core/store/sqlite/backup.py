@@ -54,14 +54,19 @@ def _open(path: str, *, read_only: bool) -> sqlite3.Connection:
     return conn
 
 
+def integrity_problems(conn: sqlite3.Connection) -> list[str]:
+    """Problems found by integrity_check and foreign_key_check (empty when healthy)."""
+    problems = [r[0] for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
+    return problems + [
+        f"foreign key: {r[0]} row {r[1]} -> {r[2]}"
+        for r in conn.execute("PRAGMA foreign_key_check")
+    ]
+
+
 def _facts(conn: sqlite3.Connection, path: str) -> DatabaseFacts:
     """Integrity, foreign keys and the schema version of an open database."""
     try:
-        problems = [r[0] for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
-        problems += [
-            f"foreign key: {r[0]} row {r[1]} -> {r[2]}"
-            for r in conn.execute("PRAGMA foreign_key_check")
-        ]
+        problems = integrity_problems(conn)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "schema_migrations" not in tables or "sessions" not in tables:
             return DatabaseFacts(path, 0, 0, _size(path), (*problems, "not a sessionbot database"))
@@ -95,29 +100,23 @@ def backup(source: str, target: str) -> DatabaseFacts:
         raise StoreError("The backup file must not be the database itself.")
     try:
         with write_private(final) as partial:
-            facts = _copy_checked(source, partial)
+            src = _open(source, read_only=False)
+            try:
+                src.execute("PRAGMA query_only = ON")
+                dst = sqlite3.connect(str(partial), isolation_level=None)
+                try:
+                    src.backup(dst)  # pages=-1: one step, one read transaction, one snapshot
+                    dst.execute("PRAGMA journal_mode = DELETE")
+                finally:
+                    dst.close()
+            finally:
+                src.close()
+            facts = inspect(str(partial))
+            if facts.problems:  # raising drops the copy and leaves `target` as it was
+                raise StoreError(f"The backup failed its check: {'; '.join(facts.problems[:5])}")
     except sqlite3.Error as exc:
         raise StoreError(f"Backup failed: {exc}") from exc
     return DatabaseFacts(str(final), facts.schema_version, facts.sessions, facts.size)
-
-
-def _copy_checked(source: str, partial: Path) -> DatabaseFacts:
-    """Copy `source` into the private file `partial` and check the copy (raises if unsound)."""
-    src = _open(source, read_only=False)
-    try:
-        src.execute("PRAGMA query_only = ON")
-        dst = sqlite3.connect(str(partial), isolation_level=None)
-        try:
-            src.backup(dst)  # pages=-1: one step, one read transaction, one snapshot
-            dst.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            dst.close()
-    finally:
-        src.close()
-    facts = inspect(str(partial))
-    if facts.problems:
-        raise StoreError(f"The backup failed its check: {'; '.join(facts.problems[:5])}")
-    return facts
 
 
 def restore(source: str, target: str) -> DatabaseFacts:

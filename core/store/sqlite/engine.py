@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,33 +65,25 @@ def create_private_file(path: str) -> None:
         files.create_private_file(Path(path))
 
 
+@dataclass(slots=True)
 class _Job:
-    __slots__ = ("error", "future", "loop", "notify", "result", "unit", "write")
-
-    def __init__(
-        self, unit: Unit[Any], future: asyncio.Future[Any], write: bool, notify: bool = True
-    ) -> None:
-        self.unit = unit
-        self.future = future
-        self.loop = future.get_loop()
-        self.write = write
-        self.notify = write and notify
-        self.result: Any = None
-        self.error: BaseException | None = None
+    unit: Unit[Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+    write: bool
+    notify: bool  # a write whose commit wakes the commit listener
+    result: Any = None
+    error: BaseException | None = None
 
 
-def _resolve(job: _Job) -> None:
-    if job.future.done():
-        return
-    if job.error is not None:
-        job.future.set_exception(job.error)
-    else:
-        job.future.set_result(job.result)
-
-
-def _resolve_all(jobs: list[_Job]) -> None:
+def _resolve(jobs: list[_Job]) -> None:
     for job in jobs:
-        _resolve(job)
+        if job.future.done():
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.result)
 
 
 class SqliteEngine:
@@ -133,12 +126,8 @@ class SqliteEngine:
         self._lock.release()
 
     async def write(self, unit: Unit[T], *, notify: bool = True) -> T:
-        """Run `unit` inside the next group commit; return once it is durable.
-
-        `notify=False` for bookkeeping that adds nothing to deliver (outbox leases and
-        results): commit listeners wake the outbox, and a lease that woke it would keep it
-        leasing forever.
-        """
+        """Run `unit` inside the next group commit; return once it is durable (`notify` as
+        in `db.Database.write`)."""
         return await self._submit(unit, write=True, notify=notify)
 
     async def run_raw(self, unit: Unit[T]) -> T:
@@ -166,7 +155,7 @@ class SqliteEngine:
             raise StoreError("The database is closed.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         started = time.perf_counter()
-        self._queue.put(_Job(unit, future, write, notify))
+        self._queue.put(_Job(unit, future, future.get_loop(), write, write and notify))
         try:
             return await future
         finally:
@@ -176,31 +165,30 @@ class SqliteEngine:
     def _run(self) -> None:
         conn = self._writer
         assert conn is not None
-        while True:
+        stop = False
+        while not stop:
+            batch: list[_Job] = []
             job = self._queue.get()
-            if job is None:
-                break
-            batch = [job]
-            stop = False
-            while len(batch) < MAX_BATCH:
+            while job is not None:  # take what is queued, up to MAX_BATCH; None stops the thread
+                batch.append(job)
+                if len(batch) == MAX_BATCH:
+                    break
                 try:
-                    more = self._queue.get_nowait()
+                    job = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
+            stop = job is None
             self._run_batch(conn, batch)
-            if stop:
-                break
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         writes = [job for job in batch if job.write]
         for job in batch:
             if not job.write:
-                self._run_one(conn, job)
+                try:
+                    job.result = job.unit(conn)
+                except BaseException as exc:
+                    job.error = _translate(exc)
         if writes:
             self._commit_group(conn, writes)
         if self._on_commit is not None and any(job.notify for job in writes):
@@ -210,13 +198,7 @@ class SqliteEngine:
             loops.setdefault(job.loop, []).append(job)
         for loop, jobs in loops.items():
             with contextlib.suppress(RuntimeError):  # that loop is already closed
-                loop.call_soon_threadsafe(_resolve_all, jobs)
-
-    def _run_one(self, conn: sqlite3.Connection, job: _Job) -> None:
-        try:
-            job.result = job.unit(conn)
-        except BaseException as exc:
-            job.error = _translate(exc)
+                loop.call_soon_threadsafe(_resolve, jobs)
 
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         """Run every unit in one transaction and commit once.
@@ -230,28 +212,22 @@ class SqliteEngine:
         while True:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                for job in live:
-                    job.error = _translate(exc)
-                return
-            dirty = self._run_units(conn, live)
-            if dirty is not None:
-                conn.execute("ROLLBACK")
-                live.remove(dirty)
-                for job in live:
-                    job.error = None
-                continue
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+                dirty = self._run_units(conn, live)
+                if dirty is None:
+                    conn.execute("COMMIT")
+                    self.batches += 1
+                    self.units += len(live)
+                    return
+            except sqlite3.Error as exc:  # BEGIN or COMMIT: every unit of the batch failed
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 for job in live:
                     job.error = _translate(exc)
                 return
-            self.batches += 1
-            self.units += len(live)
-            return
+            conn.execute("ROLLBACK")
+            live.remove(dirty)
+            for job in live:
+                job.error = None
 
     def _run_units(self, conn: sqlite3.Connection, jobs: list[_Job]) -> _Job | None:
         """Run the units in order; return the first one that failed after writing, if any."""
@@ -280,31 +256,26 @@ def bind(params: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(ts(p) if isinstance(p, datetime) else p for p in params)
 
 
-class SqliteTx:
+class SqliteTx(db.ConnTx[sqlite3.Connection]):
     """`db.Tx` on the writer's connection: coroutines that never suspend (see core/store/db.py)."""
 
+    __slots__ = ()
     dialect = SQLITE
-
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(sql, bind(params)).rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.conn.executemany(sql, [bind(r) for r in rows])
+        self.conn.executemany(sql, map(bind, rows))
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute(sql, bind(params)).fetchone()
-        return row
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> db.Row | None:
+        return self.conn.execute(sql, bind(params)).fetchone()
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[db.Row]:
         return self.conn.execute(sql, bind(params)).fetchall()
 
 
-class SqliteDatabase:
+class SqliteDatabase(db.Database):
     """`db.Database` on SQLite: units run inside the writer thread's group commit."""
 
     dialect = SQLITE
@@ -316,13 +287,6 @@ class SqliteDatabase:
         return await self.engine.write(
             lambda conn: db.run_sync(unit(SqliteTx(conn))), notify=notify
         )
-
-    async def execute(self, sql: str, params: Sequence[Any] = (), *, notify: bool = True) -> int:
-        args = bind(params)
-        return await self.engine.write(lambda conn: conn.execute(sql, args).rowcount, notify=notify)
-
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        return await self.engine.fetchone(sql, bind(params))
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return await self.engine.fetchall(sql, bind(params))

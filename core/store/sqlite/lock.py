@@ -30,57 +30,44 @@ except ImportError:  # pragma: no cover - Windows
 MIGRATION_WAIT_SECONDS = 120.0
 
 
-def lock_path(db_path: str) -> str:
-    return f"{db_path}.lock"
-
-
-def migration_lock_path(db_path: str) -> str:
-    return f"{db_path}.migrate.lock"
-
-
 @contextlib.contextmanager
 def migrating(db_path: str, *, wait: float = MIGRATION_WAIT_SECONDS) -> Iterator[None]:
     """Hold the exclusive migration lock of a database file, waiting up to `wait` seconds."""
     if fcntl is None:
         yield
         return
-    fd = os.open(migration_lock_path(db_path), os.O_CREAT | os.O_RDWR, 0o600)
+    fd = os.open(f"{db_path}.migrate.lock", os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        _wait_exclusive(fd, db_path, wait)
+        deadline = time.monotonic() + wait
+        pause = 0.01
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"Another process has been migrating {db_path} for over {wait:.0f} s."
+                    ) from None
+                time.sleep(pause)  # on the writer thread, while the store opens
+                pause = min(pause * 2, 0.2)
         yield
     finally:
         os.close(fd)  # closing the descriptor drops the flock
-
-
-def _wait_exclusive(fd: int, db_path: str, wait: float) -> None:
-    deadline = time.monotonic() + wait
-    pause = 0.01
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise StoreError(
-                    f"Another process has been migrating {db_path} for over {wait:.0f} s."
-                ) from None
-            time.sleep(pause)  # on the writer thread, while the store opens
-            pause = min(pause * 2, 0.2)
 
 
 class DatabaseLock:
     """A shared (users) or exclusive (restore) advisory lock on one database file."""
 
     def __init__(self, db_path: str) -> None:
-        self.path = lock_path(db_path)
+        self.db_path = db_path
+        self.path = f"{db_path}.lock"
         self._fd: int | None = None
 
     def share(self) -> None:
         """Take the shared lock; refused while a restore holds the file."""
         if not self._take(exclusive=False):
-            raise StoreError(
-                f"The database {self.path[: -len('.lock')]} is being restored; try again after."
-            )
+            raise StoreError(f"The database {self.db_path} is being restored; try again after.")
 
     def try_exclusive(self) -> bool:
         """Take the exclusive lock if nothing else has the database open."""

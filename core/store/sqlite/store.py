@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import sqlite3
 
-from core.store import migrations
+from core.store.migrations import Migration
+from core.store.sqlite.backup import integrity_problems
 from core.store.sqlite.engine import SqliteDatabase, SqliteEngine
 from core.store.sqlite.lock import migrating
 from core.store.store import Store
-
-_log = logging.getLogger(__name__)
-
-
-def _apply_missing(conn: sqlite3.Connection) -> list[str]:
-    done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-    applied = []
-    for m in migrations.load("sqlite"):
-        if m.version in done:
-            continue
-        try:
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{m.sql}\n"
-                f"INSERT INTO schema_migrations VALUES ({m.version}, '{m.name}',"
-                " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));\nCOMMIT;"
-            )
-        except sqlite3.Error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")  # never leave the write lock held after a failure
-            raise
-        applied.append(f"{m.version:04d}_{m.name}")
-    return applied
 
 
 def sqlite_path(url: str) -> str:
@@ -55,12 +34,7 @@ class SqliteStore(Store):
         self.engine = SqliteEngine(self.path, on_commit=self._committed)
         super().__init__(SqliteDatabase(self.engine))
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def schema_status(self) -> tuple[int, int]:
-        """(version of the database, newest version this code knows)."""
-        latest = len(migrations.load("sqlite"))
-
+    async def _schema_version(self) -> int:
         def read(conn: sqlite3.Connection) -> int:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
@@ -69,27 +43,33 @@ class SqliteStore(Store):
             row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
             return int(row[0] or 0)
 
-        return await self.engine.run_raw(read), latest
+        return await self.engine.run_raw(read)
 
-    async def migrate(self) -> list[str]:
-        """Apply every migration the database lacks, each in its own transaction.
-
-        Check-and-apply runs under the file's migration lock (lock.py): a second process
-        opening the same new file waits, then finds the migrations applied.
-        """
+    async def _apply_missing(self, known: list[Migration]) -> list[str]:
+        """Check-and-apply runs under the file's migration lock (lock.py): a second process
+        opening the same new file waits, then finds the migrations applied."""
 
         def run(conn: sqlite3.Connection) -> list[str]:
-            if self.engine.memory:
-                return _apply_missing(conn)
-            with migrating(self.path):
-                return _apply_missing(conn)
+            with contextlib.nullcontext() if self.engine.memory else migrating(self.path):
+                done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+                applied = []
+                for m in known:
+                    if m.version in done:
+                        continue
+                    try:
+                        conn.executescript(
+                            f"BEGIN IMMEDIATE;\n{m.sql}\n"
+                            f"INSERT INTO schema_migrations VALUES ({m.version}, '{m.name}',"
+                            " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));\nCOMMIT;"
+                        )
+                    except sqlite3.Error:
+                        if conn.in_transaction:  # never leave the write lock held after a failure
+                            conn.execute("ROLLBACK")
+                        raise
+                    applied.append(f"{m.version:04d}_{m.name}")
+                return applied
 
-        applied = await self.engine.run_raw(run)
-        for name in applied:
-            _log.info("applied migration %s", name)
-        return applied
-
-    # -- operations --------------------------------------------------------------------------
+        return await self.engine.run_raw(run)
 
     async def checkpoint(self) -> None:
         """Fold the WAL back into the database file and refresh the planner's statistics."""
@@ -103,13 +83,4 @@ class SqliteStore(Store):
 
     async def integrity_problems(self) -> list[str]:
         """Problems found by integrity_check and foreign_key_check (empty when healthy)."""
-
-        def check(conn: sqlite3.Connection) -> list[str]:
-            problems = [r[0] for r in conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
-            problems += [
-                f"foreign key: {r[0]} row {r[1]} -> {r[2]}"
-                for r in conn.execute("PRAGMA foreign_key_check")
-            ]
-            return problems
-
-        return await self.engine.run_raw(check)
+        return await self.engine.run_raw(integrity_problems)
