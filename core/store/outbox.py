@@ -38,7 +38,7 @@ async def lease(
         " AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)"
         f" AND {where} ORDER BY next_attempt_at, {order} LIMIT ?{tx.dialect.skip_locked})"
         f" UPDATE outbox SET claimed_until = ? WHERE id IN (SELECT id FROM due)"
-        f" RETURNING *, {order} AS lease_order",
+        f" RETURNING {rows.outbox.columns}, {order} AS lease_order",
         (now, now, *args, limit, until),
     )
     found.sort(key=lambda r: (when_required(r["next_attempt_at"]), r["lease_order"]))
@@ -99,7 +99,8 @@ class Outbox:
 
     async def rows(self, *, session_id: str) -> list[OutboxRow]:
         found = await self.db.fetchall(
-            f"SELECT * FROM outbox WHERE session_id = ? ORDER BY {self.db.dialect.insertion_order}",
+            f"SELECT {rows.outbox.columns} FROM outbox WHERE session_id = ?"
+            f" ORDER BY {self.db.dialect.insertion_order}",
             (session_id,),
         )
         return [rows.outbox(r) for r in found]

@@ -96,7 +96,8 @@ class Sessions:
 
     async def members(self, session_id: str) -> list[Member]:
         found = await self.db.fetchall(
-            "SELECT * FROM members WHERE session_id = ? ORDER BY added_at NULLS FIRST, user_id",
+            f"SELECT {rows.member.columns} FROM members WHERE session_id = ?"
+            " ORDER BY added_at NULLS FIRST, user_id",
             (session_id,),
         )
         return [rows.member(r) for r in found]
