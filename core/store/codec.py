@@ -21,19 +21,14 @@ def ts(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def parse_ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def parse_ts_required(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
 def when(value: datetime | str | None) -> datetime | None:
     """A stored timestamp from either backend: ISO text (SQLite) or a datetime (asyncpg)."""
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value) if value else None
+
+
+parse_ts = when  # ISO text as SQLite keeps it
 
 
 def when_required(value: datetime | str) -> datetime:

@@ -17,20 +17,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar, get_type_hints
 
-from core import jsonlimits
+from core import jsonlimits, models
 from core.errors import Conflict
-from core.models import (
-    JSON,
-    Approval,
-    Event,
-    Member,
-    OutboxRow,
-    Plan,
-    PlanItem,
-    PlanMessageRef,
-    PlanModification,
-    Session,
-)
+from core.models import JSON
 from core.store.codec import loads, when, when_required
 
 _log = logging.getLogger(__name__)
@@ -127,13 +116,12 @@ def _comments(value: str | None, table: str, row_id: object) -> Any:
 
 
 class Decoder(Generic[T]):
-    """Builds a `record` from a row selected with `columns`: its fields in order, then the
-    `key` column when that is none of them.
+    """A `record` from a row selected with `columns`: its fields in order, read by position.
 
     Timestamps, enums and flags are read by their annotated type unless `reads` (field:
-    function) says otherwise; `json` fields (field: reader such as `stored_json`) are read
-    with the `table` and the row's key to report a damaged value by; `fill` (field: factory)
-    makes the fields that have no column.
+    function) says otherwise; `json` fields (field: reader such as `stored_json`) are also
+    given the `table` and the row's `key` column (selected after the fields if it is none of
+    them) to report damage by; `fill` (field: factory) makes the fields that have no column.
     """
 
     def __init__(
@@ -141,7 +129,7 @@ class Decoder(Generic[T]):
         record: type[T],
         table: str,
         *,
-        key: str | None = None,
+        key: str = "id",
         json: Mapping[str, JsonRead] = _NONE,
         reads: Mapping[str, Callable[[Any], Any]] = _NONE,
         fill: Mapping[str, Callable[[], Any]] = _NONE,
@@ -149,10 +137,10 @@ class Decoder(Generic[T]):
         hints = get_type_hints(record)
         every = [f.name for f in fields(record)]  # type: ignore[arg-type]
         self.names = tuple(name for name in every if name not in fill)
-        selected = (*self.names, key) if key and key not in self.names else self.names
+        selected = (*self.names, key) if json and key not in self.names else self.names
         self.columns = ", ".join(selected)
         self.record, self.table, self.width = record, table, len(self.names)
-        self.key = selected.index(key) if key else 0
+        self.key = selected.index(key) if json else 0
         self.reads = [
             (i, read)
             for i, name in enumerate(self.names)
@@ -176,16 +164,18 @@ class Decoders:
     """Each record's decoder (`rows.session(row)`); session and event rows are the hot ones."""
 
     session = Decoder(
-        Session, "sessions", key="id", json=dict.fromkeys(("context", "metadata"), stored_json)
+        models.Session, "sessions", json=dict.fromkeys(("context", "metadata"), stored_json)
     )
-    event = Decoder(Event, "events", key="id", json={"data": stored_json})
-    member = Decoder(Member, "members")
-    plan = Decoder(Plan, "plans", fill=dict.fromkeys(("items", "approvals", "messages"), list))
-    plan_item = Decoder(PlanItem, "plan_items", key="plan_id", json={"comments": _comments})
-    approval = Decoder(Approval, "approvals")
-    plan_message = Decoder(PlanMessageRef, "plan_messages")
-    modification = Decoder(PlanModification, "plan_modifications")
-    outbox = Decoder(OutboxRow, "outbox", reads={"target": loads, "payload": loads})
+    event = Decoder(models.Event, "events", json={"data": stored_json})
+    member = Decoder(models.Member, "members")
+    plan = Decoder(
+        models.Plan, "plans", fill=dict.fromkeys(("items", "approvals", "messages"), list)
+    )
+    plan_item = Decoder(models.PlanItem, "plan_items", key="plan_id", json={"comments": _comments})
+    approval = Decoder(models.Approval, "approvals")
+    plan_message = Decoder(models.PlanMessageRef, "plan_messages")
+    modification = Decoder(models.PlanModification, "plan_modifications")
+    outbox = Decoder(models.OutboxRow, "outbox", reads={"target": loads, "payload": loads})
 
 
 rows = Decoders()
