@@ -51,9 +51,7 @@ def dumps(value: Any) -> str:
 
 
 def loads(value: str | None) -> Any:
-    if not value or value == "{}":
-        return {}
-    return json.loads(value)
+    return json.loads(value) if value and value != "{}" else {}
 
 
 MAX_REF = 2**31 - 1  # session numbers fit a 32-bit integer column on every backend

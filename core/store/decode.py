@@ -74,9 +74,7 @@ def stored_context(value: str | None, session_id: str) -> JSON:
     return context
 
 
-def expired_contexts(
-    due: Iterable[Sequence[Any]],
-) -> tuple[dict[str, JSON], list[tuple[str, str]]]:
+def expired_contexts(due: Iterable[Sequence[Any]]) -> tuple[dict[str, JSON], list[tuple[str, str]]]:
     """For the context purge, from (session id, key, stored context) rows of expired keys:
     each session's context without those keys, and the (session id, key) expiries done.
     A session whose stored context is damaged is skipped — its context and its expiries stay

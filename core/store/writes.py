@@ -17,11 +17,12 @@ from enum import StrEnum
 from typing import Any
 
 from core.errors import Conflict, NotFound
-from core.models import CURRENT_PLAN_STATUSES, OPEN_STATUSES
+from core.models import CURRENT_PLAN_STATUSES, JSON, OPEN_STATUSES
 from core.store import ops
 from core.store.codec import dumps, ref_key, sql_in, when_required
 from core.store.db import Tx, marks
 from core.store.decode import rows
+from core.store.ops import SessionFacts
 
 
 def _insert(table: str, columns: str, then: str = "") -> str:
@@ -74,13 +75,23 @@ async def _put(tx: Tx, table: str, columns: str, record: Any, then: str = "", **
     return await tx.execute(_insert(table, columns, then), _values(record, columns, **given))
 
 
-def _assignments(changes: dict[str, Any], allowed: frozenset[str]) -> tuple[str, list[Any]]:
-    """`a = ?, b = ?, ` for the changed columns (names from a fixed set, values bound)."""
+async def _update(
+    tx: Tx, table: str, changes: JSON, allowed: frozenset[str], where: JSON, *, bump: str = ""
+) -> bool:
+    """Set `changes` (names from the fixed set `allowed`, values bound) on the row `where`
+    matches ({"column op ?": value}; a guard whose value is None is not asked), and add 1 to
+    its `bump` column; False when no row matched (it changed meanwhile, or is gone)."""
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
     names = sorted(changes)
-    return "".join(f"{name} = ?, " for name in names), [_bound(k, changes[k]) for k in names]
+    assign = [f"{name} = ?" for name in names] + ([f"{bump} = {bump} + 1"] if bump else [])
+    guards = {condition: value for condition, value in where.items() if value is not None}
+    changed = await tx.execute(
+        f"UPDATE {table} SET {', '.join(assign)} WHERE {' AND '.join(guards)}",
+        [*(_bound(name, changes[name]) for name in names), *guards.values()],
+    )
+    return changed == 1
 
 
 async def allocate_ref(tx: Tx, op: ops.AllocateRef) -> int:
@@ -104,19 +115,13 @@ async def new_session(tx: Tx, op: ops.NewSession) -> None:
 
 
 async def update_session(tx: Tx, op: ops.UpdateSession) -> int:
-    sql, args = _assignments(op.changes, _SESSION_FIELDS)
-    where = "id = ? AND version = ?"
-    args += [op.session_id, op.expected_version]
-    if op.expected_status is not None:
-        where += " AND status = ?"
-        args.append(op.expected_status)
-    if op.due_by is not None:  # activity since the sweep looked pushes abandon_at: no verdict
-        where += " AND abandon_at <= ?"
-        args.append(op.due_by)
-    changed = await tx.execute(
-        f"UPDATE sessions SET {sql}version = version + 1 WHERE {where}", args
-    )
-    if changed != 1:
+    where = {
+        "id = ?": op.session_id,
+        "version = ?": op.expected_version,
+        "status = ?": op.expected_status,
+        "abandon_at <= ?": op.due_by,  # activity since the sweep looked pushed it: no verdict
+    }
+    if not await _update(tx, "sessions", op.changes, _SESSION_FIELDS, where, bump="version"):
         raise Conflict("The session was changed by someone else at the same moment; try again.")
     return op.expected_version + 1
 
@@ -176,16 +181,12 @@ async def new_plan(tx: Tx, op: ops.NewPlan) -> None:
 
 
 async def update_plan(tx: Tx, op: ops.UpdatePlan) -> int:
-    sql, args = _assignments(op.changes, _PLAN_FIELDS)
-    where = "id = ? AND row_version = ?"
-    args += [op.plan_id, op.expected_row_version]
-    if op.expected_status is not None:
-        where += " AND status = ?"
-        args.append(op.expected_status)
-    changed = await tx.execute(
-        f"UPDATE plans SET {sql}row_version = row_version + 1 WHERE {where}", args
-    )
-    if changed != 1:
+    where = {
+        "id = ?": op.plan_id,
+        "row_version = ?": op.expected_row_version,
+        "status = ?": op.expected_status,
+    }
+    if not await _update(tx, "plans", op.changes, _PLAN_FIELDS, where, bump="row_version"):
         raise Conflict("The plan was changed by someone else at the same moment.")
     return op.expected_row_version + 1
 
@@ -199,12 +200,8 @@ async def put_approval(tx: Tx, op: ops.PutApproval) -> None:
 
 
 async def update_plan_item(tx: Tx, op: ops.UpdatePlanItem) -> None:
-    sql, args = _assignments(op.changes, _ITEM_FIELDS)
-    changed = await tx.execute(
-        f"UPDATE plan_items SET {sql.rstrip(', ')} WHERE plan_id = ? AND position = ?",
-        [*args, op.plan_id, op.position],
-    )
-    if changed != 1:
+    where = {"plan_id = ?": op.plan_id, "position = ?": op.position}
+    if not await _update(tx, "plan_items", op.changes, _ITEM_FIELDS, where):
         raise Conflict("The plan item no longer exists.")
 
 
@@ -236,7 +233,7 @@ async def touch(tx: Tx, op: ops.Touch) -> None:
     )
 
 
-async def session_facts(tx: Tx, workspace: str, ref: str, actor_id: str) -> ops.SessionFacts:
+async def session_facts(tx: Tx, workspace: str, ref: str, actor_id: str) -> SessionFacts:
     """The session `ref` names (its row held until commit) and the actor's role in it."""
     key = ref_key(ref)
     by = "ref" if isinstance(key, int) else "id"
@@ -248,16 +245,11 @@ async def session_facts(tx: Tx, workspace: str, ref: str, actor_id: str) -> ops.
     )
     if row is None:
         raise NotFound("session", f"#{key}" if isinstance(key, int) else ref)
-    return ops.SessionFacts(row[0], row[1], row[2], row[3], when_required(row[4]), row[5])
+    return SessionFacts(row[0], row[1], row[2], row[3], when_required(row[4]), row[5])
 
 
 async def coalesce_activity(
-    tx: Tx,
-    facts: ops.SessionFacts,
-    at: datetime,
-    *,
-    touch_after: timedelta,
-    abandon_after: timedelta,
+    tx: Tx, facts: SessionFacts, at: datetime, *, touch_after: timedelta, abandon_after: timedelta
 ) -> None:
     """Record activity at `at` unless the last one is younger than `touch_after` (one write
     per window instead of one per event); only an open session gets a new abandon deadline."""
