@@ -21,19 +21,14 @@ def ts(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def parse_ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def parse_ts_required(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
 def when(value: datetime | str | None) -> datetime | None:
     """A stored timestamp from either backend: ISO text (SQLite) or a datetime (asyncpg)."""
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(value) if value else None
+
+
+parse_ts = when  # ISO text as SQLite keeps it
 
 
 def when_required(value: datetime | str) -> datetime:
@@ -56,9 +51,7 @@ def dumps(value: Any) -> str:
 
 
 def loads(value: str | None) -> Any:
-    if not value or value == "{}":
-        return {}
-    return json.loads(value)
+    return json.loads(value) if value and value != "{}" else {}
 
 
 MAX_REF = 2**31 - 1  # session numbers fit a 32-bit integer column on every backend

@@ -1,58 +1,33 @@
-"""Turning store rows into domain records, the same for every backend.
+"""Turning store rows into domain records, the same for both backends.
 
-A row is anything indexable by position and by column name (sqlite3.Row, asyncpg.Record).
-Backends differ only in how a timestamp comes back — ISO text from SQLite, an aware datetime
-from asyncpg — so each store's `rows` module binds a `RowDecoder` to its own `when`.
+A row is anything indexable by position and by column name (sqlite3.Row, asyncpg.Record); a
+record is read by position (faster than by name) from a row selected with its decoder's
+`columns`. Timestamps come back as ISO text from SQLite and as datetimes from asyncpg:
+`codec.when` reads either.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar, get_type_hints
 
-from core import jsonlimits
+from core import jsonlimits, models
 from core.errors import Conflict
-from core.models import (
-    JSON,
-    Approval,
-    Decision,
-    Event,
-    EventType,
-    ItemStatus,
-    Member,
-    ModAction,
-    OutboxKind,
-    OutboxRow,
-    OutboxStatus,
-    Plan,
-    PlanItem,
-    PlanModification,
-    PlanStatus,
-    Role,
-    Session,
-    Source,
-    Status,
-)
-from core.store.codec import loads, when
+from core.models import JSON
+from core.store.codec import loads, when, when_required
 
 _log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Row = Any  # sqlite3.Row or asyncpg.Record: by position and by name
-When = Callable[[Any], datetime | None]
-
-_STATUS = {s.value: s for s in Status}
-_EVENT_TYPE = {t.value: t for t in EventType}
-_SOURCE = {s.value: s for s in Source}
-
-SESSION_COLUMNS = (
-    "id, ref, workspace, channel_id, thread_ref, owner_id, title, mode, status, context, "
-    "metadata, iterations, max_iterations, created_at, updated_at, last_activity_at, ended_at, "
-    "abandon_at, result, outcome, error, parent_id, forked_from_message_id, version"
-)
-EVENT_COLUMNS = "id, session_id, seq, type, actor_id, source, data, created_at"
+JsonRead = Callable[[Any, str, object], Any]  # (stored text, table, row key) -> value
+_NONE: Mapping[str, Any] = MappingProxyType({})
 
 # Stored JSON values that could not be read, by table: each was logged with its row's id and
 # read as empty, so one damaged row never takes a workspace's listing (or its delete) down.
@@ -99,9 +74,7 @@ def stored_context(value: str | None, session_id: str) -> JSON:
     return context
 
 
-def expired_contexts(
-    due: Iterable[Sequence[Any]],
-) -> tuple[dict[str, JSON], list[tuple[str, str]]]:
+def expired_contexts(due: Iterable[Sequence[Any]]) -> tuple[dict[str, JSON], list[tuple[str, str]]]:
     """For the context purge, from (session id, key, stored context) rows of expired keys:
     each session's context without those keys, and the (session id, key) expiries done.
     A session whose stored context is damaged is skipped — its context and its expiries stay
@@ -123,146 +96,86 @@ def expired_contexts(
     return contexts, done
 
 
-class RowDecoder:
-    """Domain records from rows; `when` reads a stored timestamp (None stays None)."""
-
-    def __init__(self, when: When) -> None:
-        self.when = when
-
-    def _at(self, value: Any) -> datetime:
-        found = self.when(value)
-        assert found is not None, "a required timestamp is missing"
-        return found
-
-    def session(self, row: Row) -> Session:
-        """A row selected with SESSION_COLUMNS, read by position (faster than by name)."""
-        (
-            id_,
-            ref,
-            workspace,
-            channel_id,
-            thread_ref,
-            owner_id,
-            title,
-            mode,
-            status,
-            context,
-            metadata,
-            iterations,
-            max_iterations,
-            created_at,
-            updated_at,
-            last_activity_at,
-            ended_at,
-            abandon_at,
-            result,
-            outcome,
-            error,
-            parent_id,
-            forked_from,
-            version,
-        ) = tuple(row)[:24]
-        return Session(
-            id=id_, ref=ref, workspace=workspace, channel_id=channel_id, thread_ref=thread_ref,
-            owner_id=owner_id, title=title, mode=mode, status=_STATUS[status],
-            context=stored_json(context, "sessions", id_),
-            metadata=stored_json(metadata, "sessions", id_), iterations=iterations,
-            max_iterations=max_iterations, created_at=self._at(created_at),
-            updated_at=self._at(updated_at),
-            last_activity_at=self._at(last_activity_at), ended_at=self.when(ended_at),
-            abandon_at=self.when(abandon_at), result=result, outcome=outcome, error=error,
-            parent_id=parent_id, forked_from_message_id=forked_from, version=version,
-        )  # fmt: skip
-
-    def member(self, row: Row) -> Member:
-        return Member(
-            user_id=row["user_id"],
-            role=Role(row["role"]),
-            added_by=row["added_by"],
-            added_at=self.when(row["added_at"]),
-        )
-
-    def plan(self, row: Row) -> Plan:
-        return Plan(
-            id=row["id"],
-            session_id=row["session_id"],
-            version=row["version"],
-            status=PlanStatus(row["status"]),
-            items=[],
-            content_hash=row["content_hash"],
-            required_approvals=row["required_approvals"],
-            submitted_by=row["submitted_by"],
-            submitted_at=self._at(row["submitted_at"]),
-            decided_at=self.when(row["decided_at"]),
-            decided_by=row["decided_by"],
-            decision_reason=row["decision_reason"],
-            expires_at=self.when(row["expires_at"]),
-            superseded_by=row["superseded_by"],
-            superseded_at=self.when(row["superseded_at"]),
-            row_version=row["row_version"],
-        )
-
-    def plan_item(self, row: Row) -> PlanItem:
-        return PlanItem(
-            position=row["position"],
-            title=row["title"],
-            assignee=row["assignee"],
-            status=ItemStatus(row["status"]),
-            ticket=row["ticket"],
-            comments=stored_json(row["comments"], "plan_items", row["plan_id"], []) or [],
-        )
-
-    def approval(self, row: Row) -> Approval:
-        return Approval(
-            plan_id=row["plan_id"],
-            user_id=row["user_id"],
-            decision=Decision(row["decision"]),
-            content_hash=row["content_hash"],
-            reason=row["reason"],
-            at=self._at(row["at"]),
-        )
-
-    def modification(self, row: Row) -> PlanModification:
-        return PlanModification(
-            id=row["id"],
-            session_id=row["session_id"],
-            plan_id=row["plan_id"],
-            position=row["position"],
-            user_id=row["user_id"],
-            action=ModAction(row["action"]),
-            value=row["value"],
-            created_at=self._at(row["created_at"]),
-            processed=bool(row["processed"]),
-            processed_at=self.when(row["processed_at"]),
-            error=row["error"],
-        )
-
-    def event(self, row: Row) -> Event:
-        """A row selected with EVENT_COLUMNS, read by position."""
-        id_, session_id, seq, kind, actor_id, source, data, created_at = tuple(row)[:8]
-        return Event(
-            id=id_, session_id=session_id, seq=seq, type=_EVENT_TYPE[kind], actor_id=actor_id,
-            source=_SOURCE[source], data=stored_json(data, "events", id_),
-            created_at=self._at(created_at),
-        )  # fmt: skip
-
-    def outbox(self, row: Row) -> OutboxRow:
-        return OutboxRow(
-            id=row["id"],
-            workspace=row["workspace"],
-            session_id=row["session_id"],
-            kind=OutboxKind(row["kind"]),
-            target=loads(row["target"]),
-            payload=loads(row["payload"]),
-            dedupe_key=row["dedupe_key"],
-            status=OutboxStatus(row["status"]),
-            attempts=row["attempts"],
-            next_attempt_at=self._at(row["next_attempt_at"]),
-            created_at=self._at(row["created_at"]),
-            last_error=row["last_error"],
-            delivered_at=self.when(row["delivered_at"]),
-            result_ref=row["result_ref"],
-        )
+def _reader(hint: Any) -> Callable[[Any], Any] | None:
+    """How the column of a field annotated `hint` is read (None: as stored)."""
+    if hint is datetime:
+        return when_required
+    if hint == datetime | None:
+        return when
+    if hint is bool:
+        return bool
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return {m.value: m for m in hint}.__getitem__
+    return None
 
 
-rows = RowDecoder(when)  # one decoder for both backends: `when` reads text or a datetime
+def _comments(value: str | None, table: str, row_id: object) -> Any:
+    return stored_json(value, table, row_id, []) or []
+
+
+class Decoder(Generic[T]):
+    """A `record` from a row selected with `columns`: its fields in order, read by position.
+
+    Timestamps, enums and flags are read by their annotated type unless `reads` (field:
+    function) says otherwise; `json` fields (field: reader such as `stored_json`) are also
+    given the `table` and the row's `key` column (selected after the fields if it is none of
+    them) to report damage by; `fill` (field: factory) makes the fields that have no column.
+    """
+
+    def __init__(
+        self,
+        record: type[T],
+        table: str,
+        *,
+        key: str = "id",
+        json: Mapping[str, JsonRead] = _NONE,
+        reads: Mapping[str, Callable[[Any], Any]] = _NONE,
+        fill: Mapping[str, Callable[[], Any]] = _NONE,
+    ) -> None:
+        hints = get_type_hints(record)
+        every = [f.name for f in fields(record)]  # type: ignore[arg-type]
+        self.names = tuple(name for name in every if name not in fill)
+        selected = (*self.names, key) if json and key not in self.names else self.names
+        self.columns = ", ".join(selected)
+        self.record, self.table, self.width = record, table, len(self.names)
+        self.key = selected.index(key) if json else 0
+        self.reads = [
+            (i, read)
+            for i, name in enumerate(self.names)
+            if name not in json and (read := reads.get(name) or _reader(hints[name]))
+        ]
+        self.json = [(self.names.index(name), read) for name, read in json.items()]
+        self.fill = sorted((every.index(name), make) for name, make in fill.items())
+
+    def __call__(self, row: Row) -> T:
+        values = list(row)[: self.width]
+        for i, read in self.reads:
+            values[i] = read(values[i])
+        for i, read_json in self.json:
+            values[i] = read_json(values[i], self.table, row[self.key])
+        for i, make in self.fill:
+            values.insert(i, make())
+        return self.record(*values)
+
+
+class Decoders:
+    """Each record's decoder (`rows.session(row)`); session and event rows are the hot ones."""
+
+    session = Decoder(
+        models.Session, "sessions", json=dict.fromkeys(("context", "metadata"), stored_json)
+    )
+    event = Decoder(models.Event, "events", json={"data": stored_json})
+    member = Decoder(models.Member, "members")
+    plan = Decoder(
+        models.Plan, "plans", fill=dict.fromkeys(("items", "approvals", "messages"), list)
+    )
+    plan_item = Decoder(models.PlanItem, "plan_items", key="plan_id", json={"comments": _comments})
+    approval = Decoder(models.Approval, "approvals")
+    plan_message = Decoder(models.PlanMessageRef, "plan_messages")
+    modification = Decoder(models.PlanModification, "plan_modifications")
+    outbox = Decoder(models.OutboxRow, "outbox", reads={"target": loads, "payload": loads})
+
+
+rows = Decoders()
+SESSION_COLUMNS = rows.session.columns
+EVENT_COLUMNS = rows.event.columns

@@ -17,12 +17,10 @@ class Events:
         self, session_id: str, *, limit: int, before_seq: int | None = None
     ) -> list[Event]:
         """Newest first, older than `before_seq` when given."""
-        if before_seq is None:
-            found = await self.db.fetchall(f"{_E} ORDER BY seq DESC LIMIT ?", (session_id, limit))
-        else:
-            found = await self.db.fetchall(
-                f"{_E} AND seq < ? ORDER BY seq DESC LIMIT ?", (session_id, before_seq, limit)
-            )
+        before, args = ("", ()) if before_seq is None else (" AND seq < ?", (before_seq,))
+        found = await self.db.fetchall(
+            f"{_E}{before} ORDER BY seq DESC LIMIT ?", (session_id, *args, limit)
+        )
         return [rows.event(r) for r in found]
 
     async def after(self, session_id: str, *, after_seq: int, limit: int) -> list[Event]:

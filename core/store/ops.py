@@ -8,31 +8,27 @@ either every op takes effect or none does. Guards (`expected_version`) turn lost
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from core.models import (
-    JSON,
-    Approval,
-    Event,
-    Member,
-    OutboxRow,
-    Plan,
-    PlanModification,
-    Session,
-)
+from core.models import JSON, Approval, Event, Member, OutboxRow, Plan, PlanModification, Session
+
+
+class Op:
+    """A write op, one of the dataclasses below; `writes.APPLY` says how each is applied."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
-class AllocateRef:
+class AllocateRef(Op):
     """Reserve the next per-workspace session ref (the result); a failed start leaves a gap."""
 
     workspace: str
 
 
 @dataclass(frozen=True, slots=True)
-class NewSession:
+class NewSession(Op):
     """Insert a session whose ref was allocated before."""
 
     session: Session
@@ -40,7 +36,7 @@ class NewSession:
 
 
 @dataclass(frozen=True, slots=True)
-class UpdateSession:
+class UpdateSession(Op):
     """Compare-and-set on (status, version): zero rows matched means Conflict."""
 
     session_id: str
@@ -51,40 +47,40 @@ class UpdateSession:
 
 
 @dataclass(frozen=True, slots=True)
-class AddEvent:
+class AddEvent(Op):
     """Append an audit event; the store assigns its per-session seq (the result)."""
 
     event: Event
 
 
 @dataclass(frozen=True, slots=True)
-class Enqueue:
+class Enqueue(Op):
     """Add an outbox row; a row with the same dedupe key is kept, not duplicated."""
 
     row: OutboxRow
 
 
 @dataclass(frozen=True, slots=True)
-class PutMember:
+class PutMember(Op):
     session_id: str
     member: Member
 
 
 @dataclass(frozen=True, slots=True)
-class RemoveMember:
+class RemoveMember(Op):
     session_id: str
     user_id: str
 
 
 @dataclass(frozen=True, slots=True)
-class NewPlan:
+class NewPlan(Op):
     """Insert a plan with its items; the previous current plan becomes superseded."""
 
     plan: Plan
 
 
 @dataclass(frozen=True, slots=True)
-class UpdatePlan:
+class UpdatePlan(Op):
     """Compare-and-set on the plan's row version."""
 
     plan_id: str
@@ -94,32 +90,32 @@ class UpdatePlan:
 
 
 @dataclass(frozen=True, slots=True)
-class PutApproval:
+class PutApproval(Op):
     """One row per person and plan: a later decision by the same person replaces it."""
 
     approval: Approval
 
 
 @dataclass(frozen=True, slots=True)
-class UpdatePlanItem:
+class UpdatePlanItem(Op):
     plan_id: str
     position: int
     changes: JSON
 
 
 @dataclass(frozen=True, slots=True)
-class AddModification:
+class AddModification(Op):
     modification: PlanModification
 
 
 @dataclass(frozen=True, slots=True)
-class PutSettings:
+class PutSettings(Op):
     workspace: str
     values: JSON
 
 
 @dataclass(frozen=True, slots=True)
-class Touch:
+class Touch(Op):
     """Record activity: pushes last_activity_at and abandon_at without a version bump."""
 
     session_id: str
@@ -143,7 +139,7 @@ Check = Callable[[SessionFacts], None]
 
 
 @dataclass(frozen=True, slots=True)
-class CheckedEvent:
+class CheckedEvent(Op):
     """Append an event to the session `ref` names in `workspace`, after `check` approves it.
 
     One round trip for the hot path (agents reporting progress): the store reads the session
@@ -158,29 +154,3 @@ class CheckedEvent:
     check: Check
     touch_after: timedelta
     abandon_after: timedelta
-
-
-Op = (
-    AllocateRef
-    | NewSession
-    | UpdateSession
-    | AddEvent
-    | Enqueue
-    | PutMember
-    | RemoveMember
-    | NewPlan
-    | UpdatePlan
-    | PutApproval
-    | UpdatePlanItem
-    | AddModification
-    | PutSettings
-    | Touch
-    | CheckedEvent
-)
-
-
-@dataclass(slots=True)
-class UnitResult:
-    """What applying a unit produced, in op order."""
-
-    values: list[Any] = field(default_factory=list)

@@ -38,7 +38,7 @@ async def lease(
         " AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)"
         f" AND {where} ORDER BY next_attempt_at, {order} LIMIT ?{tx.dialect.skip_locked})"
         f" UPDATE outbox SET claimed_until = ? WHERE id IN (SELECT id FROM due)"
-        f" RETURNING *, {order} AS lease_order",
+        f" RETURNING {rows.outbox.columns}, {order} AS lease_order",
         (now, now, *args, limit, until),
     )
     found.sort(key=lambda r: (when_required(r["next_attempt_at"]), r["lease_order"]))
@@ -55,12 +55,11 @@ class Outbox:
         """Lease up to `limit` due chat rows (webhook rows: `Webhooks.claim_rows`) whose
         workspace starts with one of `workspaces`."""
         condition, args = prefixed("workspace", workspaces)
-
-        async def claim(tx: Tx) -> list[OutboxRow]:
-            where = f"kind <> 'webhook' AND {condition}"
-            return await _lease(tx, now=now, until=now + lease, limit=limit, where=where, args=args)
-
-        return await self.db.write(claim, notify=False)  # a lease adds nothing to deliver
+        where, until = f"kind <> 'webhook' AND {condition}", now + lease
+        return await self.db.write(
+            lambda tx: _lease(tx, now=now, until=until, limit=limit, where=where, args=args),
+            notify=False,  # a lease adds nothing to deliver
+        )
 
     async def delivered(self, row_id: str, *, now: datetime, result_ref: str | None) -> None:
         await self.db.execute(
@@ -84,9 +83,7 @@ class Outbox:
         found = await self.db.fetchall(
             "SELECT status, COUNT(*) FROM outbox WHERE status <> 'delivered' GROUP BY status"
         )
-        counts = {"pending": 0, "dead": 0}
-        counts.update({r[0]: r[1] for r in found})
-        return counts
+        return {"pending": 0, "dead": 0} | {r[0]: r[1] for r in found}
 
     async def pending_by_workspace(self) -> dict[str, int]:
         """Chat notices still to deliver, per workspace (see core/waiting.py); webhook rows go
@@ -99,7 +96,8 @@ class Outbox:
 
     async def rows(self, *, session_id: str) -> list[OutboxRow]:
         found = await self.db.fetchall(
-            f"SELECT * FROM outbox WHERE session_id = ? ORDER BY {self.db.dialect.insertion_order}",
+            f"SELECT {rows.outbox.columns} FROM outbox WHERE session_id = ?"
+            f" ORDER BY {self.db.dialect.insertion_order}",
             (session_id,),
         )
         return [rows.outbox(r) for r in found]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from core.models import Plan, PlanMessageRef, PlanModification
+from core.models import Plan, PlanModification
 from core.store.codec import when_required
 from core.store.db import Database, Row
-from core.store.decode import rows
+from core.store.decode import Decoder, rows
+
+T = TypeVar("T")
+
+_PLAN = f"SELECT {rows.plan.columns} FROM plans"
 
 
 class Plans:
@@ -17,43 +21,48 @@ class Plans:
 
     async def current(self, session_id: str) -> Plan | None:
         """The session's latest plan, whatever its status."""
-        row = await self.db.fetchone(
-            "SELECT * FROM plans WHERE session_id = ? ORDER BY version DESC LIMIT 1", (session_id,)
+        found = await self.db.fetchone(
+            f"{_PLAN} WHERE session_id = ? ORDER BY version DESC LIMIT 1", (session_id,)
         )
-        return await self._complete(row)
+        return await self._complete(found) if found else None
 
     async def get(self, plan_id: str) -> Plan | None:
-        return await self._complete(
-            await self.db.fetchone("SELECT * FROM plans WHERE id = ?", (plan_id,))
-        )
+        found = await self.db.fetchone(f"{_PLAN} WHERE id = ?", (plan_id,))
+        return await self._complete(found) if found else None
 
-    async def _complete(self, row: Row | None) -> Plan | None:
-        if row is None:
-            return None
+    async def of_session(self, session_id: str) -> list[Plan]:
+        """Every plan version of a session, oldest first, with items and approvals."""
+        found = await self.db.fetchall(
+            f"{_PLAN} WHERE session_id = ? ORDER BY version", (session_id,)
+        )
+        return [await self._complete(r) for r in found]
+
+    async def _complete(self, row: Row) -> Plan:
         plan = rows.plan(row)
-        items = await self.db.fetchall(
-            "SELECT * FROM plan_items WHERE plan_id = ? ORDER BY position", (plan.id,)
+        plan.items = await self._rows(rows.plan_item, "plan_id", plan.id, "position")
+        plan.approvals = await self._rows(rows.approval, "plan_id", plan.id, "at, user_id")
+        plan.messages = await self._rows(
+            rows.plan_message, "plan_id", plan.id, "platform, channel_id, message_ref"
         )
-        plan.items = [rows.plan_item(r) for r in items]
-        approvals = await self.db.fetchall(
-            "SELECT * FROM approvals WHERE plan_id = ? ORDER BY at, user_id", (plan.id,)
-        )
-        plan.approvals = [rows.approval(r) for r in approvals]
-        messages = await self.db.fetchall(
-            "SELECT * FROM plan_messages WHERE plan_id = ?", (plan.id,)
-        )
-        plan.messages = [
-            PlanMessageRef(r["platform"], r["channel_id"], r["message_ref"]) for r in messages
-        ]
         return plan
 
     async def modifications(self, plan_id: str) -> list[PlanModification]:
+        return await self._rows(rows.modification, "plan_id", plan_id, self._oldest_first)
+
+    async def modifications_of_session(self, session_id: str) -> list[PlanModification]:
+        return await self._rows(rows.modification, "session_id", session_id, self._oldest_first)
+
+    @property
+    def _oldest_first(self) -> str:
+        return f"created_at, {self.db.dialect.insertion_order}"
+
+    async def _rows(self, decode: Decoder[T], column: str, value: str, order: str) -> list[T]:
+        """The rows of `decode`'s table whose `column` is `value` (names fixed here)."""
         found = await self.db.fetchall(
-            "SELECT * FROM plan_modifications WHERE plan_id = ?"
-            f" ORDER BY created_at, {self.db.dialect.insertion_order}",
-            (plan_id,),
+            f"SELECT {decode.columns} FROM {decode.table} WHERE {column} = ? ORDER BY {order}",
+            (value,),
         )
-        return [rows.modification(r) for r in found]
+        return [decode(r) for r in found]
 
     async def add_message(
         self, plan_id: str, *, platform: str, channel_id: str, message_ref: str
@@ -88,19 +97,3 @@ class Plans:
             args.append(channel_id)
         found = await self.db.fetchall(sql, args)
         return [when_required(r[1]) - when_required(r[0]) for r in found]
-
-    async def of_session(self, session_id: str) -> list[Plan]:
-        """Every plan version of a session, oldest first, with items and approvals."""
-        found = await self.db.fetchall(
-            "SELECT * FROM plans WHERE session_id = ? ORDER BY version", (session_id,)
-        )
-        plans = [await self._complete(r) for r in found]
-        return [p for p in plans if p is not None]
-
-    async def modifications_of_session(self, session_id: str) -> list[PlanModification]:
-        found = await self.db.fetchall(
-            "SELECT * FROM plan_modifications WHERE session_id = ?"
-            f" ORDER BY created_at, {self.db.dialect.insertion_order}",
-            (session_id,),
-        )
-        return [rows.modification(r) for r in found]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -96,7 +97,8 @@ class Sessions:
 
     async def members(self, session_id: str) -> list[Member]:
         found = await self.db.fetchall(
-            "SELECT * FROM members WHERE session_id = ? ORDER BY added_at NULLS FIRST, user_id",
+            f"SELECT {rows.member.columns} FROM members WHERE session_id = ?"
+            " ORDER BY added_at NULLS FIRST, user_id",
             (session_id,),
         )
         return [rows.member(r) for r in found]
@@ -140,13 +142,10 @@ class Workspaces:
         ended = await self.db.fetchall(
             f"SELECT outcome, created_at, ended_at {scope} AND outcome IS NOT NULL", args
         )
-        outcomes: dict[str, int] = {}
-        for row in ended:
-            outcomes[row[0]] = outcomes.get(row[0], 0) + 1
         return StatsRows(
             by_status={r[0]: r[1] for r in by_status},
             by_mode={r[0]: r[1] for r in by_mode},
             average_iterations=float(avg[0] or 0.0) if avg else 0.0,
-            outcomes=outcomes,
+            outcomes=dict(Counter(r[0] for r in ended)),
             durations=[when_required(r[2]) - when_required(r[1]) for r in ended],
         )

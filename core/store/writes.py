@@ -13,15 +13,24 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from core.errors import Conflict, NotFound
-from core.models import CURRENT_PLAN_STATUSES, OPEN_STATUSES
+from core.models import CURRENT_PLAN_STATUSES, JSON, OPEN_STATUSES
 from core.store import ops
 from core.store.codec import dumps, ref_key, sql_in, when_required
 from core.store.db import Tx, marks
+from core.store.decode import rows
+from core.store.ops import SessionFacts
 
-_JSON_FIELDS = frozenset({"context", "metadata", "comments"})
+
+def _insert(table: str, columns: str, then: str = "") -> str:
+    """An INSERT of one row's `columns` (names fixed here, values bound), then `then`."""
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks(columns.count(',') + 1)}){then}"
+
+
+_JSON_COLUMNS = frozenset({"context", "metadata", "comments", "target", "payload"})
 _SESSION_FIELDS = frozenset(
     {
         "status", "title", "mode", "context", "metadata", "iterations", "max_iterations",
@@ -34,26 +43,55 @@ _PLAN_FIELDS = frozenset(
 )
 _ITEM_FIELDS = frozenset({"status", "assignee", "comments", "title", "ticket"})
 _CURRENT_PLAN = sql_in(CURRENT_PLAN_STATUSES)
-_SESSION_INSERT = (
-    "INSERT INTO sessions (id, workspace, ref, channel_id, thread_ref, owner_id, title, mode,"
-    " status, context, metadata, iterations, max_iterations, created_at, updated_at,"
-    f" last_activity_at, ended_at, abandon_at, result, outcome, error, parent_id,"
-    f" forked_from_message_id, version) VALUES ({marks(24)})"
+# The columns each insert writes; a record's values are read by these names.
+_MEMBER = f"session_id, {rows.member.columns}"
+_ITEM = rows.plan_item.columns  # its fields, then plan_id (the row key the decoder reads)
+_PLAN = (
+    "id, session_id, version, status, content_hash, required_approvals, submitted_by,"
+    " submitted_at, expires_at"
 )
-_MEMBER_UPSERT = (
-    "INSERT INTO members (session_id, user_id, role, added_by, added_at) VALUES (?, ?, ?, ?, ?)"
-    " ON CONFLICT (session_id, user_id) DO UPDATE SET role = excluded.role"
+_OUTBOX = (
+    "id, workspace, session_id, kind, target, payload, dedupe_key, status, attempts,"
+    " next_attempt_at, created_at"
 )
+_MEMBER_KEPT = " ON CONFLICT (session_id, user_id) DO UPDATE SET role = excluded.role"
 
 
-def _assignments(changes: dict[str, Any], allowed: frozenset[str]) -> tuple[str, list[Any]]:
-    """`a = ?, b = ?, ` for the changed columns (names from a fixed set, values bound)."""
+def _bound(column: str, value: Any) -> Any:
+    """A value as bound to `column`: a JSON document as its text, an enum by its value."""
+    if column in _JSON_COLUMNS:
+        return dumps(value)
+    return value.value if isinstance(value, StrEnum) else value
+
+
+def _values(record: Any, columns: str, **given: Any) -> tuple[Any, ...]:
+    """`record`'s values for `columns`; `given` ones are columns it has no field for."""
+    names = columns.split(", ")
+    return tuple(_bound(c, given[c] if c in given else getattr(record, c)) for c in names)
+
+
+async def _put(tx: Tx, table: str, columns: str, record: Any, then: str = "", **given: Any) -> int:
+    """Insert `record` as a row of `table`, `then` being its ON CONFLICT clause if any."""
+    return await tx.execute(_insert(table, columns, then), _values(record, columns, **given))
+
+
+async def _update(
+    tx: Tx, table: str, changes: JSON, allowed: frozenset[str], where: JSON, *, bump: str = ""
+) -> bool:
+    """Set `changes` (names from the fixed set `allowed`, values bound) on the row `where`
+    matches ({"column op ?": value}; a guard whose value is None is not asked), and add 1 to
+    its `bump` column; False when no row matched (it changed meanwhile, or is gone)."""
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
     names = sorted(changes)
-    sql = "".join(f"{name} = ?, " for name in names)
-    return sql, [dumps(changes[k]) if k in _JSON_FIELDS else changes[k] for k in names]
+    assign = [f"{name} = ?" for name in names] + ([f"{bump} = {bump} + 1"] if bump else [])
+    guards = {condition: value for condition, value in where.items() if value is not None}
+    changed = await tx.execute(
+        f"UPDATE {table} SET {', '.join(assign)} WHERE {' AND '.join(guards)}",
+        [*(_bound(name, changes[name]) for name in names), *guards.values()],
+    )
+    return changed == 1
 
 
 async def allocate_ref(tx: Tx, op: ops.AllocateRef) -> int:
@@ -68,36 +106,22 @@ async def allocate_ref(tx: Tx, op: ops.AllocateRef) -> int:
 
 async def new_session(tx: Tx, op: ops.NewSession) -> None:
     s = op.session
-    await tx.execute(
-        _SESSION_INSERT,
-        (
-            s.id, s.workspace, s.ref, s.channel_id, s.thread_ref, s.owner_id, s.title, s.mode,
-            s.status.value, dumps(s.context), dumps(s.metadata), s.iterations, s.max_iterations,
-            s.created_at, s.updated_at, s.last_activity_at, s.ended_at, s.abandon_at, s.result,
-            s.outcome, s.error, s.parent_id, s.forked_from_message_id, s.version,
-        ),
-    )  # fmt: skip
+    await _put(tx, "sessions", rows.session.columns, s)
     if op.members:
         await tx.executemany(
-            _MEMBER_UPSERT,
-            [(s.id, m.user_id, m.role.value, m.added_by, m.added_at) for m in op.members],
+            _insert("members", _MEMBER, _MEMBER_KEPT),
+            [_values(m, _MEMBER, session_id=s.id) for m in op.members],
         )
 
 
 async def update_session(tx: Tx, op: ops.UpdateSession) -> int:
-    sql, args = _assignments(op.changes, _SESSION_FIELDS)
-    where = "id = ? AND version = ?"
-    args += [op.session_id, op.expected_version]
-    if op.expected_status is not None:
-        where += " AND status = ?"
-        args.append(op.expected_status)
-    if op.due_by is not None:  # activity since the sweep looked pushes abandon_at: no verdict
-        where += " AND abandon_at <= ?"
-        args.append(op.due_by)
-    changed = await tx.execute(
-        f"UPDATE sessions SET {sql}version = version + 1 WHERE {where}", args
-    )
-    if changed != 1:
+    where = {
+        "id = ?": op.session_id,
+        "version = ?": op.expected_version,
+        "status = ?": op.expected_status,
+        "abandon_at <= ?": op.due_by,  # activity since the sweep looked pushed it: no verdict
+    }
+    if not await _update(tx, "sessions", op.changes, _SESSION_FIELDS, where, bump="version"):
         raise Conflict("The session was changed by someone else at the same moment; try again.")
     return op.expected_version + 1
 
@@ -127,22 +151,11 @@ async def add_event(tx: Tx, op: ops.AddEvent, *, locked: bool = False) -> int:
 
 
 async def enqueue(tx: Tx, op: ops.Enqueue) -> bool:
-    r = op.row
-    added = await tx.execute(
-        "INSERT INTO outbox (id, workspace, session_id, kind, target, payload, dedupe_key,"
-        f" status, attempts, next_attempt_at, created_at) VALUES ({marks(11)})"
-        " ON CONFLICT (dedupe_key) DO NOTHING",
-        (r.id, r.workspace, r.session_id, r.kind.value, dumps(r.target), dumps(r.payload),
-         r.dedupe_key, r.status.value, r.attempts, r.next_attempt_at, r.created_at),
-    )  # fmt: skip
-    return added == 1
+    return await _put(tx, "outbox", _OUTBOX, op.row, " ON CONFLICT (dedupe_key) DO NOTHING") == 1
 
 
 async def put_member(tx: Tx, op: ops.PutMember) -> None:
-    m = op.member
-    await tx.execute(
-        _MEMBER_UPSERT, (op.session_id, m.user_id, m.role.value, m.added_by, m.added_at)
-    )
+    await _put(tx, "members", _MEMBER, op.member, _MEMBER_KEPT, session_id=op.session_id)
 
 
 async def remove_member(tx: Tx, op: ops.RemoveMember) -> None:
@@ -161,66 +174,39 @@ async def new_plan(tx: Tx, op: ops.NewPlan) -> None:
         f" row_version = row_version + 1 WHERE session_id = ? AND status IN {_CURRENT_PLAN}",
         (p.submitted_by, p.submitted_at, p.session_id),
     )
-    await tx.execute(
-        "INSERT INTO plans (id, session_id, version, status, content_hash, required_approvals,"
-        f" submitted_by, submitted_at, expires_at) VALUES ({marks(9)})",
-        (p.id, p.session_id, p.version, p.status.value, p.content_hash, p.required_approvals,
-         p.submitted_by, p.submitted_at, p.expires_at),
-    )  # fmt: skip
+    await _put(tx, "plans", _PLAN, p)
     await tx.executemany(
-        "INSERT INTO plan_items (plan_id, position, title, assignee, status, ticket, comments)"
-        f" VALUES ({marks(7)})",
-        [
-            (p.id, i.position, i.title, i.assignee, i.status.value, i.ticket, dumps(i.comments))
-            for i in p.items
-        ],
+        _insert("plan_items", _ITEM), [_values(i, _ITEM, plan_id=p.id) for i in p.items]
     )
 
 
 async def update_plan(tx: Tx, op: ops.UpdatePlan) -> int:
-    sql, args = _assignments(op.changes, _PLAN_FIELDS)
-    where = "id = ? AND row_version = ?"
-    args += [op.plan_id, op.expected_row_version]
-    if op.expected_status is not None:
-        where += " AND status = ?"
-        args.append(op.expected_status)
-    changed = await tx.execute(
-        f"UPDATE plans SET {sql}row_version = row_version + 1 WHERE {where}", args
-    )
-    if changed != 1:
+    where = {
+        "id = ?": op.plan_id,
+        "row_version = ?": op.expected_row_version,
+        "status = ?": op.expected_status,
+    }
+    if not await _update(tx, "plans", op.changes, _PLAN_FIELDS, where, bump="row_version"):
         raise Conflict("The plan was changed by someone else at the same moment.")
     return op.expected_row_version + 1
 
 
 async def put_approval(tx: Tx, op: ops.PutApproval) -> None:
-    a = op.approval
-    await tx.execute(
-        "INSERT INTO approvals (plan_id, user_id, decision, content_hash, reason, at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (plan_id, user_id) DO UPDATE SET"
-        " decision = excluded.decision, content_hash = excluded.content_hash,"
-        " reason = excluded.reason, at = excluded.at",
-        (a.plan_id, a.user_id, a.decision.value, a.content_hash, a.reason, a.at),
+    replace = (
+        " ON CONFLICT (plan_id, user_id) DO UPDATE SET decision = excluded.decision,"
+        " content_hash = excluded.content_hash, reason = excluded.reason, at = excluded.at"
     )
+    await _put(tx, "approvals", rows.approval.columns, op.approval, replace)
 
 
 async def update_plan_item(tx: Tx, op: ops.UpdatePlanItem) -> None:
-    sql, args = _assignments(op.changes, _ITEM_FIELDS)
-    changed = await tx.execute(
-        f"UPDATE plan_items SET {sql.rstrip(', ')} WHERE plan_id = ? AND position = ?",
-        [*args, op.plan_id, op.position],
-    )
-    if changed != 1:
+    where = {"plan_id = ?": op.plan_id, "position = ?": op.position}
+    if not await _update(tx, "plan_items", op.changes, _ITEM_FIELDS, where):
         raise Conflict("The plan item no longer exists.")
 
 
 async def add_modification(tx: Tx, op: ops.AddModification) -> None:
-    m = op.modification
-    await tx.execute(
-        "INSERT INTO plan_modifications (id, session_id, plan_id, position, user_id, action,"
-        f" value, created_at, processed, processed_at, error) VALUES ({marks(11)})",
-        (m.id, m.session_id, m.plan_id, m.position, m.user_id, m.action.value, m.value,
-         m.created_at, m.processed, m.processed_at, m.error),
-    )  # fmt: skip
+    await _put(tx, "plan_modifications", rows.modification.columns, op.modification)
 
 
 async def put_settings(tx: Tx, op: ops.PutSettings) -> None:
@@ -247,7 +233,7 @@ async def touch(tx: Tx, op: ops.Touch) -> None:
     )
 
 
-async def session_facts(tx: Tx, workspace: str, ref: str, actor_id: str) -> ops.SessionFacts:
+async def session_facts(tx: Tx, workspace: str, ref: str, actor_id: str) -> SessionFacts:
     """The session `ref` names (its row held until commit) and the actor's role in it."""
     key = ref_key(ref)
     by = "ref" if isinstance(key, int) else "id"
@@ -259,16 +245,11 @@ async def session_facts(tx: Tx, workspace: str, ref: str, actor_id: str) -> ops.
     )
     if row is None:
         raise NotFound("session", f"#{key}" if isinstance(key, int) else ref)
-    return ops.SessionFacts(row[0], row[1], row[2], row[3], when_required(row[4]), row[5])
+    return SessionFacts(row[0], row[1], row[2], row[3], when_required(row[4]), row[5])
 
 
 async def coalesce_activity(
-    tx: Tx,
-    facts: ops.SessionFacts,
-    at: datetime,
-    *,
-    touch_after: timedelta,
-    abandon_after: timedelta,
+    tx: Tx, facts: SessionFacts, at: datetime, *, touch_after: timedelta, abandon_after: timedelta
 ) -> None:
     """Record activity at `at` unless the last one is younger than `touch_after` (one write
     per window instead of one per event); only an open session gets a new abandon deadline."""
