@@ -101,6 +101,7 @@ class SqliteEngine:
         self._lock = DatabaseLock(path)  # shared while open: `db restore` waits for no user
         self.batches = 0
         self.units = 0
+        self._closing = False
 
     async def open(self) -> None:
         create_private_file(self.path)
@@ -109,6 +110,7 @@ class SqliteEngine:
         self._writer = connect(self.path)
         self._thread = threading.Thread(target=self._run, name="sessionbot-writer", daemon=True)
         self._thread.start()
+        self._closing = False
         if not self.memory:
             self._reader = await aiosqlite.connect(self.path, isolation_level=None, uri=True)
             self._reader.row_factory = sqlite3.Row
@@ -116,6 +118,7 @@ class SqliteEngine:
             await self._reader.execute("PRAGMA query_only = ON")
 
     async def close(self) -> None:
+        self._closing = True  # from here on a new call is refused instead of queued behind stop
         if self._reader is not None:
             await self._reader.close()
             self._reader = None
@@ -151,7 +154,7 @@ class SqliteEngine:
         return rows[0] if rows else None
 
     async def _submit(self, unit: Unit[T], *, write: bool, notify: bool = True) -> T:
-        if self._thread is None:
+        if self._thread is None or self._closing:
             raise StoreError("The database is closed.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         started = time.perf_counter()

@@ -55,12 +55,11 @@ async def test_appended_messages_get_gap_free_seqs_across_two_stores(
         assert await store.history.last_seq(s.id) == 25
 
 
-async def test_an_appended_message_reads_back_by_seq_and_id(store: Store) -> None:
+async def test_an_appended_message_reads_back_by_seq(store: Store) -> None:
     session = await new_session(store)
     message = await _append(store, session.id, _draft("hello ✓"))
     assert (message.session_id, message.seq) == (session.id, 1)
     assert await store.history.message(session.id, seq=1) == message
-    assert await store.history.message(session.id, message_id=message.id) == message
     assert await store.history.message(session.id, seq=2) is None
     assert await store.history.message("no-such-session", seq=1) is None
 
