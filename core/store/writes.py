@@ -14,6 +14,8 @@ import dataclasses
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from core.errors import Conflict, NotFound
@@ -64,10 +66,25 @@ def _bound(column: str, value: Any) -> Any:
     return value.value if isinstance(value, StrEnum) else value
 
 
+@lru_cache(maxsize=64)
+def _columns(columns: str) -> tuple[tuple[str, ...], attrgetter[Any], tuple[int, ...]]:
+    """`columns` as names, one getter of them all and the positions holding JSON documents,
+    worked out once per column list (inserts are the hot path)."""
+    names = tuple(columns.split(", "))
+    return names, attrgetter(*names), tuple(i for i, n in enumerate(names) if n in _JSON_COLUMNS)
+
+
 def _values(record: Any, columns: str, **given: Any) -> tuple[Any, ...]:
-    """`record`'s values for `columns`; `given` ones are columns it has no field for."""
-    names = columns.split(", ")
-    return tuple(_bound(c, given[c] if c in given else getattr(record, c)) for c in names)
+    """`record`'s values for `columns` (a JSON document as its text, an enum by its value);
+    `given` ones are columns it has no field for."""
+    names, getter, json = _columns(columns)
+    if given:
+        values = [given[n] if n in given else getattr(record, n) for n in names]
+    else:
+        values = list(getter(record))
+    for i in json:
+        values[i] = dumps(values[i])
+    return tuple(v.value if isinstance(v, StrEnum) else v for v in values)
 
 
 async def _put(tx: Tx, table: str, columns: str, record: Any, then: str = "", **given: Any) -> int:
