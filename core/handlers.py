@@ -1,9 +1,10 @@
-"""The registry of `/session` command handlers: the runner looks commands up here, and every
-module that owns commands (the runner's own, history, jobs) registers them with `handles`."""
+"""What a `/session` command handler is. Each module that owns commands (the runner's own,
+history, jobs) lists them in a `HANDLERS` table of its own; the runner joins those tables
+explicitly (`joined`), so no handler is registered by the side effect of an import."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from core.grammar import Command
@@ -14,17 +15,17 @@ if TYPE_CHECKING:
     from core.runner import CommandRunner
 
 Handler = Callable[["CommandRunner", Actor, ChatRef, Command], Awaitable[Reply]]
-HANDLERS: dict[str, Handler] = {}
 
 
-def handles(name: str) -> Callable[[Handler], Handler]:
-    """Register the handler of one `/session` command (feature modules add their own)."""
-
-    def register(handler: Handler) -> Handler:
-        HANDLERS[name] = handler
-        return handler
-
-    return register
+def joined(*tables: Mapping[str, Handler]) -> dict[str, Handler]:
+    """One table from the per-module ones; a command claimed twice is a programming error."""
+    handlers: dict[str, Handler] = {}
+    for table in tables:
+        twice = handlers.keys() & table.keys()
+        if twice:
+            raise ValueError(f"commands handled twice: {sorted(twice)}")
+        handlers.update(table)
+    return handlers
 
 
 def said(view: View) -> Reply:

@@ -16,7 +16,7 @@ from core import cards
 from core.commands import COMMANDS
 from core.errors import SessionBotError, UsageError
 from core.grammar import Command, parse
-from core.handlers import HANDLERS, handles, said
+from core.handlers import Handler, joined, said
 from core.history import handlers as _history_handlers
 from core.history.resume import resume_view
 from core.jobs import handlers as _jobs_handlers
@@ -161,7 +161,6 @@ def _decision_reply(result: DecisionResult) -> Reply:
     )
 
 
-@handles("help")
 async def _help(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     name = cmd.args.get("command")
     if name is not None and name not in COMMANDS:
@@ -169,7 +168,6 @@ async def _help(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
     return Reply(cards.help_view(COMMANDS[name] if name else None))
 
 
-@handles("start")
 async def _start(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     session = await runner.service.start(
         actor,
@@ -183,7 +181,6 @@ async def _start(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comman
     )
 
 
-@handles("list")
 async def _list(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     listing = await runner.service.list_sessions(
         actor,
@@ -203,7 +200,6 @@ async def _list(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
     return Reply(view)
 
 
-@handles("show")
 async def _show(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     detail = await runner.service.show(actor, cmd.ref, channel_id=chat.channel_id)
     view = cards.session_card(
@@ -216,7 +212,7 @@ async def _show(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
     return Reply(view)
 
 
-def _lifecycle(name: str, verb: str, text_arg: str | None) -> None:
+def _lifecycle(name: str, verb: str, text_arg: str | None) -> Handler:
     async def handler(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
         method = getattr(runner.service, name)
         kwargs = {text_arg: cmd.args[text_arg]} if text_arg and text_arg in cmd.args else {}
@@ -228,23 +224,14 @@ def _lifecycle(name: str, verb: str, text_arg: str | None) -> None:
             text += f" — {escape(next(iter(kwargs.values())))}"
         return said(cards.confirmation(session, text))
 
-    handles(name)(handler)
+    return handler
 
 
-_lifecycle("pause", "paused", "reason")
-_lifecycle("complete", "completed", "summary")
-_lifecycle("fail", "failed", "reason")
-_lifecycle("cancel", "cancelled", "reason")
-_lifecycle("archive", "archived", None)
-
-
-@handles("resume")
 async def _resume(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     session = await runner.service.resume(actor, cmd.ref, channel_id=chat.channel_id)
     return said(await resume_view(runner.service, actor, session))
 
 
-@handles("extend")
 async def _extend(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     duration: timedelta = cmd.args["duration"]
     session = await runner.service.extend(actor, cmd.ref, duration, channel_id=chat.channel_id)
@@ -252,7 +239,6 @@ async def _extend(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
     return said(cards.confirmation(session, f"extended; abandon deadline {deadline}"))
 
 
-@handles("share")
 async def _share(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     role = Role(cmd.args.get("role", "editor"))
     session = await runner.service.share(
@@ -264,7 +250,6 @@ async def _share(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comman
     return said(cards.confirmation(session, text))
 
 
-@handles("transfer")
 async def _transfer(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     previous = await runner.service.find(actor, cmd.ref, channel_id=chat.channel_id)
     session = await runner.service.transfer(actor, previous.id, cmd.args["user"])
@@ -272,7 +257,6 @@ async def _transfer(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Com
     return said(cards.confirmation(session, text + "stays on as an editor"))
 
 
-@handles("unshare")
 async def _unshare(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     session = await runner.service.unshare(
         actor, cmd.ref, cmd.args["user"], channel_id=chat.channel_id
@@ -281,7 +265,6 @@ async def _unshare(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
     return said(cards.confirmation(session, text))
 
 
-@handles("plan")
 async def _plan(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     plan = await runner.service.submit_plan(
         actor,
@@ -305,7 +288,6 @@ async def _plan(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
     return said(cards.confirmation(session, text, accent=Accent.WARNING))
 
 
-@handles("approve")
 async def _approve(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     result = await runner.service.decide(
         actor, Decision.APPROVE, ref=cmd.ref, channel_id=chat.channel_id
@@ -313,7 +295,6 @@ async def _approve(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
     return _decision_reply(result)
 
 
-@handles("reject")
 async def _reject(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     result = await runner.service.decide(
         actor,
@@ -325,7 +306,6 @@ async def _reject(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
     return _decision_reply(result)
 
 
-@handles("modify")
 async def _modify(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     if "status" in cmd.args:
         action, value = ModAction.STATUS_CHANGE, cmd.args["status"]
@@ -342,7 +322,30 @@ async def _modify(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
     return said(cards.confirmation(session, text))
 
 
-# Feature modules register their commands with `handles` when imported.
-_FEATURES = (_history_handlers, _jobs_handlers)
+# Every `/session` command's handler: the runner's own, then each feature's table.
+HANDLERS = joined(
+    {
+        "help": _help,
+        "start": _start,
+        "list": _list,
+        "show": _show,
+        "resume": _resume,
+        "extend": _extend,
+        "share": _share,
+        "transfer": _transfer,
+        "unshare": _unshare,
+        "plan": _plan,
+        "approve": _approve,
+        "reject": _reject,
+        "modify": _modify,
+        "pause": _lifecycle("pause", "paused", "reason"),
+        "complete": _lifecycle("complete", "completed", "summary"),
+        "fail": _lifecycle("fail", "failed", "reason"),
+        "cancel": _lifecycle("cancel", "cancelled", "reason"),
+        "archive": _lifecycle("archive", "archived", None),
+    },
+    _history_handlers.HANDLERS,
+    _jobs_handlers.HANDLERS,
+)
 
 __all__ = ["CommandRunner"]

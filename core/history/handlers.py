@@ -6,7 +6,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from core.grammar import Command
-from core.handlers import handles, said
+from core.handlers import Handler, said
 from core.history import cards, context, export
 from core.history.fork import fork
 from core.history.messages import history_for
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from core.runner import CommandRunner
 
 
-@handles("note")
 async def _note(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     history = history_for(runner.service)
     message = await history.append(actor, cmd.ref, cmd.args["text"], channel_id=chat.channel_id)
@@ -26,7 +25,6 @@ async def _note(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
     return said(cards.note_added(session, message))
 
 
-@handles("history")
 async def _history(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     history = history_for(runner.service)
     page = await history.numbered_page(
@@ -35,14 +33,12 @@ async def _history(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
     return Reply(cards.history_page(page))
 
 
-@handles("search")
 async def _search(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     history = history_for(runner.service)
     results = await search(history, actor, cmd.args["query"], ref=cmd.args.get("in"))
     return Reply(cards.search_results(results))
 
 
-@handles("export")
 async def _export(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     """A chat-sized export (the CLI writes whole files); reading stops at the size cap."""
     history = history_for(runner.service)
@@ -65,7 +61,6 @@ async def _export(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
     return Reply(cards.export_view(session, text, fmt, truncated=truncated))
 
 
-@handles("context")
 async def _context(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     history = history_for(runner.service)
     pairs = cmd.args.get("pairs")
@@ -77,8 +72,17 @@ async def _context(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
     return said(cards.context_updated(view, changes, actor.user_id))
 
 
-@handles("fork")
 async def _fork(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     history = history_for(runner.service)
     result = await fork(history, actor, cmd.ref, at=cmd.args.get("at"), channel_id=chat.channel_id)
     return said(cards.forked(result, actor.user_id))
+
+
+HANDLERS: dict[str, Handler] = {
+    "note": _note,
+    "history": _history,
+    "search": _search,
+    "export": _export,
+    "context": _context,
+    "fork": _fork,
+}

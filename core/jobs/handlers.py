@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from core import cards
 from core.errors import NotFound, UsageError
 from core.grammar import Command
-from core.handlers import handles, said
+from core.handlers import Handler, said
 from core.jobs import reminders, summaries, views
 from core.jobs.webhooks import new_secret
 from core.models import Actor, ChatRef, EventType, new_id
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 EVENT_NAMES = frozenset(e.value for e in EventType)
 
 
-@handles("remind")
 async def _remind(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     session, reminder, timezone = await reminders.create(
         runner.service,
@@ -35,7 +34,6 @@ async def _remind(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
     return Reply(views.reminder_set(session, reminder, timezone))
 
 
-@handles("summary")
 async def _summary(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     service, when = runner.service, cmd.args.get("when")
     if when is None:
@@ -54,7 +52,6 @@ async def _summary(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
     return said(views.summary_scheduled(sub, next_at))
 
 
-@handles("settings")
 async def _settings(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     service = runner.service
     await service.require_admin(actor)
@@ -65,7 +62,6 @@ async def _settings(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Com
     return said(views.settings(describe(updated), changed=key))
 
 
-@handles("webhook")
 async def _webhook(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     service = runner.service
     await service.require_admin(actor, action="manage webhooks")
@@ -102,10 +98,18 @@ async def _webhook(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
     return Reply(views.webhook_added(webhook))  # ephemeral: the secret is shown once, privately
 
 
-@handles("stats")
 async def _stats(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     """The core stats view plus each job's last run and lag (replaces the plain handler)."""
     stats = await runner.service.stats(actor, days=cmd.args.get("days", 30))
     view = cards.stats_view(stats)
     view.fields += views.job_fields(stats.jobs, runner.service.clock.now())
     return Reply(view)
+
+
+HANDLERS: dict[str, Handler] = {
+    "remind": _remind,
+    "summary": _summary,
+    "settings": _settings,
+    "webhook": _webhook,
+    "stats": _stats,
+}
