@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import re
 import statistics
-import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -81,7 +80,7 @@ MAX_TITLE = 200
 MAX_REASON = 2000
 CONFLICT_RETRIES = 8
 SYSTEM_USER = "sessionbot"
-SETTINGS_CACHE_SECONDS = 5.0
+SETTINGS_CACHE = timedelta(seconds=5)
 RECORDABLE = frozenset({EventType.TOOL_CALL, EventType.LEARNING, EventType.ERROR})
 
 
@@ -147,8 +146,8 @@ class SessionService:
         self.store = store
         self.clock = clock or SystemClock()
         self.config = config or ServiceConfig()
-        self._settings: dict[str, tuple[float, WorkspaceSettings]] = {}
-        self.webhooks = WebhookRouter(store.webhooks)
+        self._settings: dict[str, tuple[datetime, WorkspaceSettings]] = {}  # until, value
+        self.webhooks = WebhookRouter(store.webhooks, clock=self.clock)
         # The platforms this process delivers to (set by the bot once its adapters are known).
         self.delivered_platforms: Callable[[], Collection[str]] | None = None
 
@@ -156,12 +155,13 @@ class SessionService:
 
     async def settings(self, workspace: str) -> WorkspaceSettings:
         """Effective settings, cached for a few seconds (changes here apply at once)."""
+        now = self.clock.now()
         cached = self._settings.get(workspace)
-        if cached is not None and time.monotonic() - cached[0] < SETTINGS_CACHE_SECONDS:
+        if cached is not None and now < cached[0]:
             return cached[1]
         stored = await self.store.workspaces.settings(workspace)
         settings = effective_settings(self.config.defaults, stored)
-        self._settings[workspace] = (time.monotonic(), settings)
+        self._settings[workspace] = (now + SETTINGS_CACHE, settings)
         return settings
 
     async def stored_settings(self, workspace: str) -> dict[str, Any]:

@@ -14,10 +14,9 @@ import hmac
 import json
 import logging
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from core.clock import Clock
@@ -35,7 +34,7 @@ SIGNATURE_HEADER = "X-Sessionbot-Signature"  # deprecated: body only, no replay 
 SIGNATURE_V1_HEADER = "X-Sessionbot-Signature-V1"
 TIMESTAMP_HEADER = "X-Sessionbot-Timestamp"
 DELIVERY_HEADER = "X-Sessionbot-Delivery"
-CACHE_SECONDS = 5.0
+CACHE = timedelta(seconds=5)
 REFUSED_BY_POLICY = "connection refused by policy"
 UNREACHABLE = "unreachable"
 
@@ -103,17 +102,19 @@ def payload(session: Session, event: str, data: Mapping[str, Any], at: datetime)
 class WebhookRouter:
     """Builds webhook outbox rows for a change; caches each workspace's subscriptions briefly."""
 
-    def __init__(self, webhooks: Webhooks, *, cache_seconds: float = CACHE_SECONDS) -> None:
+    def __init__(self, webhooks: Webhooks, *, clock: Clock, cache: timedelta = CACHE) -> None:
         self.webhooks = webhooks
-        self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, list[WebhookSubscription]]] = {}
+        self.clock = clock
+        self.cache = cache
+        self._cache: dict[str, tuple[datetime, list[WebhookSubscription]]] = {}  # until, value
 
     async def subscriptions(self, workspace: str) -> list[WebhookSubscription]:
+        now = self.clock.now()
         cached = self._cache.get(workspace)
-        if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
+        if cached is not None and now < cached[0]:
             return cached[1]
         found = [w for w in await self.webhooks.in_workspace(workspace) if w.active]
-        self._cache[workspace] = (time.monotonic(), found)
+        self._cache[workspace] = (now + self.cache, found)
         return found
 
     def forget(self, workspace: str) -> None:
