@@ -204,7 +204,8 @@ class SessionService:
         members = {m.user_id: m.role for m in await self.store.sessions.members(session.id)}
         return await self._is_admin(actor), roles_of(actor.user_id, session, members)
 
-    async def _require(self, actor: Actor, session: Session, perm: Perm) -> None:
+    async def require_permission(self, actor: Actor, session: Session, perm: Perm) -> None:
+        """Raise Forbidden unless `actor` holds `perm` on `session` (reading is everyone's)."""
         if perm is Perm.READ:
             return
         if session.owner_id == actor.user_id and perm is not Perm.ADMIN:
@@ -280,7 +281,7 @@ class SessionService:
             fields.update(abandon_at=None, ended_at=now, outcome=status.value)
         return fields
 
-    async def _change(
+    async def transition(
         self,
         actor: Actor,
         session: Session,
@@ -518,13 +519,13 @@ class SessionService:
         self, actor: Actor, ref: str | None, *, channel_id: str | None = None
     ) -> Session:
         session = await self.find(actor, ref, channel_id=channel_id)
-        await self._require(actor, session, Perm.MANAGE)
-        return await self._change(actor, session, Action.ARCHIVE, EventType.ARCHIVED)
+        await self.require_permission(actor, session, Perm.MANAGE)
+        return await self.transition(actor, session, Action.ARCHIVE, EventType.ARCHIVED)
 
     async def delete(self, actor: Actor, ref: str) -> Session:
         """Delete a session with all its rows (owner or admin); a concurrent change wins."""
         session = await self.find(actor, ref)
-        await self._require(actor, session, Perm.MANAGE)
+        await self.require_permission(actor, session, Perm.MANAGE)
         if not await self.store.sessions.delete(session.id, version=session.version):
             raise await self._lost_race(session)
         _log.info("session %s (#%s) deleted by %s", session.id, session.ref, actor.user_id)
@@ -541,16 +542,16 @@ class SessionService:
         changes: dict[str, Any] | None = None,
     ) -> Session:
         session = await self.find(actor, ref, channel_id=channel_id)
-        await self._require(actor, session, Perm.WORK)
+        await self.require_permission(actor, session, Perm.WORK)
         data = {"reason": _clip(reason)} if reason else None
-        return await self._change(actor, session, action, event, changes=changes, data=data)
+        return await self.transition(actor, session, action, event, changes=changes, data=data)
 
     async def extend(
         self, actor: Actor, ref: str | None, duration: timedelta, *, channel_id: str | None = None
     ) -> Session:
         """Push the abandon deadline by `duration`; a timed-out session reopens with more room."""
         session = await self.find(actor, ref, channel_id=channel_id)
-        await self._require(actor, session, Perm.WORK)
+        await self.require_permission(actor, session, Perm.WORK)
         now = self.clock.now()
         settings = await self.settings(session.workspace)
         base = now + settings.abandon_after
@@ -562,7 +563,7 @@ class SessionService:
                 10, session.max_iterations // 2
             )
         data = {"by_seconds": int(duration.total_seconds())}
-        return await self._change(
+        return await self.transition(
             actor, session, Action.EXTEND, EventType.EXTENDED, changes=changes, data=data
         )
 
@@ -584,7 +585,7 @@ class SessionService:
             raise UsageError(f"{mention(user_id)} already owns session #{session.ref}.")
         member = Member(user_id, role, actor.user_id, self.clock.now())
         data = {"role": role.value, "user_id": user_id}
-        return await self._change(
+        return await self.transition(
             actor,
             session,
             Action.SHARE,
@@ -599,7 +600,7 @@ class SessionService:
         """The checked user id and the session whose members the owner (or an admin) changes."""
         user_id = check_user_id(actor.workspace, user_id)
         session = await self.find(actor, ref, channel_id=channel_id)
-        await self._require(actor, session, Perm.MANAGE)
+        await self.require_permission(actor, session, Perm.MANAGE)
         return user_id, session
 
     async def transfer(
@@ -612,7 +613,7 @@ class SessionService:
         now = self.clock.now()
         owner = Member(user_id, Role.OWNER, actor.user_id, now)
         previous = Member(session.owner_id, Role.EDITOR, actor.user_id, now)
-        return await self._change(
+        return await self.transition(
             actor,
             session,
             Action.SHARE,
@@ -635,7 +636,7 @@ class SessionService:
         roles = {m.user_id: m.role for m in await self.store.sessions.members(session.id)}
         if user_id not in roles:
             raise NotFound("member", f"{mention(user_id)} of session #{session.ref}")
-        return await self._change(
+        return await self.transition(
             actor,
             session,
             Action.SHARE,
@@ -655,14 +656,14 @@ class SessionService:
 
         async def attempt() -> Session:
             session = await self.find(actor, ref)
-            await self._require(actor, session, Perm.WORK)
+            await self.require_permission(actor, session, Perm.WORK)
             await self._next_status(actor, session, Action.ITERATE)
             total = session.iterations + count
             iteration = self._event(
                 session, EventType.ITERATION, actor, {"n": total, **(data or {})}
             )
             if total >= session.max_iterations:
-                return await self._change(
+                return await self.transition(
                     actor,
                     session,
                     Action.TIME_OUT,
@@ -736,7 +737,7 @@ class SessionService:
 
     async def heartbeat(self, actor: Actor, ref: str | None) -> Session:
         session = await self.find(actor, ref)
-        await self._require(actor, session, Perm.WORK)
+        await self.require_permission(actor, session, Perm.WORK)
         await self.touch(actor, session)
         return session
 
@@ -783,7 +784,7 @@ class SessionService:
     ) -> Plan:
         """Post a new plan version; an older one is superseded and its message says so."""
         session = await self.find(actor, ref, channel_id=channel_id)
-        await self._require(actor, session, Perm.WORK)
+        await self.require_permission(actor, session, Perm.WORK)
         status = await self._next_status(actor, session, Action.SUBMIT_PLAN)
         now = self.clock.now()
         settings = await self.settings(session.workspace)
@@ -906,7 +907,7 @@ class SessionService:
                 now=now,
             ),
         ]
-        updated = await self._change(
+        updated = await self.transition(
             actor,
             session,
             Action.APPROVE if approve else Action.REJECT,
@@ -933,7 +934,7 @@ class SessionService:
 
         async def attempt() -> PlanModification:
             session = await self.find(actor, ref, channel_id=channel_id)
-            await self._require(actor, session, Perm.WORK)
+            await self.require_permission(actor, session, Perm.WORK)
             await self._next_status(actor, session, Action.MODIFY)
             plan = await self.store.plans.current(session.id)
             item = next((i for i in plan.items if i.position == position), None) if plan else None
@@ -992,7 +993,7 @@ class SessionService:
         changes: dict[str, Any] = {"status": PlanStatus.EXPIRED, "decided_at": now}
         expired = dataclasses.replace(plan, **changes)
         view = cards.plan_message(session, expired)
-        await self._change(
+        await self.transition(
             self.system_actor(session.workspace),
             session,
             Action.EXPIRE,
@@ -1037,7 +1038,7 @@ class SessionService:
         if session is None:
             raise NotFound("session", session_id)
         actor = self.system_actor(session.workspace)
-        return await self._change(
+        return await self.transition(
             actor, session, Action.ABANDON, EventType.ABANDONED, due_by=self.clock.now()
         )
 

@@ -151,7 +151,7 @@ async def create(
 ) -> tuple[Session, Reminder, str]:
     """Schedule a reminder for the actor about a session; `at` is in the workspace timezone."""
     session = await service.find(actor, ref, channel_id=channel_id)
-    await service._require(actor, session, Perm.WORK)
+    await service.require_permission(actor, session, Perm.WORK)
     now = service.clock.now()
     timezone = (await service.settings(actor.workspace)).timezone
     if after is not None:

@@ -168,13 +168,13 @@ async def _abandon(service: SessionService, session: Session, now: datetime) -> 
     if session.abandon_at is None or session.abandon_at > now:
         return False
     actor = service.system_actor(session.workspace)
-    await service._change(actor, session, Action.ABANDON, EventType.ABANDONED)
+    await service.transition(actor, session, Action.ABANDON, EventType.ABANDONED)
     return True
 
 
 async def _archive(service: SessionService, session: Session) -> bool:
     actor = service.system_actor(session.workspace)
-    await service._change(actor, session, Action.ARCHIVE, EventType.ARCHIVED)
+    await service.transition(actor, session, Action.ARCHIVE, EventType.ARCHIVED)
     return True
 
 
