@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
 from core.errors import Conflict, NotFound
@@ -35,7 +34,6 @@ _COLUMNS = {
     "approvals": "plan_id, user_id, decision, content_hash, reason, at",
     "events": EVENT_COLUMNS,
 }
-_JSON = frozenset({"metadata", "comments", "data"})
 _M = f"SELECT {_COLUMNS['messages']} FROM messages"
 _CHUNK = 500  # ids per IN list
 
@@ -56,23 +54,11 @@ def _message(row: Row) -> Message:
     )  # fmt: skip
 
 
-def _stored(column: str, value: Any) -> Any:
-    """A field's value as bound: a JSON document as its text, an enum by its value."""
-    if column in _JSON:
-        return dumps(value)
-    return value.value if isinstance(value, Enum) else value
-
-
 async def _insert(tx: Tx, table: str, records: Iterable[Any], **given: Any) -> None:
     """Insert records as they are; a column not in `given` is the record's field of its name."""
-    columns = _COLUMNS[table].split(", ")
-    rows = [
-        tuple(_stored(c, given[c] if c in given else getattr(record, c)) for c in columns)
-        for record in records
-    ]
+    rows = [writes.row_values(record, _COLUMNS[table], **given) for record in records]
     if rows:
-        sql = f"INSERT INTO {table} ({_COLUMNS[table]}) VALUES ({marks(len(columns))})"
-        await tx.executemany(sql, rows)
+        await tx.executemany(writes.insert_sql(table, _COLUMNS[table]), rows)
 
 
 async def insert_messages(tx: Tx, messages: Sequence[Message]) -> None:

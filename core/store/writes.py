@@ -27,12 +27,13 @@ from core.store.decode import rows
 from core.store.ops import SessionFacts
 
 
-def _insert(table: str, columns: str, then: str = "") -> str:
-    """An INSERT of one row's `columns` (names fixed here, values bound), then `then`."""
+def insert_sql(table: str, columns: str, then: str = "") -> str:
+    """An INSERT of one row's `columns` (names fixed in code, values bound), then `then`."""
     return f"INSERT INTO {table} ({columns}) VALUES ({marks(columns.count(',') + 1)}){then}"
 
 
-_JSON_COLUMNS = frozenset({"context", "metadata", "comments", "target", "payload"})
+# Columns holding a JSON document, in whichever table they stand.
+_JSON_COLUMNS = frozenset({"context", "metadata", "comments", "target", "payload", "data"})
 _SESSION_FIELDS = frozenset(
     {
         "status", "title", "mode", "context", "metadata", "iterations", "max_iterations",
@@ -74,7 +75,7 @@ def _columns(columns: str) -> tuple[tuple[str, ...], attrgetter[Any], tuple[int,
     return names, attrgetter(*names), tuple(i for i, n in enumerate(names) if n in _JSON_COLUMNS)
 
 
-def _values(record: Any, columns: str, **given: Any) -> tuple[Any, ...]:
+def row_values(record: Any, columns: str, **given: Any) -> tuple[Any, ...]:
     """`record`'s values for `columns` (a JSON document as its text, an enum by its value);
     `given` ones are columns it has no field for."""
     names, getter, json = _columns(columns)
@@ -89,7 +90,7 @@ def _values(record: Any, columns: str, **given: Any) -> tuple[Any, ...]:
 
 async def _put(tx: Tx, table: str, columns: str, record: Any, then: str = "", **given: Any) -> int:
     """Insert `record` as a row of `table`, `then` being its ON CONFLICT clause if any."""
-    return await tx.execute(_insert(table, columns, then), _values(record, columns, **given))
+    return await tx.execute(insert_sql(table, columns, then), row_values(record, columns, **given))
 
 
 async def _update(
@@ -126,8 +127,8 @@ async def new_session(tx: Tx, op: ops.NewSession) -> None:
     await _put(tx, "sessions", rows.session.columns, s)
     if op.members:
         await tx.executemany(
-            _insert("members", _MEMBER, _MEMBER_KEPT),
-            [_values(m, _MEMBER, session_id=s.id) for m in op.members],
+            insert_sql("members", _MEMBER, _MEMBER_KEPT),
+            [row_values(m, _MEMBER, session_id=s.id) for m in op.members],
         )
 
 
@@ -193,7 +194,7 @@ async def new_plan(tx: Tx, op: ops.NewPlan) -> None:
     )
     await _put(tx, "plans", _PLAN, p)
     await tx.executemany(
-        _insert("plan_items", _ITEM), [_values(i, _ITEM, plan_id=p.id) for i in p.items]
+        insert_sql("plan_items", _ITEM), [row_values(i, _ITEM, plan_id=p.id) for i in p.items]
     )
 
 
