@@ -2,7 +2,7 @@
 
 W1 create 2,000 sessions · W2 append 20,000 ~200-byte events over 200 sessions from 50 tasks
 · W3 read the last 20 events of each of 200 sessions, 5 rounds · W4 list one user's sessions
-out of 2,000, 100 times — all through SessionService on a SQLite file (synchronous=FULL: every
+out of 2,000, 100 times — all through Services on a SQLite file (synchronous=FULL: every
 call durable when it returns). Yardsticks in the same run on plain aiosqlite (WAL,
 synchronous=NORMAL, one connection): W2 with one commit per insert, W2 with concurrent inserts
 grouped up to 100 per commit, and the W3/W4 reads.
@@ -23,10 +23,10 @@ from pathlib import Path
 import aiosqlite
 
 from core.models import Actor, ChatRef, EventType, Source
-from core.service import SessionService
 from core.store.factory import open_store
 from core.store.sqlite.store import SqliteStore
 from core.store.store import Store
+from core.wiring import Services, build_services
 
 WS = "console:bench"
 PAYLOAD = {"tool": "shell", "args": "x" * 150}
@@ -51,24 +51,22 @@ async def _spread(total: int, work: Callable[[int], Awaitable[object]]) -> float
 
 
 async def bench_service(url: str, events: int) -> dict[str, float]:
-    """W1–W4 through SessionService on the store of `url` (SQLite file or PostgreSQL)."""
+    """W1–W4 through Services on the store of `url` (SQLite file or PostgreSQL)."""
     store = open_store(url)
     await store.open()
     try:
-        return await _service_workloads(store, SessionService(store), events)
+        return await _service_workloads(store, build_services(store), events)
     finally:
         await store.close()
 
 
-async def _service_workloads(
-    store: Store, service: SessionService, events: int
-) -> dict[str, float]:
+async def _service_workloads(store: Store, services: Services, events: int) -> dict[str, float]:
     chat = ChatRef("console", WS, "bench")
     owner_of: dict[str, str] = {}
 
     async def create(i: int) -> None:
         owner = f"user{i % 20}"
-        session = await service.start(_actor(owner), chat, f"session {i}")
+        session = await services.sessions.start(_actor(owner), chat, f"session {i}")
         owner_of[session.id] = owner
 
     results = {"W1 create sessions": await _spread(2000, create)}
@@ -76,7 +74,7 @@ async def _service_workloads(
 
     async def append(i: int) -> None:
         session_id = targets[i % 200]
-        await service.record_event(
+        await services.progress.record_event(
             _actor(owner_of[session_id]), session_id, EventType.TOOL_CALL, PAYLOAD
         )
 
@@ -86,7 +84,9 @@ async def _service_workloads(
     )
     results["W4 list a user's sessions"] = await _reads(
         100,
-        lambda i: service.list_sessions(_actor("user7"), filter="all", owner="mine", page_size=20),
+        lambda i: services.sessions.list_sessions(
+            _actor("user7"), filter="all", owner="mine", page_size=20
+        ),
     )
     if isinstance(store, SqliteStore):
         results["group commits"] = store.engine.units / max(1, store.engine.batches)
@@ -183,13 +183,13 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         path = Path(folder) / "bench.db"
-        service = await bench_service(f"sqlite:///{path}", args.events)
+        services = await bench_service(f"sqlite:///{path}", args.events)
         yardsticks = await bench_yardsticks(path, args.events)
     print(f"core bench on SQLite ({os.cpu_count()} cores), {args.events} events, 50 tasks")
-    for name, value in {**service, **yardsticks}.items():
+    for name, value in {**services, **yardsticks}.items():
         unit = "units/commit" if name == "group commits" else "ops/s"
         print(f"  {name:34} {value:>10,.1f} {unit}")
-    ratio = service["W2 append events (service)"] / yardsticks["W2 yardstick per-commit"]
+    ratio = services["W2 append events (service)"] / yardsticks["W2 yardstick per-commit"]
     print(f"  W2 service / per-commit yardstick  {ratio:>10.2f}x")
 
 

@@ -7,7 +7,7 @@ H2 FTS search over --corpus messages in --sessions sessions of one workspace (ta
 H3 export of the --big session as JSON and Markdown, streamed to a sink (target: peak RSS
    growth ≤ 50 MB), sampled from /proc/self/statm every 2 ms.
 
-Sessions are created through SessionService; messages are bulk-loaded through the store's
+Sessions are created through Services; messages are bulk-loaded through the store's
 writer (`store.history.insert`, 20,000 per transaction, FTS triggers firing) instead
 of one service call each, which would only measure the append path again.
 
@@ -33,8 +33,8 @@ from core.history.messages import HistoryService
 from core.history.search import search
 from core.models import Actor, ChatRef, Source, new_id
 from core.records.history import Message, MessageRole
-from core.service import SessionService
 from core.store.sqlite.store import SqliteStore
+from core.wiring import build_services
 
 WS = "console:bench"
 ACTOR = Actor(WS, "bench", Source.API, platform_admin=True)
@@ -201,18 +201,18 @@ async def main(args: argparse.Namespace) -> None:
     path = Path(args.dir) / f"history-bench-{os.getpid()}.db"
     store = SqliteStore(f"sqlite:///{path}")
     await store.open()
-    service = SessionService(store)
-    history = HistoryService(service)
+    services = build_services(store)
+    history = services.history
     maker = TextMaker()
     try:
         started = time.perf_counter()
-        big = await service.start(ACTOR, CHAT, "big session")
+        big = await services.sessions.start(ACTOR, CHAT, "big session")
         rate = await load(store, [(big.id, args.big)], maker)
         print(f"load: {args.big:,} messages into one session at {rate:,.0f} msg/s")
         await bench_reads(history, Target(big.id, args.big))
         await bench_export(history, Target(big.id, args.big))
         sessions = await asyncio.gather(
-            *(service.start(ACTOR, CHAT, f"s{i}") for i in range(args.sessions))
+            *(services.sessions.start(ACTOR, CHAT, f"s{i}") for i in range(args.sessions))
         )
         per = max(1, (args.corpus - args.big) // args.sessions)
         rate = await load(store, [(s.id, per) for s in sessions], maker)

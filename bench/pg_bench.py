@@ -5,7 +5,7 @@ data directory, loopback port, `fsync` left ON here so commits are durable like 
 synchronous=FULL), then in one run:
 
 - W1–W4 of bench/core_bench.py on a SQLite file and on PostgreSQL;
-- W2 (append events through SessionService, 50 tasks per process) with 1, 2 and 4 processes
+- W2 (append events through Services, 50 tasks per process) with 1, 2 and 4 processes
   writing to one PostgreSQL database at once: total events/s across processes.
 
     python -m bench.pg_bench [--events 20000] [--processes 1,2,4]
@@ -25,8 +25,8 @@ import asyncpg
 
 from bench.core_bench import CONCURRENCY, PAYLOAD, WS, _actor, bench_service
 from core.models import ChatRef, EventType
-from core.service import SessionService
 from core.store.factory import open_store
+from core.wiring import build_services
 from tests.pg import PgServer, find_bin_dir
 
 
@@ -43,10 +43,10 @@ async def _prepare_sessions(url: str, count: int) -> list[str]:
     store = open_store(url)
     await store.open()
     try:
-        service = SessionService(store)
+        services = build_services(store)
         chat = ChatRef("console", WS, "bench")
         return [
-            (await service.start(_actor(f"user{i % 20}"), chat, f"session {i}")).id
+            (await services.sessions.start(_actor(f"user{i % 20}"), chat, f"session {i}")).id
             for i in range(count)
         ]
     finally:
@@ -60,7 +60,7 @@ def _writer(url: str, sessions: list[str], events: int, start_at: float, out: ob
         store = open_store(url)
         await store.open()
         try:
-            service = SessionService(store)
+            services = build_services(store)
             owners = {s: "" for s in sessions}
             for session_id in sessions:
                 found = await store.sessions.by_id(session_id)
@@ -71,7 +71,7 @@ def _writer(url: str, sessions: list[str], events: int, start_at: float, out: ob
             async def worker() -> None:
                 for i in counter:
                     session_id = sessions[i % len(sessions)]
-                    await service.record_event(
+                    await services.progress.record_event(
                         _actor(owners[session_id]), session_id, EventType.TOOL_CALL, PAYLOAD
                     )
 

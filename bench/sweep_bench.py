@@ -26,9 +26,9 @@ from pathlib import Path
 
 from core.clock import ManualClock
 from core.jobs import sweep
-from core.service import SessionService
 from core.store.codec import ts
 from core.store.sqlite.store import SqliteStore
+from core.wiring import build_services
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 WORKSPACES = [f"slack:T{n:03d}" for n in range(10)]
@@ -102,19 +102,19 @@ def _insert(conn: object, batch: list[tuple[object, ...]], plans: list[tuple[obj
 async def measure(db: Path, due: int, rounds: int) -> dict[str, object]:
     store = SqliteStore(f"sqlite:///{db}")
     await store.open()
-    service = SessionService(store, clock=ManualClock(NOW))
+    services = build_services(store, clock=ManualClock(NOW))
     try:
-        await sweep.sweep_due(service, NOW)  # warm the settings cache and the page cache
+        await sweep.sweep_due(services, NOW)  # warm the settings cache and the page cache
         idle = []
         for _ in range(rounds):
             started = time.perf_counter()
-            report = await sweep.sweep_due(service, NOW)
+            report = await sweep.sweep_due(services, NOW)
             idle.append(time.perf_counter() - started)
             assert report.total() == 0, report
         scheduled = []
         for n in range(rounds):
             started = time.perf_counter()
-            await sweep.run(service, NOW + timedelta(minutes=n), every=timedelta(minutes=1))
+            await sweep.run(services, NOW + timedelta(minutes=n), every=timedelta(minutes=1))
             scheduled.append(time.perf_counter() - started)
         await store.engine.write(
             lambda c: c.execute(
@@ -124,7 +124,7 @@ async def measure(db: Path, due: int, rounds: int) -> dict[str, object]:
             )
         )
         started = time.perf_counter()
-        report = await sweep.sweep_due(service, NOW)
+        report = await sweep.sweep_due(services, NOW)
         busy = time.perf_counter() - started
         assert report.abandoned == due and report.failed == 0, report
     finally:

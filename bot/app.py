@@ -22,9 +22,9 @@ from core.delivery import NoChatDelivery
 from core.history.context import purge_context
 from core.outbox import Delivery, OutboxDispatcher
 from core.runner import CommandRunner
-from core.service import SessionService
 from core.store.factory import open_store
 from core.store.store import Store
+from core.wiring import Services, build_services
 
 _log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Core:
     """The store, service, runner and outbox dispatcher of one process."""
 
     store: Store
-    service: SessionService
+    services: Services
     runner: CommandRunner
     dispatcher: OutboxDispatcher
     webhook_sender: AiohttpWebhookSender | None = None
@@ -53,24 +53,24 @@ async def open_core(
     clock = clock or SystemClock()
     store = open_store(config.database_url)
     await store.open()
-    service = SessionService(store, clock=clock, config=config.service_config())
+    services = build_services(store, clock=clock, config=config.service_config())
     sender = AiohttpWebhookSender(policy=config.webhook_policy)
     dispatcher = OutboxDispatcher(
         store, clock=clock, deliveries=[NoChatDelivery(), *deliveries], webhook_sender=sender
     )
-    service.delivered_platforms = lambda: frozenset(dispatcher.deliveries)  # for stats
+    services.workspace.delivered_platforms = lambda: frozenset(dispatcher.deliveries)  # for stats
     _wake_on_commit(store, dispatcher)
     metrics = Metrics(clock=clock)
     metrics.watch(store, dispatcher)
-    runner = CommandRunner(service, observe=metrics.command)
-    return Core(store, service, runner, dispatcher, sender, metrics)
+    runner = CommandRunner(services, observe=metrics.command)
+    return Core(store, services, runner, dispatcher, sender, metrics)
 
 
 def job_scheduler(config: Config, core: Core) -> JobScheduler:
     """The APScheduler jobs of §9 for this process."""
     return JobScheduler(
-        core.service,
-        clock=core.service.clock,
+        core.services,
+        clock=core.services.clock,
         sweep_every=config.sweep_interval,
         archive_dir=config.archive_dir,
         purge_context=purge_context,
@@ -136,7 +136,7 @@ async def run_console(
 async def _start_http(config: Config, core: Core) -> HttpServer | None:
     """The HTTP server beside the console; a busy port only costs a warning."""
     http = HttpServer(config.http_host, config.http_port)
-    mount_api(http.app, core.service)
+    mount_api(http.app, core.services)
     if core.metrics is not None:
         core.metrics.mount(http.app)
     try:

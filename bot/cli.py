@@ -29,9 +29,9 @@ from core.history import export
 from core.history.importer import import_json
 from core.history.messages import HistoryService
 from core.models import Actor, Source
-from core.service import SessionService
 from core.store.factory import open_store
 from core.users import console_user
+from core.wiring import build_services
 from core.wording import plural
 
 
@@ -174,8 +174,8 @@ async def _cleanup(config: Config) -> int:
 
     core = await open_core(config)
     try:
-        now = core.service.clock.now()
-        report = await cleanup.run(core.service, now, archive_dir=config.archive_dir)
+        now = core.services.clock.now()
+        report = await cleanup.run(core.services, now, archive_dir=config.archive_dir)
     finally:
         await core.close()
     assert report is not None
@@ -190,7 +190,7 @@ async def _transfer(args: argparse.Namespace, config: Config) -> int:
     """`sessionbot export` / `sessionbot import`, acting as an admin of the workspace."""
     store = open_store(config.database_url)
     await store.open()
-    history = HistoryService(SessionService(store, config=config.service_config()))
+    history = build_services(store, config=config.service_config()).history
     try:
         if args.command == "import":
             return await _import(history, args.file, args.workspace)

@@ -19,7 +19,7 @@ from core.durations import parse_duration
 from core.errors import ConfigError
 from core.jobs.webhook_policy import WebhookPolicy, system_addresses
 from core.models import WorkspaceSettings
-from core.service import ServiceConfig
+from core.services.config import ServiceConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/sessions.db"
 

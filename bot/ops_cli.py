@@ -23,11 +23,12 @@ from bot.config import Config
 from core.errors import SessionBotError, StoreError
 from core.history.records import session_record
 from core.models import Actor, Event, Session, Source
-from core.service import LIST_FILTERS, SessionService
+from core.services.sessions import LIST_FILTERS
 from core.store.factory import open_store
 from core.store.sqlite import backup
 from core.store.sqlite.store import sqlite_path
 from core.store.store import Store
+from core.wiring import Services, build_services
 from core.wording import plural
 
 CLI_WORKSPACE = "console:local"
@@ -135,11 +136,11 @@ async def sessions_command(
     console = console or _console()
     store = open_store(config.database_url)
     await store.open()
-    service = SessionService(store, config=config.service_config())
+    services = build_services(store, config=config.service_config())
     try:
         if args.sessions_command == "list":
-            return await _list(service, args, console)
-        return await _show(service, args, console)
+            return await _list(services, args, console)
+        return await _show(services, args, console)
     except SessionBotError as exc:
         if isinstance(exc, StoreError):
             raise
@@ -165,12 +166,12 @@ def _row(s: Session) -> tuple[str, ...]:
     )
 
 
-async def _list(service: SessionService, args: argparse.Namespace, console: Console) -> int:
-    workspaces = [args.workspace] if args.workspace else await service.store.workspaces.names()
+async def _list(services: Services, args: argparse.Namespace, console: Console) -> int:
+    workspaces = [args.workspace] if args.workspace else await services.store.workspaces.names()
     sessions: list[Session] = []
     total = 0
     for workspace in workspaces:
-        listing = await service.list_sessions(
+        listing = await services.sessions.list_sessions(
             _actor(workspace), filter=args.status, owner=args.owner, page_size=args.limit
         )
         total += listing.total
@@ -197,19 +198,19 @@ def _print_table(sessions: list[Session], title: str, caption: str, console: Con
     console.print(table)
 
 
-async def _find(service: SessionService, ref: str, workspace: str | None) -> Session:
+async def _find(services: Services, ref: str, workspace: str | None) -> Session:
     ref = ref.lstrip("#").lower()
     if workspace is None:
-        by_id = None if ref.isdigit() else await service.store.sessions.by_id(ref)
+        by_id = None if ref.isdigit() else await services.store.sessions.by_id(ref)
         workspace = by_id.workspace if by_id else CLI_WORKSPACE
-    return await service.find(_actor(workspace), ref)
+    return await services.sessions.find(_actor(workspace), ref)
 
 
-async def _show(service: SessionService, args: argparse.Namespace, console: Console) -> int:
-    session = await _find(service, args.session, args.workspace)
-    _, events = await service.events(_actor(session.workspace), session.id, limit=10)
+async def _show(services: Services, args: argparse.Namespace, console: Console) -> int:
+    session = await _find(services, args.session, args.workspace)
+    _, events = await services.progress.events(_actor(session.workspace), session.id, limit=10)
     console.print(_fields(session))
-    await _print_members_and_plan(service.store, session, console)
+    await _print_members_and_plan(services.store, session, console)
     console.print(_events(events))
     return 0
 

@@ -30,7 +30,7 @@ from core.clock import Clock
 from core.jobs import cleanup, maintenance, runs, schedules, summaries, sweep
 from core.jobs.maintenance import ContextPurge, no_context_purge
 from core.records.jobs import Subscription
-from core.service import SessionService
+from core.wiring import Services
 
 _log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class JobScheduler:
 
     def __init__(
         self,
-        service: SessionService,
+        services: Services,
         *,
         clock: Clock,
         sweep_every: timedelta,
@@ -62,7 +62,7 @@ class JobScheduler:
         purge_context: ContextPurge = no_context_purge,
         observer: JobObserver | None = None,
     ) -> None:
-        self.service = service
+        self.services = services
         self.observer = observer
         self.clock = clock
         self.sweep_every = sweep_every
@@ -109,7 +109,7 @@ class JobScheduler:
             misfire_grace_time=6 * 3600,
         )
         await self.sync_summaries()
-        sent = await summaries.catch_up(self.service, self.clock.now(), owner=self.owner)
+        sent = await summaries.catch_up(self.services, self.clock.now(), owner=self.owner)
         if sent:
             _log.info("sent %d summaries missed while the bot was down", sent)
 
@@ -137,7 +137,7 @@ class JobScheduler:
 
     async def sweep_now(self) -> sweep.SweepReport | None:
         report = await sweep.run(
-            self.service, self.clock.now(), every=self.sweep_every, owner=self.owner
+            self.services, self.clock.now(), every=self.sweep_every, owner=self.owner
         )
         await self.sync_summaries()
         return report
@@ -145,7 +145,7 @@ class JobScheduler:
     async def cleanup_now(self) -> cleanup.CleanupReport | None:
         now = self.clock.now()
         return await cleanup.run(
-            self.service,
+            self.services,
             now,
             archive_dir=self.archive_dir,
             slot=runs.floor_slot(now, DAY, offset=CLEANUP_AT),
@@ -155,7 +155,7 @@ class JobScheduler:
     async def maintenance_now(self) -> maintenance.MaintenanceReport | None:
         now = self.clock.now()
         return await maintenance.run(
-            self.service,
+            self.services,
             now,
             slot=runs.floor_slot(now, DAY, offset=MAINTENANCE_AT),
             owner=self.owner,
@@ -164,14 +164,14 @@ class JobScheduler:
 
     async def summary_now(self, workspace: str, channel_id: str) -> bool:
         return await summaries.run_subscription(
-            self.service, workspace, channel_id, self.clock.now(), owner=self.owner
+            self.services, workspace, channel_id, self.clock.now(), owner=self.owner
         )
 
     # -- summary jobs follow the subscriptions table -----------------------------------------
 
     async def sync_summaries(self) -> None:
         """Add, reschedule or remove one cron job per channel subscription."""
-        wanted = {sub.job: sub for sub in await self.service.store.subscriptions.every()}
+        wanted = {sub.job: sub for sub in await self.services.store.subscriptions.every()}
         for job_id in set(self._summaries) - set(wanted):
             self.scheduler.remove_job(job_id)
             del self._summaries[job_id]

@@ -172,7 +172,7 @@ async def _start(
     core = await open_core(config, clock=clock)
     closing.push("database", core.close)
     http = HttpServer(config.http_host, config.http_port)
-    mount_api(http.app, core.service)
+    mount_api(http.app, core.services)
     http.add_check("database", database_check(core))
     if core.metrics is not None:
         core.metrics.mount(http.app)

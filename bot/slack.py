@@ -54,7 +54,7 @@ def slack_oauth(slack: SlackConfig, core: Core) -> SlackOAuth | None:
         client_id=slack.client_id,
         client_secret=slack.client_secret,
         installations=SlackInstallationStore(core.store.installations),
-        states=SlackOAuthStateStore(core.store.installations, core.service.clock),
+        states=SlackOAuthStateStore(core.store.installations, core.services.clock),
         redirect_uri=slack.redirect_uri,
     )
 

@@ -7,7 +7,18 @@ from typing import Any
 
 from core.commands import COMMANDS, CommandSpec
 from core.durations import format_duration
-from core.models import EventType, ItemStatus, Member, Plan, PlanItem, PlanStatus, Session, Status
+from core.models import (
+    EventType,
+    ItemStatus,
+    Member,
+    ModAction,
+    Plan,
+    PlanItem,
+    PlanModification,
+    PlanStatus,
+    Session,
+    Status,
+)
 from core.views import Accent, Button, Field, View, escape, mention
 from core.wording import noun_for, plural
 
@@ -240,6 +251,82 @@ def confirmation(session: Session, text: str, *, accent: Accent = Accent.INFO) -
         accent=accent,
         session_ref=session.ref,
         meta={"session_id": session.id, "status": session.status.value},
+    )
+
+
+# -- one-line replies to commands that changed something ----------------------------------------
+
+
+def started(session: Session, actor_id: str) -> View:
+    return confirmation(session, f"started by {mention(actor_id)} ({session.mode})")
+
+
+def status_changed(session: Session, verb: str, actor_id: str, note: str | None) -> View:
+    """`paused by @ana — waiting for review` (the note is the reason or summary given)."""
+    text = f"{verb} by {mention(actor_id)}"
+    return confirmation(session, text + (f" — {escape(note)}" if note else ""))
+
+
+def extended(session: Session) -> View:
+    deadline = f"{session.abandon_at:%Y-%m-%d %H:%M} UTC" if session.abandon_at else "—"
+    return confirmation(session, f"extended; abandon deadline {deadline}")
+
+
+def shared(session: Session, user_id: str, role: str) -> View:
+    return confirmation(session, f"shared with {mention(user_id)} as {role}")
+
+
+def unshared(session: Session, user_id: str) -> View:
+    return confirmation(session, f"no longer shared with {mention(user_id)}")
+
+
+def handed_over(session: Session, previous_owner: str) -> View:
+    text = f"handed over to {mention(session.owner_id)}; {mention(previous_owner)} "
+    return confirmation(session, text + "stays on as an editor")
+
+
+def plan_posted(session: Session, plan: Plan, deciders: int) -> View:
+    """The submitter's reply, warning when fewer people can decide than the plan needs."""
+    text = f"plan v{plan.version} with {plural(len(plan.items), 'item')} submitted for approval"
+    if plan.required_approvals > 1:
+        text += f" (needs {plan.required_approvals})"
+    if plan.required_approvals > deciders:
+        text += (
+            f". Warning: only {deciders} known {'person' if deciders == 1 else 'people'} can"
+            " approve it (the owner, approvers and named admins): share it with more approvers"
+            " (`/session share @name approver`) or it cannot pass"
+        )
+    return confirmation(session, text, accent=Accent.WARNING)
+
+
+def requested_again(session: Session, plan: Plan) -> View:
+    text = f"approval requested again for plan v{plan.version}"
+    return confirmation(session, text, accent=Accent.WARNING)
+
+
+def decision(
+    session: Session, plan: Plan, *, approvals: int, settled: bool, repeated: bool
+) -> View:
+    """The decider's reply: a repeated approval, one counted towards N, or the decision."""
+    need = plan.required_approvals
+    if repeated:
+        text = f"you already approved plan v{plan.version} ({approvals}/"
+        return confirmation(session, text + f"{need} {noun_for(need, 'approval')})")
+    if not settled:
+        text = f"approval counted for plan v{plan.version}: {approvals}/{need}"
+        return confirmation(session, text, accent=Accent.WARNING)
+    verb = plan.status.value
+    text = f"plan v{plan.version} {verb} by {mention(plan.decided_by)}"
+    if plan.decision_reason:
+        text += f" — {escape(plan.decision_reason)}"
+    accent = Accent.SUCCESS if verb == "approved" else Accent.DANGER
+    return confirmation(session, text + f"; session is {session.status.value}", accent=accent)
+
+
+def item_modified(session: Session, mod: PlanModification) -> View:
+    shown = mention(mod.value) if mod.action is ModAction.REASSIGN else escape(mod.value)
+    return confirmation(
+        session, f"item {mod.position}: {mod.action.value.replace('_', ' ')} → {shown}"
     )
 
 

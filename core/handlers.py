@@ -12,9 +12,10 @@ from core.models import Actor, ChatRef
 from core.views import Reply, View
 
 if TYPE_CHECKING:
-    from core.runner import CommandRunner
+    from core.wiring import Services
 
-Handler = Callable[["CommandRunner", Actor, ChatRef, Command], Awaitable[Reply]]
+# A handler gets the use cases of the process, who acts, where, and the parsed command.
+Handler = Callable[["Services", Actor, ChatRef, Command], Awaitable[Reply]]
 
 
 def joined(*tables: Mapping[str, Handler]) -> dict[str, Handler]:

@@ -21,10 +21,10 @@ from core.history import handlers as _history_handlers
 from core.history.resume import resume_view
 from core.jobs import handlers as _jobs_handlers
 from core.models import Actor, ChatRef, Decision, ModAction, Role
-from core.service import DecisionResult, SessionService
+from core.services.plans import DecisionResult
 from core.users import check_user_id
-from core.views import Accent, Reply, escape, mention
-from core.wording import noun_for, plural
+from core.views import Reply
+from core.wiring import Services
 
 _log = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ def no_observer(command: str, outcome: str, seconds: float) -> None:
 class CommandRunner:
     """The one core call an adapter makes per command or click."""
 
-    def __init__(self, service: SessionService, *, observe: CommandObserver = no_observer) -> None:
-        self.service = service
+    def __init__(self, services: Services, *, observe: CommandObserver = no_observer) -> None:
+        self.services = services
         self.observe = observe
 
     async def run(
@@ -86,8 +86,8 @@ class CommandRunner:
     ) -> Reply | None:
         started, outcome = time.perf_counter(), "ok"
         try:
-            if delivery_key is not None and not await self.service.store.inbound.claim(
-                delivery_key, self.service.clock.now()
+            if delivery_key is not None and not await self.services.store.inbound.claim(
+                delivery_key, self.services.clock.now()
             ):
                 outcome = "duplicate"
                 return None
@@ -111,22 +111,22 @@ class CommandRunner:
                 f"`/session {parsed.name}` is not available in this version yet.",
                 usage="/session help",
             )
-        return await handler(self, actor, chat, parsed)
+        return await handler(self.services, actor, chat, parsed)
 
     async def _press(self, actor: Actor, action_id: str, plan_id: str, reason: str | None) -> Reply:
         if action_id == cards.APPROVE_ACTION:
             return _decision_reply(
-                await self.service.decide(actor, Decision.APPROVE, plan_id=plan_id)
+                await self.services.plans.decide(actor, Decision.APPROVE, plan_id=plan_id)
             )
         if action_id == cards.REJECT_ACTION:
             return _decision_reply(
-                await self.service.decide(actor, Decision.REJECT, plan_id=plan_id, reason=reason)
+                await self.services.plans.decide(
+                    actor, Decision.REJECT, plan_id=plan_id, reason=reason
+                )
             )
         if action_id == cards.REREQUEST_ACTION:
-            plan = await self.service.rerequest(actor, plan_id)
-            session = await self.service.find(actor, plan.session_id)
-            text = f"approval requested again for plan v{plan.version}"
-            return said(cards.confirmation(session, text, accent=Accent.WARNING))
+            posted = await self.services.plans.rerequest(actor, plan_id)
+            return said(cards.requested_again(posted.session, posted.plan))
         raise UsageError(f"Unknown button `{action_id[:40]}`.")
 
 
@@ -142,47 +142,36 @@ def _command_name(text: str) -> str:
 
 
 def _decision_reply(result: DecisionResult) -> Reply:
-    plan, session = result.plan, result.session
-    if result.repeated:
-        text = f"you already approved plan v{plan.version} ({result.approvals}/"
-        text += f"{plan.required_approvals} {noun_for(plan.required_approvals, 'approval')})"
-        return Reply(cards.confirmation(session, text))
-    if not result.settled:
-        text = f"approval counted for plan v{plan.version}: {result.approvals}/"
-        text += f"{plan.required_approvals}"
-        return said(cards.confirmation(session, text, accent=Accent.WARNING))
-    verb = plan.status.value
-    text = f"plan v{plan.version} {verb} by {mention(plan.decided_by)}"
-    if plan.decision_reason:
-        text += f" — {escape(plan.decision_reason)}"
-    accent = Accent.SUCCESS if verb == "approved" else Accent.DANGER
-    return said(
-        cards.confirmation(session, text + f"; session is {session.status.value}", accent=accent)
+    view = cards.decision(
+        result.session,
+        result.plan,
+        approvals=result.approvals,
+        settled=result.settled,
+        repeated=result.repeated,
     )
+    return Reply(view) if result.repeated else said(view)
 
 
-async def _help(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+async def _help(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     name = cmd.args.get("command")
     if name is not None and name not in COMMANDS:
         raise UsageError(f"No command `{name}`.", usage="/session help [command]")
     return Reply(cards.help_view(COMMANDS[name] if name else None))
 
 
-async def _start(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    session = await runner.service.start(
+async def _start(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    session = await services.sessions.start(
         actor,
         chat,
         cmd.args["title"],
         mode=cmd.args.get("mode"),
         max_iterations=cmd.args.get("max"),
     )
-    return said(
-        cards.confirmation(session, f"started by {mention(actor.user_id)} ({session.mode})")
-    )
+    return said(cards.started(session, actor.user_id))
 
 
-async def _list(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    listing = await runner.service.list_sessions(
+async def _list(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    listing = await services.sessions.list_sessions(
         actor,
         filter=cmd.args.get("filter", "open"),
         owner=cmd.args.get("owner"),
@@ -195,78 +184,71 @@ async def _list(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
         page=listing.page,
         pages=listing.pages,
         heading=listing.heading,
-        now=runner.service.clock.now(),
+        now=services.clock.now(),
     )
     return Reply(view)
 
 
-async def _show(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    detail = await runner.service.show(actor, cmd.ref, channel_id=chat.channel_id)
+async def _show(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    detail = await services.sessions.show(actor, cmd.ref, channel_id=chat.channel_id)
     view = cards.session_card(
         detail.session,
         detail.members,
         detail.plan,
-        now=runner.service.clock.now(),
+        now=services.clock.now(),
         lineage=detail.lineage,
     )
     return Reply(view)
 
 
 def _lifecycle(name: str, verb: str, text_arg: str | None) -> Handler:
-    async def handler(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-        method = getattr(runner.service, name)
+    async def handler(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+        method = getattr(services.sessions, name)
         kwargs = {text_arg: cmd.args[text_arg]} if text_arg and text_arg in cmd.args else {}
         if name == "fail":
             kwargs = {"reason": cmd.args["reason"]}
         session = await method(actor, cmd.ref, channel_id=chat.channel_id, **kwargs)
-        text = f"{verb} by {mention(actor.user_id)}"
-        if kwargs:
-            text += f" — {escape(next(iter(kwargs.values())))}"
-        return said(cards.confirmation(session, text))
+        note = next(iter(kwargs.values()), None)
+        return said(cards.status_changed(session, verb, actor.user_id, note))
 
     return handler
 
 
-async def _resume(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    session = await runner.service.resume(actor, cmd.ref, channel_id=chat.channel_id)
-    return said(await resume_view(runner.service, actor, session))
+async def _resume(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    session = await services.sessions.resume(actor, cmd.ref, channel_id=chat.channel_id)
+    return said(await resume_view(services.history, actor, session))
 
 
-async def _extend(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+async def _extend(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     duration: timedelta = cmd.args["duration"]
-    session = await runner.service.extend(actor, cmd.ref, duration, channel_id=chat.channel_id)
-    deadline = f"{session.abandon_at:%Y-%m-%d %H:%M} UTC" if session.abandon_at else "—"
-    return said(cards.confirmation(session, f"extended; abandon deadline {deadline}"))
+    session = await services.sessions.extend(actor, cmd.ref, duration, channel_id=chat.channel_id)
+    return said(cards.extended(session))
 
 
-async def _share(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+async def _share(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     role = Role(cmd.args.get("role", "editor"))
-    session = await runner.service.share(
+    session = await services.members.share(
         actor, cmd.ref, cmd.args["user"], role=role, channel_id=chat.channel_id
     )
-    text = (
-        f"shared with {mention(check_user_id(actor.workspace, cmd.args['user']))} as {role.value}"
-    )
-    return said(cards.confirmation(session, text))
+    return said(cards.shared(session, check_user_id(actor.workspace, cmd.args["user"]), role.value))
 
 
-async def _transfer(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    previous = await runner.service.find(actor, cmd.ref, channel_id=chat.channel_id)
-    session = await runner.service.transfer(actor, previous.id, cmd.args["user"])
-    text = f"handed over to {mention(session.owner_id)}; {mention(previous.owner_id)} "
-    return said(cards.confirmation(session, text + "stays on as an editor"))
-
-
-async def _unshare(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    session = await runner.service.unshare(
+async def _transfer(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    moved = await services.members.transfer(
         actor, cmd.ref, cmd.args["user"], channel_id=chat.channel_id
     )
-    text = f"no longer shared with {mention(check_user_id(actor.workspace, cmd.args['user']))}"
-    return said(cards.confirmation(session, text))
+    return said(cards.handed_over(moved.session, moved.previous_owner))
 
 
-async def _plan(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    plan = await runner.service.submit_plan(
+async def _unshare(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    session = await services.members.unshare(
+        actor, cmd.ref, cmd.args["user"], channel_id=chat.channel_id
+    )
+    return said(cards.unshared(session, check_user_id(actor.workspace, cmd.args["user"])))
+
+
+async def _plan(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    posted = await services.plans.submit(
         actor,
         cmd.ref,
         cmd.args["items"],
@@ -274,29 +256,18 @@ async def _plan(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command
         expires=cmd.args.get("expires"),
         channel_id=chat.channel_id,
     )
-    session = await runner.service.find(actor, plan.session_id)
-    text = f"plan v{plan.version} with {plural(len(plan.items), 'item')} submitted for approval"
-    if plan.required_approvals > 1:
-        text += f" (needs {plan.required_approvals})"
-    known = len(await runner.service.deciders(session, plan))
-    if plan.required_approvals > known:
-        text += (
-            f". Warning: only {known} known {'person' if known == 1 else 'people'} can approve it"
-            " (the owner, approvers and named admins): share it with more approvers"
-            " (`/session share @name approver`) or it cannot pass"
-        )
-    return said(cards.confirmation(session, text, accent=Accent.WARNING))
+    return said(cards.plan_posted(posted.session, posted.plan, posted.deciders))
 
 
-async def _approve(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    result = await runner.service.decide(
+async def _approve(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    result = await services.plans.decide(
         actor, Decision.APPROVE, ref=cmd.ref, channel_id=chat.channel_id
     )
     return _decision_reply(result)
 
 
-async def _reject(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    result = await runner.service.decide(
+async def _reject(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    result = await services.plans.decide(
         actor,
         Decision.REJECT,
         ref=cmd.ref,
@@ -306,20 +277,17 @@ async def _reject(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
     return _decision_reply(result)
 
 
-async def _modify(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+async def _modify(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     if "status" in cmd.args:
         action, value = ModAction.STATUS_CHANGE, cmd.args["status"]
     elif "assign" in cmd.args:
         action, value = ModAction.REASSIGN, cmd.args["assign"]
     else:
         action, value = ModAction.COMMENT, cmd.args["comment"]
-    mod = await runner.service.modify(
+    modified = await services.plans.modify(
         actor, cmd.ref, cmd.args["item"], action, value, channel_id=chat.channel_id
     )
-    session = await runner.service.find(actor, mod.session_id)
-    shown = mention(mod.value) if action is ModAction.REASSIGN else escape(value)
-    text = f"item {mod.position}: {action.value.replace('_', ' ')} → {shown}"
-    return said(cards.confirmation(session, text))
+    return said(cards.item_modified(modified.session, modified.modification))
 
 
 # Every `/session` command's handler: the runner's own, then each feature's table.

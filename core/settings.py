@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.clock import Clock
 from core.durations import format_duration, parse_duration
 from core.errors import UsageError
 from core.models import WorkspaceSettings
+from core.store import ops
+from core.store.store import Store
 from core.users import parse_user, user_ref
 from core.views import escape
 
@@ -22,6 +25,38 @@ DURATION_KEYS = (
     "abandon_warning_before",
 )
 KEYS = (*DURATION_KEYS, "approval_expires_after", "self_approval", "admins", "timezone")
+CACHE_FOR = timedelta(seconds=5)
+
+
+class Settings:
+    """Each workspace's effective settings, cached for a few seconds on the injected clock
+    (a change made through `put` applies at once; one made by another replica within seconds)."""
+
+    def __init__(self, store: Store, defaults: WorkspaceSettings, clock: Clock) -> None:
+        self.store = store
+        self.defaults = defaults
+        self.clock = clock
+        self._cache: dict[str, tuple[datetime, WorkspaceSettings]] = {}  # until, value
+
+    async def get(self, workspace: str) -> WorkspaceSettings:
+        now = self.clock.now()
+        cached = self._cache.get(workspace)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        settings = effective_settings(
+            self.defaults, await self.store.workspaces.settings(workspace)
+        )
+        self._cache[workspace] = (now + CACHE_FOR, settings)
+        return settings
+
+    async def put(self, workspace: str, key: str, text: str) -> WorkspaceSettings:
+        """Validate and store one setting typed by an admin; returns the effective settings."""
+        value = parse_setting(key, text, workspace=workspace)
+        stored = await self.store.workspaces.settings(workspace)
+        stored[key] = value
+        await self.store.apply([ops.PutSettings(workspace, stored)])
+        self._cache.pop(workspace, None)
+        return await self.get(workspace)
 
 
 def effective_settings(defaults: WorkspaceSettings, stored: dict[str, Any]) -> WorkspaceSettings:

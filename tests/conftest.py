@@ -23,9 +23,10 @@ import pytest
 from core.clock import ManualClock
 from core.models import Actor, ChatRef, Source
 from core.runner import CommandRunner
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.factory import open_store
 from core.store.store import Store
+from core.wiring import Services, build_services
 from tests.pg import (
     EMPTY_APPLICATION_TABLES,
     END_OTHER_CONNECTIONS,
@@ -183,13 +184,13 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-def service(store: Store, clock: ManualClock) -> SessionService:
-    return SessionService(store, clock=clock, config=ServiceConfig(admins=frozenset({"root"})))
+def services(store: Store, clock: ManualClock) -> Services:
+    return build_services(store, clock=clock, config=ServiceConfig(admins=frozenset({"root"})))
 
 
 @pytest.fixture
-def runner(service: SessionService) -> CommandRunner:
-    return CommandRunner(service)
+def runner(services: Services) -> CommandRunner:
+    return CommandRunner(services)
 
 
 def sql(store: Store, text: str) -> str:

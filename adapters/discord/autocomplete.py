@@ -7,7 +7,7 @@ from discord import app_commands
 from core.commands import COMMANDS
 from core.errors import SessionBotError
 from core.models import Actor, Session
-from core.service import SessionService
+from core.wiring import Services
 
 MAX_CHOICES = 25  # Discord rejects more
 NAME_MAX = 100
@@ -38,11 +38,11 @@ def rank(sessions: list[Session], typed: str) -> list[Session]:
 class RefChoices:
     """Builds the ref choices for one member of one guild."""
 
-    def __init__(self, service: SessionService) -> None:
-        self.service = service
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     async def choices(self, actor: Actor, typed: str) -> list[app_commands.Choice[str]]:
-        listing = await self.service.list_sessions(actor, filter="all", page_size=SCAN)
+        listing = await self.services.sessions.list_sessions(actor, filter="all", page_size=SCAN)
         found = rank(listing.sessions, typed)
         wanted = typed.strip().lstrip("#")
         if wanted.isdigit() and not any(str(s.ref) == wanted for s in found):
@@ -54,7 +54,7 @@ class RefChoices:
     async def _exact(self, actor: Actor, ref: str) -> list[Session]:
         """An older session named by its exact ref (beyond the recent ones scanned)."""
         try:
-            return [await self.service.find(actor, ref)]
+            return [await self.services.sessions.find(actor, ref)]
         except SessionBotError:
             return []
 

@@ -128,7 +128,7 @@ class DiscordAdapter:
         self.client.event(self.on_interaction)  # registered by name: Client.dispatch calls it
         self.replier = Replier(self.buttons, defer_after=defer_after)
         self.delivery: Delivery = DiscordDelivery(self.client, self.buttons)
-        self._refs = RefChoices(runner.service)
+        self._refs = RefChoices(runner.services)
         self.group = session_group(self._on_command, ref=self._complete_ref, names=self._names)
         self.tree.add_command(self.group)
         self._gateway: asyncio.Task[None] | None = None

@@ -11,19 +11,18 @@ from bot.api.openapi import PREFIX, document
 from bot.api.route import Route
 from bot.api.routes import ROUTES
 from bot.api.runtime import API, ApiConfig, ApiContext
-from core.history.messages import history_for
-from core.service import SessionService
 from core.tokens import TokenService
+from core.wiring import Services
 
 
 def api_app(
-    service: SessionService, *, config: ApiConfig | None = None, routes: list[Route] = ROUTES
+    services: Services, *, config: ApiConfig | None = None, routes: list[Route] = ROUTES
 ) -> web.Application:
     """The API as its own aiohttp application (its middlewares touch only its routes)."""
     context = ApiContext(
-        service=service,
-        history=history_for(service),
-        tokens=TokenService(service.store.tokens, clock=service.clock),
+        services=services,
+        history=services.history,
+        tokens=TokenService(services.store.tokens, clock=services.clock),
         config=config or ApiConfig(),
         openapi=document(routes),
     )
@@ -35,10 +34,10 @@ def api_app(
 
 
 def mount_api(
-    app: web.Application, service: SessionService, *, config: ApiConfig | None = None
+    app: web.Application, services: Services, *, config: ApiConfig | None = None
 ) -> web.Application:
     """Serve the API under `/api/v1` of `app` (the bot's one HTTP server)."""
-    api = api_app(service, config=config)
+    api = api_app(services, config=config)
     app.add_subapp(PREFIX, api)
     return api
 

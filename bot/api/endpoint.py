@@ -34,8 +34,8 @@ class Endpoint:
             return await idempotency.idempotent(
                 request,
                 raw,
-                ledger=api.service.store.idempotency,
-                clock=api.service.clock,
+                ledger=api.services.store.idempotency,
+                clock=api.services.clock,
                 token_id=token.id,
                 run=lambda: self._run(api, request, raw),
             )

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 from core.models import MAX_MODE, MODE_PATTERN
-from core.service import MAX_REASON, MAX_TITLE
+from core.services.sessions import MAX_REASON, MAX_TITLE
 
 _RECORD = ConfigDict(extra="forbid")
 

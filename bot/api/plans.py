@@ -11,7 +11,7 @@ from core.durations import parse_duration
 from core.errors import NotFound, UsageError
 from core.history.records import modification_record, plan_record, session_record
 from core.models import Decision, ModAction
-from core.service import DecisionResult
+from core.services.plans import DecisionResult
 
 _P = "/sessions/{session}/plan"
 _TAG = "plans"
@@ -33,7 +33,7 @@ def _decision(result: DecisionResult) -> dict[str, Any]:
 
 
 async def current(call: Call) -> Any:
-    detail = await call.api.service.show(call.actor, call.path["session"])
+    detail = await call.api.services.sessions.show(call.actor, call.path["session"])
     if detail.plan is None:
         raise NotFound("plan", f"for session #{detail.session.ref}")
     return plan_record(detail.plan)
@@ -45,25 +45,25 @@ async def submit(call: Call) -> Any:
         expires = parse_duration(b["expires_in"]) if "expires_in" in b else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    plan = await call.api.service.submit_plan(
+    posted = await call.api.services.plans.submit(
         call.actor,
         call.path["session"],
         b["items"],
         need=b.get("required_approvals", 1),
         expires=expires,
     )
-    return plan_record(plan)
+    return plan_record(posted.plan)
 
 
 async def approve(call: Call) -> Any:
-    result = await call.api.service.decide(
+    result = await call.api.services.plans.decide(
         call.actor, Decision.APPROVE, ref=call.path["session"], reason=call.body.get("reason")
     )
     return _decision(result)
 
 
 async def reject(call: Call) -> Any:
-    result = await call.api.service.decide(
+    result = await call.api.services.plans.decide(
         call.actor, Decision.REJECT, ref=call.path["session"], reason=call.body.get("reason")
     )
     return _decision(result)
@@ -74,10 +74,10 @@ async def modify(call: Call) -> Any:
         fields = ", ".join(_ACTIONS)
         raise ApiError(422, "invalid_body", f"body: send exactly one of {fields}")
     ((field, value),) = call.body.items()
-    mod = await call.api.service.modify(
+    modified = await call.api.services.plans.modify(
         call.actor, call.path["session"], call.path["position"], _ACTIONS[field], value
     )
-    return modification_record(mod)
+    return modification_record(modified.modification)
 
 
 ROUTES = [

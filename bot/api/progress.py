@@ -14,7 +14,7 @@ _TAG = "progress"
 
 
 async def iterate(call: Call) -> Any:
-    session = await call.api.service.record_iteration(
+    session = await call.api.services.progress.record_iteration(
         call.actor,
         call.path["session"],
         count=call.body.get("count", 1),
@@ -24,7 +24,7 @@ async def iterate(call: Call) -> Any:
 
 
 async def tool_call(call: Call) -> Any:
-    seq = await call.api.service.record_event(
+    seq = await call.api.services.progress.record_event(
         call.actor, call.path["session"], EventType.TOOL_CALL, call.body
     )
     return {"seq": seq}
@@ -32,7 +32,7 @@ async def tool_call(call: Call) -> Any:
 
 async def events(call: Call) -> Any:
     limit = call.query.get("limit", 20)
-    _, found = await call.api.service.events(
+    _, found = await call.api.services.progress.events(
         call.actor, call.path["session"], limit=limit, before_seq=call.query.get("before")
     )
     more = len(found) == limit and found[-1].seq > 1

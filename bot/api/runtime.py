@@ -11,8 +11,8 @@ from aiohttp import web
 from core.clock import Clock
 from core.history.messages import HistoryService
 from core.records.tokens import ApiToken
-from core.service import SessionService
 from core.tokens import TokenService
+from core.wiring import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ class RateLimiter:
 
 @dataclass(slots=True)
 class ApiContext:
-    service: SessionService
+    services: Services
     history: HistoryService
     tokens: TokenService
     config: ApiConfig
@@ -84,7 +84,7 @@ class ApiContext:
     openapi: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        c, clock = self.config, self.service.clock
+        c, clock = self.config, self.services.clock
         self.limiter = RateLimiter(c.rate, c.burst, clock=clock, max_keys=c.limiter_keys)
         self.failures = RateLimiter(
             c.auth_failure_rate, c.auth_failures, clock=clock, max_keys=c.limiter_keys

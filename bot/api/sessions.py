@@ -14,7 +14,7 @@ from core.durations import parse_duration
 from core.errors import UsageError
 from core.history.records import member_record, plan_record, session_record
 from core.models import ChatRef, Role, Session
-from core.service import LIST_FILTERS
+from core.services.sessions import LIST_FILTERS
 
 API_PLATFORM = "api"  # workspaces `api:<name>` have no chat, so no channel either
 DEFAULT_CHANNEL = "api"
@@ -59,7 +59,7 @@ async def create(call: Call) -> Any:
             "go); only api: workspaces start sessions without one.",
         )
     chat = ChatRef("api", call.actor.workspace, b.get("channel_id", DEFAULT_CHANNEL))
-    session = await call.api.service.start(
+    session = await call.api.services.sessions.start(
         call.actor,
         chat,
         b["title"],
@@ -74,7 +74,7 @@ async def create(call: Call) -> Any:
 async def list_(call: Call) -> Any:
     q = call.query
     page, limit = _uncursor(q["cursor"]) if "cursor" in q else (1, q.get("limit", 20))
-    listing = await call.api.service.list_sessions(
+    listing = await call.api.services.sessions.list_sessions(
         call.actor,
         filter=q.get("status", "open"),
         owner=q.get("owner"),
@@ -91,7 +91,7 @@ async def list_(call: Call) -> Any:
 
 
 async def show(call: Call) -> Any:
-    detail = await call.api.service.show(call.actor, call.path["session"])
+    detail = await call.api.services.sessions.show(call.actor, call.path["session"])
     return {
         "session": _session(detail.session),
         "members": [member_record(m) for m in detail.members],
@@ -100,42 +100,44 @@ async def show(call: Call) -> Any:
 
 
 async def delete(call: Call) -> Any:
-    await call.api.service.delete(call.actor, call.path["session"])
+    await call.api.services.sessions.delete(call.actor, call.path["session"])
     return None
 
 
 async def pause(call: Call) -> Any:
-    s = await call.api.service.pause(
+    s = await call.api.services.sessions.pause(
         call.actor, call.path["session"], reason=call.body.get("reason")
     )
     return _session(s)
 
 
 async def resume(call: Call) -> Any:
-    return _session(await call.api.service.resume(call.actor, call.path["session"]))
+    return _session(await call.api.services.sessions.resume(call.actor, call.path["session"]))
 
 
 async def complete(call: Call) -> Any:
-    s = await call.api.service.complete(
+    s = await call.api.services.sessions.complete(
         call.actor, call.path["session"], summary=call.body.get("summary")
     )
     return _session(s)
 
 
 async def fail(call: Call) -> Any:
-    s = await call.api.service.fail(call.actor, call.path["session"], reason=call.body["reason"])
+    s = await call.api.services.sessions.fail(
+        call.actor, call.path["session"], reason=call.body["reason"]
+    )
     return _session(s)
 
 
 async def cancel(call: Call) -> Any:
-    s = await call.api.service.cancel(
+    s = await call.api.services.sessions.cancel(
         call.actor, call.path["session"], reason=call.body.get("reason")
     )
     return _session(s)
 
 
 async def archive(call: Call) -> Any:
-    return _session(await call.api.service.archive(call.actor, call.path["session"]))
+    return _session(await call.api.services.sessions.archive(call.actor, call.path["session"]))
 
 
 async def extend(call: Call) -> Any:
@@ -143,16 +145,16 @@ async def extend(call: Call) -> Any:
         duration = parse_duration(call.body["duration"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    s = await call.api.service.extend(call.actor, call.path["session"], duration)
+    s = await call.api.services.sessions.extend(call.actor, call.path["session"], duration)
     return _session(s)
 
 
 async def heartbeat(call: Call) -> Any:
-    return _session(await call.api.service.heartbeat(call.actor, call.path["session"]))
+    return _session(await call.api.services.progress.heartbeat(call.actor, call.path["session"]))
 
 
 async def share(call: Call) -> Any:
-    s = await call.api.service.share(
+    s = await call.api.services.members.share(
         call.actor,
         call.path["session"],
         call.body["user_id"],

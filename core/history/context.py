@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from core import jsonlimits
 from core.errors import InvalidTransition, LimitExceeded, UsageError
-from core.history.access import require_perm
-from core.models import JSON, OPEN_STATUSES, Actor, Event, EventType, Session, Status, new_id
+from core.models import JSON, OPEN_STATUSES, Actor, EventType, Session, Status
 from core.permissions import Perm
 from core.records.history import ContextBundle
 from core.states import allowed_from
@@ -25,7 +24,7 @@ from core.store.codec import dumps
 
 if TYPE_CHECKING:
     from core.history.messages import HistoryService
-    from core.service import SessionService
+    from core.wiring import Services
 
 _log = logging.getLogger(__name__)
 
@@ -131,7 +130,7 @@ async def update(
     if ttl is not None and ttl <= timedelta(0):
         raise UsageError("A TTL must be longer than zero.")
     session = await history.find(actor, ref, channel_id)
-    await require_perm(history.service, actor, session, Perm.WORK)
+    await history.access.require(actor, session, Perm.WORK)
     now = history.clock.now()
     limit = history.config.max_context_bytes
 
@@ -162,13 +161,9 @@ async def update(
     }
     if ttl is not None:
         data["ttl_seconds"] = int(ttl.total_seconds())
-    event = Event(
-        new_id(), session.id, 0, EventType.CONTEXT_UPDATED, actor.user_id, actor.source, data, now
-    )
-    extra: list[ops.Op] = [ops.AddEvent(event)]
+    extra: list[ops.Op] = [history.units.event(session, EventType.CONTEXT_UPDATED, actor, data)]
     if session.status in OPEN_STATUSES:
-        deadline = now + (await history.service.settings(session.workspace)).abandon_after
-        extra.append(ops.Touch(session.id, now, deadline))
+        extra.append(await history.units.touch(session, now))
     merged, expires = await history.store.context.merge(session.id, merge, now=now, extra=extra)
     session.context = merged
     return ContextView(session, merged, expires)
@@ -195,9 +190,9 @@ async def bundle_of(history: HistoryService, session: Session) -> ContextBundle:
     )
 
 
-async def purge_context(service: SessionService, now: datetime) -> int:
+async def purge_context(services: Services, now: datetime) -> int:
     """The maintenance job's `ContextPurge`: drop every context key expired at `now`."""
-    purged = await service.store.context.purge_expired(now)
+    purged = await services.store.context.purge_expired(now)
     if purged:
         _log.info("purged %s expired context keys", purged)
     return purged

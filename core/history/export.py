@@ -13,14 +13,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.history import records
-from core.history.messages import history_for
 from core.history.summary import gather
 from core.models import Actor, Decision, Event, EventType, Plan, PlanStatus, Session
 from core.records.history import Message
+from core.services.sessions import system_actor
 
 if TYPE_CHECKING:
     from core.history.messages import HistoryService
-    from core.service import SessionService
+    from core.wiring import Services
 
 PAGE = 500
 # Session-level moves listed under "Decisions"; decisions on a plan (approvals, rejections,
@@ -205,10 +205,9 @@ async def markdown_chunks(
         yield "_No messages._\n"
 
 
-async def export_record(service: SessionService, session: Session, now: datetime) -> dict[str, Any]:
+async def export_record(services: Services, session: Session, now: datetime) -> dict[str, Any]:
     """The whole JSON export as one mapping: the cleanup job's `Exporter` (holds it in memory)."""
-    history = history_for(service)
-    actor = service.system_actor(session.workspace)
-    text = "".join([chunk async for chunk in json_chunks(history, actor, session.id)])
+    actor = system_actor(session.workspace)
+    text = "".join([chunk async for chunk in json_chunks(services.history, actor, session.id)])
     record: dict[str, Any] = json.loads(text)
     return record

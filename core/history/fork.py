@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from core import cards, notices
 from core.errors import NotFound
-from core.history.access import require_perm
 from core.models import Actor, Event, EventType, Member, Role, Session, Status, new_id
 from core.permissions import Perm
 from core.store import ops
@@ -45,14 +44,14 @@ async def fork(
     """Copy `ref`'s history up to message `at` (default: the latest) into a new session owned
     by the actor (owner, editor or admin of the parent), in the caller's channel."""
     parent = await history.find(actor, ref, channel_id)
-    await require_perm(history.service, actor, parent, Perm.WORK)
+    await history.access.require(actor, parent, Perm.WORK)
     last_seq = await history.store.history.last_seq(parent.id)
     at_seq = last_seq if at is None else at
     if at_seq > last_seq or at_seq < 0:
         raise NotFound("message", f"{at_seq} in session #{parent.ref} (it has {last_seq})")
     anchor = await history.store.history.message(parent.id, seq=at_seq) if at_seq else None
     now = history.clock.now()
-    settings = await history.service.settings(actor.workspace)
+    settings = await history.settings.get(actor.workspace)
     child = Session(
         id=new_id(),
         ref=0,

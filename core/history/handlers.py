@@ -9,39 +9,38 @@ from core.grammar import Command
 from core.handlers import Handler, said
 from core.history import cards, context, export
 from core.history.fork import fork
-from core.history.messages import history_for
 from core.history.search import search
 from core.models import Actor, ChatRef
 from core.views import Reply
 
 if TYPE_CHECKING:
-    from core.runner import CommandRunner
+    from core.wiring import Services
 
 
-async def _note(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    history = history_for(runner.service)
+async def _note(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    history = services.history
     message = await history.append(actor, cmd.ref, cmd.args["text"], channel_id=chat.channel_id)
-    session = await runner.service.find(actor, message.session_id)
+    session = await services.sessions.find(actor, message.session_id)
     return said(cards.note_added(session, message))
 
 
-async def _history(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    history = history_for(runner.service)
+async def _history(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    history = services.history
     page = await history.numbered_page(
         actor, cmd.ref, cmd.args.get("page", 1), channel_id=chat.channel_id
     )
     return Reply(cards.history_page(page))
 
 
-async def _search(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    history = history_for(runner.service)
+async def _search(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    history = services.history
     results = await search(history, actor, cmd.args["query"], ref=cmd.args.get("in"))
     return Reply(cards.search_results(results))
 
 
-async def _export(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+async def _export(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     """A chat-sized export (the CLI writes whole files); reading stops at the size cap."""
-    history = history_for(runner.service)
+    history = services.history
     fmt = cmd.args.get("format", "md")
     session = await history.find(actor, cmd.ref, chat.channel_id)
     make = export.json_chunks if fmt == "json" else export.markdown_chunks
@@ -61,8 +60,8 @@ async def _export(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comma
     return Reply(cards.export_view(session, text, fmt, truncated=truncated))
 
 
-async def _context(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    history = history_for(runner.service)
+async def _context(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    history = services.history
     pairs = cmd.args.get("pairs")
     if not pairs:
         shown = await context.read(history, actor, cmd.ref, channel_id=chat.channel_id)
@@ -72,8 +71,8 @@ async def _context(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Comm
     return said(cards.context_updated(view, changes, actor.user_id))
 
 
-async def _fork(runner: CommandRunner, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-    history = history_for(runner.service)
+async def _fork(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    history = services.history
     result = await fork(history, actor, cmd.ref, at=cmd.args.get("at"), channel_id=chat.channel_id)
     return said(cards.forked(result, actor.user_id))
 

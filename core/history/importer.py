@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from core import jsonlimits
 from core.errors import Forbidden
 from core.history import records
-from core.history.access import is_workspace_admin
 from core.history.records import BadFile, Reader
 from core.models import Actor, Event, Plan, PlanModification, Session, new_id
 from core.records.history import Message
@@ -167,7 +166,7 @@ async def import_json(
     """Recreate the exported session in `workspace` (default: the one in the file); admins only."""
     contents = parse(text)
     target = workspace or contents.session.workspace
-    if not await is_workspace_admin(history.service, dataclasses.replace(actor, workspace=target)):
+    if not await history.access.is_admin(dataclasses.replace(actor, workspace=target)):
         raise Forbidden("import sessions into this workspace", ["admin"])
     store = history.store
     clash = await store.history.ids_in_use(

@@ -3,35 +3,26 @@
 from __future__ import annotations
 
 import logging
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from core.activity import coalescing_window
+from core.access import Access
+from core.clock import Clock
 from core.errors import LimitExceeded, NotFound, UsageError
-from core.history.access import is_workspace_admin, require_perm
 from core.history.summary import ExtractiveSummarizer, Summarizer
-from core.models import JSON, OPEN_STATUSES, Actor, Event, EventType, Role, Session, Status, new_id
-from core.permissions import Perm, require
+from core.models import JSON, Actor, EventType, Session, new_id
+from core.permissions import Perm
 from core.records.history import Message, MessageRole
-from core.service import SessionService
-from core.states import Action, next_status
+from core.services.config import HistoryConfig
+from core.services.sessions import Lifecycle
+from core.settings import Settings
+from core.states import Action
 from core.store import ops
 from core.store.codec import dumps
+from core.store.store import Store
+from core.units import Units
 
 _log = logging.getLogger(__name__)
-
-PAGE_SIZE = 20
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryConfig:
-    """Limits of the history feature; a deployment may pass its own."""
-
-    max_message_bytes: int = 64 * 1024
-    max_metadata_bytes: int = 16 * 1024
-    max_context_bytes: int = 256 * 1024
-    page_size: int = PAGE_SIZE
 
 
 @dataclass(slots=True)
@@ -55,23 +46,31 @@ class NumberedPage:
 
 
 class HistoryService:
-    """Conversation history of sessions, on top of the SessionService (its store and rules)."""
+    """Conversation history of sessions: their messages, context, exports, forks and imports."""
 
     def __init__(
         self,
-        service: SessionService,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+        access: Access,
+        units: Units,
+        sessions: Lifecycle,
         *,
         config: HistoryConfig | None = None,
         summarizer: Summarizer | None = None,
     ) -> None:
-        self.service = service
-        self.store = service.store
-        self.clock = service.clock
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.access = access
+        self.units = units
+        self.sessions = sessions
         self.config = config or HistoryConfig()
         self.summarizer: Summarizer = summarizer or ExtractiveSummarizer()
 
     async def find(self, actor: Actor, ref: str | None, channel_id: str | None = None) -> Session:
-        return await self.service.find(actor, ref, channel_id=channel_id)
+        return await self.sessions.find(actor, ref, channel_id=channel_id)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -95,16 +94,7 @@ class HistoryService:
             )
         if ref is None:
             ref = (await self.find(actor, None, channel_id)).id
-        settings = await self.service.settings(actor.workspace)
-        admin = await is_workspace_admin(self.service, actor)
-
-        def check(facts: ops.SessionFacts) -> None:
-            next_status(Status(facts.status), Action.NOTE, ref=facts.ref)
-            roles = {Role.OWNER} if facts.owner_id == actor.user_id else set()
-            if facts.member_role:
-                roles.add(Role(facts.member_role))
-            require(Perm.WORK, admin=admin, roles=roles)
-
+        settings = await self.settings.get(actor.workspace)
         draft = Message(
             id=new_id(),
             session_id="",
@@ -120,8 +110,8 @@ class HistoryService:
             actor.workspace,
             ref.lstrip("#").lower(),
             draft,
-            check,
-            touch_after=coalescing_window(self.service.config.touch_every, settings.abandon_after),
+            await self.access.checker(actor, Action.NOTE),
+            touch_after=await self.units.touch_window(actor.workspace),
             abandon_after=settings.abandon_after,
         )
 
@@ -142,10 +132,10 @@ class HistoryService:
         """
         self._check_text(text)
         session = await self.find(actor, ref)
-        await require_perm(self.service, actor, session, Perm.WORK)
+        await self.access.require(actor, session, Perm.WORK)
         message = await self._get(session, seq)
         if message.author_id != actor.user_id:
-            await require_perm(self.service, actor, session, Perm.MANAGE)
+            await self.access.require(actor, session, Perm.MANAGE)
         data = {"action": "edited", "seq": seq, "message_id": message.id}
         return await self.store.history.edit(
             session.id,
@@ -159,7 +149,7 @@ class HistoryService:
     async def delete(self, actor: Actor, ref: str | None, seq: int) -> Message:
         """Delete a message (owner or admin): its text goes, a tombstone event stays."""
         session = await self.find(actor, ref)
-        await require_perm(self.service, actor, session, Perm.MANAGE)
+        await self.access.require(actor, session, Perm.MANAGE)
         message = await self._get(session, seq)
         data = {"action": "deleted", "seq": seq, "message_id": message.id}
         deleted = await self.store.history.delete(
@@ -173,24 +163,10 @@ class HistoryService:
         return deleted
 
     def _event(self, session: Session, actor: Actor, data: dict[str, Any]) -> ops.AddEvent:
-        event = Event(
-            new_id(),
-            session.id,
-            0,
-            EventType.MESSAGE,
-            actor.user_id,
-            actor.source,
-            data,
-            self.clock.now(),
-        )
-        return ops.AddEvent(event)
+        return self.units.event(session, EventType.MESSAGE, actor, data)
 
     async def _activity(self, session: Session) -> ops.Touch:
-        now = self.clock.now()
-        deadline = None
-        if session.status in OPEN_STATUSES:
-            deadline = now + (await self.service.settings(session.workspace)).abandon_after
-        return ops.Touch(session.id, now, deadline)
+        return await self.units.touch(session, self.clock.now())
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -244,26 +220,9 @@ class HistoryService:
         return await self.store.history.thread(session.id, root.id)
 
 
-_ATTACHED: weakref.WeakKeyDictionary[SessionService, HistoryService] = weakref.WeakKeyDictionary()
-
-
-def attach(history: HistoryService) -> HistoryService:
-    """Make `history` the one the `/session` commands use for its SessionService."""
-    _ATTACHED[history.service] = history
-    return history
-
-
-def history_for(service: SessionService) -> HistoryService:
-    """The HistoryService attached to `service` (a default one on first use)."""
-    found = _ATTACHED.get(service)
-    return found if found is not None else attach(HistoryService(service))
-
-
 __all__ = [
     "HistoryConfig",
     "HistoryService",
     "MessagePage",
     "NumberedPage",
-    "attach",
-    "history_for",
 ]

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from core.history import cards
 from core.history.context import bundle_of
-from core.history.messages import history_for
+from core.history.messages import HistoryService
 from core.models import Actor, Session
-from core.service import SessionService
 from core.views import View
 
 
-async def resume_view(service: SessionService, actor: Actor, session: Session) -> View:
+async def resume_view(history: HistoryService, actor: Actor, session: Session) -> View:
     """The card of a just-resumed `session`: context, plan, last 10 events, last 20 messages."""
-    history = history_for(service)
     bundle = await bundle_of(history, session)
-    members = await service.store.sessions.members(session.id)
-    return cards.resumed(bundle, members, actor.user_id, now=service.clock.now())
+    members = await history.store.sessions.members(session.id)
+    return cards.resumed(bundle, members, actor.user_id, now=history.clock.now())

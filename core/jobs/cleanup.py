@@ -33,15 +33,15 @@ from typing import Any
 from core.files import write_private
 from core.jobs import runs
 from core.models import Session
-from core.service import SessionService
 from core.store.codec import ts
+from core.wiring import Services
 
 _log = logging.getLogger(__name__)
 
 FORMAT = "sessionbot.rows/1"
 BATCH = 100
 
-Exporter = Callable[[SessionService, Session, datetime], Awaitable[Mapping[str, Any]]]
+Exporter = Callable[[Services, Session, datetime], Awaitable[Mapping[str, Any]]]
 
 
 @dataclass(slots=True)
@@ -51,9 +51,7 @@ class CleanupReport:
     failed: int = 0
 
 
-async def store_export(
-    service: SessionService, session: Session, now: datetime
-) -> Mapping[str, Any]:
+async def store_export(services: Services, session: Session, now: datetime) -> Mapping[str, Any]:
     """Every row the store holds for the session (see the module docstring for the shape)."""
     return {
         "format": FORMAT,
@@ -61,12 +59,12 @@ async def store_export(
         "workspace": session.workspace,
         "session_id": session.id,
         "ref": session.ref,
-        "tables": await service.store.jobs.export_rows(session.id),
+        "tables": await services.store.jobs.export_rows(session.id),
     }
 
 
 async def run(
-    service: SessionService,
+    services: Services,
     now: datetime,
     *,
     archive_dir: str | Path,
@@ -76,28 +74,30 @@ async def run(
 ) -> CleanupReport | None:
     """Export and delete every session past retention; None if this slot was already run."""
     if slot is not None and not await runs.claim(
-        service.store.jobs, runs.CLEANUP, slot, owner=owner, now=now
+        services.store.jobs, runs.CLEANUP, slot, owner=owner, now=now
     ):
         return None
     report = CleanupReport()
-    for workspace in await service.store.workspaces.names():
-        retention = (await service.settings(workspace)).retention
+    for workspace in await services.store.workspaces.names():
+        retention = (await services.settings.get(workspace)).retention
         while True:
-            due = await service.store.jobs.due_cleanup(
+            due = await services.store.jobs.due_cleanup(
                 workspace, before=now - retention, limit=BATCH
             )
-            done = [await _clean(service, s, now, Path(archive_dir), exporter, report) for s in due]
+            done = [
+                await _clean(services, s, now, Path(archive_dir), exporter, report) for s in due
+            ]
             if len(due) < BATCH or not any(done):
                 break
     if slot is not None:
-        await service.store.jobs.finish(runs.CLEANUP, slot, at=service.clock.now())
+        await services.store.jobs.finish(runs.CLEANUP, slot, at=services.clock.now())
     if report.deleted or report.failed:
         _log.info("cleanup: %s", report)
     return report
 
 
 async def _clean(
-    service: SessionService,
+    services: Services,
     session: Session,
     now: datetime,
     archive_dir: Path,
@@ -105,7 +105,7 @@ async def _clean(
     report: CleanupReport,
 ) -> bool:
     try:
-        data = await exporter(service, session, now)
+        data = await exporter(services, session, now)
         path = archive_path(archive_dir, session)
         await asyncio.to_thread(_write_verified, path, data, session.id)
     except Exception:
@@ -113,7 +113,7 @@ async def _clean(
         _log.exception("cleanup: export of session %s failed; it is kept", session.id)
         return False
     report.exported += 1
-    if await service.store.jobs.delete_archived(session.id, version=session.version):
+    if await services.store.jobs.delete_archived(session.id, version=session.version):
         report.deleted += 1
         return True
     return False

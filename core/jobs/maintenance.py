@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.jobs import runs
-from core.service import SessionService
+from core.wiring import Services
 
 _log = logging.getLogger(__name__)
 
@@ -17,10 +17,10 @@ JOB_RUNS_KEEP = timedelta(days=30)
 
 # Purges expired context keys and returns how many it removed. The history feature owns
 # context TTLs: the bot passes its purge function here (see bot/scheduler.py).
-ContextPurge = Callable[[SessionService, datetime], Awaitable[int]]
+ContextPurge = Callable[[Services, datetime], Awaitable[int]]
 
 
-async def no_context_purge(service: SessionService, now: datetime) -> int:
+async def no_context_purge(services: Services, now: datetime) -> int:
     """Placeholder until the history feature provides the real purge."""
     return 0
 
@@ -33,7 +33,7 @@ class MaintenanceReport:
 
 
 async def run(
-    service: SessionService,
+    services: Services,
     now: datetime,
     *,
     slot: datetime | None = None,
@@ -41,17 +41,17 @@ async def run(
     purge_context: ContextPurge = no_context_purge,
 ) -> MaintenanceReport | None:
     if slot is not None and not await runs.claim(
-        service.store.jobs, runs.MAINTENANCE, slot, owner=owner, now=now
+        services.store.jobs, runs.MAINTENANCE, slot, owner=owner, now=now
     ):
         return None
-    store = service.store
+    store = services.store
     report = MaintenanceReport(
         inbound_purged=await store.inbound.purge(now - INBOUND_KEEP),
         job_runs_purged=await store.jobs.purge_runs(now - JOB_RUNS_KEEP),
-        context_keys_purged=await purge_context(service, now),
+        context_keys_purged=await purge_context(services, now),
     )
     await store.checkpoint()
     if slot is not None:
-        await store.jobs.finish(runs.MAINTENANCE, slot, at=service.clock.now())
+        await store.jobs.finish(runs.MAINTENANCE, slot, at=services.clock.now())
     _log.info("maintenance: %s", report)
     return report

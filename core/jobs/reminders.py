@@ -24,9 +24,10 @@ from core.records.jobs import (
     ReminderStatus,
     SendReminder,
 )
-from core.service import SYSTEM_USER, SessionService
+from core.services.sessions import SYSTEM_USER
 from core.store import ops
 from core.views import View
+from core.wiring import Services
 
 MAX_TEXT = 500
 MAX_DMS = 10  # approvers DMed per pending reminder; the thread notice reaches the rest
@@ -65,11 +66,11 @@ def _auto(due: DueSession, kind: ReminderKind, text: str, now: datetime) -> Remi
     )
 
 
-async def _send(service: SessionService, claim: JobWrite, unit: list[ops.Op]) -> bool:
-    return await service.store.jobs.apply_claimed([claim], unit)
+async def _send(services: Services, claim: JobWrite, unit: list[ops.Op]) -> bool:
+    return await services.store.jobs.apply_claimed([claim], unit)
 
 
-async def send_pending(service: SessionService, due: DueSession, now: datetime) -> bool:
+async def send_pending(services: Services, due: DueSession, now: datetime) -> bool:
     """Remind approvers that a plan waits for them: in the session's thread, and by DM to each
     member with the approver role who has not approved it yet."""
     s = due.session
@@ -79,33 +80,33 @@ async def send_pending(service: SessionService, due: DueSession, now: datetime) 
         _sent_event(s, ReminderKind.AUTO_PENDING, now, number=due.number, plan_id=due.plan_id),
         notices.to_thread(s, view, key=f"reminder:{due.key}", now=now),
     ]
-    for user_id in await _waiting_approvers(service, due):
+    for user_id in await _waiting_approvers(services, due):
         unit.append(
             notices.direct(s, user_id, view, key=f"reminder-dm:{due.key}:{user_id}", now=now)
         )
-    return await _send(service, ClaimReminder(reminder), unit)
+    return await _send(services, ClaimReminder(reminder), unit)
 
 
-async def _waiting_approvers(service: SessionService, due: DueSession) -> list[str]:
+async def _waiting_approvers(services: Services, due: DueSession) -> list[str]:
     """Approver-role members who have not approved the pending plan (at most `MAX_DMS`)."""
-    members = await service.store.sessions.members(due.session.id)
+    members = await services.store.sessions.members(due.session.id)
     approvers = sorted(m.user_id for m in members if m.role is Role.APPROVER)
     if not approvers:
         return []
-    plan = await service.store.plans.get(due.plan_id) if due.plan_id else None
+    plan = await services.store.plans.get(due.plan_id) if due.plan_id else None
     done = plan.approvers_of_current() if plan is not None else set()
     return [user_id for user_id in approvers if user_id not in done][:MAX_DMS]
 
 
-async def send_paused(service: SessionService, due: DueSession, now: datetime) -> bool:
+async def send_paused(services: Services, due: DueSession, now: datetime) -> bool:
     return await _notify_owner(
-        service, due, ReminderKind.AUTO_PAUSED, views.paused_reminder(due.session, now), now
+        services, due, ReminderKind.AUTO_PAUSED, views.paused_reminder(due.session, now), now
     )
 
 
-async def send_warning(service: SessionService, due: DueSession, now: datetime) -> bool:
+async def send_warning(services: Services, due: DueSession, now: datetime) -> bool:
     return await _notify_owner(
-        service,
+        services,
         due,
         ReminderKind.AUTO_ABANDON_WARNING,
         views.abandon_warning(due.session, now),
@@ -114,7 +115,7 @@ async def send_warning(service: SessionService, due: DueSession, now: datetime) 
 
 
 async def _notify_owner(
-    service: SessionService, due: DueSession, kind: ReminderKind, view: View, now: datetime
+    services: Services, due: DueSession, kind: ReminderKind, view: View, now: datetime
 ) -> bool:
     s = due.session
     unit: list[ops.Op] = [
@@ -122,12 +123,12 @@ async def _notify_owner(
         notices.to_thread(s, view, key=f"reminder:{due.key}", now=now),
         notices.direct(s, s.owner_id, view, key=f"reminder-dm:{due.key}", now=now),
     ]
-    return await _send(service, ClaimReminder(_auto(due, kind, view.title, now)), unit)
+    return await _send(services, ClaimReminder(_auto(due, kind, view.title, now)), unit)
 
 
-async def send_user(service: SessionService, reminder: Reminder, now: datetime) -> bool:
+async def send_user(services: Services, reminder: Reminder, now: datetime) -> bool:
     """Deliver a due `/session remind` reminder as a DM to the person who set it."""
-    session = await service.store.sessions.by_id(reminder.session_id or "")
+    session = await services.store.sessions.by_id(reminder.session_id or "")
     if session is None:  # its session was deleted: nothing to say, nothing to claim
         return False
     view = views.user_reminder(session, reminder)
@@ -136,11 +137,11 @@ async def send_user(service: SessionService, reminder: Reminder, now: datetime) 
         _sent_event(session, ReminderKind.USER, now, reminder_id=reminder.id),
         notices.direct(session, user_id, view, key=f"reminder:{reminder.id}", now=now),
     ]
-    return await _send(service, SendReminder(reminder.id), unit)
+    return await _send(services, SendReminder(reminder.id), unit)
 
 
 async def create(
-    service: SessionService,
+    services: Services,
     actor: Actor,
     ref: str | None,
     *,
@@ -150,10 +151,10 @@ async def create(
     text: str | None = None,
 ) -> tuple[Session, Reminder, str]:
     """Schedule a reminder for the actor about a session; `at` is in the workspace timezone."""
-    session = await service.find(actor, ref, channel_id=channel_id)
-    await service.require_permission(actor, session, Perm.WORK)
-    now = service.clock.now()
-    timezone = (await service.settings(actor.workspace)).timezone
+    session = await services.sessions.find(actor, ref, channel_id=channel_id)
+    await services.access.require(actor, session, Perm.WORK)
+    now = services.clock.now()
+    timezone = (await services.settings.get(actor.workspace)).timezone
     if after is not None:
         due = now + after
     elif at is not None:
@@ -172,7 +173,7 @@ async def create(
         status=ReminderStatus.SCHEDULED,
         created_at=now,
     )
-    await service.store.jobs.add_reminder(reminder)
+    await services.store.jobs.add_reminder(reminder)
     return session, reminder, timezone
 
 

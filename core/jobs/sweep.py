@@ -20,8 +20,9 @@ from core.errors import Conflict, InvalidTransition, NotFound
 from core.jobs import reminders, runs
 from core.models import EventType, Session
 from core.records.jobs import DueSession
-from core.service import SessionService
+from core.services.sessions import system_actor
 from core.states import Action
+from core.wiring import Services
 
 _log = logging.getLogger(__name__)
 
@@ -48,71 +49,71 @@ class SweepReport:
 
 
 async def run(
-    service: SessionService, now: datetime, *, every: timedelta, owner: str = runs.OWNER
+    services: Services, now: datetime, *, every: timedelta, owner: str = runs.OWNER
 ) -> SweepReport | None:
     """The scheduled sweep: claim this interval's slot, then act on what is due.
 
     None when another process (or an earlier run) already swept this slot.
     """
     slot = runs.floor_slot(now, every)
-    if not await runs.claim(service.store.jobs, runs.SWEEP, slot, owner=owner, now=now):
+    if not await runs.claim(services.store.jobs, runs.SWEEP, slot, owner=owner, now=now):
         return None
-    report = await sweep_due(service, now)
-    await service.store.jobs.finish(runs.SWEEP, slot, at=service.clock.now())
+    report = await sweep_due(services, now)
+    await services.store.jobs.finish(runs.SWEEP, slot, at=services.clock.now())
     if report.total() or report.failed:
         _log.info("sweep %s: %s", slot.isoformat(), report)
     return report
 
 
-async def sweep_due(service: SessionService, now: datetime) -> SweepReport:
+async def sweep_due(services: Services, now: datetime) -> SweepReport:
     """Act on every due item (no slot claim: per-item claims keep it exactly-once)."""
-    store, report = service.store, SweepReport()
+    store, report = services.store, SweepReport()
     report.expired = await _drain(
-        report, lambda n: store.jobs.due_expiries(now, limit=n), lambda p: _expire(service, p)
+        report, lambda n: store.jobs.due_expiries(now, limit=n), lambda p: _expire(services, p)
     )
     report.abandoned = await _drain(
-        report, lambda n: store.jobs.due_abandon(now, limit=n), lambda s: _abandon(service, s, now)
+        report, lambda n: store.jobs.due_abandon(now, limit=n), lambda s: _abandon(services, s, now)
     )
     for workspace in await store.workspaces.names():
-        await _sweep_workspace(service, workspace, now, report)
+        await _sweep_workspace(services, workspace, now, report)
     report.user_reminders = await _drain(
         report,
         lambda n: store.jobs.due_reminders(now, limit=n),
-        lambda r: reminders.send_user(service, r, now),
+        lambda r: reminders.send_user(services, r, now),
     )
     return report
 
 
 async def _sweep_workspace(
-    service: SessionService, workspace: str, now: datetime, report: SweepReport
+    services: Services, workspace: str, now: datetime, report: SweepReport
 ) -> None:
-    store = service.store
-    settings = await service.settings(workspace)
+    store = services.store
+    settings = await services.settings.get(workspace)
     if settings.abandon_warning_before < settings.abandon_after:
         horizon = now + settings.abandon_warning_before
         report.warned += await _drain(
             report,
             lambda n: store.jobs.due_warnings(workspace, now=now, horizon=horizon, limit=n),
-            lambda d: reminders.send_warning(service, d, now),
+            lambda d: reminders.send_warning(services, d, now),
         )
     report.pending_reminders += await _drain(
         report,
         lambda n: store.jobs.due_pending_reminders(
             workspace, now=now, every=settings.remind_pending_after, limit=n
         ),
-        lambda d: reminders.send_pending(service, d, now),
+        lambda d: reminders.send_pending(services, d, now),
     )
     report.paused_reminders += await _drain(
         report,
         lambda n: store.jobs.due_paused_reminders(
             workspace, before=now - settings.remind_paused_after, limit=n
         ),
-        lambda d: _paused(service, d, now),
+        lambda d: _paused(services, d, now),
     )
     report.archived += await _drain(
         report,
         lambda n: store.jobs.due_archive(workspace, before=now - settings.archive_after, limit=n),
-        lambda s: _archive(service, s),
+        lambda s: _archive(services, s),
     )
 
 
@@ -159,24 +160,24 @@ def _describe(item: object) -> str:
     return str(getattr(item, "id", item))
 
 
-async def _expire(service: SessionService, plan_id: str) -> bool:
-    await service.expire_plan(plan_id)
+async def _expire(services: Services, plan_id: str) -> bool:
+    await services.plans.expire(plan_id)
     return True
 
 
-async def _abandon(service: SessionService, session: Session, now: datetime) -> bool:
+async def _abandon(services: Services, session: Session, now: datetime) -> bool:
     if session.abandon_at is None or session.abandon_at > now:
         return False
-    actor = service.system_actor(session.workspace)
-    await service.transition(actor, session, Action.ABANDON, EventType.ABANDONED)
+    actor = system_actor(session.workspace)
+    await services.sessions.transition(actor, session, Action.ABANDON, EventType.ABANDONED)
     return True
 
 
-async def _archive(service: SessionService, session: Session) -> bool:
-    actor = service.system_actor(session.workspace)
-    await service.transition(actor, session, Action.ARCHIVE, EventType.ARCHIVED)
+async def _archive(services: Services, session: Session) -> bool:
+    actor = system_actor(session.workspace)
+    await services.sessions.transition(actor, session, Action.ARCHIVE, EventType.ARCHIVED)
     return True
 
 
-async def _paused(service: SessionService, due: DueSession, now: datetime) -> bool:
-    return await reminders.send_paused(service, due, now)
+async def _paused(services: Services, due: DueSession, now: datetime) -> bool:
+    return await reminders.send_paused(services, due, now)

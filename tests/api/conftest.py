@@ -12,8 +12,8 @@ import pytest
 from bot.api import ApiConfig, mount_api
 from bot.http import HttpServer
 from core.clock import ManualClock
-from core.service import SessionService
 from core.tokens import TokenService
+from core.wiring import Services
 from tests.conftest import WS
 
 
@@ -67,8 +67,8 @@ class ApiClient:
 
 
 @pytest.fixture
-def tokens(service: SessionService, clock: ManualClock) -> TokenService:
-    return TokenService(service.store.tokens, clock=clock)
+def tokens(services: Services, clock: ManualClock) -> TokenService:
+    return TokenService(services.store.tokens, clock=clock)
 
 
 @pytest.fixture
@@ -77,9 +77,9 @@ def api_config() -> ApiConfig:
 
 
 @pytest.fixture
-async def server(service: SessionService, api_config: ApiConfig) -> AsyncIterator[HttpServer]:
+async def server(services: Services, api_config: ApiConfig) -> AsyncIterator[HttpServer]:
     http = HttpServer("127.0.0.1", 0)
-    mount_api(http.app, service, config=api_config)
+    mount_api(http.app, services, config=api_config)
     await http.start()
     yield http
     await http.stop()

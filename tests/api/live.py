@@ -10,10 +10,11 @@ from typing import Any
 from bot.api import ApiConfig, mount_api
 from bot.http import HttpServer
 from core.clock import Clock
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.sqlite.store import SqliteStore
+from core.wiring import Services, build_services
 
-Seed = Callable[[SessionService], Awaitable[dict[str, Any]]]
+Seed = Callable[[Services], Awaitable[dict[str, Any]]]
 
 
 class ThreadedServer:
@@ -37,14 +38,14 @@ class ThreadedServer:
     async def _open(self, seed: Seed) -> dict[str, Any]:
         self.store = SqliteStore(self.db_url)
         await self.store.open()
-        service = SessionService(
+        services = build_services(
             self.store, clock=self.clock, config=ServiceConfig(admins=frozenset({"root"}))
         )
         self.http = HttpServer("127.0.0.1", 0)
-        mount_api(self.http.app, service, config=self.config)
+        mount_api(self.http.app, services, config=self.config)
         await self.http.start()
         self.port = self.http.port
-        return await seed(service)
+        return await seed(services)
 
     async def _close(self) -> None:
         await self.http.stop()

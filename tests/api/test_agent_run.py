@@ -11,9 +11,9 @@ from core.clock import ManualClock
 from core.models import Actor, EventType, Source
 from core.outbox import OutboxDispatcher
 from core.runner import CommandRunner
-from core.service import SessionService
 from core.store.store import Store
 from core.tokens import TokenService
+from core.wiring import Services
 from tests.api.conftest import ApiClient
 
 API_WS = "api:acme"
@@ -73,21 +73,21 @@ async def _api_run(api: ApiClient, tokens: TokenService) -> str:
     return str(created["id"])
 
 
-async def _console_run(service: SessionService, clock: ManualClock) -> str:
+async def _console_run(services: Services, clock: ManualClock) -> str:
     screen = ConsoleScreen(io.StringIO())
-    dispatcher = OutboxDispatcher(service.store, clock=clock, deliveries=[ConsoleDelivery(screen)])
-    console = ConsoleAdapter(CommandRunner(service), dispatcher, screen, user="agent")
+    dispatcher = OutboxDispatcher(services.store, clock=clock, deliveries=[ConsoleDelivery(screen)])
+    console = ConsoleAdapter(CommandRunner(services), dispatcher, screen, user="agent")
     agent = Actor(WORKSPACE, "agent", Source.CONSOLE)
     await console.handle("/session start Ship v2 mode:deploy")
-    session = await service.find(agent, None, channel_id="general")
+    session = await services.sessions.find(agent, None, channel_id="general")
     ref = str(session.ref)
     await console.handle(f"/session share {ref} @bob approver")
     await console.handle(f"/session plan {ref} build; test; ship")
     await console.handle(f"@bob /session approve {ref}")
-    # No chat command reports progress: agents use the Python API (SessionService) for it.
-    await service.record_iteration(agent, ref, data={"step": "build"})
-    await service.record_event(agent, ref, EventType.TOOL_CALL, TOOL_CALL)
-    await service.record_iteration(agent, ref, data={"step": "test"})
+    # No chat command reports progress: agents use the Python API (Services) for it.
+    await services.progress.record_iteration(agent, ref, data={"step": "build"})
+    await services.progress.record_event(agent, ref, EventType.TOOL_CALL, TOOL_CALL)
+    await services.progress.record_iteration(agent, ref, data={"step": "test"})
     await console.handle(f"/session note {ref} Build and tests are green.")
     await console.handle(f"/session modify {ref} 1 status:done")
     await console.handle(f"/session context {ref} branch=main")
@@ -97,13 +97,13 @@ async def _console_run(service: SessionService, clock: ManualClock) -> str:
 
 
 async def test_api_run_records_the_same_events_as_the_console_run(
-    api: ApiClient, tokens: TokenService, service: SessionService, clock: ManualClock
+    api: ApiClient, tokens: TokenService, services: Services, clock: ManualClock
 ) -> None:
     api_session = await _api_run(api, tokens)
-    console_session = await _console_run(service, clock)
+    console_session = await _console_run(services, clock)
 
-    by_api = await _events(service.store, api_session)
-    by_console = await _events(service.store, console_session)
+    by_api = await _events(services.store, api_session)
+    by_console = await _events(services.store, console_session)
 
     kinds = [e.type.value for e in by_api]
     assert kinds == [
@@ -113,8 +113,8 @@ async def test_api_run_records_the_same_events_as_the_console_run(
     assert _normalised(by_api) == _normalised(by_console)
     assert {e.source for e in by_api} == {Source.API}
     assert {e.source for e in by_console} == {Source.CONSOLE}
-    api_final = await service.store.sessions.by_id(api_session)
-    console_final = await service.store.sessions.by_id(console_session)
+    api_final = await services.store.sessions.by_id(api_session)
+    console_final = await services.store.sessions.by_id(console_session)
     assert api_final is not None and console_final is not None
     assert (api_final.status, api_final.iterations, api_final.result, api_final.context) == (
         console_final.status,
@@ -122,8 +122,8 @@ async def test_api_run_records_the_same_events_as_the_console_run(
         console_final.result,
         console_final.context,
     )
-    api_messages = await service.store.history.after(api_session, after_seq=0, limit=10)
-    console_messages = await service.store.history.after(console_session, after_seq=0, limit=10)
+    api_messages = await services.store.history.after(api_session, after_seq=0, limit=10)
+    console_messages = await services.store.history.after(console_session, after_seq=0, limit=10)
     assert [(m.role, m.author_id, m.content) for m in api_messages] == [
         (m.role, m.author_id, m.content) for m in console_messages
     ]

@@ -9,8 +9,8 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import Conflict, NotFound, UsageError
-from core.service import SessionService
 from core.tokens import TokenService, digest
+from core.wiring import Services
 from tests.api.conftest import ApiClient, make_token
 from tests.conftest import OTHER_WS, WS
 
@@ -54,7 +54,7 @@ async def test_a_token_with_a_changed_secret_is_refused(
 
 
 async def test_a_revoked_token_is_refused_at_once(
-    api: ApiClient, tokens: TokenService, service: SessionService
+    api: ApiClient, tokens: TokenService, services: Services
 ) -> None:
     created, secret = await tokens.create(WS, "ci", user_id="agent")
     assert (await api.get("/sessions", secret)).status == 200
@@ -63,7 +63,7 @@ async def test_a_revoked_token_is_refused_at_once(
         "/sessions", secret, json={"channel_id": "general", "title": "After revoke"}
     )
     assert reply.status == 401
-    assert (await service.store.sessions.page(
+    assert (await services.store.sessions.page(
         WS, statuses=None, owner_id=None, mode=None, limit=10, offset=0
     )).total == 0  # fmt: skip
     with pytest.raises(NotFound):
@@ -71,7 +71,7 @@ async def test_a_revoked_token_is_refused_at_once(
 
 
 async def test_a_token_never_sees_another_workspaces_sessions(
-    api: ApiClient, tokens: TokenService, service: SessionService
+    api: ApiClient, tokens: TokenService, services: Services
 ) -> None:
     ours = await make_token(tokens, "agent")
     theirs = await make_token(tokens, "intruder", workspace=OTHER_WS, admin=True)
@@ -86,7 +86,7 @@ async def test_a_token_never_sees_another_workspaces_sessions(
         assert (await api.call("DELETE", path, token=theirs)).status == 404
     found = await api.get("/search", theirs, params={"q": "secret"})
     assert found.status == 200 and found.body["hits"] == []
-    still = await service.store.sessions.by_id(str(session["id"]))
+    still = await services.store.sessions.by_id(str(session["id"]))
     assert still is not None and still.status.value == "active"
     mine = await api.get("/search", ours, params={"q": "secret"})
     assert [h["session_id"] for h in mine.body["hits"]] == [session["id"]]
@@ -109,12 +109,12 @@ async def test_tokens_act_under_the_session_roles(api: ApiClient, tokens: TokenS
 
 
 async def test_tokens_are_stored_hashed_never_in_clear(
-    tokens: TokenService, service: SessionService, db_url: str
+    tokens: TokenService, services: Services, db_url: str
 ) -> None:
     secrets = [await make_token(tokens, f"agent{i}") for i in range(3)]
     for secret in secrets:
         assert await tokens.authenticate(secret) is not None
-    await service.store.checkpoint()  # type: ignore[attr-defined]
+    await services.store.checkpoint()  # type: ignore[attr-defined]
     path = Path(db_url.removeprefix("sqlite:///"))
     stored = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     for secret in secrets:

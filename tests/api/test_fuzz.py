@@ -29,10 +29,9 @@ from schemathesis.specs.openapi.checks import (
 from bot.api import ApiConfig
 from core.clock import ManualClock
 from core.history import context
-from core.history.messages import history_for
 from core.models import Actor, ChatRef, Source
-from core.service import SessionService
 from core.tokens import TokenService
+from core.wiring import Services
 from tests.api.live import ThreadedServer
 
 WS = "api:fuzz"
@@ -46,16 +45,16 @@ VALID_CHECKS = [
 ]
 
 
-async def _seed(service: SessionService) -> dict[str, Any]:
+async def _seed(services: Services) -> dict[str, Any]:
     """Two sessions (#1 with a pending plan, a message and context) and an admin token."""
     owner = Actor(WS, "owner", Source.API)
     chat = ChatRef("api", WS, "general")
-    history = history_for(service)
-    first = await service.start(owner, chat, "Deploy", plan_items=["build", "ship"])
-    await service.start(owner, chat, "Incident")
+    history = services.history
+    first = await services.sessions.start(owner, chat, "Deploy", plan_items=["build", "ship"])
+    await services.sessions.start(owner, chat, "Incident")
     await history.append(owner, str(first.ref), "deploy started")
     await context.update(history, owner, str(first.ref), {"branch": "main"})
-    tokens = TokenService(service.store.tokens, clock=service.clock)
+    tokens = TokenService(services.store.tokens, clock=services.clock)
     _, secret = await tokens.create(WS, "fuzzer", user_id="root", admin=True)
     return {"token": secret}
 

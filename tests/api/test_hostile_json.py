@@ -16,13 +16,12 @@ from core.errors import Conflict, UsageError
 from core.history import context
 from core.history.export import json_chunks
 from core.history.importer import FILE_DEPTH, import_json
-from core.history.messages import history_for
 from core.history.records import BadFile
 from core.models import EventType
 from core.runner import CommandRunner
-from core.service import SessionService
 from core.store import decode
 from core.store.store import Store
+from core.wiring import Services
 from tests.api.conftest import ApiClient
 from tests.conftest import BACKENDS, CHAT, actor, count, execute, fetchall
 
@@ -86,10 +85,10 @@ async def test_deep_json_is_refused_in_every_api_body_and_nothing_is_stored(
 
 
 async def test_deep_context_in_chat_is_a_usage_error(
-    runner: CommandRunner, service: SessionService
+    runner: CommandRunner, services: Services
 ) -> None:
     owner = actor("owner")
-    session = await service.start(owner, CHAT, "Deploy")
+    session = await services.sessions.start(owner, CHAT, "Deploy")
     reply = await runner.run(owner, CHAT, f"context 1 lock={deep_text(DEEP)}")
     assert reply is not None and "64 deep" in reply.view.plain_text(), reply
     dotted = ".".join(["k"] * DEEP)
@@ -97,16 +96,16 @@ async def test_deep_context_in_chat_is_a_usage_error(
     assert reply is not None and "64 deep" in reply.view.plain_text(), reply
     with pytest.raises(UsageError):
         context.parse_pairs({"lock": deep_text(1000)})
-    stored = await service.store.sessions.by_id(session.id)
+    stored = await services.store.sessions.by_id(session.id)
     assert stored is not None and stored.context == {}
 
 
 async def test_a_deep_import_file_is_refused_and_nothing_is_imported(
-    service: SessionService, store: Store
+    services: Services, store: Store
 ) -> None:
-    history = history_for(service)
+    history = services.history
     admin = actor("root")
-    session = await service.start(admin, CHAT, "Deploy")
+    session = await services.sessions.start(admin, CHAT, "Deploy")
     text = "".join([c async for c in json_chunks(history, admin, session.id)])
     data = json.loads(text)
     data["session"]["metadata"] = nested(FILE_DEPTH)
@@ -117,14 +116,14 @@ async def test_a_deep_import_file_is_refused_and_nothing_is_imported(
 
 
 async def test_an_export_of_values_at_the_limit_imports_again(
-    service: SessionService, store: Store
+    services: Services, store: Store
 ) -> None:
-    history = history_for(service)
+    history = services.history
     admin = actor("root")
     limit = jsonlimits.MAX_DEPTH
-    session = await service.start(admin, CHAT, "Deploy", metadata=nested(limit))
+    session = await services.sessions.start(admin, CHAT, "Deploy", metadata=nested(limit))
     await history.append(admin, session.id, "hi", metadata=nested(limit))
-    await service.record_event(admin, session.id, EventType.TOOL_CALL, nested(limit))
+    await services.progress.record_event(admin, session.id, EventType.TOOL_CALL, nested(limit))
     text = "".join([c async for c in json_chunks(history, admin, session.id)])
     result = await import_json(history, admin, text, workspace="console:other")
     assert result.session.metadata == nested(limit) and result.messages == 1
@@ -182,15 +181,15 @@ async def _context_text(store: Store, session_id: str) -> str:
 
 
 async def test_a_damaged_context_refuses_a_merge_and_stays_as_stored(
-    runner: CommandRunner, service: SessionService, store: Store
+    runner: CommandRunner, services: Services, store: Store
 ) -> None:
     owner = actor("owner")
-    session = await service.start(owner, CHAT, "Deploy")
+    session = await services.sessions.start(owner, CHAT, "Deploy")
     await execute(
         store, "UPDATE sessions SET context = ? WHERE id = ?", DAMAGED_CONTEXT, session.id
     )
     stored = await _context_text(store, session.id)
-    history = history_for(service)
+    history = services.history
     with pytest.raises(Conflict, match=r"damaged.*nothing was changed"):
         await context.update(history, owner, session.id, {"env": "prod"})
     reply = await runner.run(owner, CHAT, "context 1 env=prod")
@@ -203,12 +202,12 @@ async def test_a_damaged_context_refuses_a_merge_and_stays_as_stored(
 
 
 async def test_the_context_purge_leaves_a_damaged_context_as_stored(
-    service: SessionService, store: Store, clock: ManualClock
+    services: Services, store: Store, clock: ManualClock
 ) -> None:
     owner = actor("owner")
-    history = history_for(service)
-    damaged = await service.start(owner, CHAT, "Damaged")
-    fine = await service.start(owner, CHAT, "Fine")
+    history = services.history
+    damaged = await services.sessions.start(owner, CHAT, "Damaged")
+    fine = await services.sessions.start(owner, CHAT, "Fine")
     for session in (damaged, fine):
         await context.update(history, owner, session.id, {"keep": 1})
         await context.update(history, owner, session.id, {"lock": 1}, ttl=timedelta(minutes=5))
@@ -217,7 +216,7 @@ async def test_the_context_purge_leaves_a_damaged_context_as_stored(
     )
     stored = await _context_text(store, damaged.id)
     clock.advance(600)
-    assert await context.purge_context(service, clock.now()) == 1  # the fine session's key
+    assert await context.purge_context(services, clock.now()) == 1  # the fine session's key
     assert await _context_text(store, damaged.id) == stored
     assert json.loads(await _context_text(store, fine.id)) == {"keep": 1}
     assert await count(store, "context_expiry", "session_id = ?", damaged.id) == 1  # kept

@@ -14,9 +14,9 @@ from bot.api import api_app
 from bot.api.models import Empty
 from bot.api.route import Call, Route
 from bot.http import HttpServer
-from core.service import SessionService
 from core.store.store import Store
 from core.tokens import TokenService
+from core.wiring import Services
 from tests.api.conftest import ApiClient, make_token
 from tests.conftest import count
 
@@ -111,7 +111,7 @@ async def test_a_bad_key_is_refused(api: ApiClient, tokens: TokenService, store:
 
 
 @pytest.fixture
-async def flaky(service: SessionService) -> AsyncIterator[tuple[ApiClient, list[int]]]:
+async def flaky(services: Services) -> AsyncIterator[tuple[ApiClient, list[int]]]:
     """An API whose one route fails unexpectedly on its first call, then succeeds."""
     calls: list[int] = []
     attempts = itertools.count(1)
@@ -127,7 +127,7 @@ async def flaky(service: SessionService) -> AsyncIterator[tuple[ApiClient, list[
         "POST", "/flaky", "flaky", "Flaky", "test", handler, {"type": "object"}, body=Empty
     )
     http = HttpServer("127.0.0.1", 0)
-    http.app.add_subapp("/api/v1", api_app(service, routes=[route]))
+    http.app.add_subapp("/api/v1", api_app(services, routes=[route]))
     await http.start()
     async with aiohttp.ClientSession() as session:
         yield ApiClient(session, f"http://127.0.0.1:{http.port}/api/v1"), calls
@@ -152,7 +152,7 @@ async def test_an_unexpected_failure_releases_the_key_for_a_retry(
 
 
 async def test_a_request_cut_short_by_shutdown_frees_its_key(
-    service: SessionService, tokens: TokenService, store: Store
+    services: Services, tokens: TokenService, store: Store
 ) -> None:
     calls: list[int] = []
 
@@ -164,7 +164,7 @@ async def test_a_request_cut_short_by_shutdown_frees_its_key(
 
     route = Route("POST", "/cut", "cut", "Cut", "test", handler, {"type": "object"}, body=Empty)
     http = HttpServer("127.0.0.1", 0)
-    http.app.add_subapp("/api/v1", api_app(service, routes=[route]))
+    http.app.add_subapp("/api/v1", api_app(services, routes=[route]))
     await http.start()
     try:
         async with aiohttp.ClientSession() as session:

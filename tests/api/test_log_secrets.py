@@ -9,8 +9,8 @@ import aiohttp
 
 from bot.api import mount_api
 from bot.http import HttpServer
-from core.service import SessionService
 from core.tokens import TokenService
+from core.wiring import Services
 from tests.bot.logcapture import debug_logs, leaked
 from tests.conftest import WS
 
@@ -20,12 +20,12 @@ MARKER = "api-body-marker"
 
 
 async def test_api_flow_and_refused_requests_log_no_secret_or_body(
-    service: SessionService, tokens: TokenService
+    services: Services, tokens: TokenService
 ) -> None:
     with debug_logs() as logs:
         _, secret = await tokens.create(WS, name="agent", user_id="agent", admin=True)
         http = HttpServer("127.0.0.1", 0)
-        mount_api(http.app, service)
+        mount_api(http.app, services)
         await http.start()
         base = f"http://127.0.0.1:{http.port}/api/v1"
         auth = {"Authorization": f"Bearer {secret}"}

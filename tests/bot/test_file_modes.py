@@ -19,9 +19,9 @@ from core.clock import ManualClock
 from core.files import write_private
 from core.jobs import cleanup
 from core.models import ChatRef
-from core.service import SessionService
 from core.store.sqlite import backup
 from core.store.sqlite.store import SqliteStore
+from core.wiring import Services, build_services
 from tests.conftest import actor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,10 +51,10 @@ def assert_private(*files: Path, folders: tuple[Path, ...] = ()) -> None:
         assert mode(folder) == 0o700, f"{folder.name}/ is {oct(mode(folder))}"
 
 
-async def _archived_session(service: SessionService, title: str) -> None:
-    session = await service.start(OWNER, CHAT, title)
-    await service.cancel(OWNER, str(session.ref), reason="done")
-    await service.archive(OWNER, str(session.ref))
+async def _archived_session(services: Services, title: str) -> None:
+    session = await services.sessions.start(OWNER, CHAT, title)
+    await services.sessions.cancel(OWNER, str(session.ref), reason="done")
+    await services.sessions.archive(OWNER, str(session.ref))
 
 
 async def test_database_wal_shm_and_lock_files_are_private(tmp_path: Path, umask: int) -> None:
@@ -62,7 +62,7 @@ async def test_database_wal_shm_and_lock_files_are_private(tmp_path: Path, umask
     store = SqliteStore(f"sqlite:///{db}")
     await store.open()
     try:
-        await SessionService(store).start(OWNER, CHAT, "writes to the WAL")
+        await build_services(store).sessions.start(OWNER, CHAT, "writes to the WAL")
         wal, shm = Path(f"{db}-wal"), Path(f"{db}-shm")
         lock, migrate_lock = Path(f"{db}.lock"), Path(f"{db}.migrate.lock")
         assert_private(db, wal, shm, lock, migrate_lock, folders=(db.parent, db.parent.parent))
@@ -75,8 +75,8 @@ async def test_backup_and_cleanup_archive_are_private(tmp_path: Path, umask: int
     store = SqliteStore(f"sqlite:///{tmp_path / 'sessions.db'}")
     await store.open()
     try:
-        service = SessionService(store, clock=clock)
-        await _archived_session(service, "old")
+        services = build_services(store, clock=clock)
+        await _archived_session(services, "old")
         target = tmp_path / "backups" / "daily" / "sessions.db"
         await backup.backup_database(store.path, str(target))
         assert_private(target, folders=(target.parent, target.parent.parent))
@@ -84,7 +84,7 @@ async def test_backup_and_cleanup_archive_are_private(tmp_path: Path, umask: int
 
         clock.advance(timedelta(days=400))
         archive = tmp_path / "archive"
-        report = await cleanup.run(service, clock.now(), archive_dir=archive)
+        report = await cleanup.run(services, clock.now(), archive_dir=archive)
         assert report is not None and report.deleted == 1
         (workspace_folder,) = archive.iterdir()
         (file,) = workspace_folder.iterdir()
@@ -99,7 +99,7 @@ async def test_export_output_is_private(tmp_path: Path, umask: int) -> None:
     store = SqliteStore(f"sqlite:///{db}")
     await store.open()
     try:
-        await SessionService(store).start(OWNER, CHAT, "to export")
+        await build_services(store).sessions.start(OWNER, CHAT, "to export")
     finally:
         await store.close()
     output = tmp_path / "exports" / "one.json"

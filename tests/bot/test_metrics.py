@@ -170,7 +170,7 @@ async def test_job_runs_durations_errors_and_lag_are_counted(
 ) -> None:
     recorder = _Recorder(running.metrics)
     scheduler = JobScheduler(
-        running.core.service,
+        running.core.services,
         clock=running.clock,
         sweep_every=timedelta(minutes=1),
         archive_dir=tmp_path / "archive",
@@ -199,7 +199,7 @@ async def test_readyz_is_503_with_the_reason_when_the_scheduler_stops(
     running: Running, tmp_path: Path
 ) -> None:
     scheduler = JobScheduler(
-        running.core.service,
+        running.core.services,
         clock=running.clock,
         sweep_every=timedelta(minutes=1),
         archive_dir=tmp_path / "archive",
@@ -249,7 +249,7 @@ async def test_http_requests_are_counted_by_route_template_and_status(running: R
 async def test_unreadable_stored_json_is_counted_by_table(running: Running) -> None:
     alice = actor("alice")
     await running.core.runner.run(alice, CHAT, 'start "Damaged"')
-    store = running.core.service.store
+    store = running.core.services.store
     await execute(store, "UPDATE sessions SET metadata = ?", '{"k":' * 1000 + "1" + "}" * 1000)
     _, before = await running.scrape()
     listed = await running.core.runner.run(alice, CHAT, "list")

@@ -61,7 +61,7 @@ def _titles(db: Path) -> list[str]:
 
 
 class _Writer:
-    """The crash-test writer child (16 tasks writing through SessionService), its acks read
+    """The crash-test writer child (16 tasks writing through Services), its acks read
     continuously on a thread so it never blocks on a full pipe."""
 
     def __init__(self, url: str) -> None:

@@ -24,9 +24,10 @@ from aiohttp import ClientSession, ClientTimeout
 from core.clock import ManualClock
 from core.jobs import summaries
 from core.models import Actor, ChatRef, Role, Source
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.factory import open_store
 from core.store.store import Store
+from core.wiring import build_services
 from tests.adapters.slack.harness import BOT_TOKEN, WORKSPACE, plan_button
 from tests.conftest import count
 from tests.fakes.slack_api import FakeSlackApi, Message
@@ -122,14 +123,14 @@ async def test_three_replicas_deliver_every_notification_and_summary_once(
     store = open_store(db_url)
     await store.open()
     try:
-        service = SessionService(store, clock=clock, config=ServiceConfig())
+        services = build_services(store, clock=clock, config=ServiceConfig())
         for n in range(1000):  # all idle past their deadline: the replicas abandon them
             chat = ChatRef("slack", WORKSPACE, CHANNELS[n % len(CHANNELS)])
-            await service.start(_slack(f"U{n % 37:04d}"), chat, f"job {n}")
+            await services.sessions.start(_slack(f"U{n % 37:04d}"), chat, f"job {n}")
         slot = now - timedelta(minutes=10)
         for channel in CHANNELS:  # a summary slot ten minutes ago: caught up at start
             await summaries.subscribe(
-                service, _slack("UADMIN", admin=True), channel, f"daily {slot:%H:%M}", "UTC"
+                services, _slack("UADMIN", admin=True), channel, f"daily {slot:%H:%M}", "UTC"
             )
 
         async def delivered() -> bool:
@@ -161,13 +162,15 @@ async def test_fifty_concurrent_clicks_on_two_replicas_decide_once(
     store = open_store(db_url)
     await store.open()
     try:
-        service = SessionService(store, clock=clock, config=ServiceConfig())
+        services = build_services(store, clock=clock, config=ServiceConfig())
         owner = _slack("UOWNER")
-        session = await service.start(owner, ChatRef("slack", WORKSPACE, CHANNELS[0]), "deploy")
+        session = await services.sessions.start(
+            owner, ChatRef("slack", WORKSPACE, CHANNELS[0]), "deploy"
+        )
         deciders = [f"UAPPROVER{n:02d}" for n in range(50)]
         for user in deciders:
-            await service.share(owner, session.id, user, role=Role.APPROVER)
-        await service.submit_plan(owner, session.id, ["migrate", "flip"])
+            await services.members.share(owner, session.id, user, role=Role.APPROVER)
+        await services.plans.submit(owner, session.id, ["migrate", "flip"])
 
         async with (
             replicas(db_url, fake, tmp_path, 2) as running,

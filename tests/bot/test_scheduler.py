@@ -13,8 +13,8 @@ from core.clock import ManualClock
 from core.jobs import schedules
 from core.records.jobs import Subscription
 from core.runner import CommandRunner
-from core.service import SessionService
 from core.store.sqlite.store import SqliteStore
+from core.wiring import Services
 from tests.conftest import CHAT, WS, actor
 
 
@@ -26,9 +26,9 @@ def test_cron_trigger_fires_nine_new_york_at_14_utc_in_winter_13_in_summer() -> 
     assert summer.astimezone(UTC) == datetime(2026, 7, 15, 13, tzinfo=UTC)
 
 
-def _scheduler(service: SessionService, clock: ManualClock, tmp_path: Path) -> JobScheduler:
+def _scheduler(services: Services, clock: ManualClock, tmp_path: Path) -> JobScheduler:
     return JobScheduler(
-        service,
+        services,
         clock=clock,
         sweep_every=timedelta(seconds=60),
         archive_dir=tmp_path / "archive",
@@ -37,12 +37,12 @@ def _scheduler(service: SessionService, clock: ManualClock, tmp_path: Path) -> J
 
 
 async def test_jobs_are_scheduled_and_summary_jobs_follow_subscriptions(
-    service: SessionService, store: SqliteStore, clock: ManualClock, tmp_path: Path
+    services: Services, store: SqliteStore, clock: ManualClock, tmp_path: Path
 ) -> None:
     await store.subscriptions.put(
         Subscription(WS, "general", "weekdays 17:30", "Europe/Paris", "root", clock.now())
     )
-    scheduler = _scheduler(service, clock, tmp_path)
+    scheduler = _scheduler(services, clock, tmp_path)
     await scheduler.start()
     try:
         assert scheduler.running
@@ -64,14 +64,14 @@ async def test_jobs_are_scheduled_and_summary_jobs_follow_subscriptions(
 
 async def test_sweep_job_abandons_and_stats_show_each_jobs_last_run_and_lag(
     runner: CommandRunner,
-    service: SessionService,
+    services: Services,
     store: SqliteStore,
     clock: ManualClock,
     tmp_path: Path,
 ) -> None:
-    session = await service.start(actor("owner"), CHAT, "left alone")
+    session = await services.sessions.start(actor("owner"), CHAT, "left alone")
     clock.advance(timedelta(days=1, seconds=15))
-    scheduler = _scheduler(service, clock, tmp_path)
+    scheduler = _scheduler(services, clock, tmp_path)
     report = await scheduler.sweep_now()
     assert report is not None and report.abandoned == 1
     assert await scheduler.sweep_now() is None, "the same minute's slot runs once"
@@ -86,7 +86,7 @@ async def test_sweep_job_abandons_and_stats_show_each_jobs_last_run_and_lag(
 
 
 async def test_stop_cancels_a_job_run_still_going_after_its_grace(
-    service: SessionService,
+    services: Services,
     clock: ManualClock,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -102,7 +102,7 @@ async def test_stop_cancels_a_job_run_still_going_after_its_grace(
             cancelled.set()
             raise
 
-    scheduler = _scheduler(service, clock, tmp_path)
+    scheduler = _scheduler(services, clock, tmp_path)
     await scheduler.start()
     try:
         scheduler.scheduler.add_job(scheduler._guard("hangs", hangs), id="hangs")

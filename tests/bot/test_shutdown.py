@@ -24,8 +24,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.clock import SystemClock
 from core.models import Actor, ChatRef, Source
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.factory import open_store
+from core.wiring import build_services
 from tests.adapters.slack.harness import BOT_TOKEN, WORKSPACE
 from tests.bot.test_serve import _free_port
 from tests.fakes.discord_api import FakeDiscord
@@ -263,8 +264,8 @@ async def _one_notice(db: Path, actor: Actor, chat: ChatRef) -> None:
     store = open_store(f"sqlite:///{db}")
     await store.open()
     try:
-        service = SessionService(store, clock=SystemClock(), config=ServiceConfig())
-        await service.start(actor, chat, "deploy")
+        services = build_services(store, clock=SystemClock(), config=ServiceConfig())
+        await services.sessions.start(actor, chat, "deploy")
     finally:
         await store.close()
 

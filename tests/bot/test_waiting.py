@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from core.models import ChatRef
-from core.service import SessionService
 from core.store.sqlite.store import SqliteStore
+from core.wiring import build_services
 from tests.bot.test_serve import _free_port, _get, _wait_ready
 from tests.conftest import actor
 
@@ -52,7 +52,7 @@ async def _slack_notices(db: Path) -> int:
     await store.open()
     try:
         owner = actor("owner", SLACK)
-        await SessionService(store).start(owner, ChatRef("slack", SLACK, "C1"), "waits")
+        await build_services(store).sessions.start(owner, ChatRef("slack", SLACK, "C1"), "waits")
         return (await store.outbox.pending_by_workspace())[SLACK]
     finally:
         await store.close()

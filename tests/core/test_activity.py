@@ -8,11 +8,11 @@ import pytest
 
 from core.activity import coalescing_window
 from core.clock import ManualClock
-from core.history.messages import history_for
 from core.jobs import sweep
 from core.models import EventType, Session, Status, WorkspaceSettings
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.store import Store
+from core.wiring import Services, build_services
 from tests.conftest import CHAT, actor
 
 OWNER = actor("owner")
@@ -28,16 +28,16 @@ def test_the_window_is_a_tenth_of_abandon_after_at_most() -> None:
     assert coalescing_window(thirty, timedelta(minutes=2)) == 12 * SECOND
 
 
-async def _note(service: SessionService, session: Session, n: int) -> None:
-    await history_for(service).append(OWNER, str(session.ref), f"note {n}")
+async def _note(services: Services, session: Session, n: int) -> None:
+    await services.history.append(OWNER, str(session.ref), f"note {n}")
 
 
-async def _record(service: SessionService, session: Session, n: int) -> None:
-    await service.record_event(OWNER, str(session.ref), EventType.TOOL_CALL, {"n": n})
+async def _record(services: Services, session: Session, n: int) -> None:
+    await services.progress.record_event(OWNER, str(session.ref), EventType.TOOL_CALL, {"n": n})
 
 
-async def _heartbeat(service: SessionService, session: Session, n: int) -> None:
-    await service.heartbeat(OWNER, str(session.ref))
+async def _heartbeat(services: Services, session: Session, n: int) -> None:
+    await services.progress.heartbeat(OWNER, str(session.ref))
 
 
 async def _titles(store: Store, session: Session) -> list[str]:
@@ -48,13 +48,13 @@ async def _titles(store: Store, session: Session) -> list[str]:
 async def test_a_session_noted_every_few_seconds_is_not_abandoned(
     store: Store, clock: ManualClock, activity: object
 ) -> None:
-    service = SessionService(store, clock=clock, config=ServiceConfig(defaults=SHORT))
-    busy = await service.start(OWNER, CHAT, "busy")
-    idle = await service.start(OWNER, CHAT, "idle")
+    services = build_services(store, clock=clock, config=ServiceConfig(defaults=SHORT))
+    busy = await services.sessions.start(OWNER, CHAT, "busy")
+    idle = await services.sessions.start(OWNER, CHAT, "idle")
     for n in range(8):  # 12 s of work, three times abandon_after
         clock.advance(timedelta(milliseconds=1500))
-        await activity(service, busy, n)  # type: ignore[operator]
-        await sweep.sweep_due(service, clock.now())
+        await activity(services, busy, n)  # type: ignore[operator]
+        await sweep.sweep_due(services, clock.now())
     assert (await store.sessions.by_id(busy.id)).status is Status.ACTIVE  # type: ignore[union-attr]
     assert not [t for t in await _titles(store, busy) if "abandon" in t]
     assert (await store.sessions.by_id(idle.id)).status is Status.ABANDONED  # type: ignore[union-attr]
@@ -65,13 +65,13 @@ async def test_a_session_noted_every_few_seconds_is_not_abandoned(
 async def test_activity_is_still_coalesced_with_a_long_abandon_after(
     store: Store, clock: ManualClock
 ) -> None:
-    service = SessionService(store, clock=clock)  # abandon_after 24 h: a 30 s window
-    session = await service.start(OWNER, CHAT, "chatty")
+    services = build_services(store, clock=clock)  # abandon_after 24 h: a 30 s window
+    session = await services.sessions.start(OWNER, CHAT, "chatty")
     clock.advance(timedelta(minutes=1))
-    await _note(service, session, 1)
+    await _note(services, session, 1)
     first = await store.sessions.by_id(session.id)
     clock.advance(10 * SECOND)
-    await _note(service, session, 2)
+    await _note(services, session, 2)
     second = await store.sessions.by_id(session.id)
     assert first is not None and second is not None
     assert second.last_activity_at == first.last_activity_at, "one write per 30 s"

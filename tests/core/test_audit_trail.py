@@ -11,37 +11,36 @@ from core import cards
 from core.clock import ManualClock
 from core.errors import Conflict
 from core.history import export
-from core.history.messages import HistoryService
 from core.jobs import summaries
 from core.models import Decision, ModAction, OutboxKind, PlanStatus, Role, Session
-from core.service import SessionService
 from core.store.store import Store
+from core.wiring import Services
 from tests.conftest import CHAT, actor, fetchall
 
 OLGA, BOB, AMY = actor("olga"), actor("bob"), actor("amy")
 
 
-async def _rejected_then_superseded(service: SessionService, clock: ManualClock) -> Session:
+async def _rejected_then_superseded(services: Services, clock: ManualClock) -> Session:
     """olga's plan v1, rejected by bob at 09:00:07; olga posts v2 at 09:01."""
-    s = await service.start(OLGA, CHAT, "Deploy")
-    await service.share(OLGA, s.id, "bob", role=Role.APPROVER)
-    await service.submit_plan(OLGA, s.id, ["Back up", "Migrate"])
+    s = await services.sessions.start(OLGA, CHAT, "Deploy")
+    await services.members.share(OLGA, s.id, "bob", role=Role.APPROVER)
+    await services.plans.submit(OLGA, s.id, ["Back up", "Migrate"])
     clock.advance(7)
-    await service.decide(BOB, Decision.REJECT, ref=s.id, reason="too risky")
+    await services.plans.decide(BOB, Decision.REJECT, ref=s.id, reason="too risky")
     clock.advance(53)
-    await service.submit_plan(OLGA, s.id, ["Back up", "Migrate", "Verify"])
+    await services.plans.submit(OLGA, s.id, ["Back up", "Migrate", "Verify"])
     return s
 
 
-async def _markdown(service: SessionService, session: Session) -> str:
-    history = HistoryService(service)
+async def _markdown(services: Services, session: Session) -> str:
+    history = services.history
     return "".join([c async for c in export.markdown_chunks(history, OLGA, session.id)])
 
 
 async def test_supersession_is_credited_to_the_next_submitter_and_the_decision_is_kept(
-    service: SessionService, clock: ManualClock, store: Store
+    services: Services, clock: ManualClock, store: Store
 ):
-    s = await _rejected_then_superseded(service, clock)
+    s = await _rejected_then_superseded(services, clock)
     old, new = await store.plans.of_session(s.id)
     assert old.status is PlanStatus.SUPERSEDED and old.settled_as is PlanStatus.REJECTED
     assert (old.decided_by, old.decision_reason) == ("bob", "too risky")
@@ -58,7 +57,7 @@ async def test_supersession_is_credited_to_the_next_submitter_and_the_decision_i
     assert payload["blocks"][1:] == cards.decision_lines(old)
     # A late click hears who superseded it, not who decided it.
     with pytest.raises(Conflict) as late:
-        await service.decide(BOB, Decision.APPROVE, plan_id=old.id)
+        await services.plans.decide(BOB, Decision.APPROVE, plan_id=old.id)
     assert late.value.message == (
         "Plan v1 was already superseded by plan v2 by <@olga> at 2026-01-05 09:01 UTC."
     )
@@ -66,20 +65,20 @@ async def test_supersession_is_credited_to_the_next_submitter_and_the_decision_i
 
 
 async def test_show_and_both_exports_attribute_the_rejection_and_the_supersession(
-    service: SessionService, clock: ManualClock
+    services: Services, clock: ManualClock
 ):
-    s = await service.start(OLGA, CHAT, "Deploy")
-    await service.share(OLGA, s.id, "bob", role=Role.APPROVER)
-    await service.submit_plan(OLGA, s.id, ["Back up"])
+    s = await services.sessions.start(OLGA, CHAT, "Deploy")
+    await services.members.share(OLGA, s.id, "bob", role=Role.APPROVER)
+    await services.plans.submit(OLGA, s.id, ["Back up"])
     clock.advance(7)
-    await service.decide(BOB, Decision.REJECT, ref=s.id, reason="too risky")
-    detail = await service.show(OLGA, s.id)
+    await services.plans.decide(BOB, Decision.REJECT, ref=s.id, reason="too risky")
+    detail = await services.sessions.show(OLGA, s.id)
     shown = cards.session_card(detail.session, detail.members, detail.plan, now=clock.now())
     assert shown.blocks[1:] == ["Rejected by <@bob> at 2026-01-05 09:00 UTC — too risky"]
 
     clock.advance(53)
-    await service.submit_plan(OLGA, s.id, ["Back up", "Verify"])
-    text = await _markdown(service, s)
+    await services.plans.submit(OLGA, s.id, ["Back up", "Verify"])
+    text = await _markdown(services, s)
     plan_v1 = text[text.index("## Plan v1") : text.index("## Plan v2")]
     assert plan_v1.splitlines() == [
         "## Plan v1 (superseded)",
@@ -92,7 +91,7 @@ async def test_show_and_both_exports_attribute_the_rejection_and_the_supersessio
     ]
     assert "superseded by @bob" not in text and text.count("too risky") == 1
 
-    history = HistoryService(service)
+    history = services.history
     data = json.loads("".join([c async for c in export.json_chunks(history, OLGA, s.id)]))
     v1 = data["plans"][0]
     assert (v1["status"], v1["decided_by"], v1["decision_reason"]) == (
@@ -103,17 +102,17 @@ async def test_show_and_both_exports_attribute_the_rejection_and_the_supersessio
 
 
 async def test_each_decision_is_one_line_of_the_markdown_export(
-    service: SessionService, clock: ManualClock
+    services: Services, clock: ManualClock
 ):
-    s = await service.start(OLGA, CHAT, "Deploy")
+    s = await services.sessions.start(OLGA, CHAT, "Deploy")
     for who in ("bob", "amy"):
-        await service.share(OLGA, s.id, who, role=Role.APPROVER)
-    await service.submit_plan(OLGA, s.id, ["Back up"], need=2)
+        await services.members.share(OLGA, s.id, who, role=Role.APPROVER)
+    await services.plans.submit(OLGA, s.id, ["Back up"], need=2)
     clock.advance(60)
-    await service.decide(BOB, Decision.APPROVE, ref=s.id)
+    await services.plans.decide(BOB, Decision.APPROVE, ref=s.id)
     clock.advance(60)
-    await service.decide(AMY, Decision.APPROVE, ref=s.id)
-    text = await _markdown(service, s)
+    await services.plans.decide(AMY, Decision.APPROVE, ref=s.id)
+    text = await _markdown(services, s)
     decisions = [line for line in text.splitlines() if "approve" in line and " by @" in line]
     assert "## Plan v1 (approved)" in text
     assert decisions == [
@@ -123,14 +122,16 @@ async def test_each_decision_is_one_line_of_the_markdown_export(
 
 
 async def test_item_comments_show_everywhere_and_item_changes_update_the_plan_message(
-    service: SessionService, clock: ManualClock, store: Store
+    services: Services, clock: ManualClock, store: Store
 ):
-    s = await service.start(OLGA, CHAT, "Deploy")
-    await service.submit_plan(OLGA, s.id, ["Back up", "Migrate"])
-    await service.decide(OLGA, Decision.APPROVE, ref=s.id)
+    s = await services.sessions.start(OLGA, CHAT, "Deploy")
+    await services.plans.submit(OLGA, s.id, ["Back up", "Migrate"])
+    await services.plans.decide(OLGA, Decision.APPROVE, ref=s.id)
     clock.advance(60)
-    done = await service.modify(OLGA, s.id, 1, ModAction.STATUS_CHANGE, "done")
-    await service.modify(OLGA, s.id, 2, ModAction.COMMENT, "slow on replica")
+    done = (
+        await services.plans.modify(OLGA, s.id, 1, ModAction.STATUS_CHANGE, "done")
+    ).modification
+    await services.plans.modify(OLGA, s.id, 2, ModAction.COMMENT, "slow on replica")
     comment = "    💬 <@olga> at 2026-01-05 09:01 UTC: slow on replica"
 
     updates = await fetchall(
@@ -143,38 +144,38 @@ async def test_item_comments_show_everywhere_and_item_changes_update_the_plan_me
     view = json.loads(payload) if isinstance(payload, str) else payload
     assert view["blocks"][0] == "1. [done] Back up\n2. [todo] Migrate"
 
-    detail = await service.show(OLGA, s.id)
+    detail = await services.sessions.show(OLGA, s.id)
     shown = cards.session_card(detail.session, detail.members, detail.plan, now=clock.now())
     assert shown.blocks[0].splitlines()[1:] == ["1. [done] Back up", "2. [todo] Migrate", comment]
     assert detail.plan is not None
     assert cards.plan_message(detail.session, detail.plan).blocks[0].splitlines()[2] == comment
 
-    text = await _markdown(service, s)
+    text = await _markdown(services, s)
     assert "2. [todo] Migrate\n    - comment by @olga at 2026-01-05 09:01 UTC: slow on replica" in (
         text
     )
 
 
 async def test_stats_and_the_channel_summary_report_one_approval_latency(
-    service: SessionService, clock: ManualClock
+    services: Services, clock: ManualClock
 ):
     """Latency is submission to a person's decision: 7 s (rejected, then superseded) and 35 s
     (approved); the expired plan and the pending-then-superseded one have none."""
-    s = await _rejected_then_superseded(service, clock)  # v1: 7 s, v2 pending
-    (_, v2) = await service.store.plans.of_session(s.id)
+    s = await _rejected_then_superseded(services, clock)  # v1: 7 s, v2 pending
+    (_, v2) = await services.store.plans.of_session(s.id)
     clock.advance(600)
-    await service.expire_plan(v2.id)  # no person decided: no latency
+    await services.plans.expire(v2.id)  # no person decided: no latency
     clock.advance(60)
-    v3 = await service.rerequest(OLGA, v2.id)
+    v3 = (await services.plans.rerequest(OLGA, v2.id)).plan
     clock.advance(35)
-    await service.decide(BOB, Decision.APPROVE, plan_id=v3.id)
-    other = await service.start(OLGA, CHAT, "Rollback")
-    await service.submit_plan(OLGA, other.id, ["Undo"])
-    await service.submit_plan(OLGA, other.id, ["Undo", "Check"])  # v1 superseded undecided
+    await services.plans.decide(BOB, Decision.APPROVE, plan_id=v3.id)
+    other = await services.sessions.start(OLGA, CHAT, "Rollback")
+    await services.plans.submit(OLGA, other.id, ["Undo"])
+    await services.plans.submit(OLGA, other.id, ["Undo", "Check"])  # v1 superseded undecided
 
-    stats = await service.stats(OLGA, days=1)
+    stats = await services.workspace.stats(OLGA, days=1)
     clock.advance(60)  # a minute later, as the issue saw it
-    summary = await summaries.now_view(service, actor("root", admin=True), CHAT.channel_id)
+    summary = await summaries.now_view(services, actor("root", admin=True), CHAT.channel_id)
     assert stats.median_approval_latency == timedelta(seconds=21)
     assert {f.label: f.value for f in cards.stats_view(stats).fields}[
         "Median approval latency"

@@ -6,29 +6,29 @@ from datetime import timedelta
 
 from core.clock import ManualClock
 from core.records.jobs import WebhookSubscription
-from core.service import SessionService
 from core.store import ops
 from core.store.store import Store
+from core.wiring import Services
 
 WS = "console:caches"
 
 
 async def test_a_setting_written_behind_the_service_is_seen_once_the_clock_passes_the_cache(
-    store: Store, service: SessionService, clock: ManualClock
+    store: Store, services: Services, clock: ManualClock
 ) -> None:
-    assert (await service.settings(WS)).timezone == "UTC"
+    assert (await services.settings.get(WS)).timezone == "UTC"
     await store.apply([ops.PutSettings(WS, {"timezone": "Europe/Kyiv"})])  # another replica
-    assert (await service.settings(WS)).timezone == "UTC", "still cached"
+    assert (await services.settings.get(WS)).timezone == "UTC", "still cached"
     clock.advance(timedelta(seconds=4.9))
-    assert (await service.settings(WS)).timezone == "UTC"
+    assert (await services.settings.get(WS)).timezone == "UTC"
     clock.advance(timedelta(seconds=0.2))
-    assert (await service.settings(WS)).timezone == "Europe/Kyiv"
+    assert (await services.settings.get(WS)).timezone == "Europe/Kyiv"
 
 
 async def test_a_webhook_added_behind_the_router_is_seen_once_the_clock_passes_the_cache(
-    store: Store, service: SessionService, clock: ManualClock
+    store: Store, services: Services, clock: ManualClock
 ) -> None:
-    router = service.webhooks
+    router = services.webhooks
     assert await router.subscriptions(WS) == []
     hook = WebhookSubscription(
         "wh1", WS, "https://hooks.example.com/x", "s3cret", ("session.created",), "olga",

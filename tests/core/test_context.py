@@ -13,21 +13,22 @@ from core.history import context
 from core.history.messages import HistoryConfig, HistoryService
 from core.history.resume import resume_view
 from core.models import EventType, Role, Session
-from core.service import SessionService
+from core.services.config import ServiceConfig
+from core.wiring import Services, build_services
 from tests.conftest import CHAT, actor
 
 OWNER = actor("olga")
 
 
 @pytest.fixture
-def history(service: SessionService) -> HistoryService:
-    return HistoryService(service)
+def history(services: Services) -> HistoryService:
+    return services.history
 
 
 @pytest.fixture
-async def session(service: SessionService) -> Session:
-    started = await service.start(OWNER, CHAT, "Migrate billing")
-    await service.share(OWNER, str(started.ref), "vera", role=Role.VIEWER)
+async def session(services: Services) -> Session:
+    started = await services.sessions.start(OWNER, CHAT, "Migrate billing")
+    await services.members.share(OWNER, str(started.ref), "vera", role=Role.VIEWER)
     return started
 
 
@@ -104,13 +105,13 @@ async def test_keys_with_a_ttl_vanish_on_read_once_expired(
 
 
 async def test_maintenance_purges_expired_keys(
-    history: HistoryService, session: Session, clock: ManualClock
+    services: Services, history: HistoryService, session: Session, clock: ManualClock
 ):
     await context.update(history, OWNER, session.id, {"a": 1, "b": 2}, ttl=timedelta(minutes=5))
     await context.update(history, OWNER, session.id, {"c": 3})
     before = await history.store.sessions.by_id(session.id)
     clock.advance(timedelta(minutes=6))
-    assert await context.purge_context(history.service, clock.now()) == 2
+    assert await context.purge_context(services, clock.now()) == 2
     after = await history.store.sessions.by_id(session.id)
     assert after is not None and before is not None
     assert after.context == {"c": 3} and after.version == before.version + 1
@@ -124,7 +125,8 @@ async def test_the_size_limit_is_a_clear_error_and_changes_nothing(
     with pytest.raises(LimitExceeded, match=r"over the limit of 262,144 bytes"):
         await context.update(history, OWNER, session.id, {"big": "y" * (256 * 1024)})
     assert (await context.read(history, OWNER, session.id)).context == {"small": "x"}
-    tight = HistoryService(history.service, config=HistoryConfig(max_context_bytes=20))
+    limits = ServiceConfig(history=HistoryConfig(max_context_bytes=20))
+    tight = build_services(history.store, clock=history.clock, config=limits).history
     with pytest.raises(LimitExceeded, match="The context"):
         await context.update(tight, OWNER, session.id, {"more": "0123456789"})
 
@@ -138,28 +140,28 @@ async def test_concurrent_updates_all_land(history: HistoryService, session: Ses
 
 
 async def test_reading_is_for_members_writing_for_owner_editor_admin(
-    history: HistoryService, service: SessionService, session: Session
+    history: HistoryService, services: Services, session: Session
 ):
     await context.update(history, actor("root"), session.id, {"by": "admin"})
     for reader in ("vera", "mallory"):
         assert (await context.read(history, actor(reader), session.id)).context == {"by": "admin"}
         with pytest.raises(Forbidden):
             await context.update(history, actor(reader), session.id, {"by": reader})
-    await service.complete(OWNER, session.id)
-    await service.archive(OWNER, session.id)
+    await services.sessions.complete(OWNER, session.id)
+    await services.sessions.archive(OWNER, session.id)
     with pytest.raises(InvalidTransition, match="change the context"):
         await context.update(history, OWNER, session.id, {"late": 1})
 
 
 async def test_bundle_holds_session_context_plan_10_events_20_messages(
-    history: HistoryService, service: SessionService, session: Session
+    history: HistoryService, services: Services, session: Session
 ):
-    await service.submit_plan(OWNER, session.id, ["Dump", "Restore"])
+    await services.plans.submit(OWNER, session.id, ["Dump", "Restore"])
     await context.update(history, OWNER, session.id, {"region": "eu"})
     for i in range(25):
         await history.append(OWNER, session.id, f"line {i}")
     for _ in range(12):
-        await service.record_event(OWNER, session.id, EventType.TOOL_CALL, {"tool": "sh"})
+        await services.progress.record_event(OWNER, session.id, EventType.TOOL_CALL, {"tool": "sh"})
     bundle = await context.bundle(history, actor("mallory"), session.id)
     assert bundle.session.id == session.id and bundle.context == {"region": "eu"}
     assert bundle.plan is not None and [i.title for i in bundle.plan.items] == ["Dump", "Restore"]
@@ -168,13 +170,13 @@ async def test_bundle_holds_session_context_plan_10_events_20_messages(
 
 
 async def test_resume_view_shows_the_bundle(
-    history: HistoryService, service: SessionService, session: Session
+    history: HistoryService, services: Services, session: Session
 ):
     await context.update(history, OWNER, session.id, {"region": "eu"})
     await history.append(OWNER, session.id, "paused while <!channel> waits")
-    await service.pause(OWNER, session.id)
-    resumed = await service.resume(OWNER, session.id)
-    view = await resume_view(service, OWNER, resumed)
+    await services.sessions.pause(OWNER, session.id)
+    resumed = await services.sessions.resume(OWNER, session.id)
+    view = await resume_view(services, OWNER, resumed)
     text = view.plain_text()
     assert view.title == f"Session #{session.ref} Migrate billing resumed by <@olga>"
     assert '"region": "eu"' in text

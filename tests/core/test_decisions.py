@@ -6,33 +6,35 @@ import asyncio
 
 from core.errors import Conflict
 from core.models import Decision, EventType, OutboxKind, PlanStatus, Role
-from core.service import SessionService
 from core.store.sqlite.store import SqliteStore
+from core.wiring import Services
 from tests.conftest import CHAT, actor, count
 
 OWNER = actor("owner")
 
 
-async def _pending(service: SessionService, approvers: list[str], *, need: int = 1) -> str:
-    session = await service.start(OWNER, CHAT, "race")
+async def _pending(services: Services, approvers: list[str], *, need: int = 1) -> str:
+    session = await services.sessions.start(OWNER, CHAT, "race")
     for user in approvers:
-        await service.share(OWNER, str(session.ref), user, role=Role.APPROVER)
-    await service.submit_plan(OWNER, str(session.ref), ["one", "two"], need=need)
+        await services.members.share(OWNER, str(session.ref), user, role=Role.APPROVER)
+    await services.plans.submit(OWNER, str(session.ref), ["one", "two"], need=need)
     return session.id
 
 
 async def test_twenty_concurrent_decisions_make_exactly_one(
-    service: SessionService, store: SqliteStore
+    services: Services, store: SqliteStore
 ) -> None:
     users = [f"u{i}" for i in range(20)]
-    session_id = await _pending(service, users)
+    session_id = await _pending(services, users)
     plan = await store.plans.current(session_id)
     assert plan is not None
 
     async def click(i: int) -> object:
         decision = Decision.APPROVE if i % 2 else Decision.REJECT
         try:
-            return await service.decide(actor(users[i]), decision, plan_id=plan.id, reason="no")
+            return await services.plans.decide(
+                actor(users[i]), decision, plan_id=plan.id, reason="no"
+            )
         except Conflict as exc:
             return exc
 
@@ -62,32 +64,32 @@ async def test_twenty_concurrent_decisions_make_exactly_one(
     assert updates == 1 and notices == 1
 
 
-async def test_need_two_counts_distinct_people(service: SessionService, store: SqliteStore) -> None:
-    session_id = await _pending(service, ["amy", "bob"], need=2)
+async def test_need_two_counts_distinct_people(services: Services, store: SqliteStore) -> None:
+    session_id = await _pending(services, ["amy", "bob"], need=2)
     plan = await store.plans.current(session_id)
     assert plan is not None
-    first = await service.decide(actor("amy"), Decision.APPROVE, plan_id=plan.id)
+    first = await services.plans.decide(actor("amy"), Decision.APPROVE, plan_id=plan.id)
     assert not first.settled and first.approvals == 1
-    again = await service.decide(actor("amy"), Decision.APPROVE, plan_id=plan.id)
+    again = await services.plans.decide(actor("amy"), Decision.APPROVE, plan_id=plan.id)
     assert again.repeated and again.approvals == 1
     still = await store.plans.get(plan.id)
     assert still is not None and still.status is PlanStatus.PENDING
     assert len(still.approvals) == 1
-    second = await service.decide(actor("bob"), Decision.APPROVE, plan_id=plan.id)
+    second = await services.plans.decide(actor("bob"), Decision.APPROVE, plan_id=plan.id)
     assert second.settled and second.plan.status is PlanStatus.APPROVED
     session = await store.sessions.by_id(session_id)
     assert session is not None and session.status.value == "active"
 
 
 async def test_concurrent_approvals_of_a_need_two_plan_both_count(
-    service: SessionService, store: SqliteStore
+    services: Services, store: SqliteStore
 ) -> None:
-    session_id = await _pending(service, ["amy", "bob", "cat"], need=3)
+    session_id = await _pending(services, ["amy", "bob", "cat"], need=3)
     plan = await store.plans.current(session_id)
     assert plan is not None
     results = await asyncio.gather(
         *(
-            service.decide(actor(u), Decision.APPROVE, plan_id=plan.id)
+            services.plans.decide(actor(u), Decision.APPROVE, plan_id=plan.id)
             for u in ("amy", "bob", "cat")
         )
     )
@@ -98,21 +100,21 @@ async def test_concurrent_approvals_of_a_need_two_plan_both_count(
 
 
 async def test_new_plan_supersedes_and_needs_approval_again(
-    service: SessionService, store: SqliteStore
+    services: Services, store: SqliteStore
 ) -> None:
-    session_id = await _pending(service, ["amy", "bob"], need=2)
+    session_id = await _pending(services, ["amy", "bob"], need=2)
     first = await store.plans.current(session_id)
     assert first is not None
-    await service.decide(actor("amy"), Decision.APPROVE, plan_id=first.id)
-    second = await service.submit_plan(OWNER, session_id, ["one", "two", "three"], need=2)
+    await services.plans.decide(actor("amy"), Decision.APPROVE, plan_id=first.id)
+    second = (await services.plans.submit(OWNER, session_id, ["one", "two", "three"], need=2)).plan
     old = await store.plans.get(first.id)
     assert old is not None and old.status is PlanStatus.SUPERSEDED
     assert second.version == 2 and second.status is PlanStatus.PENDING
-    result = await service.decide(actor("bob"), Decision.APPROVE, plan_id=second.id)
+    result = await services.plans.decide(actor("bob"), Decision.APPROVE, plan_id=second.id)
     assert not result.settled and result.approvals == 1
     assert await count(store, "outbox", "dedupe_key = ?", f"superseded:{first.id}") == 1
     try:
-        await service.decide(actor("amy"), Decision.APPROVE, plan_id=first.id)
+        await services.plans.decide(actor("amy"), Decision.APPROVE, plan_id=first.id)
     except Conflict as exc:
         assert "superseded" in exc.message
     else:
@@ -120,15 +122,17 @@ async def test_new_plan_supersedes_and_needs_approval_again(
 
 
 async def test_modifications_change_items_without_new_approval(
-    service: SessionService, store: SqliteStore
+    services: Services, store: SqliteStore
 ) -> None:
     from core.models import ModAction
 
-    session_id = await _pending(service, [])
-    await service.decide(OWNER, Decision.APPROVE, ref=session_id)
-    await service.modify(OWNER, session_id, 1, ModAction.STATUS_CHANGE, "done")
-    await service.modify(OWNER, session_id, 2, ModAction.REASSIGN, "amy")
-    mod = await service.modify(OWNER, session_id, 2, ModAction.COMMENT, "halfway")
+    session_id = await _pending(services, [])
+    await services.plans.decide(OWNER, Decision.APPROVE, ref=session_id)
+    await services.plans.modify(OWNER, session_id, 1, ModAction.STATUS_CHANGE, "done")
+    await services.plans.modify(OWNER, session_id, 2, ModAction.REASSIGN, "amy")
+    mod = (
+        await services.plans.modify(OWNER, session_id, 2, ModAction.COMMENT, "halfway")
+    ).modification
     plan = await store.plans.current(session_id)
     assert plan is not None and plan.status is PlanStatus.APPROVED and plan.version == 1
     assert plan.items[0].status.value == "done"

@@ -16,8 +16,9 @@ from core.history.importer import import_json
 from core.history.messages import HistoryService
 from core.models import Decision, EventType, ModAction, Role, Session
 from core.records.search import Term
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.sqlite.store import SqliteStore
+from core.wiring import Services, build_services
 from tests.conftest import CHAT, OTHER_WS, WS, actor, count
 
 OWNER = actor("olga")
@@ -27,23 +28,23 @@ TABLES = ("sessions", "members", "plans", "plan_items", "messages", "message_rev
 
 
 @pytest.fixture
-def history(service: SessionService) -> HistoryService:
-    return HistoryService(service)
+def history(services: Services) -> HistoryService:
+    return services.history
 
 
 @pytest.fixture
-async def rich(history: HistoryService, service: SessionService) -> Session:
+async def rich(history: HistoryService, services: Services) -> Session:
     """A session with every kind of record: members, two plans, decisions, a modification,
     threaded / edited / deleted messages, TTL'd context and events."""
-    s = await service.start(OWNER, CHAT, "Deploy v2.3", mode="deploy")
-    await service.share(OWNER, s.id, "bob", role=Role.APPROVER)
-    await service.share(OWNER, s.id, "eddie", role=Role.EDITOR)
-    await service.submit_plan(OWNER, s.id, ["Back up", "Migrate"])
-    await service.decide(actor("bob"), Decision.REJECT, ref=s.id, reason="too early")
-    await service.submit_plan(OWNER, s.id, ["Back up", "Migrate", "Flip traffic"])
-    await service.decide(actor("bob"), Decision.APPROVE, ref=s.id)
-    await service.modify(OWNER, s.id, 1, ModAction.STATUS_CHANGE, "done")
-    await service.modify(OWNER, s.id, 2, ModAction.COMMENT, "slow on replica")
+    s = await services.sessions.start(OWNER, CHAT, "Deploy v2.3", mode="deploy")
+    await services.members.share(OWNER, s.id, "bob", role=Role.APPROVER)
+    await services.members.share(OWNER, s.id, "eddie", role=Role.EDITOR)
+    await services.plans.submit(OWNER, s.id, ["Back up", "Migrate"])
+    await services.plans.decide(actor("bob"), Decision.REJECT, ref=s.id, reason="too early")
+    await services.plans.submit(OWNER, s.id, ["Back up", "Migrate", "Flip traffic"])
+    await services.plans.decide(actor("bob"), Decision.APPROVE, ref=s.id)
+    await services.plans.modify(OWNER, s.id, 1, ModAction.STATUS_CHANGE, "done")
+    await services.plans.modify(OWNER, s.id, 2, ModAction.COMMENT, "slow on replica")
     first = await history.append(OWNER, s.id, "starting the backup")
     await history.append(actor("eddie"), s.id, "backup done", parent_id=first.id)
     await history.append(OWNER, s.id, "password is hunter2")
@@ -53,8 +54,8 @@ async def rich(history: HistoryService, service: SessionService) -> Session:
     await history.delete(OWNER, s.id, 3)
     await context.update(history, OWNER, s.id, {"env": "prod", "db": {"host": "a"}})
     await context.update(history, OWNER, s.id, {"lock": "x"}, ttl=timedelta(days=1))
-    await service.record_event(OWNER, s.id, EventType.TOOL_CALL, {"tool": "psql", "n": 1})
-    fresh = await service.store.sessions.by_id(s.id)
+    await services.progress.record_event(OWNER, s.id, EventType.TOOL_CALL, {"tool": "psql", "n": 1})
+    fresh = await services.store.sessions.by_id(s.id)
     assert fresh is not None
     return fresh
 
@@ -111,7 +112,7 @@ async def test_export_import_export_round_trip_is_equal_apart_from_ids(
     await fresh.open()
     try:
         config = ServiceConfig(admins=frozenset({"root"}))
-        elsewhere = HistoryService(SessionService(fresh, clock=history.clock, config=config))
+        elsewhere = build_services(fresh, clock=history.clock, config=config).history
         kept = await import_json(elsewhere, ADMIN_ELSEWHERE, first, workspace=OTHER_WS)
         assert not kept.new_ids and kept.session.id == rich.id and kept.session.ref == 1
         assert normalized(await exported(elsewhere, ADMIN_ELSEWHERE, "1")) == normalized(first)
@@ -168,7 +169,7 @@ async def test_a_file_the_database_refuses_rolls_back_completely(
     with pytest.raises(StoreError):
         await import_json(history, actor("root"), json.dumps(data))
     assert await counts(store) == before
-    next_start = await history.service.start(OWNER, CHAT, "After the failed import")
+    next_start = await history.sessions.start(OWNER, CHAT, "After the failed import")
     assert next_start.ref == 2, "the failed import did not use up a ref"
 
 
@@ -184,8 +185,8 @@ async def test_export_is_for_members_of_the_workspace_only(history: HistoryServi
         await exported(history, actor("olga", OTHER_WS), rich.id)
 
 
-async def test_large_exports_stream_in_pages(history: HistoryService, service: SessionService):
-    s = await service.start(OWNER, CHAT, "Chatty")
+async def test_large_exports_stream_in_pages(history: HistoryService, services: Services):
+    s = await services.sessions.start(OWNER, CHAT, "Chatty")
     await history.store.history.insert(
         [
             _message(s.id, seq, f"line {seq}")
@@ -239,8 +240,8 @@ async def test_markdown_is_a_readable_transcript_with_plan_and_decisions(
 
 
 async def test_export_record_is_the_cleanup_jobs_exporter(
-    history: HistoryService, service: SessionService, rich: Session
+    history: HistoryService, services: Services, rich: Session
 ):
-    record = await export.export_record(service, rich, service.clock.now())
+    record = await export.export_record(services, rich, services.clock.now())
     assert record["format_version"] == 1 and record["session"]["id"] == rich.id
     assert len(record["messages"]) == 4

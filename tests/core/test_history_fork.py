@@ -10,22 +10,22 @@ from core.history.fork import fork
 from core.history.messages import HistoryService
 from core.history.search import search
 from core.models import EventType, Role, Session, Status
-from core.service import SessionService
+from core.wiring import Services
 from tests.conftest import CHAT, actor, count
 
 OWNER = actor("olga")
 
 
 @pytest.fixture
-def history(service: SessionService) -> HistoryService:
-    return HistoryService(service)
+def history(services: Services) -> HistoryService:
+    return services.history
 
 
 @pytest.fixture
-async def parent(history: HistoryService, service: SessionService) -> Session:
-    s = await service.start(OWNER, CHAT, "Investigate latency", mode="incident")
-    await service.share(OWNER, s.id, "eddie", role=Role.EDITOR)
-    await service.share(OWNER, s.id, "vera", role=Role.VIEWER)
+async def parent(history: HistoryService, services: Services) -> Session:
+    s = await services.sessions.start(OWNER, CHAT, "Investigate latency", mode="incident")
+    await services.members.share(OWNER, s.id, "eddie", role=Role.EDITOR)
+    await services.members.share(OWNER, s.id, "vera", role=Role.VIEWER)
     root = await history.append(OWNER, s.id, "p99 is 900ms")
     await history.append(OWNER, s.id, "suspect the cache", parent_id=root.id)
     await history.edit(OWNER, s.id, 2, "suspect the redis cache")
@@ -33,13 +33,13 @@ async def parent(history: HistoryService, service: SessionService) -> Session:
     await history.append(OWNER, s.id, "it was the DNS")
     await history.append(OWNER, s.id, "fixed")
     await context.update(history, OWNER, s.id, {"service": "api"})
-    found = await service.store.sessions.by_id(s.id)
+    found = await services.store.sessions.by_id(s.id)
     assert found is not None
     return found
 
 
 async def test_fork_copies_history_up_to_a_message_and_leaves_the_parent_alone(
-    history: HistoryService, service: SessionService, parent: Session
+    history: HistoryService, services: Services, parent: Session
 ):
     store = history.store
     before_messages = await store.history.after(parent.id, after_seq=0, limit=100)
@@ -64,7 +64,7 @@ async def test_fork_copies_history_up_to_a_message_and_leaves_the_parent_alone(
     assert after is not None and after.version == parent.version
     assert await store.history.after(parent.id, after_seq=0, limit=100) == before_messages
     assert await count(store, "events", "session_id = ?", parent.id) == before_events  # type: ignore[arg-type]
-    detail = await service.show(OWNER, child.id)
+    detail = await services.sessions.show(OWNER, child.id)
     assert [s.id for s in detail.lineage] == [parent.id]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -12,22 +13,22 @@ from core.errors import Conflict, Forbidden, InvalidTransition, LimitExceeded, N
 from core.history.messages import HistoryConfig, HistoryService
 from core.models import EventType, Role, Session
 from core.records.history import MessageRole
-from core.service import SessionService
+from core.wiring import Services, build_services
 from tests.conftest import CHAT, OTHER_WS, actor, count
 
 OWNER = actor("olga")
 
 
 @pytest.fixture
-def history(service: SessionService) -> HistoryService:
-    return HistoryService(service)
+def history(services: Services) -> HistoryService:
+    return services.history
 
 
 @pytest.fixture
-async def session(service: SessionService) -> Session:
-    started = await service.start(OWNER, CHAT, "Incident 42")
-    await service.share(OWNER, str(started.ref), "eddie", role=Role.EDITOR)
-    await service.share(OWNER, str(started.ref), "vera", role=Role.VIEWER)
+async def session(services: Services) -> Session:
+    started = await services.sessions.start(OWNER, CHAT, "Incident 42")
+    await services.members.share(OWNER, str(started.ref), "eddie", role=Role.EDITOR)
+    await services.members.share(OWNER, str(started.ref), "vera", role=Role.VIEWER)
     return started
 
 
@@ -165,12 +166,13 @@ async def test_who_may_append_and_read(history: HistoryService, session: Session
         await history.append(actor("olga", OTHER_WS), session.id, "cross-workspace")
 
 
-async def test_size_limits_and_empty_text(service: SessionService, session: Session):
-    history = HistoryService(service)
+async def test_size_limits_and_empty_text(services: Services, session: Session):
+    history = services.history
     with pytest.raises(LimitExceeded, match="65,536 bytes"):
         await history.append(OWNER, session.id, "x" * (64 * 1024 + 1))
     await history.append(OWNER, session.id, "é" * (32 * 1024))  # 64 KiB of UTF-8 exactly
-    small = HistoryService(service, config=HistoryConfig(max_message_bytes=10))
+    limits = dataclasses.replace(services.config, history=HistoryConfig(max_message_bytes=10))
+    small = build_services(services.store, clock=services.clock, config=limits).history
     with pytest.raises(LimitExceeded):
         await small.append(OWNER, session.id, "eleven char")
     with pytest.raises(UsageError, match="empty"):
@@ -179,11 +181,11 @@ async def test_size_limits_and_empty_text(service: SessionService, session: Sess
 
 
 async def test_notes_on_an_archived_session_are_refused(
-    history: HistoryService, service: SessionService, session: Session
+    history: HistoryService, services: Services, session: Session
 ):
-    await service.complete(OWNER, session.id)
+    await services.sessions.complete(OWNER, session.id)
     await history.append(OWNER, session.id, "post-mortem note")  # ended sessions take notes
-    await service.archive(OWNER, session.id)
+    await services.sessions.archive(OWNER, session.id)
     with pytest.raises(InvalidTransition, match="archived"):
         await history.append(OWNER, session.id, "too late")
 
@@ -198,20 +200,20 @@ async def test_threads_follow_parent_ids(history: HistoryService, session: Sessi
     thread = await history.thread(OWNER, session.id, 1)
     assert [m.content for m in thread] == ["question", "answer", "follow-up"]
     assert thread[1].role is MessageRole.ASSISTANT and thread[2].metadata == {"k": 1}
-    other = await history.service.start(OWNER, CHAT, "Other")
+    other = await history.sessions.start(OWNER, CHAT, "Other")
     with pytest.raises(NotFound):
         await history.append(OWNER, other.id, "cross-session reply", parent_id=root.id)
 
 
 async def test_append_records_activity_coalesced(
-    history: HistoryService, service: SessionService, session: Session, clock: ManualClock
+    history: HistoryService, services: Services, session: Session, clock: ManualClock
 ):
     clock.advance(timedelta(minutes=10))
     await history.append(OWNER, session.id, "wake up")
-    touched = await service.store.sessions.by_id(session.id)
+    touched = await services.store.sessions.by_id(session.id)
     assert touched is not None and touched.last_activity_at == clock.now()
     assert touched.abandon_at == clock.now() + timedelta(hours=24)
     clock.advance(5)
     await history.append(OWNER, session.id, "again, soon after")
-    again = await service.store.sessions.by_id(session.id)
+    again = await services.store.sessions.by_id(session.id)
     assert again is not None and again.last_activity_at == touched.last_activity_at

@@ -12,22 +12,22 @@ from core.history.search import parse_query, search
 from core.models import ChatRef, Session
 from core.records.history import MATCH_END, MATCH_START
 from core.records.search import Term
-from core.service import SessionService
 from core.store.search import to_fts5
 from core.store.sqlite.store import SqliteStore
+from core.wiring import Services
 from tests.conftest import CHAT, OTHER_WS, WS, actor, execute, fetchall
 
 OWNER = actor("olga")
 
 
 @pytest.fixture
-def history(service: SessionService) -> HistoryService:
-    return HistoryService(service)
+def history(services: Services) -> HistoryService:
+    return services.history
 
 
 @pytest.fixture
-async def session(service: SessionService) -> Session:
-    return await service.start(OWNER, CHAT, "Release train")
+async def session(services: Services) -> Session:
+    return await services.sessions.start(OWNER, CHAT, "Release train")
 
 
 async def hits(history: HistoryService, query: str, **kw: object) -> list[str]:
@@ -127,10 +127,12 @@ async def test_deleted_messages_vanish_from_search(history: HistoryService, sess
 
 
 async def test_results_never_cross_workspaces(
-    history: HistoryService, service: SessionService, session: Session
+    history: HistoryService, services: Services, session: Session
 ):
     outsider = actor("olga", OTHER_WS)
-    theirs = await service.start(outsider, ChatRef("console", OTHER_WS, "general"), "Theirs")
+    theirs = await services.sessions.start(
+        outsider, ChatRef("console", OTHER_WS, "general"), "Theirs"
+    )
     await history.append(outsider, theirs.id, "shared secret phrase")
     await history.append(OWNER, session.id, "our secret phrase")
     ours = await search(history, OWNER, "secret")
@@ -142,9 +144,9 @@ async def test_results_never_cross_workspaces(
 
 
 async def test_search_can_be_limited_to_one_session(
-    history: HistoryService, service: SessionService, session: Session
+    history: HistoryService, services: Services, session: Session
 ):
-    other = await service.start(OWNER, CHAT, "Other")
+    other = await services.sessions.start(OWNER, CHAT, "Other")
     await history.append(OWNER, session.id, "disk full on db1")
     await history.append(OWNER, other.id, "disk full on db2")
     assert len((await search(history, OWNER, "disk")).hits) == 2

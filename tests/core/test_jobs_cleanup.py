@@ -9,33 +9,32 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.clock import ManualClock
-from core.history.messages import history_for
 from core.jobs import cleanup, maintenance
 from core.models import Session
-from core.service import SessionService
 from core.store.sqlite.store import SqliteStore
+from core.wiring import Services
 from tests.conftest import CHAT, actor, count
 
 OWNER = actor("owner")
 
 
-async def _archived(service: SessionService, title: str) -> Session:
-    session = await service.start(OWNER, CHAT, title)
-    message = await history_for(service).append(OWNER, str(session.ref), f"note on {title}")
-    await history_for(service).edit(OWNER, str(session.ref), message.seq, f"edited note on {title}")
-    await service.submit_plan(OWNER, str(session.ref), ["one", "two"])
-    await service.cancel(OWNER, str(session.ref), reason="not needed")
-    return await service.archive(OWNER, str(session.ref))
+async def _archived(services: Services, title: str) -> Session:
+    session = await services.sessions.start(OWNER, CHAT, title)
+    message = await services.history.append(OWNER, str(session.ref), f"note on {title}")
+    await services.history.edit(OWNER, str(session.ref), message.seq, f"edited note on {title}")
+    await services.plans.submit(OWNER, str(session.ref), ["one", "two"])
+    await services.sessions.cancel(OWNER, str(session.ref), reason="not needed")
+    return await services.sessions.archive(OWNER, str(session.ref))
 
 
 async def test_cleanup_writes_a_readable_export_then_deletes_every_row(
-    service: SessionService, store: SqliteStore, clock: ManualClock, tmp_path: Path
+    services: Services, store: SqliteStore, clock: ManualClock, tmp_path: Path
 ) -> None:
-    old = await _archived(service, "old one")
+    old = await _archived(services, "old one")
     clock.advance(timedelta(days=20))
-    recent = await _archived(service, "recent one")
+    recent = await _archived(services, "recent one")
     clock.advance(timedelta(days=10, seconds=1))  # old: 30d past archival, recent: 10d
-    report = await cleanup.run(service, clock.now(), archive_dir=tmp_path)
+    report = await cleanup.run(services, clock.now(), archive_dir=tmp_path)
     assert report is not None and (report.exported, report.deleted, report.failed) == (1, 1, 0)
     path = cleanup.archive_path(tmp_path, old)
     with gzip.open(path, "rt", encoding="utf-8") as export:
@@ -56,38 +55,38 @@ async def test_cleanup_writes_a_readable_export_then_deletes_every_row(
 
 
 async def test_cleanup_deletes_nothing_it_could_not_export(
-    service: SessionService, store: SqliteStore, clock: ManualClock, tmp_path: Path
+    services: Services, store: SqliteStore, clock: ManualClock, tmp_path: Path
 ) -> None:
-    session = await _archived(service, "keep me")
+    session = await _archived(services, "keep me")
     clock.advance(timedelta(days=31))
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the archive folder should be")
-    report = await cleanup.run(service, clock.now(), archive_dir=blocked)
+    report = await cleanup.run(services, clock.now(), archive_dir=blocked)
     assert report is not None and (report.deleted, report.failed) == (0, 1)
     assert await store.sessions.by_id(session.id) is not None
 
-    async def broken(service: SessionService, session: Session, now: object) -> dict[str, str]:
+    async def broken(services: Services, session: Session, now: object) -> dict[str, str]:
         raise RuntimeError("exporter crashed")
 
-    report = await cleanup.run(service, clock.now(), archive_dir=tmp_path, exporter=broken)
+    report = await cleanup.run(services, clock.now(), archive_dir=tmp_path, exporter=broken)
     assert report is not None and (report.deleted, report.failed) == (0, 1)
     assert await store.sessions.by_id(session.id) is not None
     assert not any(path.suffix == ".gz" for path in await asyncio.to_thread(_files, tmp_path))
 
 
 async def test_scheduled_cleanup_and_maintenance_run_once_per_slot(
-    service: SessionService, store: SqliteStore, clock: ManualClock, tmp_path: Path
+    services: Services, store: SqliteStore, clock: ManualClock, tmp_path: Path
 ) -> None:
     slot = clock.now()
-    first = await cleanup.run(service, clock.now(), archive_dir=tmp_path, slot=slot)
-    again = await cleanup.run(service, clock.now(), archive_dir=tmp_path, slot=slot)
+    first = await cleanup.run(services, clock.now(), archive_dir=tmp_path, slot=slot)
+    again = await cleanup.run(services, clock.now(), archive_dir=tmp_path, slot=slot)
     assert first is not None and again is None
     await store.inbound.claim("slack:old", clock.now())
     clock.advance(timedelta(hours=25))
     await store.inbound.claim("slack:new", clock.now())
-    report = await maintenance.run(service, clock.now(), slot=clock.now())
+    report = await maintenance.run(services, clock.now(), slot=clock.now())
     assert report is not None and report.inbound_purged == 1
-    assert await maintenance.run(service, clock.now(), slot=clock.now()) is None
+    assert await maintenance.run(services, clock.now(), slot=clock.now()) is None
     assert await count(store, "inbound_dedupe") == 1
 
 

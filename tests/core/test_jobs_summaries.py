@@ -12,9 +12,10 @@ from core.errors import Forbidden, UsageError
 from core.jobs import schedules, summaries
 from core.records.jobs import Subscription
 from core.runner import CommandRunner
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.factory import open_store
 from core.store.sqlite.store import SqliteStore
+from core.wiring import Services, build_services
 from tests.conftest import CHAT, WS, actor, count
 
 OWNER = actor("owner")
@@ -50,26 +51,26 @@ async def _subscribe(store: SqliteStore, channel: str, created: datetime) -> Sub
 
 
 async def test_missed_slot_is_sent_on_start_when_under_an_hour_late_never_twice(
-    service: SessionService, store: SqliteStore, clock: ManualClock
+    services: Services, store: SqliteStore, clock: ManualClock
 ) -> None:
     await _subscribe(store, "general", clock.now() - timedelta(days=2))
     clock.set(datetime(2026, 1, 6, 9, 40, tzinfo=UTC))  # down over 09:00, back 40 min late
-    assert await summaries.catch_up(service, clock.now()) == 1
-    assert await summaries.catch_up(service, clock.now()) == 0
+    assert await summaries.catch_up(services, clock.now()) == 1
+    assert await summaries.catch_up(services, clock.now()) == 0
     clock.advance(timedelta(minutes=5))
-    assert await summaries.catch_up(service, clock.now()) == 0, "a restart does not resend"
+    assert await summaries.catch_up(services, clock.now()) == 0, "a restart does not resend"
     assert await count(store, "outbox", "dedupe_key LIKE 'summary:%'") == 1
 
 
 async def test_missed_slot_more_than_an_hour_late_is_skipped(
-    service: SessionService, store: SqliteStore, clock: ManualClock
+    services: Services, store: SqliteStore, clock: ManualClock
 ) -> None:
     await _subscribe(store, "general", clock.now() - timedelta(days=2))
     clock.set(datetime(2026, 1, 6, 10, 0, 1, tzinfo=UTC))
-    assert await summaries.catch_up(service, clock.now()) == 0
+    assert await summaries.catch_up(services, clock.now()) == 0
     assert await count(store, "outbox", "dedupe_key LIKE 'summary:%'") == 0
     clock.set(datetime(2026, 1, 7, 9, 0, tzinfo=UTC))  # the next slot goes out as usual
-    assert await summaries.run_subscription(service, WS, "general", clock.now())
+    assert await summaries.run_subscription(services, WS, "general", clock.now())
 
 
 async def test_two_processes_firing_the_same_slot_send_one_summary(
@@ -78,8 +79,8 @@ async def test_two_processes_firing_the_same_slot_send_one_summary(
     second_store = open_store(db_url)
     await second_store.open()
     try:
-        one = SessionService(store, clock=clock, config=ServiceConfig())
-        two = SessionService(second_store, clock=clock, config=ServiceConfig())
+        one = build_services(store, clock=clock, config=ServiceConfig())
+        two = build_services(second_store, clock=clock, config=ServiceConfig())
         await _subscribe(store, "general", clock.now() - timedelta(days=1))
         clock.set(datetime(2026, 1, 6, 9, 0, 0, 300, tzinfo=UTC))
         fired = await asyncio.gather(
@@ -93,19 +94,19 @@ async def test_two_processes_firing_the_same_slot_send_one_summary(
 
 
 async def test_summary_counts_what_happened_since_the_last_one(
-    service: SessionService, store: SqliteStore, clock: ManualClock
+    services: Services, store: SqliteStore, clock: ManualClock
 ) -> None:
     await _subscribe(store, "general", clock.now())
     clock.advance(60)
-    done = await service.start(OWNER, CHAT, "shipped")
-    await service.complete(OWNER, str(done.ref))
-    broke = await service.start(OWNER, CHAT, "broke")
-    await service.fail(OWNER, str(broke.ref), reason="disk full")
-    waiting = await service.start(OWNER, CHAT, "waiting")
-    await service.submit_plan(OWNER, str(waiting.ref), ["a"])
-    await service.start(OWNER, CHAT, "quiet")
+    done = await services.sessions.start(OWNER, CHAT, "shipped")
+    await services.sessions.complete(OWNER, str(done.ref))
+    broke = await services.sessions.start(OWNER, CHAT, "broke")
+    await services.sessions.fail(OWNER, str(broke.ref), reason="disk full")
+    waiting = await services.sessions.start(OWNER, CHAT, "waiting")
+    await services.plans.submit(OWNER, str(waiting.ref), ["a"])
+    await services.sessions.start(OWNER, CHAT, "quiet")
     clock.set(datetime(2026, 1, 6, 9, 0, tzinfo=UTC))
-    assert await summaries.run_subscription(service, WS, "general", clock.now())
+    assert await summaries.run_subscription(services, WS, "general", clock.now())
     (row,) = [r for r in await _outbox(store) if r["dedupe_key"].startswith("summary:")]
     text = row["payload"]
     assert '"Started","value":"4"' in text and '"Completed","value":"1"' in text
@@ -118,7 +119,7 @@ async def _outbox(store: SqliteStore) -> list[dict[str, str]]:
 
 
 async def test_summary_commands_schedule_in_a_timezone_and_need_an_admin(
-    runner: CommandRunner, service: SessionService, store: SqliteStore, clock: ManualClock
+    runner: CommandRunner, services: Services, store: SqliteStore, clock: ManualClock
 ) -> None:
     refused = await runner.run(OWNER, CHAT, "summary daily 09:00")
     assert refused is not None and "You can't" in refused.view.title
@@ -133,7 +134,7 @@ async def test_summary_commands_schedule_in_a_timezone_and_need_an_admin(
     assert off is not None and "turned off" in off.view.title
     assert await store.subscriptions.every(WS) == []
     with pytest.raises(Forbidden):
-        await summaries.unsubscribe(service, OWNER, "general")
+        await summaries.unsubscribe(services, OWNER, "general")
 
 
 async def test_bare_summary_shows_the_schedule_and_posts_nothing(

@@ -8,9 +8,9 @@ from core.clock import ManualClock
 from core.delivery import NoChatDelivery
 from core.models import Actor, ChatRef, Decision, OutboxStatus, Role, Source
 from core.outbox import DeliveryError, OutboxDispatcher
-from core.service import SessionService
 from core.store.sqlite.store import SqliteStore
 from core.views import View
+from core.wiring import Services
 from tests.conftest import CHAT, actor, count
 
 OWNER = actor("owner")
@@ -45,15 +45,15 @@ def _dispatcher(store: SqliteStore, clock: ManualClock, chat: RecordingChat) -> 
 
 
 async def test_card_becomes_the_thread_and_plan_updates_in_place(
-    service: SessionService, store: SqliteStore, clock: ManualClock
+    services: Services, store: SqliteStore, clock: ManualClock
 ) -> None:
     chat = RecordingChat()
     dispatcher = _dispatcher(store, clock, chat)
-    session = await service.start(OWNER, CHAT, "threaded")
-    await service.share(OWNER, str(session.ref), "amy", role=Role.APPROVER)
-    plan = await service.submit_plan(OWNER, str(session.ref), ["a", "b"])
+    session = await services.sessions.start(OWNER, CHAT, "threaded")
+    await services.members.share(OWNER, str(session.ref), "amy", role=Role.APPROVER)
+    plan = (await services.plans.submit(OWNER, str(session.ref), ["a", "b"])).plan
     await dispatcher.drain()
-    await service.decide(actor("amy"), Decision.APPROVE, plan_id=plan.id)
+    await services.plans.decide(actor("amy"), Decision.APPROVE, plan_id=plan.id)
     await dispatcher.drain()
     card, shared, plan_post, pointer, decided_notice = chat.posts
     assert card[1] is None and card[2].kind == "session_card"
@@ -65,11 +65,11 @@ async def test_card_becomes_the_thread_and_plan_updates_in_place(
 
 
 async def test_failures_back_off_then_go_dead(
-    service: SessionService, store: SqliteStore, clock: ManualClock
+    services: Services, store: SqliteStore, clock: ManualClock
 ) -> None:
     chat = RecordingChat(failures=[DeliveryError("boom")] * 3)
     dispatcher = _dispatcher(store, clock, chat)
-    await service.start(OWNER, CHAT, "unlucky")
+    await services.sessions.start(OWNER, CHAT, "unlucky")
     assert await dispatcher.run_once() == 1  # attempt 1 fails
     assert await dispatcher.run_once() == 0  # not due yet: backing off
     clock.advance(2)
@@ -81,15 +81,15 @@ async def test_failures_back_off_then_go_dead(
     clock.advance(3600)
     assert await dispatcher.run_once() == 0
     assert await store.outbox.counts() == {"pending": 0, "dead": 1}
-    assert (await service.stats(OWNER)).outbox_dead == 1
+    assert (await services.workspace.stats(OWNER)).outbox_dead == 1
 
 
 async def test_retry_after_is_honoured_and_delivery_happens_once(
-    service: SessionService, store: SqliteStore, clock: ManualClock
+    services: Services, store: SqliteStore, clock: ManualClock
 ) -> None:
     chat = RecordingChat(failures=[DeliveryError("rate limited", retry_after=30)])
     dispatcher = _dispatcher(store, clock, chat)
-    await service.start(OWNER, CHAT, "busy")
+    await services.sessions.start(OWNER, CHAT, "busy")
     await dispatcher.run_once()
     clock.advance(29)
     assert await dispatcher.run_once() == 0
@@ -100,23 +100,23 @@ async def test_retry_after_is_honoured_and_delivery_happens_once(
 
 
 async def test_permanent_failure_is_dead_at_once(
-    service: SessionService, store: SqliteStore, clock: ManualClock
+    services: Services, store: SqliteStore, clock: ManualClock
 ) -> None:
     chat = RecordingChat(failures=[DeliveryError("not in channel", permanent=True)])
-    await service.start(OWNER, CHAT, "locked out")
+    await services.sessions.start(OWNER, CHAT, "locked out")
     await _dispatcher(store, clock, chat).run_once()
     rows = await store.engine.fetchall("SELECT status, last_error FROM outbox")
     assert [(r[0], r[1]) for r in rows] == [(OutboxStatus.DEAD.value, "not in channel")]
 
 
 async def test_two_dispatchers_never_deliver_a_row_twice(
-    service: SessionService, store: SqliteStore, clock: ManualClock
+    services: Services, store: SqliteStore, clock: ManualClock
 ) -> None:
     import asyncio
 
     chat = RecordingChat()
     for i in range(30):
-        await service.start(OWNER, CHAT, f"s{i}")
+        await services.sessions.start(OWNER, CHAT, f"s{i}")
     first, second = _dispatcher(store, clock, chat), _dispatcher(store, clock, chat)
     await asyncio.gather(first.drain(), second.drain())
     assert len(chat.posts) == 30
@@ -124,14 +124,14 @@ async def test_two_dispatchers_never_deliver_a_row_twice(
 
 
 async def test_notices_of_api_only_workspaces_are_settled_without_a_chat(
-    service: SessionService, store: SqliteStore, clock: ManualClock
+    services: Services, store: SqliteStore, clock: ManualClock
 ) -> None:
     agent = Actor("api:acme", "agent-1", Source.API)
     chat = RecordingChat()
     dispatcher = OutboxDispatcher(store, clock=clock, deliveries=[NoChatDelivery(), chat])
-    session = await service.start(agent, ChatRef("api", "api:acme", "api"), "scripted")
-    await service.pause(agent, str(session.ref))
-    await service.submit_plan(agent, str(session.ref), ["a"])
+    session = await services.sessions.start(agent, ChatRef("api", "api:acme", "api"), "scripted")
+    await services.sessions.pause(agent, str(session.ref))
+    await services.plans.submit(agent, str(session.ref), ["a"])
     assert await count(store, "outbox", "status = 'pending'") >= 3
     await dispatcher.drain()
     assert await count(store, "outbox", "status = 'pending'") == 0

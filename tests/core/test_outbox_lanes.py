@@ -21,9 +21,10 @@ from core.clock import ManualClock
 from core.jobs.webhook_policy import WebhookPolicy
 from core.outbox import OutboxDispatcher
 from core.runner import CommandRunner
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.store import Store
 from core.views import View
+from core.wiring import Services, build_services
 from tests.conftest import CHAT, actor, count
 
 ADMIN = actor("root")
@@ -96,9 +97,9 @@ async def receiver() -> AsyncIterator[SlowReceiver]:
 
 
 @pytest.fixture
-def local_service(store: Store, clock: ManualClock) -> SessionService:
+def local_services(store: Store, clock: ManualClock) -> Services:
     config = ServiceConfig(admins=frozenset({"root"}), webhook_policy=LOCAL_RECEIVER)
-    return SessionService(store, clock=clock, config=config)
+    return build_services(store, clock=clock, config=config)
 
 
 def _dispatcher(
@@ -108,19 +109,19 @@ def _dispatcher(
     return OutboxDispatcher(store, clock=clock, deliveries=chats, webhook_sender=sender), sender
 
 
-async def _subscribe(service: SessionService, url: str, events: str) -> None:
-    added = await CommandRunner(service).run(ADMIN, CHAT, f"webhook add {url} {events}")
+async def _subscribe(services: Services, url: str, events: str) -> None:
+    added = await CommandRunner(services).run(ADMIN, CHAT, f"webhook add {url} {events}")
     assert added is not None and "added" in added.view.title
 
 
 async def test_a_held_webhook_does_not_delay_a_notice_queued_after_it(
-    local_service: SessionService,
+    local_services: Services,
     store: Store,
     clock: ManualClock,
     receiver: SlowReceiver,
 ) -> None:
-    await _subscribe(local_service, receiver.url, "plan_submitted")
-    session = await local_service.start(OWNER, CHAT, "first")
+    await _subscribe(local_services, receiver.url, "plan_submitted")
+    session = await local_services.sessions.start(OWNER, CHAT, "first")
     chat = WatchedChat(receiver)
     dispatcher, sender = _dispatcher(store, clock, chat)
     stop = asyncio.Event()
@@ -128,12 +129,12 @@ async def test_a_held_webhook_does_not_delay_a_notice_queued_after_it(
     try:
         await asyncio.wait_for(chat.posted.wait(), BOUND_SECONDS)  # the card: nothing held yet
         chat.posted.clear()
-        await local_service.submit_plan(OWNER, str(session.ref), ["step"])  # webhook + plan post
+        await local_services.plans.submit(OWNER, str(session.ref), ["step"])  # webhook + plan post
         dispatcher.wake()
         await asyncio.wait_for(receiver.arrived.wait(), BOUND_SECONDS)
         await asyncio.wait_for(chat.posted.wait(), BOUND_SECONDS)
         chat.posted.clear()
-        later = await local_service.start(OWNER, CHAT, "queued after the webhook")
+        later = await local_services.sessions.start(OWNER, CHAT, "queued after the webhook")
         dispatcher.wake()
         while not any(later.title in text for text, _ in chat.posts):
             await asyncio.wait_for(chat.posted.wait(), BOUND_SECONDS)
@@ -156,16 +157,16 @@ async def test_a_held_webhook_does_not_delay_a_notice_queued_after_it(
 
 
 async def test_run_once_delivers_a_batch_concurrently_and_one_session_in_order(
-    local_service: SessionService,
+    local_services: Services,
     store: Store,
     clock: ManualClock,
     receiver: SlowReceiver,
 ) -> None:
-    await _subscribe(local_service, receiver.url, "created")
+    await _subscribe(local_services, receiver.url, "created")
     chat = WatchedChat(receiver, after_hook_arrived=True)  # one at a time would never finish
     dispatcher, sender = _dispatcher(store, clock, chat)
-    session = await local_service.start(OWNER, CHAT, "batched")
-    await local_service.submit_plan(OWNER, str(session.ref), ["a", "b"])
+    session = await local_services.sessions.start(OWNER, CHAT, "batched")
+    await local_services.plans.submit(OWNER, str(session.ref), ["a", "b"])
     rows = await store.outbox.rows(session_id=session.id)
     notices = [r for r in rows if r.kind.value != "webhook"]
     assert len(notices) >= 2 and len(rows) == len(notices) + 1
@@ -191,14 +192,14 @@ async def test_run_once_delivers_a_batch_concurrently_and_one_session_in_order(
 
 
 async def test_stopping_finishes_the_delivery_in_progress_and_leaves_the_queue_leased(
-    local_service: SessionService,
+    local_services: Services,
     store: Store,
     clock: ManualClock,
     receiver: SlowReceiver,
 ) -> None:
-    await _subscribe(local_service, receiver.url, "created plan_submitted")
-    session = await local_service.start(OWNER, CHAT, "stopping")
-    await local_service.submit_plan(OWNER, str(session.ref), ["step"])
+    await _subscribe(local_services, receiver.url, "created plan_submitted")
+    session = await local_services.sessions.start(OWNER, CHAT, "stopping")
+    await local_services.plans.submit(OWNER, str(session.ref), ["step"])
     dispatcher, sender = _dispatcher(store, clock)
     stop = asyncio.Event()
     running = asyncio.create_task(dispatcher.run_forever(stop))
@@ -220,15 +221,15 @@ async def test_stopping_finishes_the_delivery_in_progress_and_leaves_the_queue_l
 
 
 async def test_stopping_cancels_a_delivery_past_its_grace_and_leaves_its_row_leased(
-    local_service: SessionService,
+    local_services: Services,
     store: Store,
     clock: ManualClock,
     receiver: SlowReceiver,
 ) -> None:
     """A receiver that does not answer cannot hold shutdown: after `stop_grace` the delivery is
     cancelled, nothing is recorded for it, and its row is delivered again after its lease."""
-    await _subscribe(local_service, receiver.url, "created")
-    session = await local_service.start(OWNER, CHAT, "hanging")
+    await _subscribe(local_services, receiver.url, "created")
+    session = await local_services.sessions.start(OWNER, CHAT, "hanging")
     dispatcher, sender = _dispatcher(store, clock)
     dispatcher.stop_grace = 0.2  # well below the receiver's hold
     stop = asyncio.Event()
@@ -291,12 +292,12 @@ class GatedChat:
 
 
 async def test_claims_stop_at_the_room_left_so_nothing_waits_past_its_lease(
-    local_service: SessionService, store: Store, clock: ManualClock
+    local_services: Services, store: Store, clock: ManualClock
 ) -> None:
     """With every delivery slot busy, the dispatcher leases no more rows than it can start soon
     (`concurrency × CLAIM_AHEAD`): a backlog leased all at once would outlive its lease."""
     for n in range(12):
-        await local_service.start(OWNER, CHAT, f"session {n}")  # one card row each
+        await local_services.sessions.start(OWNER, CHAT, f"session {n}")  # one card row each
     chat = GatedChat(expected=12)
     dispatcher = OutboxDispatcher(store, clock=clock, deliveries=[chat], concurrency=chat.slots)
     stop = asyncio.Event()
@@ -318,14 +319,14 @@ async def test_claims_stop_at_the_room_left_so_nothing_waits_past_its_lease(
 
 
 async def test_the_console_wait_returns_once_chat_notices_are_shown(
-    local_service: SessionService,
+    local_services: Services,
     store: Store,
     clock: ManualClock,
     receiver: SlowReceiver,
 ) -> None:
     """`run_once(webhooks=False)` (the console's prompt) does not wait for a held webhook."""
-    await _subscribe(local_service, receiver.url, "created")
-    await local_service.start(OWNER, CHAT, "prompt")
+    await _subscribe(local_services, receiver.url, "created")
+    await local_services.sessions.start(OWNER, CHAT, "prompt")
     chat = WatchedChat(receiver, after_hook_arrived=True)
     dispatcher, sender = _dispatcher(store, clock, chat)
     try:

@@ -9,9 +9,9 @@ import pytest
 from core.clock import ManualClock
 from core.errors import Conflict, InvalidTransition
 from core.models import Decision, EventType, Role, Session, Status
-from core.service import SessionService
 from core.states import Action, next_status
 from core.store.sqlite.store import SqliteStore
+from core.wiring import Services
 from tests.conftest import CHAT, actor, count
 
 OWNER = actor("owner")
@@ -46,53 +46,53 @@ EVENTS = {
 }
 
 
-def _pass_deadline(service: SessionService) -> None:
+def _pass_deadline(services: Services) -> None:
     """Move the injected clock past every abandon deadline (the sweep only acts on due ones)."""
-    clock = service.clock
+    clock = services.clock
     assert isinstance(clock, ManualClock)
     clock.advance(timedelta(days=30))
 
 
-async def session_in(service: SessionService, status: Status) -> Session:
+async def session_in(services: Services, status: Status) -> Session:
     """A fresh session brought to `status` through legal moves."""
-    s = await service.start(OWNER, CHAT, f"in {status}", max_iterations=5)
+    s = await services.sessions.start(OWNER, CHAT, f"in {status}", max_iterations=5)
     ref = str(s.ref)
     if status is Status.PAUSED:
-        await service.pause(OWNER, ref)
+        await services.sessions.pause(OWNER, ref)
     elif status is Status.PENDING:
-        await service.submit_plan(OWNER, ref, ["step"])
+        await services.plans.submit(OWNER, ref, ["step"])
     elif status is Status.COMPLETED:
-        await service.complete(OWNER, ref)
+        await services.sessions.complete(OWNER, ref)
     elif status is Status.FAILED:
-        await service.fail(OWNER, ref, reason="broke")
+        await services.sessions.fail(OWNER, ref, reason="broke")
     elif status is Status.CANCELLED:
-        await service.cancel(OWNER, ref)
+        await services.sessions.cancel(OWNER, ref)
     elif status is Status.TIMED_OUT:
-        await service.record_iteration(OWNER, ref, count=5)
+        await services.progress.record_iteration(OWNER, ref, count=5)
     elif status is Status.ABANDONED:
-        _pass_deadline(service)
-        await service.abandon(s.id)
+        _pass_deadline(services)
+        await services.sessions.abandon(s.id)
     elif status is Status.ARCHIVED:
-        await service.complete(OWNER, ref)
-        await service.archive(OWNER, ref)
-    found = await service.store.sessions.by_id(s.id)
+        await services.sessions.complete(OWNER, ref)
+        await services.sessions.archive(OWNER, ref)
+    found = await services.store.sessions.by_id(s.id)
     assert found is not None and found.status is status
     return found
 
 
-async def act(service: SessionService, action: str, session: Session) -> None:
+async def act(services: Services, action: str, session: Session) -> None:
     ref = str(session.ref)
     calls = {
-        "pause": lambda: service.pause(OWNER, ref),
-        "resume": lambda: service.resume(OWNER, ref),
-        "complete": lambda: service.complete(OWNER, ref),
-        "fail": lambda: service.fail(OWNER, ref, reason="x"),
-        "cancel": lambda: service.cancel(OWNER, ref),
-        "archive": lambda: service.archive(OWNER, ref),
-        "extend": lambda: service.extend(OWNER, ref, timedelta(hours=2)),
-        "submit_plan": lambda: service.submit_plan(OWNER, ref, ["a", "b"]),
-        "abandon": lambda: _pass_deadline(service) or service.abandon(session.id),
-        "iterate": lambda: service.record_iteration(OWNER, ref),
+        "pause": lambda: services.sessions.pause(OWNER, ref),
+        "resume": lambda: services.sessions.resume(OWNER, ref),
+        "complete": lambda: services.sessions.complete(OWNER, ref),
+        "fail": lambda: services.sessions.fail(OWNER, ref, reason="x"),
+        "cancel": lambda: services.sessions.cancel(OWNER, ref),
+        "archive": lambda: services.sessions.archive(OWNER, ref),
+        "extend": lambda: services.sessions.extend(OWNER, ref, timedelta(hours=2)),
+        "submit_plan": lambda: services.plans.submit(OWNER, ref, ["a", "b"]),
+        "abandon": lambda: _pass_deadline(services) or services.sessions.abandon(session.id),
+        "iterate": lambda: services.progress.record_iteration(OWNER, ref),
     }
     await calls[action]()
 
@@ -100,20 +100,20 @@ async def act(service: SessionService, action: str, session: Session) -> None:
 @pytest.mark.parametrize("status", ALL, ids=str)
 @pytest.mark.parametrize("action", sorted(EXPECTED))
 async def test_every_status_action_pair(
-    service: SessionService, store: SqliteStore, action: str, status: Status
+    services: Services, store: SqliteStore, action: str, status: Status
 ) -> None:
-    session = await session_in(service, status)
+    session = await session_in(services, status)
     events_before = await count(store, "events", "session_id = ?", session.id)
     expected = EXPECTED[action].get(status.value)
     if expected is None:
         with pytest.raises(InvalidTransition) as caught:
-            await act(service, action, session)
+            await act(services, action, session)
         assert caught.value.status == status.value
         after = await store.sessions.by_id(session.id)
         assert after == session, "a refused action changed the session"
         assert await count(store, "events", "session_id = ?", session.id) == events_before
         return
-    await act(service, action, session)
+    await act(services, action, session)
     after = await store.sessions.by_id(session.id)
     assert after is not None and after.status.value == expected
     assert after.version > session.version
@@ -135,24 +135,26 @@ def test_decisions_only_from_pending(status: Status) -> None:
     "end", ["complete", "fail", "cancel", "abandon"], ids=lambda e: f"after-{e}"
 )
 async def test_pending_plan_of_an_ended_session_cannot_be_decided(
-    service: SessionService, store: SqliteStore, end: str
+    services: Services, store: SqliteStore, end: str
 ) -> None:
-    session = await session_in(service, Status.PENDING)
-    await act(service, end, session)
-    await service.share(actor("root", admin=True), str(session.ref), "amy", role=Role.APPROVER)
+    session = await session_in(services, Status.PENDING)
+    await act(services, end, session)
+    await services.members.share(
+        actor("root", admin=True), str(session.ref), "amy", role=Role.APPROVER
+    )
     before = await store.sessions.by_id(session.id)
     with pytest.raises(InvalidTransition):
-        await service.decide(actor("amy"), Decision.APPROVE, ref=str(session.ref))
+        await services.plans.decide(actor("amy"), Decision.APPROVE, ref=str(session.ref))
     assert await store.sessions.by_id(session.id) == before
 
 
 async def test_approve_moves_pending_to_active_and_reject_to_paused(
-    service: SessionService, store: SqliteStore
+    services: Services, store: SqliteStore
 ) -> None:
-    one = await session_in(service, Status.PENDING)
-    two = await session_in(service, Status.PENDING)
-    await service.decide(OWNER, Decision.APPROVE, ref=str(one.ref))
-    await service.decide(OWNER, Decision.REJECT, ref=str(two.ref), reason="too risky")
+    one = await session_in(services, Status.PENDING)
+    two = await session_in(services, Status.PENDING)
+    await services.plans.decide(OWNER, Decision.APPROVE, ref=str(one.ref))
+    await services.plans.decide(OWNER, Decision.REJECT, ref=str(two.ref), reason="too risky")
     approved = await store.sessions.by_id(one.id)
     rejected = await store.sessions.by_id(two.id)
     assert approved is not None and approved.status is Status.ACTIVE
@@ -162,47 +164,49 @@ async def test_approve_moves_pending_to_active_and_reject_to_paused(
 
 
 async def test_expiry_pauses_and_rerequest_makes_it_pending_again(
-    service: SessionService, store: SqliteStore
+    services: Services, store: SqliteStore
 ) -> None:
-    session = await session_in(service, Status.PENDING)
+    session = await session_in(services, Status.PENDING)
     plan = await store.plans.current(session.id)
     assert plan is not None
-    await service.expire_plan(plan.id)
+    await services.plans.expire(plan.id)
     paused = await store.sessions.by_id(session.id)
     assert paused is not None and paused.status is Status.PAUSED
-    again = await service.rerequest(OWNER, plan.id)
+    again = (await services.plans.rerequest(OWNER, plan.id)).plan
     assert again.version == plan.version + 1 and again.items[0].title == "step"
     pending = await store.sessions.by_id(session.id)
     assert pending is not None and pending.status is Status.PENDING
 
 
 async def test_reaching_max_iterations_times_out_and_extend_reopens(
-    service: SessionService, store: SqliteStore
+    services: Services, store: SqliteStore
 ) -> None:
-    session = await service.start(OWNER, CHAT, "agent run", max_iterations=3)
+    session = await services.sessions.start(OWNER, CHAT, "agent run", max_iterations=3)
     for _ in range(2):
-        await service.record_iteration(OWNER, str(session.ref))
-    timed = await service.record_iteration(OWNER, str(session.ref))
+        await services.progress.record_iteration(OWNER, str(session.ref))
+    timed = await services.progress.record_iteration(OWNER, str(session.ref))
     assert timed.status is Status.TIMED_OUT and timed.iterations == 3
     types = [e.type for e in await store.events.newest(session.id, limit=2)]
     assert types == [EventType.TIMED_OUT, EventType.ITERATION]
-    reopened = await service.extend(OWNER, str(session.ref), timedelta(hours=1))
+    reopened = await services.sessions.extend(OWNER, str(session.ref), timedelta(hours=1))
     assert reopened.status is Status.ACTIVE and reopened.max_iterations > 3
-    assert (await service.record_iteration(OWNER, str(session.ref))).status is Status.ACTIVE
+    assert (
+        await services.progress.record_iteration(OWNER, str(session.ref))
+    ).status is Status.ACTIVE
 
 
-async def test_invalid_transition_names_status_and_allowed_actions(service: SessionService) -> None:
-    session = await session_in(service, Status.COMPLETED)
+async def test_invalid_transition_names_status_and_allowed_actions(services: Services) -> None:
+    session = await session_in(services, Status.COMPLETED)
     with pytest.raises(InvalidTransition) as caught:
-        await service.pause(OWNER, str(session.ref))
+        await services.sessions.pause(OWNER, str(session.ref))
     assert "completed" in caught.value.message and "archive" in caught.value.message
 
 
 async def test_abandon_is_refused_before_the_deadline(
-    service: SessionService, store: SqliteStore
+    services: Services, store: SqliteStore
 ) -> None:
-    session = await service.start(OWNER, CHAT, "still fresh")
+    session = await services.sessions.start(OWNER, CHAT, "still fresh")
     with pytest.raises(Conflict):
-        await service.abandon(session.id)
+        await services.sessions.abandon(session.id)
     after = await store.sessions.by_id(session.id)
     assert after is not None and after.status is Status.ACTIVE

@@ -23,8 +23,9 @@ from core.models import OutboxRow, OutboxStatus, new_id
 from core.outbox import OutboxDispatcher
 from core.records.jobs import WebhookSubscription
 from core.runner import CommandRunner
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.store import Store
+from core.wiring import build_services
 from tests.conftest import CHAT, actor
 
 ADMIN = actor("root")
@@ -145,7 +146,7 @@ async def listener() -> AsyncIterator[Listener]:
 
 def _runner(store: Store, clock: ManualClock, policy: WebhookPolicy) -> CommandRunner:
     config = ServiceConfig(admins=frozenset({"root"}), webhook_policy=policy)
-    return CommandRunner(SessionService(store, clock=clock, config=config))
+    return CommandRunner(build_services(store, clock=clock, config=config))
 
 
 async def _deliver(
@@ -225,7 +226,7 @@ async def test_dns_answer_changing_after_add_is_refused_at_connect_time(
     runner = _runner(store, clock, WebhookPolicy(resolve=dns.addresses))
     added = await runner.run(ADMIN, CHAT, f"webhook add https://rebind.example:{listener.port}/h")
     assert added is not None and "added" in added.view.title, "public at add"
-    session = await runner.service.start(OWNER, CHAT, "rebinding")
+    session = await runner.services.sessions.start(OWNER, CHAT, "rebinding")
     await _deliver(store, clock, AiohttpWebhookSender(resolver=dns, timeout=5))
     assert dns.lookups == 2, "the connection resolved the name again"
     assert listener.connections == 0
@@ -254,7 +255,7 @@ async def test_existing_internal_subscriptions_are_never_delivered_and_listed_wh
     listed = await runner.run(ADMIN, CHAT, "webhook list")
     assert listed is not None
     assert listed.view.plain_text().count("not delivered: ") == len(urls)
-    session = await runner.service.start(OWNER, CHAT, "old hooks")
+    session = await runner.services.sessions.start(OWNER, CHAT, "old hooks")
     await _deliver(store, clock, AiohttpWebhookSender(timeout=5))
     assert listener.connections == 0
     rows = [r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"]
@@ -274,7 +275,7 @@ async def test_operator_allow_list_lets_a_loopback_receiver_through(
     assert added is not None and "added" in added.view.title, "http:// to an allow-listed host"
     refused = await runner.run(ADMIN, CHAT, f"webhook add http://127.0.0.1:{listener.port}/h")
     assert refused is not None and "Webhook URL refused" in refused.view.title
-    await runner.service.start(OWNER, CHAT, "to the local receiver")
+    await runner.services.sessions.start(OWNER, CHAT, "to the local receiver")
     await _deliver(store, clock, AiohttpWebhookSender(policy=by_name, resolver=dns, timeout=5))
     assert listener.connections == 1
     (hook,) = await store.webhooks.in_workspace(CHAT.workspace)
@@ -284,7 +285,7 @@ async def test_operator_allow_list_lets_a_loopback_receiver_through(
     runner = _runner(store, clock, by_address)
     added = await runner.run(ADMIN, CHAT, f"webhook add http://127.0.0.1:{listener.port}/h")
     assert added is not None and "added" in added.view.title
-    await runner.service.start(OWNER, CHAT, "by address")
+    await runner.services.sessions.start(OWNER, CHAT, "by address")
     await _deliver(store, clock, AiohttpWebhookSender(policy=by_address, timeout=5))
     assert listener.connections == 2
 
@@ -300,7 +301,7 @@ async def test_stored_errors_name_no_class_port_or_status(
     runner = _runner(store, clock, policy)
     added = await runner.run(ADMIN, CHAT, f"webhook add http://127.0.0.1:{closed_port}/h")
     assert added is not None and "added" in added.view.title
-    session = await runner.service.start(OWNER, CHAT, "closed port")
+    session = await runner.services.sessions.start(OWNER, CHAT, "closed port")
     await _deliver(store, clock, AiohttpWebhookSender(policy=policy, timeout=5))
     (row,) = [
         r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"
@@ -324,7 +325,7 @@ async def _delivered_to(
     try:
         runner = _runner(store, clock, policy)
         await runner.run(ADMIN, CHAT, f"webhook add http://127.0.0.1:{port}/h")
-        session = await runner.service.start(OWNER, CHAT, title)
+        session = await runner.services.sessions.start(OWNER, CHAT, title)
         await _deliver(store, clock, AiohttpWebhookSender(policy=policy, timeout=wait))
     finally:
         server.close()

@@ -23,9 +23,10 @@ from core.jobs.webhook_policy import WebhookPolicy
 from core.models import Decision, EventType, ModAction
 from core.outbox import OutboxDispatcher
 from core.runner import CommandRunner
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.sqlite.store import SqliteStore
 from core.store.store import Store
+from core.wiring import Services, build_services
 from tests.conftest import CHAT, actor, count
 
 ADMIN = actor("root")
@@ -47,9 +48,9 @@ def verify_delivery(secret: str, headers: dict[str, str], body: bytes, now: floa
 
 
 @pytest.fixture
-def service(store: Store, clock: ManualClock) -> SessionService:
+def services(store: Store, clock: ManualClock) -> Services:
     config = ServiceConfig(admins=frozenset({"root"}), webhook_policy=LOCAL_RECEIVER)
-    return SessionService(store, clock=clock, config=config)
+    return build_services(store, clock=clock, config=config)
 
 
 @dataclass
@@ -94,7 +95,7 @@ def test_signature_verifies_only_with_the_secret() -> None:
 
 async def test_failing_receiver_gets_one_successful_delivery_then_processed_flips(
     runner: CommandRunner,
-    service: SessionService,
+    services: Services,
     store: SqliteStore,
     clock: ManualClock,
     receiver: Receiver,
@@ -106,10 +107,12 @@ async def test_failing_receiver_gets_one_successful_delivery_then_processed_flip
     listed = await runner.run(ADMIN, CHAT, "webhook list")
     assert listed is not None and hook.secret not in listed.view.plain_text()
 
-    session = await service.start(OWNER, CHAT, "hooked")
-    plan = await service.submit_plan(OWNER, str(session.ref), ["build"])
-    await service.decide(ADMIN, Decision.APPROVE, plan_id=plan.id)
-    mod = await service.modify(OWNER, str(session.ref), 1, ModAction.STATUS_CHANGE, "done")
+    session = await services.sessions.start(OWNER, CHAT, "hooked")
+    plan = (await services.plans.submit(OWNER, str(session.ref), ["build"])).plan
+    await services.plans.decide(ADMIN, Decision.APPROVE, plan_id=plan.id)
+    mod = (
+        await services.plans.modify(OWNER, str(session.ref), 1, ModAction.STATUS_CHANGE, "done")
+    ).modification
     assert not mod.processed
     assert await count(store, "outbox", "kind = 'webhook'") == 1, "only subscribed events"
 
@@ -147,11 +150,13 @@ async def test_failing_receiver_gets_one_successful_delivery_then_processed_flip
 
 
 async def test_modifications_without_webhooks_are_processed_at_once(
-    service: SessionService, store: SqliteStore
+    services: Services, store: SqliteStore
 ) -> None:
-    session = await service.start(OWNER, CHAT, "plain")
-    plan = await service.submit_plan(OWNER, str(session.ref), ["x"])
-    mod = await service.modify(OWNER, str(session.ref), 1, ModAction.COMMENT, "hi")
+    session = await services.sessions.start(OWNER, CHAT, "plain")
+    plan = (await services.plans.submit(OWNER, str(session.ref), ["x"])).plan
+    mod = (
+        await services.plans.modify(OWNER, str(session.ref), 1, ModAction.COMMENT, "hi")
+    ).modification
     assert mod.processed
     assert (await store.plans.modifications(plan.id))[0].processed
 
@@ -172,7 +177,7 @@ async def test_webhook_commands_are_for_admins_and_remove_by_short_id(
 
 
 async def test_creation_plans_and_agent_progress_reach_subscribed_webhooks(
-    runner: CommandRunner, service: SessionService, store: SqliteStore
+    runner: CommandRunner, services: Services, store: SqliteStore
 ) -> None:
     added = await runner.run(
         ADMIN,
@@ -180,12 +185,14 @@ async def test_creation_plans_and_agent_progress_reach_subscribed_webhooks(
         "webhook add https://hooks.example/x created plan_submitted tool_call iteration",
     )
     assert added is not None and "Webhook" in added.view.plain_text()
-    session = await service.start(OWNER, CHAT, "agent run")
-    await service.submit_plan(OWNER, str(session.ref), ["step"])
-    await service.record_event(OWNER, session.id, EventType.TOOL_CALL, {"tool": "sh"})
-    await service.record_event(OWNER, session.id, EventType.LEARNING, {"fact": "unsubscribed"})
-    await service.decide(OWNER, Decision.APPROVE, ref=str(session.ref))
-    await service.record_iteration(OWNER, session.id)
+    session = await services.sessions.start(OWNER, CHAT, "agent run")
+    await services.plans.submit(OWNER, str(session.ref), ["step"])
+    await services.progress.record_event(OWNER, session.id, EventType.TOOL_CALL, {"tool": "sh"})
+    await services.progress.record_event(
+        OWNER, session.id, EventType.LEARNING, {"fact": "unsubscribed"}
+    )
+    await services.plans.decide(OWNER, Decision.APPROVE, ref=str(session.ref))
+    await services.progress.record_iteration(OWNER, session.id)
     rows = [r for r in await store.outbox.rows(session_id=session.id) if r.kind.value == "webhook"]
     events = [r.payload["event"] for r in rows]
     assert events == ["created", "plan_submitted", "tool_call", "iteration"]

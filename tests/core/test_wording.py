@@ -9,7 +9,7 @@ from core.grammar import parse, suggest
 from core.history.summary import ExtractiveSummarizer, SummaryMaterial
 from core.models import Actor
 from core.runner import CommandRunner
-from core.service import SessionService
+from core.wiring import Services
 from core.wording import natural_list, plural
 from tests.conftest import CHAT, actor
 
@@ -32,19 +32,19 @@ def test_one_helper_words_counts_and_lists() -> None:
 
 
 async def test_a_one_item_plan_and_a_one_message_summary_are_singular(
-    runner: CommandRunner, service: SessionService
+    runner: CommandRunner, services: Services
 ) -> None:
     await said(runner, OLGA, "start Deploy")
     text = await said(runner, OLGA, "plan back up")
     assert text.endswith("plan v1 with 1 item submitted for approval")
-    session = await service.find(OLGA, "1")
+    session = await services.sessions.find(OLGA, "1")
     material = SummaryMaterial(session, None, {"user": 1}, 0, [], [], [])
     summary = await ExtractiveSummarizer()(material)
     assert summary.headline == "#1 Deploy — pending, 1 message (1 user)"
 
 
 async def test_a_refusal_names_who_may_act_in_a_natural_list(
-    runner: CommandRunner, service: SessionService
+    runner: CommandRunner, services: Services
 ) -> None:
     await said(runner, OLGA, "start Deploy")
     await said(runner, OLGA, "share 1 @vera viewer")
@@ -60,7 +60,7 @@ async def test_a_refusal_names_who_may_act_in_a_natural_list(
 
 
 async def test_hints_offer_only_commands_the_person_could_run(
-    runner: CommandRunner, service: SessionService
+    runner: CommandRunner, services: Services
 ) -> None:
     await said(runner, OLGA, "start Deploy")
     await said(runner, OLGA, "share 1 @eddie editor")

@@ -12,15 +12,15 @@ from bot.dbcopy import copy_database
 from core.clock import ManualClock
 from core.history import context, export, search
 from core.history.fork import fork
-from core.history.messages import HistoryService
 from core.jobs import reminders, sweep
 from core.models import Decision, EventType, ModAction, Role
 from core.records.idempotency import IN_PROGRESS_LEASE
 from core.records.installations import InstallationRecord
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.copy import verify
 from core.store.factory import open_store
 from core.tokens import TokenService
+from core.wiring import build_services
 from tests.bot.test_cli import sessionbot
 from tests.conftest import CHAT, OTHER_WS, actor, execute
 
@@ -34,15 +34,15 @@ async def populate(url: str, clock: ManualClock) -> list[str]:
     store = open_store(url)
     await store.open()
     try:
-        service = SessionService(store, clock=clock, config=ServiceConfig())
-        history = HistoryService(service)
-        s = await service.start(OWNER, CHAT, "Deploy v2.3", mode="deploy")
-        await service.share(OWNER, s.id, "bob", role=Role.APPROVER)
-        await service.submit_plan(OWNER, s.id, ["Back up", "Migrate"])
-        await service.decide(actor("bob"), Decision.REJECT, ref=s.id, reason="too early")
-        await service.submit_plan(OWNER, s.id, ["Back up", "Migrate", "Flip"], need=1)
-        await service.decide(actor("bob"), Decision.APPROVE, ref=s.id)
-        await service.modify(OWNER, s.id, 1, ModAction.STATUS_CHANGE, "done")
+        services = build_services(store, clock=clock, config=ServiceConfig())
+        history = services.history
+        s = await services.sessions.start(OWNER, CHAT, "Deploy v2.3", mode="deploy")
+        await services.members.share(OWNER, s.id, "bob", role=Role.APPROVER)
+        await services.plans.submit(OWNER, s.id, ["Back up", "Migrate"])
+        await services.plans.decide(actor("bob"), Decision.REJECT, ref=s.id, reason="too early")
+        await services.plans.submit(OWNER, s.id, ["Back up", "Migrate", "Flip"], need=1)
+        await services.plans.decide(actor("bob"), Decision.APPROVE, ref=s.id)
+        await services.plans.modify(OWNER, s.id, 1, ModAction.STATUS_CHANGE, "done")
         first = await history.append(OWNER, s.id, "starting the backup")
         await history.append(OWNER, s.id, "backup done ✓", parent_id=first.id)
         await history.append(OWNER, s.id, "to be deleted")
@@ -50,12 +50,14 @@ async def populate(url: str, clock: ManualClock) -> list[str]:
         await history.delete(OWNER, s.id, 3)
         await context.update(history, OWNER, s.id, {"env": "prod", "db": {"host": "a"}})
         await context.update(history, OWNER, s.id, {"lock": "x"}, ttl=timedelta(days=1))
-        await service.record_event(OWNER, s.id, EventType.TOOL_CALL, {"tool": "psql", "n": 1})
+        await services.progress.record_event(
+            OWNER, s.id, EventType.TOOL_CALL, {"tool": "psql", "n": 1}
+        )
         child = (await fork(history, OWNER, s.id)).session
-        other = await service.start(actor("root", OTHER_WS), CHAT, "elsewhere")
-        await service.pause(OWNER, child.id)
-        await reminders.create(service, OWNER, s.id, channel_id=None, after=timedelta(hours=1))
-        await reminders.create(service, OWNER, s.id, channel_id=None, after=timedelta(days=9))
+        other = await services.sessions.start(actor("root", OTHER_WS), CHAT, "elsewhere")
+        await services.sessions.pause(OWNER, child.id)
+        await reminders.create(services, OWNER, s.id, channel_id=None, after=timedelta(hours=1))
+        await reminders.create(services, OWNER, s.id, channel_id=None, after=timedelta(days=9))
         await TokenService(store.tokens, clock=clock).create("console:test", "agent", admin=True)
         await store.installations.put(
             InstallationRecord("slack", "T0001", "xoxb-secret", clock.now(), scopes=("commands",))
@@ -63,7 +65,7 @@ async def populate(url: str, clock: ManualClock) -> list[str]:
         await store.idempotency.claim("api:t:k", "digest", now=clock.now(), lease=IN_PROGRESS_LEASE)
         await store.idempotency.finish("api:t:k", status=201, body='{"ok":true}')
         clock.advance(timedelta(days=2))
-        await sweep.run(service, clock.now(), every=timedelta(minutes=1))  # reminders, job runs
+        await sweep.run(services, clock.now(), every=timedelta(minutes=1))  # reminders, job runs
         return [s.id, child.id, other.id]
     finally:
         await store.close()
@@ -73,7 +75,7 @@ async def exports(url: str, ids: list[str]) -> list[str]:
     store = open_store(url)
     await store.open()
     try:
-        history = HistoryService(SessionService(store, clock=ManualClock(), config=ServiceConfig()))
+        history = build_services(store, clock=ManualClock(), config=ServiceConfig()).history
         texts = []
         for session_id in ids:
             session = await store.sessions.by_id(session_id)
@@ -100,8 +102,8 @@ async def _search_hits(url: str) -> list[str]:
     store = open_store(url)
     await store.open()
     try:
-        service = SessionService(store, clock=ManualClock(), config=ServiceConfig())
-        hits = await search.search(HistoryService(service), actor("root", admin=True), "db")
+        services = build_services(store, clock=ManualClock(), config=ServiceConfig())
+        hits = await search.search(services.history, actor("root", admin=True), "db")
         return sorted(hit.message_id for hit in hits.hits)
     finally:
         await store.close()
@@ -171,10 +173,10 @@ async def test_new_rows_after_a_copy_get_fresh_keys(
     store = open_store(db_url)
     await store.open()
     try:
-        service = SessionService(store, clock=clock, config=ServiceConfig())
-        history = HistoryService(service)
-        await service.resume(OWNER, ids[0])  # the sweep abandoned it
-        await service.record_event(OWNER, ids[0], EventType.TOOL_CALL, {"after": "copy"})
+        services = build_services(store, clock=clock, config=ServiceConfig())
+        history = services.history
+        await services.sessions.resume(OWNER, ids[0])  # the sweep abandoned it
+        await services.progress.record_event(OWNER, ids[0], EventType.TOOL_CALL, {"after": "copy"})
         await history.append(OWNER, ids[0], "written after the copy")
         events = await store.events.newest(ids[0], limit=500)  # a key clash would have raised above
         assert [e.data for e in events].count({"after": "copy"}) == 1
@@ -229,8 +231,8 @@ async def test_text_postgresql_cannot_store_is_named_not_half_copied(
     store = open_store(source)
     await store.open()
     try:
-        service = SessionService(store, clock=clock, config=ServiceConfig())
-        await service.start(OWNER, CHAT, "a NUL \u0000 in the title")
+        services = build_services(store, clock=clock, config=ServiceConfig())
+        await services.sessions.start(OWNER, CHAT, "a NUL \u0000 in the title")
     finally:
         await store.close()
     result = await copy_database(source, db_url)

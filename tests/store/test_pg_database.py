@@ -6,9 +6,10 @@ import asyncpg
 import pytest
 
 from core.clock import ManualClock
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store.factory import open_store
 from core.store.postgres.engine import pool_settings
+from core.wiring import build_services
 from tests.conftest import CHAT, PgDatabase, actor, reset_database
 from tests.pg import SCHEMA_FINGERPRINT
 
@@ -31,9 +32,9 @@ async def _start_sessions(url: str, n: int) -> None:
     store = open_store(url)
     await store.open()
     try:
-        service = SessionService(store, clock=ManualClock(), config=ServiceConfig())
+        services = build_services(store, clock=ManualClock(), config=ServiceConfig())
         for i in range(n):
-            await service.start(actor("olga"), CHAT, f"topic {i}")
+            await services.sessions.start(actor("olga"), CHAT, f"topic {i}")
     finally:
         await store.close()
 

@@ -10,18 +10,17 @@ import asyncpg
 import pytest
 
 from core.errors import StoreError, UsageError
-from core.history.messages import HistoryService
 from core.history.search import parse_query, search
 from core.models import OutboxKind, OutboxRow, OutboxStatus, new_id
 from core.records.history import MATCH_END, MATCH_START
 from core.records.jobs import Reminder, ReminderKind, ReminderStatus, SendReminder
-from core.service import SessionService
 from core.store import ops
 from core.store.factory import open_store
 from core.store.postgres.engine import pool_settings, safe_url
 from core.store.postgres.store import PostgresStore
 from core.store.search import to_tsquery
 from core.store.store import Store
+from core.wiring import Services
 from tests.conftest import CHAT, WS, actor
 from tests.pg import PgServer, new_database_name
 
@@ -150,9 +149,9 @@ async def test_an_outbox_row_locked_by_another_replica_is_skipped_at_once(
 
 
 async def test_a_reminder_being_sent_elsewhere_is_skipped_at_once(
-    store: Store, db_url: str, service: SessionService
+    store: Store, db_url: str, services: Services
 ) -> None:
-    session = await service.start(OWNER, CHAT, "remind")
+    session = await services.sessions.start(OWNER, CHAT, "remind")
     await store.jobs.add_reminder(
         Reminder("r1", WS, session.id, "user:olga", "ping", NOW, "olga", ReminderKind.USER,
                  ReminderStatus.SCHEDULED, NOW)
@@ -192,10 +191,10 @@ def test_user_queries_become_quoted_tsqueries(query: str, tsquery: str) -> None:
 
 
 async def test_search_syntax_cannot_reach_the_tsquery_parser(
-    store: Store, service: SessionService
+    store: Store, services: Services
 ) -> None:
-    history = HistoryService(service)
-    session = await service.start(OWNER, CHAT, "quoting")
+    history = services.history
+    session = await services.sessions.start(OWNER, CHAT, "quoting")
     await history.append(OWNER, session.id, "it's a risky deploy & rollback | test")
     for query in ("it's", "&", "!", "deploy & rollback", "'", ":*", "a:*b", "(!x)"):
         with contextlib.suppress(UsageError):  # core's own syntax check; never a StoreError
@@ -205,10 +204,10 @@ async def test_search_syntax_cannot_reach_the_tsquery_parser(
 
 
 async def test_phrases_are_marked_as_one_run_and_long_text_is_cut(
-    store: Store, service: SessionService
+    store: Store, services: Services
 ) -> None:
-    history = HistoryService(service)
-    session = await service.start(OWNER, CHAT, "snippets")
+    history = services.history
+    session = await services.sessions.start(OWNER, CHAT, "snippets")
     words = " ".join(f"w{i}" for i in range(40))
     await history.append(OWNER, session.id, f"{words} we rolled back the release {words}")
     (hit,) = (await search(history, OWNER, '"rolled back"')).hits
@@ -217,15 +216,15 @@ async def test_phrases_are_marked_as_one_run_and_long_text_is_cut(
 
 
 async def test_diacritics_fold_where_unaccent_is_installed(
-    store: Store, service: SessionService
+    store: Store, services: Services
 ) -> None:
     row = await store.engine.fetchone(  # type: ignore[attr-defined]
         "SELECT 1 FROM pg_extension WHERE extname = 'unaccent'"
     )
     if row is None:
         pytest.skip("this server has no unaccent extension: search keeps diacritics")
-    history = HistoryService(service)
-    session = await service.start(OWNER, CHAT, "café")
+    history = services.history
+    session = await services.sessions.start(OWNER, CHAT, "café")
     await history.append(OWNER, session.id, "meet at the café")
     assert len((await search(history, OWNER, "cafe")).hits) == 1
     assert len((await search(history, OWNER, "CAFÉ")).hits) == 1
@@ -234,10 +233,8 @@ async def test_diacritics_fold_where_unaccent_is_installed(
 # -- export ------------------------------------------------------------------------------------
 
 
-async def test_exported_rows_look_like_the_sqlite_stores(
-    store: Store, service: SessionService
-) -> None:
-    session = await service.start(OWNER, CHAT, "export me")
+async def test_exported_rows_look_like_the_sqlite_stores(store: Store, services: Services) -> None:
+    session = await services.sessions.start(OWNER, CHAT, "export me")
     tables = await store.jobs.export_rows(session.id)
     (row,) = tables["sessions"]
     assert row["created_at"] == session.created_at.isoformat(timespec="microseconds")

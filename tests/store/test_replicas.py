@@ -28,9 +28,10 @@ from core.models import (
     new_id,
 )
 from core.records.jobs import ClaimSlot, Reminder, ReminderKind, ReminderStatus, SendReminder
-from core.service import ServiceConfig, SessionService
+from core.services.config import ServiceConfig
 from core.store import ops
 from core.store.store import Store
+from core.wiring import build_services
 from tests.conftest import CHAT, WS, actor, count
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -92,7 +93,7 @@ async def test_a_job_slot_is_claimed_by_one_replica(store: Store, second: Store)
 
 async def test_a_due_reminder_is_sent_by_one_replica(store: Store, second: Store) -> None:
     config = ServiceConfig()
-    session = await SessionService(store, clock=ManualClock(NOW), config=config).start(
+    session = await build_services(store, clock=ManualClock(NOW), config=config).sessions.start(
         actor("owner"), CHAT, "remind me"
     )
     ids = [f"r{n}" for n in range(20)]
@@ -121,20 +122,20 @@ async def test_twenty_concurrent_decisions_on_two_replicas_make_one(
 ) -> None:
     clock = ManualClock(NOW)
     config = ServiceConfig()
-    one = SessionService(store, clock=clock, config=config)
-    two = SessionService(second, clock=clock, config=config)
+    one = build_services(store, clock=clock, config=config)
+    two = build_services(second, clock=clock, config=config)
     owner = actor("owner")
     users = [f"u{i}" for i in range(20)]
-    session = await one.start(owner, CHAT, "race across replicas")
+    session = await one.sessions.start(owner, CHAT, "race across replicas")
     for user in users:
-        await one.share(owner, str(session.ref), user, role=Role.APPROVER)
-    plan = await one.submit_plan(owner, str(session.ref), ["ship it"])
+        await one.members.share(owner, str(session.ref), user, role=Role.APPROVER)
+    plan = (await one.plans.submit(owner, str(session.ref), ["ship it"])).plan
 
     async def click(i: int) -> object:
-        service = one if i % 2 else two
+        services = one if i % 2 else two
         decision = Decision.APPROVE if i % 3 else Decision.REJECT
         try:
-            return await service.decide(actor(users[i]), decision, plan_id=plan.id)
+            return await services.plans.decide(actor(users[i]), decision, plan_id=plan.id)
         except Conflict as exc:
             return exc
 
@@ -156,13 +157,15 @@ async def test_events_appended_through_two_replicas_get_gap_free_seqs(
     store: Store, second: Store
 ) -> None:
     clock = ManualClock(NOW)
-    one = SessionService(store, clock=clock)
-    two = SessionService(second, clock=clock)
+    one = build_services(store, clock=clock)
+    two = build_services(second, clock=clock)
     owner = actor("owner")
-    session = await one.start(owner, CHAT, "busy")
+    session = await one.sessions.start(owner, CHAT, "busy")
     seqs = await asyncio.gather(
         *(
-            (one if i % 2 else two).record_event(owner, session.id, EventType.TOOL_CALL, {"i": i})
+            (one if i % 2 else two).progress.record_event(
+                owner, session.id, EventType.TOOL_CALL, {"i": i}
+            )
             for i in range(60)
         )
     )
@@ -177,9 +180,9 @@ async def two_histories(
 ) -> tuple[HistoryService, HistoryService, Session]:
     """The history feature on both replicas, and a session to write to."""
     clock = ManualClock(NOW)
-    one = HistoryService(SessionService(store, clock=clock))
-    two = HistoryService(SessionService(second, clock=clock))
-    return one, two, await one.service.start(actor("owner"), CHAT, "busy")
+    one = build_services(store, clock=clock).history
+    two = build_services(second, clock=clock).history
+    return one, two, await one.sessions.start(actor("owner"), CHAT, "busy")
 
 
 async def test_messages_appended_through_two_replicas_get_gap_free_seqs(

@@ -10,8 +10,8 @@ import pytest
 
 from core.errors import StoreError
 from core.models import ChatRef
-from core.service import SessionService
 from core.store.sqlite.store import SqliteStore
+from core.wiring import build_services
 from tests.conftest import actor
 
 
@@ -48,10 +48,12 @@ async def test_memory_database_works_end_to_end() -> None:
     store = SqliteStore("sqlite:///:memory:")
     await store.open()
     try:
-        service = SessionService(store)
+        services = build_services(store)
         owner = actor("owner")
-        session = await service.start(owner, ChatRef("console", owner.workspace, "c"), "in memory")
-        assert (await service.show(owner, str(session.ref))).session.title == "in memory"
+        session = await services.sessions.start(
+            owner, ChatRef("console", owner.workspace, "c"), "in memory"
+        )
+        assert (await services.sessions.show(owner, str(session.ref))).session.title == "in memory"
     finally:
         await store.close()
 

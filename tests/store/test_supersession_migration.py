@@ -9,8 +9,8 @@ import pytest
 
 from core.clock import ManualClock
 from core.models import Decision, Role
-from core.service import SessionService
 from core.store.sqlite.store import SqliteStore
+from core.wiring import build_services
 from tests.conftest import CHAT, actor
 
 
@@ -24,15 +24,15 @@ async def test_an_existing_database_learns_who_superseded_its_plans(
 ) -> None:
     store = SqliteStore(db_url)
     await store.open()
-    service = SessionService(store, clock=clock)
+    services = build_services(store, clock=clock)
     olga, bob = actor("olga"), actor("bob")
-    s = await service.start(olga, CHAT, "Deploy")
-    await service.share(olga, s.id, "bob", role=Role.APPROVER)
-    await service.submit_plan(olga, s.id, ["Back up"])
-    await service.decide(bob, Decision.REJECT, ref=s.id, reason="too risky")
+    s = await services.sessions.start(olga, CHAT, "Deploy")
+    await services.members.share(olga, s.id, "bob", role=Role.APPROVER)
+    await services.plans.submit(olga, s.id, ["Back up"])
+    await services.plans.decide(bob, Decision.REJECT, ref=s.id, reason="too risky")
     clock.advance(60)
-    await service.share(olga, s.id, "eddie", role=Role.EDITOR)
-    await service.submit_plan(actor("eddie"), s.id, ["Back up", "Verify"])
+    await services.members.share(olga, s.id, "eddie", role=Role.EDITOR)
+    await services.plans.submit(actor("eddie"), s.id, ["Back up", "Verify"])
     await store.close()
     with sqlite3.connect(tmp_path / "sessions.db") as conn:  # as the database was before 0006
         conn.execute("ALTER TABLE plans DROP COLUMN superseded_by")

@@ -51,7 +51,7 @@ class RecordingRunner(CommandRunner):
     """The real runner, counting finished calls so tests can wait for silent ones."""
 
     def __init__(self, inner: CommandRunner) -> None:
-        super().__init__(inner.service)
+        super().__init__(inner.services)
         self.results: list[Reply | None] = []
         self._changed = asyncio.Condition()
 

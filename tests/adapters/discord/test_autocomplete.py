@@ -13,7 +13,7 @@ async def _sessions(fake: FakeDiscord, bot: Bot, owner: FakeUser, count: int) ->
     actor = Actor(workspace(fake), str(owner.id), Source.DISCORD)
     chat = ChatRef("discord", workspace(fake), str(fake.guild.text_channel.id))
     for number in range(count):
-        await bot.core.service.start(actor, chat, f"task {number:02d}")
+        await bot.core.services.sessions.start(actor, chat, f"task {number:02d}")
 
 
 async def _choices(fake: FakeDiscord, user: FakeUser, typed: str, **kw: Any) -> list[Any]:
@@ -53,14 +53,14 @@ async def test_autocomplete_choice_names_fit_100_characters(
 ) -> None:
     actor = Actor(workspace(fake), str(people.bob.id), Source.DISCORD)
     chat = ChatRef("discord", workspace(fake), str(fake.guild.text_channel.id))
-    await bot.core.service.start(actor, chat, "x" * 200)
+    await bot.core.services.sessions.start(actor, chat, "x" * 200)
     (choice,) = await _choices(fake, people.bob, "")
     assert len(choice["name"]) == 100 and choice["name"].endswith("… · active")
 
 
 async def test_autocomplete_sees_only_its_own_guild(fake: FakeDiscord, bot: Bot) -> None:
     other = Actor("discord:1", "7", Source.DISCORD)
-    await bot.core.service.start(other, ChatRef("discord", "discord:1", "5"), "elsewhere")
+    await bot.core.services.sessions.start(other, ChatRef("discord", "discord:1", "5"), "elsewhere")
     assert await _choices(fake, fake.guild.member, "") == []
 
 

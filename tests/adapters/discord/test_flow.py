@@ -130,7 +130,7 @@ async def test_same_interaction_twice_acts_once(
     callbacks = fake.requests_matching(f"/interactions/{payload['id']}/*/callback")
     assert len(callbacks) == 1
     await bot.drain()
-    _, events = await bot.core.service.events(_admin(fake), "1")
+    _, events = await bot.core.services.progress.events(_admin(fake), "1")
     assert [e.type.value for e in events].count("plan_approved") == 1
 
 

@@ -89,7 +89,7 @@ async def test_settings_admins_with_slack_mentions_lets_that_admin_approve(
     bot = admin_bot
     (changed,) = await bot.command(f"settings admins <@{CAROL}|carol>")
     assert changed.response_type == "in_channel", changed.body
-    settings = await bot.core.service.settings(WORKSPACE)
+    settings = await bot.core.services.settings.get(WORKSPACE)
     assert settings.admins == (CAROL,)
     await bot.command("start deploy api")
     await bot.command("plan build image")

@@ -1,0 +1,145 @@
+"""A workspace's own affairs: its settings and webhooks (admins only), and its stats."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.access import Access
+from core.clock import Clock
+from core.errors import NotFound, UsageError
+from core.jobs.webhook_policy import WebhookPolicy
+from core.jobs.webhooks import WebhookRouter, new_secret
+from core.models import Actor, EventType, WorkspaceSettings, new_id
+from core.records.jobs import JobRun, WebhookSubscription
+from core.settings import Settings
+from core.store.store import Store
+from core.waiting import waiting_total
+
+EVENT_NAMES = frozenset(e.value for e in EventType)
+
+
+@dataclass(slots=True)
+class Stats:
+    days: int
+    by_status: dict[str, int]
+    by_mode: dict[str, int]
+    average_iterations: float
+    success_rate: float | None
+    median_duration: timedelta | None
+    median_approval_latency: timedelta | None
+    outbox_pending: int
+    outbox_dead: int
+    jobs: list[JobRun] = field(default_factory=list)
+    outbox_waiting: int = 0  # pending for a platform this process has no adapter for
+
+
+class Workspace:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+        access: Access,
+        webhooks: WebhookRouter,
+        policy: WebhookPolicy,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.access = access
+        self.webhooks = webhooks
+        self.policy = policy
+        # The platforms this process delivers to (set by the bot once its adapters are known).
+        self.delivered_platforms: Callable[[], Collection[str]] | None = None
+
+    async def admin_settings(self, actor: Actor) -> WorkspaceSettings:
+        await self.access.require_admin(actor)
+        return await self.settings.get(actor.workspace)
+
+    async def set_setting(self, actor: Actor, key: str, text: str) -> WorkspaceSettings:
+        """An admin changes one workspace setting (validated; takes effect immediately)."""
+        await self.access.require_admin(actor)
+        return await self.settings.put(actor.workspace, key, text)
+
+    async def webhook_list(
+        self, actor: Actor
+    ) -> tuple[list[WebhookSubscription], dict[str, str | None]]:
+        """The workspace's webhooks, each with what the delivery policy says against its URL."""
+        await self.access.require_admin(actor, action="manage webhooks")
+        hooks = await self.store.webhooks.in_workspace(actor.workspace)
+        return hooks, {w.id: self.policy.violation(w.url) for w in hooks}
+
+    async def add_webhook(self, actor: Actor, url: str, events: list[str]) -> WebhookSubscription:
+        """Subscribe `url` to `events` (all when none); its secret is in what this returns."""
+        await self.access.require_admin(actor, action="manage webhooks")
+        await self.policy.check_target(url)
+        events = [e for e in events if e != "all"]
+        unknown = sorted(set(events) - EVENT_NAMES)
+        if unknown:
+            raise UsageError(
+                f"Unknown event type `{unknown[0][:40]}`. "
+                f"Events: {', '.join(sorted(EVENT_NAMES))}.",
+                usage="/session webhook add <url> [events…]",
+            )
+        webhook = WebhookSubscription(
+            id=new_id(),
+            workspace=actor.workspace,
+            url=url,
+            secret=new_secret(),
+            events=tuple(events),
+            created_by=actor.user_id,
+            created_at=self.clock.now(),
+        )
+        await self.store.webhooks.add(webhook)
+        self.webhooks.forget(actor.workspace)
+        return webhook
+
+    async def remove_webhook(self, actor: Actor, target: str) -> WebhookSubscription:
+        await self.access.require_admin(actor, action="manage webhooks")
+        removed = await self.store.webhooks.remove(actor.workspace, target)
+        if removed is None:
+            raise NotFound("webhook", target[:40])
+        self.webhooks.forget(actor.workspace)
+        return removed
+
+    async def approval_latency(
+        self, workspace: str, *, since: datetime, until: datetime, channel_id: str | None = None
+    ) -> timedelta | None:
+        """The one median approval latency: submission to a person's decision (approved or
+        rejected, also when later superseded), over the decisions made in (since, until]."""
+        latencies = await self.store.plans.approval_latencies(
+            workspace, since=since, until=until, channel_id=channel_id
+        )
+        return _median(latencies)
+
+    async def stats(self, actor: Actor, *, days: int = 30) -> Stats:
+        now = self.clock.now()
+        since = now - timedelta(days=days)
+        rows = await self.store.workspaces.stats(actor.workspace, since)
+        outcomes = rows.outcomes
+        ended = sum(outcomes.values())
+        counts = await self.store.outbox.counts()
+        return Stats(
+            days=days,
+            by_status=rows.by_status,
+            by_mode=rows.by_mode,
+            average_iterations=rows.average_iterations,
+            success_rate=outcomes.get("completed", 0) / ended if ended else None,
+            median_duration=_median(rows.durations),
+            median_approval_latency=await self.approval_latency(
+                actor.workspace, since=since, until=now
+            ),
+            outbox_pending=counts.get("pending", 0),
+            outbox_dead=counts.get("dead", 0),
+            jobs=await self.store.jobs.runs(workspace=actor.workspace),
+            outbox_waiting=await waiting_total(self.store.outbox, self.delivered_platforms),
+        )
+
+
+def _median(values: list[timedelta]) -> timedelta | None:
+    if not values:
+        return None
+    return timedelta(seconds=statistics.median(v.total_seconds() for v in values))

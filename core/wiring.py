@@ -1,0 +1,82 @@
+"""Services: one object per use-case concern, built once per process around one store.
+
+`build_services` is the only place that knows how the collaborators fit together: the settings
+cache and `Access` are shared by every service, `Units` builds the rows of each change, and the
+services take what they use as constructor arguments (nothing is looked up or attached later).
+The bot builds one `Services` from its configuration (bot/app.py); the runner, the command
+handlers, the REST API and the scheduled jobs receive it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.access import Access
+from core.clock import Clock, SystemClock
+from core.history.messages import HistoryService
+from core.history.summary import Summarizer
+from core.jobs.webhooks import WebhookRouter
+from core.services.config import ServiceConfig
+from core.services.members import Membership
+from core.services.plans import Plans
+from core.services.progress import Progress
+from core.services.sessions import Lifecycle
+from core.services.workspace import Workspace
+from core.settings import Settings
+from core.store.store import Store
+from core.units import Units
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    store: Store
+    clock: Clock
+    config: ServiceConfig
+    settings: Settings
+    access: Access
+    webhooks: WebhookRouter
+    sessions: Lifecycle
+    members: Membership
+    plans: Plans
+    progress: Progress
+    history: HistoryService
+    workspace: Workspace
+
+
+def build_services(
+    store: Store,
+    *,
+    clock: Clock | None = None,
+    config: ServiceConfig | None = None,
+    summarizer: Summarizer | None = None,
+) -> Services:
+    clock = clock or SystemClock()
+    config = config or ServiceConfig()
+    settings = Settings(store, config.defaults, clock)
+    access = Access(store, settings, config.admins)
+    webhooks = WebhookRouter(store.webhooks, clock=clock)
+    units = Units(clock, settings, webhooks, touch_every=config.touch_every)
+    sessions = Lifecycle(store, clock, config, settings, access, units)
+    return Services(
+        store=store,
+        clock=clock,
+        config=config,
+        settings=settings,
+        access=access,
+        webhooks=webhooks,
+        sessions=sessions,
+        members=Membership(store, clock, sessions),
+        plans=Plans(store, clock, settings, access, units, sessions),
+        progress=Progress(store, clock, settings, access, units, sessions),
+        history=HistoryService(
+            store,
+            clock,
+            settings,
+            access,
+            units,
+            sessions,
+            config=config.history,
+            summarizer=summarizer,
+        ),
+        workspace=Workspace(store, clock, settings, access, webhooks, config.webhook_policy),
+    )
