@@ -31,7 +31,7 @@ _log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Core:
-    """The store, service, runner and outbox dispatcher of one process."""
+    """The store, services, runner and outbox dispatcher of one process."""
 
     store: Store
     services: Services
@@ -49,7 +49,7 @@ class Core:
 async def open_core(
     config: Config, *, deliveries: Sequence[Delivery] = (), clock: Clock | None = None
 ) -> Core:
-    """Open the database (migrating it) and build the service around it."""
+    """Open the database (migrating it) and build the services around it."""
     clock = clock or SystemClock()
     store = open_store(config.database_url)
     await store.open()

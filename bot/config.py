@@ -19,7 +19,7 @@ from core.durations import parse_duration
 from core.errors import ConfigError
 from core.jobs.webhook_policy import WebhookPolicy, system_addresses
 from core.models import WorkspaceSettings
-from core.services.config import ServiceConfig
+from core.services.config import HistoryConfig, ServiceConfig
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/sessions.db"
 
@@ -62,6 +62,13 @@ VARIABLES: tuple[Variable, ...] = (
         "SESSIONBOT_ABANDON_WARNING_BEFORE", "4h", "warn the owner this long before abandoning"
     ),
     Variable("SESSIONBOT_SWEEP_INTERVAL", "60s", "how often the scheduler's sweep runs"),
+    Variable(
+        "SESSIONBOT_MAX_MESSAGE_BYTES", "65536", "largest message of a session's history (bytes)"
+    ),
+    Variable(
+        "SESSIONBOT_MAX_CONTEXT_BYTES", "262144", "largest context of a session (JSON bytes)"
+    ),
+    Variable("SESSIONBOT_HISTORY_PAGE_SIZE", "20", "messages per page of `/session history`"),
     Variable("SESSIONBOT_ARCHIVE_DIR", "./data/archive", "where cleanup writes gzip JSON exports"),
     Variable("SESSIONBOT_LOG_LEVEL", "info", "debug, info, warning or error (libraries: warning)"),
     Variable("SESSIONBOT_LOG_FORMAT", "text", "text, or json for one JSON object per line"),
@@ -159,6 +166,7 @@ class Config:
     slack: SlackConfig = field(default_factory=SlackConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
 
     @property
     def chat_configured(self) -> bool:
@@ -166,7 +174,10 @@ class Config:
 
     def service_config(self) -> ServiceConfig:
         return ServiceConfig(
-            defaults=self.defaults, admins=self.admins, webhook_policy=self.webhook_policy
+            defaults=self.defaults,
+            admins=self.admins,
+            webhook_policy=self.webhook_policy,
+            history=self.history,
         )
 
 
@@ -255,6 +266,15 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         defaults=defaults,
         sweep_interval=read.duration("SESSIONBOT_SWEEP_INTERVAL", timedelta(seconds=60)),
         archive_dir=read.text("SESSIONBOT_ARCHIVE_DIR", "./data/archive") or "./data/archive",
+        history=HistoryConfig(
+            max_message_bytes=read.integer(
+                "SESSIONBOT_MAX_MESSAGE_BYTES", 64 * 1024, low=1024, high=512 * 1024
+            ),
+            max_context_bytes=read.integer(
+                "SESSIONBOT_MAX_CONTEXT_BYTES", 256 * 1024, low=1024, high=1024 * 1024
+            ),
+            page_size=read.integer("SESSIONBOT_HISTORY_PAGE_SIZE", 20, low=5, high=100),
+        ),
         log_level=read.choice(
             "SESSIONBOT_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
         ).upper(),

@@ -1,4 +1,4 @@
-"""Who may do what (§3): one table, checked by the service before every change."""
+"""Who may do what (§3): one table, asked through `core.access.Access` before every change."""
 
 from __future__ import annotations
 

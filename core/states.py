@@ -86,7 +86,7 @@ COMMAND_OF: dict[Action, str] = {
 
 def next_status(current: Status, action: Action, *, ref: int) -> Status:
     """The status after `action`, or InvalidTransition naming the commands that would work
-    (the service narrows them to what the person could run: `allowed_from(current, may)`)."""
+    (Access narrows them to what the person could run: `allowed_from(current, may)`)."""
     allowed = TRANSITIONS[action]
     if current not in allowed:
         raise InvalidTransition(

@@ -1,1 +1,1 @@
-"""Scheduled job logic (SPEC §9) as functions of (service, now): sweeps, cleanup, summaries."""
+"""Scheduled job logic (SPEC §9) as functions of (services, now): sweeps, cleanup, summaries."""
