@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from core.errors import Forbidden, InvalidTransition
 from core.models import Actor, Decision, Plan, Role, Session, Status
@@ -22,13 +23,13 @@ from core.store import ops
 from core.store.store import Store
 
 
+@dataclass(slots=True)
 class Access:
     """Roles from the session's members, admins from configuration and workspace settings."""
 
-    def __init__(self, store: Store, settings: Settings, admins: frozenset[str]) -> None:
-        self.store = store
-        self.settings = settings
-        self.admins = admins
+    store: Store
+    settings: Settings
+    admins: frozenset[str]
 
     async def is_admin(self, actor: Actor) -> bool:
         if actor.platform_admin or actor.user_id in self.admins:

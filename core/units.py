@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -25,14 +26,12 @@ T = TypeVar("T")
 CONFLICT_RETRIES = 8
 
 
+@dataclass(slots=True)
 class Units:
-    def __init__(
-        self, clock: Clock, settings: Settings, webhooks: WebhookRouter, *, touch_every: timedelta
-    ) -> None:
-        self.clock = clock
-        self.settings = settings
-        self.webhooks = webhooks
-        self.touch_every = touch_every
+    clock: Clock
+    settings: Settings
+    webhooks: WebhookRouter
+    touch_every: timedelta
 
     def event(
         self, session: Session, kind: EventType, actor: Actor, data: dict[str, Any] | None = None

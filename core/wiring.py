@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from core.access import Access
 from core.clock import Clock, SystemClock
 from core.history.messages import HistoryService
-from core.history.summary import Summarizer
+from core.history.summary import ExtractiveSummarizer, Summarizer
 from core.jobs.webhooks import WebhookRouter
 from core.services.config import ServiceConfig
 from core.services.members import Membership
@@ -76,7 +76,7 @@ def build_services(
             units,
             sessions,
             config=config.history,
-            summarizer=summarizer,
+            summarizer=summarizer or ExtractiveSummarizer(),
         ),
         workspace=Workspace(store, clock, settings, access, webhooks, config.webhook_policy),
     )

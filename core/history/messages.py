@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.access import Access
@@ -45,29 +45,18 @@ class NumberedPage:
     pages: int
 
 
+@dataclass(slots=True)
 class HistoryService:
     """Conversation history of sessions: their messages, context, exports, forks and imports."""
 
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        settings: Settings,
-        access: Access,
-        units: Units,
-        sessions: Lifecycle,
-        *,
-        config: HistoryConfig | None = None,
-        summarizer: Summarizer | None = None,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.settings = settings
-        self.access = access
-        self.units = units
-        self.sessions = sessions
-        self.config = config or HistoryConfig()
-        self.summarizer: Summarizer = summarizer or ExtractiveSummarizer()
+    store: Store
+    clock: Clock
+    settings: Settings
+    access: Access
+    units: Units
+    sessions: Lifecycle
+    config: HistoryConfig = field(default_factory=HistoryConfig)
+    summarizer: Summarizer = field(default_factory=ExtractiveSummarizer)
 
     async def find(self, actor: Actor, ref: str | None, channel_id: str | None = None) -> Session:
         return await self.sessions.find(actor, ref, channel_id=channel_id)

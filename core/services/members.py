@@ -22,11 +22,11 @@ class Handover:
     previous_owner: str
 
 
+@dataclass(slots=True)
 class Membership:
-    def __init__(self, store: Store, clock: Clock, sessions: Lifecycle) -> None:
-        self.store = store
-        self.clock = clock
-        self.sessions = sessions
+    store: Store
+    clock: Clock
+    sessions: Lifecycle
 
     async def share(
         self,

@@ -62,22 +62,14 @@ class ItemModified:
     modification: PlanModification
 
 
+@dataclass(slots=True)
 class Plans:
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        settings: Settings,
-        access: Access,
-        units: Units,
-        sessions: Lifecycle,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.settings = settings
-        self.access = access
-        self.units = units
-        self.sessions = sessions
+    store: Store
+    clock: Clock
+    settings: Settings
+    access: Access
+    units: Units
+    sessions: Lifecycle
 
     async def submit(
         self,

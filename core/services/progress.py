@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from core.access import Access
@@ -20,22 +21,14 @@ from core.units import Units, retried
 RECORDABLE = frozenset({EventType.TOOL_CALL, EventType.LEARNING, EventType.ERROR})
 
 
+@dataclass(slots=True)
 class Progress:
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        settings: Settings,
-        access: Access,
-        units: Units,
-        sessions: Lifecycle,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.settings = settings
-        self.access = access
-        self.units = units
-        self.sessions = sessions
+    store: Store
+    clock: Clock
+    settings: Settings
+    access: Access
+    units: Units
+    sessions: Lifecycle
 
     async def record_iteration(
         self, actor: Actor, ref: str | None, *, count: int = 1, data: dict[str, Any] | None = None

@@ -84,22 +84,14 @@ def system_actor(workspace: str) -> Actor:
     return Actor(workspace, SYSTEM_USER, Source.SCHEDULER, platform_admin=True)
 
 
+@dataclass(slots=True)
 class Lifecycle:
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        config: ServiceConfig,
-        settings: Settings,
-        access: Access,
-        units: Units,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.config = config
-        self.settings = settings
-        self.access = access
-        self.units = units
+    store: Store
+    clock: Clock
+    config: ServiceConfig
+    settings: Settings
+    access: Access
+    units: Units
 
     async def find(
         self, actor: Actor, ref: str | None, *, channel_id: str | None = None

@@ -36,24 +36,16 @@ class Stats:
     outbox_waiting: int = 0  # pending for a platform this process has no adapter for
 
 
+@dataclass(slots=True)
 class Workspace:
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        settings: Settings,
-        access: Access,
-        webhooks: WebhookRouter,
-        policy: WebhookPolicy,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self.settings = settings
-        self.access = access
-        self.webhooks = webhooks
-        self.policy = policy
-        # The platforms this process delivers to (set by the bot once its adapters are known).
-        self.delivered_platforms: Callable[[], Collection[str]] | None = None
+    store: Store
+    clock: Clock
+    settings: Settings
+    access: Access
+    webhooks: WebhookRouter
+    policy: WebhookPolicy
+    # The platforms this process delivers to (set by the bot once its adapters are known).
+    delivered_platforms: Callable[[], Collection[str]] | None = None
 
     async def admin_settings(self, actor: Actor) -> WorkspaceSettings:
         await self.access.require_admin(actor)
