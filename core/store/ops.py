@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.models import JSON, Approval, Event, Member, OutboxRow, Plan, PlanModification, Session
+from core.records.requests import Request, Vote
 
 
 class Op:
@@ -154,3 +155,26 @@ class CheckedEvent(Op):
     check: Check
     touch_after: timedelta
     abandon_after: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class NewRequest(Op):
+    """Insert an agent's request (pending, no votes yet)."""
+
+    request: Request
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRequest(Op):
+    """Compare-and-set on a pending request's row version (Conflict when it changed)."""
+
+    request_id: str
+    expected_row_version: int
+    changes: JSON
+
+
+@dataclass(frozen=True, slots=True)
+class PutVote(Op):
+    """One row per person and request: a later decision by the same person replaces it."""
+
+    vote: Vote
