@@ -24,6 +24,7 @@ from core.clock import Clock
 from core.delivery import Delivery, DeliveryError
 from core.jobs.webhooks import UNREACHABLE, WebhookDelivery, WebhookSender
 from core.models import OutboxKind, OutboxRow
+from core.store import wakes
 from core.store.store import Store
 from core.views import View
 
@@ -94,6 +95,7 @@ class OutboxDispatcher:
         if webhook_sender is not None:
             self.use_webhooks(webhook_sender)
         self._wake = asyncio.Event()
+        store.on_wake(self._woken)  # rows committed here or, on PostgreSQL, by another replica
         self.per_destination = per_destination
         self.stop_grace = stop_grace
         self._limit = asyncio.Semaphore(concurrency)
@@ -116,6 +118,10 @@ class OutboxDispatcher:
     def wake(self) -> None:
         """Ask the loop to look for rows now (safe to call from any thread via the loop)."""
         self._wake.set()
+
+    def _woken(self, keys: frozenset[str]) -> None:
+        if wakes.OUTBOX in keys or wakes.ANY in keys:
+            self._wake.set()
 
     async def run_once(self, *, webhooks: bool = True) -> int:
         """Deliver one batch of due rows (lanes concurrently); returns how many were attempted.

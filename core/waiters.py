@@ -32,5 +32,11 @@ class Waiters:
         for event in self._waiting.get(key, ()):
             event.set()
 
+    def wake_all(self) -> None:
+        """Wake every waiter (some wake-ups may have been missed: each reads its state again)."""
+        for events in self._waiting.values():
+            for event in events:
+                event.set()
+
     def __len__(self) -> int:
         return sum(len(events) for events in self._waiting.values())

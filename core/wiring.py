@@ -24,8 +24,10 @@ from core.services.requests import Requests
 from core.services.sessions import Lifecycle
 from core.services.workspace import Workspace
 from core.settings import Settings
+from core.store import wakes
 from core.store.store import Store
 from core.units import Units
+from core.waiters import Waiters
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,9 @@ def build_services(
     webhooks = WebhookRouter(store.webhooks, clock=clock)
     units = Units(clock, settings, webhooks, touch_every=config.touch_every)
     sessions = Lifecycle(store, clock, config, settings, access, units)
+    progress = Progress(store, clock, settings, access, units, sessions)
+    requests = Requests(store, clock, settings, access, units, sessions)
+    store.on_wake(lambda keys: _wake(keys, requests=requests.waiters, events=progress.followers))
     return Services(
         store=store,
         clock=clock,
@@ -69,7 +74,7 @@ def build_services(
         sessions=sessions,
         members=Membership(store, clock, sessions),
         plans=Plans(store, clock, settings, access, units, sessions),
-        progress=Progress(store, clock, settings, access, units, sessions),
+        progress=progress,
         history=HistoryService(
             store,
             clock,
@@ -80,6 +85,18 @@ def build_services(
             config=config.history,
             summarizer=summarizer or ExtractiveSummarizer(),
         ),
-        requests=Requests(store, clock, settings, access, units, sessions),
+        requests=requests,
         workspace=Workspace(store, clock, settings, access, webhooks, config.webhook_policy),
     )
+
+
+def _wake(keys: frozenset[str], *, requests: Waiters, events: Waiters) -> None:
+    """Committed keys (this process's or another replica's) to the waiters they concern."""
+    if wakes.ANY in keys:
+        requests.wake_all()
+        events.wake_all()
+        return
+    for request_id in wakes.ids(keys, "request"):
+        requests.wake(request_id)
+    for session_id in wakes.ids(keys, "events"):
+        events.wake(session_id)

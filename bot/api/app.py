@@ -30,6 +30,13 @@ def api_app(
     app[API] = context
     for route in routes:
         app.router.add_route(route.method, route.path, Endpoint(route).handle)
+
+    async def end_streams(_: web.Application) -> None:
+        """At shutdown every event stream ends now rather than at its next heartbeat."""
+        context.streams.closing = True
+        services.progress.followers.wake_all()
+
+    app.on_shutdown.append(end_streams)
     return app
 
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bot.api import export, messages, openapi, plans, progress, session_context, sessions
+from bot.api import (
+    event_stream,
+    export,
+    messages,
+    openapi,
+    plans,
+    progress,
+    session_context,
+    sessions,
+)
 from bot.api.route import Route
 
 ROUTES: list[Route] = [
@@ -18,6 +27,7 @@ ROUTES: list[Route] = [
     ),
     *sessions.ROUTES,
     *progress.ROUTES,
+    *event_stream.ROUTES,
     *messages.ROUTES,
     *session_context.ROUTES,
     *plans.ROUTES,

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.api.streams import Streams
 from core.clock import Clock
 from core.history.messages import HistoryService
 from core.records.tokens import ApiToken
@@ -25,6 +26,9 @@ class ApiConfig:
     auth_failures: int = 30  # failed authentications a client address may make at once
     auth_failure_rate: float = 20 / 60  # … and then one more every 3 s
     limiter_keys: int = 10_000  # tokens or addresses each limiter remembers (least recent go)
+    stream_heartbeat: float = 15.0  # seconds of silence before an event stream sends a comment
+    streams_per_token: int = 10  # event streams one token may hold open at once
+    streams: int = 1000  # event streams this process holds open at once
 
 
 class RateLimiter:
@@ -82,6 +86,7 @@ class ApiContext:
     limiter: RateLimiter = field(init=False)  # requests per token
     failures: RateLimiter = field(init=False)  # failed authentications per client address
     openapi: dict[str, Any] = field(default_factory=dict)
+    streams: Streams = field(init=False)  # open event streams
 
     def __post_init__(self) -> None:
         c, clock = self.config, self.services.clock
@@ -89,6 +94,7 @@ class ApiContext:
         self.failures = RateLimiter(
             c.auth_failure_rate, c.auth_failures, clock=clock, max_keys=c.limiter_keys
         )
+        self.streams = Streams(per_token=c.streams_per_token, total=c.streams)
 
 
 API = web.AppKey("api", ApiContext)

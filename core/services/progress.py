@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.access import Access
@@ -17,6 +19,7 @@ from core.states import Action
 from core.store import ops
 from core.store.store import Store
 from core.units import Units, retried
+from core.waiters import Waiters
 
 RECORDABLE = frozenset({EventType.TOOL_CALL, EventType.LEARNING, EventType.ERROR})
 
@@ -29,6 +32,7 @@ class Progress:
     access: Access
     units: Units
     sessions: Lifecycle
+    followers: Waiters = field(default_factory=Waiters)  # by session id, woken at commit
 
     async def record_iteration(
         self, actor: Actor, ref: str | None, *, count: int = 1, data: dict[str, Any] | None = None
@@ -111,6 +115,25 @@ class Progress:
         session = await self.sessions.find_for(actor, ref, Perm.WORK)
         await self.sessions.touch(actor, session)
         return session
+
+    async def follow(self, actor: Actor, ref: str | None) -> Session:
+        """The session whose events `actor` may follow (as `events` may read them)."""
+        return await self.sessions.find(actor, ref)
+
+    async def next_events(
+        self, session: Session, *, after_seq: int, up_to: float, limit: int
+    ) -> list[Event]:
+        """The oldest `limit` events newer than `after_seq`; when there are none yet, waits up
+        to `up_to` seconds for the commit that adds some (woken by that commit, here or on
+        another replica, never by a loop over the database); empty when none came."""
+        with self.followers.watch(session.id) as added:
+            found = await self.store.events.after(session.id, after_seq=after_seq, limit=limit)
+            if found or up_to <= 0:
+                return found
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(up_to):
+                    await added.wait()
+        return await self.store.events.after(session.id, after_seq=after_seq, limit=limit)
 
     async def events(
         self, actor: Actor, ref: str | None, *, limit: int = 20, before_seq: int | None = None

@@ -85,17 +85,26 @@ class Tx(Protocol):
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
+    def wake(self, key: str) -> None:
+        """Wake the waiters on `key` (core/store/wakes.py) once this transaction commits."""
+        ...
+
 
 Unit = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
 class ConnTx(Generic[C]):
-    """Base of each backend's `Tx`: the connection its transaction runs on."""
+    """Base of each backend's `Tx`: the connection its transaction runs on, and the wake-up
+    keys its unit named (`wakes`, shared by the replays of one unit)."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "wakes")
 
-    def __init__(self, conn: C) -> None:
+    def __init__(self, conn: C, wakes: set[str] | None = None) -> None:
         self.conn = conn
+        self.wakes = set() if wakes is None else wakes
+
+    def wake(self, key: str) -> None:
+        self.wakes.add(key)
 
 
 class Database:

@@ -10,6 +10,8 @@ their engine, applying migrations, integrity checks and routine upkeep. `open_st
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -51,6 +53,8 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self._listeners: list[Callable[[], None]] = []
+        self._wake_listeners: list[Callable[[frozenset[str]], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.db = db
         self.sessions = Sessions(db)
         self.workspaces = Workspaces(db)
@@ -76,6 +80,7 @@ class Store:
     # -- lifecycle: opening refuses a newer schema and migrates an older one ----------------
 
     async def open(self, *, migrate: bool = True) -> None:
+        self._loop = asyncio.get_running_loop()
         await self.engine.open()
         current, latest = await self.schema_status()
         if current > latest:
@@ -98,6 +103,31 @@ class Store:
     def _committed(self) -> None:
         for listener in self._listeners:
             listener()
+
+    def on_wake(self, listener: Callable[[frozenset[str]], None]) -> None:
+        """Call `listener`, on the loop that opened the store, with the wake-up keys
+        (core/store/wakes.py) of every unit that commits: this process's, at once, and on
+        PostgreSQL the other replicas' (heard by LISTEN)."""
+        self._wake_listeners.append(listener)
+
+    def _woke(self, keys: frozenset[str]) -> None:
+        """From the committing thread (SQLite's writer) or the loop itself."""
+        loop = self._loop
+        if loop is None or not self._wake_listeners:
+            return
+        with contextlib.suppress(RuntimeError):
+            if asyncio.get_running_loop() is loop:
+                self._wake(keys)
+                return
+        with contextlib.suppress(RuntimeError):  # that loop is closing
+            loop.call_soon_threadsafe(self._wake, keys)
+
+    def _wake(self, keys: frozenset[str]) -> None:
+        for listener in self._wake_listeners:
+            try:
+                listener(keys)
+            except Exception:
+                _log.exception("a wake-up listener failed")
 
     def observe_operations(self, observer: OperationObserver | None) -> None:
         """Time every write, read and raw call from now on (None stops it)."""

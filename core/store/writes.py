@@ -20,7 +20,7 @@ from typing import Any
 
 from core.errors import Conflict, NotFound
 from core.models import CURRENT_PLAN_STATUSES, JSON, OPEN_STATUSES
-from core.store import ops
+from core.store import ops, wakes
 from core.store.codec import dumps, ref_key, sql_in, when_required
 from core.store.db import Tx, marks
 from core.store.decode import rows
@@ -174,11 +174,15 @@ async def add_event(tx: Tx, op: ops.AddEvent, *, locked: bool = False) -> int:
          e.created_at, e.session_id),
     )  # fmt: skip
     assert row is not None
+    tx.wake(wakes.events(e.session_id))
     return int(row[0])
 
 
 async def enqueue(tx: Tx, op: ops.Enqueue) -> bool:
-    return await _put(tx, "outbox", _OUTBOX, op.row, " ON CONFLICT (dedupe_key) DO NOTHING") == 1
+    added = await _put(tx, "outbox", _OUTBOX, op.row, " ON CONFLICT (dedupe_key) DO NOTHING") == 1
+    if added:
+        tx.wake(wakes.OUTBOX)
+    return added
 
 
 async def put_member(tx: Tx, op: ops.PutMember) -> None:
@@ -305,6 +309,7 @@ async def update_request(tx: Tx, op: ops.UpdateRequest) -> int:
     where["status = ?"] = "pending"
     if not await _update(tx, "requests", op.changes, _REQUEST_FIELDS, where, bump="row_version"):
         raise Conflict("The request was decided or changed by someone else at the same moment.")
+    tx.wake(wakes.request(op.request_id))
     return op.expected_row_version + 1
 
 

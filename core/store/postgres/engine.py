@@ -8,13 +8,20 @@ functions of the database state); a lost compare-and-set is the unit's own `Conf
 
 Pool size: `?pool_max=N` (alias `pool_size`) and `?pool_min=N` in the URL, default 10 / 1;
 those keys are taken out before the URL reaches asyncpg.
+
+Wake-ups across replicas: a unit's wake-up keys (core/store/wakes.py) are sent with NOTIFY
+inside its transaction, so PostgreSQL delivers them exactly when it commits, to every
+process LISTENing on `CHANNEL` on its own connection (`Listener`); each payload is
+`<origin> <key>`, and a process ignores its own (it woke its waiters at commit already).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -25,6 +32,7 @@ import asyncpg
 from core.errors import SessionBotError, StoreError, UsageError
 from core.store import db
 from core.store.db import POSTGRES, OperationObserver, numbered
+from core.store.wakes import ANY
 
 _log = logging.getLogger(__name__)
 
@@ -38,6 +46,9 @@ _REPLAY_STATES = frozenset({"40001", "40P01"})  # serialization_failure, deadloc
 # character_not_in_repertoire (a NUL in text), untranslatable_character: bad input, not a fault
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 _CONNECTION_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError)
+CHANNEL = "sessionbot_wake"
+RELISTEN_EVERY = 1.0  # seconds between attempts to LISTEN again after the connection is lost
+_NOTIFY = "SELECT pg_notify($1, $2 || ' ' || key) FROM unnest($3::text[]) AS key"
 
 
 def pool_settings(url: str) -> tuple[str, int, int]:
@@ -74,11 +85,20 @@ class PgEngine(db.Database):
 
     dialect = POSTGRES
 
-    def __init__(self, url: str, *, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_commit: Callable[[], None] | None = None,
+        on_wake: Callable[[frozenset[str]], None] | None = None,
+    ) -> None:
         self.url = url
         self.dsn, self.pool_min, self.pool_max = pool_settings(url)
         self._pool: asyncpg.Pool | None = None
         self._on_commit = on_commit
+        self._on_wake = on_wake
+        self.origin = secrets.token_hex(6)  # this process, in the payloads it notifies
+        self.listener: Listener | None = None
         self.observe: OperationObserver | None = None
         self.close_timeout = CLOSE_TIMEOUT
         self.units = 0
@@ -97,9 +117,15 @@ class PgEngine(db.Database):
             raise StoreError(
                 f"Could not connect to PostgreSQL at {safe_url(self.url)}: {exc.__class__.__name__}"
             ) from exc
+        if self._on_wake is not None:
+            self.listener = Listener(self.dsn, self.origin, self._on_wake)
+            await self.listener.start()
 
     async def close(self) -> None:
         """Close the pool; connections still in use after `close_timeout` are terminated."""
+        if self.listener is not None:
+            listener, self.listener = self.listener, None
+            await listener.stop()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:
@@ -118,9 +144,12 @@ class PgEngine(db.Database):
         try:
             pool = self._require()
             for attempt in range(MAX_REPLAYS + 1):
+                wakes: set[str] = set()
                 try:
                     async with pool.acquire() as conn, conn.transaction():
-                        result = await unit(PgTx(conn))
+                        result = await unit(PgTx(conn, wakes))
+                        if wakes:  # delivered by PostgreSQL when (and only if) this commits
+                            await conn.execute(_NOTIFY, CHANNEL, self.origin, sorted(wakes))
                 except asyncpg.PostgresError as exc:
                     if exc.sqlstate in _REPLAY_STATES and attempt < MAX_REPLAYS:
                         self.replays += 1
@@ -135,6 +164,8 @@ class PgEngine(db.Database):
             self._observed("write", started)
         if notify and self._on_commit is not None:
             self._on_commit()
+        if wakes and self._on_wake is not None:
+            self._on_wake(frozenset(wakes))
         return result
 
     async def run_raw(self, unit: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -160,6 +191,65 @@ class PgEngine(db.Database):
     def _observed(self, kind: str, started: float) -> None:
         if self.observe is not None:
             self.observe(kind, time.perf_counter() - started)
+
+
+class Listener:
+    """One connection of its own LISTENing on `CHANNEL`: the keys other replicas committed
+    reach `on_wake`. A lost connection is opened again every `RELISTEN_EVERY` seconds, and
+    then `ANY` is told, since keys committed meanwhile were not heard."""
+
+    def __init__(self, dsn: str, origin: str, on_wake: Callable[[frozenset[str]], None]) -> None:
+        self.dsn = dsn
+        self.origin = origin
+        self.on_wake = on_wake
+        self.heard = 0  # keys received from other processes
+        self._conn: asyncpg.Connection | None = None
+        self._again: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    async def start(self) -> None:
+        self._conn = await asyncpg.connect(
+            self.dsn, server_settings={"application_name": "sessionbot-listen"}
+        )
+        self._conn.add_termination_listener(self._lost)
+        await self._conn.add_listener(CHANNEL, self._heard)
+
+    async def stop(self) -> None:
+        self._stopped = True
+        if self._again is not None:
+            self._again.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._again
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(*_CONNECTION_ERRORS, asyncpg.PostgresError):
+                await conn.close(timeout=CLOSE_TIMEOUT)
+
+    def connection_pid(self) -> int | None:
+        """The server process of the LISTEN connection (None while it is being opened again)."""
+        return None if self._conn is None or self._conn.is_closed() else self._conn.get_server_pid()
+
+    def _heard(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        origin, _, key = payload.partition(" ")
+        if origin != self.origin and key:
+            self.heard += 1
+            self.on_wake(frozenset({key}))
+
+    def _lost(self, conn: object) -> None:
+        if not self._stopped and (self._again is None or self._again.done()):
+            _log.warning("the LISTEN connection was lost; listening again")
+            self._again = asyncio.get_running_loop().create_task(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        while not self._stopped:
+            await asyncio.sleep(RELISTEN_EVERY)
+            try:
+                await self.start()
+            except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
+                _log.warning("LISTEN again failed: %s", exc.__class__.__name__)
+                continue
+            self.on_wake(frozenset({ANY}))
+            return
 
 
 def affected(status: str) -> int:

@@ -55,7 +55,7 @@ class PostgresStore(Store):
         if not url.startswith(("postgresql://", "postgres://")):
             raise ValueError("not a PostgreSQL URL")
         self.url = url
-        self.engine = PgEngine(url, on_commit=self._committed)
+        self.engine = PgEngine(url, on_commit=self._committed, on_wake=self._woke)
         super().__init__(self.engine)
 
     async def _schema_version(self) -> int:

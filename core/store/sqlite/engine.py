@@ -72,6 +72,7 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     write: bool
     notify: bool  # a write whose commit wakes the commit listener
+    wakes: set[str] | None = None  # the wake-up keys its unit named (core/store/wakes.py)
     result: Any = None
     error: BaseException | None = None
 
@@ -89,7 +90,13 @@ def _resolve(jobs: list[_Job]) -> None:
 class SqliteEngine:
     """Runs units of work on the writer thread and reads on aiosqlite."""
 
-    def __init__(self, path: str, *, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        on_commit: Callable[[], None] | None = None,
+        on_wake: Callable[[frozenset[str]], None] | None = None,
+    ) -> None:
         self.path = path
         self.memory = _is_memory(path)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -97,6 +104,7 @@ class SqliteEngine:
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._on_commit = on_commit
+        self._on_wake = on_wake
         self.observe: OperationObserver | None = None  # metrics hook, called on the loop
         self._lock = DatabaseLock(path)  # shared while open: `db restore` waits for no user
         self.batches = 0
@@ -128,10 +136,12 @@ class SqliteEngine:
             self._thread = None
         self._lock.release()
 
-    async def write(self, unit: Unit[T], *, notify: bool = True) -> T:
+    async def write(
+        self, unit: Unit[T], *, notify: bool = True, wakes: set[str] | None = None
+    ) -> T:
         """Run `unit` inside the next group commit; return once it is durable (`notify` as
-        in `db.Database.write`)."""
-        return await self._submit(unit, write=True, notify=notify)
+        in `db.Database.write`; `wakes`, filled by the unit, go to `on_wake` at commit)."""
+        return await self._submit(unit, write=True, notify=notify, wakes=wakes)
 
     async def run_raw(self, unit: Unit[T]) -> T:
         """Run `unit` on the writer thread outside any transaction (pragmas, scripts)."""
@@ -153,12 +163,14 @@ class SqliteEngine:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def _submit(self, unit: Unit[T], *, write: bool, notify: bool = True) -> T:
+    async def _submit(
+        self, unit: Unit[T], *, write: bool, notify: bool = True, wakes: set[str] | None = None
+    ) -> T:
         if self._thread is None or self._closing:
             raise StoreError("The database is closed.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         started = time.perf_counter()
-        self._queue.put(_Job(unit, future, future.get_loop(), write, write and notify))
+        self._queue.put(_Job(unit, future, future.get_loop(), write, write and notify, wakes))
         try:
             return await future
         finally:
@@ -196,6 +208,9 @@ class SqliteEngine:
             self._commit_group(conn, writes)
         if self._on_commit is not None and any(job.notify for job in writes):
             self._on_commit()  # before the callers resume: they see their commit's effects
+        committed = [job.wakes for job in writes if job.wakes and job.error is None]
+        if self._on_wake is not None and committed:
+            self._on_wake(frozenset().union(*committed))
         loops: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in batch:
             loops.setdefault(job.loop, []).append(job)
@@ -288,8 +303,9 @@ class SqliteDatabase(db.Database):
         self.engine = engine
 
     async def write(self, unit: db.Unit[T], *, notify: bool = True) -> T:
+        wakes: set[str] = set()  # filled by the unit (and its replays), told at commit
         return await self.engine.write(
-            lambda conn: db.run_sync(unit(SqliteTx(conn))), notify=notify
+            lambda conn: db.run_sync(unit(SqliteTx(conn, wakes))), notify=notify, wakes=wakes
         )
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:

@@ -31,7 +31,7 @@ class SqliteStore(Store):
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = sqlite_path(url)
-        self.engine = SqliteEngine(self.path, on_commit=self._committed)
+        self.engine = SqliteEngine(self.path, on_commit=self._committed, on_wake=self._woke)
         super().__init__(SqliteDatabase(self.engine))
 
     async def _schema_version(self) -> int:
