@@ -103,6 +103,11 @@ async def _last(services: Services, session: Session) -> int:
     return (await services.store.events.newest(session.id, limit=1))[0].seq
 
 
+async def _tail(base: str, services: Services, session: Session) -> str:
+    """The stream's URL from after the session's newest event."""
+    return base + STREAM.format(session.ref) + f"?after={await _last(services, session)}"
+
+
 async def test_a_client_that_reconnects_with_last_event_id_gets_each_later_event_once_in_order(
     served: tuple[str, ApiContext], client: aiohttp.ClientSession, token: str,
     services: Services, session: Session,
@@ -138,9 +143,7 @@ async def test_events_appended_while_connected_are_pushed_at_commit(
     services: Services, session: Session,
 ) -> None:  # fmt: skip
     base, api = served
-    last = await _last(services, session)
-    url = base + STREAM.format(session.ref) + f"?after={last}"
-    async with client.get(url, headers=_auth(token)) as response:
+    async with client.get(await _tail(base, services, session), headers=_auth(token)) as response:
         sse = Sse(response)
         for i in range(3):  # the heartbeat is an hour away: only the commit can wake the stream
             seq = await _record(services, session, {"i": i})
@@ -154,11 +157,8 @@ async def test_a_quiet_stream_sends_heartbeat_comments(
     served: tuple[str, ApiContext], client: aiohttp.ClientSession, token: str,
     services: Services, session: Session,
 ) -> None:  # fmt: skip
-    base, _ = served
-    last = await _last(services, session)
-    url = base + STREAM.format(session.ref) + f"?after={last}"
-    async with client.get(url, headers=_auth(token)) as response:
-        assert await Sse(response).frame() == {"comment": "heartbeat"}
+    async with client.get(await _tail(served[0], services, session), headers=_auth(token)) as r:
+        assert await Sse(r).frame() == {"comment": "heartbeat"}
 
 
 async def test_a_client_that_stops_reading_does_not_grow_the_servers_memory(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.clock import ManualClock
-from core.models import Decision, EventType, Role
+from core.models import Decision, Event, EventType, Role, Session
 from core.outbox import OutboxDispatcher
 from core.records.requests import RequestKind, RequestStatus
 from core.services.config import ServiceConfig
@@ -70,17 +70,23 @@ async def test_a_decision_on_one_replica_wakes_a_waiter_on_the_other(
     assert len(two.requests.waiters) == 0 and _heard(two) >= 1
 
 
-async def test_an_event_added_on_one_replica_wakes_a_follower_on_the_other(
-    one: Services, two: Services
-) -> None:
+async def _follow(one: Services, two: Services) -> tuple[Session, int, asyncio.Task[list[Event]]]:
+    """A session started on A whose next events B follows (watching once this returns)."""
     session = await one.sessions.start(OWNER, CHAT, "follow")
     await one.members.share(OWNER, str(session.ref), "agent", role=Role.EDITOR)
     last = (await one.store.events.newest(session.id, limit=1))[0].seq
     following = asyncio.create_task(
         two.progress.next_events(session, after_seq=last, up_to=60, limit=10)
-    )
+    )  # B's wait alone would last a minute
     await asyncio.sleep(0)
     assert len(two.progress.followers) == 1
+    return session, last, following
+
+
+async def test_an_event_added_on_one_replica_wakes_a_follower_on_the_other(
+    one: Services, two: Services
+) -> None:
+    session, last, following = await _follow(one, two)
     seq = await one.progress.record_event(AGENT, str(session.ref), EventType.TOOL_CALL, {"n": 1})
     found = await asyncio.wait_for(following, BOUND)
     assert [e.seq for e in found] == [seq] == [last + 1]
@@ -130,18 +136,12 @@ async def test_a_notice_committed_on_one_replica_is_delivered_by_the_other_at_on
 async def test_a_replica_that_lost_its_listen_connection_listens_again_and_catches_up(
     one: Services, two: Services
 ) -> None:
-    session = await one.sessions.start(OWNER, CHAT, "lost")
-    await one.members.share(OWNER, str(session.ref), "agent", role=Role.EDITOR)
-    last = (await one.store.events.newest(session.id, limit=1))[0].seq
     store = two.store
     assert isinstance(store, PostgresStore) and store.engine.listener is not None
     lost = store.engine.listener.connection_pid()
-    following = asyncio.create_task(
-        two.progress.next_events(session, after_seq=last, up_to=60, limit=10)
-    )
-    await asyncio.sleep(0)
+    session, last, following = await _follow(one, two)
     await one.store.db.fetchall("SELECT pg_terminate_backend(?)", (lost,))
     seq = await one.progress.record_event(AGENT, str(session.ref), EventType.TOOL_CALL, {"n": 1})
     found = await asyncio.wait_for(following, BOUND)  # its NOTIFY went unheard: B caught up
-    assert [e.seq for e in found] == [seq]
+    assert [e.seq for e in found] == [seq] == [last + 1]
     assert store.engine.listener.connection_pid() not in (None, lost)
