@@ -6,11 +6,14 @@ Nothing is queued per client: the stream reads the next batch from the database 
 after the previous one was written and drained (aiohttp's drain waits while the client does
 not read), and sleeps until the commit that adds an event to the session wakes it
 (`Progress.next_events`), sending a comment line as a heartbeat when nothing came for
-`ApiConfig.stream_heartbeat` seconds. Open streams are capped per token and per process.
+`ApiConfig.stream_heartbeat` seconds. Open streams are capped per token and per process, and
+each ends after `ApiConfig.stream_lifetime` seconds (the client reconnects with `Last-Event-ID`,
+which checks its token and access again).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -58,11 +61,14 @@ async def stream(call: Call) -> Any:
     ) as live:
         await response.prepare(call.request)
         writer = call.request.writer
-        while not api.streams.closing:
+        clock = asyncio.get_running_loop().time  # real time, as the socket's own
+        ends = clock() + api.config.stream_lifetime
+        while not api.streams.closing and clock() < ends:
+            up_to = min(api.config.stream_heartbeat, ends - clock())
             found = await progress.next_events(
-                session, after_seq=live.sent, up_to=api.config.stream_heartbeat, limit=BATCH
+                session, after_seq=live.sent, up_to=up_to, limit=BATCH
             )
-            if api.streams.closing:
+            if api.streams.closing or (not found and clock() >= ends):
                 break
             chunk = "".join(frame(e) for e in found).encode() if found else HEARTBEAT
             try:
@@ -92,10 +98,18 @@ ROUTES = [
             ),
         ),
         stream={
-            "text/event-stream": {
-                "type": "string",
-                "description": "`id: <seq>`, `event: <type>`, `data: <an Event record as "
-                "JSON>` per event; `: heartbeat` comment lines while nothing happens.",
+            "text/event-stream": {  # one Server-Sent Event (`: heartbeat` comments are not)
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "description": "The event's seq."},
+                    "event": {"type": "string", "description": "The event's type."},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "description": "The event as `GET …/events` lists it (an Event).",
+                    },
+                },
+                "required": ["id", "event", "data"],
             }
         },
     )

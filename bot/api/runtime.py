@@ -27,6 +27,7 @@ class ApiConfig:
     auth_failure_rate: float = 20 / 60  # … and then one more every 3 s
     limiter_keys: int = 10_000  # tokens or addresses each limiter remembers (least recent go)
     stream_heartbeat: float = 15.0  # seconds of silence before an event stream sends a comment
+    stream_lifetime: float = 3600.0  # seconds an event stream lasts; the client then reconnects
     streams_per_token: int = 10  # event streams one token may hold open at once
     streams: int = 1000  # event streams this process holds open at once
 

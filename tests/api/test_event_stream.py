@@ -161,6 +161,25 @@ async def test_a_quiet_stream_sends_heartbeat_comments(
         assert await Sse(r).frame() == {"comment": "heartbeat"}
 
 
+@pytest.mark.parametrize("api_config", [ApiConfig(stream_heartbeat=3600, stream_lifetime=0.05)])
+async def test_a_stream_ends_after_its_lifetime_and_the_client_resumes_where_it_was(
+    served: tuple[str, ApiContext], client: aiohttp.ClientSession, token: str,
+    services: Services, session: Session,
+) -> None:  # fmt: skip
+    base, api = served
+    url = base + STREAM.format(session.ref)
+    seen: list[int] = []
+    for round_ in range(3):
+        await _record(services, session, {"round": round_})
+        resume = {"Last-Event-ID": str(seen[-1])} if seen else {}
+        async with client.get(url, headers=_auth(token, **resume)) as response:
+            async with asyncio.timeout(BOUND):
+                body = await response.content.read()  # to its end: the server closed it
+        seen += [int(n) for n in re.findall(rb"^id: (\d+)$", body, re.MULTILINE)]
+    assert seen == list(range(1, await _last(services, session) + 1))
+    assert not api.streams.live
+
+
 async def test_a_client_that_stops_reading_does_not_grow_the_servers_memory(
     served: tuple[str, ApiContext], token: str, services: Services, session: Session
 ) -> None:
