@@ -25,7 +25,9 @@ insertion-order column — is a field of `Dialect`, never a second copy of a sta
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+import time
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar
@@ -98,6 +100,21 @@ class ConnTx(Generic[C]):
         self.conn = conn
 
 
+class Timed:
+    """An engine whose operations `observe` (a metrics hook, called on the loop) is told of."""
+
+    observe: OperationObserver | None = None
+
+    @contextmanager
+    def timed(self, kind: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.observe is not None:
+                self.observe(kind, time.perf_counter() - started)
+
+
 class Database:
     """What repositories hold: reads outside a transaction and atomic units of work.
 
@@ -137,14 +154,11 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError("a store unit awaited something other than its transaction")
 
 
-_PLACEHOLDER = re.compile(r"\?")
-
-
 @lru_cache(maxsize=1024)
 def numbered(sql: str) -> str:
     """`?` placeholders as PostgreSQL's `$1, $2, …` (statements hold no literal `?`)."""
     counter = iter(range(1, 10_000))
-    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
 
 
 def marks(count: int) -> str:

@@ -108,17 +108,17 @@ class Store:
     async def migrate(self) -> list[str]:
         """Apply every migration the database lacks, each in its own transaction."""
         applied = await self._apply_missing(load(self.backend))
-        for name in applied:
-            _log.info("applied migration %s", name)
-        return applied
+        for m in applied:
+            _log.info("applied migration %04d_%s", m.version, m.name)
+        return [f"{m.version:04d}_{m.name}" for m in applied]
 
     # -- what each backend does its own way --------------------------------------------------
 
     async def _schema_version(self) -> int:
         raise NotImplementedError
 
-    async def _apply_missing(self, known: list[Migration]) -> list[str]:
-        """Apply those of `known` the database lacks; their names (`0001_init`)."""
+    async def _apply_missing(self, known: list[Migration]) -> list[Migration]:
+        """Apply those of `known` the database lacks; return them."""
         raise NotImplementedError
 
     async def integrity_problems(self) -> list[str]:

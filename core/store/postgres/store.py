@@ -39,10 +39,6 @@ from core.store.store import Store
 
 # Held (session-level advisory lock) while migrating, so replicas starting together take turns.
 MIGRATION_LOCK = 0x5E5510B07
-_SCHEMA_TABLE = (
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
-    " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-)
 
 
 class PostgresStore(Store):
@@ -54,7 +50,6 @@ class PostgresStore(Store):
     def __init__(self, url: str) -> None:
         if not url.startswith(("postgresql://", "postgres://")):
             raise ValueError("not a PostgreSQL URL")
-        self.url = url
         self.engine = PgEngine(url, on_commit=self._committed)
         super().__init__(self.engine)
 
@@ -68,24 +63,24 @@ class PostgresStore(Store):
 
         return await self.engine.run_raw(read)
 
-    async def _apply_missing(self, known: list[Migration]) -> list[str]:
-        async def run(conn: Connection) -> list[str]:
+    async def _apply_missing(self, known: list[Migration]) -> list[Migration]:
+        async def run(conn: Connection) -> list[Migration]:
             await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
             try:
-                await conn.execute(_SCHEMA_TABLE)
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
+                    " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
                 done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-                applied = []
-                for m in known:
-                    if m.version in done:
-                        continue
+                missing = [m for m in known if m.version not in done]
+                for m in missing:
                     async with conn.transaction():
                         await conn.execute(m.sql)
                         await conn.execute(
                             "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                             m.version, m.name,
                         )  # fmt: skip
-                    applied.append(f"{m.version:04d}_{m.name}")
-                return applied
+                return missing
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
 
@@ -94,22 +89,18 @@ class PostgresStore(Store):
     async def checkpoint(self) -> None:
         """Refresh the planner's statistics (autovacuum does the rest on PostgreSQL)."""
 
-        async def run(conn: Connection) -> None:
-            await conn.execute("ANALYZE")
-
-        await self.engine.run_raw(run)
+        await self.engine.run_raw(lambda conn: conn.execute("ANALYZE"))
 
     async def integrity_problems(self) -> list[str]:
         """Invalid indexes (a failed concurrent build) and constraints not validated."""
         indexes = await self.engine.fetchall(
-            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            "SELECT 'invalid index: ' || c.relname FROM pg_index i"
+            " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = current_schema() AND NOT (i.indisvalid AND i.indisready)"
         )
         constraints = await self.engine.fetchall(
-            "SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+            "SELECT 'constraint not validated: ' || conname FROM pg_constraint c"
+            " JOIN pg_namespace n ON n.oid = c.connamespace"
             " WHERE n.nspname = current_schema() AND NOT c.convalidated"
         )
-        return [f"invalid index: {r[0]}" for r in indexes] + [
-            f"constraint not validated: {r[0]}" for r in constraints
-        ]
+        return [r[0] for r in indexes + constraints]

@@ -18,12 +18,11 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
@@ -31,12 +30,10 @@ from core import files
 from core.errors import SessionBotError, StoreError
 from core.store import db
 from core.store.codec import ts
-from core.store.db import SQLITE, OperationObserver
+from core.store.db import SQLITE, T
 from core.store.sqlite.lock import DatabaseLock
 
 _log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 Unit = Callable[[sqlite3.Connection], T]
 
 MAX_BATCH = 256
@@ -69,7 +66,6 @@ def create_private_file(path: str) -> None:
 class _Job:
     unit: Unit[Any]
     future: asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop
     write: bool
     notify: bool  # a write whose commit wakes the commit listener
     result: Any = None
@@ -86,7 +82,7 @@ def _resolve(jobs: list[_Job]) -> None:
             job.future.set_result(job.result)
 
 
-class SqliteEngine:
+class SqliteEngine(db.Timed):
     """Runs units of work on the writer thread and reads on aiosqlite."""
 
     def __init__(self, path: str, *, on_commit: Callable[[], None] | None = None) -> None:
@@ -94,10 +90,8 @@ class SqliteEngine:
         self.memory = _is_memory(path)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._on_commit = on_commit
-        self.observe: OperationObserver | None = None  # metrics hook, called on the loop
         self._lock = DatabaseLock(path)  # shared while open: `db restore` waits for no user
         self.batches = 0
         self.units = 0
@@ -107,8 +101,9 @@ class SqliteEngine:
         create_private_file(self.path)
         if not self.memory:
             self._lock.share()
-        self._writer = connect(self.path)
-        self._thread = threading.Thread(target=self._run, name="sessionbot-writer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(connect(self.path),), name="sessionbot-writer", daemon=True
+        )
         self._thread.start()
         self._closing = False
         if not self.memory:
@@ -140,14 +135,11 @@ class SqliteEngine:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         if self._reader is None:
             return await self.run_raw(lambda conn: conn.execute(sql, params).fetchall())
-        started = time.perf_counter()
-        try:
-            return list(await self._reader.execute_fetchall(sql, params))
-        except sqlite3.Error as exc:
-            raise StoreError(f"Database read failed: {exc.__class__.__name__}") from exc
-        finally:
-            if self.observe is not None:
-                self.observe("read", time.perf_counter() - started)
+        with self.timed("read"):
+            try:
+                return list(await self._reader.execute_fetchall(sql, params))
+            except sqlite3.Error as exc:
+                raise StoreError(f"Database read failed: {exc.__class__.__name__}") from exc
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
@@ -157,17 +149,11 @@ class SqliteEngine:
         if self._thread is None or self._closing:
             raise StoreError("The database is closed.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        started = time.perf_counter()
-        self._queue.put(_Job(unit, future, future.get_loop(), write, write and notify))
-        try:
+        with self.timed("write" if write else "raw"):
+            self._queue.put(_Job(unit, future, write, write and notify))
             return await future
-        finally:
-            if self.observe is not None:
-                self.observe("write" if write else "raw", time.perf_counter() - started)
 
-    def _run(self) -> None:
-        conn = self._writer
-        assert conn is not None
+    def _run(self, conn: sqlite3.Connection) -> None:
         stop = False
         while not stop:
             batch: list[_Job] = []
@@ -198,7 +184,7 @@ class SqliteEngine:
             self._on_commit()  # before the callers resume: they see their commit's effects
         loops: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         for job in batch:
-            loops.setdefault(job.loop, []).append(job)
+            loops.setdefault(job.future.get_loop(), []).append(job)
         for loop, jobs in loops.items():
             with contextlib.suppress(RuntimeError):  # that loop is already closed
                 loop.call_soon_threadsafe(_resolve, jobs)
