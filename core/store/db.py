@@ -79,10 +79,7 @@ class Tx(Protocol):
 
     dialect: Dialect
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; the number of rows it touched."""
-        ...
-
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...  # rows touched
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
@@ -91,19 +88,21 @@ class Tx(Protocol):
 Unit = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
+@dataclass(slots=True)
 class ConnTx(Generic[C]):
     """Base of each backend's `Tx`: the connection its transaction runs on."""
 
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: C) -> None:
-        self.conn = conn
+    conn: C
 
 
-class Timed:
-    """An engine whose operations `observe` (a metrics hook, called on the loop) is told of."""
+class Engine:
+    """A backend's connections, opened and closed with its store; `observe` (a metrics hook,
+    called on the loop) is told of every operation."""
 
     observe: OperationObserver | None = None
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
 
     @contextmanager
     def timed(self, kind: str) -> Iterator[None]:

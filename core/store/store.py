@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from core.errors import StoreError
 from core.store import ops
 from core.store.copy import Copy
-from core.store.db import Database, OperationObserver
+from core.store.db import Database, Engine, OperationObserver
 from core.store.events import Events
 from core.store.history import Context, History
 from core.store.installations import Installations
@@ -31,15 +31,6 @@ from core.store.webhooks import Webhooks
 from core.store.writes import apply_all
 
 _log = logging.getLogger(__name__)
-
-
-class Engine(Protocol):
-    """What the store itself needs of a backend's engine."""
-
-    observe: OperationObserver | None
-
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
 
 
 class Store:

@@ -43,15 +43,14 @@ def pool_settings(url: str) -> tuple[str, int, int]:
     kept: list[tuple[str, str]] = []
     low, high = POOL_MIN, POOL_MAX
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key in ("pool_max", "pool_size", "pool_min"):
-            if not value.isdigit() or int(value) < 1:
-                raise ValueError(f"{key} must be a positive integer, not {value!r}")
-            if key == "pool_min":
-                low = int(value)
-            else:
-                high = int(value)
-        else:
+        if key not in ("pool_max", "pool_size", "pool_min"):
             kept.append((key, value))
+        elif not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{key} must be a positive integer, not {value!r}")
+        elif key == "pool_min":
+            low = int(value)
+        else:
+            high = int(value)
     return urlunsplit(parts._replace(query=urlencode(kept))), min(low, high), high
 
 
@@ -65,7 +64,7 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PgEngine(db.Timed, db.Database):
+class PgEngine(db.Engine, db.Database):
     """`db.Database` on PostgreSQL: one pooled transaction per unit (replayed on a deadlock),
     reads on the same pool; `run_raw` for what runs outside a transaction."""
 

@@ -1,11 +1,10 @@
 """SQLite connections: one group-committing writer thread and an aiosqlite reader.
 
-The writer owns one sqlite3 connection on its own thread. Concurrent units of work queue up;
-the thread takes everything queued, opens one transaction, runs each unit (a unit that fails
-after writing is rolled back alone by replaying the batch without it), commits once and then
-resolves every caller.
-A call returns only after the commit that holds its writes, so every acknowledged write is
-durable, while many callers share one fsync. Reads go through aiosqlite on a second
+The writer owns one sqlite3 connection on its own thread. Concurrent units of work queue up; the
+thread takes everything queued, opens one transaction, runs each unit (a unit that fails after
+writing is rolled back alone by replaying the batch without it), commits once and then resolves
+every caller. A call returns only after the commit that holds its writes, so every acknowledged
+write is durable, while many callers share one fsync. Reads go through aiosqlite on a second
 connection (WAL lets it read while the writer writes); an in-memory database has a single
 connection, so its reads queue on the writer thread.
 """
@@ -72,9 +71,10 @@ class _Job:
     error: BaseException | None = None
 
 
-def _resolve(jobs: list[_Job]) -> None:
+def _resolve(jobs: list[_Job], loop: asyncio.AbstractEventLoop) -> None:
+    """Settle the futures of `jobs` that belong to `loop` (this function runs on it)."""
     for job in jobs:
-        if job.future.done():
+        if job.future.get_loop() is not loop or job.future.done():
             continue
         if job.error is not None:
             job.future.set_exception(job.error)
@@ -82,7 +82,7 @@ def _resolve(jobs: list[_Job]) -> None:
             job.future.set_result(job.result)
 
 
-class SqliteEngine(db.Timed):
+class SqliteEngine(db.Engine):
     """Runs units of work on the writer thread and reads on aiosqlite."""
 
     def __init__(self, path: str, *, on_commit: Callable[[], None] | None = None) -> None:
@@ -155,19 +155,12 @@ class SqliteEngine(db.Timed):
 
     def _run(self, conn: sqlite3.Connection) -> None:
         stop = False
-        while not stop:
-            batch: list[_Job] = []
-            job = self._queue.get()
-            while job is not None:  # take what is queued, up to MAX_BATCH; None stops the thread
-                batch.append(job)
-                if len(batch) == MAX_BATCH:
-                    break
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            stop = job is None
-            self._run_batch(conn, batch)
+        while not stop:  # take what is queued, up to MAX_BATCH; None stops the thread
+            batch = [self._queue.get()]
+            while batch[-1] is not None and len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get())  # this thread alone takes from the queue
+            stop = batch[-1] is None
+            self._run_batch(conn, [job for job in batch if job is not None])
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
@@ -182,12 +175,9 @@ class SqliteEngine(db.Timed):
             self._commit_group(conn, writes)
         if self._on_commit is not None and any(job.notify for job in writes):
             self._on_commit()  # before the callers resume: they see their commit's effects
-        loops: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
-        for job in batch:
-            loops.setdefault(job.future.get_loop(), []).append(job)
-        for loop, jobs in loops.items():
+        for loop in {job.future.get_loop() for job in batch}:
             with contextlib.suppress(RuntimeError):  # that loop is already closed
-                loop.call_soon_threadsafe(_resolve, jobs)
+                loop.call_soon_threadsafe(_resolve, batch, loop)
 
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         """Run every unit in one transaction and commit once.
