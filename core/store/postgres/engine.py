@@ -16,7 +16,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -76,7 +76,6 @@ class PgEngine(db.Engine, db.Database):
         self._pool: asyncpg.Pool | None = None
         self._on_commit = on_commit
         self.close_timeout = CLOSE_TIMEOUT
-        self.units = 0
 
     async def open(self) -> None:
         try:
@@ -119,7 +118,6 @@ class PgEngine(db.Engine, db.Database):
                     if getattr(exc, "sqlstate", None) not in _REPLAYED or attempt == MAX_REPLAYS:
                         raise translate(exc, "write") from exc
                 await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # then replay
-            self.units += 1
         if notify and self._on_commit is not None:
             self._on_commit()
         return result
@@ -139,12 +137,6 @@ class PgEngine(db.Engine, db.Database):
                 return list(await self._require().fetch(numbered(sql), *params))
             except _ERRORS as exc:
                 raise translate(exc, "read") from exc
-
-
-def affected(status: str) -> int:
-    """The row count of a command status (`UPDATE 3`, `INSERT 0 1`, `DELETE 0`)."""
-    tail = status.rsplit(" ", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
 
 
 def translate(exc: BaseException, what: str) -> BaseException:
@@ -168,14 +160,15 @@ class PgTx(db.ConnTx[asyncpg.Connection]):
     dialect = POSTGRES
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return affected(await self.conn.execute(numbered(sql), *params))
+        status = await self.conn.execute(numbered(sql), *params)  # `UPDATE 3`, `INSERT 0 1`, …
+        count = status.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self.conn.executemany(numbered(sql), rows)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await self.conn.fetchrow(numbered(sql), *params)
-        return row
+        return cast("asyncpg.Record | None", await self.conn.fetchrow(numbered(sql), *params))
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
         return list(await self.conn.fetch(numbered(sql), *params))

@@ -77,6 +77,5 @@ class SqliteStore(Store):
 
         await self.engine.run_raw(run)
 
-    async def integrity_problems(self) -> list[str]:
-        """Problems found by integrity_check and foreign_key_check (empty when healthy)."""
+    async def integrity_problems(self) -> list[str]:  # integrity_check, foreign_key_check
         return await self.engine.run_raw(integrity_problems)
