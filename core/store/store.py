@@ -62,9 +62,8 @@ class Store:
         """Apply a unit of work atomically; returns each op's result in op order."""
         return await self.db.write(lambda tx: apply_all(tx, unit))
 
-    # -- lifecycle: opening refuses a newer schema and migrates an older one ----------------
-
     async def open(self, *, migrate: bool = True) -> None:
+        """Open the engine; refuse a database of a newer schema, migrate an older one."""
         await self.engine.open()
         current, latest = await self.schema_status()
         if current > latest:
@@ -103,9 +102,8 @@ class Store:
             _log.info("applied migration %04d_%s", m.version, m.name)
         return [f"{m.version:04d}_{m.name}" for m in applied]
 
-    # -- what each backend does its own way --------------------------------------------------
-
     async def _schema_version(self) -> int:
+        """The database's schema version, 0 when new (this and what follows: per backend)."""
         raise NotImplementedError
 
     async def _apply_missing(self, known: list[Migration]) -> list[Migration]:
