@@ -10,24 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import dataclass_transform
 
 from core.models import JSON, Approval, Event, Member, OutboxRow, Plan, PlanModification, Session
 
 
+@dataclass_transform(frozen_default=True)
 class Op:
-    """A write op, one of the dataclasses below; `writes.APPLY` says how each is applied."""
+    """A write op: every subclass is a frozen dataclass; `writes.APPLY` says how each applies."""
 
-    __slots__ = ()
+    def __init_subclass__(cls) -> None:
+        dataclass(frozen=True)(cls)
 
 
-@dataclass(frozen=True, slots=True)
 class AllocateRef(Op):
     """Reserve the next per-workspace session ref (the result); a failed start leaves a gap."""
 
     workspace: str
 
 
-@dataclass(frozen=True, slots=True)
 class NewSession(Op):
     """Insert a session whose ref was allocated before."""
 
@@ -35,7 +36,6 @@ class NewSession(Op):
     members: tuple[Member, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
 class UpdateSession(Op):
     """Compare-and-set on (status, version): zero rows matched means Conflict."""
 
@@ -46,40 +46,34 @@ class UpdateSession(Op):
     due_by: datetime | None = None  # also require abandon_at <= due_by (the sweep's verdict)
 
 
-@dataclass(frozen=True, slots=True)
 class AddEvent(Op):
     """Append an audit event; the store assigns its per-session seq (the result)."""
 
     event: Event
 
 
-@dataclass(frozen=True, slots=True)
 class Enqueue(Op):
     """Add an outbox row; a row with the same dedupe key is kept, not duplicated."""
 
     row: OutboxRow
 
 
-@dataclass(frozen=True, slots=True)
 class PutMember(Op):
     session_id: str
     member: Member
 
 
-@dataclass(frozen=True, slots=True)
 class RemoveMember(Op):
     session_id: str
     user_id: str
 
 
-@dataclass(frozen=True, slots=True)
 class NewPlan(Op):
     """Insert a plan with its items; the previous current plan becomes superseded."""
 
     plan: Plan
 
 
-@dataclass(frozen=True, slots=True)
 class UpdatePlan(Op):
     """Compare-and-set on the plan's row version."""
 
@@ -89,32 +83,27 @@ class UpdatePlan(Op):
     expected_status: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class PutApproval(Op):
     """One row per person and plan: a later decision by the same person replaces it."""
 
     approval: Approval
 
 
-@dataclass(frozen=True, slots=True)
 class UpdatePlanItem(Op):
     plan_id: str
     position: int
     changes: JSON
 
 
-@dataclass(frozen=True, slots=True)
 class AddModification(Op):
     modification: PlanModification
 
 
-@dataclass(frozen=True, slots=True)
 class PutSettings(Op):
     workspace: str
     values: JSON
 
 
-@dataclass(frozen=True, slots=True)
 class Touch(Op):
     """Record activity: pushes last_activity_at and abandon_at without a version bump."""
 
@@ -138,7 +127,6 @@ class SessionFacts:
 Check = Callable[[SessionFacts], None]
 
 
-@dataclass(frozen=True, slots=True)
 class CheckedEvent(Op):
     """Append an event to the session `ref` names in `workspace`, after `check` approves it.
 
