@@ -46,12 +46,9 @@ def stored_json(
         return jsonlimits.parse(value) if value and value != "{}" else {}
     except (ValueError, TypeError, jsonlimits.TooDeep) as exc:
         UNREADABLE[table] += 1
+        outcome = "left unchanged, the write refused" if strict else "read as empty"
         _log.warning(
-            "unreadable JSON in %s row %s (%s); %s",
-            table,
-            row_id,
-            exc.__class__.__name__,
-            "left unchanged, the write refused" if strict else "read as empty",
+            "unreadable JSON in %s row %s (%s); %s", table, row_id, type(exc).__name__, outcome
         )
         if strict:
             raise _damaged(table, row_id) from exc
