@@ -295,12 +295,11 @@ class History(MessageSearch):
         async def unit(tx: Tx) -> int:
             ref = await writes.allocate_ref(tx, ops.AllocateRef(session.workspace))
             await writes.apply_all(tx, build(ref))
+            await _insert(tx, rows.plan, plans)
             for plan in plans:
-                await _insert(tx, rows.plan, [plan])
                 await _insert(tx, rows.plan_item, plan.items, plan_id=plan.id)
-                await _insert(tx, rows.approval, plan.approvals)
-            for modification in modifications:
-                await writes.add_modification(tx, ops.AddModification(modification))
+            await _insert(tx, rows.approval, [a for plan in plans for a in plan.approvals])
+            await _insert(tx, rows.modification, modifications)
             await insert_messages(tx, messages)
             await _insert(tx, rows.event, events)
             await _put_expiry(tx, session.id, dict(expiry))
