@@ -114,6 +114,10 @@ class EventType(StrEnum):
     FORKED = "forked"
     REMINDER_SENT = "reminder_sent"
     ERROR = "error"
+    REQUEST_CREATED = "request_created"
+    REQUEST_DECIDED = "request_decided"
+    REQUEST_EXPIRED = "request_expired"
+    REQUEST_ESCALATED = "request_escalated"
 
 
 class OutboxKind(StrEnum):
@@ -319,6 +323,7 @@ class WorkspaceSettings:
     remind_paused_after: timedelta = timedelta(hours=24)
     abandon_warning_before: timedelta = timedelta(hours=4)
     self_approval: str = "allowed"
+    high_risk_self_approval: str = "forbidden"
     approval_expires_after: timedelta | None = None
     admins: tuple[str, ...] = ()
     timezone: str = "UTC"

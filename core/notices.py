@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.models import OutboxKind, OutboxRow, OutboxStatus, Plan, Session, new_id
+from core.records.requests import Request
 from core.store.ops import Enqueue
 from core.views import View
 
@@ -56,3 +57,16 @@ def plan_update(session: Session, plan: Plan, view: View, *, key: str, now: date
 def direct(session: Session, user_id: str, view: View, *, key: str, now: datetime) -> Enqueue:
     """A direct message to one person (reminders)."""
     return _row(session, OutboxKind.DM, {"user_id": user_id}, view, key, now)
+
+
+def request_post(session: Session, request: Request, view: View, *, now: datetime) -> Enqueue:
+    """An agent's request with its buttons, in the session's thread."""
+    target = {"channel_id": session.channel_id, "thread_of": session.id, "request_id": request.id}
+    return _row(session, OutboxKind.CHANNEL_MESSAGE, target, view, f"request:{request.id}", now)
+
+
+def request_update(
+    session: Session, request: Request, view: View, *, key: str, now: datetime
+) -> Enqueue:
+    """Edit every posted copy of a request message in place."""
+    return _row(session, OutboxKind.MESSAGE_UPDATE, {"request_id": request.id}, view, key, now)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from core import cards
+from core import cards, request_cards
 from core.clock import Clock
 from core.delivery import Delivery, DeliveryError
 from core.jobs.webhooks import UNREACHABLE, WebhookDelivery, WebhookSender
@@ -310,6 +310,9 @@ class OutboxDispatcher:
         target = row.target
         if row.kind is OutboxKind.DM:
             return await delivery.direct(row.workspace, target["user_id"], view)
+        if row.kind is OutboxKind.MESSAGE_UPDATE and "request_id" in target:
+            await self._update_request_messages(delivery, row, view)
+            return None
         if row.kind is OutboxKind.MESSAGE_UPDATE:
             await self._update_plan_messages(delivery, row, view)
             return None
@@ -319,6 +322,13 @@ class OutboxDispatcher:
             return None
         if "card_of" in target:
             await self.store.sessions.set_thread_ref(target["card_of"], message_ref)
+        if "request_id" in target:
+            await self.store.requests.add_message(
+                target["request_id"],
+                platform=delivery.platform,
+                channel_id=target["channel_id"],
+                message_ref=message_ref,
+            )
         if "plan_id" in target:
             await self.store.plans.add_message(
                 target["plan_id"],
@@ -352,6 +362,24 @@ class OutboxDispatcher:
         if not copies:
             if await self.store.outbox.is_pending(f"plan:{plan.id}"):
                 raise DeliveryError("the plan message is not posted yet", retry_after=1)
+            return
+        for copy in copies:
+            await delivery.update(row.workspace, copy.channel_id, copy.message_ref, view)
+
+    async def _update_request_messages(
+        self, delivery: Delivery, row: OutboxRow, view: View
+    ) -> None:
+        """Edit every posted copy to show the request as it is now (as for plans)."""
+        request = await self.store.requests.get(row.target["request_id"])
+        if request is None:
+            raise DeliveryError("the request no longer exists", permanent=True)
+        session = await self.store.sessions.by_id(request.session_id)
+        if session is not None:
+            view = request_cards.message(session, request)
+        copies = [m for m in request.messages if m.platform == delivery.platform]
+        if not copies:
+            if await self.store.outbox.is_pending(f"request:{request.id}"):
+                raise DeliveryError("the request message is not posted yet", retry_after=1)
             return
         for copy in copies:
             await delivery.update(row.workspace, copy.channel_id, copy.message_ref, view)

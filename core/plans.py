@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.decisions import tally
 from core.errors import Conflict, UsageError
 from core.models import Decision, Plan, PlanItem, PlanStatus, new_id
 from core.views import mention
@@ -71,15 +72,11 @@ def settled_conflict(plan: Plan) -> Conflict:
 
 
 def evaluate(plan: Plan, user_id: str, decision: Decision) -> Outcome:
-    """Apply N-of-M: one eligible reject rejects; N distinct approvals approve."""
+    """Apply the decision rule (core/decisions.py) to a pending plan."""
     if plan.status is not PlanStatus.PENDING:
         raise settled_conflict(plan)
-    approvers = plan.approvers_of_current()
-    if decision is Decision.REJECT:
-        return Outcome(True, PlanStatus.REJECTED, len(approvers))
-    if user_id in approvers:
-        return Outcome(False, PlanStatus.PENDING, len(approvers), repeated=True)
-    count = len(approvers) + 1
-    if count >= plan.required_approvals:
-        return Outcome(True, PlanStatus.APPROVED, count)
-    return Outcome(False, PlanStatus.PENDING, count)
+    counted = tally(plan.approvers_of_current(), plan.required_approvals, user_id, decision)
+    if not counted.settles:
+        return Outcome(False, PlanStatus.PENDING, counted.approvals, repeated=counted.repeated)
+    status = PlanStatus.APPROVED if counted.approved else PlanStatus.REJECTED
+    return Outcome(True, status, counted.approvals)

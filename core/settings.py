@@ -24,7 +24,8 @@ DURATION_KEYS = (
     "remind_paused_after",
     "abandon_warning_before",
 )
-KEYS = (*DURATION_KEYS, "approval_expires_after", "self_approval", "admins", "timezone")
+SELF_APPROVAL_KEYS = ("self_approval", "high_risk_self_approval")
+KEYS = (*DURATION_KEYS, "approval_expires_after", *SELF_APPROVAL_KEYS, "admins", "timezone")
 CACHE_FOR = timedelta(seconds=5)
 
 
@@ -71,7 +72,7 @@ def effective_settings(defaults: WorkspaceSettings, stored: dict[str, Any]) -> W
             changes[key] = timedelta(seconds=value) if value else None
         elif key == "admins":  # lists stored before ids were checked may hold `@alice`
             changes[key] = tuple(parse_user(v) or v for v in value)
-        elif key in ("self_approval", "timezone"):
+        elif key in (*SELF_APPROVAL_KEYS, "timezone"):
             changes[key] = value
     return dataclasses.replace(defaults, **changes)
 
@@ -88,9 +89,9 @@ def parse_setting(key: str, text: str, *, workspace: str) -> Any:
             return None if text in ("none", "off") else int(parse_duration(text).total_seconds())
     except ValueError as exc:
         raise UsageError(f"Bad value for {key}: {exc}") from None
-    if key == "self_approval":
+    if key in SELF_APPROVAL_KEYS:
         if text not in ("allowed", "forbidden"):
-            raise UsageError("self_approval is `allowed` or `forbidden`.")
+            raise UsageError(f"{key} is `allowed` or `forbidden`.")
         return text
     if key == "timezone":
         try:

@@ -20,6 +20,7 @@ from core.services.config import ServiceConfig
 from core.services.members import Membership
 from core.services.plans import Plans
 from core.services.progress import Progress
+from core.services.requests import Requests
 from core.services.sessions import Lifecycle
 from core.services.workspace import Workspace
 from core.settings import Settings
@@ -40,6 +41,7 @@ class Services:
     plans: Plans
     progress: Progress
     history: HistoryService
+    requests: Requests
     workspace: Workspace
 
 
@@ -78,5 +80,6 @@ def build_services(
             config=config.history,
             summarizer=summarizer or ExtractiveSummarizer(),
         ),
+        requests=Requests(store, clock, settings, access, units, sessions),
         workspace=Workspace(store, clock, settings, access, webhooks, config.webhook_policy),
     )

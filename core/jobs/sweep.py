@@ -20,6 +20,7 @@ from core.errors import Conflict, InvalidTransition, NotFound
 from core.jobs import reminders, runs
 from core.models import EventType, Session
 from core.records.jobs import DueSession
+from core.records.requests import Request
 from core.services.sessions import system_actor
 from core.states import Action
 from core.wiring import Services
@@ -36,6 +37,7 @@ MAX_ROUNDS = 100
 @dataclass(slots=True)
 class SweepReport:
     expired: int = 0
+    requests_expired: int = 0
     abandoned: int = 0
     warned: int = 0
     pending_reminders: int = 0
@@ -70,6 +72,9 @@ async def sweep_due(services: Services, now: datetime) -> SweepReport:
     store, report = services.store, SweepReport()
     report.expired = await _drain(
         report, lambda n: store.jobs.due_expiries(now, limit=n), lambda p: _expire(services, p)
+    )
+    report.requests_expired = await _drain(
+        report, lambda n: store.requests.due(now, limit=n), lambda r: _expire_request(services, r)
     )
     report.abandoned = await _drain(
         report, lambda n: store.jobs.due_abandon(now, limit=n), lambda s: _abandon(services, s, now)
@@ -162,6 +167,11 @@ def _describe(item: object) -> str:
 
 async def _expire(services: Services, plan_id: str) -> bool:
     await services.plans.expire(plan_id)
+    return True
+
+
+async def _expire_request(services: Services, request: Request) -> bool:
+    await services.requests.expire(request.id)
     return True
 
 

@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar, get_type_hints
 from core import jsonlimits, models
 from core.errors import Conflict
 from core.models import JSON
+from core.records import requests
 from core.records.history import Message, Revision
 from core.store.codec import loads, when, when_required
 from core.store.db import Row
@@ -105,7 +106,12 @@ def _reader(hint: Any) -> Callable[[Any], Any] | None:
     return None
 
 
+def _optional_json(value: str | None, table: str, row_id: object) -> Any:
+    return None if value is None else stored_json(value, table, row_id)
+
+
 def _comments(value: str | None, table: str, row_id: object) -> Any:
+    """A JSON list column (comments, approvers, choices); damaged: read as empty."""
     return stored_json(value, table, row_id, []) or []
 
 
@@ -172,6 +178,19 @@ class Decoders:
     outbox = Decoder(models.OutboxRow, "outbox", reads={"target": loads, "payload": loads})
     message = Decoder(Message, "messages", json={"metadata": stored_json}, fill={"revisions": list})
     revision = Decoder(Revision, "message_revisions")
+    request = Decoder(
+        requests.Request,
+        "requests",
+        json={
+            "args": stored_json,
+            "approvers": _comments,
+            "choices": _comments,
+            "edited_args": _optional_json,
+        },
+        fill={"votes": list, "messages": list},
+    )
+    vote = Decoder(requests.Vote, "request_votes", key="request_id")
+    request_message = Decoder(models.PlanMessageRef, "request_messages")
 
 
 rows = Decoders()

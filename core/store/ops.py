@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import dataclass_transform
 
 from core.models import JSON, Approval, Event, Member, OutboxRow, Plan, PlanModification, Session
+from core.records.requests import Request, Vote
 
 
 @dataclass_transform(frozen_default=True)
@@ -142,3 +143,23 @@ class CheckedEvent(Op):
     check: Check
     touch_after: timedelta
     abandon_after: timedelta
+
+
+class NewRequest(Op):
+    """Insert an agent's request (pending, no votes yet)."""
+
+    request: Request
+
+
+class UpdateRequest(Op):
+    """Compare-and-set on a pending request's row version (Conflict when it changed)."""
+
+    request_id: str
+    expected_row_version: int
+    changes: JSON
+
+
+class PutVote(Op):
+    """One row per person and request: a later decision by the same person replaces it."""
+
+    vote: Vote

@@ -25,6 +25,7 @@ from core.store.jobs import Jobs, Subscriptions
 from core.store.migrations import Migration, load
 from core.store.outbox import Inbound, Outbox
 from core.store.plans import Plans
+from core.store.requests import Requests
 from core.store.sessions import Sessions, Workspaces
 from core.store.tokens import Idempotency, Tokens
 from core.store.webhooks import Webhooks
@@ -45,6 +46,7 @@ class Store:
         self.sessions = Sessions(db)
         self.workspaces = Workspaces(db)
         self.plans = Plans(db)
+        self.requests = Requests(db)
         self.events = Events(db)
         self.history = History(db)
         self.context = Context(db)

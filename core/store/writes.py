@@ -33,7 +33,10 @@ def insert_sql(table: str, columns: str, then: str = "") -> str:
 
 
 # Columns holding a JSON document, in whichever table they stand.
-_JSON_COLUMNS = frozenset({"context", "metadata", "comments", "target", "payload", "data"})
+_JSON_COLUMNS = frozenset(
+    {"context", "metadata", "comments", "target", "payload", "data"}
+    | {"args", "approvers", "choices", "edited_args"}
+)
 _SESSION_FIELDS = frozenset(
     {
         "status", "title", "mode", "context", "metadata", "iterations", "max_iterations",
@@ -45,6 +48,12 @@ _PLAN_FIELDS = frozenset(
     {"status", "decided_at", "decided_by", "decision_reason", "expires_at", "required_approvals"}
 )
 _ITEM_FIELDS = frozenset({"status", "assignee", "comments", "title", "ticket"})
+_REQUEST_FIELDS = frozenset(
+    {
+        "status", "args", "digest", "decided_by", "decided_at", "reason", "answer",
+        "edited_args", "expires_at", "escalated", "approvers",
+    }
+)  # fmt: skip
 _CURRENT_PLAN = sql_in(CURRENT_PLAN_STATUSES)
 # An insert writes its decoder's columns (rows.plan.columns, …); a member row also its session.
 _MEMBER = f"session_id, {rows.member.columns}"
@@ -271,6 +280,26 @@ async def checked_event(tx: Tx, op: ops.CheckedEvent) -> int:
     return seq
 
 
+async def new_request(tx: Tx, op: ops.NewRequest) -> None:
+    await _put(tx, "requests", rows.request.columns, op.request)
+
+
+async def update_request(tx: Tx, op: ops.UpdateRequest) -> int:
+    where = {"id = ?": op.request_id, "row_version = ?": op.expected_row_version}
+    where["status = ?"] = "pending"
+    if not await _update(tx, "requests", op.changes, _REQUEST_FIELDS, where, bump="row_version"):
+        raise Conflict("The request was decided or changed by someone else at the same moment.")
+    return op.expected_row_version + 1
+
+
+async def put_vote(tx: Tx, op: ops.PutVote) -> None:
+    replace = (
+        " ON CONFLICT (request_id, user_id) DO UPDATE SET decision = excluded.decision,"
+        " digest = excluded.digest, reason = excluded.reason, at = excluded.at"
+    )
+    await _put(tx, "request_votes", rows.vote.columns, op.vote, replace)
+
+
 APPLY: dict[type, Callable[[Tx, Any], Coroutine[Any, Any, Any]]] = {
     ops.AllocateRef: allocate_ref,
     ops.NewSession: new_session,
@@ -287,6 +316,9 @@ APPLY: dict[type, Callable[[Tx, Any], Coroutine[Any, Any, Any]]] = {
     ops.PutSettings: put_settings,
     ops.Touch: touch,
     ops.CheckedEvent: checked_event,
+    ops.NewRequest: new_request,
+    ops.UpdateRequest: update_request,
+    ops.PutVote: put_vote,
 }
 
 

@@ -1,0 +1,142 @@
+"""The wording of agents' requests: the message with its buttons, and the replies to deciders."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.cards import confirmation, label
+from core.models import Session
+from core.records.requests import Request, RequestKind, RequestStatus, Risk
+from core.views import Accent, Button, Field, View, escape, mention
+
+REQUEST_APPROVE = "request_approve"
+REQUEST_REJECT = "request_reject"
+REQUEST_CHOICE = "request_choice"
+ACTIONS = frozenset({REQUEST_APPROVE, REQUEST_REJECT, REQUEST_CHOICE})
+SHOWN_ARGS = 12  # arguments listed in the message; the rest are counted
+SHOWN_VALUE = 200  # characters of one argument's value
+_ACCENTS = {
+    RequestStatus.PENDING: Accent.WARNING,
+    RequestStatus.APPROVED: Accent.SUCCESS,
+    RequestStatus.ANSWERED: Accent.SUCCESS,
+    RequestStatus.REJECTED: Accent.DANGER,
+    RequestStatus.EXPIRED: Accent.DANGER,
+}
+
+
+def button_value(request: Request, part: str) -> str:
+    """`<request id>_<digest or choice number>`: the click says what it saw."""
+    return f"{request.id}_{part}"
+
+
+def parse_value(value: str) -> tuple[str, str]:
+    request_id, _, part = value.rpartition("_")
+    return request_id, part
+
+
+def args_lines(args: dict[str, Any], request_id: str) -> list[str]:
+    """The arguments readably, one per line; long values cut, with where to read them all."""
+    lines = []
+    for key, value in list(args.items())[:SHOWN_ARGS]:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if len(text) > SHOWN_VALUE:
+            text = text[:SHOWN_VALUE] + "…"
+        lines.append(f"{escape(str(key))}: `{escape(text)}`")
+    cut = len(args) > SHOWN_ARGS or any(
+        len(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)) > SHOWN_VALUE
+        for v in args.values()
+    )
+    if cut:
+        more = len(args) - SHOWN_ARGS
+        lines.append(
+            (f"… and {more} more. " if more > 0 else "… ")
+            + f"All arguments: `GET /api/v1/requests/{request_id}`"
+        )
+    return lines
+
+
+def message(session: Session, request: Request) -> View:
+    """The request in the session's thread: buttons while pending, the outcome afterwards."""
+    pending = request.status is RequestStatus.PENDING
+    fields = [Field("Requested by", mention(request.created_by))]
+    buttons: list[Button] = []
+    if request.kind is RequestKind.ACTION:
+        title = f"Approve `{escape(request.action)}`? ({label(session)})"
+        blocks = [escape(request.summary)] if request.summary else []
+        blocks += args_lines(request.final_args, request.id) or ["(no arguments)"]
+        approvals = len(request.approvers_of_current())
+        fields += [
+            Field("Risk", request.risk.value),
+            Field("Approvals", f"{approvals}/{request.need}"),
+        ]
+        if request.approvers:
+            fields.append(Field("Approvers", ", ".join(mention(a) for a in request.approvers)))
+        if pending:
+            buttons = [
+                Button(
+                    REQUEST_APPROVE, button_value(request, request.digest), "Approve", "primary"
+                ),
+                Button(REQUEST_REJECT, button_value(request, request.digest), "Reject", "danger"),
+            ]
+        if request.edited_args is not None:
+            blocks.append("Arguments edited by the approver (the agent runs these).")
+    else:
+        title = f"Question for {label(session)}"
+        blocks = [escape(request.question)]
+        if request.choices:
+            blocks.append(" · ".join(f"{n}. {escape(c)}" for n, c in enumerate(request.choices, 1)))
+        if pending:
+            buttons = [
+                Button(REQUEST_CHOICE, button_value(request, str(n)), choice[:75])
+                for n, choice in enumerate(request.choices, 1)
+            ]
+            if request.free_text:
+                blocks.append(f"Answer in words: `/session answer {request.id} <text…>`")
+    if pending and request.expires_at:
+        fields.append(Field("Expires", f"{request.expires_at:%Y-%m-%d %H:%M} UTC"))
+    if not pending:
+        blocks.append(outcome_line(request))
+    return View(
+        kind="request",
+        title=title,
+        fields=fields,
+        blocks=blocks,
+        buttons=buttons,
+        accent=_ACCENTS[request.status],
+        session_ref=session.ref,
+        meta={"request_id": request.id, "session_id": session.id, "status": request.status.value},
+    )
+
+
+def outcome_line(request: Request) -> str:
+    who = mention(request.decided_by) if request.decided_by else "no one in time"
+    if request.status is RequestStatus.ANSWERED:
+        return f"Answered by {who}: {escape(request.answer or '')}"
+    if request.status is RequestStatus.EXPIRED:
+        return "Expired: no decision in time."
+    if request.decided_by is None:
+        return f"{request.status.value.capitalize()} on expiry (low risk)."
+    line = f"{request.status.value.capitalize()} by {who}"
+    return line + (f" — {escape(request.reason)}" if request.reason else "")
+
+
+def decided(session: Session, request: Request, *, approvals: int, settled: bool) -> View:
+    """The decider's reply: the outcome, or an approval counted towards the N needed."""
+    if not settled:
+        text = f"approval counted for `{escape(request.action)}`: {approvals}/{request.need}"
+        return confirmation(session, text, accent=Accent.WARNING)
+    return confirmation(session, outcome_line(request), accent=_ACCENTS[request.status])
+
+
+def request_list(session: Session, requests: list[Request]) -> View:
+    if not requests:
+        return View(kind="list", title=f"Requests of {label(session)}: none pending")
+    lines = []
+    for r in requests:
+        what = f"`{escape(r.action)}`" if r.kind is RequestKind.ACTION else escape(r.question[:80])
+        risk = " · high risk" if r.risk is Risk.HIGH else ""
+        lines.append(f"{r.id} · {what}{risk} · by {mention(r.created_by)}")
+    return View(
+        kind="list", title=f"Pending requests of {label(session)} ({len(lines)})", blocks=lines
+    )

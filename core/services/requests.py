@@ -1,0 +1,446 @@
+"""Requests from agents (SPEC §16): an action to approve (Approve, edit, Reject) or a question
+to answer, decided by the one rule of core/decisions.py and waited for without polling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from core import jsonlimits, notices, request_cards
+from core.access import Access
+from core.clock import Clock
+from core.decisions import tally
+from core.errors import Conflict, Forbidden, LimitExceeded, NotFound, UsageError
+from core.models import Actor, Decision, EventType, Session, new_id
+from core.permissions import Perm
+from core.records.requests import (
+    OnExpiry,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Risk,
+    Vote,
+    digest,
+)
+from core.services.sessions import Lifecycle, clip, system_actor
+from core.settings import Settings
+from core.states import Action
+from core.store import ops
+from core.store.codec import dumps
+from core.store.store import Store
+from core.units import Units, retried
+from core.users import check_user_id
+from core.views import mention
+from core.waiters import Waiters
+
+ACTION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,79}"
+MAX_ARGS_BYTES = 16 * 1024
+MAX_ARGS_DEPTH = 16
+MAX_TEXT = 2000
+MAX_CHOICES = 10
+MAX_CHOICE = 75  # a Slack button's text
+MAX_NEED = 20
+MAX_WAIT = timedelta(seconds=60)
+MIN_EXPIRY, MAX_EXPIRY = timedelta(minutes=1), timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What an agent asks: an action to approve (`action`, `args`) or a `question`."""
+
+    kind: RequestKind
+    action: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    risk: Risk = Risk.LOW
+    need: int | None = None
+    approvers: tuple[str, ...] = ()
+    expires_in: timedelta | None = None
+    on_expiry: OnExpiry = OnExpiry.REJECT
+    question: str = ""
+    choices: tuple[str, ...] = ()
+    free_text: bool = False
+
+
+@dataclass(slots=True)
+class RequestOutcome:
+    """A request after someone decided: settled or counted towards N, or a repeated click."""
+
+    session: Session
+    request: Request
+    settled: bool
+    approvals: int
+    repeated: bool = False
+
+
+@dataclass(slots=True)
+class Requests:
+    store: Store
+    clock: Clock
+    settings: Settings
+    access: Access
+    units: Units
+    sessions: Lifecycle
+    waiters: Waiters = field(default_factory=Waiters)
+
+    async def create(self, actor: Actor, ref: str | None, ask: Ask) -> Request:
+        """Post a request in the session's thread; the agent then waits for its decision."""
+        session = await self.sessions.find_for(actor, ref, Perm.WORK)
+        await self.access.next_status(actor, session, Action.RECORD)
+        now = self.clock.now()
+        settings = await self.settings.get(session.workspace)
+        expires_in = ask.expires_in or settings.approval_expires_after
+        request = _checked(ask, actor, session, now, expires_in)
+        created = self.units.event(session, EventType.REQUEST_CREATED, actor, _event_data(request))
+        await self.store.apply(
+            [
+                ops.NewRequest(request),
+                created,
+                notices.request_post(
+                    session, request, request_cards.message(session, request), now=now
+                ),
+                await self.units.touch(session, now),
+                *await self.units.hooks(
+                    session,
+                    EventType.REQUEST_CREATED.value,
+                    _event_data(request),
+                    now,
+                    key=f"event:{created.event.id}",
+                ),
+            ]
+        )
+        return request
+
+    async def get(self, actor: Actor, request_id: str) -> tuple[Session, Request]:
+        """A request of the actor's workspace (NotFound for any other, as for a wrong id)."""
+        request = await self.store.requests.get(request_id)
+        session = await self.store.sessions.by_id(request.session_id) if request else None
+        if request is None or session is None or session.workspace != actor.workspace:
+            raise NotFound("request", request_id[:40])
+        return session, request
+
+    async def of_session(
+        self, actor: Actor, ref: str | None, *, status: RequestStatus | None = None,
+        channel_id: str | None = None,
+    ) -> tuple[Session, list[Request]]:  # fmt: skip
+        session = await self.sessions.find(actor, ref, channel_id=channel_id)
+        return session, await self.store.requests.of_session(session.id, status=status)
+
+    async def wait(self, actor: Actor, request_id: str, up_to: timedelta) -> Request:
+        """The request once it is no longer pending, or as it is when `up_to` runs out; woken
+        by the commit that decides it in this process (a real-time wait, never a poll)."""
+        if not timedelta(0) <= up_to <= MAX_WAIT:
+            raise UsageError(f"wait is 0 to {int(MAX_WAIT.total_seconds())} seconds.")
+        with self.waiters.watch(request_id) as decided:
+            _, request = await self.get(actor, request_id)
+            if request.status is not RequestStatus.PENDING or not up_to:
+                return request
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(up_to.total_seconds()):
+                    await decided.wait()
+        return (await self.get(actor, request_id))[1]
+
+    async def decide(
+        self,
+        actor: Actor,
+        request_id: str,
+        decision: Decision,
+        *,
+        shown_digest: str | None = None,
+        reason: str | None = None,
+        edited_args: dict[str, Any] | None = None,
+        confirm: str | None = None,
+    ) -> RequestOutcome:
+        """Approve (possibly with edited arguments) or reject an action; exactly one concurrent
+        decision settles it, and a click on arguments that changed since it was shown is refused."""
+
+        async def attempt() -> RequestOutcome:
+            session, request = await self.get(actor, request_id)
+            if request.kind is not RequestKind.ACTION:
+                raise UsageError("A question is answered, not approved: use `answer`.")
+            _still_pending(request)
+            if shown_digest is not None and shown_digest != request.digest:
+                raise Conflict(
+                    "The arguments of this request changed since it was shown to you; "
+                    "look at it again before deciding."
+                )
+            await self._require_decider(actor, session, request, decision)
+            high = decision is Decision.APPROVE and request.risk is Risk.HIGH
+            if high and confirm != request.action:
+                raise UsageError(
+                    f"This is a high-risk action: type its name `{request.action}` to approve it."
+                )
+            return await self._vote(actor, session, request, decision, reason, edited_args)
+
+        return await retried(attempt)
+
+    async def _vote(
+        self,
+        actor: Actor,
+        session: Session,
+        request: Request,
+        decision: Decision,
+        reason: str | None,
+        edited_args: dict[str, Any] | None,
+    ) -> RequestOutcome:
+        changes: dict[str, Any] = {}
+        current = request
+        if edited_args is not None and decision is Decision.APPROVE:
+            args = _checked_args(edited_args)
+            changes = {"edited_args": args, "digest": digest(request.action, args)}
+            current = dataclasses.replace(request, **changes)
+        counted = tally(current.approvers_of_current(), request.need, actor.user_id, decision)
+        if counted.repeated:
+            return RequestOutcome(session, request, False, counted.approvals, repeated=True)
+        now = self.clock.now()
+        vote = Vote(request.id, actor.user_id, decision, current.digest, now, _reason(reason))
+        if counted.settles:
+            status = RequestStatus.APPROVED if counted.approved else RequestStatus.REJECTED
+            changes |= {
+                "status": status,
+                "decided_by": actor.user_id,
+                "decided_at": now,
+                "reason": vote.reason,
+            }
+        votes = [v for v in request.votes if v.user_id != actor.user_id] + [vote]
+        decided = dataclasses.replace(
+            request, **changes, votes=votes, row_version=request.row_version + 1
+        )
+        await self._settle(actor, session, request, decided, changes, [ops.PutVote(vote)])
+        return RequestOutcome(session, decided, counted.settles, counted.approvals)
+
+    async def answer(
+        self, actor: Actor, request_id: str, *, choice: int | None = None, text: str | None = None
+    ) -> RequestOutcome:
+        """The first answer to a question resolves it (a choice by its number, or free text)."""
+        session, request = await self.get(actor, request_id)
+        if request.kind is not RequestKind.QUESTION:
+            raise UsageError("An action is approved or rejected, not answered.")
+        _still_pending(request)
+        await self.access.require(actor, session, Perm.WORK)
+        if choice is not None:
+            if not 1 <= choice <= len(request.choices):
+                raise UsageError(f"Choose a number from 1 to {len(request.choices)}.")
+            answer = request.choices[choice - 1]
+        elif not request.free_text:
+            raise UsageError("This question is answered by choosing one of its choices.")
+        else:
+            answer = (text or "").strip()
+            if not answer or len(answer) > MAX_TEXT:
+                raise UsageError(f"An answer is 1 to {MAX_TEXT} characters.")
+        now = self.clock.now()
+        changes: dict[str, Any] = {
+            "status": RequestStatus.ANSWERED,
+            "answer": answer,
+            "decided_by": actor.user_id,
+            "decided_at": now,
+        }
+        decided = dataclasses.replace(request, **changes, row_version=request.row_version + 1)
+        await self._settle(actor, session, request, decided, changes, [])
+        return RequestOutcome(session, decided, True, 0)
+
+    async def expire(self, request_id: str) -> Request:
+        """Its time ran out: apply `on_expiry` (reject, or approve a low-risk action)."""
+        request = await self.store.requests.get(request_id)
+        session = await self.store.sessions.by_id(request.session_id) if request else None
+        if request is None or session is None:
+            raise NotFound("request", request_id)
+        _still_pending(request)
+        approve = request.on_expiry is OnExpiry.APPROVE and request.risk is Risk.LOW
+        changes: dict[str, Any] = {
+            "status": RequestStatus.APPROVED if approve else RequestStatus.EXPIRED,
+            "decided_at": self.clock.now(),
+        }
+        decided = dataclasses.replace(request, **changes, row_version=request.row_version + 1)
+        actor = system_actor(session.workspace)
+        await self._settle(actor, session, request, decided, changes, [])
+        return decided
+
+    async def _require_decider(
+        self, actor: Actor, session: Session, request: Request, decision: Decision
+    ) -> None:
+        """The named approvers (or, when none are named, whoever may decide on the session)
+        and admins; the requester approves its own request only when the workspace allows."""
+        if request.approvers and not await self.access.is_admin(actor):
+            if actor.user_id not in request.approvers:
+                named = ", ".join(mention(a) for a in request.approvers)
+                raise Forbidden("decide this request", [f"one of {named}", "an admin"])
+        else:
+            await self.access.require(actor, session, Perm.DECIDE)
+        if decision is Decision.APPROVE and actor.user_id == request.created_by:
+            settings = await self.settings.get(session.workspace)
+            high = request.risk is Risk.HIGH
+            policy = settings.high_risk_self_approval if high else settings.self_approval
+            if policy == "forbidden":
+                raise Forbidden(
+                    "decide this request",
+                    ["another approver"],
+                    detail="this workspace forbids approving your own request.",
+                )
+
+    async def _settle(
+        self,
+        actor: Actor,
+        session: Session,
+        request: Request,
+        decided: Request,
+        changes: dict[str, Any],
+        extra: list[ops.Op],
+    ) -> None:
+        """One unit: the compare-and-set on the request, its vote, event, message and webhooks;
+        then every waiter on it in this process wakes."""
+        now = self.clock.now()
+        unit: list[ops.Op] = [
+            *extra,
+            ops.UpdateRequest(request.id, request.row_version, changes),
+            notices.request_update(
+                session,
+                decided,
+                request_cards.message(session, decided),
+                key=f"request:{request.id}:{decided.row_version}",
+                now=now,
+            ),
+        ]
+        if decided.status is not RequestStatus.PENDING:
+            kind = (
+                EventType.REQUEST_EXPIRED
+                if decided.status is RequestStatus.EXPIRED
+                else EventType.REQUEST_DECIDED
+            )
+            data = _decision_data(decided)
+            event = self.units.event(session, kind, actor, data)
+            unit += [
+                event,
+                *await self.units.hooks(
+                    session, kind.value, data, now, key=f"event:{event.event.id}"
+                ),
+            ]
+        try:
+            await self.store.apply(unit)
+        except Conflict:
+            fresh = await self.store.requests.get(request.id)
+            if fresh is not None and fresh.status is not RequestStatus.PENDING:
+                raise _settled_conflict(fresh) from None
+            raise
+        self.waiters.wake(request.id)
+
+
+def _still_pending(request: Request) -> None:
+    if request.status is not RequestStatus.PENDING:
+        raise _settled_conflict(request)
+
+
+def _settled_conflict(request: Request) -> Conflict:
+    """A decision came too late: who settled the request, and when."""
+    who = f" by {mention(request.decided_by)}" if request.decided_by else ""
+    when = f" at {request.decided_at:%Y-%m-%d %H:%M} UTC" if request.decided_at else ""
+    return Conflict(
+        f"This request was already {request.status.value}{who}{when}.",
+        decided_by=request.decided_by,
+        decided_at=request.decided_at,
+    )
+
+
+def _checked(
+    ask: Ask, actor: Actor, session: Session, now: datetime, expires_in: timedelta | None
+) -> Request:
+    """A new pending request from what the agent asked, every limit checked."""
+    if expires_in is not None and not MIN_EXPIRY <= expires_in <= MAX_EXPIRY:
+        raise UsageError("expires_in is from 1 minute to 30 days.")
+    base = Request(
+        id=new_id(),
+        session_id=session.id,
+        kind=ask.kind,
+        status=RequestStatus.PENDING,
+        created_by=actor.user_id,
+        created_at=now,
+        expires_at=now + expires_in if expires_in else None,
+        on_expiry=ask.on_expiry,
+    )
+    if ask.kind is RequestKind.QUESTION:
+        question = ask.question.strip()
+        if not question or len(question) > MAX_TEXT:
+            raise UsageError(f"A question is 1 to {MAX_TEXT} characters.")
+        choices = [c.strip() for c in ask.choices]
+        if len(choices) > MAX_CHOICES or any(not c or len(c) > MAX_CHOICE for c in choices):
+            raise UsageError(f"Up to {MAX_CHOICES} choices of 1 to {MAX_CHOICE} characters.")
+        if len(set(choices)) != len(choices):
+            raise UsageError("The choices must differ from each other.")
+        if not choices and not ask.free_text:
+            raise UsageError("A question needs choices, free text, or both.")
+        if ask.on_expiry is OnExpiry.APPROVE:
+            raise UsageError("A question cannot be approved on expiry.")
+        return dataclasses.replace(
+            base, question=question, choices=choices, free_text=ask.free_text
+        )
+    if not re.fullmatch(ACTION_PATTERN, ask.action):
+        raise UsageError(
+            "An action is a name of 1 to 80 letters, digits and `_ . : / -` (deploy, db.migrate)."
+        )
+    args = _checked_args(ask.args)
+    summary = ask.summary.strip()
+    if len(summary) > MAX_TEXT:
+        raise UsageError(f"The summary is at most {MAX_TEXT} characters.")
+    need = ask.need if ask.need is not None else (2 if ask.risk is Risk.HIGH else 1)
+    if not 1 <= need <= MAX_NEED:
+        raise UsageError(f"need is from 1 to {MAX_NEED}.")
+    if ask.on_expiry is OnExpiry.APPROVE and ask.risk is Risk.HIGH:
+        raise UsageError("A high-risk action is never approved on expiry: use reject or escalate.")
+    approvers = list(dict.fromkeys(check_user_id(session.workspace, a) for a in ask.approvers))
+    if len(approvers) > MAX_NEED:
+        raise UsageError(f"Name at most {MAX_NEED} approvers.")
+    if approvers and len(approvers) < need:
+        raise UsageError(f"need: {need} approvals, but only {len(approvers)} approvers named.")
+    return dataclasses.replace(
+        base,
+        action=ask.action,
+        args=args,
+        summary=summary,
+        risk=ask.risk,
+        need=need,
+        approvers=approvers,
+        digest=digest(ask.action, args),
+    )
+
+
+def _checked_args(args: Any) -> dict[str, Any]:
+    if not isinstance(args, dict):
+        raise UsageError("args is a JSON object.")
+    jsonlimits.check_depth(args, "args", limit=MAX_ARGS_DEPTH)
+    size = len(dumps(args).encode())
+    if size > MAX_ARGS_BYTES:
+        raise LimitExceeded(f"args ({size:,} bytes)", f"{MAX_ARGS_BYTES:,}", unit=" bytes")
+    return args
+
+
+def _reason(reason: str | None) -> str | None:
+    return clip(reason) or None
+
+
+def _event_data(request: Request) -> dict[str, Any]:
+    if request.kind is RequestKind.QUESTION:
+        return {"request_id": request.id, "kind": "question", "question": request.question}
+    return {
+        "request_id": request.id,
+        "kind": "action",
+        "action": request.action,
+        "args": request.args,
+        "risk": request.risk.value,
+        "need": request.need,
+    }
+
+
+def _decision_data(request: Request) -> dict[str, Any]:
+    """The audit trail of a decision: what was asked, what was decided, the edit if any."""
+    data: dict[str, Any] = {"request_id": request.id, "status": request.status.value}
+    if request.kind is RequestKind.QUESTION:
+        return data | {"answer": request.answer}
+    data |= {"action": request.action, "args": request.args, "reason": request.reason}
+    if request.edited_args is not None:
+        data["edited_args"] = request.edited_args
+    return data

@@ -1,0 +1,64 @@
+"""Requests of agents (action approvals and questions) with their votes and chat messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.records.requests import Request, RequestStatus
+from core.store.db import Database, Row
+from core.store.decode import rows
+
+_REQUEST = f"SELECT {rows.request.columns} FROM requests"
+
+
+class Requests:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, request_id: str) -> Request | None:
+        found = await self.db.fetchone(f"{_REQUEST} WHERE id = ?", (request_id,))
+        return await self._complete(found) if found else None
+
+    async def of_session(
+        self, session_id: str, *, status: RequestStatus | None = None, limit: int = 100
+    ) -> list[Request]:
+        """A session's requests, oldest first (only those in `status` when given)."""
+        sql, args = f"{_REQUEST} WHERE session_id = ?", [session_id]
+        if status is not None:
+            sql += " AND status = ?"
+            args.append(status.value)
+        found = await self.db.fetchall(f"{sql} ORDER BY created_at, id LIMIT ?", [*args, limit])
+        return [await self._complete(r) for r in found]
+
+    async def due(self, now: datetime, *, limit: int = 100) -> list[Request]:
+        """Pending requests whose time ran out at `now`, the oldest deadline first."""
+        found = await self.db.fetchall(
+            f"{_REQUEST} WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+            (now, limit),
+        )
+        return [await self._complete(r) for r in found]
+
+    async def _complete(self, row: Row) -> Request:
+        request = rows.request(row)
+        votes = await self.db.fetchall(
+            f"SELECT {rows.vote.columns} FROM request_votes WHERE request_id = ? ORDER BY at",
+            (request.id,),
+        )
+        request.votes = [rows.vote(v) for v in votes]
+        shown = await self.db.fetchall(
+            f"SELECT {rows.request_message.columns} FROM request_messages WHERE request_id = ?"
+            " ORDER BY platform, channel_id, message_ref",
+            (request.id,),
+        )
+        request.messages = [rows.request_message(m) for m in shown]
+        return request
+
+    async def add_message(
+        self, request_id: str, *, platform: str, channel_id: str, message_ref: str
+    ) -> None:
+        """Remember a chat message that shows the request (edited in place when it changes)."""
+        await self.db.execute(
+            "INSERT INTO request_messages (request_id, platform, channel_id, message_ref)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (request_id, platform, channel_id, message_ref),
+        )
