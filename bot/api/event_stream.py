@@ -81,36 +81,34 @@ async def stream(call: Call) -> Any:
     return response
 
 
-ROUTES = [
-    Route(
-        "GET",
-        "/sessions/{session}/events/stream",
-        "streamEvents",
-        "Follow the event log as Server-Sent Events (resume with Last-Event-ID)",
-        "progress",
-        stream,
-        query=(
-            Param(
-                "after",
-                number(0, m.MAX_INT, 0),
-                f"Start after this seq (default 0: from the first event); the "
-                f"`{LAST_EVENT_ID}` header of a reconnecting client takes precedence.",
-            ),
+ROUTE = Route(
+    "GET",
+    "/sessions/{session}/events/stream",
+    "streamEvents",
+    "Follow the event log as Server-Sent Events (resume with Last-Event-ID)",
+    "progress",
+    stream,
+    query=(
+        Param(
+            "after",
+            number(0, m.MAX_INT, 0),
+            f"Start after this seq (default 0: from the first event); the "
+            f"`{LAST_EVENT_ID}` header of a reconnecting client takes precedence.",
         ),
-        stream={
-            "text/event-stream": {  # one Server-Sent Event (`: heartbeat` comments are not)
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string", "description": "The event's seq."},
-                    "event": {"type": "string", "description": "The event's type."},
-                    "data": {
-                        "type": "string",
-                        "contentMediaType": "application/json",
-                        "description": "The event as `GET …/events` lists it (an Event).",
-                    },
+    ),
+    stream={
+        "text/event-stream": {  # one Server-Sent Event (`: heartbeat` comments are not)
+            "type": "object",
+            "properties": {
+                "id": {"type": "string", "description": "The event's seq."},
+                "event": {"type": "string", "description": "The event's type."},
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "description": "The event as `GET …/events` lists it (an Event).",
                 },
-                "required": ["id", "event", "data"],
-            }
-        },
-    )
-]
+            },
+            "required": ["id", "event", "data"],
+        }
+    },
+)

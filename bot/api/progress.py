@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.api import models as m
+from bot.api.event_stream import ROUTE as STREAM
 from bot.api.route import Call, Param, Route, number
 from core.history.records import event_record, session_record
 from core.models import EventType
@@ -79,4 +80,5 @@ ROUTES = [
         m.EventPage,
         query=_PAGE_QUERY,
     ),
+    STREAM,  # the event log followed live (Server-Sent Events)
 ]

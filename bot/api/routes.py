@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from bot.api import (
-    event_stream,
-    export,
-    messages,
-    openapi,
-    plans,
-    progress,
-    session_context,
-    sessions,
-)
+from bot.api import export, messages, openapi, plans, progress, session_context, sessions
 from bot.api.route import Route
 
 ROUTES: list[Route] = [
@@ -27,7 +18,6 @@ ROUTES: list[Route] = [
     ),
     *sessions.ROUTES,
     *progress.ROUTES,
-    *event_stream.ROUTES,
     *messages.ROUTES,
     *session_context.ROUTES,
     *plans.ROUTES,

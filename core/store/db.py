@@ -25,8 +25,10 @@ insertion-order column — is a field of `Dialect`, never a second copy of a sta
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -77,10 +79,7 @@ class Tx(Protocol):
 
     dialect: Dialect
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; the number of rows it touched."""
-        ...
-
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...  # rows touched
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
@@ -93,18 +92,35 @@ class Tx(Protocol):
 Unit = Callable[[Tx], Coroutine[Any, Any, T]]
 
 
+@dataclass(slots=True)
 class ConnTx(Generic[C]):
     """Base of each backend's `Tx`: the connection its transaction runs on, and the wake-up
     keys its unit named (`wakes`, shared by the replays of one unit)."""
 
-    __slots__ = ("conn", "wakes")
-
-    def __init__(self, conn: C, wakes: set[str] | None = None) -> None:
-        self.conn = conn
-        self.wakes = set() if wakes is None else wakes
+    conn: C
+    wakes: set[str] = field(default_factory=set)
 
     def wake(self, key: str) -> None:
         self.wakes.add(key)
+
+
+class Engine:
+    """A backend's connections, opened and closed with its store; `observe` (a metrics hook,
+    called on the loop) is told of every operation."""
+
+    observe: OperationObserver | None = None
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    @contextmanager
+    def timed(self, kind: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.observe is not None:
+                self.observe(kind, time.perf_counter() - started)
 
 
 class Database:
@@ -146,14 +162,11 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError("a store unit awaited something other than its transaction")
 
 
-_PLACEHOLDER = re.compile(r"\?")
-
-
 @lru_cache(maxsize=1024)
 def numbered(sql: str) -> str:
     """`?` placeholders as PostgreSQL's `$1, $2, …` (statements hold no literal `?`)."""
     counter = iter(range(1, 10_000))
-    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
 
 
 def marks(count: int) -> str:

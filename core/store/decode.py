@@ -21,12 +21,13 @@ from core import jsonlimits, models
 from core.errors import Conflict
 from core.models import JSON
 from core.records import requests
+from core.records.history import Message, Revision
 from core.store.codec import loads, when, when_required
+from core.store.db import Row
 
 _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Row = Any  # sqlite3.Row or asyncpg.Record: by position and by name
 JsonRead = Callable[[Any, str, object], Any]  # (stored text, table, row key) -> value
 _NONE: Mapping[str, Any] = MappingProxyType({})
 
@@ -46,12 +47,9 @@ def stored_json(
         return jsonlimits.parse(value) if value and value != "{}" else {}
     except (ValueError, TypeError, jsonlimits.TooDeep) as exc:
         UNREADABLE[table] += 1
+        outcome = "left unchanged, the write refused" if strict else "read as empty"
         _log.warning(
-            "unreadable JSON in %s row %s (%s); %s",
-            table,
-            row_id,
-            exc.__class__.__name__,
-            "left unchanged, the write refused" if strict else "read as empty",
+            "unreadable JSON in %s row %s (%s); %s", table, row_id, type(exc).__name__, outcome
         )
         if strict:
             raise _damaged(table, row_id) from exc
@@ -84,16 +82,14 @@ def expired_contexts(due: Iterable[Sequence[Any]]) -> tuple[dict[str, JSON], lis
     damaged: set[str] = set()
     done: list[tuple[str, str]] = []
     for session_id, key, text in due:
-        if session_id in damaged:
-            continue
-        if session_id not in contexts:
+        if session_id not in contexts and session_id not in damaged:
             try:
                 contexts[session_id] = stored_context(text, session_id)
             except Conflict:
                 damaged.add(session_id)
-                continue
-        contexts[session_id].pop(key, None)
-        done.append((session_id, key))
+        if session_id in contexts:
+            contexts[session_id].pop(key, None)
+            done.append((session_id, key))
     return contexts, done
 
 
@@ -180,6 +176,8 @@ class Decoders:
     plan_message = Decoder(models.PlanMessageRef, "plan_messages")
     modification = Decoder(models.PlanModification, "plan_modifications")
     outbox = Decoder(models.OutboxRow, "outbox", reads={"target": loads, "payload": loads})
+    message = Decoder(Message, "messages", json={"metadata": stored_json}, fill={"revisions": list})
+    revision = Decoder(Revision, "message_revisions")
     request = Decoder(
         requests.Request,
         "requests",

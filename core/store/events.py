@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.models import Event
 from core.store.db import Database
 from core.store.decode import EVENT_COLUMNS, rows
@@ -13,19 +15,16 @@ class Events:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def _events(self, rest: str, *args: Any) -> list[Event]:
+        return [rows.event(r) for r in await self.db.fetchall(_E + rest, args)]
+
     async def newest(
         self, session_id: str, *, limit: int, before_seq: int | None = None
     ) -> list[Event]:
         """Newest first, older than `before_seq` when given."""
         before, args = ("", ()) if before_seq is None else (" AND seq < ?", (before_seq,))
-        found = await self.db.fetchall(
-            f"{_E}{before} ORDER BY seq DESC LIMIT ?", (session_id, *args, limit)
-        )
-        return [rows.event(r) for r in found]
+        return await self._events(f"{before} ORDER BY seq DESC LIMIT ?", session_id, *args, limit)
 
     async def after(self, session_id: str, *, after_seq: int, limit: int) -> list[Event]:
         """Oldest first, strictly newer than `after_seq`."""
-        found = await self.db.fetchall(
-            f"{_E} AND seq > ? ORDER BY seq LIMIT ?", (session_id, after_seq, limit)
-        )
-        return [rows.event(r) for r in found]
+        return await self._events(" AND seq > ? ORDER BY seq LIMIT ?", session_id, after_seq, limit)

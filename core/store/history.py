@@ -13,29 +13,20 @@ from typing import Any
 
 from core.errors import Conflict, NotFound
 from core.models import JSON, Event, Plan, PlanModification, Session, new_id
-from core.records.history import Message, MessageRole, Revision, SearchHit
-from core.records.search import Query
+from core.records.history import Message, Revision
 from core.store import ops, writes
-from core.store.codec import dumps, when, when_required
-from core.store.db import Database, Row, Tx, marks
-from core.store.decode import EVENT_COLUMNS, expired_contexts, stored_context, stored_json
-from core.store.search import search
+from core.store.codec import dumps, when_required
+from core.store.db import Database, Tx, marks
+from core.store.decode import Decoder, expired_contexts, rows, stored_context
+from core.store.search import MessageSearch
 
-_ROLE = {r.value: r for r in MessageRole}
-# The columns an insert writes, each from the record's field of the same name (_insert).
-_COLUMNS = {
-    "messages": "id, session_id, seq, role, author_id, content, parent_id, metadata, created_at,"
-    " edited_at, deleted_at, deleted_by",
-    "message_revisions": "message_id, revision, content, written_at, replaced_at, replaced_by",
-    "plans": "id, session_id, version, status, content_hash, required_approvals, submitted_by,"
-    " submitted_at, decided_at, decided_by, decision_reason, expires_at, superseded_by,"
-    " superseded_at, row_version",
-    "plan_items": "plan_id, position, title, assignee, status, ticket, comments",
-    "approvals": "plan_id, user_id, decision, content_hash, reason, at",
-    "events": EVENT_COLUMNS,
-}
-_M = f"SELECT {_COLUMNS['messages']} FROM messages"
+_M = f"SELECT {rows.message.columns} FROM messages"
 _CHUNK = 500  # ids per IN list
+_UNSET = "DELETE FROM context_expiry WHERE session_id = ? AND key = ?"
+_SET = (
+    "INSERT INTO context_expiry (session_id, key, expires_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (session_id, key) DO UPDATE SET expires_at = excluded.expires_at"
+)
 
 Build = Callable[[int], Sequence[ops.Op]]
 Ops = Sequence[ops.Op]
@@ -43,39 +34,27 @@ Revisions = dict[str, list[Revision]]
 ContextMerge = Callable[[JSON, dict[str, datetime], str], tuple[JSON, dict[str, datetime | None]]]
 
 
-def _message(row: Row) -> Message:
-    """A row selected with _M, read by position."""
-    id_, session_id, seq, role, author, content, parent, metadata, at, edited, deleted, by = row
-    return Message(
-        id=id_, session_id=session_id, seq=seq, role=_ROLE[role], author_id=author,
-        content=content, parent_id=parent, metadata=stored_json(metadata, "messages", id_),
-        created_at=when_required(at), edited_at=when(edited), deleted_at=when(deleted),
-        deleted_by=by,
-    )  # fmt: skip
-
-
-async def _insert(tx: Tx, table: str, records: Iterable[Any], **given: Any) -> None:
-    """Insert records as they are; a column not in `given` is the record's field of its name."""
-    rows = [writes.row_values(record, _COLUMNS[table], **given) for record in records]
-    if rows:
-        await tx.executemany(writes.insert_sql(table, _COLUMNS[table]), rows)
+async def _insert(tx: Tx, decode: Decoder[Any], records: Iterable[Any], **given: Any) -> None:
+    """Insert records as they are: each column of `decode`'s is the record's field of its name
+    (or the `given` value)."""
+    await writes.insert_all(tx, decode.table, decode.columns, records, **given)
 
 
 async def insert_messages(tx: Tx, messages: Sequence[Message]) -> None:
     """Insert messages with their seq and revisions as given (append, import, fork, bulk load)."""
-    await _insert(tx, "messages", messages)
-    await _insert(tx, "message_revisions", [r for m in messages for r in m.revisions])
+    await _insert(tx, rows.message, messages)
+    await _insert(tx, rows.revision, [r for m in messages for r in m.revisions])
 
 
 async def _revisions(reader: Tx | Database, ids: str, args: Sequence[Any]) -> Revisions:
     """The revisions of the messages the `ids` subquery or list names, by message id."""
     by_message: Revisions = {}
     for r in await reader.fetchall(
-        f"SELECT {_COLUMNS['message_revisions']} FROM message_revisions"
+        f"SELECT {rows.revision.columns} FROM message_revisions"
         f" WHERE message_id IN ({ids}) ORDER BY message_id, revision",
         args,
     ):
-        revision = Revision(r[0], r[1], r[2], when_required(r[3]), when_required(r[4]), r[5])
+        revision = rows.revision(r)
         by_message.setdefault(revision.message_id, []).append(revision)
     return by_message
 
@@ -91,21 +70,15 @@ async def _put_expiry(tx: Tx, session_id: str, expiry: dict[str, Any]) -> None:
     """Set each key's expiry; None removes it."""
     for key, at in expiry.items():
         if at is None:
-            await tx.execute(
-                "DELETE FROM context_expiry WHERE session_id = ? AND key = ?", (session_id, key)
-            )
+            await tx.execute(_UNSET, (session_id, key))
         else:
-            await tx.execute(
-                "INSERT INTO context_expiry (session_id, key, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (session_id, key) DO UPDATE SET expires_at = excluded.expires_at",
-                (session_id, key, at),
-            )
+            await tx.execute(_SET, (session_id, key, at))
 
 
 async def _copy_history(tx: Tx, parent_id: str, child_id: str, up_to: int) -> None:
     """Copy the parent's messages up to seq `up_to` (with revisions) under fresh ids."""
     where, args = "session_id = ? AND seq <= ?", (parent_id, up_to)
-    found = [_message(r) for r in await tx.fetchall(f"{_M} WHERE {where} ORDER BY seq", args)]
+    found = [rows.message(r) for r in await tx.fetchall(f"{_M} WHERE {where} ORDER BY seq", args)]
     revisions = await _revisions(tx, f"SELECT id FROM messages WHERE {where}", args)
     new_ids = {m.id: new_id() for m in found}
 
@@ -135,7 +108,7 @@ async def _live(tx: Tx, session_id: str, seq: int) -> Message:
         raise NotFound("message", str(seq))
     if row["deleted_at"] is not None:
         raise Conflict(f"Message {seq} was deleted.")
-    return _message(row)
+    return rows.message(row)
 
 
 async def _expiry(reader: Tx | Database, session_id: str) -> dict[str, datetime]:
@@ -143,8 +116,9 @@ async def _expiry(reader: Tx | Database, session_id: str) -> dict[str, datetime]
     return {r[0]: when_required(r[1]) for r in await reader.fetchall(sql, (session_id,))}
 
 
-class History:
-    """A session's messages: append, edit, delete, read, count, search, fork and import."""
+class History(MessageSearch):
+    """A session's messages: append, edit, delete, read, count, search (core/store/search.py),
+    fork and import."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -197,7 +171,7 @@ class History:
             current = await _live(tx, session_id, seq)
             written = current.edited_at or current.created_at
             await tx.execute(
-                f"INSERT INTO message_revisions ({_COLUMNS['message_revisions']}) SELECT ?,"
+                f"INSERT INTO message_revisions ({rows.revision.columns}) SELECT ?,"
                 " COALESCE(MAX(revision), 0) + 1, ?, ?, ?, ? FROM message_revisions"
                 " WHERE message_id = ?",
                 (current.id, current.content, written, at, by, current.id),
@@ -231,7 +205,7 @@ class History:
     # -- reads -------------------------------------------------------------------------------
 
     async def _messages(self, where: str, *args: Any) -> list[Message]:
-        return [_message(r) for r in await self.db.fetchall(f"{_M} WHERE {where}", args)]
+        return [rows.message(r) for r in await self.db.fetchall(f"{_M} WHERE {where}", args)]
 
     async def message(self, session_id: str, *, seq: int) -> Message | None:
         """One message by seq, with its revisions."""
@@ -266,7 +240,7 @@ class History:
             f" {_M} WHERE id IN (SELECT id FROM t) ORDER BY seq",
             (message_id, session_id),
         )
-        return [_message(r) for r in found]
+        return [rows.message(r) for r in found]
 
     async def last_seq(self, session_id: str) -> int:
         """The seq of the newest message (0 when there is none); one index probe."""
@@ -287,20 +261,6 @@ class History:
             (session_id,),
         )
         return {r[0]: int(r[1]) for r in found}
-
-    async def search(
-        self,
-        workspace: str,
-        query: Query,
-        *,
-        session_id: str | None = None,
-        limit: int = 10,
-        offset: int = 0,
-    ) -> list[SearchHit]:
-        """Ranked matches of a query tree, only in `workspace` (core/store/search.py)."""
-        return await search(
-            self.db, workspace, query, session_id=session_id, limit=limit, offset=offset
-        )
 
     # -- whole sessions ----------------------------------------------------------------------
 
@@ -335,14 +295,13 @@ class History:
         async def unit(tx: Tx) -> int:
             ref = await writes.allocate_ref(tx, ops.AllocateRef(session.workspace))
             await writes.apply_all(tx, build(ref))
+            await _insert(tx, rows.plan, plans)
             for plan in plans:
-                await _insert(tx, "plans", [plan])
-                await _insert(tx, "plan_items", plan.items, plan_id=plan.id)
-                await _insert(tx, "approvals", plan.approvals)
-            for modification in modifications:
-                await writes.add_modification(tx, ops.AddModification(modification))
+                await _insert(tx, rows.plan_item, plan.items, plan_id=plan.id)
+            await _insert(tx, rows.approval, [a for plan in plans for a in plan.approvals])
+            await _insert(tx, rows.modification, modifications)
             await insert_messages(tx, messages)
-            await _insert(tx, "events", events)
+            await _insert(tx, rows.event, events)
             await _put_expiry(tx, session.id, dict(expiry))
             return ref
 
@@ -412,9 +371,7 @@ class Context:
                     [(dumps(context), session_id) for session_id, context in contexts.items()],
                 )
             if done:
-                await tx.executemany(
-                    "DELETE FROM context_expiry WHERE session_id = ? AND key = ?", done
-                )
+                await tx.executemany(_UNSET, done)
             return len(done)
 
         return await self.db.write(unit)

@@ -10,25 +10,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import dataclass_transform
 
 from core.models import JSON, Approval, Event, Member, OutboxRow, Plan, PlanModification, Session
 from core.records.requests import Request, Vote
 
 
+@dataclass_transform(frozen_default=True)
 class Op:
-    """A write op, one of the dataclasses below; `writes.APPLY` says how each is applied."""
+    """A write op: every subclass is a frozen dataclass; `writes.APPLY` says how each applies."""
 
-    __slots__ = ()
+    def __init_subclass__(cls) -> None:
+        dataclass(frozen=True)(cls)
 
 
-@dataclass(frozen=True, slots=True)
 class AllocateRef(Op):
     """Reserve the next per-workspace session ref (the result); a failed start leaves a gap."""
 
     workspace: str
 
 
-@dataclass(frozen=True, slots=True)
 class NewSession(Op):
     """Insert a session whose ref was allocated before."""
 
@@ -36,7 +37,6 @@ class NewSession(Op):
     members: tuple[Member, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
 class UpdateSession(Op):
     """Compare-and-set on (status, version): zero rows matched means Conflict."""
 
@@ -47,40 +47,34 @@ class UpdateSession(Op):
     due_by: datetime | None = None  # also require abandon_at <= due_by (the sweep's verdict)
 
 
-@dataclass(frozen=True, slots=True)
 class AddEvent(Op):
     """Append an audit event; the store assigns its per-session seq (the result)."""
 
     event: Event
 
 
-@dataclass(frozen=True, slots=True)
 class Enqueue(Op):
     """Add an outbox row; a row with the same dedupe key is kept, not duplicated."""
 
     row: OutboxRow
 
 
-@dataclass(frozen=True, slots=True)
 class PutMember(Op):
     session_id: str
     member: Member
 
 
-@dataclass(frozen=True, slots=True)
 class RemoveMember(Op):
     session_id: str
     user_id: str
 
 
-@dataclass(frozen=True, slots=True)
 class NewPlan(Op):
     """Insert a plan with its items; the previous current plan becomes superseded."""
 
     plan: Plan
 
 
-@dataclass(frozen=True, slots=True)
 class UpdatePlan(Op):
     """Compare-and-set on the plan's row version."""
 
@@ -90,32 +84,27 @@ class UpdatePlan(Op):
     expected_status: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class PutApproval(Op):
     """One row per person and plan: a later decision by the same person replaces it."""
 
     approval: Approval
 
 
-@dataclass(frozen=True, slots=True)
 class UpdatePlanItem(Op):
     plan_id: str
     position: int
     changes: JSON
 
 
-@dataclass(frozen=True, slots=True)
 class AddModification(Op):
     modification: PlanModification
 
 
-@dataclass(frozen=True, slots=True)
 class PutSettings(Op):
     workspace: str
     values: JSON
 
 
-@dataclass(frozen=True, slots=True)
 class Touch(Op):
     """Record activity: pushes last_activity_at and abandon_at without a version bump."""
 
@@ -139,7 +128,6 @@ class SessionFacts:
 Check = Callable[[SessionFacts], None]
 
 
-@dataclass(frozen=True, slots=True)
 class CheckedEvent(Op):
     """Append an event to the session `ref` names in `workspace`, after `check` approves it.
 
@@ -157,14 +145,12 @@ class CheckedEvent(Op):
     abandon_after: timedelta
 
 
-@dataclass(frozen=True, slots=True)
 class NewRequest(Op):
     """Insert an agent's request (pending, no votes yet)."""
 
     request: Request
 
 
-@dataclass(frozen=True, slots=True)
 class UpdateRequest(Op):
     """Compare-and-set on a pending request's row version (Conflict when it changed)."""
 
@@ -173,7 +159,6 @@ class UpdateRequest(Op):
     changes: JSON
 
 
-@dataclass(frozen=True, slots=True)
 class PutVote(Op):
     """One row per person and request: a later decision by the same person replaces it."""
 

@@ -149,23 +149,36 @@ def _tsvector(query: Query, where: str, one_session: bool) -> Statement:
 _STATEMENTS = {"sqlite": _fts5, "postgres": _tsvector}
 
 
-async def search(
-    db: Database, workspace: str, query: Query, *, session_id: str | None, limit: int, offset: int
-) -> list[SearchHit]:
-    """Ranked matches of a query tree, only in `workspace` (and one session when given)."""
-    where, args = "s.workspace = ?", [workspace]
-    if session_id is not None:
-        where += " AND m.session_id = ?"
-        args.append(session_id)
-    sql, params, snippet = _STATEMENTS[db.dialect.name](query, where, session_id is not None)
-    try:
-        found = await db.fetchall(sql, [*params, *args, limit, offset])
-    except StoreError as exc:
-        if "fts5" in str(exc.__cause__):
-            raise UsageError("That search query is not valid.") from exc
-        raise
-    return [
-        SearchHit(r["session_id"], r["ref"], r["title"], r["id"], r["seq"], MessageRole(r["role"]),
-                  r["author_id"], when_required(r["created_at"]), snippet(r))
-        for r in found
-    ]  # fmt: skip
+class MessageSearch:
+    """Full-text search of the messages in `db` (History's)."""
+
+    db: Database
+
+    async def search(
+        self,
+        workspace: str,
+        query: Query,
+        *,
+        session_id: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> list[SearchHit]:
+        """Ranked matches of a query tree, only in `workspace` (and one session when given)."""
+        where, args = "s.workspace = ?", [workspace]
+        if session_id is not None:
+            where += " AND m.session_id = ?"
+            args.append(session_id)
+        statement = _STATEMENTS[self.db.dialect.name]
+        sql, params, snippet = statement(query, where, session_id is not None)
+        try:
+            found = await self.db.fetchall(sql, [*params, *args, limit, offset])
+        except StoreError as exc:
+            if "fts5" in str(exc.__cause__):
+                raise UsageError("That search query is not valid.") from exc
+            raise
+        return [
+            SearchHit(r["session_id"], r["ref"], r["title"], r["id"], r["seq"],
+                      MessageRole(r["role"]), r["author_id"], when_required(r["created_at"]),
+                      snippet(r))
+            for r in found
+        ]  # fmt: skip

@@ -14,12 +14,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from core.errors import StoreError
 from core.store import ops
 from core.store.copy import Copy
-from core.store.db import Database, OperationObserver
+from core.store.db import Database, Engine, OperationObserver
 from core.store.events import Events
 from core.store.history import Context, History
 from core.store.installations import Installations
@@ -34,15 +34,6 @@ from core.store.webhooks import Webhooks
 from core.store.writes import apply_all
 
 _log = logging.getLogger(__name__)
-
-
-class Engine(Protocol):
-    """What the store itself needs of a backend's engine."""
-
-    observe: OperationObserver | None
-
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
 
 
 class Store:
@@ -77,9 +68,8 @@ class Store:
         """Apply a unit of work atomically; returns each op's result in op order."""
         return await self.db.write(lambda tx: apply_all(tx, unit))
 
-    # -- lifecycle: opening refuses a newer schema and migrates an older one ----------------
-
     async def open(self, *, migrate: bool = True) -> None:
+        """Open the engine; refuse a database of a newer schema, migrate an older one."""
         self._loop = asyncio.get_running_loop()
         await self.engine.open()
         current, latest = await self.schema_status()
@@ -140,17 +130,16 @@ class Store:
     async def migrate(self) -> list[str]:
         """Apply every migration the database lacks, each in its own transaction."""
         applied = await self._apply_missing(load(self.backend))
-        for name in applied:
-            _log.info("applied migration %s", name)
-        return applied
-
-    # -- what each backend does its own way --------------------------------------------------
+        for m in applied:
+            _log.info("applied migration %04d_%s", m.version, m.name)
+        return [f"{m.version:04d}_{m.name}" for m in applied]
 
     async def _schema_version(self) -> int:
+        """The database's schema version, 0 when new (this and what follows: per backend)."""
         raise NotImplementedError
 
-    async def _apply_missing(self, known: list[Migration]) -> list[str]:
-        """Apply those of `known` the database lacks; their names (`0001_init`)."""
+    async def _apply_missing(self, known: list[Migration]) -> list[Migration]:
+        """Apply those of `known` the database lacks; return them."""
         raise NotImplementedError
 
     async def integrity_problems(self) -> list[str]:

@@ -11,7 +11,7 @@ up instead of colliding on `UNIQUE (session_id, seq)`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -55,17 +55,8 @@ _REQUEST_FIELDS = frozenset(
     }
 )  # fmt: skip
 _CURRENT_PLAN = sql_in(CURRENT_PLAN_STATUSES)
-# The columns each insert writes; a record's values are read by these names.
+# An insert writes its decoder's columns (rows.plan.columns, …); a member row also its session.
 _MEMBER = f"session_id, {rows.member.columns}"
-_ITEM = rows.plan_item.columns  # its fields, then plan_id (the row key the decoder reads)
-_PLAN = (
-    "id, session_id, version, status, content_hash, required_approvals, submitted_by,"
-    " submitted_at, expires_at"
-)
-_OUTBOX = (
-    "id, workspace, session_id, kind, target, payload, dedupe_key, status, attempts,"
-    " next_attempt_at, created_at"
-)
 _MEMBER_KEPT = " ON CONFLICT (session_id, user_id) DO UPDATE SET role = excluded.role"
 
 
@@ -77,29 +68,34 @@ def _bound(column: str, value: Any) -> Any:
 
 
 @lru_cache(maxsize=64)
-def _columns(columns: str) -> tuple[tuple[str, ...], attrgetter[Any], tuple[int, ...]]:
-    """`columns` as names, one getter of them all and the positions holding JSON documents,
-    worked out once per column list (inserts are the hot path)."""
+def _columns(columns: str) -> tuple[tuple[str, ...], attrgetter[Any]]:
+    """`columns` as names and one getter of them all, worked out once per column list
+    (inserts are the hot path)."""
     names = tuple(columns.split(", "))
-    return names, attrgetter(*names), tuple(i for i, n in enumerate(names) if n in _JSON_COLUMNS)
+    return names, attrgetter(*names)
 
 
 def row_values(record: Any, columns: str, **given: Any) -> tuple[Any, ...]:
-    """`record`'s values for `columns` (a JSON document as its text, an enum by its value);
-    `given` ones are columns it has no field for."""
-    names, getter, json = _columns(columns)
+    """`record`'s values for `columns`, each as bound (`_bound`); `given` ones are columns it
+    has no field for."""
+    names, getter = _columns(columns)
     if given:
-        values = [given[n] if n in given else getattr(record, n) for n in names]
-    else:
-        values = list(getter(record))
-    for i in json:
-        values[i] = dumps(values[i])
-    return tuple(v.value if isinstance(v, StrEnum) else v for v in values)
+        return tuple(_bound(n, given[n] if n in given else getattr(record, n)) for n in names)
+    return tuple(map(_bound, names, getter(record)))
 
 
 async def _put(tx: Tx, table: str, columns: str, record: Any, then: str = "", **given: Any) -> int:
     """Insert `record` as a row of `table`, `then` being its ON CONFLICT clause if any."""
     return await tx.execute(insert_sql(table, columns, then), row_values(record, columns, **given))
+
+
+async def insert_all(
+    tx: Tx, table: str, columns: str, records: Iterable[Any], then: str = "", **given: Any
+) -> None:
+    """`_put` of many records in one batch (none: no round trip)."""
+    values = [row_values(record, columns, **given) for record in records]
+    if values:
+        await tx.executemany(insert_sql(table, columns, then), values)
 
 
 async def _update(
@@ -132,13 +128,8 @@ async def allocate_ref(tx: Tx, op: ops.AllocateRef) -> int:
 
 
 async def new_session(tx: Tx, op: ops.NewSession) -> None:
-    s = op.session
-    await _put(tx, "sessions", rows.session.columns, s)
-    if op.members:
-        await tx.executemany(
-            insert_sql("members", _MEMBER, _MEMBER_KEPT),
-            [row_values(m, _MEMBER, session_id=s.id) for m in op.members],
-        )
+    await _put(tx, "sessions", rows.session.columns, op.session)
+    await insert_all(tx, "members", _MEMBER, op.members, _MEMBER_KEPT, session_id=op.session.id)
 
 
 async def update_session(tx: Tx, op: ops.UpdateSession) -> int:
@@ -179,7 +170,8 @@ async def add_event(tx: Tx, op: ops.AddEvent, *, locked: bool = False) -> int:
 
 
 async def enqueue(tx: Tx, op: ops.Enqueue) -> bool:
-    added = await _put(tx, "outbox", _OUTBOX, op.row, " ON CONFLICT (dedupe_key) DO NOTHING") == 1
+    once = " ON CONFLICT (dedupe_key) DO NOTHING"
+    added = await _put(tx, "outbox", rows.outbox.columns, op.row, once) == 1
     if added:
         tx.wake(wakes.OUTBOX)
     return added
@@ -205,10 +197,8 @@ async def new_plan(tx: Tx, op: ops.NewPlan) -> None:
         f" row_version = row_version + 1 WHERE session_id = ? AND status IN {_CURRENT_PLAN}",
         (p.submitted_by, p.submitted_at, p.session_id),
     )
-    await _put(tx, "plans", _PLAN, p)
-    await tx.executemany(
-        insert_sql("plan_items", _ITEM), [row_values(i, _ITEM, plan_id=p.id) for i in p.items]
-    )
+    await _put(tx, "plans", rows.plan.columns, p)
+    await insert_all(tx, "plan_items", rows.plan_item.columns, p.items, plan_id=p.id)
 
 
 async def update_plan(tx: Tx, op: ops.UpdatePlan) -> int:
@@ -249,16 +239,10 @@ async def put_settings(tx: Tx, op: ops.PutSettings) -> None:
 
 
 async def touch(tx: Tx, op: ops.Touch) -> None:
-    """Push last activity; abandon_at only ever moves later."""
-    if op.abandon_at is None:
-        await tx.execute(
-            "UPDATE sessions SET last_activity_at = ? WHERE id = ? AND last_activity_at < ?",
-            (op.at, op.session_id, op.at),
-        )
-        return
+    """Push last activity; abandon_at only ever moves later (and stays as it is without one)."""
     await tx.execute(
-        "UPDATE sessions SET last_activity_at = ?,"
-        f" abandon_at = {tx.dialect.greatest}(COALESCE(abandon_at, ?), ?)"
+        "UPDATE sessions SET last_activity_at = ?, abandon_at ="
+        f" {tx.dialect.greatest}(COALESCE(abandon_at, ?), COALESCE(?, abandon_at))"
         " WHERE id = ? AND last_activity_at < ?",
         (op.at, op.abandon_at, op.abandon_at, op.session_id, op.at),
     )

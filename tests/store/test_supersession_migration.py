@@ -35,9 +35,11 @@ async def test_an_existing_database_learns_who_superseded_its_plans(
     await services.plans.submit(actor("eddie"), s.id, ["Back up", "Verify"])
     await store.close()
     with sqlite3.connect(tmp_path / "sessions.db") as conn:  # as the database was before 0006
+        for later in ("request_messages", "request_votes", "requests"):  # 0007
+            conn.execute(f"DROP TABLE {later}")
         conn.execute("ALTER TABLE plans DROP COLUMN superseded_by")
         conn.execute("ALTER TABLE plans DROP COLUMN superseded_at")
-        conn.execute("DELETE FROM schema_migrations WHERE version = 6")
+        conn.execute("DELETE FROM schema_migrations WHERE version >= 6")
 
     reopened = SqliteStore(db_url)
     await reopened.open()

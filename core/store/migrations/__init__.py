@@ -9,7 +9,7 @@ from importlib import resources
 _NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class Migration:
     version: int
     name: str
@@ -18,15 +18,12 @@ class Migration:
 
 def load(backend: str) -> list[Migration]:
     """Every migration of a backend (`sqlite`, `postgres`), in version order."""
-    folder = resources.files(__name__).joinpath(backend)
-    matches = ((entry, _NAME.fullmatch(entry.name)) for entry in folder.iterdir())
     found = sorted(
-        (Migration(int(m[1]), m[2], entry.read_text("utf-8")) for entry, m in matches if m),
-        key=lambda migration: migration.version,
+        Migration(int(parts[1]), parts[2], entry.read_text("utf-8"))
+        for entry in resources.files(__name__).joinpath(backend).iterdir()
+        if (parts := _NAME.fullmatch(entry.name))
     )
-    for expected, migration in enumerate(found, start=1):
-        if migration.version != expected:
-            raise RuntimeError(
-                f"{backend} migrations skip from {expected - 1} to {migration.version}"
-            )
+    for expected, m in enumerate(found, start=1):
+        if m.version != expected:
+            raise RuntimeError(f"{backend} migrations skip from {expected - 1} to {m.version}")
     return found

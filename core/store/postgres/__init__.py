@@ -1,1 +1,0 @@
-"""The PostgreSQL store (see store.py for its schema and transactions)."""

@@ -22,30 +22,27 @@ import contextlib
 import logging
 import random
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
 from core.errors import SessionBotError, StoreError, UsageError
 from core.store import db
-from core.store.db import POSTGRES, OperationObserver, numbered
+from core.store.db import POSTGRES, T, numbered
 from core.store.wakes import ANY
 
 _log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 POOL_MAX = 10
 POOL_MIN = 1
 MAX_REPLAYS = 8
 CLOSE_TIMEOUT = 5.0  # seconds close() waits for connections in use to be released
-_REPLAY_STATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+_REPLAYED = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 # character_not_in_repertoire (a NUL in text), untranslatable_character: bad input, not a fault
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
-_CONNECTION_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError)
+_ERRORS = (asyncpg.PostgresError, OSError, asyncio.TimeoutError, asyncpg.InterfaceError)
 CHANNEL = "sessionbot_wake"
 RELISTEN_EVERY = 1.0  # seconds between attempts to LISTEN again after the connection is lost
 _NOTIFY = "SELECT pg_notify($1, $2 || ' ' || key) FROM unnest($3::text[]) AS key"
@@ -57,15 +54,14 @@ def pool_settings(url: str) -> tuple[str, int, int]:
     kept: list[tuple[str, str]] = []
     low, high = POOL_MIN, POOL_MAX
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key in ("pool_max", "pool_size", "pool_min"):
-            if not value.isdigit() or int(value) < 1:
-                raise ValueError(f"{key} must be a positive integer, not {value!r}")
-            if key == "pool_min":
-                low = int(value)
-            else:
-                high = int(value)
-        else:
+        if key not in ("pool_max", "pool_size", "pool_min"):
             kept.append((key, value))
+        elif not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{key} must be a positive integer, not {value!r}")
+        elif key == "pool_min":
+            low = int(value)
+        else:
+            high = int(value)
     return urlunsplit(parts._replace(query=urlencode(kept))), min(low, high), high
 
 
@@ -79,7 +75,7 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-class PgEngine(db.Database):
+class PgEngine(db.Engine, db.Database):
     """`db.Database` on PostgreSQL: one pooled transaction per unit (replayed on a deadlock),
     reads on the same pool; `run_raw` for what runs outside a transaction."""
 
@@ -99,10 +95,7 @@ class PgEngine(db.Database):
         self._on_wake = on_wake
         self.origin = secrets.token_hex(6)  # this process, in the payloads it notifies
         self.listener: Listener | None = None
-        self.observe: OperationObserver | None = None
         self.close_timeout = CLOSE_TIMEOUT
-        self.units = 0
-        self.replays = 0
 
     async def open(self) -> None:
         try:
@@ -113,7 +106,7 @@ class PgEngine(db.Database):
                 command_timeout=60,
                 server_settings={"application_name": "sessionbot", "TimeZone": "UTC"},
             )
-        except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
+        except _ERRORS as exc:
             raise StoreError(
                 f"Could not connect to PostgreSQL at {safe_url(self.url)}: {exc.__class__.__name__}"
             ) from exc
@@ -140,8 +133,7 @@ class PgEngine(db.Database):
         return self._pool
 
     async def write(self, unit: db.Unit[T], *, notify: bool = True) -> T:
-        started = time.perf_counter()
-        try:
+        with self.timed("write"):
             pool = self._require()
             for attempt in range(MAX_REPLAYS + 1):
                 wakes: set[str] = set()
@@ -150,18 +142,11 @@ class PgEngine(db.Database):
                         result = await unit(PgTx(conn, wakes))
                         if wakes:  # delivered by PostgreSQL when (and only if) this commits
                             await conn.execute(_NOTIFY, CHANNEL, self.origin, sorted(wakes))
-                except asyncpg.PostgresError as exc:
-                    if exc.sqlstate in _REPLAY_STATES and attempt < MAX_REPLAYS:
-                        self.replays += 1
-                        await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
-                        continue
-                    raise translate(exc, "write") from exc
-                except _CONNECTION_ERRORS as exc:
-                    raise translate(exc, "write") from exc
-                self.units += 1
-                break
-        finally:
-            self._observed("write", started)
+                    break
+                except _ERRORS as exc:
+                    if getattr(exc, "sqlstate", None) not in _REPLAYED or attempt == MAX_REPLAYS:
+                        raise translate(exc, "write") from exc
+                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # then replay
         if notify and self._on_commit is not None:
             self._on_commit()
         if wakes and self._on_wake is not None:
@@ -170,27 +155,19 @@ class PgEngine(db.Database):
 
     async def run_raw(self, unit: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run `unit` on a pooled connection outside any transaction (DDL scripts, checks)."""
-        started = time.perf_counter()
-        try:
-            async with self._require().acquire() as conn:
-                return await unit(conn)
-        except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
-            raise translate(exc, "command") from exc
-        finally:
-            self._observed("raw", started)
+        with self.timed("raw"):
+            try:
+                async with self._require().acquire() as conn:
+                    return await unit(conn)
+            except _ERRORS as exc:
+                raise translate(exc, "command") from exc
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
-        started = time.perf_counter()
-        try:
-            return list(await self._require().fetch(numbered(sql), *params))
-        except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
-            raise translate(exc, "read") from exc
-        finally:
-            self._observed("read", started)
-
-    def _observed(self, kind: str, started: float) -> None:
-        if self.observe is not None:
-            self.observe(kind, time.perf_counter() - started)
+        with self.timed("read"):
+            try:
+                return list(await self._require().fetch(numbered(sql), *params))
+            except _ERRORS as exc:
+                raise translate(exc, "read") from exc
 
 
 class Listener:
@@ -222,7 +199,7 @@ class Listener:
                 await self._again
         if self._conn is not None:
             conn, self._conn = self._conn, None
-            with contextlib.suppress(*_CONNECTION_ERRORS, asyncpg.PostgresError):
+            with contextlib.suppress(*_ERRORS):
                 await conn.close(timeout=CLOSE_TIMEOUT)
 
     def connection_pid(self) -> int | None:
@@ -245,17 +222,11 @@ class Listener:
             await asyncio.sleep(RELISTEN_EVERY)
             try:
                 await self.start()
-            except (asyncpg.PostgresError, *_CONNECTION_ERRORS) as exc:
+            except _ERRORS as exc:
                 _log.warning("LISTEN again failed: %s", exc.__class__.__name__)
                 continue
             self.on_wake(frozenset({ANY}))
             return
-
-
-def affected(status: str) -> int:
-    """The row count of a command status (`UPDATE 3`, `INSERT 0 1`, `DELETE 0`)."""
-    tail = status.rsplit(" ", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
 
 
 def translate(exc: BaseException, what: str) -> BaseException:
@@ -279,14 +250,15 @@ class PgTx(db.ConnTx[asyncpg.Connection]):
     dialect = POSTGRES
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return affected(await self.conn.execute(numbered(sql), *params))
+        status = await self.conn.execute(numbered(sql), *params)  # `UPDATE 3`, `INSERT 0 1`, …
+        count = status.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self.conn.executemany(numbered(sql), rows)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await self.conn.fetchrow(numbered(sql), *params)
-        return row
+        return cast("asyncpg.Record | None", await self.conn.fetchrow(numbered(sql), *params))
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
         return list(await self.conn.fetch(numbered(sql), *params))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -65,32 +66,28 @@ def integrity_problems(conn: sqlite3.Connection) -> list[str]:
 
 def _facts(conn: sqlite3.Connection, path: str) -> DatabaseFacts:
     """Integrity, foreign keys and the schema version of an open database."""
+    version = sessions = 0
     try:
         problems = integrity_problems(conn)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "schema_migrations" not in tables or "sessions" not in tables:
-            return DatabaseFacts(path, 0, 0, _size(path), (*problems, "not a sessionbot database"))
-        version = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
-        sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+            problems.append("not a sessionbot database")
+        else:
+            version = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+            sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
     except sqlite3.DatabaseError as exc:
-        return DatabaseFacts(path, 0, 0, _size(path), (f"unreadable: {exc}",))
-    return DatabaseFacts(path, int(version or 0), int(sessions), _size(path), tuple(problems))
-
-
-def _size(path: str) -> int:
+        version, sessions, problems = 0, 0, [f"unreadable: {exc}"]
     try:
-        return os.path.getsize(path)
+        size = os.path.getsize(path)
     except OSError:
-        return 0
+        size = 0
+    return DatabaseFacts(path, int(version or 0), int(sessions), size, tuple(problems))
 
 
 def inspect(path: str) -> DatabaseFacts:
     """Check a database file without changing it."""
-    conn = _open(path, read_only=True)
-    try:
+    with closing(_open(path, read_only=True)) as conn:
         return _facts(conn, path)
-    finally:
-        conn.close()
 
 
 def backup(source: str, target: str) -> DatabaseFacts:
@@ -100,17 +97,11 @@ def backup(source: str, target: str) -> DatabaseFacts:
         raise StoreError("The backup file must not be the database itself.")
     try:
         with write_private(final) as partial:
-            src = _open(source, read_only=False)
-            try:
+            with closing(_open(source, read_only=False)) as src:
                 src.execute("PRAGMA query_only = ON")
-                dst = sqlite3.connect(str(partial), isolation_level=None)
-                try:
+                with closing(sqlite3.connect(str(partial), isolation_level=None)) as dst:
                     src.backup(dst)  # pages=-1: one step, one read transaction, one snapshot
                     dst.execute("PRAGMA journal_mode = DELETE")
-                finally:
-                    dst.close()
-            finally:
-                src.close()
             facts = inspect(str(partial))
             if facts.problems:  # raising drops the copy and leaves `target` as it was
                 raise StoreError(f"The backup failed its check: {'; '.join(facts.problems[:5])}")
@@ -137,15 +128,10 @@ def restore(source: str, target: str) -> DatabaseFacts:
         )
     try:
         create_private_file(target)
-        src = _open(source, read_only=True)
-        dst = connect(target)
-        try:
+        with closing(_open(source, read_only=True)) as src, closing(connect(target)) as dst:
             src.backup(dst)
             dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             after = _facts(dst, target)
-        finally:
-            dst.close()
-            src.close()
     except sqlite3.Error as exc:
         raise StoreError(f"Restore failed: {exc}") from exc
     finally:
@@ -161,7 +147,3 @@ async def backup_database(source: str, target: str) -> DatabaseFacts:
 
 async def restore_database(source: str, target: str) -> DatabaseFacts:
     return await asyncio.to_thread(restore, source, target)
-
-
-async def inspect_database(path: str) -> DatabaseFacts:
-    return await asyncio.to_thread(inspect, path)

@@ -1,11 +1,10 @@
 """SQLite connections: one group-committing writer thread and an aiosqlite reader.
 
-The writer owns one sqlite3 connection on its own thread. Concurrent units of work queue up;
-the thread takes everything queued, opens one transaction, runs each unit (a unit that fails
-after writing is rolled back alone by replaying the batch without it), commits once and then
-resolves every caller.
-A call returns only after the commit that holds its writes, so every acknowledged write is
-durable, while many callers share one fsync. Reads go through aiosqlite on a second
+The writer owns one sqlite3 connection on its own thread. Concurrent units of work queue up; the
+thread takes everything queued, opens one transaction, runs each unit (a unit that fails after
+writing is rolled back alone by replaying the batch without it), commits once and then resolves
+every caller. A call returns only after the commit that holds its writes, so every acknowledged
+write is durable, while many callers share one fsync. Reads go through aiosqlite on a second
 connection (WAL lets it read while the writer writes); an in-memory database has a single
 connection, so its reads queue on the writer thread.
 """
@@ -18,12 +17,11 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
@@ -31,12 +29,10 @@ from core import files
 from core.errors import SessionBotError, StoreError
 from core.store import db
 from core.store.codec import ts
-from core.store.db import SQLITE, OperationObserver
+from core.store.db import SQLITE, T
 from core.store.sqlite.lock import DatabaseLock
 
 _log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 Unit = Callable[[sqlite3.Connection], T]
 
 MAX_BATCH = 256
@@ -69,7 +65,6 @@ def create_private_file(path: str) -> None:
 class _Job:
     unit: Unit[Any]
     future: asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop
     write: bool
     notify: bool  # a write whose commit wakes the commit listener
     wakes: set[str] | None = None  # the wake-up keys its unit named (core/store/wakes.py)
@@ -77,9 +72,10 @@ class _Job:
     error: BaseException | None = None
 
 
-def _resolve(jobs: list[_Job]) -> None:
+def _resolve(jobs: list[_Job], loop: asyncio.AbstractEventLoop) -> None:
+    """Settle the futures of `jobs` that belong to `loop` (this function runs on it)."""
     for job in jobs:
-        if job.future.done():
+        if job.future.get_loop() is not loop or job.future.done():
             continue
         if job.error is not None:
             job.future.set_exception(job.error)
@@ -87,7 +83,7 @@ def _resolve(jobs: list[_Job]) -> None:
             job.future.set_result(job.result)
 
 
-class SqliteEngine:
+class SqliteEngine(db.Engine):
     """Runs units of work on the writer thread and reads on aiosqlite."""
 
     def __init__(
@@ -101,11 +97,9 @@ class SqliteEngine:
         self.memory = _is_memory(path)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._on_commit = on_commit
         self._on_wake = on_wake
-        self.observe: OperationObserver | None = None  # metrics hook, called on the loop
         self._lock = DatabaseLock(path)  # shared while open: `db restore` waits for no user
         self.batches = 0
         self.units = 0
@@ -115,8 +109,9 @@ class SqliteEngine:
         create_private_file(self.path)
         if not self.memory:
             self._lock.share()
-        self._writer = connect(self.path)
-        self._thread = threading.Thread(target=self._run, name="sessionbot-writer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(connect(self.path),), name="sessionbot-writer", daemon=True
+        )
         self._thread.start()
         self._closing = False
         if not self.memory:
@@ -150,14 +145,11 @@ class SqliteEngine:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         if self._reader is None:
             return await self.run_raw(lambda conn: conn.execute(sql, params).fetchall())
-        started = time.perf_counter()
-        try:
-            return list(await self._reader.execute_fetchall(sql, params))
-        except sqlite3.Error as exc:
-            raise StoreError(f"Database read failed: {exc.__class__.__name__}") from exc
-        finally:
-            if self.observe is not None:
-                self.observe("read", time.perf_counter() - started)
+        with self.timed("read"):
+            try:
+                return list(await self._reader.execute_fetchall(sql, params))
+            except sqlite3.Error as exc:
+                raise StoreError(f"Database read failed: {exc.__class__.__name__}") from exc
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
@@ -169,31 +161,18 @@ class SqliteEngine:
         if self._thread is None or self._closing:
             raise StoreError("The database is closed.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        started = time.perf_counter()
-        self._queue.put(_Job(unit, future, future.get_loop(), write, write and notify, wakes))
-        try:
+        with self.timed("write" if write else "raw"):
+            self._queue.put(_Job(unit, future, write, write and notify, wakes))
             return await future
-        finally:
-            if self.observe is not None:
-                self.observe("write" if write else "raw", time.perf_counter() - started)
 
-    def _run(self) -> None:
-        conn = self._writer
-        assert conn is not None
+    def _run(self, conn: sqlite3.Connection) -> None:
         stop = False
-        while not stop:
-            batch: list[_Job] = []
-            job = self._queue.get()
-            while job is not None:  # take what is queued, up to MAX_BATCH; None stops the thread
-                batch.append(job)
-                if len(batch) == MAX_BATCH:
-                    break
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            stop = job is None
-            self._run_batch(conn, batch)
+        while not stop:  # take what is queued, up to MAX_BATCH; None stops the thread
+            batch = [self._queue.get()]
+            while batch[-1] is not None and len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get())  # this thread alone takes from the queue
+            stop = batch[-1] is None
+            self._run_batch(conn, [job for job in batch if job is not None])
         conn.close()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
@@ -211,12 +190,9 @@ class SqliteEngine:
         committed = [job.wakes for job in writes if job.wakes and job.error is None]
         if self._on_wake is not None and committed:
             self._on_wake(frozenset().union(*committed))
-        loops: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
-        for job in batch:
-            loops.setdefault(job.loop, []).append(job)
-        for loop, jobs in loops.items():
+        for loop in {job.future.get_loop() for job in batch}:
             with contextlib.suppress(RuntimeError):  # that loop is already closed
-                loop.call_soon_threadsafe(_resolve, jobs)
+                loop.call_soon_threadsafe(_resolve, batch, loop)
 
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         """Run every unit in one transaction and commit once.

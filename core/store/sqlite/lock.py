@@ -33,31 +33,21 @@ MIGRATION_WAIT_SECONDS = 120.0
 @contextlib.contextmanager
 def migrating(db_path: str, *, wait: float = MIGRATION_WAIT_SECONDS) -> Iterator[None]:
     """Hold the exclusive migration lock of a database file, waiting up to `wait` seconds."""
-    if fcntl is None:
-        yield
-        return
-    fd = os.open(f"{db_path}.migrate.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    lock = DatabaseLock(f"{db_path}.migrate")  # on `<file>.migrate.lock`
+    deadline, pause = time.monotonic() + wait, 0.01
+    while not lock.try_exclusive():
+        if time.monotonic() >= deadline:
+            raise StoreError(f"Another process has been migrating {db_path} for over {wait:.0f} s.")
+        time.sleep(pause)  # on the writer thread, while the store opens
+        pause = min(pause * 2, 0.2)
     try:
-        deadline = time.monotonic() + wait
-        pause = 0.01
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"Another process has been migrating {db_path} for over {wait:.0f} s."
-                    ) from None
-                time.sleep(pause)  # on the writer thread, while the store opens
-                pause = min(pause * 2, 0.2)
         yield
     finally:
-        os.close(fd)  # closing the descriptor drops the flock
+        lock.release()
 
 
 class DatabaseLock:
-    """A shared (users) or exclusive (restore) advisory lock on one database file."""
+    """A shared (users) or exclusive (restore, migrations) advisory lock on `<db_path>.lock`."""
 
     def __init__(self, db_path: str) -> None:
         self.db_path = db_path
@@ -83,9 +73,8 @@ class DatabaseLock:
             return True
         self.release()
         fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             return False

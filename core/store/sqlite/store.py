@@ -29,7 +29,6 @@ class SqliteStore(Store):
     engine: SqliteEngine
 
     def __init__(self, url: str) -> None:
-        self.url = url
         self.path = sqlite_path(url)
         self.engine = SqliteEngine(self.path, on_commit=self._committed, on_wake=self._woke)
         super().__init__(SqliteDatabase(self.engine))
@@ -45,17 +44,15 @@ class SqliteStore(Store):
 
         return await self.engine.run_raw(read)
 
-    async def _apply_missing(self, known: list[Migration]) -> list[str]:
+    async def _apply_missing(self, known: list[Migration]) -> list[Migration]:
         """Check-and-apply runs under the file's migration lock (lock.py): a second process
         opening the same new file waits, then finds the migrations applied."""
 
-        def run(conn: sqlite3.Connection) -> list[str]:
+        def run(conn: sqlite3.Connection) -> list[Migration]:
             with contextlib.nullcontext() if self.engine.memory else migrating(self.path):
                 done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-                applied = []
-                for m in known:
-                    if m.version in done:
-                        continue
+                missing = [m for m in known if m.version not in done]
+                for m in missing:
                     try:
                         conn.executescript(
                             f"BEGIN IMMEDIATE;\n{m.sql}\n"
@@ -66,8 +63,7 @@ class SqliteStore(Store):
                         if conn.in_transaction:  # never leave the write lock held after a failure
                             conn.execute("ROLLBACK")
                         raise
-                    applied.append(f"{m.version:04d}_{m.name}")
-                return applied
+                return missing
 
         return await self.engine.run_raw(run)
 
@@ -81,6 +77,5 @@ class SqliteStore(Store):
 
         await self.engine.run_raw(run)
 
-    async def integrity_problems(self) -> list[str]:
-        """Problems found by integrity_check and foreign_key_check (empty when healthy)."""
+    async def integrity_problems(self) -> list[str]:  # integrity_check, foreign_key_check
         return await self.engine.run_raw(integrity_problems)
