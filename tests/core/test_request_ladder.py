@@ -21,24 +21,16 @@ from core.settings import describe, effective_settings, parse_setting
 from core.store.store import Store
 from core.wiring import ServiceConfig, Services, build_services
 from tests.conftest import CHAT, actor, count, opened_store
+from tests.core import test_requests
 from tests.core.test_outbox import RecordingChat
+from tests.core.test_requests import deploy
 
 AGENT, OWNER, ANA, BOB, CAROL = (actor(u) for u in ("agent", "owner", "ana", "bob", "carol"))
 ROOT = actor("root")
 HOUR = timedelta(hours=1)
 
 
-def deploy(**kw: object) -> Ask:
-    fields: dict[str, object] = {"action": "deploy", "args": {"service": "api"}}
-    return Ask(RequestKind.ACTION, **(fields | kw))  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def session(services: Services) -> Session:
-    s = await services.sessions.start(OWNER, CHAT, "release")
-    for user, role in (("agent", Role.EDITOR), ("ana", Role.APPROVER), ("bob", Role.APPROVER)):
-        await services.members.share(OWNER, str(s.ref), user, role=role)
-    return s
+session = test_requests.session  # the session of those tests: agent, ana and bob approvers
 
 
 async def _reminded(store: Store, request: Request) -> list[tuple[str, list[str]]]:
