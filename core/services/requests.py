@@ -268,7 +268,8 @@ class Requests:
     async def _escalate(self, session: Session, request: Request) -> Request:
         """Add the workspace's escalation approvers, post the request in its escalation channel
         (a second copy, updated in place with the first) and extend it once by its own time."""
-        assert request.expires_at is not None  # only requests with a deadline expire
+        if request.expires_at is None:  # the sweep expires only requests with a deadline
+            raise Conflict("This request has no deadline to extend.")
         settings = await self.settings.get(session.workspace)
         approvers = await self.approvers_of(session, request)
         added = [a for a in settings.escalation_approvers if a not in approvers]
