@@ -72,10 +72,21 @@ class Access:
 
     async def deciders(self, session: Session, plan: Plan) -> set[str]:
         """Who is known to be able to decide `plan`: owner, approvers and named admins."""
+        return await self.deciders_of(session, submitted_by=plan.submitted_by)
+
+    async def deciders_of(
+        self, session: Session, *, submitted_by: str, high_risk: bool = False
+    ) -> set[str]:
+        """Who is known to be able to decide what `submitted_by` asked on `session`."""
         members = await self.store.sessions.members(session.id)
         settings = await self.settings.get(session.workspace)
         return possible_deciders(
-            session, members, settings, self.admins, submitted_by=plan.submitted_by
+            session,
+            members,
+            settings,
+            self.admins,
+            submitted_by=submitted_by,
+            high_risk=high_risk,
         )
 
     async def next_status(self, actor: Actor, session: Session, action: Action) -> Status:

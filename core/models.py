@@ -327,3 +327,6 @@ class WorkspaceSettings:
     approval_expires_after: timedelta | None = None
     admins: tuple[str, ...] = ()
     timezone: str = "UTC"
+    remind_requests: str = "on"  # reminders of pending requests at 50 % and 80 % of their time
+    escalation_approvers: tuple[str, ...] = ()
+    escalation_channel: str | None = None

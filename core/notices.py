@@ -70,3 +70,13 @@ def request_update(
 ) -> Enqueue:
     """Edit every posted copy of a request message in place."""
     return _row(session, OutboxKind.MESSAGE_UPDATE, {"request_id": request.id}, view, key, now)
+
+
+def request_elsewhere(
+    session: Session, request: Request, view: View, channel_id: str, *, now: datetime
+) -> Enqueue:
+    """A second copy of a request with its buttons, top level in another channel (escalation);
+    the dispatcher records it, so updates edit it in place with the first."""
+    target = {"channel_id": channel_id, "request_id": request.id}
+    key = f"request:{request.id}:in:{channel_id}"
+    return _row(session, OutboxKind.CHANNEL_MESSAGE, target, view, key, now)

@@ -99,10 +99,13 @@ def possible_deciders(
     config_admins: frozenset[str],
     *,
     submitted_by: str,
+    high_risk: bool = False,
 ) -> set[str]:
-    """Who is known to be able to approve a plan (platform admins are not known here)."""
+    """Who is known to be able to approve a plan or a request (platform admins are not known
+    here); the submitter only where the workspace lets them approve their own (high-risk) ask."""
     people = {session.owner_id, *settings.admins, *config_admins}
     people |= {m.user_id for m in members if m.role in ROLES[Perm.DECIDE]}
-    if settings.self_approval == "forbidden":
+    policy = settings.high_risk_self_approval if high_risk else settings.self_approval
+    if policy == "forbidden":
         people.discard(submitted_by)
     return people

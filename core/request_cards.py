@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.cards import confirmation, label
+from core.durations import format_duration
 from core.models import Session
 from core.records.requests import Request, RequestKind, RequestStatus, Risk
 from core.views import Accent, Button, Field, View, escape, mention
@@ -95,6 +97,8 @@ def message(session: Session, request: Request) -> View:
                 blocks.append(f"Answer in words: `/session answer {request.id} <text…>`")
     if pending and request.expires_at:
         fields.append(Field("Expires", f"{request.expires_at:%Y-%m-%d %H:%M} UTC"))
+    if pending and request.escalated:
+        blocks.append("Escalated: no decision in time, so more approvers were asked.")
     if not pending:
         blocks.append(outcome_line(request))
     return View(
@@ -119,6 +123,24 @@ def outcome_line(request: Request) -> str:
         return f"{request.status.value.capitalize()} on expiry (low risk)."
     line = f"{request.status.value.capitalize()} by {who}"
     return line + (f" — {escape(request.reason)}" if request.reason else "")
+
+
+def reminder(session: Session, request: Request, *, percent: int, now: datetime) -> View:
+    """A reminder that a request still waits (in the thread, and by DM to each approver)."""
+    what = f"`{escape(request.action)}`" if request.kind is RequestKind.ACTION else "a question"
+    left = request.expires_at - now if request.expires_at else None
+    fields = [Field("Requested by", mention(request.created_by)), Field("Request", request.id)]
+    if left is not None:
+        fields.append(Field("Time left", format_duration(max(left, timedelta(0)))))
+    return View(
+        kind="reminder",
+        title=f"Reminder: {what} waits for your decision ({label(session)})",
+        fields=fields,
+        blocks=[f"{percent} % of its time has passed; it is in the session's thread."],
+        accent=Accent.WARNING,
+        session_ref=session.ref,
+        meta={"reminder": "auto_request", "request_id": request.id, "percent": percent},
+    )
 
 
 def decided(session: Session, request: Request, *, approvals: int, settled: bool) -> View:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,7 +26,21 @@ DURATION_KEYS = (
     "abandon_warning_before",
 )
 SELF_APPROVAL_KEYS = ("self_approval", "high_risk_self_approval")
-KEYS = (*DURATION_KEYS, "approval_expires_after", *SELF_APPROVAL_KEYS, "admins", "timezone")
+PEOPLE_KEYS = ("admins", "escalation_approvers")
+KEYS = (
+    *DURATION_KEYS,
+    "approval_expires_after",
+    *SELF_APPROVAL_KEYS,
+    "admins",
+    "timezone",
+    "remind_requests",
+    "escalation_approvers",
+    "escalation_channel",
+)
+# A channel as typed: `<#C0123|general>` (Slack), `<#1234…>` (Discord), `#name` or a bare id.
+_CHANNEL = re.compile(
+    r"<#([A-Za-z0-9]{1,32})(?:\|[^<>]{0,80})?>|#?([A-Za-z0-9][A-Za-z0-9._-]{0,79})"
+)
 CACHE_FOR = timedelta(seconds=5)
 
 
@@ -70,9 +85,9 @@ def effective_settings(defaults: WorkspaceSettings, stored: dict[str, Any]) -> W
             changes[key] = timedelta(seconds=value)
         elif key == "approval_expires_after":
             changes[key] = timedelta(seconds=value) if value else None
-        elif key == "admins":  # lists stored before ids were checked may hold `@alice`
+        elif key in PEOPLE_KEYS:  # lists stored before ids were checked may hold `@alice`
             changes[key] = tuple(parse_user(v) or v for v in value)
-        elif key in (*SELF_APPROVAL_KEYS, "timezone"):
+        elif key in (*SELF_APPROVAL_KEYS, "timezone", "remind_requests", "escalation_channel"):
             changes[key] = value
     return dataclasses.replace(defaults, **changes)
 
@@ -101,10 +116,25 @@ def parse_setting(key: str, text: str, *, workspace: str) -> Any:
                 f"`{escape(text[:60])}` is not an IANA timezone like Europe/Paris."
             ) from None
         return text
+    if key == "remind_requests":
+        if text not in ("on", "off"):
+            raise UsageError("remind_requests is `on` or `off`.")
+        return text
+    if key == "escalation_channel":
+        return None if text in ("none", "off") else channel_ref(text)
     if text in ("none", "off"):
         return []
     # People as they are written (`@alice`, `<@U0BOB|bob>`, a bare id), stored as checked ids.
     return list(dict.fromkeys(user_ref(workspace, word) for word in text.replace(",", " ").split()))
+
+
+def channel_ref(text: str) -> str:
+    """A channel as typed (`<#C0123|general>`, `<#1234>`, `#name`, a bare id) → its id."""
+    match = _CHANNEL.fullmatch(text.strip())
+    if match is None:
+        shown = "".join(c if c.isalnum() or c in "._-" else "?" for c in text[:40])
+        raise UsageError(f"`{shown}` is not a channel; mention it as #channel.")
+    return match.group(1) or match.group(2)
 
 
 def describe(settings: WorkspaceSettings) -> dict[str, str]:

@@ -33,9 +33,8 @@ MAX_TEXT = 500
 MAX_DMS = 10  # approvers DMed per pending reminder; the thread notice reaches the rest
 
 
-def _sent_event(
-    session: Session, kind: ReminderKind, now: datetime, **data: object
-) -> ops.AddEvent:
+def sent_event(session: Session, kind: ReminderKind, now: datetime, **data: object) -> ops.AddEvent:
+    """The `reminder_sent` audit event of an automatic reminder."""
     return ops.AddEvent(
         Event(
             new_id(),
@@ -77,7 +76,7 @@ async def send_pending(services: Services, due: DueSession, now: datetime) -> bo
     view = views.pending_reminder(s, due.number, due.since or s.updated_at, now)
     reminder = _auto(due, ReminderKind.AUTO_PENDING, view.title, now)
     unit: list[ops.Op] = [
-        _sent_event(s, ReminderKind.AUTO_PENDING, now, number=due.number, plan_id=due.plan_id),
+        sent_event(s, ReminderKind.AUTO_PENDING, now, number=due.number, plan_id=due.plan_id),
         notices.to_thread(s, view, key=f"reminder:{due.key}", now=now),
     ]
     for user_id in await _waiting_approvers(services, due):
@@ -119,7 +118,7 @@ async def _notify_owner(
 ) -> bool:
     s = due.session
     unit: list[ops.Op] = [
-        _sent_event(s, kind, now),
+        sent_event(s, kind, now),
         notices.to_thread(s, view, key=f"reminder:{due.key}", now=now),
         notices.direct(s, s.owner_id, view, key=f"reminder-dm:{due.key}", now=now),
     ]
@@ -134,7 +133,7 @@ async def send_user(services: Services, reminder: Reminder, now: datetime) -> bo
     view = views.user_reminder(session, reminder)
     user_id = reminder.target.split(":", 1)[1]
     unit: list[ops.Op] = [
-        _sent_event(session, ReminderKind.USER, now, reminder_id=reminder.id),
+        sent_event(session, ReminderKind.USER, now, reminder_id=reminder.id),
         notices.direct(session, user_id, view, key=f"reminder:{reminder.id}", now=now),
     ]
     return await _send(services, SendReminder(reminder.id), unit)

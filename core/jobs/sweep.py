@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from core.errors import Conflict, InvalidTransition, NotFound
-from core.jobs import reminders, runs
+from core.jobs import ladder, reminders, runs
 from core.models import EventType, Session
 from core.records.jobs import DueSession
 from core.records.requests import Request
@@ -38,6 +38,7 @@ MAX_ROUNDS = 100
 class SweepReport:
     expired: int = 0
     requests_expired: int = 0
+    request_reminders: int = 0
     abandoned: int = 0
     warned: int = 0
     pending_reminders: int = 0
@@ -108,6 +109,12 @@ async def _sweep_workspace(
         ),
         lambda d: reminders.send_pending(services, d, now),
     )
+    if settings.remind_requests == "on":
+        report.request_reminders += await _drain(
+            report,
+            lambda n: store.requests.on_ladder(workspace, limit=n),
+            lambda rung: ladder.remind(services, rung, now),
+        )
     report.paused_reminders += await _drain(
         report,
         lambda n: store.jobs.due_paused_reminders(

@@ -14,6 +14,7 @@ class ReminderKind(StrEnum):
     AUTO_PENDING = "auto_pending"
     AUTO_PAUSED = "auto_paused"
     AUTO_ABANDON_WARNING = "auto_abandon_warning"
+    AUTO_REQUEST = "auto_request"  # a step of a pending request's escalation ladder
 
 
 class ReminderStatus(StrEnum):

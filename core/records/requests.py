@@ -96,3 +96,17 @@ class Request:
             for v in self.votes
             if v.decision is Decision.APPROVE and v.digest == self.digest
         }
+
+
+@dataclass(slots=True)
+class OnLadder:
+    """A pending request with a deadline, as the escalation ladder reads it: the claim key
+    prefix of its current round (`auto_request:<id>:<round>`) and whether `:50` was sent."""
+
+    request: Request
+    key: str
+    half_sent: bool
+
+    @property
+    def id(self) -> str:
+        return self.request.id

@@ -222,7 +222,8 @@ class Requests:
         if request.kind is not RequestKind.QUESTION:
             raise UsageError("An action is approved or rejected, not answered.")
         _still_pending(request)
-        await self.access.require(actor, session, Perm.WORK)
+        if actor.user_id not in request.approvers:  # named (or escalated to): they may answer
+            await self.access.require(actor, session, Perm.WORK)
         if choice is not None:
             if not 1 <= choice <= len(request.choices):
                 raise UsageError(f"Choose a number from 1 to {len(request.choices)}.")
@@ -245,12 +246,15 @@ class Requests:
         return RequestOutcome(session, decided, True, 0)
 
     async def expire(self, request_id: str) -> Request:
-        """Its time ran out: apply `on_expiry` (reject, or approve a low-risk action)."""
+        """Its time ran out: apply `on_expiry` (reject, approve a low-risk action, or escalate
+        once — a second expiry of an escalated request rejects it)."""
         request = await self.store.requests.get(request_id)
         session = await self.store.sessions.by_id(request.session_id) if request else None
         if request is None or session is None:
             raise NotFound("request", request_id)
         _still_pending(request)
+        if request.on_expiry is OnExpiry.ESCALATE and not request.escalated:
+            return await self._escalate(session, request)
         approve = request.on_expiry is OnExpiry.APPROVE and request.risk is Risk.LOW
         changes: dict[str, Any] = {
             "status": RequestStatus.APPROVED if approve else RequestStatus.EXPIRED,
@@ -260,6 +264,51 @@ class Requests:
         actor = system_actor(session.workspace)
         await self._settle(actor, session, request, decided, changes, [])
         return decided
+
+    async def _escalate(self, session: Session, request: Request) -> Request:
+        """Add the workspace's escalation approvers, post the request in its escalation channel
+        (a second copy, updated in place with the first) and extend it once by its own time."""
+        if request.expires_at is None:  # the sweep expires only requests with a deadline
+            raise Conflict("This request has no deadline to extend.")
+        settings = await self.settings.get(session.workspace)
+        approvers = await self.approvers_of(session, request)
+        added = [a for a in settings.escalation_approvers if a not in approvers]
+        changes: dict[str, Any] = {
+            "approvers": [*approvers, *added],
+            "expires_at": request.expires_at + (request.expires_at - request.created_at),
+            "escalated": True,
+        }
+        escalated = dataclasses.replace(request, **changes, row_version=request.row_version + 1)
+        extra: list[ops.Op] = []
+        channel_id = settings.escalation_channel
+        if channel_id:
+            view = request_cards.message(session, escalated)
+            now = self.clock.now()
+            extra.append(notices.request_elsewhere(session, escalated, view, channel_id, now=now))
+        data = {
+            "request_id": request.id,
+            "added_approvers": added,
+            "expires_at": changes["expires_at"].isoformat(),
+            "escalation_channel": channel_id,
+        }
+        actor = system_actor(session.workspace)
+        event = (EventType.REQUEST_ESCALATED, data)
+        await self._settle(actor, session, request, escalated, changes, extra, event=event)
+        return escalated
+
+    async def approvers_of(self, session: Session, request: Request) -> list[str]:
+        """Who decides `request`: the named approvers, or whoever may decide on the session."""
+        if request.approvers:
+            return list(request.approvers)
+        deciders = await self.access.deciders_of(
+            session, submitted_by=request.created_by, high_risk=request.risk is Risk.HIGH
+        )
+        return sorted(deciders)
+
+    async def waiting_on(self, session: Session, request: Request) -> list[str]:
+        """The approvers of `request` who have not decided its current arguments yet."""
+        done = {v.user_id for v in request.votes if v.digest == request.digest}
+        return [a for a in await self.approvers_of(session, request) if a not in done]
 
     async def _require_decider(
         self, actor: Actor, session: Session, request: Request, decision: Decision
@@ -291,9 +340,12 @@ class Requests:
         decided: Request,
         changes: dict[str, Any],
         extra: list[ops.Op],
+        *,
+        event: tuple[EventType, dict[str, Any]] | None = None,
     ) -> None:
         """One unit: the compare-and-set on the request, its vote, event, message and webhooks;
-        then every waiter on it in this process wakes."""
+        then every waiter on it in this process wakes. A request still pending records
+        `event` when given (an escalation), one settled its decision or expiry."""
         now = self.clock.now()
         unit: list[ops.Op] = [
             *extra,
@@ -312,12 +364,14 @@ class Requests:
                 if decided.status is RequestStatus.EXPIRED
                 else EventType.REQUEST_DECIDED
             )
-            data = _decision_data(decided)
-            event = self.units.event(session, kind, actor, data)
+            event = (kind, _decision_data(decided))
+        if event is not None:
+            kind, data = event
+            added = self.units.event(session, kind, actor, data)
             unit += [
-                event,
+                added,
                 *await self.units.hooks(
-                    session, kind.value, data, now, key=f"event:{event.event.id}"
+                    session, kind.value, data, now, key=f"event:{added.event.id}"
                 ),
             ]
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.records.requests import Request, RequestStatus
+from core.records.requests import OnLadder, Request, RequestStatus
 from core.store.db import Database, Row
 from core.store.decode import rows
 
@@ -37,6 +37,21 @@ class Requests:
             (now, limit),
         )
         return [await self._complete(r) for r in found]
+
+    async def on_ladder(self, workspace: str, *, limit: int = 100) -> list[OnLadder]:
+        """A workspace's pending requests with a deadline whose last reminder of this round is
+        not sent yet, the nearest deadline first (round 2 once escalated)."""
+        found = await self.db.fetchall(
+            f"SELECT {rows.request.columns}, q.k,"
+            " EXISTS (SELECT 1 FROM reminders r WHERE r.id = q.k || ':50') AS half FROM"
+            " (SELECT *, 'auto_request:' || id || CASE WHEN escalated THEN ':2' ELSE ':1' END"
+            " AS k FROM requests WHERE status = 'pending' AND expires_at IS NOT NULL"
+            " AND session_id IN (SELECT id FROM sessions WHERE workspace = ?)) q"
+            " WHERE NOT EXISTS (SELECT 1 FROM reminders r WHERE r.id = q.k || ':80')"
+            " ORDER BY q.expires_at LIMIT ?",
+            (workspace, limit),
+        )
+        return [OnLadder(await self._complete(r), r["k"], bool(r["half"])) for r in found]
 
     async def _complete(self, row: Row) -> Request:
         request = rows.request(row)
