@@ -344,7 +344,8 @@ class Requests:
         event: tuple[EventType, dict[str, Any]] | None = None,
     ) -> None:
         """One unit: the compare-and-set on the request, its vote, event, message and webhooks;
-        then every waiter on it in this process wakes. A request still pending records
+        its commit wakes the request's waiters here and on other replicas (the store's wake keys).
+        A request still pending records
         `event` when given (an escalation), one settled its decision or expiry."""
         now = self.clock.now()
         unit: list[ops.Op] = [
@@ -381,7 +382,6 @@ class Requests:
             if fresh is not None and fresh.status is not RequestStatus.PENDING:
                 raise _settled_conflict(fresh) from None
             raise
-        self.waiters.wake(request.id)
 
 
 def _still_pending(request: Request) -> None:
