@@ -65,9 +65,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "SESSIONBOT_MAX_MESSAGE_BYTES", "65536", "largest message of a session's history (bytes)"
     ),
-    Variable(
-        "SESSIONBOT_MAX_CONTEXT_BYTES", "262144", "largest context of a session (JSON bytes)"
-    ),
+    Variable("SESSIONBOT_MAX_CONTEXT_BYTES", "262144", "largest context of a session (JSON bytes)"),
     Variable("SESSIONBOT_HISTORY_PAGE_SIZE", "20", "messages per page of `/session history`"),
     Variable("SESSIONBOT_ARCHIVE_DIR", "./data/archive", "where cleanup writes gzip JSON exports"),
     Variable("SESSIONBOT_LOG_LEVEL", "info", "debug, info, warning or error (libraries: warning)"),
