@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -57,11 +58,23 @@ class ApiError(Exception):
 
 
 def error_json(
-    status: int, code: str, message: str, *, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> web.Response:
-    return web.json_response(
-        {"error": {"code": code, "message": message}}, status=status, headers=headers
-    )
+    body = {"code": code, "message": message, **(detail or {})}
+    return web.json_response({"error": body}, status=status, headers=headers)
+
+
+def _detail(exc: SessionBotError) -> dict[str, Any] | None:
+    """Machine-readable facts of an error: who settled what a late decision was about."""
+    if isinstance(exc, Conflict) and (exc.decided_by or exc.decided_at):
+        at = exc.decided_at.isoformat() if exc.decided_at else None
+        return {"decided_by": exc.decided_by, "decided_at": at}
+    return None
 
 
 def api_wording(exc: SessionBotError) -> str:
@@ -87,7 +100,7 @@ def to_response(exc: BaseException) -> web.Response:
         status = next((s for kind, s in STATUS if isinstance(exc, kind)), 500)
         if status >= 500:
             _log.error("API request failed: %s", exc.__class__.__name__)
-        return error_json(status, exc.code, api_wording(exc))
+        return error_json(status, exc.code, api_wording(exc), detail=_detail(exc))
     if isinstance(exc, web.HTTPException) and exc.status < 500:
         code = HTTP_CODES.get(exc.status, "bad_request")
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None

@@ -15,6 +15,13 @@ from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 from core.models import MAX_MODE, MODE_PATTERN
+from core.services.requests import (
+    ACTION_PATTERN,
+    MAX_CHOICE,
+    MAX_CHOICES,
+    MAX_NEED,
+    MAX_TEXT,
+)
 from core.services.sessions import MAX_REASON, MAX_TITLE
 
 _RECORD = ConfigDict(extra="forbid")
@@ -70,6 +77,17 @@ Status = Literal[
 ItemStatus = Literal["todo", "in_progress", "done", "blocked", "skipped"]
 RoleName = Literal["owner", "editor", "approver", "viewer"]
 MessageRole = Literal["user", "assistant", "system", "tool"]
+RequestStatus = Literal["pending", "approved", "rejected", "answered", "expired"]
+RiskLevel = Literal["low", "high"]
+OnExpiry = Literal["reject", "approve", "escalate"]
+ActionName = Annotated[
+    str,
+    Field(
+        pattern=f"^{ACTION_PATTERN}$",
+        description="The action's name: letters, digits and `_ . : / -` (deploy, db.migrate).",
+    ),
+]
+AskText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -228,6 +246,105 @@ class ModifyItem(TypedDict):
     comment: NotRequired[Annotated[str, Field(min_length=1, max_length=MAX_REASON)]]
 
 
+@with_config(
+    _request(
+        {
+            "action": "deploy",
+            "args": {"service": "api", "version": "1.2"},
+            "summary": "Ship 1.2 to production",
+            "risk": "high",
+            "expires_in": "30m",
+        },
+        {"question": "Which region first?", "choices": ["eu", "us"], "free_text": True},
+    )
+)
+class CreateRequest(TypedDict):
+    """An action to approve (`action`, with `args`) or a `question`: exactly one of the two."""
+
+    action: NotRequired[ActionName]
+    args: NotRequired[
+        Annotated[JsonObject, Field(description="The action's arguments (≤ 16 KiB, 16 deep).")]
+    ]
+    summary: NotRequired[Annotated[str, Field(max_length=MAX_TEXT)]]
+    risk: NotRequired[
+        Annotated[RiskLevel, Field(description="`high` asks for a typed confirmation.")]
+    ]
+    need: NotRequired[
+        Annotated[
+            int,
+            Field(
+                ge=1,
+                le=MAX_NEED,
+                description="Distinct approvals needed (default 1; 2 for high risk).",
+            ),
+        ]
+    ]
+    approvers: NotRequired[
+        Annotated[
+            list[UserId],
+            Field(max_length=MAX_NEED, description="Only these may decide (and admins)."),
+        ]
+    ]
+    question: NotRequired[AskText]
+    choices: NotRequired[
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=MAX_CHOICE)]],
+            Field(max_length=MAX_CHOICES, description="Offered as buttons."),
+        ]
+    ]
+    free_text: NotRequired[
+        Annotated[bool, Field(description="Also accept a typed answer (default false).")]
+    ]
+    expires_in: NotRequired[Duration]
+    on_expiry: NotRequired[
+        Annotated[
+            OnExpiry,
+            Field(description="`reject` (default); `approve` only for low risk; `escalate`."),
+        ]
+    ]
+
+
+@with_config(
+    _request(
+        {"decision": "approve", "digest": "5f0c2a91d3e4b6a7"},
+        {"decision": "approve", "args": {"service": "api", "version": "1.3"}},
+        {"decision": "approve", "confirm": "deploy"},
+        {"decision": "reject", "reason": "not during the freeze"},
+        {"decision": "answer", "choice": 1},
+        {"decision": "answer", "text": "eu first"},
+    )
+)
+class DecideRequest(TypedDict):
+    """Approve or reject an action (approve may carry edited `args`), or answer a question
+    (by `choice` or `text`)."""
+
+    decision: Literal["approve", "reject", "answer"]
+    args: NotRequired[
+        Annotated[JsonObject, Field(description="Approve with these arguments instead.")]
+    ]
+    reason: NotRequired[Reason]
+    confirm: NotRequired[
+        Annotated[
+            str,
+            Field(max_length=80, description="The action's name: approving high risk needs it."),
+        ]
+    ]
+    digest: NotRequired[
+        Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=64,
+                description="The digest you were shown: refused (409) if the arguments changed.",
+            ),
+        ]
+    ]
+    choice: NotRequired[
+        Annotated[int, Field(ge=1, le=MAX_CHOICES, description="The choice's number, from 1.")]
+    ]
+    text: NotRequired[AskText]
+
+
 # -- records -----------------------------------------------------------------------------------
 
 
@@ -369,9 +486,67 @@ class SearchHit(TypedDict):
 
 
 @with_config(_RECORD)
+class RequestVote(TypedDict):
+    user_id: str
+    decision: Literal["approve", "reject"]
+    digest: Annotated[str, Field(description="The arguments' digest this vote is bound to.")]
+    reason: str | None
+    at: When
+
+
+@with_config(_RECORD)
+class AgentRequest(TypedDict):
+    """An action approval or a question from a session's agent, as the agent reads it."""
+
+    id: str
+    session_id: str
+    kind: Literal["action", "question"]
+    status: RequestStatus
+    action: Annotated[str | None, Field(description="null for a question.")]
+    args: Annotated[JsonObject | None, Field(description="The arguments as asked.")]
+    edited_args: Annotated[
+        JsonObject | None, Field(description="The arguments as an approver edited them.")
+    ]
+    args_to_run: Annotated[
+        JsonObject | None,
+        Field(
+            description="What to run with once approved (the edit if any, else `args`); "
+            "null unless approved."
+        ),
+    ]
+    summary: str | None
+    risk: RiskLevel | None
+    need: Annotated[int | None, Field(description="Distinct approvals needed.")]
+    approvals: Annotated[int, Field(ge=0, description="Approvals of the current arguments.")]
+    approvers: Annotated[list[str], Field(description="Who may decide; empty: the session's.")]
+    votes: list[RequestVote]
+    digest: Annotated[
+        str | None, Field(description="Digest of (action, current arguments) decisions bind to.")
+    ]
+    question: str | None
+    choices: list[str]
+    free_text: bool
+    answer: str | None
+    expires_at: When | None
+    on_expiry: OnExpiry
+    escalated: bool
+    decided_by: Annotated[str | None, Field(description="Who settled it (null on expiry).")]
+    decided_at: When | None
+    reason: str | None
+    created_by: str
+    created_at: When
+
+
+@with_config(_RECORD)
 class ErrorDetail(TypedDict):
     code: Annotated[str, Field(description="A stable, machine-readable code.")]
     message: Annotated[str, Field(description="What went wrong, for people.")]
+    decided_by: NotRequired[
+        Annotated[
+            str | None, Field(description="409 on a settled request or plan: who settled it.")
+        ]
+    ]
+    decided_at: NotRequired[When | None]
 
 
 @with_config(_RECORD)
@@ -432,6 +607,18 @@ class DecisionResult(TypedDict):
 
 
 @with_config(_RECORD)
+class RequestList(TypedDict):
+    requests: list[AgentRequest]
+
+
+@with_config(_RECORD)
+class RequestDecided(TypedDict):
+    request: AgentRequest
+    settled: Annotated[bool, Field(description="The request is now decided or answered.")]
+    repeated: Annotated[bool, Field(description="This person had already approved.")]
+
+
+@with_config(_RECORD)
 class ContextView(TypedDict):
     context: Annotated[JsonObject, Field(description="The visible context (expired keys out).")]
     expires: Annotated[dict[str, When], Field(description="When keys written with a TTL expire.")]
@@ -440,9 +627,12 @@ class ContextView(TypedDict):
 __all__ = [
     "MAX_CONTENT",
     "MAX_INT",
+    "AgentRequest",
     "AppendMessage",
     "ContextView",
+    "CreateRequest",
     "CreateSession",
+    "DecideRequest",
     "DecisionResult",
     "EditMessage",
     "Empty",
@@ -458,6 +648,8 @@ __all__ = [
     "Plan",
     "RecordIteration",
     "RecordToolCall",
+    "RequestDecided",
+    "RequestList",
     "SearchResults",
     "Session",
     "SessionDetail",

@@ -15,8 +15,9 @@ ERRORS = {
     "parameter, a search query that can't be read.",
     "401": "Missing, wrong, unknown or revoked API token.",
     "403": "The token's principal lacks the role this needs.",
-    "404": "No such session, plan, message or route in the token's workspace.",
-    "409": "The session's status does not allow it, or someone changed it first.",
+    "404": "No such session, plan, message, request or route in the token's workspace.",
+    "409": "The session's status does not allow it, or someone changed or decided it first "
+    "(a settled request's or plan's error names `decided_by` and `decided_at`).",
     "413": "The body or a value in it is over a size limit.",
     "415": "The body is not application/json.",
     "422": "The body does not fit the schema (the message names the field), or a value is "

@@ -63,6 +63,12 @@ PATH_PARAMS: dict[str, Param] = {
     "seq": Param("seq", number(1, MAX_INT, 1), "The message's seq in its session.", True),
     "position": Param("position", number(1, 1000, 1), "The plan item's position (1-based).", True),
     "key": Param("key", text(1, 200, "branch"), "A context key.", True),
+    "request": Param(
+        "request",
+        text(1, 64, "0b6f7c1e-8d2a-4c55-9e3f-2a7d1c9b4e60"),
+        "The request's id.",
+        True,
+    ),
 }
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

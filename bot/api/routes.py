@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bot.api import export, messages, openapi, plans, progress, session_context, sessions
+from bot.api import (
+    export,
+    messages,
+    openapi,
+    plans,
+    progress,
+    requests,
+    session_context,
+    sessions,
+)
 from bot.api.route import Route
 
 ROUTES: list[Route] = [
@@ -21,6 +30,7 @@ ROUTES: list[Route] = [
     *messages.ROUTES,
     *session_context.ROUTES,
     *plans.ROUTES,
+    *requests.ROUTES,
     *export.ROUTES,
 ]
 

@@ -117,3 +117,27 @@ def test_every_example_round_trips_through_its_record(api_document: Any) -> None
 @pytest.fixture
 def api_document() -> Any:
     return document(ROUTES)
+
+
+def test_the_request_routes_are_documented_from_the_table(api_document: Any) -> None:
+    paths, schemas = api_document["paths"], api_document["components"]["schemas"]
+    create = paths["/sessions/{session}/requests"]["post"]
+    assert create["operationId"] == "createRequest" and "201" in create["responses"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CreateRequest"
+    }
+    listed = {p["name"]: p for p in paths["/sessions/{session}/requests"]["get"]["parameters"]}
+    assert "pending" in listed["status"]["schema"]["enum"]
+    shown = {p["name"]: p for p in paths["/requests/{request}"]["get"]["parameters"]}
+    assert (shown["wait"]["schema"]["minimum"], shown["wait"]["schema"]["maximum"]) == (0, 60)
+    assert not shown["wait"]["required"] and shown["request"]["in"] == "path"
+    decide = paths["/requests/{request}/decision"]["post"]
+    assert {p["name"] for p in decide["parameters"]} == {"request", "Idempotency-Key"}
+    assert schemas["DecideRequest"]["properties"]["decision"]["enum"] == [
+        "approve",
+        "reject",
+        "answer",
+    ]
+    record = schemas["AgentRequest"]
+    assert {"args", "edited_args", "args_to_run", "digest", "votes"} <= set(record["required"])
+    assert {"decided_by", "decided_at"} <= set(schemas["ErrorDetail"]["properties"])
