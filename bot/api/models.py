@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 from core.models import MAX_MODE, MODE_PATTERN
-from core.services.requests import (
+from core.services.asks import (
     ACTION_PATTERN,
     MAX_CHOICE,
     MAX_CHOICES,

@@ -17,7 +17,8 @@ from core.durations import parse_duration
 from core.errors import UsageError
 from core.models import Decision
 from core.records.requests import OnExpiry, Request, RequestKind, RequestStatus, Risk
-from core.services.requests import MAX_WAIT, Ask
+from core.services.asks import Ask
+from core.services.requests import MAX_WAIT
 
 T = TypeVar("T")
 ALIVE_EVERY = 0.5  # seconds between checks that a long-polling client is still connected

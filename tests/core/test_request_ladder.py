@@ -16,7 +16,7 @@ from core.models import Decision, EventType, OutboxKind, Role, Session, Workspac
 from core.outbox import OutboxDispatcher
 from core.records.requests import OnExpiry, Request, RequestKind, RequestStatus
 from core.runner import CommandRunner
-from core.services.requests import Ask
+from core.services.asks import Ask
 from core.settings import describe, effective_settings, parse_setting
 from core.store.store import Store
 from core.wiring import ServiceConfig, Services, build_services

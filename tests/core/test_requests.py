@@ -14,7 +14,7 @@ from core.jobs.sweep import sweep_due
 from core.jsonlimits import TooDeep
 from core.models import Decision, EventType, Role, Session
 from core.records.requests import OnExpiry, RequestKind, RequestStatus, Risk, digest
-from core.services.requests import Ask
+from core.services.asks import Ask
 from core.store.store import Store
 from core.wiring import Services
 from tests.conftest import CHAT, actor, count

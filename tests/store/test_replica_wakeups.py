@@ -18,8 +18,8 @@ from core.clock import ManualClock
 from core.models import Decision, Event, EventType, Role, Session
 from core.outbox import OutboxDispatcher
 from core.records.requests import RequestKind, RequestStatus
+from core.services.asks import Ask
 from core.services.config import ServiceConfig
-from core.services.requests import Ask
 from core.store.postgres.store import PostgresStore
 from core.store.store import Store
 from core.views import View
