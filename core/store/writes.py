@@ -68,20 +68,24 @@ def _bound(column: str, value: Any) -> Any:
 
 
 @lru_cache(maxsize=64)
-def _columns(columns: str) -> tuple[tuple[str, ...], attrgetter[Any]]:
-    """`columns` as names and one getter of them all, worked out once per column list
-    (inserts are the hot path)."""
+def _columns(columns: str) -> tuple[tuple[str, ...], attrgetter[Any], tuple[int, ...]]:
+    """`columns` as names, one getter of them all and the positions holding JSON documents,
+    worked out once per column list (inserts are the hot path: no per-column lookup)."""
     names = tuple(columns.split(", "))
-    return names, attrgetter(*names)
+    return names, attrgetter(*names), tuple(i for i, n in enumerate(names) if n in _JSON_COLUMNS)
 
 
 def row_values(record: Any, columns: str, **given: Any) -> tuple[Any, ...]:
-    """`record`'s values for `columns`, each as bound (`_bound`); `given` ones are columns it
-    has no field for."""
-    names, getter = _columns(columns)
+    """`record`'s values for `columns` as `_bound` binds them (a JSON document as its text, an
+    enum by its value); `given` ones are columns it has no field for."""
+    names, getter, json = _columns(columns)
     if given:
-        return tuple(_bound(n, given[n] if n in given else getattr(record, n)) for n in names)
-    return tuple(map(_bound, names, getter(record)))
+        values = [given[n] if n in given else getattr(record, n) for n in names]
+    else:
+        values = list(getter(record))
+    for i in json:
+        values[i] = dumps(values[i])
+    return tuple(v.value if isinstance(v, StrEnum) else v for v in values)
 
 
 async def _put(tx: Tx, table: str, columns: str, record: Any, then: str = "", **given: Any) -> int:
