@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from core import cards
+from core import cards, request_cards
 from core.commands import COMMANDS
 from core.errors import SessionBotError, UsageError
 from core.grammar import Command, parse
@@ -31,7 +31,11 @@ _log = logging.getLogger(__name__)
 # Told of every command and click: (command or button name, outcome, seconds). Outcomes:
 # ok, refused (a SessionBotError answered to the user), error (unexpected), duplicate.
 CommandObserver = Callable[[str, str, float], None]
-_BUTTONS = {cards.APPROVE_ACTION, cards.REJECT_ACTION, cards.REREQUEST_ACTION}
+_BUTTONS = {
+    cards.APPROVE_ACTION,
+    cards.REJECT_ACTION,
+    cards.REREQUEST_ACTION,
+} | request_cards.ACTIONS
 
 
 def no_observer(command: str, outcome: str, seconds: float) -> None:
@@ -67,7 +71,8 @@ class CommandRunner:
         reason: str | None = None,
         delivery_key: str | None = None,
     ) -> Reply | None:
-        """A button press on a plan message (Approve / Reject / Request again)."""
+        """A button press on a plan message (Approve / Reject / Request again) or on an agent's
+        request (Approve / Reject the arguments shown, or a choice answering a question)."""
 
         async def press(actor: Actor, chat: ChatRef, _: Command | str) -> Reply:
             return await self._press(actor, action_id, value, reason)
@@ -114,6 +119,8 @@ class CommandRunner:
         return await handler(self.services, actor, chat, parsed)
 
     async def _press(self, actor: Actor, action_id: str, plan_id: str, reason: str | None) -> Reply:
+        if action_id in request_cards.ACTIONS:
+            return await self._press_request(actor, action_id, plan_id, reason)
         if action_id == cards.APPROVE_ACTION:
             return _decision_reply(
                 await self.services.plans.decide(actor, Decision.APPROVE, plan_id=plan_id)
@@ -128,6 +135,27 @@ class CommandRunner:
             posted = await self.services.plans.rerequest(actor, plan_id)
             return said(cards.requested_again(posted.session, posted.plan))
         raise UsageError(f"Unknown button `{action_id[:40]}`.")
+
+    async def _press_request(
+        self, actor: Actor, action_id: str, value: str, reason: str | None
+    ) -> Reply:
+        """A click binds to what it showed: the digest of the arguments, or a choice's number."""
+        request_id, shown = request_cards.parse_value(value)
+        requests = self.services.requests
+        if action_id == request_cards.REQUEST_CHOICE:
+            if not shown.isdigit():
+                raise UsageError("That choice is not one of the question's.")
+            outcome = await requests.answer(actor, request_id, choice=int(shown))
+        else:
+            approve = action_id == request_cards.REQUEST_APPROVE
+            decision = Decision.APPROVE if approve else Decision.REJECT
+            outcome = await requests.decide(
+                actor, request_id, decision, shown_digest=shown, reason=reason
+            )
+        view = request_cards.decided(
+            outcome.session, outcome.request, approvals=outcome.approvals, settled=outcome.settled
+        )
+        return Reply(view) if outcome.repeated else said(view)
 
 
 def _command_name(text: str) -> str:

@@ -23,7 +23,7 @@ from adapters.slack.blocks import REASON_CALLBACK, reason_modal, submitted_reaso
 from adapters.slack.delivery import PLATFORM, InviteHints
 from adapters.slack.directory import AdminDirectory
 from adapters.slack.replies import ResponseUrls, message_body
-from core import jsonlimits
+from core import jsonlimits, request_cards
 from core.cards import APPROVE_ACTION, REJECT_ACTION, REREQUEST_ACTION, error_view
 from core.models import Actor, ChatRef, Source
 from core.runner import CommandRunner
@@ -77,6 +77,8 @@ class SlackHandlers:
         app.command(COMMAND)(self.on_command)
         app.action(APPROVE_ACTION)(self.on_click)
         app.action(REREQUEST_ACTION)(self.on_click)
+        for action_id in sorted(request_cards.ACTIONS):  # an agent's request: decide or answer
+            app.action(action_id)(self.on_click)
         app.action(REJECT_ACTION)(self.on_reject)
         app.view(REASON_CALLBACK)(self.on_reason)
 
