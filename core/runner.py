@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from core import cards
+from core import cards, request_cards
 from core.commands import COMMANDS
 from core.errors import SessionBotError, UsageError
 from core.grammar import Command, parse
@@ -21,6 +21,7 @@ from core.history import handlers as _history_handlers
 from core.history.resume import resume_view
 from core.jobs import handlers as _jobs_handlers
 from core.models import Actor, ChatRef, Decision, ModAction, Role
+from core.records.requests import RequestStatus, Risk
 from core.services.plans import DecisionResult
 from core.users import check_user_id
 from core.views import Reply
@@ -31,7 +32,9 @@ _log = logging.getLogger(__name__)
 # Told of every command and click: (command or button name, outcome, seconds). Outcomes:
 # ok, refused (a SessionBotError answered to the user), error (unexpected), duplicate.
 CommandObserver = Callable[[str, str, float], None]
-_BUTTONS = {cards.APPROVE_ACTION, cards.REJECT_ACTION, cards.REREQUEST_ACTION}
+_BUTTONS = {cards.APPROVE_ACTION, cards.REJECT_ACTION, cards.REREQUEST_ACTION} | set(
+    request_cards.ACTIONS
+)
 
 
 def no_observer(command: str, outcome: str, seconds: float) -> None:
@@ -67,7 +70,8 @@ class CommandRunner:
         reason: str | None = None,
         delivery_key: str | None = None,
     ) -> Reply | None:
-        """A button press on a plan message (Approve / Reject / Request again)."""
+        """A button press on a plan message (Approve / Reject / Request again) or on an agent's
+        request (Approve / Reject / a choice)."""
 
         async def press(actor: Actor, chat: ChatRef, _: Command | str) -> Reply:
             return await self._press(actor, action_id, value, reason)
@@ -114,6 +118,8 @@ class CommandRunner:
         return await handler(self.services, actor, chat, parsed)
 
     async def _press(self, actor: Actor, action_id: str, plan_id: str, reason: str | None) -> Reply:
+        if action_id in request_cards.ACTIONS:
+            return await self._request_press(actor, action_id, plan_id, reason)
         if action_id == cards.APPROVE_ACTION:
             return _decision_reply(
                 await self.services.plans.decide(actor, Decision.APPROVE, plan_id=plan_id)
@@ -128,6 +134,30 @@ class CommandRunner:
             posted = await self.services.plans.rerequest(actor, plan_id)
             return said(cards.requested_again(posted.session, posted.plan))
         raise UsageError(f"Unknown button `{action_id[:40]}`.")
+
+    async def _request_press(
+        self, actor: Actor, action_id: str, value: str, reason: str | None
+    ) -> Reply:
+        """A click on a request's message, bound to the digest (or choice) it showed."""
+        request_id, part = request_cards.parse_value(value)
+        requests = self.services.requests
+        if action_id == request_cards.REQUEST_CHOICE:
+            if not part.isdigit():
+                raise UsageError("This choice button is not usable; choose again.")
+            outcome = await requests.answer(actor, request_id, choice=int(part))
+        elif action_id == request_cards.REQUEST_REJECT:
+            outcome = await requests.decide(
+                actor, request_id, Decision.REJECT, shown_digest=part, reason=reason
+            )
+        else:
+            session, request = await requests.get(actor, request_id)
+            if request.risk is Risk.HIGH and request.status is RequestStatus.PENDING:
+                return Reply(request_cards.confirm_needed(session, request))
+            outcome = await requests.decide(actor, request_id, Decision.APPROVE, shown_digest=part)
+        view = request_cards.decided(
+            outcome.session, outcome.request, approvals=outcome.approvals, settled=outcome.settled
+        )
+        return Reply(view) if outcome.repeated else said(view)
 
 
 def _command_name(text: str) -> str:
