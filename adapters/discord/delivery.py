@@ -30,6 +30,7 @@ from core.views import View, unescape
 _log = logging.getLogger(__name__)
 
 REPLY_PREFIX = "reply:"
+IN_THREAD = "/"  # `<thread id>/<message id>`: a message posted in a thread, which edits must name
 THREAD_NAME_MAX = 100
 THREAD_ARCHIVE_MINUTES: Final = 1440
 _FORBIDDEN = {
@@ -120,6 +121,8 @@ class DiscordDelivery:
         message = await self._send(target, view, reference, f"post to channel {channel_id}")
         if view.kind == "session_card" and thread_ref is None:
             return await self._open_thread(channel, message.id, view)
+        if reference is None and thread_ref:  # a thread is a channel: an edit must name it
+            return f"{thread_ref}{IN_THREAD}{message.id}"
         return str(message.id)
 
     async def _send(
@@ -164,6 +167,8 @@ class DiscordDelivery:
 
     async def update(self, workspace: str, channel_id: str, message_ref: str, view: View) -> None:
         self._check_ready()
+        if IN_THREAD in message_ref:  # posted in the session's thread
+            channel_id, _, message_ref = message_ref.partition(IN_THREAD)
         channel = self.client.get_partial_messageable(
             snowflake(channel_id, "channel"), guild_id=guild_id_of(workspace)
         )
