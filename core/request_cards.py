@@ -151,6 +151,16 @@ def decided(session: Session, request: Request, *, approvals: int, settled: bool
     return confirmation(session, outcome_line(request), accent=_ACCENTS[request.status])
 
 
+def confirm_needed(session: Session, request: Request) -> View:
+    """A high-risk Approve click: approving needs the action's name typed, not a click."""
+    text = (
+        f"`{escape(request.action)}` is a high-risk action: approving it needs its name typed. "
+        f"Decide it with `POST /api/v1/requests/{request.id}/decision` and "
+        f"`confirm` set to `{escape(request.action)}`."
+    )
+    return confirmation(session, text, accent=Accent.WARNING)
+
+
 def request_list(session: Session, requests: list[Request]) -> View:
     if not requests:
         return View(kind="list", title=f"Requests of {label(session)}: none pending")

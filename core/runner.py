@@ -21,6 +21,7 @@ from core.history import handlers as _history_handlers
 from core.history.resume import resume_view
 from core.jobs import handlers as _jobs_handlers
 from core.models import Actor, ChatRef, Decision, ModAction, Role
+from core.records.requests import RequestStatus, Risk
 from core.services.plans import DecisionResult
 from core.users import check_user_id
 from core.views import Reply
@@ -31,11 +32,9 @@ _log = logging.getLogger(__name__)
 # Told of every command and click: (command or button name, outcome, seconds). Outcomes:
 # ok, refused (a SessionBotError answered to the user), error (unexpected), duplicate.
 CommandObserver = Callable[[str, str, float], None]
-_BUTTONS = {
-    cards.APPROVE_ACTION,
-    cards.REJECT_ACTION,
-    cards.REREQUEST_ACTION,
-} | request_cards.ACTIONS
+_BUTTONS = {cards.APPROVE_ACTION, cards.REJECT_ACTION, cards.REREQUEST_ACTION} | set(
+    request_cards.ACTIONS
+)
 
 
 def no_observer(command: str, outcome: str, seconds: float) -> None:
@@ -72,7 +71,7 @@ class CommandRunner:
         delivery_key: str | None = None,
     ) -> Reply | None:
         """A button press on a plan message (Approve / Reject / Request again) or on an agent's
-        request (Approve / Reject the arguments shown, or a choice answering a question)."""
+        request (Approve / Reject / a choice)."""
 
         async def press(actor: Actor, chat: ChatRef, _: Command | str) -> Reply:
             return await self._press(actor, action_id, value, reason)
@@ -120,7 +119,7 @@ class CommandRunner:
 
     async def _press(self, actor: Actor, action_id: str, plan_id: str, reason: str | None) -> Reply:
         if action_id in request_cards.ACTIONS:
-            return await self._press_request(actor, action_id, plan_id, reason)
+            return await self._request_press(actor, action_id, plan_id, reason)
         if action_id == cards.APPROVE_ACTION:
             return _decision_reply(
                 await self.services.plans.decide(actor, Decision.APPROVE, plan_id=plan_id)
@@ -136,22 +135,25 @@ class CommandRunner:
             return said(cards.requested_again(posted.session, posted.plan))
         raise UsageError(f"Unknown button `{action_id[:40]}`.")
 
-    async def _press_request(
+    async def _request_press(
         self, actor: Actor, action_id: str, value: str, reason: str | None
     ) -> Reply:
-        """A click binds to what it showed: the digest of the arguments, or a choice's number."""
-        request_id, shown = request_cards.parse_value(value)
+        """A click on a request's message, bound to the digest (or choice) it showed."""
+        request_id, part = request_cards.parse_value(value)
         requests = self.services.requests
         if action_id == request_cards.REQUEST_CHOICE:
-            if not shown.isdigit():
-                raise UsageError("That choice is not one of the question's.")
-            outcome = await requests.answer(actor, request_id, choice=int(shown))
-        else:
-            approve = action_id == request_cards.REQUEST_APPROVE
-            decision = Decision.APPROVE if approve else Decision.REJECT
+            if not part.isdigit():
+                raise UsageError("This choice button is not usable; choose again.")
+            outcome = await requests.answer(actor, request_id, choice=int(part))
+        elif action_id == request_cards.REQUEST_REJECT:
             outcome = await requests.decide(
-                actor, request_id, decision, shown_digest=shown, reason=reason
+                actor, request_id, Decision.REJECT, shown_digest=part, reason=reason
             )
+        else:
+            session, request = await requests.get(actor, request_id)
+            if request.risk is Risk.HIGH and request.status is RequestStatus.PENDING:
+                return Reply(request_cards.confirm_needed(session, request))
+            outcome = await requests.decide(actor, request_id, Decision.APPROVE, shown_digest=part)
         view = request_cards.decided(
             outcome.session, outcome.request, approvals=outcome.approvals, settled=outcome.settled
         )

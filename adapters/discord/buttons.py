@@ -19,14 +19,20 @@ from discord import ui
 
 from adapters.discord.embeds import clip, plain
 from core.cards import REJECT_ACTION
+from core.request_cards import REQUEST_REJECT
 from core.views import Button
 
 _log = logging.getLogger(__name__)
 
 # custom_id ≤ 100 chars: `sb:plan_approve:<uuid>` is 52.
 CUSTOM_ID = re.compile(r"sb:(?P<action>[a-z_]{1,32}):(?P<value>[A-Za-z0-9_-]{1,60})")
-# A Reject modal: `sbr:<plan id>:<nonce>`; the nonce keeps two rejecters' modals apart.
-MODAL_ID = re.compile(r"sbr:(?P<plan>[A-Za-z0-9_-]{1,60}):(?P<nonce>[A-Za-z0-9_-]{1,16})")
+# A Reject modal: `sbr:<plan id>:<nonce>` (a plan) or `sbq:<request id>_<digest>:<nonce>` (an
+# agent's request); the nonce keeps two rejecters' modals apart.
+MODAL_ID = re.compile(
+    r"(?P<kind>sbr|sbq):(?P<plan>[A-Za-z0-9_-]{1,60}):(?P<nonce>[A-Za-z0-9_-]{1,16})"
+)
+_MODAL_KINDS = {REJECT_ACTION: "sbr", REQUEST_REJECT: "sbq"}
+_MODAL_ACTIONS = {kind: action for action, kind in _MODAL_KINDS.items()}
 REASON_ID = "reason"
 LABEL_MAX = 80
 REASON_MAX = 1000
@@ -58,8 +64,13 @@ class ReasonModal(ui.Modal, title="Reject the plan"):
         custom_id=REASON_ID,
     )
 
-    def __init__(self, plan_id: str) -> None:
-        super().__init__(timeout=MODAL_TIMEOUT, custom_id=f"sbr:{plan_id}:{secrets.token_hex(4)}")
+    def __init__(self, plan_id: str, action_id: str = REJECT_ACTION) -> None:
+        kind = _MODAL_KINDS[action_id]
+        super().__init__(
+            title="Reject the plan" if action_id == REJECT_ACTION else "Reject the request",
+            timeout=MODAL_TIMEOUT,
+            custom_id=f"{kind}:{plan_id}:{secrets.token_hex(4)}",
+        )
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Nothing: the `interaction` listener decides, for this process's modals and older ones."""
@@ -108,8 +119,8 @@ class ButtonKit:
         # A subclass per kit, so each client routes clicks to its own handler.
         class BoundActionButton(ActionButton, template=CUSTOM_ID):
             async def callback(self, interaction: discord.Interaction) -> None:
-                if self.action_id == REJECT_ACTION:
-                    await interaction.response.send_modal(ReasonModal(self.value))
+                if self.action_id in _MODAL_KINDS:
+                    await interaction.response.send_modal(ReasonModal(self.value, self.action_id))
                     return
                 await on_click(interaction, self.action_id, self.value, None)
 
@@ -125,7 +136,7 @@ class ButtonKit:
         if match is None:
             return
         reason = submitted_reason(data.get("components"))
-        await self._on_click(interaction, REJECT_ACTION, match["plan"], reason)
+        await self._on_click(interaction, _MODAL_ACTIONS[match["kind"]], match["plan"], reason)
 
     def view_for(self, buttons: Sequence[Button]) -> ui.View | None:
         """A persistent ui.View holding the view's buttons, or None when it has none."""

@@ -30,7 +30,7 @@ from core.views import View, unescape
 _log = logging.getLogger(__name__)
 
 REPLY_PREFIX = "reply:"
-THREAD_SEPARATOR = "/"  # `<thread id>/<message id>`: the ref of a message posted in a thread
+IN_THREAD = "/"  # `<thread id>/<message id>`: a message posted in a thread, which edits must name
 THREAD_NAME_MAX = 100
 THREAD_ARCHIVE_MINUTES: Final = 1440
 _FORBIDDEN = {
@@ -109,20 +109,21 @@ class DiscordDelivery:
         channel = snowflake(channel_id, "channel")
         target = self.client.get_partial_messageable(channel, guild_id=guild_id)
         reference: discord.MessageReference | None = None
-        thread: int | None = None
         if thread_ref and thread_ref.startswith(REPLY_PREFIX):
             card = snowflake(thread_ref.removeprefix(REPLY_PREFIX), "card message")
             reference = discord.MessageReference(
                 message_id=card, channel_id=channel, fail_if_not_exists=False
             )
         elif thread_ref:
-            thread = snowflake(thread_ref, "thread")
-            target = self.client.get_partial_messageable(thread, guild_id=guild_id)
+            target = self.client.get_partial_messageable(
+                snowflake(thread_ref, "thread"), guild_id=guild_id
+            )
         message = await self._send(target, view, reference, f"post to channel {channel_id}")
         if view.kind == "session_card" and thread_ref is None:
             return await self._open_thread(channel, message.id, view)
-        # A thread is a channel of its own: a message in it is edited there, so its ref says so.
-        return f"{thread}{THREAD_SEPARATOR}{message.id}" if thread else str(message.id)
+        if reference is None and thread_ref:  # a thread is a channel: an edit must name it
+            return f"{thread_ref}{IN_THREAD}{message.id}"
+        return str(message.id)
 
     async def _send(
         self,
@@ -166,11 +167,12 @@ class DiscordDelivery:
 
     async def update(self, workspace: str, channel_id: str, message_ref: str, view: View) -> None:
         self._check_ready()
-        thread, _, message_id = message_ref.rpartition(THREAD_SEPARATOR)
+        if IN_THREAD in message_ref:  # posted in the session's thread
+            channel_id, _, message_ref = message_ref.partition(IN_THREAD)
         channel = self.client.get_partial_messageable(
-            snowflake(thread or channel_id, "channel"), guild_id=guild_id_of(workspace)
+            snowflake(channel_id, "channel"), guild_id=guild_id_of(workspace)
         )
-        message = channel.get_partial_message(snowflake(message_id, "message"))
+        message = channel.get_partial_message(snowflake(message_ref, "message"))
         async with translated(f"edit message {message_ref}"):
             await message.edit(
                 embeds=render_one(view),

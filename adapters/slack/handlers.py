@@ -23,9 +23,10 @@ from adapters.slack.blocks import REASON_CALLBACK, reason_modal, submitted_reaso
 from adapters.slack.delivery import PLATFORM, InviteHints
 from adapters.slack.directory import AdminDirectory
 from adapters.slack.replies import ResponseUrls, message_body
-from core import jsonlimits, request_cards
+from core import jsonlimits
 from core.cards import APPROVE_ACTION, REJECT_ACTION, REREQUEST_ACTION, error_view
 from core.models import Actor, ChatRef, Source
+from core.request_cards import REQUEST_APPROVE, REQUEST_CHOICE, REQUEST_REJECT
 from core.runner import CommandRunner
 from core.views import Reply
 
@@ -77,9 +78,10 @@ class SlackHandlers:
         app.command(COMMAND)(self.on_command)
         app.action(APPROVE_ACTION)(self.on_click)
         app.action(REREQUEST_ACTION)(self.on_click)
-        for action_id in sorted(request_cards.ACTIONS):  # an agent's request: decide or answer
-            app.action(action_id)(self.on_click)
+        app.action(REQUEST_APPROVE)(self.on_click)
+        app.action(REQUEST_CHOICE)(self.on_click)
         app.action(REJECT_ACTION)(self.on_reject)
+        app.action(REQUEST_REJECT)(self.on_reject)
         app.view(REASON_CALLBACK)(self.on_reason)
 
     # -- listeners: ack within Slack's budget, the rest in a task -------------------------------
@@ -138,8 +140,10 @@ class SlackHandlers:
         )
 
     async def _open_reason(self, body: Body, client: AsyncWebClient) -> Reply | None:
+        action = body["actions"][0]
         metadata = {
-            "plan_id": str(body["actions"][0].get("value") or ""),
+            "plan_id": str(action.get("value") or ""),
+            "action_id": str(action.get("action_id") or REJECT_ACTION),
             "channel_id": _channel_of(body),
             "response_url": str(body.get("response_url") or ""),
         }
@@ -154,10 +158,12 @@ class SlackHandlers:
         team = _team_of(body)
         chat = ChatRef(PLATFORM, workspace_of(team), metadata.get("channel_id", ""))
         actor = await self._actor(client, team, str(body["user"]["id"]))
+        # Forms opened before requests existed carry no action: they reject a plan.
+        action_id = metadata.get("action_id", REJECT_ACTION)
         return await self.runner.click(
             actor,
             chat,
-            REJECT_ACTION,
+            action_id if action_id in (REJECT_ACTION, REQUEST_REJECT) else REJECT_ACTION,
             metadata.get("plan_id", ""),
             reason=submitted_reason(body["view"]),
             delivery_key=f"slack:view:{body['view']['id']}",

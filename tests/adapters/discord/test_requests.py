@@ -1,15 +1,12 @@
-"""An agent's request in Discord: posted in the session's thread with persistent buttons,
-decided by a click through the real discord.py client against the fake Discord."""
+"""An agent's request through the real discord.py client against the fake REST and gateway."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
 from typing import Any
 
 from core.models import Actor, Source
 from core.records.requests import RequestKind, RequestStatus
-from core.services.asks import Ask
+from core.services.requests import Ask
 from tests.adapters.discord.conftest import (
     Bot,
     People,
@@ -21,51 +18,81 @@ from tests.adapters.discord.conftest import (
     user_option,
     workspace,
 )
-from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_api import MODAL, FakeDiscord
+
+DEPLOY = Ask(RequestKind.ACTION, action="deploy", args={"service": "api", "version": "1.2"})
 
 
-async def _asked(fake: FakeDiscord, bot: Bot, people: People, ask: Ask) -> tuple[str, Any]:
-    """bob's session #1 (carol an approver) asks `ask`; its id and its posted message."""
+async def posted_request(
+    fake: FakeDiscord, bot: Bot, people: People, ask: Ask
+) -> tuple[Actor, str, dict[str, Any]]:
+    """bob starts #1, shares it with carol as approver; his agent asks; returns the post."""
     await slash(fake, people.bob, "start", {"title": "Deploy v2"})
-    role = {"name": "role", "type": 3, "value": "approver"}
-    await slash(fake, people.bob, "members share", [user_option("user", people.carol), role])
-    agent = Actor(workspace(fake), str(people.bob.id), Source.API)
+    await slash(
+        fake,
+        people.bob,
+        "members share",
+        [user_option("user", people.carol), {"name": "role", "type": 3, "value": "approver"}],
+    )
+    agent = Actor(workspace(fake), str(people.bob.id), Source.DISCORD)
     request = await bot.core.services.requests.create(agent, "1", ask)
     await bot.drain()
-    session = await bot.session(1, workspace(fake))
-    assert session.thread_ref is not None
-    thread = fake.channel_messages(int(session.thread_ref), include_ephemeral=False)
-    return request.id, next(m for m in thread if request.id in str(m.get("components")))
+    (post,) = [m for m in fake.messages.values() if buttons_of(m)]
+    return agent, request.id, post
 
 
-async def test_an_approve_click_wakes_the_agent_and_edits_the_message(
+async def test_approve_click_approves_and_edits_the_message_in_place(
     fake: FakeDiscord, bot: Bot, people: People
 ) -> None:
-    ask = Ask(RequestKind.ACTION, action="deploy", args={"service": "api"})
-    request_id, posted = await _asked(fake, bot, people, ask)
-    approve, reject = buttons_of(posted)
+    agent, request_id, post = await posted_request(fake, bot, people, DEPLOY)
+    approve, reject = buttons_of(post)
     assert approve.startswith("sb:request_approve:") and reject.startswith("sb:request_reject:")
-    agent = Actor(workspace(fake), str(people.bob.id), Source.API)
-    waiting = asyncio.create_task(
-        bot.core.services.requests.wait(agent, request_id, timedelta(seconds=30))
-    )
-    await asyncio.sleep(0)
-    answer = await click(fake, people.carol, approve, int(posted["id"]))
-    assert not is_ephemeral(answer) and "Approved by" in text_of(answer["data"])
-    decided = await asyncio.wait_for(waiting, 10)
-    assert decided.status is RequestStatus.APPROVED
-    assert decided.decided_by == str(people.carol.id)
+    approved = await click(fake, people.carol, approve, int(post["id"]))
+    assert not is_ephemeral(approved)
+    assert f"Approved by <@{people.carol.id}>" in text_of(approved["data"])
     await bot.drain()
-    edited = fake.messages[int(posted["id"])]
+    edited = fake.messages[int(post["id"])]
     assert edited["components"] == [] and "Approved by" in text_of(edited)
+    _, request = await bot.core.services.requests.get(agent, request_id)
+    assert request.status is RequestStatus.APPROVED
 
 
-async def test_a_stranger_click_is_refused_ephemerally(
+async def test_a_non_approvers_click_is_refused_and_changes_nothing(
     fake: FakeDiscord, bot: Bot, people: People
 ) -> None:
-    request_id, posted = await _asked(fake, bot, people, Ask(RequestKind.ACTION, action="x"))
-    answer = await click(fake, people.dave, buttons_of(posted)[0], int(posted["id"]))
-    assert is_ephemeral(answer)
-    agent = Actor(workspace(fake), str(people.bob.id), Source.API)
-    _, stored = await bot.core.services.requests.get(agent, request_id)
-    assert stored.status is RequestStatus.PENDING and stored.votes == []
+    agent, request_id, post = await posted_request(fake, bot, people, DEPLOY)
+    refused = await click(fake, people.dave, buttons_of(post)[0], int(post["id"]))
+    assert is_ephemeral(refused)
+    await bot.drain()
+    assert buttons_of(fake.messages[int(post["id"])])
+    _, request = await bot.core.services.requests.get(agent, request_id)
+    assert request.status is RequestStatus.PENDING
+
+
+async def test_reject_opens_the_reason_modal_and_rejects_with_the_reason(
+    fake: FakeDiscord, bot: Bot, people: People
+) -> None:
+    agent, request_id, post = await posted_request(fake, bot, people, DEPLOY)
+    modal = await click(fake, people.carol, buttons_of(post)[1], int(post["id"]))
+    assert modal["type"] == MODAL
+    field_id = modal["data"]["components"][0]["components"][0]["custom_id"]
+    submit = fake.modal_submit_payload(
+        modal["data"]["custom_id"], {field_id: "wrong version"}, user=people.carol
+    )
+    await fake.push_interaction(submit)
+    answer = (await fake.wait_for_callback(submit)).json
+    assert "Rejected by" in text_of(answer["data"])
+    _, request = await bot.core.services.requests.get(agent, request_id)
+    assert (request.status, request.reason) == (RequestStatus.REJECTED, "wrong version")
+
+
+async def test_a_choice_button_answers_a_question(
+    fake: FakeDiscord, bot: Bot, people: People
+) -> None:
+    ask = Ask(RequestKind.QUESTION, question="Which region?", choices=("eu", "us"))
+    agent, request_id, post = await posted_request(fake, bot, people, ask)
+    second = buttons_of(post)[1]
+    answered = await click(fake, people.bob, second, int(post["id"]))
+    assert "us" in text_of(answered["data"])
+    _, request = await bot.core.services.requests.get(agent, request_id)
+    assert (request.status, request.answer) == (RequestStatus.ANSWERED, "us")

@@ -1,98 +1,127 @@
-"""An agent's request in Slack: posted in the session's thread with buttons, decided by a click
-through the real AsyncApp (signed requests, fake Web API), the message updated in place."""
+"""An agent's request through the real Bolt app over HTTP, against the fake Web API."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
+import json
 
-from core.models import Actor, Decision, Source
-from core.records.requests import RequestKind, RequestStatus
-from core.services.asks import Ask
-from tests.adapters.slack.harness import (
-    ALICE,
-    BOB,
-    CAROL,
-    WORKSPACE,
-    SlackBot,
-    block_text,
-    has_buttons,
-)
-from tests.adapters.slack.test_flow import start_with_plan
+from core.models import Actor, Source
+from core.records.requests import RequestKind, RequestStatus, Risk
+from core.services.requests import Ask
+from tests.adapters.slack.harness import ALICE, BOB, CAROL, WORKSPACE, SlackBot, has_buttons
 from tests.fakes.slack_api import FakeSlackApi, Message
+from tests.fakes.slack_signing import view_submission_request
 
-AGENT = Actor(WORKSPACE, ALICE, Source.API)
+AGENT = Actor(WORKSPACE, ALICE, Source.SLACK)
+REASON = {"reason": {"reason_input": {"type": "plain_text_input", "value": "wrong version"}}}
 
 
-async def _posted(bot: SlackBot, ask: Ask) -> tuple[str, Message]:
-    """alice's session (bob an approver) asks `ask`; the request's message once delivered."""
-    plan = await start_with_plan(bot)
-    await bot.click("plan_approve", plan, BOB)  # the session is active again
+async def posted_request(bot: SlackBot, ask: Ask) -> tuple[str, Message]:
+    """alice starts #1 and shares it with bob as approver; her agent asks; returns the post."""
+    await bot.command("start deploy api")
+    await bot.command(f"share <@{BOB}|bob> approver")
+    await bot.deliver()
     request = await bot.core.services.requests.create(AGENT, "1", ask)
     await bot.deliver()
-    (posted,) = [m for m in bot.fake.messages if request.id in str(m.blocks)]
-    return request.id, posted
+    (post,) = [m for m in bot.fake.messages if has_buttons(m.blocks)]
+    return request.id, post
 
 
-async def test_an_approve_click_wakes_the_waiting_agent_and_updates_the_message(
+def deploy(**kw: object) -> Ask:
+    fields: dict[str, object] = {"action": "deploy", "args": {"service": "api", "version": "1.2"}}
+    return Ask(RequestKind.ACTION, **(fields | kw))  # type: ignore[arg-type]
+
+
+async def status_of(bot: SlackBot, request_id: str) -> RequestStatus:
+    _, request = await bot.core.services.requests.get(AGENT, request_id)
+    return request.status
+
+
+async def test_approve_click_approves_and_updates_the_message_in_place(
     bot: SlackBot, fake: FakeSlackApi
 ) -> None:
-    ask = Ask(RequestKind.ACTION, action="deploy", args={"service": "api", "version": "1.2"})
-    request_id, posted = await _posted(bot, ask)
-    card = fake.messages[0]
-    assert posted.thread_ts == card.ts, "in the session's thread"
-    assert "service: `api`" in block_text(posted.blocks)
-    services = bot.core.services
-    waiting = asyncio.create_task(services.requests.wait(AGENT, request_id, timedelta(seconds=30)))
-    await asyncio.sleep(0)
-    (reply,) = await bot.click("request_approve", posted, BOB)
-    assert reply.response_type == "in_channel" and "Approved by <@U0BOB>" in (reply.text or "")
-    decided = await asyncio.wait_for(waiting, 10)
-    assert decided.status is RequestStatus.APPROVED and decided.decided_by == BOB
+    request_id, post = await posted_request(bot, deploy())
+    (decided,) = await bot.click("request_approve", post, BOB)
+    assert decided.response_type == "in_channel"
+    assert "Approved by <@U0BOB>" in (decided.text or "")
+    assert await status_of(bot, request_id) is RequestStatus.APPROVED
     await bot.deliver()
-    updates = [c for c in fake.calls_to("chat.update") if c.params["ts"] == posted.ts]
-    assert len(updates) == 1 and not has_buttons(posted.blocks)
-    assert "Approved by <@U0BOB>" in block_text(posted.blocks)
+    (update,) = fake.calls_to("chat.update")
+    assert (update.params["channel"], update.params["ts"]) == (post.channel, post.ts)
+    assert not has_buttons(post.blocks)
 
 
-async def test_a_click_by_someone_who_may_not_decide_changes_nothing(
+async def test_a_non_approvers_click_is_refused_ephemerally_and_changes_nothing(
     bot: SlackBot, fake: FakeSlackApi
 ) -> None:
-    request_id, posted = await _posted(bot, Ask(RequestKind.ACTION, action="deploy"))
-    (refusal,) = await bot.click("request_reject", posted, CAROL)
+    request_id, post = await posted_request(bot, deploy())
+    (refusal,) = await bot.click("request_approve", post, CAROL)
     assert refusal.response_type == "ephemeral"
-    _, stored = await bot.core.services.requests.get(AGENT, request_id)
-    assert stored.status is RequestStatus.PENDING and stored.votes == []
     await bot.deliver()
-    assert has_buttons(posted.blocks)
+    assert fake.calls_to("chat.update") == []
+    assert await status_of(bot, request_id) is RequestStatus.PENDING
 
 
-async def test_a_click_on_arguments_changed_since_shown_is_refused(
+async def test_a_click_on_arguments_that_changed_is_refused(
     bot: SlackBot, fake: FakeSlackApi
 ) -> None:
-    ask = Ask(RequestKind.ACTION, action="deploy", args={"version": "1.2"}, need=2)
-    request_id, posted = await _posted(bot, ask)
-    await bot.core.services.requests.decide(
-        Actor(WORKSPACE, "U0ROOT", Source.API, platform_admin=True),
-        request_id,
-        Decision.APPROVE,
-        edited_args={"version": "1.3"},
-    )
-    (refusal,) = await bot.click("request_approve", posted, BOB)  # the button shows 1.2
+    request_id, post = await posted_request(bot, deploy())
+    request_id_, digest = str(
+        next(
+            e["value"]
+            for b in post.blocks or []
+            for e in b.get("elements", [])
+            if e.get("action_id") == "request_approve"
+        )
+    ).rsplit("_", 1)
+    assert request_id_ == request_id
+    for block in post.blocks or []:
+        for element in block.get("elements", []):
+            if element.get("action_id") == "request_approve":
+                element["value"] = f"{request_id}_{'0' * len(digest)}"
+    (refusal,) = await bot.click("request_approve", post, BOB)
     assert refusal.response_type == "ephemeral"
     assert "changed since it was shown" in (refusal.text or "")
-    _, stored = await bot.core.services.requests.get(AGENT, request_id)
-    assert [v.user_id for v in stored.votes] == ["U0ROOT"]
+    assert await status_of(bot, request_id) is RequestStatus.PENDING
 
 
-async def test_a_choice_answers_a_question(bot: SlackBot, fake: FakeSlackApi) -> None:
-    ask = Ask(RequestKind.QUESTION, question="Which region first?", choices=("eu", "us"))
-    request_id, posted = await _posted(bot, ask)
-    (reply,) = await bot.click("request_choice", posted, ALICE)  # the first choice
-    assert reply.response_type == "in_channel" and "Answered by <@U0ALICE>: eu" in (
-        reply.text or ""
+async def test_reject_opens_the_plans_reason_form_and_rejects_the_request(
+    bot: SlackBot, fake: FakeSlackApi
+) -> None:
+    request_id, post = await posted_request(bot, deploy())
+    status, _ = await bot.send(bot.click_request("request_reject", post, BOB))
+    assert status == 200
+    (opened,) = fake.views
+    assert opened.view["callback_id"] == "plan_reject_reason"
+    assert await status_of(bot, request_id) is RequestStatus.PENDING
+    submit = view_submission_request(
+        "plan_reject_reason",
+        private_metadata=opened.view["private_metadata"],
+        view_id=opened.view_id,
+        user_id=BOB,
+        state_values=REASON,
     )
-    _, stored = await bot.core.services.requests.get(AGENT, request_id)
-    assert stored.status is RequestStatus.ANSWERED and stored.answer == "eu"
+    assert await bot.send(submit) == (200, "")
+    metadata = json.loads(opened.view["private_metadata"])
+    (reply,) = [r for r in fake.responses if metadata["response_url"].endswith(r.response_id)]
+    assert "Rejected by <@U0BOB> — wrong version" in (reply.text or "")
+    _, request = await bot.core.services.requests.get(AGENT, request_id)
+    assert (request.status, request.reason) == (RequestStatus.REJECTED, "wrong version")
+
+
+async def test_a_high_risk_approve_click_explains_how_to_confirm(bot: SlackBot) -> None:
+    request_id, post = await posted_request(bot, deploy(risk=Risk.HIGH, need=1))
+    (answer,) = await bot.click("request_approve", post, BOB)
+    assert answer.response_type == "ephemeral"
+    assert "high-risk" in (answer.text or "") and "`deploy`" in (answer.text or "")
+    assert await status_of(bot, request_id) is RequestStatus.PENDING
+
+
+async def test_a_choice_button_answers_a_question(bot: SlackBot, fake: FakeSlackApi) -> None:
+    ask = Ask(RequestKind.QUESTION, question="Which region?", choices=("eu", "us"))
+    request_id, post = await posted_request(bot, ask)
+    (answered,) = await bot.click("request_choice", post, ALICE)  # the first choice
+    assert "Answered by <@U0ALICE>: eu" in (answered.text or "")
+    _, request = await bot.core.services.requests.get(AGENT, request_id)
+    assert (request.status, request.answer) == (RequestStatus.ANSWERED, "eu")
     await bot.deliver()
-    assert not has_buttons(posted.blocks)
+    assert [c.params["ts"] for c in fake.calls_to("chat.update")] == [post.ts]
