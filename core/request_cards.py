@@ -94,7 +94,8 @@ def message(session: Session, request: Request) -> View:
                 for n, choice in enumerate(request.choices, 1)
             ]
             if request.free_text:
-                blocks.append(f"Answer in words: `/session answer {request.id} <text…>`")
+                where = f"POST /api/v1/requests/{request.id}/decision"
+                blocks.append(f'Also answered in words: `{where}` with `{{"decision": "answer"}}`.')
     if pending and request.expires_at:
         fields.append(Field("Expires", f"{request.expires_at:%Y-%m-%d %H:%M} UTC"))
     if pending and request.escalated:
