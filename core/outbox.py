@@ -23,7 +23,8 @@ from core import cards, request_cards
 from core.clock import Clock
 from core.delivery import Delivery, DeliveryError
 from core.jobs.webhooks import UNREACHABLE, WebhookDelivery, WebhookSender
-from core.models import OutboxKind, OutboxRow
+from core.models import OutboxKind, OutboxRow, Plan
+from core.records.requests import Request
 from core.store import wakes
 from core.store.store import Store
 from core.views import View
@@ -316,11 +317,8 @@ class OutboxDispatcher:
         target = row.target
         if row.kind is OutboxKind.DM:
             return await delivery.direct(row.workspace, target["user_id"], view)
-        if row.kind is OutboxKind.MESSAGE_UPDATE and "request_id" in target:
-            await self._update_request_messages(delivery, row, view)
-            return None
         if row.kind is OutboxKind.MESSAGE_UPDATE:
-            await self._update_plan_messages(delivery, row, view)
+            await self._update_messages(delivery, row, view)
             return None
         thread_ref = await self._thread_of(target)
         message_ref = await delivery.post(row.workspace, target["channel_id"], thread_ref, view)
@@ -355,37 +353,26 @@ class OutboxDispatcher:
             raise DeliveryError("waiting for the session card to be posted", retry_after=1)
         return session.thread_ref
 
-    async def _update_plan_messages(self, delivery: Delivery, row: OutboxRow, view: View) -> None:
-        """Edit every posted copy to show the plan as it is now, not as the row saw it: an
-        update retried after a later one must not bring back an older state."""
-        plan = await self.store.plans.get(row.target["plan_id"])
-        if plan is None:
-            raise DeliveryError("the plan no longer exists", permanent=True)
-        session = await self.store.sessions.by_id(plan.session_id)
+    async def _update_messages(self, delivery: Delivery, row: OutboxRow, view: View) -> None:
+        """Edit every posted copy of a plan or request message to show it as it is now, not as
+        the row saw it: an update retried after a later one must not bring back an older state."""
+        shown: Plan | Request | None
+        if "request_id" in row.target:
+            kind, shown = "request", await self.store.requests.get(row.target["request_id"])
+        else:
+            kind, shown = "plan", await self.store.plans.get(row.target["plan_id"])
+        if shown is None:
+            raise DeliveryError(f"the {kind} no longer exists", permanent=True)
+        session = await self.store.sessions.by_id(shown.session_id)
         if session is not None:
-            view = cards.plan_message(session, plan)
-        copies = [m for m in plan.messages if m.platform == delivery.platform]
+            if isinstance(shown, Request):
+                view = request_cards.message(session, shown)
+            else:
+                view = cards.plan_message(session, shown)
+        copies = [m for m in shown.messages if m.platform == delivery.platform]
         if not copies:
-            if await self.store.outbox.is_pending(f"plan:{plan.id}"):
-                raise DeliveryError("the plan message is not posted yet", retry_after=1)
-            return
-        for copy in copies:
-            await delivery.update(row.workspace, copy.channel_id, copy.message_ref, view)
-
-    async def _update_request_messages(
-        self, delivery: Delivery, row: OutboxRow, view: View
-    ) -> None:
-        """Edit every posted copy to show the request as it is now (as for plans)."""
-        request = await self.store.requests.get(row.target["request_id"])
-        if request is None:
-            raise DeliveryError("the request no longer exists", permanent=True)
-        session = await self.store.sessions.by_id(request.session_id)
-        if session is not None:
-            view = request_cards.message(session, request)
-        copies = [m for m in request.messages if m.platform == delivery.platform]
-        if not copies:
-            if await self.store.outbox.is_pending(f"request:{request.id}"):
-                raise DeliveryError("the request message is not posted yet", retry_after=1)
+            if await self.store.outbox.is_pending(f"{kind}:{shown.id}"):
+                raise DeliveryError(f"the {kind} message is not posted yet", retry_after=1)
             return
         for copy in copies:
             await delivery.update(row.workspace, copy.channel_id, copy.message_ref, view)
