@@ -39,7 +39,7 @@ async def test_approve_button_decides_a_request_and_the_message_is_updated(
     out = result.stdout
     assert "Approve `deploy`?" in out and "version: `1.2`" in out
     assert "⚠ You can't approve or reject" in out  # carol is no approver
-    assert "[1] Approve  [2] Reject" in out
+    assert "[1] Approve  [2] Edit  [3] Reject" in out
     assert "[#general ✎ m1]   Approved by @bob" in out  # the message edited in place
 
     core = await open_core(config, clock=clock)

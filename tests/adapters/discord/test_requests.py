@@ -45,8 +45,9 @@ async def test_approve_click_approves_and_edits_the_message_in_place(
     fake: FakeDiscord, bot: Bot, people: People
 ) -> None:
     agent, request_id, post = await posted_request(fake, bot, people, DEPLOY)
-    approve, reject = buttons_of(post)
+    approve, edit, reject = buttons_of(post)
     assert approve.startswith("sb:request_approve:") and reject.startswith("sb:request_reject:")
+    assert edit.startswith("sb:request_edit:")
     approved = await click(fake, people.carol, approve, int(post["id"]))
     assert not is_ephemeral(approved)
     assert f"Approved by <@{people.carol.id}>" in text_of(approved["data"])
@@ -73,7 +74,7 @@ async def test_reject_opens_the_reason_modal_and_rejects_with_the_reason(
     fake: FakeDiscord, bot: Bot, people: People
 ) -> None:
     agent, request_id, post = await posted_request(fake, bot, people, DEPLOY)
-    modal = await click(fake, people.carol, buttons_of(post)[1], int(post["id"]))
+    modal = await click(fake, people.carol, buttons_of(post)[2], int(post["id"]))
     assert modal["type"] == MODAL
     field_id = modal["data"]["components"][0]["components"][0]["custom_id"]
     submit = fake.modal_submit_payload(
