@@ -247,10 +247,11 @@ def answer_form(request: Request, value: str) -> Form:
 def elsewhere(session: Session, request: Request) -> View:
     """Where a form cannot open: how to edit or answer the request through the API."""
     if request.kind is RequestKind.QUESTION:
-        body = '{"decision": "answer", "text": "…"}'
+        what, body = "Answer in the form", '{"decision": "answer", "text": "…"}'
     elif request.risk is Risk.HIGH:
+        what = "Edit the arguments (and type the action's name) in the form"
         body = f'{{"decision": "approve", "args": {{…}}, "confirm": "{escape(request.action)}"}}'
     else:
-        body = '{"decision": "approve", "args": {…}}'
-    text = f"This needs a form; without one, use `{_decision_route(request)}` with `{body}`."
+        what, body = "Edit the arguments in the form", '{"decision": "approve", "args": {…}}'
+    text = f"{what}; where none opens, use `{_decision_route(request)}` with `{body}`."
     return confirmation(session, text, accent=Accent.WARNING)
