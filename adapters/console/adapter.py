@@ -116,6 +116,7 @@ class ConsoleAdapter:
                 self.screen.show(reply.view)
             if reply is not None and reply.form is not None:
                 self.screen.out.write(form_text(reply.form, self._number_of(line)) + "\n")
+                self.screen.out.flush()
             await self.dispatcher.drain(webhooks=False)  # a slow receiver never holds the prompt
 
     async def _run(self, actor: Actor, line: str) -> Reply | None:

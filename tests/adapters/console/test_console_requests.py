@@ -24,16 +24,8 @@ async def test_approve_button_decides_a_request_and_the_message_is_updated(
     tmp_path: Path, clock: ManualClock
 ) -> None:
     db = tmp_path / "s.db"
-    assert run_console(db, SETUP).returncode == 0
-    config = Config(database_url=f"sqlite:///{db}")
-    core = await open_core(config, clock=clock)
-    try:
-        owner = (await core.store.sessions.get(WORKSPACE, "1")).owner_id  # type: ignore[union-attr]
-        agent = Actor(WORKSPACE, owner, Source.CONSOLE)
-        ask = Ask(RequestKind.ACTION, action="deploy", args={"version": "1.2"})
-        request = await core.services.requests.create(agent, "1", ask)
-    finally:
-        await core.close()
+    ask = Ask(RequestKind.ACTION, action="deploy", args={"version": "1.2"})
+    agent, request_id = await ask_in_console(db, clock, ask)
 
     result = run_console(db, "@carol !1\n@bob !1\n")
     assert result.returncode == 0, result.stderr
@@ -43,11 +35,7 @@ async def test_approve_button_decides_a_request_and_the_message_is_updated(
     assert "[1] Approve  [2] Edit  [3] Reject" in out
     assert "[#general ✎ m1]   Approved by @bob" in out  # the message edited in place
 
-    core = await open_core(config, clock=clock)
-    try:
-        _, decided = await core.services.requests.get(agent, request.id)
-    finally:
-        await core.close()
+    decided = await waited(db, clock, agent, request_id)
     assert decided.status is RequestStatus.APPROVED and decided.decided_by == "bob"
 
 

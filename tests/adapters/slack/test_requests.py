@@ -22,7 +22,6 @@ from tests.adapters.slack.harness import (
     has_buttons,
 )
 from tests.fakes.slack_api import FakeSlackApi, Message, OpenedView
-from tests.fakes.slack_signing import view_submission_request
 
 AGENT = Actor(WORKSPACE, ALICE, Source.SLACK)
 REASON = {"reason": {"reason_input": {"type": "plain_text_input", "value": "wrong version"}}}
@@ -106,14 +105,7 @@ async def test_reject_opens_the_plans_reason_form_and_rejects_the_request(
     (opened,) = fake.views
     assert opened.view["callback_id"] == "plan_reject_reason"
     assert await status_of(bot, request_id) is RequestStatus.PENDING
-    submit = view_submission_request(
-        "plan_reject_reason",
-        private_metadata=opened.view["private_metadata"],
-        view_id=opened.view_id,
-        user_id=BOB,
-        state_values=REASON,
-    )
-    assert await bot.send(submit) == (200, "")
+    assert await bot.send(bot.submit_request(opened, BOB, REASON)) == (200, "")
     metadata = json.loads(opened.view["private_metadata"])
     (reply,) = [r for r in fake.responses if metadata["response_url"].endswith(r.response_id)]
     assert "Rejected by <@U0BOB> — wrong version" in (reply.text or "")
@@ -155,14 +147,7 @@ async def submit(
 ) -> tuple[int, dict[str, object]]:
     """Submit the form as `user` with `typed` by field; returns the ack (status, JSON body)."""
     values = {k: {k: {"type": "plain_text_input", "value": v}} for k, v in typed.items()}
-    request = view_submission_request(
-        "request_form",
-        private_metadata=opened.view["private_metadata"],
-        view_id=opened.view_id,
-        user_id=user,
-        state_values=values,
-    )
-    status, body = await bot.send(request)
+    status, body = await bot.send(bot.submit_request(opened, user, values))
     return status, json.loads(body) if body else {}
 
 
