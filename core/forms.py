@@ -30,12 +30,7 @@ class FormInput:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names and v is not None})
 
-    def first(self) -> str | None:
-        """The first field submitted, in the order forms show them."""
-        return next((name for name in FIELD_ORDER if getattr(self, name) is not None), None)
 
-
-FIELD_ORDER = ("confirm", "args", "answer", "reason")
 # What a line typed after a button's number (`!N text`) fills; any other button takes a reason.
 _TYPED = {REQUEST_APPROVE: "confirm", REQUEST_EDIT: "args", REQUEST_ANSWER: "answer"}
 
