@@ -18,18 +18,23 @@ SETUP = """\
 start Deploy v2.3
 share 1 @bob approver
 """
+DEPLOY = Ask(RequestKind.ACTION, action="deploy", args={"version": "1.2"})
+
+
+def console_out(db: Path, script: str) -> str:
+    """What a real console process prints running `script` (it must end well)."""
+    result = run_console(db, script)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 async def test_approve_button_decides_a_request_and_the_message_is_updated(
     tmp_path: Path, clock: ManualClock
 ) -> None:
     db = tmp_path / "s.db"
-    ask = Ask(RequestKind.ACTION, action="deploy", args={"version": "1.2"})
-    agent, request_id = await ask_in_console(db, clock, ask)
+    agent, request_id = await ask_in_console(db, clock, DEPLOY)
 
-    result = run_console(db, "@carol !1\n@bob !1\n")
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = console_out(db, "@carol !1\n@bob !1\n")
     assert "Approve `deploy`?" in out and "version: `1.2`" in out
     assert "⚠ You can't approve or reject" in out  # carol is no approver
     assert "[1] Approve  [2] Edit  [3] Reject" in out
@@ -67,12 +72,9 @@ async def test_edit_shows_the_args_refuses_bad_json_and_approves_the_edited_args
     tmp_path: Path, clock: ManualClock
 ) -> None:
     db = tmp_path / "s.db"
-    ask = Ask(RequestKind.ACTION, action="deploy", args={"version": "1.2"})
-    agent, request_id = await ask_in_console(db, clock, ask)
+    agent, request_id = await ask_in_console(db, clock, DEPLOY)
     script = '@bob !2\n@bob !edit {"version": 1.3\n@carol !edit {"version": "9"}\n'
-    result = run_console(db, script + '@bob !edit {"version": "1.3"}\n')
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = console_out(db, script + '@bob !edit {"version": "1.3"}\n')
     assert "[1] Approve  [2] Edit  [3] Reject" in out
     assert 'Arguments (a JSON object), now:\n    {\n      "version": "1.2"\n    }' in out
     assert "Type: !2 {json}" in out
@@ -88,9 +90,7 @@ async def test_high_risk_approve_needs_the_typed_name(tmp_path: Path, clock: Man
     db = tmp_path / "s.db"
     ask = Ask(RequestKind.ACTION, action="deploy", args={"v": 1}, risk=Risk.HIGH, need=1)
     agent, request_id = await ask_in_console(db, clock, ask)
-    result = run_console(db, "@bob !1\n@bob !1 deploy-prod\n@bob !1 deploy\n")
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = console_out(db, "@bob !1\n@bob !1 deploy-prod\n@bob !1 deploy\n")
     assert "approving it needs its name typed" in out and "Type: !1 deploy" in out
     assert "⚠ This is a high-risk action: type its name `deploy` to approve it." in out
     assert out.count("Approved by @bob") >= 2  # the reply and the message edited in place
@@ -104,10 +104,8 @@ async def test_a_free_text_answer_reaches_the_agent_with_the_answerer(
     db = tmp_path / "s.db"
     ask = Ask(RequestKind.QUESTION, question="Which window?", free_text=True)
     agent, request_id = await ask_in_console(db, clock, ask, SETUP + "share 1 @carol editor\n")
-    result = run_console(db, "@carol !1 tonight after 18:00\n")
-    assert result.returncode == 0, result.stderr
-    assert "[1] Answer" in result.stdout
-    assert "Answered by @carol: tonight after 18:00" in result.stdout
+    out = console_out(db, "@carol !1 tonight after 18:00\n")
+    assert "[1] Answer" in out and "Answered by @carol: tonight after 18:00" in out
     answered = await waited(db, clock, agent, request_id)
     assert (answered.status, answered.answer) == (RequestStatus.ANSWERED, "tonight after 18:00")
     assert answered.decided_by == "carol"
