@@ -116,7 +116,8 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _neutral(value: Any) -> Value:
+def neutral(value: Any) -> Value:
+    """A value as SQLite keeps it: a timestamp as `codec.ts` text, a flag as 0/1."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, datetime):
@@ -183,7 +184,7 @@ class Copy:
         following = f"{select} WHERE ({by}) > ({marks(len(keys))}) ORDER BY {by} LIMIT {BATCH}"
         found = await self.db.fetchall(f"{select} ORDER BY {by} LIMIT {BATCH}")
         while found:
-            yield [tuple(_neutral(v) for v in tuple(row)[len(keys) :]) for row in found]
+            yield [tuple(neutral(v) for v in tuple(row)[len(keys) :]) for row in found]
             if len(found) < BATCH:
                 return
             found = await self.db.fetchall(following, tuple(found[-1])[: len(keys)])
