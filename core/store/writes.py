@@ -23,7 +23,7 @@ from core.models import CURRENT_PLAN_STATUSES, JSON, OPEN_STATUSES
 from core.store import ops, wakes
 from core.store.codec import dumps, ref_key, sql_in, when_required
 from core.store.db import Tx, marks
-from core.store.decode import rows
+from core.store.decode import Decoder, rows
 from core.store.ops import SessionFacts
 
 
@@ -240,18 +240,10 @@ async def update_plan(tx: Tx, op: ops.UpdatePlan) -> int:
     return op.expected_row_version + 1
 
 
-async def put_approval(tx: Tx, op: ops.PutApproval) -> None:
-    await _put(tx, "approvals", rows.approval.columns, op.approval, _APPROVAL_KEPT)
-
-
 async def update_plan_item(tx: Tx, op: ops.UpdatePlanItem) -> None:
     where = {"plan_id = ?": op.plan_id, "position = ?": op.position}
     if not await _update(tx, "plan_items", op.changes, _ITEM_FIELDS, where):
         raise Conflict("The plan item no longer exists.")
-
-
-async def add_modification(tx: Tx, op: ops.AddModification) -> None:
-    await _put(tx, "plan_modifications", rows.modification.columns, op.modification)
 
 
 async def put_settings(tx: Tx, op: ops.PutSettings) -> None:
@@ -307,10 +299,6 @@ async def checked_event(tx: Tx, op: ops.CheckedEvent) -> int:
     return seq
 
 
-async def new_request(tx: Tx, op: ops.NewRequest) -> None:
-    await _put(tx, "requests", rows.request.columns, op.request)
-
-
 async def update_request(tx: Tx, op: ops.UpdateRequest) -> int:
     where = {"id = ?": op.request_id, "row_version = ?": op.expected_row_version}
     where["status = ?"] = "pending"
@@ -320,11 +308,19 @@ async def update_request(tx: Tx, op: ops.UpdateRequest) -> int:
     return op.expected_row_version + 1
 
 
-async def put_vote(tx: Tx, op: ops.PutVote) -> None:
-    await _put(tx, "request_votes", rows.vote.columns, op.vote, _VOTE_KEPT)
+Applier = Callable[[Tx, Any], Coroutine[Any, Any, Any]]
 
 
-APPLY: dict[type, Callable[[Tx, Any], Coroutine[Any, Any, Any]]] = {
+def _inserting(decode: Decoder[Any], field: str, then: str = "") -> Applier:
+    """The applier of an op that inserts its record `field` as a row of `decode`'s table."""
+
+    async def apply(tx: Tx, op: Any) -> None:
+        await _put(tx, decode.table, decode.columns, getattr(op, field), then)
+
+    return apply
+
+
+APPLY: dict[type, Applier] = {
     ops.AllocateRef: allocate_ref,
     ops.NewSession: new_session,
     ops.UpdateSession: update_session,
@@ -334,15 +330,15 @@ APPLY: dict[type, Callable[[Tx, Any], Coroutine[Any, Any, Any]]] = {
     ops.RemoveMember: remove_member,
     ops.NewPlan: new_plan,
     ops.UpdatePlan: update_plan,
-    ops.PutApproval: put_approval,
+    ops.PutApproval: _inserting(rows.approval, "approval", _APPROVAL_KEPT),
     ops.UpdatePlanItem: update_plan_item,
-    ops.AddModification: add_modification,
+    ops.AddModification: _inserting(rows.modification, "modification"),
     ops.PutSettings: put_settings,
     ops.Touch: touch,
     ops.CheckedEvent: checked_event,
-    ops.NewRequest: new_request,
+    ops.NewRequest: _inserting(rows.request, "request"),
     ops.UpdateRequest: update_request,
-    ops.PutVote: put_vote,
+    ops.PutVote: _inserting(rows.vote, "vote", _VOTE_KEPT),
 }
 
 
