@@ -31,27 +31,11 @@ Value = None | int | float | str
 Row = tuple[Value, ...]
 
 # Parents before children; tables a store has that are not named here follow, by name.
-TABLE_ORDER = (
-    "workspaces",
-    "sessions",
-    "members",
-    "plans",
-    "plan_items",
-    "approvals",
-    "plan_messages",
-    "plan_modifications",
-    "events",
-    "messages",
-    "message_revisions",
-    "context_expiry",
-    "outbox",
-    "inbound_dedupe",
-    "job_runs",
-    "reminders",
-    "channel_subscriptions",
-    "webhook_subscriptions",
-    "installations",
-    "oauth_states",
+TABLE_ORDER = tuple(
+    "workspaces sessions members plans plan_items approvals plan_messages plan_modifications"
+    " events messages message_revisions context_expiry requests request_votes request_messages"
+    " outbox inbound_dedupe job_runs reminders channel_subscriptions webhook_subscriptions"
+    " installations oauth_states".split()
 )
 # (key, column) of columns referring to rows of their own table: written after every row is in.
 DEFERRED = {"sessions": ("id", "parent_id")}

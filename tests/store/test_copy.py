@@ -16,6 +16,8 @@ from core.jobs import reminders, sweep
 from core.models import Decision, EventType, ModAction, Role
 from core.records.idempotency import IN_PROGRESS_LEASE
 from core.records.installations import InstallationRecord
+from core.records.requests import RequestKind
+from core.services.asks import Ask
 from core.services.config import ServiceConfig
 from core.store.copy import verify
 from core.store.factory import open_store
@@ -242,3 +244,28 @@ async def test_text_postgresql_cannot_store_is_named_not_half_copied(
         assert result == 1
         assert "sessions holds a NUL character" in capsys.readouterr().err
         assert (await counts(db_url))["sessions"] == 0
+
+
+async def test_requests_their_votes_and_messages_are_copied_parents_first(
+    tmp_path: Path, clock: ManualClock, db_url: str
+) -> None:
+    """A vote and a posted message refer to their request: the request must be in first."""
+    source = f"sqlite:///{tmp_path / 'a.db'}"
+    store = open_store(source)
+    await store.open()
+    try:
+        services = build_services(store, clock=clock, config=ServiceConfig())
+        s = await services.sessions.start(OWNER, CHAT, "Deploy v2.4")
+        await services.members.share(OWNER, s.id, "bob", role=Role.APPROVER)
+        ask = Ask(RequestKind.ACTION, action="deploy", args={"service": "api"}, need=2)
+        request = await services.requests.create(OWNER, str(s.ref), ask)
+        await services.requests.decide(actor("bob"), request.id, Decision.APPROVE)
+        await store.requests.add_message(
+            request.id, platform="slack", channel_id="C1", message_ref="1.2"
+        )
+    finally:
+        await store.close()
+    assert await copy_database(source, db_url) == 0
+    copied = await counts(db_url)
+    assert copied == await counts(source)
+    assert (copied["requests"], copied["request_votes"], copied["request_messages"]) == (1, 1, 1)
