@@ -62,6 +62,11 @@ _EXPORT_TABLES = {
     "message_revisions": "SELECT r.* FROM message_revisions r JOIN messages m"
     " ON m.id = r.message_id WHERE m.session_id = ? ORDER BY m.seq, r.revision",
     "context_expiry": "SELECT * FROM context_expiry WHERE session_id = ?",
+    "requests": "SELECT * FROM requests WHERE session_id = ? ORDER BY created_at, id",
+    "request_votes": "SELECT v.* FROM request_votes v JOIN requests r ON r.id = v.request_id"
+    " WHERE r.session_id = ? ORDER BY r.created_at, r.id, v.at, v.user_id",
+    "request_messages": "SELECT m.* FROM request_messages m JOIN requests r"
+    " ON r.id = m.request_id WHERE r.session_id = ?",
 }
 # Columns only PostgreSQL has (insertion order, the search vector): not exported.
 _LOCAL_COLUMNS = frozenset({"row_no", "search"})
