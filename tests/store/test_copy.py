@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,12 +23,23 @@ from core.services.asks import Ask
 from core.services.config import ServiceConfig
 from core.store.copy import verify
 from core.store.factory import open_store
+from core.store.store import Store
 from core.tokens import TokenService
-from core.wiring import build_services
+from core.wiring import Services, build_services
 from tests.bot.test_cli import sessionbot
 from tests.conftest import CHAT, OTHER_WS, actor, execute
 
 OWNER = actor("olga")
+
+
+@asynccontextmanager
+async def opened(url: str, clock: ManualClock) -> AsyncIterator[tuple[Store, Services]]:
+    store = open_store(url)
+    await store.open()
+    try:
+        yield store, build_services(store, clock=clock, config=ServiceConfig())
+    finally:
+        await store.close()
 
 
 async def populate(url: str, clock: ManualClock) -> list[str]:
@@ -230,13 +243,8 @@ async def test_text_postgresql_cannot_store_is_named_not_half_copied(
     tmp_path: Path, clock: ManualClock, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = f"sqlite:///{tmp_path / 'a.db'}"
-    store = open_store(source)
-    await store.open()
-    try:
-        services = build_services(store, clock=clock, config=ServiceConfig())
+    async with opened(source, clock) as (_, services):
         await services.sessions.start(OWNER, CHAT, "a NUL \u0000 in the title")
-    finally:
-        await store.close()
     result = await copy_database(source, db_url)
     if db_url.startswith("sqlite"):
         assert result == 0
@@ -251,10 +259,7 @@ async def test_requests_their_votes_and_messages_are_copied_parents_first(
 ) -> None:
     """A vote and a posted message refer to their request: the request must be in first."""
     source = f"sqlite:///{tmp_path / 'a.db'}"
-    store = open_store(source)
-    await store.open()
-    try:
-        services = build_services(store, clock=clock, config=ServiceConfig())
+    async with opened(source, clock) as (store, services):
         s = await services.sessions.start(OWNER, CHAT, "Deploy v2.4")
         await services.members.share(OWNER, s.id, "bob", role=Role.APPROVER)
         ask = Ask(RequestKind.ACTION, action="deploy", args={"service": "api"}, need=2)
@@ -263,8 +268,6 @@ async def test_requests_their_votes_and_messages_are_copied_parents_first(
         await store.requests.add_message(
             request.id, platform="slack", channel_id="C1", message_ref="1.2"
         )
-    finally:
-        await store.close()
     assert await copy_database(source, db_url) == 0
     copied = await counts(db_url)
     assert copied == await counts(source)
