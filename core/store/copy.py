@@ -8,11 +8,11 @@ type. Columns PostgreSQL alone has are left out: generated ones (the search vect
 `row_no` order and writing in rowid order keeps that order. All a backend adds is what its
 catalog is asked (`_CATALOGS`).
 
-Tables go parents first, as their foreign keys in the catalog say; `sessions.parent_id` (a session's own table) is filled in a second
-pass. Rows already at the destination are skipped (`ON CONFLICT DO NOTHING`), so an
-interrupted copy is simply run again. At the end every table is compared: row count and an
-order-independent checksum (the sum of each row's SHA-256), so a row that differs, is missing
-or is extra at the destination is reported by table.
+Tables go parents first, as the foreign keys in the catalog say; `sessions.parent_id` (a
+session's own table) is filled in a second pass. Rows already at the destination are skipped
+(`ON CONFLICT DO NOTHING`), so an interrupted copy is simply run again. At the end every table
+is compared: row count and an order-independent checksum (the sum of each row's SHA-256), so a
+row that differs, is missing or is extra at the destination is reported by table.
 """
 
 from __future__ import annotations
@@ -140,9 +140,8 @@ class Copy:
         if self._catalog is None:
             tables: dict[str, list[str]] = {}
             types: dict[tuple[str, str], str] = {}
-            for table, column, data_type, generated, *_ in await self.db.fetchall(
-                self._sql.columns
-            ):
+            found = await self.db.fetchall(self._sql.columns)
+            for table, column, data_type, generated, *_ in found:
                 if table in _SKIP_TABLES or table.startswith(_SKIP_PREFIXES):
                     continue
                 types[(table, column)] = data_type
@@ -271,10 +270,7 @@ async def _plan(source: Copy, target: Copy) -> list[tuple[str, list[str]]]:
 
 
 async def copy_store(
-    source: Copy,
-    target: Copy,
-    *,
-    progress: Callable[[str, int], None] | None = None,
+    source: Copy, target: Copy, *, progress: Callable[[str, int], None] | None = None
 ) -> CopyReport:
     """Copy every row from `source` into `target`, then verify both sides table by table."""
     plan = await _plan(source, target)
@@ -306,8 +302,7 @@ async def verify(
     source: Copy, target: Copy, plan: list[tuple[str, list[str]]] | None = None
 ) -> CopyReport:
     """Compare each table's row count and checksum on both sides."""
-    if plan is None:
-        plan = await source.ordered()
+    plan = await source.ordered() if plan is None else plan
     report = CopyReport()
     for table, columns in plan:
         theirs = await fingerprint(source, table, columns)

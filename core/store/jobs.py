@@ -45,6 +45,7 @@ _ENDED = sql_in(ENDED_STATUSES)
 _MAX_PENDING_REMINDERS = 3
 _RESCHEDULED = replacing("workspace, channel_id", "schedule, timezone, created_by")
 _EXPORT_TABLES = {
+    "sessions": "SELECT * FROM sessions WHERE id = ?",
     "members": "SELECT * FROM members WHERE session_id = ?",
     "plans": "SELECT * FROM plans WHERE session_id = ? ORDER BY version",
     "plan_items": "SELECT i.* FROM plan_items i JOIN plans p ON p.id = i.plan_id"
@@ -253,10 +254,9 @@ class Jobs:
     async def export_rows(self, session_id: str) -> dict[str, list[dict[str, Any]]]:
         """Every stored row of one session, table by table, as plain column dicts (the same
         values on both backends: times as UTC ISO text, flags as 0/1)."""
-        session = await self.db.fetchall("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        tables: dict[str, list[dict[str, Any]]] = {"sessions": [_exported(r) for r in session]}
-        order = self.db.dialect.insertion_order
+        tables: dict[str, list[dict[str, Any]]] = {}
         for table, sql in _EXPORT_TABLES.items():
+            order = self.db.dialect.insertion_order
             found = await self.db.fetchall(sql.format(order=order), (session_id,))
             tables[table] = [_exported(r) for r in found]
         return tables
@@ -317,14 +317,10 @@ class Subscriptions:
             " AND s.channel_id = ? AND s.status = 'pending' ORDER BY p.submitted_at LIMIT 10",
             (workspace, channel_id),
         )
+        active = f"{where} AND status = 'active'"
         return SummaryRows(
             started=int(started[0]) if started else 0,
             outcomes={r[0]: r[1] for r in ended},
             pending=[(rows.session(r), when_required(r["plan_at"])) for r in pending],
-            idle=await _sessions(
-                self.db,
-                f"{where} AND status = 'active'",
-                "last_activity_at",
-                (workspace, channel_id, 5),
-            ),
+            idle=await _sessions(self.db, active, "last_activity_at", (workspace, channel_id, 5)),
         )
