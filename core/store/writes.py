@@ -27,8 +27,10 @@ from core.store.decode import Decoder, rows
 from core.store.ops import SessionFacts
 
 
+@lru_cache(maxsize=128)
 def insert_sql(table: str, columns: str, then: str = "") -> str:
-    """An INSERT of one row's `columns` (names fixed in code, values bound), then `then`."""
+    """An INSERT of one row's `columns` (names fixed in code, values bound), then `then`;
+    built once per statement (inserts are the hot path)."""
     return f"INSERT INTO {table} ({columns}) VALUES ({marks(columns.count(',') + 1)}){then}"
 
 
