@@ -61,9 +61,8 @@ class Webhooks:
 
     async def undelivered(self, modification_id: str, *, except_row: str) -> int:
         """Webhook rows of a modification not delivered yet, besides `except_row`."""
-        condition, args = outbox.prefixed(
-            "dedupe_key", [f"webhook:modification:{modification_id}:"]
-        )
+        prefix = f"webhook:modification:{modification_id}:"
+        condition, args = outbox.prefixed("dedupe_key", [prefix])
         row = await self.db.fetchone(
             f"SELECT COUNT(*) FROM outbox WHERE {condition} AND status <> 'delivered' AND id <> ?",
             (*args, except_row),
