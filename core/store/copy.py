@@ -8,11 +8,11 @@ type. Columns PostgreSQL alone has are left out: generated ones (the search vect
 `row_no` order and writing in rowid order keeps that order. All a backend adds is what its
 catalog is asked (`_CATALOGS`).
 
-Tables go parents first; `sessions.parent_id` (a session's own table) is filled in a second
-pass. Rows already at the destination are skipped (`ON CONFLICT DO NOTHING`), so an
-interrupted copy is simply run again. At the end every table is compared: row count and an
-order-independent checksum (the sum of each row's SHA-256), so a row that differs, is missing
-or is extra at the destination is reported by table.
+Tables go parents first, as the foreign keys in the catalog say; `sessions.parent_id` (a
+session's own table) is filled in a second pass. Rows already at the destination are skipped
+(`ON CONFLICT DO NOTHING`), so an interrupted copy is simply run again. At the end every table
+is compared: row count and an order-independent checksum (the sum of each row's SHA-256), so a
+row that differs, is missing or is extra at the destination is reported by table.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from graphlib import TopologicalSorter
 from typing import Any
 
 from core.store.codec import parse_ts, ts
@@ -30,29 +31,6 @@ from core.store.db import Database, marks
 Value = None | int | float | str
 Row = tuple[Value, ...]
 
-# Parents before children; tables a store has that are not named here follow, by name.
-TABLE_ORDER = (
-    "workspaces",
-    "sessions",
-    "members",
-    "plans",
-    "plan_items",
-    "approvals",
-    "plan_messages",
-    "plan_modifications",
-    "events",
-    "messages",
-    "message_revisions",
-    "context_expiry",
-    "outbox",
-    "inbound_dedupe",
-    "job_runs",
-    "reminders",
-    "channel_subscriptions",
-    "webhook_subscriptions",
-    "installations",
-    "oauth_states",
-)
 # (key, column) of columns referring to rows of their own table: written after every row is in.
 DEFERRED = {"sessions": ("id", "parent_id")}
 BATCH = 1000
@@ -77,6 +55,7 @@ class _Catalog:
     #: column, or the dialect's insertion-order one, is read to page by but never copied.
     columns: str
     primary_key: str  # a table's (`?`, its name) primary-key columns in key order
+    references: str  # (table, table it refers to) of every foreign key
     identities: str | None  # (table, column) of keys drawn from a sequence, moved on after a copy
     text_holds_nul: bool
 
@@ -88,6 +67,8 @@ _CATALOGS = {
         " UNION ALL SELECT m.name, c.name, '', 'NEVER', c.cid FROM sqlite_master m"
         " JOIN pragma_table_info(m.name) c WHERE m.type = 'table' ORDER BY 1, 5",
         primary_key="SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk",
+        references='SELECT m.name, f."table" FROM sqlite_master m'
+        " JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' ORDER BY 1, 2",
         identities=None,  # integer keys continue from the largest one present
         text_holds_nul=True,
     ),
@@ -101,6 +82,10 @@ _CATALOGS = {
         " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
         " WHERE i.indrelid = quote_ident(?)::regclass AND i.indisprimary"
         " ORDER BY array_position(i.indkey, a.attnum)",
+        references="SELECT k.relname, p.relname FROM pg_constraint c"
+        " JOIN pg_class k ON k.oid = c.conrelid JOIN pg_class p ON p.oid = c.confrelid"
+        " WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace"
+        " ORDER BY 1, 2",
         identities="SELECT table_name, column_name FROM information_schema.columns"
         " WHERE table_schema = current_schema() AND is_identity = 'YES'",
         text_holds_nul=False,
@@ -116,7 +101,8 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _neutral(value: Any) -> Value:
+def neutral(value: Any) -> Value:
+    """A value as SQLite keeps it: a timestamp as `codec.ts` text, a flag as 0/1."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, datetime):
@@ -154,9 +140,8 @@ class Copy:
         if self._catalog is None:
             tables: dict[str, list[str]] = {}
             types: dict[tuple[str, str], str] = {}
-            for table, column, data_type, generated, *_ in await self.db.fetchall(
-                self._sql.columns
-            ):
+            found = await self.db.fetchall(self._sql.columns)
+            for table, column, data_type, generated, *_ in found:
                 if table in _SKIP_TABLES or table.startswith(_SKIP_PREFIXES):
                     continue
                 types[(table, column)] = data_type
@@ -168,6 +153,16 @@ class Copy:
     async def tables(self) -> dict[str, list[str]]:
         """Each data table and its columns (no migration bookkeeping, no search indexes)."""
         return (await self._read_catalog())[0]
+
+    async def ordered(self) -> list[tuple[str, list[str]]]:
+        """Each data table with its columns, in the same order every time: a table after those
+        its foreign keys refer to (a reference to its own table is filled in later: DEFERRED)."""
+        tables = await self.tables()
+        parents: dict[str, list[str]] = {table: [] for table in sorted(tables)}
+        for child, parent in await self.db.fetchall(self._sql.references):
+            if child in tables and parent in tables and parent != child:
+                parents[child].append(parent)
+        return [(table, tables[table]) for table in TopologicalSorter(parents).static_order()]
 
     async def rows(self, table: str, columns: Sequence[str]) -> AsyncIterator[list[Row]]:
         """Every row of `table` in batches, in insertion order where the table has one (rowid,
@@ -183,7 +178,7 @@ class Copy:
         following = f"{select} WHERE ({by}) > ({marks(len(keys))}) ORDER BY {by} LIMIT {BATCH}"
         found = await self.db.fetchall(f"{select} ORDER BY {by} LIMIT {BATCH}")
         while found:
-            yield [tuple(_neutral(v) for v in tuple(row)[len(keys) :]) for row in found]
+            yield [tuple(neutral(v) for v in tuple(row)[len(keys) :]) for row in found]
             if len(found) < BATCH:
                 return
             found = await self.db.fetchall(following, tuple(found[-1])[: len(keys)])
@@ -246,11 +241,6 @@ class CopyReport:
         return [t.table for t in self.tables if not t.matches]
 
 
-def _ordered(tables: Sequence[str]) -> list[str]:
-    known = [t for t in TABLE_ORDER if t in tables]
-    return known + sorted(t for t in tables if t not in TABLE_ORDER)
-
-
 def _row_hash(row: Row) -> int:
     text = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
     return int.from_bytes(hashlib.sha256(text.encode()).digest(), "big")
@@ -269,23 +259,18 @@ async def fingerprint(store: Copy, table: str, columns: Sequence[str]) -> tuple[
 async def _plan(source: Copy, target: Copy) -> list[tuple[str, list[str]]]:
     """The tables to copy with the columns both sides have; refuses a source table or column
     the destination lacks (its schema is older, or it is not a sessionbot database)."""
-    theirs, ours = await source.tables(), await target.tables()
-    plan = []
-    for table in _ordered(list(theirs)):
+    plan, ours = await source.ordered(), await target.tables()
+    for table, columns in plan:
         if table not in ours:
             raise CopyError(f"the destination has no table {table!r}: is its schema older?")
-        missing = [c for c in theirs[table] if c not in ours[table]]
+        missing = [c for c in columns if c not in ours[table]]
         if missing:
             raise CopyError(f"the destination's {table} lacks columns {', '.join(missing)}")
-        plan.append((table, theirs[table]))
     return plan
 
 
 async def copy_store(
-    source: Copy,
-    target: Copy,
-    *,
-    progress: Callable[[str, int], None] | None = None,
+    source: Copy, target: Copy, *, progress: Callable[[str, int], None] | None = None
 ) -> CopyReport:
     """Copy every row from `source` into `target`, then verify both sides table by table."""
     plan = await _plan(source, target)
@@ -317,9 +302,7 @@ async def verify(
     source: Copy, target: Copy, plan: list[tuple[str, list[str]]] | None = None
 ) -> CopyReport:
     """Compare each table's row count and checksum on both sides."""
-    if plan is None:
-        tables = await source.tables()
-        plan = [(t, tables[t]) for t in _ordered(list(tables))]
+    plan = await source.ordered() if plan is None else plan
     report = CopyReport()
     for table, columns in plan:
         theirs = await fingerprint(source, table, columns)

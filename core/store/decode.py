@@ -20,8 +20,10 @@ from typing import Any, Generic, TypeVar, get_type_hints
 from core import jsonlimits, models
 from core.errors import Conflict
 from core.models import JSON
-from core.records import requests
+from core.records import jobs, requests
 from core.records.history import Message, Revision
+from core.records.installations import InstallationRecord
+from core.records.tokens import ApiToken
 from core.store.codec import loads, when, when_required
 from core.store.db import Row
 
@@ -115,6 +117,16 @@ def _comments(value: str | None, table: str, row_id: object) -> Any:
     return stored_json(value, table, row_id, []) or []
 
 
+def _listed(value: str | None) -> tuple[str, ...]:
+    """A webhook's events (a JSON list; empty: every event)."""
+    return tuple(loads(value) or ())
+
+
+def _scopes(value: str) -> tuple[str, ...]:
+    """An installation's scopes, kept comma-separated."""
+    return tuple(s for s in str(value).split(",") if s)
+
+
 class Decoder(Generic[T]):
     """A `record` from a row selected with `columns`: its fields in order, read by position.
 
@@ -191,6 +203,14 @@ class Decoders:
     )
     vote = Decoder(requests.Vote, "request_votes", key="request_id")
     request_message = Decoder(models.PlanMessageRef, "request_messages")
+    token = Decoder(ApiToken, "api_tokens")
+    job_run = Decoder(jobs.JobRun, "job_runs")
+    reminder = Decoder(jobs.Reminder, "reminders")
+    subscription = Decoder(jobs.Subscription, "channel_subscriptions")
+    webhook = Decoder(jobs.WebhookSubscription, "webhook_subscriptions", reads={"events": _listed})
+    installation = Decoder(
+        InstallationRecord, "installations", reads={"scopes": _scopes, "data": loads}
+    )
 
 
 rows = Decoders()

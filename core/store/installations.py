@@ -5,28 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.records.installations import InstallationRecord
-from core.store.codec import dumps, loads, when_required
-from core.store.db import Database, Row, Tx, marks
+from core.store.db import Database, Tx
+from core.store.decode import rows
+from core.store.writes import insert, replacing
 
-_KEY = ("platform", "enterprise_id", "team_id")
-_VALUES = ("bot_token", "bot_user_id", "bot_id", "scopes", "installer_id", "installed_at", "data")
-_COLUMNS = ", ".join(_KEY + _VALUES)
-_I = f"SELECT {_COLUMNS} FROM installations"
+_I = f"SELECT {rows.installation.columns} FROM installations"
 _BY_KEY = "platform = ? AND enterprise_id = ? AND team_id = ?"
-_PUT = (
-    f"INSERT INTO installations ({_COLUMNS}) VALUES ({marks(len(_KEY + _VALUES))})"
-    f" ON CONFLICT ({', '.join(_KEY)}) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _VALUES)
+# A reinstall of the same (platform, enterprise, team) replaces every other column.
+_REINSTALLED = replacing(
+    "platform, enterprise_id, team_id",
+    "bot_token, bot_user_id, bot_id, scopes, installer_id, installed_at, data",
 )
-
-
-def _installation(row: Row) -> InstallationRecord:
-    platform, enterprise, team, token, bot_user, bot, scopes, installer, at, data = tuple(row)
-    return InstallationRecord(
-        platform=platform, enterprise_id=enterprise, team_id=team, bot_token=token,
-        bot_user_id=bot_user, bot_id=bot, scopes=tuple(s for s in str(scopes).split(",") if s),
-        installer_id=installer, installed_at=when_required(at), data=loads(data),
-    )  # fmt: skip
 
 
 class Installations:
@@ -37,19 +26,18 @@ class Installations:
 
     async def put(self, record: InstallationRecord) -> None:
         """Insert or replace the install of one (platform, enterprise, team): a reinstall wins."""
-        r = record
+        scopes = ",".join(record.scopes)
+        columns = rows.installation.columns
         await self.db.execute(
-            _PUT,
-            (r.platform, r.enterprise_id, r.team_id, r.bot_token, r.bot_user_id, r.bot_id,
-             ",".join(r.scopes), r.installer_id, r.installed_at, dumps(r.data)),
-        )  # fmt: skip
+            *insert("installations", columns, record, _REINSTALLED, scopes=scopes)
+        )
 
     async def get(
         self, platform: str, *, team_id: str, enterprise_id: str = ""
     ) -> InstallationRecord | None:
         """The install with exactly this key (empty strings for absent ids)."""
         row = await self.db.fetchone(f"{_I} WHERE {_BY_KEY}", (platform, enterprise_id, team_id))
-        return _installation(row) if row else None
+        return rows.installation(row) if row else None
 
     async def for_team(self, platform: str, team_id: str) -> InstallationRecord | None:
         """The latest install in a workspace, whatever enterprise it belongs to."""
@@ -57,13 +45,13 @@ class Installations:
             f"{_I} WHERE platform = ? AND team_id = ? ORDER BY installed_at DESC LIMIT 1",
             (platform, team_id),
         )
-        return _installation(row) if row else None
+        return rows.installation(row) if row else None
 
     async def every(self, platform: str) -> list[InstallationRecord]:
         found = await self.db.fetchall(
             f"{_I} WHERE platform = ? ORDER BY enterprise_id, team_id", (platform,)
         )
-        return [_installation(r) for r in found]
+        return [rows.installation(r) for r in found]
 
     async def delete(self, platform: str, *, team_id: str, enterprise_id: str = "") -> bool:
         deleted = await self.db.execute(

@@ -27,26 +27,25 @@ from core.records.jobs import (
     JobRun,
     JobWrite,
     Reminder,
-    ReminderKind,
-    ReminderStatus,
     SendReminder,
     Subscription,
     SummaryRows,
 )
 from core.store import ops
-from core.store.codec import sql_in, ts, when, when_required
-from core.store.db import Database, Row, Tx, marks
+from core.store.codec import sql_in, when_required
+from core.store.copy import neutral
+from core.store.db import Database, Row, Tx
 from core.store.decode import SESSION_COLUMNS, rows
-from core.store.writes import apply_all
+from core.store.writes import apply_all, insert, insert_sql, replacing
 
 _S = f"SELECT {SESSION_COLUMNS} FROM sessions"
 _S_COLUMNS = ", ".join(f"s.{c.strip()}" for c in SESSION_COLUMNS.split(","))
 _OPEN = sql_in(OPEN_STATUSES)
 _ENDED = sql_in(ENDED_STATUSES)
 _MAX_PENDING_REMINDERS = 3
-_REMINDER = "id, workspace, session_id, target, text, due_at, created_by, kind, status, created_at"
-_SUBSCRIPTION = "workspace, channel_id, schedule, timezone, created_by, created_at, last_sent_at"
+_RESCHEDULED = replacing("workspace, channel_id", "schedule, timezone, created_by")
 _EXPORT_TABLES = {
+    "sessions": "SELECT * FROM sessions WHERE id = ?",
     "members": "SELECT * FROM members WHERE session_id = ?",
     "plans": "SELECT * FROM plans WHERE session_id = ? ORDER BY version",
     "plan_items": "SELECT i.* FROM plan_items i JOIN plans p ON p.id = i.plan_id"
@@ -64,6 +63,11 @@ _EXPORT_TABLES = {
     "message_revisions": "SELECT r.* FROM message_revisions r JOIN messages m"
     " ON m.id = r.message_id WHERE m.session_id = ? ORDER BY m.seq, r.revision",
     "context_expiry": "SELECT * FROM context_expiry WHERE session_id = ?",
+    "requests": "SELECT * FROM requests WHERE session_id = ? ORDER BY created_at, id",
+    "request_votes": "SELECT v.* FROM request_votes v JOIN requests r ON r.id = v.request_id"
+    " WHERE r.session_id = ? ORDER BY r.created_at, r.id, v.at, v.user_id",
+    "request_messages": "SELECT m.* FROM request_messages m JOIN requests r"
+    " ON r.id = m.request_id WHERE r.session_id = ?",
 }
 # Columns only PostgreSQL has (insertion order, the search vector): not exported.
 _LOCAL_COLUMNS = frozenset({"row_no", "search"})
@@ -75,12 +79,9 @@ class _ClaimLost(Conflict):
 
 async def _claim(tx: Tx, claim: JobWrite) -> bool:
     if isinstance(claim, ClaimSlot):
-        claimed = await tx.execute(
-            "INSERT INTO job_runs (job, slot, claimed_by, claimed_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (job, slot) DO NOTHING",
-            (claim.job, claim.slot, claim.owner, claim.at),
-        )
-        return claimed == 1
+        once = " ON CONFLICT (job, slot) DO NOTHING"
+        claim_sql = insert_sql("job_runs", "job, slot, claimed_by, claimed_at", once)
+        return await tx.execute(claim_sql, (claim.job, claim.slot, claim.owner, claim.at)) == 1
     if isinstance(claim, ClaimReminder):
         return await _insert_reminder(tx, claim.reminder)
     if isinstance(claim, SendReminder):
@@ -98,27 +99,8 @@ async def _claim(tx: Tx, claim: JobWrite) -> bool:
 
 
 async def _insert_reminder(tx: Tx, r: Reminder) -> bool:
-    inserted = await tx.execute(
-        f"INSERT INTO reminders ({_REMINDER}) VALUES ({marks(10)}) ON CONFLICT DO NOTHING",
-        (r.id, r.workspace, r.session_id, r.target, r.text, r.due_at, r.created_by,
-         r.kind.value, r.status.value, r.created_at),
-    )  # fmt: skip
-    return inserted == 1
-
-
-def _reminder(row: Row) -> Reminder:
-    id_, workspace, session_id, target, text, due_at, by, kind, status, at = tuple(row)[:10]
-    return Reminder(
-        id_, workspace, session_id, target, text, when_required(due_at), by,
-        ReminderKind(kind), ReminderStatus(status), when_required(at),
-    )  # fmt: skip
-
-
-def _subscription(row: Row) -> Subscription:
-    workspace, channel_id, schedule, timezone, by, at, last_sent_at = tuple(row)[:7]
-    return Subscription(
-        workspace, channel_id, schedule, timezone, by, when_required(at), when(last_sent_at)
-    )
+    once = " ON CONFLICT DO NOTHING"
+    return await tx.execute(*insert("reminders", rows.reminder.columns, r, once)) == 1
 
 
 async def _sessions(db: Database, where: str, order: str, args: Sequence[Any]) -> list[Session]:
@@ -128,16 +110,7 @@ async def _sessions(db: Database, where: str, order: str, args: Sequence[Any]) -
 
 def _exported(row: Row) -> dict[str, Any]:
     """A row as SQLite keeps it: times as UTC ISO text, flags as 0/1."""
-    plain: dict[str, Any] = {}
-    for key, value in dict(row).items():
-        if key in _LOCAL_COLUMNS:
-            continue
-        if isinstance(value, bool):
-            value = int(value)
-        elif isinstance(value, datetime):
-            value = ts(value)
-        plain[key] = value
-    return plain
+    return {key: neutral(v) for key, v in dict(row).items() if key not in _LOCAL_COLUMNS}
 
 
 class Jobs:
@@ -171,14 +144,15 @@ class Jobs:
     async def runs(self, *, workspace: str | None = None) -> list[JobRun]:
         """The latest run of every job (summary jobs only of `workspace` when given)."""
         found = await self.db.fetchall(
-            "SELECT r.job, r.slot, r.claimed_by, r.claimed_at, r.finished_at FROM job_runs r"
-            " JOIN (SELECT job, MAX(slot) AS slot FROM job_runs GROUP BY job) m"
-            " ON m.job = r.job AND m.slot = r.slot ORDER BY r.job"
+            f"SELECT {rows.job_run.columns} FROM job_runs r JOIN (SELECT job AS latest,"
+            " MAX(slot) AS latest_slot FROM job_runs GROUP BY job) m"
+            " ON m.latest = r.job AND m.latest_slot = r.slot ORDER BY r.job"
         )
+        summaries = f":{workspace}:"  # a summary job's name holds its workspace
         return [
-            JobRun(job, when_required(slot), by, when_required(at), when(finished))
-            for job, slot, by, at, finished in found
-            if not (workspace and job.startswith("summary:") and f":{workspace}:" not in f"{job}:")
+            run
+            for run in map(rows.job_run, found)
+            if not (workspace and run.job.startswith("summary:") and summaries not in f"{run.job}:")
         ]
 
     async def purge_runs(self, before: datetime) -> int:
@@ -258,11 +232,11 @@ class Jobs:
 
     async def due_reminders(self, now: datetime, *, limit: int) -> list[Reminder]:
         found = await self.db.fetchall(
-            f"SELECT {_REMINDER} FROM reminders WHERE due_at <= ? AND status = 'scheduled'"
-            " ORDER BY due_at LIMIT ?",
+            f"SELECT {rows.reminder.columns} FROM reminders WHERE due_at <= ?"
+            " AND status = 'scheduled' ORDER BY due_at LIMIT ?",
             (now, limit),
         )
-        return [_reminder(r) for r in found]
+        return [rows.reminder(r) for r in found]
 
     async def due_archive(self, workspace: str, *, before: datetime, limit: int) -> list[Session]:
         where = f"workspace = ? AND status IN {_ENDED} AND ended_at <= ?"
@@ -280,10 +254,9 @@ class Jobs:
     async def export_rows(self, session_id: str) -> dict[str, list[dict[str, Any]]]:
         """Every stored row of one session, table by table, as plain column dicts (the same
         values on both backends: times as UTC ISO text, flags as 0/1)."""
-        session = await self.db.fetchall("SELECT * FROM sessions WHERE id = ?", (session_id,))
-        tables: dict[str, list[dict[str, Any]]] = {"sessions": [_exported(r) for r in session]}
-        order = self.db.dialect.insertion_order
+        tables: dict[str, list[dict[str, Any]]] = {}
         for table, sql in _EXPORT_TABLES.items():
+            order = self.db.dialect.insertion_order
             found = await self.db.fetchall(sql.format(order=order), (session_id,))
             tables[table] = [_exported(r) for r in found]
         return tables
@@ -304,14 +277,8 @@ class Subscriptions:
         self.db = db
 
     async def put(self, subscription: Subscription) -> None:
-        s = subscription
-        await self.db.execute(
-            f"INSERT INTO channel_subscriptions ({_SUBSCRIPTION}) VALUES ({marks(7)})"
-            " ON CONFLICT (workspace, channel_id) DO UPDATE SET schedule = excluded.schedule,"
-            " timezone = excluded.timezone, created_by = excluded.created_by",
-            (s.workspace, s.channel_id, s.schedule, s.timezone, s.created_by, s.created_at,
-             s.last_sent_at),
-        )  # fmt: skip
+        columns = rows.subscription.columns
+        await self.db.execute(*insert("channel_subscriptions", columns, subscription, _RESCHEDULED))
 
     async def remove(self, workspace: str, channel_id: str) -> bool:
         removed = await self.db.execute(
@@ -324,11 +291,11 @@ class Subscriptions:
         """Every subscription (of `workspace` when given), by workspace and channel."""
         where, args = ("", ()) if workspace is None else ("WHERE workspace = ? ", (workspace,))
         found = await self.db.fetchall(
-            f"SELECT {_SUBSCRIPTION} FROM channel_subscriptions {where}"
+            f"SELECT {rows.subscription.columns} FROM channel_subscriptions {where}"
             "ORDER BY workspace, channel_id",
             args,
         )
-        return [_subscription(r) for r in found]
+        return [rows.subscription(r) for r in found]
 
     async def summary_rows(
         self, workspace: str, channel_id: str, *, since: datetime, now: datetime
@@ -350,14 +317,10 @@ class Subscriptions:
             " AND s.channel_id = ? AND s.status = 'pending' ORDER BY p.submitted_at LIMIT 10",
             (workspace, channel_id),
         )
+        active = f"{where} AND status = 'active'"
         return SummaryRows(
             started=int(started[0]) if started else 0,
             outcomes={r[0]: r[1] for r in ended},
             pending=[(rows.session(r), when_required(r["plan_at"])) for r in pending],
-            idle=await _sessions(
-                self.db,
-                f"{where} AND status = 'active'",
-                "last_activity_at",
-                (workspace, channel_id, 5),
-            ),
+            idle=await _sessions(self.db, active, "last_activity_at", (workspace, channel_id, 5)),
         )

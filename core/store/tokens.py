@@ -7,20 +7,11 @@ from datetime import datetime, timedelta
 from core.errors import Conflict
 from core.records.idempotency import StoredResponse
 from core.records.tokens import ApiToken
-from core.store.codec import when, when_required
-from core.store.db import Database, Row, Tx
+from core.store.db import Database, Tx
+from core.store.decode import rows
+from core.store.writes import insert
 
-_COLUMNS = "id, workspace, name, user_id, admin, token_hash, created_at, last_used_at, revoked_at"
-_T = f"SELECT {_COLUMNS} FROM api_tokens"
-
-
-def _token(row: Row) -> ApiToken:
-    id_, workspace, name, user_id, admin, token_hash, created, used, revoked = tuple(row)
-    return ApiToken(
-        id=id_, workspace=workspace, name=name, user_id=user_id, admin=bool(admin),
-        token_hash=token_hash, created_at=when_required(created), last_used_at=when(used),
-        revoked_at=when(revoked),
-    )  # fmt: skip
+_T = f"SELECT {rows.token.columns} FROM api_tokens"
 
 
 class Tokens:
@@ -31,28 +22,22 @@ class Tokens:
 
     async def put(self, token: ApiToken) -> None:
         """Insert a new token; an active token of the same name in the workspace is a Conflict."""
-        t = token
-        inserted = await self.db.execute(
-            f"INSERT INTO api_tokens ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            (t.id, t.workspace, t.name, t.user_id, t.admin, t.token_hash, t.created_at,
-             t.last_used_at, t.revoked_at),
-        )  # fmt: skip
-        if inserted != 1:
+        once = " ON CONFLICT DO NOTHING"
+        if await self.db.execute(*insert("api_tokens", rows.token.columns, token, once)) != 1:
             raise Conflict(
-                f"An active API token named {t.name} already exists in {t.workspace}; "
+                f"An active API token named {token.name} already exists in {token.workspace}; "
                 "revoke it first or pick another name."
             )
 
     async def get(self, token_id: str) -> ApiToken | None:
         row = await self.db.fetchone(f"{_T} WHERE id = ?", (token_id,))
-        return _token(row) if row else None
+        return rows.token(row) if row else None
 
     async def every(self, workspace: str | None = None) -> list[ApiToken]:
         """Every token (active and revoked), of one workspace when given, oldest first."""
         where, args = ("WHERE workspace = ?", (workspace,)) if workspace else ("", ())
         found = await self.db.fetchall(f"{_T} {where} ORDER BY workspace, created_at, id", args)
-        return [_token(r) for r in found]
+        return [rows.token(r) for r in found]
 
     async def revoke(self, token_id: str, *, at: datetime) -> bool:
         """True if an active token was revoked now."""

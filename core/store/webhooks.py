@@ -7,18 +7,11 @@ from datetime import datetime, timedelta
 from core.models import OutboxRow
 from core.records.jobs import WebhookSubscription
 from core.store import outbox
-from core.store.codec import dumps, loads, when_required
-from core.store.db import Database, Row, Tx, marks
+from core.store.db import Database, Tx
+from core.store.decode import rows
+from core.store.writes import insert
 
-_COLUMNS = "id, workspace, url, secret, events, created_by, created_at, active"
-_W = f"SELECT {_COLUMNS} FROM webhook_subscriptions"
-
-
-def _webhook(row: Row) -> WebhookSubscription:
-    id_, workspace, url, secret, events, by, at, active = tuple(row)[:8]
-    return WebhookSubscription(
-        id_, workspace, url, secret, tuple(loads(events) or ()), by, when_required(at), bool(active)
-    )
+_W = f"SELECT {rows.webhook.columns} FROM webhook_subscriptions"
 
 
 class Webhooks:
@@ -26,12 +19,7 @@ class Webhooks:
         self.db = db
 
     async def add(self, webhook: WebhookSubscription) -> None:
-        w = webhook
-        await self.db.execute(
-            f"INSERT INTO webhook_subscriptions ({_COLUMNS}) VALUES ({marks(8)})",
-            (w.id, w.workspace, w.url, w.secret, dumps(list(w.events)), w.created_by,
-             w.created_at, w.active),
-        )  # fmt: skip
+        await self.db.execute(*insert("webhook_subscriptions", rows.webhook.columns, webhook))
 
     async def remove(self, workspace: str, webhook_id: str) -> WebhookSubscription | None:
         """Delete the workspace's webhook whose id is or starts with `webhook_id` (unique);
@@ -47,7 +35,7 @@ class Webhooks:
             deleted = await tx.execute(
                 "DELETE FROM webhook_subscriptions WHERE id = ?", (found[0]["id"],)
             )
-            return _webhook(found[0]) if deleted == 1 else None
+            return rows.webhook(found[0]) if deleted == 1 else None
 
         return await self.db.write(remove)
 
@@ -55,11 +43,11 @@ class Webhooks:
         found = await self.db.fetchall(
             f"{_W} WHERE workspace = ? ORDER BY created_at, id", (workspace,)
         )
-        return [_webhook(r) for r in found]
+        return [rows.webhook(r) for r in found]
 
     async def get(self, webhook_id: str) -> WebhookSubscription | None:
         row = await self.db.fetchone(f"{_W} WHERE id = ?", (webhook_id,))
-        return _webhook(row) if row else None
+        return rows.webhook(row) if row else None
 
     async def claim_rows(self, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]:
         """Lease due webhook rows of every workspace (they need no chat adapter)."""
@@ -73,9 +61,8 @@ class Webhooks:
 
     async def undelivered(self, modification_id: str, *, except_row: str) -> int:
         """Webhook rows of a modification not delivered yet, besides `except_row`."""
-        condition, args = outbox.prefixed(
-            "dedupe_key", [f"webhook:modification:{modification_id}:"]
-        )
+        prefix = f"webhook:modification:{modification_id}:"
+        condition, args = outbox.prefixed("dedupe_key", [prefix])
         row = await self.db.fetchone(
             f"SELECT COUNT(*) FROM outbox WHERE {condition} AND status <> 'delivered' AND id <> ?",
             (*args, except_row),

@@ -23,20 +23,35 @@ from core.models import CURRENT_PLAN_STATUSES, JSON, OPEN_STATUSES
 from core.store import ops, wakes
 from core.store.codec import dumps, ref_key, sql_in, when_required
 from core.store.db import Tx, marks
-from core.store.decode import rows
+from core.store.decode import Decoder, rows
 from core.store.ops import SessionFacts
 
 
+@lru_cache(maxsize=128)
 def insert_sql(table: str, columns: str, then: str = "") -> str:
-    """An INSERT of one row's `columns` (names fixed in code, values bound), then `then`."""
+    """An INSERT of one row's `columns` (names fixed in code, values bound), then `then`;
+    built once per statement (inserts are the hot path)."""
     return f"INSERT INTO {table} ({columns}) VALUES ({marks(columns.count(',') + 1)}){then}"
 
 
-# Columns holding a JSON document, in whichever table they stand.
-_JSON_COLUMNS = frozenset(
-    {"context", "metadata", "comments", "target", "payload", "data"}
-    | {"args", "approvers", "choices", "edited_args"}
-)
+def replacing(key: str, columns: str) -> str:
+    """The ON CONFLICT clause by which a row with the same `key` takes the new `columns`."""
+    sets = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", "))
+    return f" ON CONFLICT ({key}) DO UPDATE SET {sets}"
+
+
+# Columns holding a JSON document, by table (the same name is plain text in another table).
+_JSON_COLUMNS: dict[str, frozenset[str]] = {
+    "sessions": frozenset({"context", "metadata"}),
+    "events": frozenset({"data"}),
+    "messages": frozenset({"metadata"}),
+    "plan_items": frozenset({"comments"}),
+    "outbox": frozenset({"target", "payload"}),
+    "requests": frozenset({"args", "approvers", "choices", "edited_args"}),
+    "webhook_subscriptions": frozenset({"events"}),
+    "installations": frozenset({"data"}),
+}
+_PLAIN: frozenset[str] = frozenset()
 _SESSION_FIELDS = frozenset(
     {
         "status", "title", "mode", "context", "metadata", "iterations", "max_iterations",
@@ -57,28 +72,32 @@ _REQUEST_FIELDS = frozenset(
 _CURRENT_PLAN = sql_in(CURRENT_PLAN_STATUSES)
 # An insert writes its decoder's columns (rows.plan.columns, …); a member row also its session.
 _MEMBER = f"session_id, {rows.member.columns}"
-_MEMBER_KEPT = " ON CONFLICT (session_id, user_id) DO UPDATE SET role = excluded.role"
+_MEMBER_KEPT = replacing("session_id, user_id", "role")
+# One row per person: a later decision replaces the earlier one.
+_APPROVAL_KEPT = replacing("plan_id, user_id", "decision, content_hash, reason, at")
+_VOTE_KEPT = replacing("request_id, user_id", "decision, digest, reason, at")
 
 
-def _bound(column: str, value: Any) -> Any:
-    """A value as bound to `column`: a JSON document as its text, an enum by its value."""
-    if column in _JSON_COLUMNS:
+def _bound(table: str, column: str, value: Any) -> Any:
+    """A value as bound to `column` of `table`: a JSON document as its text, an enum by its
+    value."""
+    if column in _JSON_COLUMNS.get(table, _PLAIN):
         return dumps(value)
     return value.value if isinstance(value, StrEnum) else value
 
 
 @lru_cache(maxsize=64)
-def _columns(columns: str) -> tuple[tuple[str, ...], attrgetter[Any], tuple[int, ...]]:
+def _columns(table: str, columns: str) -> tuple[tuple[str, ...], attrgetter[Any], tuple[int, ...]]:
     """`columns` as names, one getter of them all and the positions holding JSON documents,
     worked out once per column list (inserts are the hot path: no per-column lookup)."""
-    names = tuple(columns.split(", "))
-    return names, attrgetter(*names), tuple(i for i, n in enumerate(names) if n in _JSON_COLUMNS)
+    names, json = tuple(columns.split(", ")), _JSON_COLUMNS.get(table, _PLAIN)
+    return names, attrgetter(*names), tuple(i for i, n in enumerate(names) if n in json)
 
 
-def row_values(record: Any, columns: str, **given: Any) -> tuple[Any, ...]:
-    """`record`'s values for `columns` as `_bound` binds them (a JSON document as its text, an
-    enum by its value); `given` ones are columns it has no field for."""
-    names, getter, json = _columns(columns)
+def row_values(table: str, record: Any, columns: str, **given: Any) -> tuple[Any, ...]:
+    """`record`'s values for `columns` of `table` as bound: a JSON document as its text, an
+    enum by its value; `given` ones are columns it has no field for."""
+    names, getter, json = _columns(table, columns)
     if given:
         values = [given[n] if n in given else getattr(record, n) for n in names]
     else:
@@ -88,16 +107,23 @@ def row_values(record: Any, columns: str, **given: Any) -> tuple[Any, ...]:
     return tuple(v.value if isinstance(v, StrEnum) else v for v in values)
 
 
+def insert(
+    table: str, columns: str, record: Any, then: str = "", **given: Any
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement and values inserting `record` as a row of `table`, `then` being its ON
+    CONFLICT clause if any."""
+    return insert_sql(table, columns, then), row_values(table, record, columns, **given)
+
+
 async def _put(tx: Tx, table: str, columns: str, record: Any, then: str = "", **given: Any) -> int:
-    """Insert `record` as a row of `table`, `then` being its ON CONFLICT clause if any."""
-    return await tx.execute(insert_sql(table, columns, then), row_values(record, columns, **given))
+    return await tx.execute(*insert(table, columns, record, then, **given))
 
 
 async def insert_all(
     tx: Tx, table: str, columns: str, records: Iterable[Any], then: str = "", **given: Any
 ) -> None:
-    """`_put` of many records in one batch (none: no round trip)."""
-    values = [row_values(record, columns, **given) for record in records]
+    """`insert` of many records in one batch (none: no round trip)."""
+    values = [row_values(table, record, columns, **given) for record in records]
     if values:
         await tx.executemany(insert_sql(table, columns, then), values)
 
@@ -116,7 +142,7 @@ async def _update(
     guards = {condition: value for condition, value in where.items() if value is not None}
     changed = await tx.execute(
         f"UPDATE {table} SET {', '.join(assign)} WHERE {' AND '.join(guards)}",
-        [*(_bound(name, changes[name]) for name in names), *guards.values()],
+        [*(_bound(table, name, changes[name]) for name in names), *guards.values()],
     )
     return changed == 1
 
@@ -216,28 +242,15 @@ async def update_plan(tx: Tx, op: ops.UpdatePlan) -> int:
     return op.expected_row_version + 1
 
 
-async def put_approval(tx: Tx, op: ops.PutApproval) -> None:
-    replace = (
-        " ON CONFLICT (plan_id, user_id) DO UPDATE SET decision = excluded.decision,"
-        " content_hash = excluded.content_hash, reason = excluded.reason, at = excluded.at"
-    )
-    await _put(tx, "approvals", rows.approval.columns, op.approval, replace)
-
-
 async def update_plan_item(tx: Tx, op: ops.UpdatePlanItem) -> None:
     where = {"plan_id = ?": op.plan_id, "position = ?": op.position}
     if not await _update(tx, "plan_items", op.changes, _ITEM_FIELDS, where):
         raise Conflict("The plan item no longer exists.")
 
 
-async def add_modification(tx: Tx, op: ops.AddModification) -> None:
-    await _put(tx, "plan_modifications", rows.modification.columns, op.modification)
-
-
 async def put_settings(tx: Tx, op: ops.PutSettings) -> None:
     await tx.execute(
-        "INSERT INTO workspaces (workspace, settings) VALUES (?, ?)"
-        " ON CONFLICT (workspace) DO UPDATE SET settings = excluded.settings",
+        insert_sql("workspaces", "workspace, settings", replacing("workspace", "settings")),
         (op.workspace, dumps(op.values)),
     )
 
@@ -288,10 +301,6 @@ async def checked_event(tx: Tx, op: ops.CheckedEvent) -> int:
     return seq
 
 
-async def new_request(tx: Tx, op: ops.NewRequest) -> None:
-    await _put(tx, "requests", rows.request.columns, op.request)
-
-
 async def update_request(tx: Tx, op: ops.UpdateRequest) -> int:
     where = {"id = ?": op.request_id, "row_version = ?": op.expected_row_version}
     where["status = ?"] = "pending"
@@ -301,15 +310,19 @@ async def update_request(tx: Tx, op: ops.UpdateRequest) -> int:
     return op.expected_row_version + 1
 
 
-async def put_vote(tx: Tx, op: ops.PutVote) -> None:
-    replace = (
-        " ON CONFLICT (request_id, user_id) DO UPDATE SET decision = excluded.decision,"
-        " digest = excluded.digest, reason = excluded.reason, at = excluded.at"
-    )
-    await _put(tx, "request_votes", rows.vote.columns, op.vote, replace)
+Applier = Callable[[Tx, Any], Coroutine[Any, Any, Any]]
 
 
-APPLY: dict[type, Callable[[Tx, Any], Coroutine[Any, Any, Any]]] = {
+def _inserting(decode: Decoder[Any], field: str, then: str = "") -> Applier:
+    """The applier of an op that inserts its record `field` as a row of `decode`'s table."""
+
+    async def apply(tx: Tx, op: Any) -> None:
+        await _put(tx, decode.table, decode.columns, getattr(op, field), then)
+
+    return apply
+
+
+APPLY: dict[type, Applier] = {
     ops.AllocateRef: allocate_ref,
     ops.NewSession: new_session,
     ops.UpdateSession: update_session,
@@ -319,15 +332,15 @@ APPLY: dict[type, Callable[[Tx, Any], Coroutine[Any, Any, Any]]] = {
     ops.RemoveMember: remove_member,
     ops.NewPlan: new_plan,
     ops.UpdatePlan: update_plan,
-    ops.PutApproval: put_approval,
+    ops.PutApproval: _inserting(rows.approval, "approval", _APPROVAL_KEPT),
     ops.UpdatePlanItem: update_plan_item,
-    ops.AddModification: add_modification,
+    ops.AddModification: _inserting(rows.modification, "modification"),
     ops.PutSettings: put_settings,
     ops.Touch: touch,
     ops.CheckedEvent: checked_event,
-    ops.NewRequest: new_request,
+    ops.NewRequest: _inserting(rows.request, "request"),
     ops.UpdateRequest: update_request,
-    ops.PutVote: put_vote,
+    ops.PutVote: _inserting(rows.vote, "vote", _VOTE_KEPT),
 }
 
 

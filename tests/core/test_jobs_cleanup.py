@@ -10,7 +10,9 @@ from pathlib import Path
 
 from core.clock import ManualClock
 from core.jobs import cleanup, maintenance
-from core.models import Session
+from core.models import Decision, Role, Session
+from core.records.requests import RequestKind
+from core.services.asks import Ask
 from core.store.sqlite.store import SqliteStore
 from core.wiring import Services
 from tests.conftest import CHAT, actor, count
@@ -52,6 +54,21 @@ async def test_cleanup_writes_a_readable_export_then_deletes_every_row(
         assert await count(store, table, f"{key} = ?", old.id) == 0, table
     assert await store.sessions.by_id(recent.id) is not None
     assert await count(store, "plan_items") == 2, "only the recent session's items remain"
+
+
+async def test_the_export_keeps_the_sessions_requests_votes_and_their_messages(
+    services: Services, store: SqliteStore, clock: ManualClock, tmp_path: Path
+) -> None:
+    session = await services.sessions.start(OWNER, CHAT, "with a request")
+    await services.members.share(OWNER, str(session.ref), "ana", role=Role.APPROVER)
+    ask = Ask(RequestKind.ACTION, action="deploy", args={"service": "api"}, need=2)
+    request = await services.requests.create(OWNER, str(session.ref), ask)
+    await services.requests.decide(actor("ana"), request.id, Decision.APPROVE)
+    await store.requests.add_message(request.id, platform="slack", channel_id="C1", message_ref="1")
+    tables = await store.jobs.export_rows(session.id)
+    assert [(r["id"], r["action"]) for r in tables["requests"]] == [(request.id, "deploy")]
+    assert [(v["user_id"], v["decision"]) for v in tables["request_votes"]] == [("ana", "approve")]
+    assert [m["message_ref"] for m in tables["request_messages"]] == ["1"]
 
 
 async def test_cleanup_deletes_nothing_it_could_not_export(

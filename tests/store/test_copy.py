@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,15 +18,28 @@ from core.jobs import reminders, sweep
 from core.models import Decision, EventType, ModAction, Role
 from core.records.idempotency import IN_PROGRESS_LEASE
 from core.records.installations import InstallationRecord
+from core.records.requests import RequestKind
+from core.services.asks import Ask
 from core.services.config import ServiceConfig
 from core.store.copy import verify
 from core.store.factory import open_store
+from core.store.store import Store
 from core.tokens import TokenService
-from core.wiring import build_services
+from core.wiring import Services, build_services
 from tests.bot.test_cli import sessionbot
 from tests.conftest import CHAT, OTHER_WS, actor, execute
 
 OWNER = actor("olga")
+
+
+@asynccontextmanager
+async def opened(url: str, clock: ManualClock) -> AsyncIterator[tuple[Store, Services]]:
+    store = open_store(url)
+    await store.open()
+    try:
+        yield store, build_services(store, clock=clock, config=ServiceConfig())
+    finally:
+        await store.close()
 
 
 async def populate(url: str, clock: ManualClock) -> list[str]:
@@ -228,13 +243,8 @@ async def test_text_postgresql_cannot_store_is_named_not_half_copied(
     tmp_path: Path, clock: ManualClock, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = f"sqlite:///{tmp_path / 'a.db'}"
-    store = open_store(source)
-    await store.open()
-    try:
-        services = build_services(store, clock=clock, config=ServiceConfig())
+    async with opened(source, clock) as (_, services):
         await services.sessions.start(OWNER, CHAT, "a NUL \u0000 in the title")
-    finally:
-        await store.close()
     result = await copy_database(source, db_url)
     if db_url.startswith("sqlite"):
         assert result == 0
@@ -242,3 +252,23 @@ async def test_text_postgresql_cannot_store_is_named_not_half_copied(
         assert result == 1
         assert "sessions holds a NUL character" in capsys.readouterr().err
         assert (await counts(db_url))["sessions"] == 0
+
+
+async def test_requests_their_votes_and_messages_are_copied_parents_first(
+    tmp_path: Path, clock: ManualClock, db_url: str
+) -> None:
+    """A vote and a posted message refer to their request: the request must be in first."""
+    source = f"sqlite:///{tmp_path / 'a.db'}"
+    async with opened(source, clock) as (store, services):
+        s = await services.sessions.start(OWNER, CHAT, "Deploy v2.4")
+        await services.members.share(OWNER, s.id, "bob", role=Role.APPROVER)
+        ask = Ask(RequestKind.ACTION, action="deploy", args={"service": "api"}, need=2)
+        request = await services.requests.create(OWNER, str(s.ref), ask)
+        await services.requests.decide(actor("bob"), request.id, Decision.APPROVE)
+        await store.requests.add_message(
+            request.id, platform="slack", channel_id="C1", message_ref="1.2"
+        )
+    assert await copy_database(source, db_url) == 0
+    copied = await counts(db_url)
+    assert copied == await counts(source)
+    assert (copied["requests"], copied["request_votes"], copied["request_messages"]) == (1, 1, 1)
