@@ -18,7 +18,8 @@ MAX_TITLE = 200
 MAX_ITEMS = 50
 MAX_ITEM_TEXT = 300
 
-_REF = re.compile(r"#?\d{1,9}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_FULL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_REF = re.compile(rf"#?\d{{1,9}}|{_FULL_ID.pattern}", re.I)
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 _OPTION = re.compile(r"([a-z]+):(.*)", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -378,6 +379,29 @@ def _parse_context(p: _Parser, words: list[str]) -> None:
         p.args["pairs"] = pairs
 
 
+def _parse_requests(p: _Parser, words: list[str]) -> None:
+    p._take_positionals(words)
+    if p.args.get("status") == "all" and p.ref is None:
+        raise p.fail("`status:all` lists one session's requests: give its ref.")
+
+
+def _parse_answer(p: _Parser, words: list[str]) -> None:
+    """`answer <request id> <text…>` or `answer <request id> choice:<n>`, never both."""
+    if not words:
+        raise p.fail("Give the request's id: `/session requests` lists them.")
+    if not _FULL_ID.fullmatch(words[0]):
+        what = "a session ref" if is_ref(words[0]) else "not a request's id"
+        raise p.fail(
+            f"`{_echo(words[0])}` is {what}; give the request's full id "
+            "(`/session requests` lists them)."
+        )
+    p.args["request"] = words[0].lower()
+    if words[1:]:
+        p.args["text"] = " ".join(words[1:])
+    if ("text" in p.args) == ("choice" in p.args):
+        raise p.fail("Answer in words or with `choice:<n>`: one of the two.")
+
+
 _SPECIAL = {
     "start": _parse_start,
     "plan": _parse_plan,
@@ -388,6 +412,8 @@ _SPECIAL = {
     "settings": _parse_settings,
     "webhook": _parse_webhook,
     "context": _parse_context,
+    "requests": _parse_requests,
+    "answer": _parse_answer,
 }
 
 

@@ -3,8 +3,9 @@
 The registry's one description of each command drives the text parser, the help and these
 options: a REF is a string with autocomplete, an INT an integer with its range, a USER a
 Discord user, a WORD with choices a string with those choices, everything else a string.
-Discord allows 25 subcommands per group, so `group="admin"` commands live in `/session admin`
-and `group="members"` ones (share, transfer, unshare) in `/session members`.
+Discord allows 25 subcommands per group, so `group="admin"` commands live in `/session admin`,
+`group="members"` ones (share, transfer, unshare) in `/session members` and `group="agent"`
+ones (requests, answer, context) in `/session agent`.
 Option values become the grammar's Command through `core.grammar.build`, the same checks and
 types as the text parser.
 """
@@ -28,6 +29,7 @@ GROUP_DESCRIPTION = "Track work sessions: start, plan, approve, finish"
 GROUP_DESCRIPTIONS = {
     "admin": "Workspace admin: scheduled summaries, settings and webhooks",
     "members": "Who is on a session: share it, hand it over, remove someone",
+    "agent": "What agents ask and keep: requests to decide, answers, the session's context",
 }
 
 CommandHandler = Callable[[discord.Interaction, CommandSpec, dict[str, Any]], Awaitable[None]]
@@ -111,7 +113,7 @@ def subcommand(
 def session_group(
     handler: CommandHandler, *, ref: Completer, names: Completer
 ) -> app_commands.Group:
-    """`/session` with every registry command (the `admin` group ones one level down)."""
+    """`/session` with every registry command (a group's ones one level down)."""
     root = app_commands.Group(name="session", description=GROUP_DESCRIPTION, guild_only=True)
     groups: dict[str | None, app_commands.Group] = {None: root}
     for spec in COMMANDS.values():

@@ -37,6 +37,8 @@ from core.views import mention
 from core.waiters import Waiters
 
 MAX_WAIT = timedelta(seconds=60)
+LISTED = 20  # requests listed to decide
+SCANNED = 200  # pending requests of a workspace looked at to find them
 
 
 @dataclass(slots=True)
@@ -102,6 +104,42 @@ class Requests:
     ) -> tuple[Session, list[Request]]:  # fmt: skip
         session = await self.sessions.find(actor, ref, channel_id=channel_id)
         return session, await self.store.requests.of_session(session.id, status=status)
+
+    async def target(self, actor: Actor, ref: str | None) -> tuple[Session, Request] | None:
+        """How `approve` and `reject` tell a request from a session: a full id that names a
+        request of the actor's workspace is that request; anything else (42, #42, a session's
+        full id, nothing) is a session ref."""
+        if ref is None or ref.isdigit():
+            return None
+        try:
+            return await self.get(actor, ref)
+        except NotFound:
+            return None
+
+    async def to_decide(
+        self, actor: Actor, *, limit: int = LISTED
+    ) -> tuple[list[tuple[Session, Request]], int]:
+        """The workspace's pending requests the actor may decide (or answer), oldest first:
+        at most `limit` of them, and how many there are among the oldest `SCANNED`."""
+        sessions: dict[str, Session | None] = {}
+        found: list[tuple[Session, Request]] = []
+        for request in await self.store.requests.pending_in(actor.workspace, limit=SCANNED):
+            if request.session_id not in sessions:
+                sessions[request.session_id] = await self.store.sessions.by_id(request.session_id)
+            session = sessions[request.session_id]
+            if session is not None and await self._may_decide(actor, session, request):
+                found.append((session, request))
+        return found[:limit], len(found)
+
+    async def _may_decide(self, actor: Actor, session: Session, request: Request) -> bool:
+        try:
+            if request.kind is RequestKind.QUESTION:
+                await self._require_answerer(actor, session, request)
+            else:  # rejecting is open to every decider (approving may be self-approval)
+                await self._require_decider(actor, session, request, Decision.REJECT)
+        except Forbidden:
+            return False
+        return True
 
     async def wait(self, actor: Actor, request_id: str, up_to: timedelta) -> Request:
         """The request once it is no longer pending, or as it is when `up_to` runs out; woken
@@ -194,8 +232,7 @@ class Requests:
         if request.kind is not RequestKind.QUESTION:
             raise UsageError("An action is approved or rejected, not answered.")
         _still_pending(request)
-        if actor.user_id not in request.approvers:  # named (or escalated to): they may answer
-            await self.access.require(actor, session, Perm.WORK)
+        await self._require_answerer(actor, session, request)
         if choice is not None:
             if not 1 <= choice <= len(request.choices):
                 raise UsageError(f"Choose a number from 1 to {len(request.choices)}.")
@@ -303,6 +340,11 @@ class Requests:
                     ["another approver"],
                     detail="this workspace forbids approving your own request.",
                 )
+
+    async def _require_answerer(self, actor: Actor, session: Session, request: Request) -> None:
+        """A question's named approvers (or those it was escalated to), else its editors."""
+        if actor.user_id not in request.approvers:
+            await self.access.require(actor, session, Perm.WORK)
 
     async def _settle(
         self,
