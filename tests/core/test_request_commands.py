@@ -19,15 +19,10 @@ from core.store.store import Store
 from core.views import Reply, View
 from core.wiring import Services
 from tests.conftest import CHAT, OTHER_WS, WS, actor, count
+from tests.core.test_requests import AGENT, ANA, BOB, OWNER, deploy
 
-AGENT, OWNER, ANA, BOB = actor("agent"), actor("owner"), actor("ana"), actor("bob")
 ROOT, STRANGER = actor("root"), actor("stranger")
 UNKNOWN_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
-
-
-def deploy(**kw: object) -> Ask:
-    fields: dict[str, object] = {"action": "deploy", "args": {"service": "api", "version": "1.2"}}
-    return Ask(RequestKind.ACTION, **(fields | kw))  # type: ignore[arg-type]
 
 
 def question(**kw: object) -> Ask:
@@ -51,10 +46,10 @@ async def run(runner: CommandRunner, who: Actor, line: str, chat: ChatRef = CHAT
 
 @pytest.fixture
 async def session(services: Services) -> Session:
-    """#1: owner's; the agent edits, ana and bob approve."""
+    """#1, with the people of tests/core/test_requests.py: agent edits, ana and bob approve."""
     s = await services.sessions.start(OWNER, CHAT, "release")
-    for user, role in (("agent", Role.EDITOR), ("ana", Role.APPROVER), ("bob", Role.APPROVER)):
-        await services.members.share(OWNER, str(s.ref), user, role=role)
+    for who, role in ((AGENT, Role.EDITOR), (ANA, Role.APPROVER), (BOB, Role.APPROVER)):
+        await services.members.share(OWNER, "1", who.user_id, role=role)
     return s
 
 

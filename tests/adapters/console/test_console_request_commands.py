@@ -8,27 +8,26 @@ from pathlib import Path
 from bot.app import open_core
 from bot.config import Config
 from core.clock import ManualClock
-from core.models import Actor, Source
+from core.models import Actor, ChatRef, Role, Source
 from core.records.requests import RequestKind, RequestStatus
 from core.services.requests import Ask
-from tests.adapters.console.test_console_requests import SETUP, WORKSPACE
+from tests.adapters.console.test_console_requests import WORKSPACE
 from tests.adapters.console.test_console_script import run_console
 
 
 async def test_requests_reject_and_answer_typed_in_the_console(
     tmp_path: Path, clock: ManualClock
 ) -> None:
-    db = tmp_path / "s.db"
-    assert run_console(db, SETUP).returncode == 0
-    config = Config(database_url=f"sqlite:///{db}")
+    config = Config(database_url=f"sqlite:///{tmp_path / 's.db'}")
+    you = Actor(WORKSPACE, "you", Source.CONSOLE)  # the console's default user
     core = await open_core(config, clock=clock)
     try:
-        owner = (await core.store.sessions.get(WORKSPACE, "1")).owner_id  # type: ignore[union-attr]
-        agent = Actor(WORKSPACE, owner, Source.CONSOLE)
+        await core.services.sessions.start(you, ChatRef("console", WORKSPACE, "general"), "v2")
+        await core.services.members.share(you, "1", "bob", role=Role.APPROVER)
         deploy = Ask(RequestKind.ACTION, action="deploy", args={"version": "1.2"})
-        action = await core.services.requests.create(agent, "1", deploy)
+        action = await core.services.requests.create(you, "1", deploy)
         region = Ask(RequestKind.QUESTION, question="Which region?", free_text=True)
-        question = await core.services.requests.create(agent, "1", region)
+        question = await core.services.requests.create(you, "1", region)
     finally:
         await core.close()
 
@@ -36,7 +35,7 @@ async def test_requests_reject_and_answer_typed_in_the_console(
         f"@bob requests\n@bob reject {action.id}\n@bob reject {action.id} not during the freeze\n"
         f"answer {question.id} eu, then us\n"
     )
-    result = run_console(db, script)
+    result = run_console(tmp_path / "s.db", script)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Requests waiting for you (1)" in out and f"{action.id} · `deploy`" in out
@@ -46,8 +45,8 @@ async def test_requests_reject_and_answer_typed_in_the_console(
 
     core = await open_core(config, clock=clock)
     try:
-        _, rejected = await core.services.requests.get(agent, action.id)
-        _, answered = await core.services.requests.get(agent, question.id)
+        _, rejected = await core.services.requests.get(you, action.id)
+        _, answered = await core.services.requests.get(you, question.id)
     finally:
         await core.close()
     assert (rejected.status, rejected.reason) == (RequestStatus.REJECTED, "not during the freeze")

@@ -29,13 +29,13 @@ async def test_requests_lists_and_approve_decides_by_the_request_id(
     nothing = await slash(fake, people.dave, "agent requests")
     assert "No requests are waiting for you" in text_of(nothing["data"])
     approved = await slash(fake, people.carol, "approve", {"ref": request_id})
-    assert not is_ephemeral(approved)
-    assert f"Approved by <@{people.carol.id}>" in text_of(approved["data"])
+    said = f"Approved by <@{people.carol.id}>"
+    assert not is_ephemeral(approved) and said in text_of(approved["data"])
     await bot.drain()
-    edited = fake.messages[int(post["id"])]
-    assert edited["components"] == [] and "Approved by" in text_of(edited)
+    assert said in text_of(fake.messages[int(post["id"])])  # the post, edited in place
+    assert not fake.messages[int(post["id"])]["components"]
     _, request = await bot.core.services.requests.get(agent, request_id)
-    assert request.status is RequestStatus.APPROVED
+    assert (request.status, request.decided_by) == (RequestStatus.APPROVED, str(people.carol.id))
 
 
 async def test_answer_takes_a_choice_and_refuses_a_session_ref(
