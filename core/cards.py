@@ -406,5 +406,8 @@ def request_fields(requests: RequestStats) -> list[Field]:
     latency = requests.median_latency
     return [
         Field("Requests", " · ".join(counts), inline=False),
-        Field("Median request decision latency", format_duration(latency) if latency else "—"),
+        Field(
+            "Median request decision latency",
+            format_duration(latency) if latency is not None else "—",
+        ),
     ]
