@@ -340,7 +340,7 @@ COMMANDS: dict[str, CommandSpec] = {
         _spec(
             "stats",
             "/session stats [days:<n>]",
-            "Counts, success rate, durations and approval latency.",
+            "Counts, success rate, durations, approval latency and agents' requests.",
             Param("days", Kind.INT, "Look back this many days (default 30)", key="days"),
         ),
         _spec(
