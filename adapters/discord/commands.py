@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import keyword
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -36,6 +37,16 @@ CommandHandler = Callable[[discord.Interaction, CommandSpec, dict[str, Any]], Aw
 Completer = Callable[
     [discord.Interaction, str], Coroutine[Any, Any, list[app_commands.Choice[str]]]
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Completers:
+    """The autocompletes: session refs, command names (help), questions to answer (answer)."""
+
+    ref: Completer
+    names: Completer
+    questions: Completer
+
 
 _RANGE: Any = app_commands.Range  # subscripted with runtime bounds below
 
@@ -71,7 +82,7 @@ def _signature(spec: CommandSpec) -> inspect.Signature:
     return inspect.Signature(params)
 
 
-def _decorate(spec: CommandSpec, callback: Any, ref: Completer, names: Completer) -> None:
+def _decorate(spec: CommandSpec, callback: Any, complete: Completers) -> None:
     """Descriptions, renames, choices and autocompletes, as discord.py's decorators set them."""
     params = {python_name(p.name): p for p in spec.params}
     app_commands.describe(**{k: clip(p.help, DESCRIPTION_MAX) for k, p in params.items()})(callback)
@@ -85,15 +96,17 @@ def _decorate(spec: CommandSpec, callback: Any, ref: Completer, names: Completer
     }
     if choices:
         app_commands.choices(**choices)(callback)
-    completers = {k: ref for k, p in params.items() if p.kind is Kind.REF}
+    completers = {k: complete.ref for k, p in params.items() if p.kind is Kind.REF}
     if spec.name == "help":
-        completers["command"] = names
+        completers["command"] = complete.names
+    if spec.name == "answer":
+        completers["request"] = complete.questions
     if completers:
         app_commands.autocomplete(**completers)(callback)
 
 
 def subcommand(
-    spec: CommandSpec, handler: CommandHandler, *, ref: Completer, names: Completer
+    spec: CommandSpec, handler: CommandHandler, complete: Completers
 ) -> app_commands.Command[Any, ..., None]:
     """One subcommand whose typed options mirror `spec`'s parameters."""
     by_python_name = {python_name(p.name): p.name for p in spec.params}
@@ -104,15 +117,13 @@ def subcommand(
 
     callback.__signature__ = _signature(spec)  # type: ignore[attr-defined]
     callback.__name__ = callback.__qualname__ = f"session_{spec.name}"
-    _decorate(spec, callback, ref, names)
+    _decorate(spec, callback, complete)
     return app_commands.Command(
         name=spec.name, description=clip(spec.summary, DESCRIPTION_MAX), callback=callback
     )
 
 
-def session_group(
-    handler: CommandHandler, *, ref: Completer, names: Completer
-) -> app_commands.Group:
+def session_group(handler: CommandHandler, complete: Completers) -> app_commands.Group:
     """`/session` with every registry command (a group's ones one level down)."""
     root = app_commands.Group(name="session", description=GROUP_DESCRIPTION, guild_only=True)
     groups: dict[str | None, app_commands.Group] = {None: root}
@@ -123,7 +134,7 @@ def session_group(
                 name=str(spec.group), description=GROUP_DESCRIPTIONS[str(spec.group)]
             )
             root.add_command(parent)
-        parent.add_command(subcommand(spec, handler, ref=ref, names=names))
+        parent.add_command(subcommand(spec, handler, complete))
     return root
 
 

@@ -8,7 +8,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from adapters.discord.commands import command_from_options, session_group
+from adapters.discord.commands import Completers, command_from_options, session_group
 from core.commands import COMMANDS, Kind
 from core.errors import UsageError
 from core.grammar import parse
@@ -115,7 +115,7 @@ def _generated() -> dict[str, dict[str, Any]]:
         return []
 
     tree = app_commands.CommandTree(discord.Client(intents=discord.Intents(guilds=True)))
-    root = session_group(handler, ref=complete, names=complete).to_dict(tree)
+    root = session_group(handler, Completers(complete, complete, complete)).to_dict(tree)
     found: dict[str, dict[str, Any]] = {}
     for option in root["options"]:
         children = option["options"] if option["type"] == 2 else [option]
@@ -143,7 +143,8 @@ def test_every_registry_command_is_a_subcommand_with_typed_options() -> None:
             assert option["required"] == param.required
             assert [c["value"] for c in option.get("choices", [])] == list(param.choices)
             assert option.get("autocomplete", False) == (
-                param.kind is Kind.REF or (name, param.name) == ("help", "command")
+                param.kind is Kind.REF
+                or (name, param.name) in {("help", "command"), ("answer", "request")}
             )
             if param.kind is Kind.INT:
                 assert (option["min_value"], option["max_value"]) == (

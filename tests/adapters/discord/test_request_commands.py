@@ -7,7 +7,7 @@ from core.records.requests import RequestKind, RequestStatus
 from core.services.requests import Ask
 from tests.adapters.discord.conftest import Bot, People, is_ephemeral, slash, text_of
 from tests.adapters.discord.test_requests import DEPLOY, posted_request
-from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_api import FakeDiscord, FakeUser
 
 
 async def test_the_agent_group_is_synced_and_fits_under_session(
@@ -49,3 +49,28 @@ async def test_answer_takes_a_choice_and_refuses_a_session_ref(
     assert f"Answered by <@{people.bob.id}>: us" in text_of(answered["data"])
     _, request = await bot.core.services.requests.get(agent, request_id)
     assert (request.status, request.answer) == (RequestStatus.ANSWERED, "us")
+
+
+async def test_answer_autocompletes_the_questions_waiting_for_this_member(
+    fake: FakeDiscord, bot: Bot, people: People
+) -> None:
+    ask = Ask(RequestKind.QUESTION, question="Which\nregion first?", choices=("eu", "us"))
+    agent, request_id, _ = await posted_request(fake, bot, people, ask)
+    await bot.core.services.requests.create(agent, "1", DEPLOY)  # an action: not answered
+
+    async def offered(user: FakeUser, typed: str) -> list[dict[str, str]]:
+        payload = fake.autocomplete_payload(
+            user=user, subcommand="agent answer", focused="request", value=typed
+        )
+        await fake.push_interaction(payload)
+        choices: list[dict[str, str]] = (await fake.wait_for_callback(payload)).json["data"][
+            "choices"
+        ]
+        return choices
+
+    expected = [{"name": "#1 · Which region first?", "value": request_id}]
+    assert await offered(people.bob, "") == expected
+    assert await offered(people.bob, "REGION") == expected
+    assert await offered(people.bob, request_id[:8]) == expected
+    assert await offered(people.bob, "nothing like it") == []
+    assert await offered(people.dave, "") == []  # dave may not answer it
