@@ -67,7 +67,7 @@ WEBHOOK_ACTIONS = ("add", "remove", "list")
 REQUEST_FILTERS = ("pending", "all")
 
 _REF = Param("ref", Kind.REF, "Session: 42, #42 or its id (default: your active session)")
-# approve / reject: the rule telling the two apart is `Requests.target` (core/services).
+# approve / reject: the rule telling the two apart is `target` in core/request_commands.py.
 _TARGET = Param("ref", Kind.REF, "A session (42, #42 or its id), or a request's id")
 _BY_REQUEST_ID = (
     "Given a request's full id (`/session requests` lists them) it decides that request; "

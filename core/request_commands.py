@@ -16,13 +16,29 @@ from core.services.requests import RequestOutcome
 from core.views import Reply
 from core.wiring import Services
 
+LISTED = 20  # requests `/session requests` lists
+
+
+async def target(
+    services: Services, actor: Actor, ref: str | None
+) -> tuple[Session, Request] | None:
+    """The one rule telling a request id from a session ref: a full id that names a request of
+    the actor's workspace is that request; anything else (42, #42, a session's full id,
+    nothing) is a session ref."""
+    if ref is None or ref.isdigit():
+        return None
+    try:
+        return await services.requests.get(actor, ref)
+    except NotFound:
+        return None
+
 
 def or_request(on_plan: Handler) -> Handler:
-    """`approve` / `reject`: a request when the ref names one (`Requests.target`), else the
-    session's plan through `on_plan`."""
+    """`approve` / `reject`: a request when the ref names one (`target`), else the session's
+    plan through `on_plan`."""
 
     async def handler(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
-        found = await services.requests.target(actor, cmd.ref)
+        found = await target(services, actor, cmd.ref)
         if found is not None:
             return await _decide(services, actor, found, cmd)
         if "confirm" in cmd.args:
@@ -69,8 +85,8 @@ async def _answer(services: Services, actor: Actor, chat: ChatRef, cmd: Command)
 
 async def _requests(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
     if cmd.ref is None:
-        found, total = await services.requests.to_decide(actor)
-        return Reply(request_cards.to_decide(found, total))
+        found, total = await services.requests.waiting_for(actor, limit=LISTED)
+        return Reply(request_cards.waiting_list(found, total))
     pending_only = cmd.args.get("status", "pending") == "pending"
     session, requests = await services.requests.of_session(
         actor,

@@ -70,7 +70,7 @@ class QuestionChoices:
         self.services = services
 
     async def choices(self, actor: Actor, typed: str) -> list[app_commands.Choice[str]]:
-        found, _ = await self.services.requests.to_decide(actor, limit=SCAN)
+        found, _ = await self.services.requests.waiting_for(actor, limit=SCAN)
         typed = typed.strip().lower()
         return [
             app_commands.Choice(

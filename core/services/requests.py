@@ -37,8 +37,7 @@ from core.views import mention
 from core.waiters import Waiters
 
 MAX_WAIT = timedelta(seconds=60)
-LISTED = 20  # requests listed to decide
-SCANNED = 200  # pending requests of a workspace looked at to find them
+SCANNED = 200  # a workspace's pending requests looked at to list those waiting for someone
 
 
 @dataclass(slots=True)
@@ -105,38 +104,24 @@ class Requests:
         session = await self.sessions.find(actor, ref, channel_id=channel_id)
         return session, await self.store.requests.of_session(session.id, status=status)
 
-    async def target(self, actor: Actor, ref: str | None) -> tuple[Session, Request] | None:
-        """How `approve` and `reject` tell a request from a session: a full id that names a
-        request of the actor's workspace is that request; anything else (42, #42, a session's
-        full id, nothing) is a session ref."""
-        if ref is None or ref.isdigit():
-            return None
-        try:
-            return await self.get(actor, ref)
-        except NotFound:
-            return None
-
-    async def to_decide(
-        self, actor: Actor, *, limit: int = LISTED
+    async def waiting_for(
+        self, actor: Actor, *, limit: int
     ) -> tuple[list[tuple[Session, Request]], int]:
-        """The workspace's pending requests the actor may decide (or answer), oldest first:
-        at most `limit` of them, and how many there are among the oldest `SCANNED`."""
-        sessions: dict[str, Session | None] = {}
+        """The workspace's pending requests the actor may decide or answer, oldest first: at
+        most `limit`, and how many there are among its `SCANNED` oldest pending ones."""
         found: list[tuple[Session, Request]] = []
         for request in await self.store.requests.pending_in(actor.workspace, limit=SCANNED):
-            if request.session_id not in sessions:
-                sessions[request.session_id] = await self.store.sessions.by_id(request.session_id)
-            session = sessions[request.session_id]
-            if session is not None and await self._may_decide(actor, session, request):
+            session = await self.store.sessions.by_id(request.session_id)
+            if session is not None and await self._is_decider(actor, session, request):
                 found.append((session, request))
         return found[:limit], len(found)
 
-    async def _may_decide(self, actor: Actor, session: Session, request: Request) -> bool:
+    async def _is_decider(self, actor: Actor, session: Session, request: Request) -> bool:
         try:
             if request.kind is RequestKind.QUESTION:
                 await self._require_answerer(actor, session, request)
-            else:  # rejecting is open to every decider (approving may be self-approval)
-                await self._require_decider(actor, session, request, Decision.REJECT)
+            else:  # rejecting is every decider's (approving may be self-approval)
+                await self._may_decide(actor, session, request, Decision.REJECT, None)
         except Forbidden:
             return False
         return True
@@ -171,15 +156,7 @@ class Requests:
 
         async def attempt() -> RequestOutcome:
             session, request = await self.get(actor, request_id)
-            if request.kind is not RequestKind.ACTION:
-                raise UsageError("A question is answered, not approved: use `answer`.")
-            _still_pending(request)
-            if shown_digest is not None and shown_digest != request.digest:
-                raise Conflict(
-                    "The arguments of this request changed since it was shown to you; "
-                    "look at it again before deciding."
-                )
-            await self._require_decider(actor, session, request, decision)
+            await self._may_decide(actor, session, request, decision, shown_digest)
             high = decision is Decision.APPROVE and request.risk is Risk.HIGH
             if high and confirm != request.action:
                 raise UsageError(
@@ -188,6 +165,37 @@ class Requests:
             return await self._vote(actor, session, request, decision, reason, edited_args)
 
         return await retried(attempt)
+
+    async def to_decide(
+        self, actor: Actor, request_id: str, *, shown_digest: str | None = None
+    ) -> tuple[Session, Request]:
+        """A pending request the actor may approve (an action, as shown) or answer (a question):
+        what a form about to open shows, refused as the decision itself would be."""
+        session, request = await self.get(actor, request_id)
+        if request.kind is RequestKind.QUESTION:
+            _still_pending(request)
+            await self._require_answerer(actor, session, request)
+        else:
+            await self._may_decide(actor, session, request, Decision.APPROVE, shown_digest)
+        return session, request
+
+    async def _may_decide(
+        self,
+        actor: Actor,
+        session: Session,
+        request: Request,
+        decision: Decision,
+        shown_digest: str | None,
+    ) -> None:
+        if request.kind is not RequestKind.ACTION:
+            raise UsageError("A question is answered, not approved: use `answer`.")
+        _still_pending(request)
+        if shown_digest is not None and shown_digest != request.digest:
+            raise Conflict(
+                "The arguments of this request changed since it was shown to you; "
+                "look at it again before deciding."
+            )
+        await self._require_decider(actor, session, request, decision)
 
     async def _vote(
         self,
@@ -319,6 +327,10 @@ class Requests:
         done = {v.user_id for v in request.votes if v.digest == request.digest}
         return [a for a in await self.approvers_of(session, request) if a not in done]
 
+    async def _require_answerer(self, actor: Actor, session: Session, request: Request) -> None:
+        if actor.user_id not in request.approvers:  # named (or escalated to): they may answer
+            await self.access.require(actor, session, Perm.WORK)
+
     async def _require_decider(
         self, actor: Actor, session: Session, request: Request, decision: Decision
     ) -> None:
@@ -340,11 +352,6 @@ class Requests:
                     ["another approver"],
                     detail="this workspace forbids approving your own request.",
                 )
-
-    async def _require_answerer(self, actor: Actor, session: Session, request: Request) -> None:
-        """A question's named approvers (or those it was escalated to), else its editors."""
-        if actor.user_id not in request.approvers:
-            await self.access.require(actor, session, Perm.WORK)
 
     async def _settle(
         self,

@@ -35,8 +35,7 @@ async def test_a_question_answered_in_words_and_bad_ids_change_nothing(
     bot: SlackBot, fake: FakeSlackApi
 ) -> None:
     ask = Ask(RequestKind.QUESTION, question="Which region?", choices=("eu",), free_text=True)
-    request_id, post = await posted_request(bot, ask)
-    assert f"/session answer {request_id}" in block_text(post.blocks)
+    request_id, _ = await posted_request(bot, ask)
     for user, line, said in (
         (ALICE, "answer 1 eu", "`1` is a session ref"),
         (ALICE, f"answer {request_id} choice:2", "Choose a number from 1 to 1."),
