@@ -19,6 +19,7 @@ from core.models import (
     Session,
     Status,
 )
+from core.records.requests import RequestStats
 from core.views import Accent, Button, Field, View, escape, mention
 from core.wording import noun_for, plural
 
@@ -350,7 +351,7 @@ def session_list(
 
 def help_view(spec: CommandSpec | None = None) -> View:
     if spec is not None:
-        blocks = [spec.summary, f"`{spec.usage}`"]
+        blocks = [spec.summary, f"`{spec.usage}`"] + ([spec.details] if spec.details else [])
         blocks += [f"Example: `{e}`" for e in spec.examples]
         return View(kind="help", title=f"/session {spec.name}", blocks=blocks)
     lines = [f"`{s.usage}`\n    {s.summary}" for s in COMMANDS.values()]
@@ -358,7 +359,8 @@ def help_view(spec: CommandSpec | None = None) -> View:
         kind="help",
         title="sessionbot commands",
         blocks=lines,
-        footer="Refs: 42, #42 or the full id; without a ref, your active session here is used.",
+        footer="Refs: 42, #42 or the full id; without a ref, your active session here is used. "
+        "`approve`, `reject` and `answer` also take a request's id.",
     )
 
 
@@ -382,6 +384,7 @@ def stats_view(stats: Any) -> View:
         Field("Success rate", rate),
         Field("Median duration", duration),
         Field("Median approval latency", latency),
+        *request_fields(stats.requests),
         Field("Outbox", f"{stats.outbox_pending} pending, {stats.outbox_dead} dead"),
     ]
     if stats.outbox_waiting:
@@ -390,3 +393,21 @@ def stats_view(stats: Any) -> View:
     return View(
         kind="stats", title=f"Stats for the last {plural(stats.days, 'day')}", fields=fields
     )
+
+
+_SETTLED = ("approved", "rejected", "answered", "expired")
+
+
+def request_fields(requests: RequestStats) -> list[Field]:
+    """Agents' requests in stats and channel summaries: how many were created and settled, and
+    how long people took to decide them."""
+    counts = [f"{requests.created} created"]
+    counts += [f"{requests.settled.get(status, 0)} {status}" for status in _SETTLED]
+    latency = requests.median_latency
+    return [
+        Field("Requests", " · ".join(counts), inline=False),
+        Field(
+            "Median request decision latency",
+            format_duration(latency) if latency is not None else "—",
+        ),
+    ]

@@ -46,8 +46,9 @@ class CommandSpec:
     perm: Perm = Perm.READ
     changes_state: bool = False
     has_ref: bool = False
-    group: str | None = None  # Discord subcommand group (`admin`, `members`), flat elsewhere
+    group: str | None = None  # Discord subcommand group (`admin`, `members`, `agent`), else flat
     examples: tuple[str, ...] = field(default_factory=tuple)
+    details: str = ""  # more than the summary, for `/session help <command>`
 
     @property
     def options(self) -> dict[str, Param]:
@@ -63,8 +64,16 @@ ITEM_STATUSES = ("todo", "in_progress", "done", "blocked", "skipped")
 SHARE_ROLES = ("editor", "approver", "viewer")
 SUMMARY_MODES = ("now", "off", "daily", "weekdays", "weekly")
 WEBHOOK_ACTIONS = ("add", "remove", "list")
+REQUEST_FILTERS = ("pending", "all")
 
 _REF = Param("ref", Kind.REF, "Session: 42, #42 or its id (default: your active session)")
+# approve / reject: the rule telling the two apart is `target` in core/request_commands.py.
+_TARGET = Param("ref", Kind.REF, "A session (42, #42 or its id), or a request's id")
+_BY_REQUEST_ID = (
+    "Given a request's full id (`/session requests` lists them) it decides that request; "
+    "anything else (42, #42, a session's id, nothing) is a session, and decides its plan. "
+    "A command shows no digest: it decides the request's arguments as they are when it runs."
+)
 _PAGE = Param("page", Kind.INT, "Page number", key="page", maximum=10_000)
 
 
@@ -162,20 +171,23 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         _spec(
             "approve",
-            "/session approve [ref]",
-            "Approve the pending plan.",
-            _REF,
+            "/session approve [ref] | <request id> [confirm:<action>]",
+            "Approve the pending plan, or an agent's request by its id.",
+            _TARGET,
+            Param("confirm", Kind.TEXT, "A high-risk request: its action's name", key="confirm"),
             perm=Perm.DECIDE,
             changes_state=True,
+            details=_BY_REQUEST_ID,
         ),
         _spec(
             "reject",
-            "/session reject [ref] [reason…]",
-            "Reject the pending plan.",
-            _REF,
-            Param("reason", Kind.TEXT, "Why"),
+            "/session reject [ref] [reason…] | <request id> <reason…>",
+            "Reject the pending plan, or an agent's request by its id.",
+            _TARGET,
+            Param("reason", Kind.TEXT, "Why (an agent receives it)"),
             perm=Perm.DECIDE,
             changes_state=True,
+            details=_BY_REQUEST_ID,
         ),
         _spec(
             "modify",
@@ -227,6 +239,35 @@ COMMANDS: dict[str, CommandSpec] = {
             _REF,
             Param("pairs", Kind.TEXT, "key=value pairs; values are JSON when they parse"),
             perm=Perm.READ,
+            group="agent",
+        ),
+        _spec(
+            "requests",
+            "/session requests [ref] [status:pending|all]",
+            "Agents' requests you may decide, or one session's requests.",
+            _REF,
+            Param(
+                "status",
+                Kind.WORD,
+                "pending (default) or all",
+                key="status",
+                choices=REQUEST_FILTERS,
+            ),
+            group="agent",
+            details="Without a ref: the pending requests of this workspace you may decide or "
+            "answer, oldest first. With one: that session's pending requests (`status:all`: all).",
+        ),
+        _spec(
+            "answer",
+            "/session answer <request id> <text…> | choice:<n>",
+            "Answer an agent's question in words or by a choice's number.",
+            Param("request", Kind.WORD, "The request's id (`requests` lists them)", required=True),
+            Param("text", Kind.TEXT, "The answer in words"),
+            Param("choice", Kind.INT, "The number of a choice", key="choice", maximum=10),
+            perm=Perm.WORK,
+            changes_state=True,
+            group="agent",
+            details="`/session requests` lists the questions waiting for you, with their ids.",
         ),
         _spec(
             "extend",
@@ -299,7 +340,7 @@ COMMANDS: dict[str, CommandSpec] = {
         _spec(
             "stats",
             "/session stats [days:<n>]",
-            "Counts, success rate, durations and approval latency.",
+            "Counts, success rate, durations, approval latency and agents' requests.",
             Param("days", Kind.INT, "Look back this many days (default 30)", key="days"),
         ),
         _spec(
@@ -343,4 +384,5 @@ USAGE_WEIGHT: dict[str, int] = {
     "note": 5, "pause": 5, "resume": 5, "modify": 5, "reject": 4, "history": 4, "search": 4,
     "stats": 3, "cancel": 3, "fail": 3, "share": 3, "extend": 3, "remind": 3, "context": 2,
     "export": 2, "fork": 2, "archive": 2, "summary": 2, "settings": 1, "webhook": 1,
+    "requests": 3, "answer": 3,
 }  # fmt: skip

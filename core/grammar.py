@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.commands import COMMANDS, USAGE_WEIGHT, CommandSpec, Kind, Param
 from core.durations import parse_duration
 from core.errors import UsageError
+from core.typos import suggest
 from core.users import parse_user
 from core.views import escape
 
@@ -18,7 +18,8 @@ MAX_TITLE = 200
 MAX_ITEMS = 50
 MAX_ITEM_TEXT = 300
 
-_REF = re.compile(r"#?\d{1,9}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_FULL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_REF = re.compile(rf"#?\d{{1,9}}|{_FULL_ID.pattern}", re.I)
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 _OPTION = re.compile(r"([a-z]+):(.*)", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -75,32 +76,6 @@ def _unknown(name: str) -> UsageError:
             f"There is no command `{_echo(name)}`; `/session help` lists every command."
         )
     return UsageError(f"There is no command `{_echo(name)}`.", suggestion=close)
-
-
-def suggest(
-    word: str, candidates: Iterable[str], *, weights: Mapping[str, int] | None = None
-) -> str | None:
-    """The candidate `word` most likely meant: the fewest typing mistakes (Damerau-Levenshtein,
-    at most 1 for words of up to 4 letters, else 2), ties going to the more used one."""
-    word = word.lower()
-    limit = 1 if len(word) <= 4 else 2
-    scored = [(_distance(word, c), -(weights or {}).get(c, 0), c) for c in candidates]
-    close = sorted(s for s in scored if s[0] <= limit)
-    return close[0][2] if close else None
-
-
-def _distance(a: str, b: str) -> int:
-    """Edits (insert, delete, substitute, swap two neighbours) turning `a` into `b`."""
-    rows = [list(range(len(b) + 1))]
-    for i in range(1, len(a) + 1):
-        row = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                row[j] = min(row[j], rows[-2][j - 2] + 1)
-        rows.append(row)
-    return rows[-1][-1]
 
 
 class _Parser:
@@ -378,6 +353,29 @@ def _parse_context(p: _Parser, words: list[str]) -> None:
         p.args["pairs"] = pairs
 
 
+def _parse_requests(p: _Parser, words: list[str]) -> None:
+    p._take_positionals(words)
+    if p.args.get("status") == "all" and p.ref is None:
+        raise p.fail("`status:all` lists one session's requests: give its ref.")
+
+
+def _parse_answer(p: _Parser, words: list[str]) -> None:
+    """`answer <request id> <text…>` or `answer <request id> choice:<n>`, never both."""
+    if not words:
+        raise p.fail("Give the request's id: `/session requests` lists them.")
+    if not _FULL_ID.fullmatch(words[0]):
+        what = "a session ref" if is_ref(words[0]) else "not a request's id"
+        raise p.fail(
+            f"`{_echo(words[0])}` is {what}; give the request's full id "
+            "(`/session requests` lists them)."
+        )
+    p.args["request"] = words[0].lower()
+    if words[1:]:
+        p.args["text"] = " ".join(words[1:])
+    if ("text" in p.args) == ("choice" in p.args):
+        raise p.fail("Answer in words or with `choice:<n>`: one of the two.")
+
+
 _SPECIAL = {
     "start": _parse_start,
     "plan": _parse_plan,
@@ -388,6 +386,8 @@ _SPECIAL = {
     "settings": _parse_settings,
     "webhook": _parse_webhook,
     "context": _parse_context,
+    "requests": _parse_requests,
+    "answer": _parse_answer,
 }
 
 

@@ -163,25 +163,61 @@ def decided(session: Session, request: Request, *, approvals: int, settled: bool
 
 def confirm_needed(session: Session, request: Request) -> View:
     """A high-risk Approve click: approving needs the action's name typed, not a click."""
+    action = escape(request.action)
     text = (
-        f"`{escape(request.action)}` is a high-risk action: approving it needs its name typed. "
-        f"Decide it with `POST /api/v1/requests/{request.id}/decision` and "
-        f"`confirm` set to `{escape(request.action)}`."
+        f"`{action}` is a high-risk action: approving it needs its name typed. "
+        f"Approve it with `/session approve {request.id} confirm:{action}` (or `confirm` set "
+        f"to `{action}` in `POST /api/v1/requests/{request.id}/decision`)."
     )
     return confirmation(session, text, accent=Accent.WARNING)
 
 
-def request_list(session: Session, requests: list[Request]) -> View:
+def request_list(session: Session, requests: list[Request], *, pending_only: bool = True) -> View:
+    """One session's requests (`/session requests <ref>`): the pending ones, or all of them."""
+    which = "Pending requests" if pending_only else "Requests"
     if not requests:
-        return View(kind="list", title=f"Requests of {label(session)}: none pending")
-    lines = []
-    for r in requests:
-        what = f"`{escape(r.action)}`" if r.kind is RequestKind.ACTION else escape(r.question[:80])
-        risk = " · high risk" if r.risk is Risk.HIGH else ""
-        lines.append(f"{r.id} · {what}{risk} · by {mention(r.created_by)}")
+        return View(kind="list", title=f"{which} of {label(session)}: none")
+    lines = [_line(r, status=not pending_only) for r in requests]
     return View(
-        kind="list", title=f"Pending requests of {label(session)} ({len(lines)})", blocks=lines
+        kind="list",
+        title=f"{which} of {label(session)} ({len(lines)})",
+        blocks=lines,
+        footer=_HOW_TO_DECIDE if any(r.status is RequestStatus.PENDING for r in requests) else None,
     )
+
+
+def waiting_list(found: list[tuple[Session, Request]], total: int) -> View:
+    """`/session requests`: the pending requests of this workspace this person may decide."""
+    if not found:
+        return View(kind="list", title="No requests are waiting for you")
+    lines = [f"{_line(r)} · {label(s)}" for s, r in found]
+    if total > len(found):
+        lines.append(f"… the oldest {len(found)} of {total} shown.")
+    return View(
+        kind="list",
+        title=f"Requests waiting for you ({total})",
+        blocks=lines,
+        footer=_HOW_TO_DECIDE,
+    )
+
+
+_HOW_TO_DECIDE = (
+    "Decide by id: `/session approve <id>` (high risk: `confirm:<action>`), "
+    "`/session reject <id> <reason…>`, `/session answer <id> <text…>` or `choice:<n>`."
+)
+
+
+def _line(request: Request, *, status: bool = False) -> str:
+    """`<id> · <action or question> · high risk · by @x` (with its status when asked)."""
+    r = request
+    if r.kind is RequestKind.ACTION:
+        parts = [r.id, f"`{escape(r.action)}`"] + (["high risk"] if r.risk is Risk.HIGH else [])
+    else:
+        choices = " ".join(f"{n}. {escape(c)}" for n, c in enumerate(r.choices, 1))
+        parts = [r.id, escape(r.question[:80]) + (f" ({choices})" if choices else "")]
+    if status:
+        parts.append(r.status.value)
+    return " · ".join([*parts, f"by {mention(r.created_by)}"])
 
 
 def _decision_route(request: Request) -> str:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from core import cards, request_cards
+from core import cards, request_cards, request_commands
 from core.commands import COMMANDS
 from core.errors import SessionBotError, UsageError
 from core.forms import FormInput, edited_args
@@ -368,8 +368,8 @@ HANDLERS = joined(
         "transfer": _transfer,
         "unshare": _unshare,
         "plan": _plan,
-        "approve": _approve,
-        "reject": _reject,
+        "approve": request_commands.or_request(_approve),
+        "reject": request_commands.or_request(_reject),
         "modify": _modify,
         "pause": _lifecycle("pause", "paused", "reason"),
         "complete": _lifecycle("complete", "completed", "summary"),
@@ -379,6 +379,7 @@ HANDLERS = joined(
     },
     _history_handlers.HANDLERS,
     _jobs_handlers.HANDLERS,
+    request_commands.HANDLERS,
 )
 
 __all__ = ["CommandRunner"]

@@ -1,12 +1,15 @@
-"""Autocomplete for ref options: the guild's recent sessions that match what was typed."""
+"""Autocomplete for ref options (the guild's recent sessions that match what was typed) and for
+the request id of `/session agent answer` (the questions waiting for this member)."""
 
 from __future__ import annotations
 
 from discord import app_commands
 
+from adapters.discord.embeds import clip
 from core.commands import COMMANDS
 from core.errors import SessionBotError
 from core.models import Actor, Session
+from core.records.requests import RequestKind
 from core.wiring import Services
 
 MAX_CHOICES = 25  # Discord rejects more
@@ -57,6 +60,26 @@ class RefChoices:
             return [await self.services.sessions.find(actor, ref)]
         except SessionBotError:
             return []
+
+
+class QuestionChoices:
+    """The request option of `/session agent answer`: the pending questions this member may
+    answer, matched by id or text (their id is the value; nobody types a UUID)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def choices(self, actor: Actor, typed: str) -> list[app_commands.Choice[str]]:
+        found, _ = await self.services.requests.waiting_for(actor, limit=SCAN)
+        typed = typed.strip().lower()
+        return [
+            app_commands.Choice(
+                name=clip(f"#{s.ref} · {' '.join(r.question.split())}", NAME_MAX), value=r.id
+            )
+            for s, r in found
+            if r.kind is RequestKind.QUESTION
+            and (r.id.startswith(typed) or typed in r.question.lower())
+        ][:MAX_CHOICES]
 
 
 def command_choices(typed: str) -> list[app_commands.Choice[str]]:

@@ -16,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import discord
 from discord import app_commands
 
-from adapters.discord.autocomplete import RefChoices, command_choices
+from adapters.discord.autocomplete import QuestionChoices, RefChoices, command_choices
 from adapters.discord.buttons import ButtonKit
-from adapters.discord.commands import command_from_options, session_group
+from adapters.discord.commands import Completers, command_from_options, session_group
 from adapters.discord.delivery import DiscordDelivery
 from adapters.discord.replies import DEFER_AFTER, Replier
 from core.cards import error_view
@@ -130,7 +130,9 @@ class DiscordAdapter:
         self.replier = Replier(self.buttons, defer_after=defer_after)
         self.delivery: Delivery = DiscordDelivery(self.client, self.buttons)
         self._refs = RefChoices(runner.services)
-        self.group = session_group(self._on_command, ref=self._complete_ref, names=self._names)
+        self._questions = QuestionChoices(runner.services)
+        complete = Completers(self._complete_ref, self._names, self._complete_question)
+        self.group = session_group(self._on_command, complete)
         self.tree.add_command(self.group)
         self._gateway: asyncio.Task[None] | None = None
         self._syncing: asyncio.Task[None] | None = None
@@ -258,12 +260,25 @@ class DiscordAdapter:
     async def _complete_ref(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
+        return await self._suggest(interaction, self._refs.choices, current)
+
+    async def _complete_question(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._suggest(interaction, self._questions.choices, current)
+
+    async def _suggest(
+        self,
+        interaction: discord.Interaction,
+        source: Callable[[Actor, str], Awaitable[list[app_commands.Choice[str]]]],
+        current: str,
+    ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
         try:
-            return await self._refs.choices(actor_of(interaction), current)
+            return await source(actor_of(interaction), current)
         except Exception:  # a suggestion list is never worth an error
-            _log.exception("ref autocomplete failed")
+            _log.exception("autocomplete failed")
             return []
 
     async def _names(

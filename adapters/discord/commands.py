@@ -3,8 +3,9 @@
 The registry's one description of each command drives the text parser, the help and these
 options: a REF is a string with autocomplete, an INT an integer with its range, a USER a
 Discord user, a WORD with choices a string with those choices, everything else a string.
-Discord allows 25 subcommands per group, so `group="admin"` commands live in `/session admin`
-and `group="members"` ones (share, transfer, unshare) in `/session members`.
+Discord allows 25 subcommands per group, so `group="admin"` commands live in `/session admin`,
+`group="members"` ones (share, transfer, unshare) in `/session members` and `group="agent"`
+ones (requests, answer, context) in `/session agent`.
 Option values become the grammar's Command through `core.grammar.build`, the same checks and
 types as the text parser.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import inspect
 import keyword
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -28,12 +30,23 @@ GROUP_DESCRIPTION = "Track work sessions: start, plan, approve, finish"
 GROUP_DESCRIPTIONS = {
     "admin": "Workspace admin: scheduled summaries, settings and webhooks",
     "members": "Who is on a session: share it, hand it over, remove someone",
+    "agent": "What agents ask and keep: requests to decide, answers, the session's context",
 }
 
 CommandHandler = Callable[[discord.Interaction, CommandSpec, dict[str, Any]], Awaitable[None]]
 Completer = Callable[
     [discord.Interaction, str], Coroutine[Any, Any, list[app_commands.Choice[str]]]
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Completers:
+    """The autocompletes: session refs, command names (help), questions to answer (answer)."""
+
+    ref: Completer
+    names: Completer
+    questions: Completer
+
 
 _RANGE: Any = app_commands.Range  # subscripted with runtime bounds below
 
@@ -69,7 +82,7 @@ def _signature(spec: CommandSpec) -> inspect.Signature:
     return inspect.Signature(params)
 
 
-def _decorate(spec: CommandSpec, callback: Any, ref: Completer, names: Completer) -> None:
+def _decorate(spec: CommandSpec, callback: Any, complete: Completers) -> None:
     """Descriptions, renames, choices and autocompletes, as discord.py's decorators set them."""
     params = {python_name(p.name): p for p in spec.params}
     app_commands.describe(**{k: clip(p.help, DESCRIPTION_MAX) for k, p in params.items()})(callback)
@@ -83,15 +96,17 @@ def _decorate(spec: CommandSpec, callback: Any, ref: Completer, names: Completer
     }
     if choices:
         app_commands.choices(**choices)(callback)
-    completers = {k: ref for k, p in params.items() if p.kind is Kind.REF}
+    completers = {k: complete.ref for k, p in params.items() if p.kind is Kind.REF}
     if spec.name == "help":
-        completers["command"] = names
+        completers["command"] = complete.names
+    if spec.name == "answer":
+        completers["request"] = complete.questions
     if completers:
         app_commands.autocomplete(**completers)(callback)
 
 
 def subcommand(
-    spec: CommandSpec, handler: CommandHandler, *, ref: Completer, names: Completer
+    spec: CommandSpec, handler: CommandHandler, complete: Completers
 ) -> app_commands.Command[Any, ..., None]:
     """One subcommand whose typed options mirror `spec`'s parameters."""
     by_python_name = {python_name(p.name): p.name for p in spec.params}
@@ -102,16 +117,14 @@ def subcommand(
 
     callback.__signature__ = _signature(spec)  # type: ignore[attr-defined]
     callback.__name__ = callback.__qualname__ = f"session_{spec.name}"
-    _decorate(spec, callback, ref, names)
+    _decorate(spec, callback, complete)
     return app_commands.Command(
         name=spec.name, description=clip(spec.summary, DESCRIPTION_MAX), callback=callback
     )
 
 
-def session_group(
-    handler: CommandHandler, *, ref: Completer, names: Completer
-) -> app_commands.Group:
-    """`/session` with every registry command (the `admin` group ones one level down)."""
+def session_group(handler: CommandHandler, complete: Completers) -> app_commands.Group:
+    """`/session` with every registry command (a group's ones one level down)."""
     root = app_commands.Group(name="session", description=GROUP_DESCRIPTION, guild_only=True)
     groups: dict[str | None, app_commands.Group] = {None: root}
     for spec in COMMANDS.values():
@@ -121,7 +134,7 @@ def session_group(
                 name=str(spec.group), description=GROUP_DESCRIPTIONS[str(spec.group)]
             )
             root.add_command(parent)
-        parent.add_command(subcommand(spec, handler, ref=ref, names=names))
+        parent.add_command(subcommand(spec, handler, complete))
     return root
 
 

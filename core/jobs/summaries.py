@@ -40,7 +40,10 @@ async def build(
     latency = await services.workspace.approval_latency(
         workspace, since=since, until=now, channel_id=channel_id
     )
-    return views.summary(channel_id, rows, latency, since=since, now=now)
+    requests = await services.workspace.request_stats(
+        workspace, since=since, until=now, channel_id=channel_id
+    )
+    return views.summary(channel_id, rows, latency, since=since, now=now, requests=requests)
 
 
 async def send_slot(

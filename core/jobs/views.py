@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.cards import label
+from core.cards import label, request_fields
 from core.durations import format_duration
 from core.models import Session
 from core.records.jobs import JobRun, Reminder, Subscription, SummaryRows, WebhookSubscription
+from core.records.requests import RequestStats
 from core.views import Accent, Field, View, escape, mention
 
 
@@ -86,6 +87,7 @@ def summary(
     *,
     since: datetime,
     now: datetime,
+    requests: RequestStats,
 ) -> View:
     """A channel summary: what started and ended since the last one, what waits, who is idle."""
     ended = ", ".join(f"{k}: {v}" for k, v in sorted(rows.outcomes.items())) or "none"
@@ -97,6 +99,7 @@ def summary(
         Field("Abandoned", str(rows.outcomes.get("abandoned", 0))),
         Field("Ended", ended, inline=False),
         Field("Median approval latency", latency),
+        *request_fields(requests),
     ]
     blocks = ["*Waiting for approval*"]
     blocks += [f"{label(s)} — pending {_ago(at, now)}" for s, at in rows.pending] or ["none"]

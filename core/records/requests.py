@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -110,3 +110,22 @@ class OnLadder:
     @property
     def id(self) -> str:
         return self.request.id
+
+
+@dataclass(slots=True)
+class RequestTally:
+    """What requests add up to over a window: how many were created, how many settled as each
+    status, and the creation-to-decision times of those a person decided."""
+
+    created: int = 0
+    settled: dict[str, int] = field(default_factory=dict)  # approved, rejected, answered, expired
+    latencies: list[timedelta] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RequestStats:
+    """Agents' requests over a window: created, settled by status, median decision time."""
+
+    created: int = 0
+    settled: dict[str, int] = field(default_factory=dict)
+    median_latency: timedelta | None = None

@@ -37,6 +37,7 @@ from core.views import mention
 from core.waiters import Waiters
 
 MAX_WAIT = timedelta(seconds=60)
+SCANNED = 200  # a workspace's pending requests looked at to list those waiting for someone
 
 
 @dataclass(slots=True)
@@ -102,6 +103,28 @@ class Requests:
     ) -> tuple[Session, list[Request]]:  # fmt: skip
         session = await self.sessions.find(actor, ref, channel_id=channel_id)
         return session, await self.store.requests.of_session(session.id, status=status)
+
+    async def waiting_for(
+        self, actor: Actor, *, limit: int
+    ) -> tuple[list[tuple[Session, Request]], int]:
+        """The workspace's pending requests the actor may decide or answer, oldest first: at
+        most `limit`, and how many there are among its `SCANNED` oldest pending ones."""
+        found: list[tuple[Session, Request]] = []
+        for request in await self.store.requests.pending_in(actor.workspace, limit=SCANNED):
+            session = await self.store.sessions.by_id(request.session_id)
+            if session is not None and await self._is_decider(actor, session, request):
+                found.append((session, request))
+        return found[:limit], len(found)
+
+    async def _is_decider(self, actor: Actor, session: Session, request: Request) -> bool:
+        try:
+            if request.kind is RequestKind.QUESTION:
+                await self._require_answerer(actor, session, request)
+            else:  # rejecting is every decider's (approving may be self-approval)
+                await self._may_decide(actor, session, request, Decision.REJECT, None)
+        except Forbidden:
+            return False
+        return True
 
     async def wait(self, actor: Actor, request_id: str, up_to: timedelta) -> Request:
         """The request once it is no longer pending, or as it is when `up_to` runs out; woken

@@ -14,6 +14,7 @@ from core.jobs.webhook_policy import WebhookPolicy
 from core.jobs.webhooks import WebhookRouter, new_secret
 from core.models import Actor, EventType, WorkspaceSettings, new_id
 from core.records.jobs import JobRun, WebhookSubscription
+from core.records.requests import RequestStats
 from core.settings import Settings
 from core.store.store import Store
 from core.waiting import waiting_total
@@ -34,6 +35,7 @@ class Stats:
     outbox_dead: int
     jobs: list[JobRun] = field(default_factory=list)
     outbox_waiting: int = 0  # pending for a platform this process has no adapter for
+    requests: RequestStats = field(default_factory=RequestStats)
 
 
 @dataclass(slots=True)
@@ -107,6 +109,16 @@ class Workspace:
         )
         return _median(latencies)
 
+    async def request_stats(
+        self, workspace: str, *, since: datetime, until: datetime, channel_id: str | None = None
+    ) -> RequestStats:
+        """Agents' requests over (since, until]; their decision latency is the same median as
+        the plans' approval latency, over the requests a person decided."""
+        tally = await self.store.requests.tally(
+            workspace, since=since, until=until, channel_id=channel_id
+        )
+        return RequestStats(tally.created, tally.settled, _median(tally.latencies))
+
     async def stats(self, actor: Actor, *, days: int = 30) -> Stats:
         now = self.clock.now()
         since = now - timedelta(days=days)
@@ -128,6 +140,7 @@ class Workspace:
             outbox_dead=counts.get("dead", 0),
             jobs=await self.store.jobs.runs(workspace=actor.workspace),
             outbox_waiting=await waiting_total(self.store.outbox, self.delivered_platforms),
+            requests=await self.request_stats(actor.workspace, since=since, until=now),
         )
 
 

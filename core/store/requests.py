@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
+from typing import Any
 
-from core.records.requests import OnLadder, Request, RequestStatus
+from core.records.requests import OnLadder, Request, RequestStatus, RequestTally
+from core.store.codec import when_required
 from core.store.db import Database, Row
 from core.store.decode import rows
 
@@ -29,6 +32,41 @@ class Requests:
             args.append(status.value)
         found = await self.db.fetchall(f"{sql} ORDER BY created_at, id LIMIT ?", [*args, limit])
         return [await self._complete(r) for r in found]
+
+    async def pending_in(self, workspace: str, *, limit: int = 100) -> list[Request]:
+        """A workspace's pending requests, oldest first."""
+        found = await self.db.fetchall(
+            f"{_REQUEST} WHERE status = 'pending'"
+            " AND session_id IN (SELECT id FROM sessions WHERE workspace = ?)"
+            " ORDER BY created_at, id LIMIT ?",
+            (workspace, limit),
+        )
+        return [await self._complete(r) for r in found]
+
+    async def tally(
+        self, workspace: str, *, since: datetime, until: datetime, channel_id: str | None = None
+    ) -> RequestTally:
+        """Requests created in (since, until], those settled in it by status, and how long the
+        ones a person decided took (an expiry, or an approval on expiry, is nobody's decision)."""
+        scope = "FROM requests r JOIN sessions s ON s.id = r.session_id WHERE s.workspace = ?"
+        args: list[Any] = [workspace]
+        if channel_id is not None:
+            scope += " AND s.channel_id = ?"
+            args.append(channel_id)
+        created = await self.db.fetchone(
+            f"SELECT COUNT(*) {scope} AND r.created_at > ? AND r.created_at <= ?",
+            [*args, since, until],
+        )
+        settled = await self.db.fetchall(
+            f"SELECT r.status, r.created_at, r.decided_at, r.decided_by {scope}"
+            " AND r.status <> 'pending' AND r.decided_at > ? AND r.decided_at <= ?",
+            [*args, since, until],
+        )
+        return RequestTally(
+            created=int(created[0]) if created else 0,
+            settled=dict(Counter(str(r[0]) for r in settled)),
+            latencies=[when_required(r[2]) - when_required(r[1]) for r in settled if r[3]],
+        )
 
     async def due(self, now: datetime, *, limit: int = 100) -> list[Request]:
         """Pending requests whose time ran out at `now`, the oldest deadline first."""

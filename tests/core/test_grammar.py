@@ -16,6 +16,8 @@ from core.runner import CommandRunner
 from core.store.sqlite.store import SqliteStore
 from tests.conftest import CHAT, actor, count
 
+REQUEST_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
 # One line per §4 form (every optional part exercised at least once).
 SPEC_LINES: list[tuple[str, str, str | None, dict[str, object]]] = [
     ("/session help", "help", None, {}),
@@ -37,6 +39,16 @@ SPEC_LINES: list[tuple[str, str, str | None, dict[str, object]]] = [
      {"need": 2, "expires": timedelta(hours=2), "items": ["Back up", "Migrate", "Flip"]}),
     ("/session approve 7", "approve", "7", {}),
     ("/session reject #7 too risky", "reject", "7", {"reason": "too risky"}),
+    (f"/session approve {REQUEST_ID.upper()} confirm:deploy", "approve", REQUEST_ID,
+     {"confirm": "deploy"}),
+    (f"/session reject {REQUEST_ID} wrong version", "reject", REQUEST_ID,
+     {"reason": "wrong version"}),
+    ("/session requests", "requests", None, {}),
+    ("/session requests #7 status:all", "requests", "7", {"status": "all"}),
+    (f"/session answer {REQUEST_ID} eu, then us", "answer", None,
+     {"request": REQUEST_ID, "text": "eu, then us"}),
+    (f"/session answer {REQUEST_ID} choice:2", "answer", None,
+     {"request": REQUEST_ID, "choice": 2}),
     ("/session modify 2 status:done", "modify", None, {"item": 2, "status": "done"}),
     ("/session modify 7 2 assign:<@U9>", "modify", "7", {"item": 2, "assign": "U9"}),
     ("/session modify 2 comment:needs a second look", "modify", None,
@@ -106,6 +118,13 @@ def test_full_id_is_a_ref() -> None:
         ("summary weekly funday 09:00", "which day"),
         ("max:5 start", "There is no command `max:5`; `/session help` lists every command."),
         ("stats days:0", "between 1"),
+        ("answer 42 yes", "`42` is a session ref; give the request's full id"),
+        ("answer yes please", "`yes` is not a request's id"),
+        (f"answer {REQUEST_ID}", "Answer in words or with `choice:<n>`"),
+        (f"answer {REQUEST_ID} eu choice:1", "Answer in words or with `choice:<n>`"),
+        (f"answer {REQUEST_ID} choice:0", "Bad choice: must be between 1 and 10"),
+        ("requests status:all", "`status:all` lists one session's requests"),
+        ("requests 7 status:done", "`done` is not one of pending, all"),
     ],
 )
 def test_mistakes_explain_themselves(line: str, fragment: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from core import request_commands
 from core.commands import COMMANDS
 from core.handlers import joined
 from core.history import handlers as history_handlers
@@ -17,7 +18,7 @@ def test_every_described_command_has_exactly_one_handler() -> None:
 
 
 def test_the_feature_tables_are_part_of_the_runner_table() -> None:
-    for table in (history_handlers.HANDLERS, jobs_handlers.HANDLERS):
+    for table in (history_handlers.HANDLERS, jobs_handlers.HANDLERS, request_commands.HANDLERS):
         assert all(HANDLERS[name] is handler for name, handler in table.items())
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UsageError
-from core.grammar import parse, suggest
+from core.grammar import parse
 from core.history.summary import ExtractiveSummarizer, SummaryMaterial
 from core.models import Actor
 from core.runner import CommandRunner
+from core.typos import suggest
 from core.wiring import Services
 from core.wording import natural_list, plural
 from tests.conftest import CHAT, actor

@@ -68,4 +68,4 @@ async def test_help_autocompletes_command_names(fake: FakeDiscord, bot: Bot) -> 
     payload = fake.autocomplete_payload(subcommand="help", focused="command", value="re")
     await fake.push_interaction(payload)
     choices = (await fake.wait_for_callback(payload)).json["data"]["choices"]
-    assert [c["value"] for c in choices][:3] == ["reject", "remind", "resume"]
+    assert [c["value"] for c in choices][:4] == ["reject", "remind", "requests", "resume"]

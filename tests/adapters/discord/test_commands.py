@@ -8,12 +8,13 @@ import discord
 import pytest
 from discord import app_commands
 
-from adapters.discord.commands import command_from_options, session_group
+from adapters.discord.commands import Completers, command_from_options, session_group
 from core.commands import COMMANDS, Kind
 from core.errors import UsageError
 from core.grammar import parse
 
 BOB = discord.Object(id=111111111111111111)
+REQUEST_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 # Every registry command: the text a Slack or console user types, and the option values
 # Discord hands the adapter for the same intent (ints for INT, a user object for USER).
@@ -41,7 +42,13 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         {"ref": "4", "need": 2, "expires": "2h", "items": "Back up; Migrate; Flip"},
     ),
     ("approve 4", {"ref": "4"}),
+    (f"approve {REQUEST_ID} confirm:deploy", {"ref": REQUEST_ID, "confirm": "deploy"}),
     ("reject not now", {"reason": "not now"}),
+    (f"reject {REQUEST_ID} wrong version", {"ref": REQUEST_ID, "reason": "wrong version"}),
+    ("requests", {}),
+    ("requests #4 status:all", {"ref": "#4", "status": "all"}),
+    (f"answer {REQUEST_ID} eu, then us", {"request": REQUEST_ID, "text": "eu, then us"}),
+    (f"answer {REQUEST_ID} choice:2", {"request": REQUEST_ID, "choice": 2}),
     ("modify 4 2 status:done", {"ref": "4", "item": 2, "status": "done"}),
     ("modify 3 assign:<@111111111111111111>", {"item": 3, "assign": BOB}),
     ("modify 4 1 comment:looks good to me", {"ref": "4", "item": 1, "comment": "looks good to me"}),
@@ -108,7 +115,7 @@ def _generated() -> dict[str, dict[str, Any]]:
         return []
 
     tree = app_commands.CommandTree(discord.Client(intents=discord.Intents(guilds=True)))
-    root = session_group(handler, ref=complete, names=complete).to_dict(tree)
+    root = session_group(handler, Completers(complete, complete, complete)).to_dict(tree)
     found: dict[str, dict[str, Any]] = {}
     for option in root["options"]:
         children = option["options"] if option["type"] == 2 else [option]
@@ -136,7 +143,8 @@ def test_every_registry_command_is_a_subcommand_with_typed_options() -> None:
             assert option["required"] == param.required
             assert [c["value"] for c in option.get("choices", [])] == list(param.choices)
             assert option.get("autocomplete", False) == (
-                param.kind is Kind.REF or (name, param.name) == ("help", "command")
+                param.kind is Kind.REF
+                or (name, param.name) in {("help", "command"), ("answer", "request")}
             )
             if param.kind is Kind.INT:
                 assert (option["min_value"], option["max_value"]) == (
@@ -149,6 +157,9 @@ def test_the_group_fits_discord_limits() -> None:
     generated = _generated()
     top_level = {c["group"] or n for n, c in generated.items()}
     assert len(top_level) <= 25
+    for group in {c["group"] for c in generated.values()} - {None}:
+        assert len([c for c in generated.values() if c["group"] == group]) <= 25, group
     for name, command in generated.items():
         assert len(name) <= 32 and 1 <= len(command["description"]) <= 100
+        assert len(command["options"]) <= 25
         assert all(len(o["description"]) <= 100 for o in command["options"])

@@ -67,7 +67,7 @@ async def test_hostile_text_reaches_discord_inert(
     for command, options in (
         ("modify", {"ref": "1", "item": 1, "comment": EVIL}),
         ("note", {"ref": "1", "text": EVIL}),
-        ("context", {"ref": "1", "pairs": "env=[Approve](http://evil.example)"}),
+        ("agent context", {"ref": "1", "pairs": "env=[Approve](http://evil.example)"}),
         ("pause", {"ref": "1", "reason": EVIL}),
         ("search", {"query": "Approve"}),
         ("show", {"ref": "1"}),
