@@ -45,7 +45,7 @@ import signal
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,8 @@ def _serve(url: str, ports: Any) -> None:
 
         async def probe(_: web.Request) -> web.Response:
             parked = len(core.services.requests.waiters)
-            return web.json_response({"parked": parked, "committed": committed})
+            outbox = (await core.store.outbox.counts())["pending"]
+            return web.json_response({"parked": parked, "outbox": outbox, "committed": committed})
 
         http = HttpServer("127.0.0.1", 0)
         mount_api(http.app, core.services, config=api_config(config))
@@ -259,12 +260,24 @@ async def probe(http: aiohttp.ClientSession, server: Server) -> dict[str, Any]:
         return dict(await response.json())
 
 
-async def until_parked(http: aiohttp.ClientSession, server: Server, count: int) -> float:
+async def until(
+    http: aiohttp.ClientSession, server: Server, reached: Callable[[Any], bool]
+) -> float:
+    """Seconds until the server's probe shows `reached` (it is in another process)."""
     began = time.perf_counter()
     async with asyncio.timeout(BOUND):
-        while (await probe(http, server))["parked"] < count:  # noqa: ASYNC110 (another process)
+        while not reached(await probe(http, server)):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
     return time.perf_counter() - began
+
+
+def parked(count: int) -> Callable[[Any], bool]:
+    return lambda found: bool(found["parked"] >= count)
+
+
+def delivered(found: Any) -> bool:
+    """The notices of the set-up (posts of the requests) are out: the server is quiet."""
+    return bool(found["outbox"] == 0)
 
 
 async def decide_all(
@@ -301,6 +314,8 @@ class Figures:
     from_post: list[float] = field(default_factory=list)
     heard: list[float] = field(default_factory=list)  # commit on A → wake-up on B (PostgreSQL)
     failed: int = 0
+    decide_cpu: float = 0.0  # server CPU seconds (both replicas) over the decisions
+    load: tuple[float, ...] = ()  # the machine's load average (1, 5 min) after the run
 
 
 async def run(url: str, backend: str, waiters: int, rate: float) -> Figures:
@@ -321,21 +336,26 @@ async def run(url: str, backend: str, waiters: int, rate: float) -> Figures:
         made = [ask(client(n), deciding.api, t, n) for n, t in enumerate(people.agents)]
         ids = await _gather(made)  # the last agent warms the wait path up first
         await _warm_up(http, waiting, deciding, people, ids.pop())
+        await until(http, deciding, delivered)
         figures.rss_before = waiting.rss_mb()
         pending = [
             asyncio.create_task(wait_for(client(n), waiting.api, people.agents[n], request_id))
             for n, request_id in enumerate(ids)
         ]
-        figures.parked_in = await until_parked(http, waiting, waiters)
+        figures.parked_in = await until(http, waiting, parked(waiters))
         figures.rss_parked = waiting.rss_mb()
         cpu = waiting.cpu_seconds()
         await asyncio.sleep(2.0)
         figures.idle_cpu = (waiting.cpu_seconds() - cpu) / 2.0
         figures.plain = await _plain_gets(http, waiting, people.agents[0], ids[0])
         order = random.sample(ids, len(ids))
+        cpu = sum(s.cpu_seconds() for s in started)
         returned = await decide_all(http, deciding.api, people.approvers, order, rate)
         async with asyncio.timeout(BOUND):
             got = await asyncio.gather(*pending)
+        await until(http, deciding, delivered)  # the messages' updates count too
+        figures.decide_cpu = sum(s.cpu_seconds() for s in started) - cpu
+        figures.load = os.getloadavg()[:2]
         committed = (await probe(http, deciding))["committed"]
         heard = (await probe(http, waiting))["committed"] if replicas > 1 else committed
     for request_id, answer in zip(ids, got, strict=True):
@@ -354,11 +374,11 @@ async def _warm_up(
 ) -> None:
     """One wait and decision first, so the figures hold no first-use costs (imports, caches)."""
     agent = people.agents[-1]
-    parked = asyncio.create_task(wait_for(http, waiting.api, agent, spare))
-    await until_parked(http, waiting, 1)
+    waiter = asyncio.create_task(wait_for(http, waiting.api, agent, spare))
+    await until(http, waiting, parked(1))
     url = f"{deciding.api}/requests/{spare}/decision"
     await _call(http, "POST", url, people.approvers[0], {"decision": "approve"})
-    await parked
+    await waiter
     await _plain_gets(http, waiting, agent, spare)
 
 
@@ -391,7 +411,10 @@ def report(f: Figures) -> None:
         if f.backend == "sqlite"
         else "PostgreSQL, two replicas: waiters on B, decisions on A"
     )
-    print(f"wait bench: {f.waiters} waiters, {where} ({os.cpu_count()} cores)")
+    print(
+        f"wait bench: {f.waiters} waiters, {where} ({os.cpu_count()} cores, load average "
+        f"{' / '.join(f'{n:.1f}' for n in f.load)} after the run)"
+    )
     print(f"  parked: all {f.waiters} in {f.parked_in:.1f} s")
     growth = f.rss_parked - f.rss_before
     print(
@@ -401,6 +424,10 @@ def report(f: Figures) -> None:
     print(f"  server CPU while parked, nothing decided: {f.idle_cpu * 100:.1f} % of a core")
     print(f"  yardstick, a plain GET of a request while parked: {_ms(f.plain)}")
     print(f"  decisions: {f.waiters} at {f.rate:g}/s, answers missing or wrong: {f.failed}")
+    print(
+        f"  server CPU a decision (its POST, the wake-up, the answer, the message update): "
+        f"{f.decide_cpu * 1000 / max(1, f.waiters):.2f} ms"
+    )
     print(f"  commit → waiter's response: {_ms(f.from_commit)} (target p99 ≤ 50 ms)")
     if f.heard:
         print(f"  commit on A → wake-up heard on B: {_ms(f.heard)}")

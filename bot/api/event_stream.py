@@ -22,7 +22,6 @@ from aiohttp import web
 
 from bot.api import models as m
 from bot.api.errors import ApiError
-from bot.api.parking import unless_gone
 from bot.api.route import Call, Param, Route, number
 from bot.api.runtime import TOKEN
 from bot.api.streams import Stream
@@ -70,7 +69,7 @@ async def stream(call: Call) -> Any:
         ends = clock() + api.config.stream_lifetime
         while not api.streams.closing and clock() < ends:
             up_to = min(api.config.stream_heartbeat, ends - clock())
-            found = await unless_gone(
+            found = await call.api.parking.unless_gone(
                 call.request,
                 progress.next_events(session, after_seq=live.sent, up_to=up_to, limit=BATCH),
             )

@@ -26,11 +26,16 @@ RETRY_AFTER = 5  # seconds a refused client is told to wait: a long-poll lasts a
 
 
 class Parking:
-    """How many waits each token holds open; `slot` takes one for as long as a wait lasts."""
+    """How many waits each token holds open (`slot`), and the parked waits whose client is
+    watched (`unless_gone`): one sweep every ALIVE_EVERY seconds looks at every parked client's
+    connection, rather than each wait waking up on its own timer to look at its own."""
 
-    def __init__(self, per_token: int) -> None:
+    def __init__(self, per_token: int, *, alive_every: float = ALIVE_EVERY) -> None:
         self.per_token = per_token
+        self.alive_every = alive_every
         self._held: Counter[str] = Counter()
+        self._watched: dict[asyncio.Future[None], web.Request] = {}
+        self._sweep: asyncio.TimerHandle | None = None
 
     @contextmanager
     def slot(self, token_id: str) -> Iterator[None]:
@@ -55,26 +60,43 @@ class Parking:
         """The waits `token_id` holds open (all tokens' when None)."""
         return self._held[token_id] if token_id is not None else self._held.total()
 
+    async def unless_gone(self, request: web.Request, work: Awaitable[T]) -> T | None:
+        """`work`'s result, or None once the client has disconnected (then `work` is
+        cancelled, so a parked wait leaves no waiter behind)."""
+        task = asyncio.ensure_future(work)
+        gone = asyncio.get_running_loop().create_future()
+        self._watched[gone] = request
+        self._sweep_soon()
+        try:
+            await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
+                return task.result()
+            task.cancel()
+            await asyncio.wait({task})
+            return None
+        finally:
+            del self._watched[gone]
+            gone.cancel()
+            task.cancel()  # the handler itself was cancelled (shutdown): stop waiting too
+
+    def _sweep_soon(self) -> None:
+        if self._sweep is None:
+            loop = asyncio.get_running_loop()
+            self._sweep = loop.call_later(self.alive_every, self._look)
+
+    def _look(self) -> None:
+        """Tell every parked wait whose client has gone; look again later while any is parked."""
+        self._sweep = None
+        for gone, request in self._watched.items():
+            if not gone.done() and _gone(request):
+                gone.set_result(None)
+        if self._watched:
+            self._sweep_soon()
+
 
 def _gone(request: web.Request) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
 
 
-async def unless_gone(request: web.Request, work: Awaitable[T]) -> T | None:
-    """`work`'s result, or None once the client has disconnected (then `work` is cancelled,
-    so a parked wait leaves no waiter behind)."""
-    task = asyncio.ensure_future(work)
-    try:
-        while not task.done():
-            await asyncio.wait({task}, timeout=ALIVE_EVERY)
-            if not task.done() and _gone(request):
-                task.cancel()
-                await asyncio.wait({task})
-                return None
-        return task.result()
-    finally:
-        task.cancel()  # the handler itself was cancelled (shutdown): stop waiting too
-
-
-__all__ = ["ALIVE_EVERY", "Parking", "unless_gone"]
+__all__ = ["ALIVE_EVERY", "Parking"]

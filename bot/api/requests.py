@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from bot.api import models as m
 from bot.api.errors import ApiError, error_json
-from bot.api.parking import unless_gone
 from bot.api.route import Call, Param, Route, number
 from bot.api.runtime import TOKEN
 from core.durations import parse_duration
@@ -116,7 +115,7 @@ async def show(call: Call) -> Any:
     wait = call.query.get("wait", 0)
     if wait and request.status is RequestStatus.PENDING:
         with call.api.parking.slot(call.request[TOKEN].id):  # 429 past the token's cap
-            waited = await unless_gone(
+            waited = await call.api.parking.unless_gone(
                 call.request, requests.wait(call.actor, request.id, timedelta(seconds=wait))
             )
         if waited is None:  # nobody reads this answer
