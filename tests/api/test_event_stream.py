@@ -7,18 +7,18 @@ import asyncio
 import json
 import re
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from bot.api import ApiConfig, mount_api
+from bot.api import ApiConfig
 from bot.api.event_stream import BATCH, frame
-from bot.api.runtime import API, ApiContext
-from bot.http import HttpServer
+from bot.api.runtime import ApiContext
 from core.models import EventType, Session
 from core.wiring import Services
+from tests.api.conftest import until
 from tests.conftest import CHAT, actor
 
 AGENT = actor("agent")  # the user of the `token` fixture
@@ -29,17 +29,6 @@ STREAM = "/sessions/{}/events/stream"
 @pytest.fixture
 def api_config() -> ApiConfig:
     return ApiConfig(stream_heartbeat=3600)  # only a commit can wake a stream in these tests
-
-
-@pytest.fixture
-async def served(
-    services: Services, api_config: ApiConfig
-) -> AsyncIterator[tuple[str, ApiContext]]:
-    http = HttpServer("127.0.0.1", 0)
-    api = mount_api(http.app, services, config=api_config)
-    await http.start()
-    yield f"http://127.0.0.1:{http.port}/api/v1", api[API]
-    await http.stop()
 
 
 @pytest.fixture
@@ -82,13 +71,6 @@ class Sse:
             if "comment" not in got:
                 found.append(got)
         return found
-
-
-async def until(holds: Callable[[], bool]) -> None:
-    """A bounded wait for a state only the server's transport shows (no event announces it)."""
-    async with asyncio.timeout(BOUND):
-        while not holds():  # noqa: ASYNC110 - the transport's buffer has no waitable event
-            await asyncio.sleep(0.01)
 
 
 def _auth(token: str, **more: str) -> dict[str, str]:
