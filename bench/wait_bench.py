@@ -5,8 +5,8 @@ REST API and park a long-poll, `GET /api/v1/requests/{id}?wait=60`, each on its 
 connection with its own token, from one of several loopback addresses (127.0.x.y, 20 agents
 each: the API lets one client address have at most 30 authentications in flight, as 1,000
 agents on one machine starting at once would find). Once every one is parked, approvers (admin
-tokens) decide the requests in random order through `POST /api/v1/requests/{id}/decision`,
-paced at `--rate` decisions per second. Measured:
+tokens, each from its own address) decide the requests in random order through
+`POST /api/v1/requests/{id}/decision`, paced at `--rate` decisions per second. Measured:
 
 - from the decision's commit to the waiter's response (p50/p99/max; target p99 ≤ 50 ms). The
   commit is stamped inside the deciding server process, by a listener on the store's wake-ups
@@ -67,10 +67,11 @@ from tests.pg import PgServer, find_bin_dir
 WS = "api:bench"
 WAIT = 60  # seconds each long-poll may wait: every decision comes well before
 BOUND = 120.0  # seconds any phase of the bench may take before it gives up
-PER_APPROVER = 25  # decisions per second per approver token (the API allows 50 on average)
+PER_APPROVER = 10  # decisions per second per approver token and address (the API allows 50)
 SETUP_TASKS = 50
 AGENTS_PER_ADDRESS = 20  # below the API's 30 authentications in flight per client address
 PROBE = "/bench/probe"
+APPROVE = {"decision": "approve"}
 
 
 # -- the server process -------------------------------------------------------------------------
@@ -199,12 +200,12 @@ async def _gather(works: Iterable[Awaitable[Any]], tasks: int = SETUP_TASKS) -> 
 
 
 @contextlib.asynccontextmanager
-async def agent_clients(agents: int) -> AsyncIterator[list[aiohttp.ClientSession]]:
+async def clients_from(addresses: int) -> AsyncIterator[list[aiohttp.ClientSession]]:
     """HTTP clients, each from its own loopback address, without a cap on connections."""
     timeout = aiohttp.ClientTimeout(total=WAIT + BOUND)
     async with contextlib.AsyncExitStack() as stack:
         clients = []
-        for n in range(math.ceil(agents / AGENTS_PER_ADDRESS)):
+        for n in range(addresses):
             address = f"127.0.{1 + n // 250}.{1 + n % 250}"
             connector = aiohttp.TCPConnector(limit=0, local_addr=(address, 0))
             client = aiohttp.ClientSession(timeout=timeout, connector=connector)
@@ -281,20 +282,24 @@ def delivered(found: Any) -> bool:
 
 
 async def decide_all(
-    http: aiohttp.ClientSession, api: str, approvers: list[str], ids: list[str], rate: float
-) -> dict[str, float]:
-    """Approve every request, one every 1/rate s; when each decision POST returned."""
+    approvers: list[tuple[aiohttp.ClientSession, str]], api: str, ids: list[str], rate: float
+) -> tuple[dict[str, float], list[float]]:
+    """Approve every request, one every 1/rate s, round the approvers (each from its own
+    address); when each decision POST returned, and how long each took."""
     returned: dict[str, float] = {}
+    took: list[float] = []
     began = time.perf_counter()
 
     async def decide(n: int, request_id: str) -> None:
         await asyncio.sleep(max(0.0, began + n / rate - time.perf_counter()))
-        url = f"{api}/requests/{request_id}/decision"
-        await _call(http, "POST", url, approvers[n % len(approvers)], {"decision": "approve"})
+        http, token = approvers[n % len(approvers)]
+        sent = time.perf_counter()
+        await _call(http, "POST", f"{api}/requests/{request_id}/decision", token, APPROVE)
+        took.append(time.perf_counter() - sent)
         returned[request_id] = time.time()
 
     await asyncio.gather(*(decide(n, r) for n, r in enumerate(ids)))
-    return returned
+    return returned, took
 
 
 # -- one run ------------------------------------------------------------------------------------
@@ -310,25 +315,29 @@ class Figures:
     rss_parked: float = 0.0
     idle_cpu: float = 0.0  # share of one core while parked, nothing decided
     plain: list[float] = field(default_factory=list)  # seconds
+    posts: list[float] = field(default_factory=list)  # each decision POST's round trip
     from_commit: list[float] = field(default_factory=list)
     from_post: list[float] = field(default_factory=list)
     heard: list[float] = field(default_factory=list)  # commit on A → wake-up on B (PostgreSQL)
     failed: int = 0
     decide_cpu: float = 0.0  # server CPU seconds (both replicas) over the decisions
-    load: tuple[float, ...] = ()  # the machine's load average (1, 5 min) after the run
+    load: tuple[float, ...] = ()  # the machine's load average (1 min) before and after the run
 
 
 async def run(url: str, backend: str, waiters: int, rate: float) -> Figures:
     replicas = 2 if backend == "postgres" else 1
     people = await make_tokens(url, waiters + 1, max(1, math.ceil(rate / PER_APPROVER)))
-    figures = Figures(backend, waiters, rate)
+    figures = Figures(backend, waiters, rate, load=os.getloadavg()[:1])
+    agent_addresses = math.ceil((waiters + 1) / AGENTS_PER_ADDRESS)
     timeout = aiohttp.ClientTimeout(total=WAIT + BOUND)
     async with (
         servers(url, replicas) as started,
         aiohttp.ClientSession(timeout=timeout) as http,
-        agent_clients(waiters + 1) as clients,
+        clients_from(agent_addresses + len(people.approvers)) as clients,
+        contextlib.AsyncExitStack() as stack,  # left first: cancels the waits of a failed run
     ):
         deciding, waiting = started[0], started[-1]
+        approvers = list(zip(clients[agent_addresses:], people.approvers, strict=True))
 
         def client(n: int) -> aiohttp.ClientSession:
             return clients[n // AGENTS_PER_ADDRESS]
@@ -342,6 +351,7 @@ async def run(url: str, backend: str, waiters: int, rate: float) -> Figures:
             asyncio.create_task(wait_for(client(n), waiting.api, people.agents[n], request_id))
             for n, request_id in enumerate(ids)
         ]
+        stack.callback(lambda: [task.cancel() for task in pending])
         figures.parked_in = await until(http, waiting, parked(waiters))
         figures.rss_parked = waiting.rss_mb()
         cpu = waiting.cpu_seconds()
@@ -350,12 +360,12 @@ async def run(url: str, backend: str, waiters: int, rate: float) -> Figures:
         figures.plain = await _plain_gets(http, waiting, people.agents[0], ids[0])
         order = random.sample(ids, len(ids))
         cpu = sum(s.cpu_seconds() for s in started)
-        returned = await decide_all(http, deciding.api, people.approvers, order, rate)
+        returned, figures.posts = await decide_all(approvers, deciding.api, order, rate)
         async with asyncio.timeout(BOUND):
             got = await asyncio.gather(*pending)
         await until(http, deciding, delivered)  # the messages' updates count too
         figures.decide_cpu = sum(s.cpu_seconds() for s in started) - cpu
-        figures.load = os.getloadavg()[:2]
+        figures.load += os.getloadavg()[:1]
         committed = (await probe(http, deciding))["committed"]
         heard = (await probe(http, waiting))["committed"] if replicas > 1 else committed
     for request_id, answer in zip(ids, got, strict=True):
@@ -377,7 +387,7 @@ async def _warm_up(
     waiter = asyncio.create_task(wait_for(http, waiting.api, agent, spare))
     await until(http, waiting, parked(1))
     url = f"{deciding.api}/requests/{spare}/decision"
-    await _call(http, "POST", url, people.approvers[0], {"decision": "approve"})
+    await _call(http, "POST", url, people.approvers[0], APPROVE)
     await waiter
     await _plain_gets(http, waiting, agent, spare)
 
@@ -412,8 +422,8 @@ def report(f: Figures) -> None:
         else "PostgreSQL, two replicas: waiters on B, decisions on A"
     )
     print(
-        f"wait bench: {f.waiters} waiters, {where} ({os.cpu_count()} cores, load average "
-        f"{' / '.join(f'{n:.1f}' for n in f.load)} after the run)"
+        f"wait bench: {f.waiters} waiters, {where} ({os.cpu_count()} cores; load average "
+        f"{' before, '.join(f'{n:.1f}' for n in f.load)} after)"
     )
     print(f"  parked: all {f.waiters} in {f.parked_in:.1f} s")
     growth = f.rss_parked - f.rss_before
@@ -424,6 +434,7 @@ def report(f: Figures) -> None:
     print(f"  server CPU while parked, nothing decided: {f.idle_cpu * 100:.1f} % of a core")
     print(f"  yardstick, a plain GET of a request while parked: {_ms(f.plain)}")
     print(f"  decisions: {f.waiters} at {f.rate:g}/s, answers missing or wrong: {f.failed}")
+    print(f"  decision POSTs: {_ms(f.posts)}")
     print(
         f"  server CPU a decision (its POST, the wake-up, the answer, the message update): "
         f"{f.decide_cpu * 1000 / max(1, f.waiters):.2f} ms"
@@ -458,7 +469,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--waiters", type=int, default=1000)
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--rate", type=float, default=100.0, help="decisions per second")
+    parser.add_argument("--rate", type=float, default=50.0, help="decisions per second")
     parser.add_argument("--dir", default=None, help="where to put the SQLite file")
     args = parser.parse_args(argv)
     if args.waiters / args.rate > WAIT / 2:

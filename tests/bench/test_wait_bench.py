@@ -18,6 +18,7 @@ FIGURES = [
     r"server CPU while parked, nothing decided: [\d.]+ % of a core",
     r"yardstick, a plain GET of a request while parked: p50 [\d.]+ ms, p99 [\d.]+ ms",
     r"decisions: 20 at 200/s, answers missing or wrong: 0",
+    r"decision POSTs: p50 [\d.]+ ms, p99 [\d.]+ ms",
     r"server CPU a decision .*: [\d.]+ ms",
     r"commit → waiter's response: p50 -?[\d.]+ ms, p99 -?[\d.]+ ms, max -?[\d.]+ ms",
     r"decision POST returned → waiter's response: p50 -?[\d.]+ ms, p99 -?[\d.]+ ms",
