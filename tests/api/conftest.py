@@ -108,6 +108,13 @@ async def served(
 
 
 @pytest.fixture
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP client (for what `ApiClient` does not do: streams, raw headers)."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        yield http
+
+
+@pytest.fixture
 async def api(server: HttpServer) -> AsyncIterator[ApiClient]:
     async with aiohttp.ClientSession() as http:
         yield ApiClient(http, f"http://127.0.0.1:{server.port}/api/v1")

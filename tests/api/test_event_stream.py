@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -29,12 +28,6 @@ STREAM = "/sessions/{}/events/stream"
 @pytest.fixture
 def api_config() -> ApiConfig:
     return ApiConfig(stream_heartbeat=3600)  # only a commit can wake a stream in these tests
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-        yield http
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ when a wait ends, when its client disconnects and when its stream closes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -30,12 +29,6 @@ DEPLOY = {"action": "deploy", "args": {"service": "api"}, "summary": "ship"}
 @pytest.fixture
 def api_config() -> ApiConfig:
     return ApiConfig(waits_per_token=CAP, stream_heartbeat=3600)  # no heartbeat notices a leaver
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-        yield http
 
 
 @pytest.fixture
