@@ -215,7 +215,7 @@ async def test_streams_are_capped_per_token_and_freed_when_the_client_leaves(
         async with client.get(url, headers=_auth(token)) as refused:
             assert refused.status == 429
             assert (await refused.json())["error"]["code"] == "too_many_streams"
-    await until(lambda: not api.streams.live)  # the next heartbeat finds the client gone
+    await until(lambda: not api.streams.live)  # found gone by the sweep or the next heartbeat
     async with client.get(url, headers=_auth(token)) as response:
         assert response.status == 200
 
