@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from adapters.console.adapter import ConsoleAdapter, ConsoleDelivery, ConsoleScreen
-from bot.api import mount_api
+from bot.api import ApiConfig, mount_api
 from bot.config import Config
 from bot.http import HttpServer
 from bot.metrics import Metrics
@@ -64,6 +64,11 @@ async def open_core(
     metrics.watch(store, dispatcher)
     runner = CommandRunner(services, observe=metrics.command)
     return Core(store, services, runner, dispatcher, sender, metrics)
+
+
+def api_config(config: Config) -> ApiConfig:
+    """The HTTP API's limits set by the environment."""
+    return ApiConfig(waits_per_token=config.max_waits_per_token)
 
 
 def job_scheduler(config: Config, core: Core) -> JobScheduler:
@@ -136,7 +141,7 @@ async def run_console(
 async def _start_http(config: Config, core: Core) -> HttpServer | None:
     """The HTTP server beside the console; a busy port only costs a warning."""
     http = HttpServer(config.http_host, config.http_port)
-    mount_api(http.app, core.services)
+    mount_api(http.app, core.services, config=api_config(config))
     if core.metrics is not None:
         core.metrics.mount(http.app)
     try:

@@ -76,6 +76,11 @@ VARIABLES: tuple[Variable, ...] = (
         "log to this file (created 0600); the console's default: sessionbot.log by the database",
     ),
     Variable(
+        "SESSIONBOT_MAX_WAITS_PER_TOKEN",
+        "200",
+        "long-polls (?wait=) and event streams one API token may hold open at once",
+    ),
+    Variable(
         "SESSIONBOT_WEBHOOK_ALLOW",
         "",
         "internal hosts, addresses or CIDRs webhooks may reach (operator only), comma-separated",
@@ -165,6 +170,7 @@ class Config:
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
     history: HistoryConfig = field(default_factory=HistoryConfig)
+    max_waits_per_token: int = 200
 
     @property
     def chat_configured(self) -> bool:
@@ -296,6 +302,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
             shard_count=_shard_count(read),
         ),
         webhook_policy=_webhook_policy(read),
+        max_waits_per_token=read.integer(
+            "SESSIONBOT_MAX_WAITS_PER_TOKEN", 200, low=1, high=1_000_000
+        ),
     )
 
 

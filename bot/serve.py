@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from bot.api import mount_api
-from bot.app import Core, job_scheduler, open_core
+from bot.app import Core, api_config, job_scheduler, open_core
 from bot.config import Config
 from bot.http import Check, HttpServer
 from bot.scheduler import JobScheduler
@@ -172,7 +172,7 @@ async def _start(
     core = await open_core(config, clock=clock)
     closing.push("database", core.close)
     http = HttpServer(config.http_host, config.http_port)
-    mount_api(http.app, core.services)
+    mount_api(http.app, core.services, config=api_config(config))
     http.add_check("database", database_check(core))
     if core.metrics is not None:
         core.metrics.mount(http.app)

@@ -7,8 +7,9 @@ after the previous one was written and drained (aiohttp's drain waits while the 
 not read), and sleeps until the commit that adds an event to the session wakes it
 (`Progress.next_events`), sending a comment line as a heartbeat when nothing came for
 `ApiConfig.stream_heartbeat` seconds. Open streams are capped per token and per process, and
-each ends after `ApiConfig.stream_lifetime` seconds (the client reconnects with `Last-Event-ID`,
-which checks its token and access again).
+count among the token's parked waits (bot/api/parking.py, which also ends a stream whose client
+has gone without waiting for its next write); each ends after `ApiConfig.stream_lifetime`
+seconds (the client reconnects with `Last-Event-ID`, which checks its token and access again).
 """
 
 from __future__ import annotations
@@ -56,18 +57,24 @@ async def stream(call: Call) -> Any:
     response = web.StreamResponse(headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     response.content_type = "text/event-stream"
     response.charset = "utf-8"
-    with api.streams.opened(
-        Stream(token.id, session.id, after, response, call.request.transport)
-    ) as live:
+    with (
+        api.parking.slot(token.id),  # 429 past the token's cap of open waits
+        api.streams.opened(
+            Stream(token.id, session.id, after, response, call.request.transport)
+        ) as live,
+    ):
         await response.prepare(call.request)
         writer = call.request.writer
         clock = asyncio.get_running_loop().time  # real time, as the socket's own
         ends = clock() + api.config.stream_lifetime
         while not api.streams.closing and clock() < ends:
             up_to = min(api.config.stream_heartbeat, ends - clock())
-            found = await progress.next_events(
-                session, after_seq=live.sent, up_to=up_to, limit=BATCH
+            found = await call.api.parking.unless_gone(
+                call.request,
+                progress.next_events(session, after_seq=live.sent, up_to=up_to, limit=BATCH),
             )
+            if found is None:
+                break  # the client went away while the stream waited
             if api.streams.closing or (not found and clock() >= ends):
                 break
             chunk = "".join(frame(e) for e in found).encode() if found else HEARTBEAT

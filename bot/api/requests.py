@@ -3,16 +3,13 @@ without polling, and approvers decide through the API as they would with a click
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any, Literal, TypeVar
-
-from aiohttp import web
+from typing import Any, Literal
 
 from bot.api import models as m
 from bot.api.errors import ApiError, error_json
 from bot.api.route import Call, Param, Route, number
+from bot.api.runtime import TOKEN
 from core.durations import parse_duration
 from core.errors import UsageError
 from core.models import Decision
@@ -20,8 +17,6 @@ from core.records.requests import OnExpiry, Request, RequestKind, RequestStatus,
 from core.services.asks import Ask
 from core.services.requests import MAX_WAIT
 
-T = TypeVar("T")
-ALIVE_EVERY = 0.5  # seconds between checks that a long-polling client is still connected
 _TAG = "requests"
 _ACTION_ONLY = ("args", "summary", "risk", "need", "approvers")
 _QUESTION_ONLY = ("choices", "free_text")
@@ -113,36 +108,16 @@ async def list_(call: Call) -> Any:
     return {"requests": [request_record(r) for r in found]}
 
 
-def _gone(request: web.Request) -> bool:
-    transport = request.transport
-    return transport is None or transport.is_closing()
-
-
-async def _unless_gone(request: web.Request, work: Awaitable[T]) -> T | None:
-    """`work`'s result, or None once the client has disconnected (then `work` is cancelled,
-    so a long-poll leaves no waiter behind)."""
-    task = asyncio.ensure_future(work)
-    try:
-        while not task.done():
-            await asyncio.wait({task}, timeout=ALIVE_EVERY)
-            if not task.done() and _gone(request):
-                task.cancel()
-                await asyncio.wait({task})
-                return None
-        return task.result()
-    finally:
-        task.cancel()  # the handler itself was cancelled (shutdown): stop waiting too
-
-
 async def show(call: Call) -> Any:
     """The request now, or — with `wait` — as soon as it is decided, at most `wait` seconds."""
     requests = call.api.services.requests
     _, request = await requests.get(call.actor, call.path["request"])
     wait = call.query.get("wait", 0)
     if wait and request.status is RequestStatus.PENDING:
-        waited = await _unless_gone(
-            call.request, requests.wait(call.actor, request.id, timedelta(seconds=wait))
-        )
+        with call.api.parking.slot(call.request[TOKEN].id):  # 429 past the token's cap
+            waited = await call.api.parking.unless_gone(
+                call.request, requests.wait(call.actor, request.id, timedelta(seconds=wait))
+            )
         if waited is None:  # nobody reads this answer
             return error_json(499, "client_closed", "The client closed the connection.")
         request = waited
@@ -233,4 +208,4 @@ ROUTES = [
     ),
 ]
 
-__all__ = ["ALIVE_EVERY", "ROUTES", "request_record"]
+__all__ = ["ROUTES", "request_record"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.api.parking import Parking
 from bot.api.streams import Streams
 from core.clock import Clock
 from core.history.messages import HistoryService
@@ -30,6 +31,7 @@ class ApiConfig:
     stream_lifetime: float = 3600.0  # seconds an event stream lasts; the client then reconnects
     streams_per_token: int = 10  # event streams one token may hold open at once
     streams: int = 1000  # event streams this process holds open at once
+    waits_per_token: int = 200  # long-polls and event streams one token may hold open at once
 
 
 class RateLimiter:
@@ -88,6 +90,7 @@ class ApiContext:
     failures: RateLimiter = field(init=False)  # failed authentications per client address
     openapi: dict[str, Any] = field(default_factory=dict)
     streams: Streams = field(init=False)  # open event streams
+    parking: Parking = field(init=False)  # open long-polls and event streams, per token
 
     def __post_init__(self) -> None:
         c, clock = self.config, self.services.clock
@@ -96,6 +99,7 @@ class ApiContext:
             c.auth_failure_rate, c.auth_failures, clock=clock, max_keys=c.limiter_keys
         )
         self.streams = Streams(per_token=c.streams_per_token, total=c.streams)
+        self.parking = Parking(c.waits_per_token)
 
 
 API = web.AppKey("api", ApiContext)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import aiohttp
 import pytest
 
 from bot.api import ApiConfig, mount_api
+from bot.api.runtime import API, ApiContext
 from bot.http import HttpServer
 from core.clock import ManualClock
 from core.tokens import TokenService
@@ -66,6 +68,14 @@ class ApiClient:
         return await self.call("POST", path, token=token, **kw)
 
 
+async def until(holds: Callable[[], bool], bound: float = 10.0) -> None:
+    """A bounded wait for a state only the server shows (its transports, its count of open
+    waits): no event announces it."""
+    async with asyncio.timeout(bound):
+        while not holds():  # noqa: ASYNC110 - nothing to await for these states
+            await asyncio.sleep(0.01)
+
+
 @pytest.fixture
 def tokens(services: Services, clock: ManualClock) -> TokenService:
     return TokenService(services.store.tokens, clock=clock)
@@ -83,6 +93,25 @@ async def server(services: Services, api_config: ApiConfig) -> AsyncIterator[Htt
     await http.start()
     yield http
     await http.stop()
+
+
+@pytest.fixture
+async def served(
+    services: Services, api_config: ApiConfig
+) -> AsyncIterator[tuple[str, ApiContext]]:
+    """A server like `server`, with the API's base URL and its context (limits, open waits)."""
+    http = HttpServer("127.0.0.1", 0)
+    api = mount_api(http.app, services, config=api_config)
+    await http.start()
+    yield f"http://127.0.0.1:{http.port}/api/v1", api[API]
+    await http.stop()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP client (for what `ApiClient` does not do: streams, raw headers)."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        yield http
 
 
 @pytest.fixture

@@ -7,18 +7,17 @@ import asyncio
 import json
 import re
 import socket
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
-from bot.api import ApiConfig, mount_api
+from bot.api import ApiConfig
 from bot.api.event_stream import BATCH, frame
-from bot.api.runtime import API, ApiContext
-from bot.http import HttpServer
+from bot.api.runtime import ApiContext
 from core.models import EventType, Session
 from core.wiring import Services
+from tests.api.conftest import until
 from tests.conftest import CHAT, actor
 
 AGENT = actor("agent")  # the user of the `token` fixture
@@ -29,23 +28,6 @@ STREAM = "/sessions/{}/events/stream"
 @pytest.fixture
 def api_config() -> ApiConfig:
     return ApiConfig(stream_heartbeat=3600)  # only a commit can wake a stream in these tests
-
-
-@pytest.fixture
-async def served(
-    services: Services, api_config: ApiConfig
-) -> AsyncIterator[tuple[str, ApiContext]]:
-    http = HttpServer("127.0.0.1", 0)
-    api = mount_api(http.app, services, config=api_config)
-    await http.start()
-    yield f"http://127.0.0.1:{http.port}/api/v1", api[API]
-    await http.stop()
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-        yield http
 
 
 @pytest.fixture
@@ -82,13 +64,6 @@ class Sse:
             if "comment" not in got:
                 found.append(got)
         return found
-
-
-async def until(holds: Callable[[], bool]) -> None:
-    """A bounded wait for a state only the server's transport shows (no event announces it)."""
-    async with asyncio.timeout(BOUND):
-        while not holds():  # noqa: ASYNC110 - the transport's buffer has no waitable event
-            await asyncio.sleep(0.01)
 
 
 def _auth(token: str, **more: str) -> dict[str, str]:
@@ -240,7 +215,7 @@ async def test_streams_are_capped_per_token_and_freed_when_the_client_leaves(
         async with client.get(url, headers=_auth(token)) as refused:
             assert refused.status == 429
             assert (await refused.json())["error"]["code"] == "too_many_streams"
-    await until(lambda: not api.streams.live)  # the next heartbeat finds the client gone
+    await until(lambda: not api.streams.live)  # found gone by the sweep or the next heartbeat
     async with client.get(url, headers=_auth(token)) as response:
         assert response.status == 200
 

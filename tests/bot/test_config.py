@@ -53,6 +53,8 @@ def test_values_are_parsed() -> None:
         ("SESSIONBOT_MAX_MESSAGE_BYTES", "10"),
         ("SESSIONBOT_MAX_CONTEXT_BYTES", "lots"),
         ("SESSIONBOT_HISTORY_PAGE_SIZE", "1000"),
+        ("SESSIONBOT_MAX_WAITS_PER_TOKEN", "0"),
+        ("SESSIONBOT_MAX_WAITS_PER_TOKEN", "many"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
