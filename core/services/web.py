@@ -1,0 +1,255 @@
+"""The web inbox's sign-in and its inbox, in core (no HTTP here: bot/web serves them).
+
+Sign-in is by a one-time link (`sessionbot web login`): a random token whose SHA-256 digest
+alone is stored, taken at most once (the store's guarded UPDATE) before it expires. Taking it
+opens a browser session: a random id (kept as its digest too) with its own CSRF token, ended
+after `idle` without a request, at `absolute` whatever happens, or at logout. Times come from
+the injected clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.access import Access
+from core.clock import Clock
+from core.errors import Forbidden, UsageError
+from core.models import Actor, Event, Member, Plan, Session
+from core.permissions import Perm, allows
+from core.records.history import Message
+from core.records.requests import Request, RequestKind
+from core.records.web import WebLogin, WebSession
+from core.services.sessions import LIST_FILTERS, Lifecycle
+from core.store.store import Store
+from core.store.web import Cursor
+from core.tokens import WORKSPACE_PLATFORMS
+from core.users import PRINCIPAL, check_user_id
+
+INBOX_LIMIT = 200  # pending plans and requests read per kind for one inbox
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class WebTimeouts:
+    link: timedelta = timedelta(minutes=15)  # a login link is refused after this
+    idle: timedelta = timedelta(hours=1)  # a browser session ends this long after its last request
+    absolute: timedelta = timedelta(hours=12)  # and this long after sign-in, whatever happens
+
+
+@dataclass(slots=True)
+class SignIn:
+    store: Store
+    clock: Clock
+    timeouts: WebTimeouts = field(default_factory=WebTimeouts)
+
+    async def link(self, workspace: str, user_id: str, *, admin: bool = False) -> str:
+        """A new one-time login token for `user_id` of `workspace` (only its digest is kept)."""
+        platform, _, tenant = workspace.partition(":")
+        if platform not in WORKSPACE_PLATFORMS or not tenant or not PRINCIPAL.fullmatch(workspace):
+            raise UsageError(
+                f"The workspace `{workspace[:70]}` must be `<platform>:<id>` with platform "
+                f"{', '.join(WORKSPACE_PLATFORMS)} (e.g. `slack:T0123`)."
+            )
+        user_id = check_user_id(workspace, user_id.strip().removeprefix("@"))
+        token = secrets.token_urlsafe(32)
+        now = self.clock.now()
+        await self.store.web.put_link(
+            WebLogin(digest(token), workspace, user_id, admin, now, now + self.timeouts.link)
+        )
+        return token
+
+    async def take(self, token: str) -> tuple[WebSession, str]:
+        """Sign in with a link's token: the new browser session and the id its cookie carries.
+        A wrong, used or expired token is refused alike (Forbidden)."""
+        now = self.clock.now()
+        login = None
+        if 20 <= len(token) <= 100 and token.isascii():
+            login = await self.store.web.take_link(digest(token), now=now)
+        if login is None:
+            raise Forbidden(
+                "sign in", ["holder of a fresh link"], detail="this link is wrong, used or expired."
+            )
+        session_id = secrets.token_urlsafe(32)
+        session = WebSession(
+            id_hash=digest(session_id),
+            workspace=login.workspace,
+            user_id=login.user_id,
+            admin=login.admin,
+            csrf=secrets.token_urlsafe(32),
+            created_at=now,
+            seen_at=now,
+            expires_at=now + self.timeouts.absolute,
+        )
+        await self.store.web.put_session(session)
+        await self.store.web.purge(now=now)  # links and sessions past their deadline
+        return session, session_id
+
+    async def current(self, session_id: str) -> WebSession | None:
+        """The live browser session a cookie names (its idle clock restarted), else None."""
+        found = await self.store.web.session(digest(session_id))
+        now = self.clock.now()
+        if found is None or not self.live(found, now):
+            return None
+        if now - found.seen_at >= timedelta(seconds=30):  # at most one write per half minute
+            await self.store.web.seen(found.id_hash, at=now)
+            found.seen_at = now
+        return found
+
+    def live(self, session: WebSession, now: datetime) -> bool:
+        return (
+            session.ended_at is None
+            and now < session.expires_at
+            and now - session.seen_at < self.timeouts.idle
+        )
+
+    async def end(self, session: WebSession) -> None:
+        await self.store.web.end(session.id_hash, at=self.clock.now())
+
+
+def same_token(given: str | None, expected: str) -> bool:
+    """A CSRF token compared in constant time."""
+    return bool(given) and hmac.compare_digest((given or "").encode(), expected.encode())
+
+
+@dataclass(slots=True)
+class InboxItem:
+    """One thing waiting for this person: a plan or a request, with its session."""
+
+    session: Session
+    plan: Plan | None = None
+    request: Request | None = None
+
+    @property
+    def since(self) -> datetime:
+        if self.plan is not None:
+            return self.plan.submitted_at
+        assert self.request is not None
+        return self.request.created_at
+
+    @property
+    def key(self) -> str:
+        """An id for the page (and for live refreshes), changing when the item changes."""
+        if self.plan is not None:
+            return f"plan-{self.plan.id}-{self.plan.row_version}"
+        assert self.request is not None
+        return f"request-{self.request.id}-{self.request.row_version}"
+
+
+@dataclass(slots=True)
+class SessionView:
+    """Everything the session page shows: header, members, every plan version with its
+    decisions, the requests, the newest events and messages."""
+
+    session: Session
+    members: list[Member]
+    plans: list[Plan]
+    requests: list[Request]
+    events: list[Event]
+    messages: list[Message]
+
+
+@dataclass(slots=True)
+class SessionsPage:
+    """One page of the sessions list and the cursor of the next one (None at the end)."""
+
+    sessions: list[Session]
+    after: Cursor | None
+
+
+@dataclass(slots=True)
+class WebReads:
+    """What the web pages read, through the services' own lookups and the store: the inbox
+    (what a person may decide in their workspace: pending plans, action approvals and
+    questions, oldest first; deciding goes through the same services as chat), a session's
+    page and the sessions list."""
+
+    store: Store
+    access: Access
+    sessions: Lifecycle
+
+    async def session(self, actor: Actor, ref: str, *, events: int = 200) -> SessionView:
+        """A session of the actor's workspace (NotFound for any other, as for a wrong ref)."""
+        session = await self.sessions.find(actor, ref)
+        await self.access.require(actor, session, Perm.READ)
+        newest = await self.store.events.newest(session.id, limit=events, before_seq=None)
+        messages = await self.store.history.before(session.id, before_seq=None, limit=events)
+        return SessionView(
+            session,
+            await self.store.sessions.members(session.id),
+            await self.store.plans.of_session(session.id),
+            await self.store.requests.of_session(session.id),
+            sorted(newest, key=lambda e: e.seq),
+            sorted(messages, key=lambda m: m.seq),
+        )
+
+    async def listing(
+        self,
+        actor: Actor,
+        *,
+        status: str = "all",
+        owner: str | None = None,
+        mode: str | None = None,
+        channel: str | None = None,
+        after: Cursor | None = None,
+        limit: int = 25,
+    ) -> SessionsPage:
+        if status not in LIST_FILTERS:
+            raise UsageError(f"Unknown status filter `{status[:40]}`.")
+        owner_id = actor.user_id if owner == "mine" else owner
+        if owner_id:
+            owner_id = check_user_id(actor.workspace, owner_id.strip().removeprefix("@"))
+        found = await self.store.web.sessions(
+            actor.workspace,
+            statuses=LIST_FILTERS[status],
+            owner_id=owner_id or None,
+            mode=mode or None,
+            channel_id=channel or None,
+            after=after,
+            limit=limit + 1,
+        )
+        more = len(found) > limit
+        shown = found[:limit]
+        last = shown[-1] if more else None
+        return SessionsPage(shown, (last.last_activity_at, last.ref) if last else None)
+
+    async def inbox(self, actor: Actor) -> list[InboxItem]:
+        found: list[InboxItem] = []
+        sessions: dict[str, Session | None] = {}
+        may: dict[tuple[str, Perm], bool] = {}
+
+        async def session_of(session_id: str) -> Session | None:
+            if session_id not in sessions:
+                sessions[session_id] = await self.store.sessions.by_id(session_id)
+            return sessions[session_id]
+
+        async def allowed(session: Session, perm: Perm) -> bool:
+            if (session.id, perm) not in may:
+                admin, roles = await self.access.of(actor, session)
+                may[session.id, perm] = allows(perm, admin=admin, roles=roles)
+            return may[session.id, perm]
+
+        for plan_id in await self.store.web.pending_plans(actor.workspace, limit=INBOX_LIMIT):
+            plan = await self.store.plans.get(plan_id)
+            session = await session_of(plan.session_id) if plan else None
+            if plan and session and await allowed(session, Perm.DECIDE):
+                found.append(InboxItem(session, plan=plan))
+        for request_id in await self.store.web.pending_requests(actor.workspace, limit=INBOX_LIMIT):
+            request = await self.store.requests.get(request_id)
+            session = await session_of(request.session_id) if request else None
+            if request is None or session is None:
+                continue
+            named = actor.user_id in request.approvers
+            perm = Perm.DECIDE if request.kind is RequestKind.ACTION else Perm.WORK
+            if request.approvers and request.kind is RequestKind.ACTION:
+                if named or await self.access.is_admin(actor):
+                    found.append(InboxItem(session, request=request))
+            elif named or await allowed(session, perm):
+                found.append(InboxItem(session, request=request))
+        return sorted(found, key=lambda i: i.since)
