@@ -155,6 +155,25 @@ class SessionView:
     messages: list[Message]
 
 
+# The approval-latency histogram's buckets: (upper bound, label); the last has none.
+LATENCY_BUCKETS: tuple[tuple[timedelta | None, str], ...] = (
+    (timedelta(minutes=1), "under 1 min"),
+    (timedelta(minutes=10), "1–10 min"),
+    (timedelta(hours=1), "10–60 min"),
+    (timedelta(days=1), "1–24 h"),
+    (None, "over 1 day"),
+)
+
+
+def histogram(latencies: list[timedelta]) -> list[tuple[str, int]]:
+    """How many latencies fall in each of LATENCY_BUCKETS, in order (empty buckets kept)."""
+    counts = dict.fromkeys((label for _, label in LATENCY_BUCKETS), 0)
+    for latency in latencies:
+        label = next(lb for bound, lb in LATENCY_BUCKETS if bound is None or latency < bound)
+        counts[label] += 1
+    return list(counts.items())
+
+
 @dataclass(slots=True)
 class SessionsPage:
     """One page of the sessions list and the cursor of the next one (None at the end)."""
@@ -173,6 +192,14 @@ class WebReads:
     store: Store
     access: Access
     sessions: Lifecycle
+
+    async def latency_histogram(
+        self, actor: Actor, *, since: datetime, until: datetime
+    ) -> list[tuple[str, int]]:
+        """Plan approval latencies (submission to a person's decision) of the actor's workspace
+        decided in (since, until], by bucket."""
+        found = await self.store.plans.approval_latencies(actor.workspace, since=since, until=until)
+        return histogram(found)
 
     async def session(self, actor: Actor, ref: str, *, events: int = 200) -> SessionView:
         """A session of the actor's workspace (NotFound for any other, as for a wrong ref)."""

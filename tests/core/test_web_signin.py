@@ -13,7 +13,7 @@ from core.errors import Forbidden, UsageError
 from core.models import ChatRef, Decision, Role, Session, Status
 from core.records.requests import RequestKind
 from core.services.asks import Ask
-from core.services.web import InboxItem, SignIn, WebReads, WebTimeouts, digest
+from core.services.web import InboxItem, SignIn, WebReads, WebTimeouts, digest, histogram
 from core.store.store import Store
 from core.wiring import Services
 from tests.conftest import CHAT, OTHER_WS, WS, actor
@@ -159,3 +159,16 @@ async def test_the_sessions_list_pages_by_cursor_with_filters(
     assert all(s.status is Status.ACTIVE for s in deploys.sessions)
     with pytest.raises(UsageError, match="status filter"):
         await reads.listing(OWNER, status="bogus")
+
+
+def test_approval_latencies_fall_in_their_buckets() -> None:
+    minutes = [0.5, 1, 9.9, 10, 59, 60, 23 * 60, 24 * 60, 90 * 24 * 60]
+    counted = histogram([timedelta(minutes=m) for m in minutes])
+    assert counted == [
+        ("under 1 min", 1),
+        ("1–10 min", 2),
+        ("10–60 min", 2),
+        ("1–24 h", 2),
+        ("over 1 day", 2),
+    ]
+    assert [n for _, n in histogram([])] == [0, 0, 0, 0, 0]

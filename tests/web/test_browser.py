@@ -48,6 +48,7 @@ WAIT_MS = 10_000  # the longest the browser waits for something to show (bounded
 HTTP = ClientTimeout(total=70)
 
 pytestmark = pytest.mark.slow
+expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture
@@ -174,6 +175,11 @@ async def test_sign_in_edit_and_approve_then_a_slack_click_shows_live(
     await expect(page.locator("table.timeline")).to_contain_text("request_decided")
     await shoot(page, "session")
     await page.evaluate("window.kept = 'session page'")
+    stats = await context.new_page()
+    await stats.goto(f"{base}/web/stats")
+    await expect(stats.locator("figcaption").nth(2)).to_have_text("Plan approval latency")
+    await shoot(stats, "stats")
+    await stats.close()
     paused = await bot.command("pause 1 waiting for the window")
     assert "paused" in (paused[0].text or "").lower(), paused
     await expect(page.locator("dl.header")).to_contain_text("paused")

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from bot.http import HttpServer
-from core.clock import SystemClock
+from core.clock import ManualClock, SystemClock
 from core.models import Decision, EventType, PlanStatus, Role, Session, Source
 from core.records.requests import RequestKind, RequestStatus, Risk
 from core.services.asks import Ask
@@ -25,7 +25,7 @@ from tests.conftest import CHAT, WS, actor
 from tests.web.conftest import Browser, signed_in
 
 ROOT = Path(__file__).resolve().parents[2]
-OWNER, AGENT = actor("owner"), actor("agent")
+OWNER, AGENT, ANA = actor("owner"), actor("agent"), actor("ana")
 
 
 @pytest.fixture
@@ -63,6 +63,27 @@ async def test_a_plan_is_approved_from_the_inbox_as_from_chat(
     assert (event.actor_id, event.source) == ("ana", Source.WEB)
     after = await ana.get("/web/inbox?done=1")
     assert "Your decision was recorded" in after.text and posted.plan.id not in after.text
+
+
+async def test_the_stats_page_draws_each_chart_with_its_numbers(
+    ana: Browser, services: Services, session: Session, clock: ManualClock
+) -> None:
+    posted = await services.plans.submit(OWNER, str(session.ref), ["Ship"])
+    clock.advance(5 * 60)
+    await services.plans.decide(ANA, Decision.APPROVE, plan_id=posted.plan.id)
+    done = await services.sessions.start(OWNER, CHAT, "quick")
+    await services.sessions.complete(OWNER, str(done.ref))
+    page = await ana.get("/web/stats")
+    assert page.status == 200
+    for caption in (
+        "Open sessions by status",
+        "Ended sessions by outcome",
+        "Plan approval latency",
+    ):
+        assert f">{caption}</figcaption>" in page.text
+    assert page.text.count("<svg") == 4
+    assert "<td>1–10 min</td><td>1</td>" in page.text
+    assert "<td>completed</td><td>1</td>" in page.text
 
 
 async def test_a_high_risk_action_needs_its_name_typed(

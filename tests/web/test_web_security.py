@@ -26,7 +26,7 @@ XSS = "<script>alert(1)</script>"
 
 @pytest.fixture
 async def session(services: Services) -> Session:
-    s = await services.sessions.start(OWNER, CHAT, f"Deploy {XSS}")
+    s = await services.sessions.start(OWNER, CHAT, f"Deploy {XSS}", mode=XSS)
     for user, role in (("agent", Role.EDITOR), ("ana", Role.APPROVER), ("vic", Role.VIEWER)):
         await services.members.share(OWNER, str(s.ref), user, role=role)
     return s
@@ -168,6 +168,11 @@ async def test_another_workspaces_session_is_not_found(
     hidden = await ana.get(f"/web/sessions/{elsewhere.id}")
     assert hidden.status == 404 and "secret" not in hidden.text
     assert (await ana.get(f"/web/live/sessions/{elsewhere.id}")).status == 404
+    assert (await ana.get(f"/web/sessions/{elsewhere.id}/export.md")).status == 404
+    own = await ana.get(f"/web/sessions/{session.id}/export.md")
+    assert own.status == 200 and "Deploy" in own.text
+    assert own.headers["Content-Disposition"] == 'attachment; filename="session-1.md"'
+    assert (await ana.get(f"/web/sessions/{session.id}/export.exe")).status == 404
     listing = await ana.get("/web/sessions?status=all")
     assert elsewhere.id not in listing.text and session.id in listing.text
 
@@ -201,6 +206,7 @@ async def test_user_text_is_inert_on_every_page(
         "/web/sessions",
         f"/web/sessions/{session.id}",
         "/web/sessions?q=deploy",
+        "/web/stats",
     ]
     for path in pages:
         page = await ana.get(path)
