@@ -8,17 +8,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.api.errors import STATUS
 from bot.web.context import ME, WEB
-from core.errors import (
-    Conflict,
-    Forbidden,
-    InvalidTransition,
-    LimitExceeded,
-    NotFound,
-    SessionBotError,
-    StoreError,
-    UsageError,
-)
+from core.errors import SessionBotError
 from core.services.web import same_token
 
 _log = logging.getLogger(__name__)
@@ -29,14 +21,6 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-STATUS: dict[type[SessionBotError], int] = {
-    UsageError: 400,
-    LimitExceeded: 400,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    InvalidTransition: 409,
-}
 
 
 @web.middleware
@@ -51,10 +35,8 @@ async def pages_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = ctx.render(
             "error.html", status=exc.status, session=request.get(ME), message=exc.reason
         )
-    except SessionBotError as exc:
-        if isinstance(exc, StoreError):
-            raise
-        status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
+    except SessionBotError as exc:  # core's hierarchy → the API's statuses, as a page
+        status = next((s for kind, s in STATUS if isinstance(exc, kind)), 500)
         response = ctx.render(
             "error.html", status=status, session=request.get(ME), message=exc.message
         )

@@ -98,20 +98,16 @@ class Web:
 
     async def pending_plans(self, workspace: str, *, limit: int) -> list[str]:
         """Ids of the workspace's pending plans, oldest first."""
-        found = await self.db.fetchall(
-            "SELECT p.id FROM plans p JOIN sessions s ON s.id = p.session_id"
-            " WHERE s.workspace = ? AND p.status = 'pending' ORDER BY p.submitted_at, p.id"
-            " LIMIT ?",
-            (workspace, limit),
-        )
-        return [r[0] for r in found]
+        return await self._pending("plans", "submitted_at", workspace, limit)
 
     async def pending_requests(self, workspace: str, *, limit: int) -> list[str]:
         """Ids of the workspace's pending requests (actions and questions), oldest first."""
+        return await self._pending("requests", "created_at", workspace, limit)
+
+    async def _pending(self, table: str, since: str, workspace: str, limit: int) -> list[str]:
         found = await self.db.fetchall(
-            "SELECT r.id FROM requests r JOIN sessions s ON s.id = r.session_id"
-            " WHERE s.workspace = ? AND r.status = 'pending' ORDER BY r.created_at, r.id"
-            " LIMIT ?",
+            f"SELECT t.id FROM {table} t JOIN sessions s ON s.id = t.session_id"
+            f" WHERE s.workspace = ? AND t.status = 'pending' ORDER BY t.{since}, t.id LIMIT ?",
             (workspace, limit),
         )
         return [r[0] for r in found]

@@ -16,6 +16,7 @@ from bot.web import mount_web
 from core.clock import ManualClock
 from core.services.web import SignIn
 from core.wiring import Services
+from tests.conftest import WS
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 NONCE = re.compile(r'name="nonce" value="([^"]+)"')
@@ -102,3 +103,11 @@ async def signed_in(server: HttpServer, signin: SignIn, workspace: str, user: st
     answer = await b.sign_in(await signin.link(workspace, user))
     assert answer.status == 303 and answer.headers["Location"] == "/web/inbox", answer.text
     return b
+
+
+@pytest.fixture
+async def ana(server: HttpServer, signin: SignIn) -> AsyncIterator[Browser]:
+    """A browser signed in as `ana` of the test workspace."""
+    b = await signed_in(server, signin, WS, "ana")
+    yield b
+    await b.close()

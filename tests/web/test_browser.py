@@ -52,14 +52,16 @@ expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlackApi]:
-    async with FakeSlackApi() as api:
-        yield api
+async def bot(db_url: str, clock: ManualClock) -> AsyncIterator[SlackBot]:
+    """Wired as `sessionbot serve` does with SESSIONBOT_WEB=on: API, web and Slack on one
+    server, against a fake Slack Web API (`bot.fake`)."""
+    async with FakeSlackApi() as fake:
+        running = await _start(db_url, fake, clock)
+        yield running
+        await running.close()
 
 
-@pytest.fixture
-async def bot(db_url: str, fake: FakeSlackApi, clock: ManualClock) -> AsyncIterator[SlackBot]:
-    """Wired as `sessionbot serve` does with SESSIONBOT_WEB=on: API, web and Slack on one server."""
+async def _start(db_url: str, fake: FakeSlackApi, clock: ManualClock) -> SlackBot:
     config = load_config(slack_env(db_url, fake, SESSIONBOT_WEB="on"))
     core = await open_core(config, clock=clock)
     http = HttpServer(config.http_host, config.http_port)
@@ -70,9 +72,7 @@ async def bot(db_url: str, fake: FakeSlackApi, clock: ManualClock) -> AsyncItera
     core.dispatcher.register(adapter.delivery)
     await http.start()
     await adapter.start()
-    running = SlackBot(fake, core, http, adapter, ClientSession(timeout=HTTP))
-    yield running
-    await running.close()
+    return SlackBot(fake, core, http, adapter, ClientSession(timeout=HTTP))
 
 
 @pytest.fixture
@@ -120,8 +120,9 @@ async def shoot(page: Page, name: str) -> None:
 
 
 async def test_sign_in_edit_and_approve_then_a_slack_click_shows_live(
-    bot: SlackBot, fake: FakeSlackApi, context: BrowserContext, clock: ManualClock
+    bot: SlackBot, context: BrowserContext, clock: ManualClock
 ) -> None:
+    fake = bot.fake
     await bot.command("start deploy api mode:release")
     await bot.command(f"share <@{BOB}|bob> approver")
     await bot.deliver()
