@@ -7,7 +7,7 @@ import sys
 
 from bot.config import Config
 from core.clock import SystemClock
-from core.errors import SessionBotError, StoreError
+from core.errors import UsageError
 from core.services.web import SignIn
 from core.store.factory import open_store
 
@@ -30,9 +30,7 @@ async def run(args: argparse.Namespace, config: Config) -> int:
     await store.open()
     try:
         token = await SignIn(store, SystemClock()).link(args.workspace, args.user, admin=args.admin)
-    except SessionBotError as exc:
-        if isinstance(exc, StoreError):
-            raise
+    except UsageError as exc:  # a workspace or user id of the wrong shape
         print(f"sessionbot: {exc.message}", file=sys.stderr)
         return 1
     finally:

@@ -20,17 +20,15 @@ import pytest
 from aiohttp import ClientSession, ClientTimeout
 from playwright.async_api import BrowserContext, Page, async_playwright, expect
 
-from adapters.slack.adapter import SlackAdapter
 from bot.api import mount_api
-from bot.app import open_core
-from bot.config import load_config
+from bot.app import Core
+from bot.config import Config
 from bot.http import HttpServer
-from bot.serve import chat_adapters
-from bot.web import mount_web
+from bot.web import mount_configured
 from core.clock import ManualClock
 from core.services.web import SignIn
 from core.tokens import TokenService
-from tests.adapters.slack.harness import ALICE, BOB, WORKSPACE, SlackBot, has_buttons, slack_env
+from tests.adapters.slack.harness import ALICE, BOB, WORKSPACE, SlackBot, has_buttons
 from tests.fakes.slack_api import FakeSlackApi, Message
 
 CHROMIUM = "/usr/bin/chromium"
@@ -45,10 +43,16 @@ FLAGS = [
     "--disable-sync",
 ]
 WAIT_MS = 10_000  # the longest the browser waits for something to show (bounded, not timed)
-HTTP = ClientTimeout(total=70)
+AGENT_HTTP = ClientTimeout(total=70)  # the agent's client: its long-poll waits up to 60 s
 
 pytestmark = pytest.mark.slow
 expect.set_options(timeout=WAIT_MS)
+
+
+def serve_routes(http: HttpServer, core: Core, config: Config) -> None:
+    """What `sessionbot serve` mounts beside Slack's routes: the API and the web inbox."""
+    mount_api(http.app, core.services)
+    mount_configured(http.app, core.services, config)
 
 
 @pytest.fixture
@@ -56,23 +60,9 @@ async def bot(db_url: str, clock: ManualClock) -> AsyncIterator[SlackBot]:
     """Wired as `sessionbot serve` does with SESSIONBOT_WEB=on: API, web and Slack on one
     server, against a fake Slack Web API (`bot.fake`)."""
     async with FakeSlackApi() as fake:
-        running = await _start(db_url, fake, clock)
+        running = await SlackBot.start(db_url, fake, clock, mount=serve_routes, SESSIONBOT_WEB="on")
         yield running
         await running.close()
-
-
-async def _start(db_url: str, fake: FakeSlackApi, clock: ManualClock) -> SlackBot:
-    config = load_config(slack_env(db_url, fake, SESSIONBOT_WEB="on"))
-    core = await open_core(config, clock=clock)
-    http = HttpServer(config.http_host, config.http_port)
-    mount_api(http.app, core.services)
-    mount_web(http.app, core.services, on=config.web.on, base_url=config.base_url)
-    (adapter,) = chat_adapters(config, core, http)
-    assert isinstance(adapter, SlackAdapter)
-    core.dispatcher.register(adapter.delivery)
-    await http.start()
-    await adapter.start()
-    return SlackBot(fake, core, http, adapter, ClientSession(timeout=HTTP))
 
 
 @pytest.fixture
@@ -95,9 +85,13 @@ async def context(tmp_path: Path) -> AsyncIterator[BrowserContext]:
 
 
 async def api(bot: SlackBot, method: str, path: str, token: str, body: Any = None) -> Any:
+    """The agent's call to the API, on a client of its own (long enough for a long-poll)."""
     url = f"http://127.0.0.1:{bot.http.port}/api/v1{path}"
     headers = {"Authorization": f"Bearer {token}"}
-    async with bot.web.request(method, url, json=body, headers=headers) as response:
+    async with (
+        ClientSession(timeout=AGENT_HTTP) as agent,
+        agent.request(method, url, json=body, headers=headers) as response,
+    ):
         assert response.status in (200, 201), await response.text()
         return await response.json()
 
