@@ -92,6 +92,16 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         "key that signs web cookies (32+ characters); unset: a new one each start",
     ),
+    Variable(
+        "SESSIONBOT_WEB_SLACK_CLIENT_ID",
+        "",
+        "Sign in with Slack on the web: the app's client id (default: SLACK_CLIENT_ID)",
+    ),
+    Variable(
+        "SESSIONBOT_WEB_SLACK_CLIENT_SECRET",
+        "",
+        "Sign in with Slack on the web: the app's client secret (default: SLACK_CLIENT_SECRET)",
+    ),
     Variable("SLACK_BOT_TOKEN", "", "bot token (xoxb-...): turns the Slack adapter on"),
     Variable("SLACK_SIGNING_SECRET", "", "verifies requests from Slack (required in HTTP mode)"),
     Variable("SLACK_APP_TOKEN", "", "app-level token (xapp-...): Socket Mode instead of HTTP"),
@@ -168,6 +178,8 @@ class WebConfig:
     on: bool = False
     public_url: str | None = None  # without a trailing slash
     secret: str | None = None
+    slack_client_id: str | None = None  # Sign in with Slack, with the secret
+    slack_client_secret: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,7 +352,15 @@ def _web(read: _Reader) -> WebConfig:
     if secret is not None and len(secret) < 32:
         raise ConfigError("SESSIONBOT_WEB_SECRET", "use at least 32 characters")
     on = read.choice("SESSIONBOT_WEB", "off", ("on", "off")) == "on" or public is not None
-    return WebConfig(on=on, public_url=public, secret=secret)
+    return WebConfig(
+        on=on,
+        public_url=public,
+        secret=secret,
+        slack_client_id=read.text("SESSIONBOT_WEB_SLACK_CLIENT_ID", read.text("SLACK_CLIENT_ID")),
+        slack_client_secret=read.text(
+            "SESSIONBOT_WEB_SLACK_CLIENT_SECRET", read.text("SLACK_CLIENT_SECRET")
+        ),
+    )
 
 
 def _webhook_policy(read: _Reader) -> WebhookPolicy:

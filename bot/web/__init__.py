@@ -10,9 +10,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.config import Config
-from bot.web import decide, live, pages, signin
+from bot.web import decide, live, pages, signin, slack_signin
 from bot.web.context import HERE, WEB, WebContext, new_secret
 from bot.web.guard import pages_middleware, session_middleware
+from bot.web.oidc import DEFAULT_API, SlackSignIn
 from core.services.web import WebTimeouts
 from core.wiring import Services
 
@@ -25,16 +26,20 @@ def web_app(
     base_url: str,
     secret: str | None = None,
     timeouts: WebTimeouts | None = None,
+    slack: SlackSignIn | None = None,
 ) -> web.Application:
     """The web pages as their own aiohttp application (its middlewares touch only them)."""
     ctx = WebContext(services, base_url, new_secret(secret), timeouts or WebTimeouts())
+    ctx.slack = slack
     app = web.Application(middlewares=[pages_middleware, session_middleware])
     app[WEB] = ctx
     r = app.router
     r.add_get("", pages.home)
     r.add_get("/", pages.home)
-    r.add_get("/login/{token}", signin.login_form)
     r.add_post("/login", signin.login)
+    r.add_get("/login/slack", slack_signin.start)
+    r.add_get("/login/slack/callback", slack_signin.callback)
+    r.add_get("/login/{token}", signin.login_form)
     r.add_post("/logout", signin.logout)
     r.add_get("/signed-out", signin.signed_out)
     r.add_get("/inbox", pages.inbox)
@@ -68,18 +73,25 @@ def mount_web(
     base_url: str,
     secret: str | None = None,
     timeouts: WebTimeouts | None = None,
+    slack: SlackSignIn | None = None,
 ) -> web.Application | None:
     """Serve the web inbox under `/web` of `app` when it is on; None when off."""
     if not on:
         return None
-    pages_app = web_app(services, base_url=base_url, secret=secret, timeouts=timeouts)
+    pages_app = web_app(services, base_url=base_url, secret=secret, timeouts=timeouts, slack=slack)
     app.add_subapp(PREFIX, pages_app)
     return pages_app
 
 
 def mount_configured(app: web.Application, services: Services, config: Config) -> None:
     """`sessionbot serve` and `run`: the web inbox as the configuration says."""
-    mount_web(app, services, on=config.web.on, base_url=config.base_url, secret=config.web.secret)
+    w = config.web
+    slack = None
+    if w.slack_client_id and w.slack_client_secret:
+        slack = SlackSignIn(
+            w.slack_client_id, w.slack_client_secret, config.slack.api_url or DEFAULT_API
+        )
+    mount_web(app, services, on=w.on, base_url=config.base_url, secret=w.secret, slack=slack)
 
 
 __all__ = ["PREFIX", "mount_configured", "mount_web", "web_app"]

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import jinja2
 from aiohttp import web
 
+from bot.web.oidc import SlackSignIn
 from core.records.web import WebSession
 from core.services.web import SignIn, WebReads, WebTimeouts
 from core.waiters import Waiters
@@ -67,6 +68,7 @@ class WebContext:
     env: jinja2.Environment = field(default_factory=templates)
     changed: Waiters = field(default_factory=Waiters)  # woken by every commit (inbox streams)
     streams: Counter[str] = field(default_factory=Counter)  # open streams per browser session
+    slack: SlackSignIn | None = None  # Sign in with Slack, when configured
     closing: bool = False
     heartbeat: float = 15.0  # seconds between comment lines on a quiet live stream
     stream_lifetime: float = 300.0  # seconds a live stream lasts before the browser reconnects
@@ -109,6 +111,13 @@ class WebContext:
             secure=self.secure,
             samesite="Lax",
         )
+
+    def signed_in(self, session_id: str) -> web.Response:
+        """The answer to a sign-in that worked: the session cookie, and on to the inbox."""
+        response = see_other("/web/inbox")
+        age = int(self.timeouts.absolute.total_seconds())
+        self.set_cookie(response, self.cookie, self.sign(session_id), age)
+        return response
 
     def render(
         self,

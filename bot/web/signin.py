@@ -32,10 +32,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not isinstance(nonce, str) or not same_token(nonce, request.cookies.get(ctx.pre_cookie, "")):
         raise web.HTTPForbidden(reason="Open the sign-in link again, in this browser.")
     _, session_id = await ctx.signin.take(token if isinstance(token, str) else "")
-    response = see_other("/web/inbox")
-    ctx.set_cookie(
-        response, ctx.cookie, ctx.sign(session_id), int(ctx.timeouts.absolute.total_seconds())
-    )
+    response = ctx.signed_in(session_id)
     response.del_cookie(ctx.pre_cookie, path="/")
     return response
 

@@ -76,12 +76,20 @@ class SignIn:
             raise Forbidden(
                 "sign in", ["holder of a fresh link"], detail="this link is wrong, used or expired."
             )
+        return await self.open(login.workspace, login.user_id, admin=login.admin)
+
+    async def open(
+        self, workspace: str, user_id: str, *, admin: bool = False
+    ) -> tuple[WebSession, str]:
+        """A new browser session for someone whose identity was checked (a link, a platform's
+        sign-in): the session and the id its cookie carries (only its digest is stored)."""
+        now = self.clock.now()
         session_id = secrets.token_urlsafe(32)
         session = WebSession(
             id_hash=digest(session_id),
-            workspace=login.workspace,
-            user_id=login.user_id,
-            admin=login.admin,
+            workspace=workspace,
+            user_id=check_user_id(workspace, user_id),
+            admin=admin,
             csrf=secrets.token_urlsafe(32),
             created_at=now,
             seen_at=now,
