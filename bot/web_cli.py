@@ -8,7 +8,7 @@ import sys
 from bot.config import Config
 from core.clock import SystemClock
 from core.errors import UsageError
-from core.services.web import SignIn
+from core.services.web_signin import SignIn
 from core.store.factory import open_store
 
 

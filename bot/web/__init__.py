@@ -14,7 +14,7 @@ from bot.web import decide, live, pages, signin, slack_signin
 from bot.web.context import HERE, WEB, WebContext, new_secret
 from bot.web.guard import pages_middleware, session_middleware
 from bot.web.oidc import DEFAULT_API, SlackSignIn
-from core.services.web import WebTimeouts
+from core.services.web_signin import WebTimeouts
 from core.wiring import Services
 
 PREFIX = "/web"

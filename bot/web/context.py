@@ -20,7 +20,8 @@ from aiohttp import web
 
 from bot.web.oidc import SlackSignIn
 from core.records.web import WebSession
-from core.services.web import SignIn, WebReads, WebTimeouts
+from core.services.web_pages import WebReads
+from core.services.web_signin import SignIn, WebTimeouts
 from core.waiters import Waiters
 from core.wiring import Services
 

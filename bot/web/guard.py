@@ -11,7 +11,7 @@ from aiohttp import web
 from bot.api.errors import STATUS
 from bot.web.context import ME, WEB
 from core.errors import SessionBotError
-from core.services.web import same_token
+from core.services.web_signin import same_token
 
 _log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot.web.context import INBOX, ME, WEB, WebContext
 from core.records.web import WebSession
-from core.services.web import InboxItem
+from core.services.web_pages import InboxItem
 from core.store import wakes
 
 HEARTBEAT = b": heartbeat\n\n"

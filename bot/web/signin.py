@@ -12,7 +12,7 @@ import secrets
 from aiohttp import web
 
 from bot.web.context import ME, WEB, see_other
-from core.services.web import same_token
+from core.services.web_signin import same_token
 
 PRE_LOGIN_SECONDS = 600
 

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from bot.web.context import WEB
 from bot.web.oidc import refused
-from core.services.web import same_token
+from core.services.web_signin import same_token
 
 STATE_TTL = timedelta(minutes=10)
 CALLBACK = "/web/login/slack/callback"

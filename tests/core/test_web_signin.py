@@ -13,7 +13,8 @@ from core.errors import Forbidden, UsageError
 from core.models import ChatRef, Decision, Role, Session, Status
 from core.records.requests import RequestKind
 from core.services.asks import Ask
-from core.services.web import InboxItem, SignIn, WebReads, WebTimeouts, digest, histogram
+from core.services.web_pages import InboxItem, WebReads, histogram
+from core.services.web_signin import SignIn, WebTimeouts, digest
 from core.store.store import Store
 from core.wiring import Services
 from tests.conftest import CHAT, OTHER_WS, WS, actor

@@ -14,7 +14,7 @@ from bot.api import mount_api
 from bot.http import HttpServer
 from bot.web import mount_web
 from core.clock import ManualClock
-from core.services.web import SignIn
+from core.services.web_signin import SignIn
 from core.wiring import Services
 from tests.conftest import WS
 

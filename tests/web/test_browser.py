@@ -26,7 +26,7 @@ from bot.config import Config
 from bot.http import HttpServer
 from bot.web import mount_configured
 from core.clock import ManualClock
-from core.services.web import SignIn
+from core.services.web_signin import SignIn
 from core.tokens import TokenService
 from tests.adapters.slack.harness import ALICE, BOB, WORKSPACE, SlackBot, has_buttons
 from tests.fakes.slack_api import FakeSlackApi, Message

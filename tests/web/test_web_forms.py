@@ -17,7 +17,7 @@ from core.clock import ManualClock, SystemClock
 from core.models import Decision, EventType, PlanStatus, Role, Session, Source
 from core.records.requests import RequestKind, RequestStatus, Risk
 from core.services.asks import Ask
-from core.services.web import SignIn, digest
+from core.services.web_signin import SignIn, digest
 from core.store.factory import open_store
 from core.wiring import Services
 from tests.conftest import CHAT, WS, actor
@@ -110,6 +110,37 @@ async def test_arguments_changed_since_shown_are_refused(
         {"decision": "approve", "csrf": page.csrf, "digest": request.digest},
     )
     assert stale.status == 409 and "changed since it was shown" in stale.text
+    fresh = await ana.get("/web/inbox")
+    assert '"v": "2"' in fresh.text.replace("&#34;", '"'), "the edit is what the inbox shows"
+    assert "You voted" not in fresh.text
+    agreed = await ana.post(
+        f"/web/requests/{request.id}/decision",
+        {
+            "decision": "approve",
+            "csrf": page.csrf,
+            "digest": fresh.text.split('name="digest" value="')[1][:16],
+        },
+    )
+    assert agreed.status == 303
+    _, settled = await services.requests.get(OWNER, request.id)
+    assert settled.status is RequestStatus.APPROVED, "the owner's edit and ana's approval: 2 of 2"
+    assert settled.final_args == {"v": "2"}
+
+
+async def test_a_vote_that_does_not_settle_shows_what_is_still_needed(
+    ana: Browser, services: Services, session: Session
+) -> None:
+    request = await services.requests.create(
+        AGENT, str(session.ref), Ask(RequestKind.ACTION, action="deploy", args={"v": "1"}, need=2)
+    )
+    page = await ana.get("/web/inbox")
+    voted = await ana.post(
+        f"/web/requests/{request.id}/decision",
+        {"decision": "approve", "csrf": page.csrf, "digest": request.digest},
+    )
+    assert voted.status == 303
+    waiting = await ana.get("/web/inbox")
+    assert "You voted to approve these arguments; 1 more approval needed." in waiting.text
 
 
 async def test_a_question_is_answered_by_choice_or_in_words(

@@ -14,7 +14,7 @@ from core.errors import ConfigError
 from core.models import ChatRef, Decision, Role, Session
 from core.records.requests import RequestKind, RequestStatus
 from core.services.asks import Ask
-from core.services.web import SignIn
+from core.services.web_signin import SignIn
 from core.wiring import Services
 from tests.conftest import CHAT, OTHER_WS, WS, actor
 from tests.web.conftest import Browser, signed_in
