@@ -1,4 +1,5 @@
-"""How deep a JSON value may nest, checked once for every edge where JSON comes in.
+"""How deep a JSON value may nest, and what else strict JSON refuses (NaN, infinities, NUL),
+checked once for every edge where JSON comes in.
 
 Python's `json` recurses per level, so a value nested about a thousand deep can be stored but
 not read back (`RecursionError`). Every edge (API bodies, `key=value` context in chat, import
@@ -9,6 +10,7 @@ nothing deeper than `MAX_DEPTH` is ever stored.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -72,4 +74,43 @@ def parse(
     return value
 
 
-__all__ = ["MAX_DEPTH", "TooDeep", "check_depth", "depth", "parse"]
+def finite(text: str) -> float:
+    """A `parse_float` that refuses numbers too large for a float (they would be infinite)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def refuse_constant(name: str) -> Any:
+    """A `parse_constant` that refuses `NaN`, `Infinity` and `-Infinity` (not JSON)."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether any string (or key) in a parsed JSON value holds U+0000, which no store keeps
+    alike (PostgreSQL refuses it in text)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+__all__ = [
+    "MAX_DEPTH",
+    "TooDeep",
+    "check_depth",
+    "depth",
+    "finite",
+    "holds_nul",
+    "parse",
+    "refuse_constant",
+]

@@ -10,12 +10,19 @@ from core.cards import confirmation, label
 from core.durations import format_duration
 from core.models import Session
 from core.records.requests import Request, RequestKind, RequestStatus, Risk
-from core.views import Accent, Button, Field, View, escape, mention
+from core.services.asks import MAX_TEXT
+from core.views import Accent, Button, Field, Form, FormField, View, escape, mention
 
 REQUEST_APPROVE = "request_approve"
 REQUEST_REJECT = "request_reject"
 REQUEST_CHOICE = "request_choice"
-ACTIONS = frozenset({REQUEST_APPROVE, REQUEST_REJECT, REQUEST_CHOICE})
+REQUEST_EDIT = "request_edit"  # opens the Edit form; its submit approves with the edited args
+REQUEST_ANSWER = "request_answer"  # opens the Answer form of a free-text question
+ACTIONS = frozenset({REQUEST_APPROVE, REQUEST_REJECT, REQUEST_CHOICE, REQUEST_EDIT, REQUEST_ANSWER})
+ANSWER_PART = "text"  # the Answer button's value: `<request id>_text`
+# The longest arguments (pretty JSON) a chat form holds: Slack's text input takes 3,000
+# characters (Discord's 4,000); longer ones are edited through the API.
+EDIT_MAX = 3000
 SHOWN_ARGS = 12  # arguments listed in the message; the rest are counted
 SHOWN_VALUE = 200  # characters of one argument's value
 _ACCENTS = {
@@ -79,6 +86,7 @@ def message(session: Session, request: Request) -> View:
                 Button(
                     REQUEST_APPROVE, button_value(request, request.digest), "Approve", "primary"
                 ),
+                Button(REQUEST_EDIT, button_value(request, request.digest), "Edit"),
                 Button(REQUEST_REJECT, button_value(request, request.digest), "Reject", "danger"),
             ]
         if request.edited_args is not None:
@@ -94,8 +102,9 @@ def message(session: Session, request: Request) -> View:
                 for n, choice in enumerate(request.choices, 1)
             ]
             if request.free_text:
-                where = f"POST /api/v1/requests/{request.id}/decision"
-                blocks.append(f'Also answered in words: `{where}` with `{{"decision": "answer"}}`.')
+                buttons.append(
+                    Button(REQUEST_ANSWER, button_value(request, ANSWER_PART), "Answer", "primary")
+                )
     if pending and request.expires_at:
         fields.append(Field("Expires", f"{request.expires_at:%Y-%m-%d %H:%M} UTC"))
     if pending and request.escalated:
@@ -173,3 +182,76 @@ def request_list(session: Session, requests: list[Request]) -> View:
     return View(
         kind="list", title=f"Pending requests of {label(session)} ({len(lines)})", blocks=lines
     )
+
+
+def _decision_route(request: Request) -> str:
+    return f"POST /api/v1/requests/{request.id}/decision"
+
+
+def confirm_form(request: Request, value: str) -> Form:
+    """A high-risk Approve: the form where the approver types the action's name."""
+    return Form(
+        REQUEST_APPROVE,
+        value,
+        title="High-risk approval",
+        submit="Approve",
+        fields=(_confirm_field(request),),
+        text=f"`{escape(request.action)}` is a high-risk action: type its name to approve it.",
+    )
+
+
+def _confirm_field(request: Request) -> FormField:
+    return FormField(
+        "confirm", "Type the action's name", placeholder=request.action[:100], max_length=100
+    )
+
+
+def edit_form(request: Request, value: str) -> Form:
+    """Edit: the current arguments as pretty JSON to change, then approve (with the typed name
+    for a high-risk action); arguments too long for a chat form are edited through the API."""
+    current = json.dumps(request.final_args, indent=2, ensure_ascii=False)
+    title = "Edit the arguments"
+    if len(current) > EDIT_MAX:
+        text = (
+            f"These arguments are {len(current):,} characters as JSON, more than the "
+            f"{EDIT_MAX:,} a chat form holds, so they cannot be edited in chat: edit them with "
+            f'`{_decision_route(request)}` and `{{"decision": "approve", "args": {{…}}}}`.'
+        )
+        return Form(REQUEST_EDIT, value, title=title, submit="Close", text=text)
+    confirm = (_confirm_field(request),) if request.risk is Risk.HIGH else ()
+    args = FormField(
+        "args", "Arguments (a JSON object)", initial=current, multiline=True, max_length=EDIT_MAX
+    )
+    text = (
+        f"Approve `{escape(request.action)}` with these arguments: the agent runs the edited "
+        "ones, and the audit trail keeps both."
+    )
+    return Form(
+        REQUEST_EDIT,
+        value,
+        title=title,
+        submit="Approve edited",
+        fields=(*confirm, args),
+        text=text,
+    )
+
+
+def answer_form(request: Request, value: str) -> Form:
+    """Answer: a question answered in words."""
+    answer = FormField("answer", "Your answer", multiline=True, max_length=MAX_TEXT)
+    text = escape(request.question)
+    return Form(REQUEST_ANSWER, value, title="Answer the question", submit="Answer",
+                fields=(answer,), text=text)  # fmt: skip
+
+
+def elsewhere(session: Session, request: Request) -> View:
+    """Where a form cannot open: how to edit or answer the request through the API."""
+    if request.kind is RequestKind.QUESTION:
+        what, body = "Answer in the form", '{"decision": "answer", "text": "…"}'
+    elif request.risk is Risk.HIGH:
+        what = "Edit the arguments (and type the action's name) in the form"
+        body = f'{{"decision": "approve", "args": {{…}}, "confirm": "{escape(request.action)}"}}'
+    else:
+        what, body = "Edit the arguments in the form", '{"decision": "approve", "args": {…}}'
+    text = f"{what}; where none opens, use `{_decision_route(request)}` with `{body}`."
+    return confirmation(session, text, accent=Accent.WARNING)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from core import cards, request_cards
 from core.commands import COMMANDS
 from core.errors import SessionBotError, UsageError
+from core.forms import FormInput, edited_args
 from core.grammar import Command, parse
 from core.handlers import Handler, joined, said
 from core.history import handlers as _history_handlers
@@ -67,14 +68,15 @@ class CommandRunner:
         action_id: str,
         value: str,
         *,
-        reason: str | None = None,
+        form: FormInput | None = None,
         delivery_key: str | None = None,
     ) -> Reply | None:
         """A button press on a plan message (Approve / Reject / Request again) or on an agent's
-        request (Approve / Reject / a choice)."""
+        request (Approve / Edit / Reject / a choice / Answer), with what its form submitted if
+        it opened one (a press that needs a form and has none answers with the form)."""
 
         async def press(actor: Actor, chat: ChatRef, _: Command | str) -> Reply:
-            return await self._press(actor, action_id, value, reason)
+            return await self._press(actor, action_id, value, form or FormInput())
 
         label = action_id if action_id in _BUTTONS else "button"
         return await self._guarded(label, actor, chat, action_id, delivery_key, press)
@@ -98,7 +100,7 @@ class CommandRunner:
             return await act(actor, chat, command)
         except SessionBotError as exc:
             outcome = "refused"
-            return Reply(cards.error_view(exc.message))
+            return Reply(cards.error_view(exc.message), field=getattr(exc, "field", None))
         except Exception:
             outcome = "error"
             ref = secrets.token_hex(3)
@@ -117,9 +119,9 @@ class CommandRunner:
             )
         return await handler(self.services, actor, chat, parsed)
 
-    async def _press(self, actor: Actor, action_id: str, plan_id: str, reason: str | None) -> Reply:
+    async def _press(self, actor: Actor, action_id: str, plan_id: str, form: FormInput) -> Reply:
         if action_id in request_cards.ACTIONS:
-            return await self._request_press(actor, action_id, plan_id, reason)
+            return await self._request_press(actor, action_id, plan_id, form)
         if action_id == cards.APPROVE_ACTION:
             return _decision_reply(
                 await self.services.plans.decide(actor, Decision.APPROVE, plan_id=plan_id)
@@ -127,7 +129,7 @@ class CommandRunner:
         if action_id == cards.REJECT_ACTION:
             return _decision_reply(
                 await self.services.plans.decide(
-                    actor, Decision.REJECT, plan_id=plan_id, reason=reason
+                    actor, Decision.REJECT, plan_id=plan_id, reason=form.reason
                 )
             )
         if action_id == cards.REREQUEST_ACTION:
@@ -136,7 +138,7 @@ class CommandRunner:
         raise UsageError(f"Unknown button `{action_id[:40]}`.")
 
     async def _request_press(
-        self, actor: Actor, action_id: str, value: str, reason: str | None
+        self, actor: Actor, action_id: str, value: str, form: FormInput
     ) -> Reply:
         """A click on a request's message, bound to the digest (or choice) it showed."""
         request_id, part = request_cards.parse_value(value)
@@ -147,17 +149,50 @@ class CommandRunner:
             outcome = await requests.answer(actor, request_id, choice=int(part))
         elif action_id == request_cards.REQUEST_REJECT:
             outcome = await requests.decide(
-                actor, request_id, Decision.REJECT, shown_digest=part, reason=reason
+                actor, request_id, Decision.REJECT, shown_digest=part, reason=form.reason
             )
+        elif action_id == request_cards.REQUEST_ANSWER:
+            if form.answer is None:
+                session, request = await requests.to_decide(actor, request_id)
+                form_view = request_cards.answer_form(request, value)
+                return Reply(request_cards.elsewhere(session, request), form=form_view)
+            outcome = await requests.answer(actor, request_id, text=form.answer)
         else:
-            session, request = await requests.get(actor, request_id)
-            if request.risk is Risk.HIGH and request.status is RequestStatus.PENDING:
-                return Reply(request_cards.confirm_needed(session, request))
-            outcome = await requests.decide(actor, request_id, Decision.APPROVE, shown_digest=part)
+            opened = await self._approval_form(actor, action_id, value, form)
+            if opened is not None:
+                return opened
+            outcome = await requests.decide(
+                actor,
+                request_id,
+                Decision.APPROVE,
+                shown_digest=part,
+                edited_args=None if form.args is None else edited_args(form.args),
+                confirm=form.confirm,
+            )
         view = request_cards.decided(
             outcome.session, outcome.request, approvals=outcome.approvals, settled=outcome.settled
         )
         return Reply(view) if outcome.repeated else said(view)
+
+    async def _approval_form(
+        self, actor: Actor, action_id: str, value: str, form: FormInput
+    ) -> Reply | None:
+        """The form an Approve or Edit press opens when it came without one: Edit's arguments,
+        and a high-risk action's typed name. None: decide now."""
+        request_id, part = request_cards.parse_value(value)
+        requests = self.services.requests
+        if action_id == request_cards.REQUEST_EDIT and form.args is None:
+            session, request = await requests.to_decide(actor, request_id, shown_digest=part)
+            edit = request_cards.edit_form(request, value)
+            return Reply(request_cards.elsewhere(session, request), form=edit)
+        if action_id != request_cards.REQUEST_APPROVE or form.confirm is not None:
+            return None
+        session, request = await requests.get(actor, request_id)
+        if request.risk is not Risk.HIGH or request.status is not RequestStatus.PENDING:
+            return None
+        session, request = await requests.to_decide(actor, request_id, shown_digest=part)
+        confirm = request_cards.confirm_form(request, value)
+        return Reply(request_cards.confirm_needed(session, request), form=confirm)
 
 
 def _command_name(text: str) -> str:

@@ -95,12 +95,47 @@ class View:
         return "\n".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class FormField:
+    """One text input of a form; `name` is the `FormInput` field its text fills."""
+
+    name: str  # reason | args | confirm | answer
+    label: str
+    initial: str = ""
+    placeholder: str = ""
+    multiline: bool = False
+    max_length: int = 3000
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """A form a click opens (a Slack modal, a Discord modal, a console line to type): its
+    submit repeats the click (`action_id`, `value`) with what was typed. A form without fields
+    only says something (e.g. why it cannot be filled in chat)."""
+
+    action_id: str
+    value: str
+    title: str
+    submit: str
+    fields: tuple[FormField, ...] = ()
+    text: str = ""
+
+    def as_view(self) -> View:
+        """The form as a message, where it cannot open as a form."""
+        return View(kind="form", title=self.title, blocks=[self.text] if self.text else [])
+
+
 @dataclass(slots=True)
 class Reply:
-    """The answer to a command: a view, and whether only the caller sees it."""
+    """The answer to a command: a view, and whether only the caller sees it. With a `form`,
+    adapters that can open it do so instead of showing `view`; `field` names the form field
+    a refusal is about (Slack shows it under that field)."""
 
     view: View
     ephemeral: bool = True
+    form: Form | None = None
+    field: str | None = None
 
 
 def escape(text: str) -> str:

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from adapters.console.render import render
+from adapters.console.render import form_text, render
 from core.cards import error_view
 from core.errors import UsageError
+from core.forms import typed
 from core.models import Actor, ChatRef, Source
 from core.outbox import OutboxDispatcher
+from core.request_cards import REQUEST_EDIT
 from core.runner import CommandRunner
 from core.users import console_user
 from core.views import Button, Reply, View
@@ -29,6 +31,10 @@ class ConsoleScreen:
     out: TextIO
     buttons: dict[int, Button] = field(default_factory=dict)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def last(self, action_id: str) -> int | None:
+        """The number of the most recently shown button with this action, if any."""
+        return max((n for n, b in self.buttons.items() if b.action_id == action_id), default=None)
 
     def show(self, view: View, *, prefix: str = "") -> None:
         numbers = [next(self._numbers) for _ in view.buttons]
@@ -90,7 +96,8 @@ class ConsoleAdapter:
         return Actor(WORKSPACE, user_id, Source.CONSOLE, platform_admin=user_id in self.admins)
 
     async def handle(self, line: str) -> None:
-        """Run one input line: `[@user] [/session] command …` or `[@user] !N [reason…]`."""
+        """Run one input line: `[@user] [/session] command …`, `[@user] !N [text…]` (a click,
+        with what its form would take), or `[@user] !edit {json}` (the latest Edit button)."""
         line = line.strip()
         if not line or line.startswith("#!"):
             return
@@ -107,21 +114,33 @@ class ConsoleAdapter:
             reply = await self._run(self.actor(user), line)
             if reply is not None:
                 self.screen.show(reply.view)
+            if reply is not None and reply.form is not None:
+                self.screen.out.write(form_text(reply.form, self._number_of(line)) + "\n")
+                self.screen.out.flush()
             await self.dispatcher.drain(webhooks=False)  # a slow receiver never holds the prompt
 
     async def _run(self, actor: Actor, line: str) -> Reply | None:
         if line.startswith("!"):
-            number, _, reason = line[1:].partition(" ")
-            button = self.screen.buttons.get(int(number)) if number.isdigit() else None
+            _, _, text = line.partition(" ")
+            number = self._number_of(line)
+            button = self.screen.buttons.get(number)
             if button is None:
                 known = ", ".join(f"!{n}" for n in sorted(self.screen.buttons)[-6:]) or "none yet"
                 return Reply(
                     error_view(f"No button {line.split()[0]} on screen (buttons: {known}).")
                 )
+            form = typed(button.action_id, text)
             return await self.runner.click(
-                actor, self.chat, button.action_id, button.value, reason=reason.strip() or None
+                actor, self.chat, button.action_id, button.value, form=form
             )
         return await self.runner.run(actor, self.chat, line)
+
+    def _number_of(self, line: str) -> int:
+        """The button a `!N …` or `!edit …` line clicks (0: none)."""
+        head = line[1:].split(" ", 1)[0]
+        if head.lower() == "edit":
+            return self.screen.last(REQUEST_EDIT) or 0
+        return int(head) if head.isdigit() else 0
 
     async def repl(self, read_line: Callable[[], str] | None = None, *, interactive: bool) -> None:
         """Read until end of input (or `quit`), then deliver what is still pending."""

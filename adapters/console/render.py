@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from core.views import Button, View, unescape
+from core.views import Button, Form, View, unescape
 
 _MENTION = re.compile(r"<@([^>|]+)(?:\|[^>]*)?>")
 # Terminal control: escape sequences (ESC, CSI), bells, backspaces; newlines and tabs stay.
@@ -43,3 +43,21 @@ def render(view: View, numbers: list[int] | None = None) -> str:
 
 def _choice(number: int, button: Button) -> str:
     return f"[{number}] {escape(button.label)}"
+
+
+def form_text(form: Form, number: int) -> str:
+    """A form as the console shows it: its text, what each field holds now, and the line to
+    type after the button's number (the fields in order, the last one taking the rest)."""
+    lines = [text(form.title)]
+    if form.text:
+        lines += ["  " + line for line in text(form.text).splitlines()]
+    typed: list[str] = []
+    for field in form.fields:
+        if field.initial:
+            lines.append(f"  {escape(field.label)}, now:")
+            lines += ["    " + line for line in escape(field.initial).splitlines()]
+        hint = "{json}" if field.name == "args" else field.placeholder or f"<{field.label}>"
+        typed.append(escape(hint))
+    if typed:
+        lines.append(f"  Type: !{number} " + " ".join(typed))
+    return "\n".join(lines)

@@ -3,7 +3,8 @@ posted before a restart still reach the bot (`ui.DynamicItem`, registered at sta
 
 Reject opens a modal asking for the reason; the modal's submit is the deciding interaction. Its
 custom_id carries the plan id too, and submits are routed from the raw interaction
-(`ButtonKit.modal_submit`), so a modal opened before a restart still decides after it.
+(`ButtonKit.modal_submit`), so a modal opened before a restart still decides after it. The
+request forms (Edit, a typed high-risk name, Answer) are routed the same way (`forms.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import discord
 from discord import ui
 
 from adapters.discord.embeds import clip, plain
+from adapters.discord.forms import form_submit, submitted_values
 from core.cards import REJECT_ACTION
+from core.forms import FormInput
 from core.request_cards import REQUEST_REJECT
 from core.views import Button
 
@@ -38,8 +41,8 @@ LABEL_MAX = 80
 REASON_MAX = 1000
 MODAL_TIMEOUT = 15 * 60.0  # an interaction token lives 15 minutes
 
-ClickHandler = Callable[[discord.Interaction, str, str, str | None], Awaitable[None]]
-"""(interaction, action_id, value, reason) → handles a click or a Reject reason."""
+ClickHandler = Callable[[discord.Interaction, str, str, FormInput | None], Awaitable[None]]
+"""(interaction, action_id, value, form) → handles a click or a submitted form."""
 
 _STYLES = {
     "primary": discord.ButtonStyle.success,
@@ -78,18 +81,8 @@ class ReasonModal(ui.Modal, title="Reject the plan"):
 
 def submitted_reason(components: Any) -> str | None:
     """The reason text of a modal submit's raw components (action rows or labels), if any."""
-    stack = list(components or [])
-    while stack:
-        component = stack.pop()
-        if not isinstance(component, dict):
-            continue
-        if component.get("custom_id") == REASON_ID:
-            text = str(component.get("value") or "").strip()
-            return text[:REASON_MAX] or None
-        stack.extend(component.get("components") or [])
-        if isinstance(component.get("component"), dict):
-            stack.append(component["component"])
-    return None
+    text = submitted_values(components).get(REASON_ID, "").strip()
+    return text[:REASON_MAX] or None
 
 
 class ActionButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
@@ -128,14 +121,19 @@ class ButtonKit:
         self._on_click = on_click
 
     async def modal_submit(self, interaction: discord.Interaction) -> None:
-        """Decide a Reject modal's submit (the client's `interaction` listener calls this)."""
+        """Decide a Reject modal's or a request form's submit (the client's `interaction`
+        listener calls this)."""
         if interaction.type is not discord.InteractionType.modal_submit:
             return
         data: Any = interaction.data or {}
+        submitted = form_submit(data)
+        if submitted is not None:
+            await self._on_click(interaction, *submitted)
+            return
         match = MODAL_ID.fullmatch(str(data.get("custom_id", "")))
         if match is None:
             return
-        reason = submitted_reason(data.get("components"))
+        reason = FormInput(reason=submitted_reason(data.get("components")))
         await self._on_click(interaction, _MODAL_ACTIONS[match["kind"]], match["plan"], reason)
 
     def view_for(self, buttons: Sequence[Button]) -> ui.View | None:

@@ -29,6 +29,7 @@ from adapters.discord.replies import DEFER_AFTER, Replier
 from core.cards import error_view
 from core.commands import CommandSpec
 from core.errors import ConfigError, SessionBotError
+from core.forms import FormInput
 from core.models import Actor, ChatRef, Source
 from core.outbox import Delivery
 from core.runner import CommandRunner
@@ -235,11 +236,11 @@ class DiscordAdapter:
         await self.replier.answer(interaction, work, ephemeral=not spec.changes_state)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """Every interaction; Reject modal submits are decided here (see ButtonKit)."""
+        """Every interaction; modal submits (Reject, request forms) are decided here (ButtonKit)."""
         await self.buttons.modal_submit(interaction)
 
     async def _on_click(
-        self, interaction: discord.Interaction, action_id: str, value: str, reason: str | None
+        self, interaction: discord.Interaction, action_id: str, value: str, form: FormInput | None
     ) -> None:
         if interaction.guild_id is None:
             await self.replier.send(interaction, Reply(DM_REFUSAL))
@@ -249,7 +250,7 @@ class DiscordAdapter:
             chat_of(interaction),
             action_id,
             value,
-            reason=reason,
+            form=form,
             delivery_key=delivery_key(interaction),
         )
         await self.replier.answer(interaction, work, ephemeral=False)

@@ -17,6 +17,7 @@ import discord
 
 from adapters.discord.buttons import ButtonKit
 from adapters.discord.embeds import render
+from adapters.discord.forms import FormModal, form_id
 from core.views import Reply
 
 _log = logging.getLogger(__name__)
@@ -50,7 +51,16 @@ class Replier:
         await self.send(interaction, reply)
 
     async def send(self, interaction: discord.Interaction, reply: Reply) -> None:
-        """The reply's pages: the first as the response (or follow-up), the rest as follow-ups."""
+        """The reply's form as a modal when it has fields and the interaction is still
+        unanswered; else its pages: the first as the response (or follow-up), the rest as
+        follow-ups."""
+        if reply.form is not None and reply.form.fields and not interaction.response.is_done():
+            custom_id = form_id(reply.form)
+            if custom_id is not None:
+                await self._call(interaction.response.send_modal(FormModal(reply.form, custom_id)))
+                return
+        if reply.form is not None and not reply.form.fields:  # it only says why it can't open
+            reply = Reply(reply.form.as_view())
         pages = render(reply.view)
         first: dict[str, Any] = {"embeds": pages[0], "ephemeral": reply.ephemeral}
         view = self.buttons.view_for(reply.view.buttons)

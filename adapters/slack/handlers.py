@@ -1,4 +1,4 @@
-"""Bolt listeners for `/session`, the plan buttons and the Reject modal: thin by design.
+"""Bolt listeners for `/session`, the plan and request buttons and their modals: thin by design.
 
 The work of a payload (parse → one `CommandRunner` call → a reply) runs in a tracked task that
 turns every failure into a reply, so nothing raised after `ack()` reaches Bolt, and `idle()`
@@ -22,11 +22,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.blocks import REASON_CALLBACK, reason_modal, submitted_reason
 from adapters.slack.delivery import PLATFORM, InviteHints
 from adapters.slack.directory import AdminDirectory
+from adapters.slack.forms import FORM_CALLBACK, field_errors, form_modal, submitted_values
 from adapters.slack.replies import ResponseUrls, message_body
 from core import jsonlimits
 from core.cards import APPROVE_ACTION, REJECT_ACTION, REREQUEST_ACTION, error_view
+from core.forms import FormInput
 from core.models import Actor, ChatRef, Source
-from core.request_cards import REQUEST_APPROVE, REQUEST_CHOICE, REQUEST_REJECT
+from core.request_cards import (
+    REQUEST_ANSWER,
+    REQUEST_APPROVE,
+    REQUEST_CHOICE,
+    REQUEST_EDIT,
+    REQUEST_REJECT,
+)
 from core.runner import CommandRunner
 from core.views import Reply
 
@@ -55,6 +63,19 @@ def _channel_of(body: Body) -> str:
     return str(channel.get("id") or container.get("channel_id") or "")
 
 
+def _metadata(body: Body, what: str) -> dict[str, str] | None:
+    """A modal's private_metadata as we wrote it; anything else is refused (and logged)."""
+    try:
+        metadata = jsonlimits.parse(body["view"].get("private_metadata") or "{}")
+    except (ValueError, jsonlimits.TooDeep):
+        _log.warning("refused %s whose private_metadata is not usable JSON", what)
+        return None
+    if not isinstance(metadata, dict):
+        _log.warning("refused %s whose private_metadata is not an object", what)
+        return None
+    return {str(k): str(v) for k, v in metadata.items()}
+
+
 class SlackHandlers:
     """Turns Slack payloads into core calls and core replies into Slack messages."""
 
@@ -80,9 +101,12 @@ class SlackHandlers:
         app.action(REREQUEST_ACTION)(self.on_click)
         app.action(REQUEST_APPROVE)(self.on_click)
         app.action(REQUEST_CHOICE)(self.on_click)
+        app.action(REQUEST_EDIT)(self.on_click)
+        app.action(REQUEST_ANSWER)(self.on_click)
         app.action(REJECT_ACTION)(self.on_reject)
         app.action(REQUEST_REJECT)(self.on_reject)
         app.view(REASON_CALLBACK)(self.on_reason)
+        app.view(FORM_CALLBACK)(self.on_form)
 
     # -- listeners: ack within Slack's budget, the rest in a task -------------------------------
 
@@ -109,15 +133,28 @@ class SlackHandlers:
 
     async def on_reason(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
         await ack()  # closes the modal; the outcome goes to the original click's response_url
-        try:
-            metadata = jsonlimits.parse(body["view"].get("private_metadata") or "{}")
-        except (ValueError, jsonlimits.TooDeep):
-            _log.warning("refused a Reject dialog whose private_metadata is not usable JSON")
+        metadata = _metadata(body, "a Reject dialog")
+        if metadata is not None:
+            self._spawn(self._reason(body, metadata, client), metadata.get("response_url"))
+
+    async def on_form(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        """A submitted request form: refused input keeps the modal open with the reason under
+        its field (when the answer is ready within the ack budget); the outcome goes to the
+        click's response_url."""
+        metadata = _metadata(body, "a request form")
+        if metadata is None:
+            await ack()
             return
-        if not isinstance(metadata, dict):
-            _log.warning("refused a Reject dialog whose private_metadata is not an object")
+        values = submitted_values(body["view"])
+        answer = self._start(self._guarded(self._submit(body, metadata, values, client)))
+        done, _ = await asyncio.wait({answer}, timeout=self.ack_budget)
+        reply = answer.result() if done else None
+        errors = field_errors(reply, values) if reply is not None else None
+        if errors is not None:
+            await ack(response_action="errors", errors=errors)
             return
-        self._spawn(self._reason(body, metadata, client), metadata.get("response_url"))
+        await ack()
+        self._start(self._deliver(answer, metadata.get("response_url")))
 
     # -- the work ------------------------------------------------------------------------------
 
@@ -135,8 +172,38 @@ class SlackHandlers:
         action = body["actions"][0]
         actor = await self._actor(client, team, str(body["user"]["id"]))
         key = f"slack:action:{body['trigger_id']}"
-        return await self.runner.click(
+        reply = await self.runner.click(
             actor, chat, str(action["action_id"]), str(action.get("value") or ""), delivery_key=key
+        )
+        if reply is None or reply.form is None:
+            return reply
+        metadata = {
+            "action_id": reply.form.action_id,
+            "value": reply.form.value,
+            "channel_id": chat.channel_id,
+            "response_url": str(body.get("response_url") or ""),
+        }
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=form_modal(reply.form, metadata)
+        )
+        return None  # the form is the answer
+
+    async def _submit(
+        self, body: Body, metadata: dict[str, str], values: dict[str, str], client: AsyncWebClient
+    ) -> Reply | None:
+        team = _team_of(body)
+        chat = ChatRef(PLATFORM, workspace_of(team), metadata.get("channel_id", ""))
+        actor = await self._actor(client, team, str(body["user"]["id"]))
+        # every submit is its own delivery (a refused one leaves the form open to submit again)
+        key = (
+            f"slack:form:{body['view']['id']}:{body.get('trigger_id') or body['view'].get('hash')}"
+        )
+        action_id = metadata.get("action_id", "")
+        if action_id not in (REQUEST_APPROVE, REQUEST_EDIT, REQUEST_ANSWER):
+            action_id = "unknown"
+        form = FormInput.of(values)
+        return await self.runner.click(
+            actor, chat, action_id, metadata.get("value", ""), form=form, delivery_key=key
         )
 
     async def _open_reason(self, body: Body, client: AsyncWebClient) -> Reply | None:
@@ -165,7 +232,7 @@ class SlackHandlers:
             chat,
             action_id if action_id in (REJECT_ACTION, REQUEST_REJECT) else REJECT_ACTION,
             metadata.get("plan_id", ""),
-            reason=submitted_reason(body["view"]),
+            form=FormInput(reason=submitted_reason(body["view"])),
             delivery_key=f"slack:view:{body['view']['id']}",
         )
 

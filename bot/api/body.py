@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from aiohttp import web
@@ -32,17 +31,6 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(413, "payload_too_large", f"The request body is over {limit:,} bytes.")
 
 
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("not a finite number")
-    return value
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_json(request: web.Request, raw: bytes) -> Any:
     """The body as JSON; an empty body is `{}`. Anything malformed is a 4xx, never a 500."""
     if not raw.strip():
@@ -55,7 +43,9 @@ def parse_json(request: web.Request, raw: bytes) -> Any:
         )
     try:
         text = raw.decode("utf-8")
-        value = jsonlimits.parse(text, "it", parse_float=_finite, parse_constant=_refuse_constant)
+        value = jsonlimits.parse(
+            text, "it", parse_float=jsonlimits.finite, parse_constant=jsonlimits.refuse_constant
+        )
         json.dumps(value, ensure_ascii=False).encode("utf-8")  # lone surrogates fail here
     except jsonlimits.TooDeep as exc:
         message = f"Can't read the request body: {exc.reason}"
@@ -63,26 +53,9 @@ def parse_json(request: web.Request, raw: bytes) -> Any:
     except ValueError as exc:
         problem = "it is not UTF-8" if isinstance(exc, UnicodeError) else "it is not valid JSON"
         raise ApiError(400, "malformed_json", f"Can't read the request body: {problem}.") from None
-    if _holds_nul(value):
+    if jsonlimits.holds_nul(value):
         raise ApiError(422, "invalid_body", "Text in the body can't contain NUL characters.")
     return value
-
-
-def _holds_nul(value: Any) -> bool:
-    """Whether any string (or key) in a parsed JSON value holds U+0000, which no store keeps
-    alike (PostgreSQL refuses it in text)."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
 
 
 __all__ = ["parse_json", "read_body"]

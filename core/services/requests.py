@@ -133,15 +133,7 @@ class Requests:
 
         async def attempt() -> RequestOutcome:
             session, request = await self.get(actor, request_id)
-            if request.kind is not RequestKind.ACTION:
-                raise UsageError("A question is answered, not approved: use `answer`.")
-            _still_pending(request)
-            if shown_digest is not None and shown_digest != request.digest:
-                raise Conflict(
-                    "The arguments of this request changed since it was shown to you; "
-                    "look at it again before deciding."
-                )
-            await self._require_decider(actor, session, request, decision)
+            await self._may_decide(actor, session, request, decision, shown_digest)
             high = decision is Decision.APPROVE and request.risk is Risk.HIGH
             if high and confirm != request.action:
                 raise UsageError(
@@ -150,6 +142,37 @@ class Requests:
             return await self._vote(actor, session, request, decision, reason, edited_args)
 
         return await retried(attempt)
+
+    async def to_decide(
+        self, actor: Actor, request_id: str, *, shown_digest: str | None = None
+    ) -> tuple[Session, Request]:
+        """A pending request the actor may approve (an action, as shown) or answer (a question):
+        what a form about to open shows, refused as the decision itself would be."""
+        session, request = await self.get(actor, request_id)
+        if request.kind is RequestKind.QUESTION:
+            _still_pending(request)
+            await self._require_answerer(actor, session, request)
+        else:
+            await self._may_decide(actor, session, request, Decision.APPROVE, shown_digest)
+        return session, request
+
+    async def _may_decide(
+        self,
+        actor: Actor,
+        session: Session,
+        request: Request,
+        decision: Decision,
+        shown_digest: str | None,
+    ) -> None:
+        if request.kind is not RequestKind.ACTION:
+            raise UsageError("A question is answered, not approved: use `answer`.")
+        _still_pending(request)
+        if shown_digest is not None and shown_digest != request.digest:
+            raise Conflict(
+                "The arguments of this request changed since it was shown to you; "
+                "look at it again before deciding."
+            )
+        await self._require_decider(actor, session, request, decision)
 
     async def _vote(
         self,
@@ -194,8 +217,7 @@ class Requests:
         if request.kind is not RequestKind.QUESTION:
             raise UsageError("An action is approved or rejected, not answered.")
         _still_pending(request)
-        if actor.user_id not in request.approvers:  # named (or escalated to): they may answer
-            await self.access.require(actor, session, Perm.WORK)
+        await self._require_answerer(actor, session, request)
         if choice is not None:
             if not 1 <= choice <= len(request.choices):
                 raise UsageError(f"Choose a number from 1 to {len(request.choices)}.")
@@ -281,6 +303,10 @@ class Requests:
         """The approvers of `request` who have not decided its current arguments yet."""
         done = {v.user_id for v in request.votes if v.digest == request.digest}
         return [a for a in await self.approvers_of(session, request) if a not in done]
+
+    async def _require_answerer(self, actor: Actor, session: Session, request: Request) -> None:
+        if actor.user_id not in request.approvers:  # named (or escalated to): they may answer
+            await self.access.require(actor, session, Perm.WORK)
 
     async def _require_decider(
         self, actor: Actor, session: Session, request: Request, decision: Decision

@@ -134,7 +134,11 @@ async def test_escalation_adds_approvers_posts_a_second_copy_and_extends_once(
     await dispatcher.drain()
     posted = [p for p in chat.posts if p[0] == "escalations"]
     assert len(posted) == 1 and posted[0][1] is None, "top level in the escalation channel"
-    assert [b.action_id for b in posted[0][2].buttons] == ["request_approve", "request_reject"]
+    assert [b.action_id for b in posted[0][2].buttons] == [
+        "request_approve",
+        "request_edit",
+        "request_reject",
+    ]
     assert any(line.startswith("Escalated") for line in posted[0][2].blocks)
     # round 2 of the ladder follows the extended deadline, to every approver now named
     clock.advance(HOUR)

@@ -195,7 +195,11 @@ async def test_the_request_message_is_posted_in_the_thread_and_updated_in_place(
     assert [r.kind.value for r in posted] == ["channel_message"]
     assert posted[0].target["thread_of"] == session.id
     view = posted[0].payload
-    assert [b["action_id"] for b in view["buttons"]] == ["request_approve", "request_reject"]
+    assert [b["action_id"] for b in view["buttons"]] == [
+        "request_approve",
+        "request_edit",
+        "request_reject",
+    ]
     assert view["buttons"][0]["value"] == f"{request.id}_{request.digest}"
     await services.requests.decide(ANA, request.id, Decision.REJECT, reason="not today")
     rows = [r for r in await store.outbox.rows(session_id=session.id) if r.target.get("request_id")]

@@ -521,6 +521,31 @@ def _component_problems(rows: Sequence[Mapping[str, Any]], flags: int) -> dict[s
     return errors
 
 
+# Modal limits: title 45, custom_id 100; a text input's label 45, placeholder 100, value and
+# max_length 4,000; five inputs.
+_MODAL_LIMITS = {"title": 45, "custom_id": 100}
+_INPUT_LIMITS = {"label": 45, "placeholder": 100, "value": 4000, "custom_id": 100}
+
+
+def _modal_problems(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Discord's 400 field errors for a modal over its limits (empty when it fits)."""
+    for key, limit in _MODAL_LIMITS.items():
+        if len(str(data.get(key) or "")) > limit:
+            return _field_error(f"data.{key}", "BASE_TYPE_MAX_LENGTH", f"at most {limit}")
+    rows = list(data.get("components") or [])
+    if len(rows) > 5:
+        return _field_error("data.components", "BASE_TYPE_MAX_LENGTH", "at most 5")
+    inputs = [c for row in rows for c in (row.get("components") or [row.get("component")]) if c]
+    for n, item in enumerate(inputs):
+        for key, limit in _INPUT_LIMITS.items():
+            if len(str(item.get(key) or "")) > limit:
+                where = f"data.components.{n}.{key}"
+                return _field_error(where, "BASE_TYPE_MAX_LENGTH", f"at most {limit}")
+        if int(item.get("max_length") or 0) > 4000:
+            return _field_error(f"data.components.{n}.max_length", "NUMBER_TYPE_MAX", "4000")
+    return {}
+
+
 def _validate_message(body: Mapping[str, Any], *, creating: bool, has_files: bool) -> None:
     """Raise a 400 like Discord for oversized or empty message bodies."""
     content = body.get("content") or ""
@@ -1110,6 +1135,9 @@ class FakeDiscord:
         if missing:
             errors = _field_error(f"data.{missing[0]}", "BASE_TYPE_REQUIRED", "required")
             raise DiscordApiError(400, 50035, errors=errors)
+        problems = _modal_problems(data)
+        if problems:
+            raise DiscordApiError(400, 50035, errors=problems)
 
     def _ensure_component_message(self, state: InteractionState) -> int:
         """Store the interaction's component message if the fake has not seen it yet."""

@@ -17,12 +17,13 @@ from bot.http import HttpServer
 from bot.serve import chat_adapters
 from core.clock import ManualClock
 from core.models import Status
-from tests.fakes.slack_api import FakeSlackApi, Message, ResponseCall
+from tests.fakes.slack_api import FakeSlackApi, Message, OpenedView, ResponseCall
 from tests.fakes.slack_signing import (
     DEFAULT_SIGNING_SECRET,
     SignedRequest,
     block_actions_request,
     slash_command_request,
+    view_submission_request,
 )
 
 BOT_TOKEN = "xoxb-sessionbot-test"
@@ -112,6 +113,18 @@ class SlackBot:
             message={"type": "message", "ts": message.ts, "text": message.text or ""},
             user_id=user,
             channel_id=message.channel,
+        )
+
+    def submit_request(
+        self, opened: OpenedView, user: str, state_values: dict[str, Any]
+    ) -> SignedRequest:
+        """The signed `view_submission` of a modal the bot opened, as `user` typed it."""
+        return view_submission_request(
+            str(opened.view["callback_id"]),
+            private_metadata=opened.view["private_metadata"],
+            view_id=opened.view_id,
+            user_id=user,
+            state_values=state_values,
         )
 
     async def click(self, action_id: str, message: Message, user: str) -> list[ResponseCall]:

@@ -14,7 +14,6 @@ from tests.adapters.slack.harness import (
     has_buttons,
 )
 from tests.fakes.slack_api import FakeSlackApi, Message
-from tests.fakes.slack_signing import view_submission_request
 
 REASON = {"reason": {"reason_input": {"type": "plain_text_input", "value": "too risky"}}}
 
@@ -82,14 +81,7 @@ async def test_reject_opens_a_modal_and_keeps_the_reason(bot: SlackBot, fake: Fa
     assert opened.view["callback_id"] == "plan_reject_reason"
     assert await bot.status() is Status.PENDING  # opening the modal decides nothing
 
-    submit = view_submission_request(
-        "plan_reject_reason",
-        private_metadata=opened.view["private_metadata"],
-        view_id=opened.view_id,
-        user_id=BOB,
-        state_values=REASON,
-    )
-    status, body = await bot.send(submit)
+    status, body = await bot.send(bot.submit_request(opened, BOB, REASON))
     assert (status, body) == (200, "")  # an empty ack closes the modal
     metadata = json.loads(opened.view["private_metadata"])
     (reply,) = [r for r in fake.responses if metadata["response_url"].endswith(r.response_id)]
@@ -120,14 +112,7 @@ async def test_reject_submitted_without_the_role_changes_nothing(
     plan = await start_with_plan(bot)
     await bot.send(bot.click_request("plan_reject", plan, CAROL))
     (opened,) = fake.views
-    submit = view_submission_request(
-        "plan_reject_reason",
-        private_metadata=opened.view["private_metadata"],
-        view_id=opened.view_id,
-        user_id=CAROL,
-        state_values=REASON,
-    )
-    await bot.send(submit)
+    await bot.send(bot.submit_request(opened, CAROL, REASON))
     (refusal,) = [r for r in fake.responses if r.response_id.startswith("click-plan_reject")]
     assert refusal.response_type == "ephemeral"
     await bot.deliver()
