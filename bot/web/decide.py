@@ -4,13 +4,13 @@ Discord message in place."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from bot.web.context import ME, WEB, see_other
 from core.errors import UsageError
+from core.forms import edited_args
 from core.models import Decision
 
 DONE = "/web/inbox?done=1"
@@ -41,18 +41,12 @@ async def plan(request: web.Request) -> web.StreamResponse:
 
 
 def _edited(form: Any, original: dict[str, Any]) -> dict[str, Any] | None:
-    """The arguments as edited in the form's textarea; None when unchanged or left out."""
+    """The arguments as edited in the form's textarea (read as chat's Edit form reads them);
+    None when unchanged or left out."""
     text = _text(form, "args", 256 * 1024)
     if not text:
         return None
-    try:
-        edited = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"The arguments are not valid JSON: {exc.msg} (line {exc.lineno})."
-        ) from None
-    if not isinstance(edited, dict):
-        raise UsageError('The arguments must be a JSON object, like {"version": "1.3"}.')
+    edited = edited_args(text)
     return None if edited == original else edited
 
 
