@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test check lint typecheck pytest bench format clean
+.PHONY: run test check lint typecheck pytest bench format clean chromium
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -23,8 +23,13 @@ $(DEVSTAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/sessionbot
 
-test: $(DEVSTAMP)
+test: $(DEVSTAMP) chromium
 	$(MAKE) --no-print-directory check
+
+# The browser tests drive Debian's Chromium (never a downloaded browser): installed when missing.
+chromium:
+	@test -x /usr/bin/chromium || { DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 check: lint typecheck pytest
 

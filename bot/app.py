@@ -16,6 +16,7 @@ from bot.config import Config
 from bot.http import HttpServer
 from bot.metrics import Metrics
 from bot.scheduler import JobScheduler
+from bot.web import mount_configured
 from bot.webhooks import AiohttpWebhookSender
 from core.clock import Clock, SystemClock
 from core.delivery import NoChatDelivery
@@ -142,6 +143,7 @@ async def _start_http(config: Config, core: Core) -> HttpServer | None:
     """The HTTP server beside the console; a busy port only costs a warning."""
     http = HttpServer(config.http_host, config.http_port)
     mount_api(http.app, core.services, config=api_config(config))
+    mount_configured(http.app, core.services, config)
     if core.metrics is not None:
         core.metrics.mount(http.app)
     try:

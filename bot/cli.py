@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bot import tokens_cli
+from bot import tokens_cli, web_cli
 from bot.app import run_console
 from bot.config import Config, environment_help, load_config
 from bot.dbcopy import copy_database
@@ -79,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     imported.add_argument("--workspace", help="the target workspace (default: the file's)")
     add_sessions_parser(sub)
     tokens_cli.add_parser(sub)
+    web_cli.add_parser(sub)
     return parser
 
 
@@ -136,6 +137,8 @@ async def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return await _db(args.db_command, config)
     if command == "token":
         return await tokens_cli.run(args, config)
+    if command == "web":
+        return await web_cli.run(args, config)
     if command in ("export", "import"):
         return await _transfer(args, config)
     if command == "serve" or (command == "run" and config.chat_configured):

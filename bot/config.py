@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -85,6 +86,27 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         "internal hosts, addresses or CIDRs webhooks may reach (operator only), comma-separated",
     ),
+    Variable("SESSIONBOT_WEB", "off", "on: serve the web inbox under /web (see the README)"),
+    Variable(
+        "SESSIONBOT_PUBLIC_URL",
+        "",
+        "public base URL of the HTTP server (https://…): sign-in links use it; turns the web on",
+    ),
+    Variable(
+        "SESSIONBOT_WEB_SECRET",
+        "",
+        "key that signs web cookies (32+ characters); unset: a new one each start",
+    ),
+    Variable(
+        "SESSIONBOT_WEB_SLACK_CLIENT_ID",
+        "",
+        "Sign in with Slack on the web: the app's client id (default: SLACK_CLIENT_ID)",
+    ),
+    Variable(
+        "SESSIONBOT_WEB_SLACK_CLIENT_SECRET",
+        "",
+        "Sign in with Slack on the web: the app's client secret (default: SLACK_CLIENT_SECRET)",
+    ),
     Variable("SLACK_BOT_TOKEN", "", "bot token (xoxb-...): turns the Slack adapter on"),
     Variable("SLACK_SIGNING_SECRET", "", "verifies requests from Slack (required in HTTP mode)"),
     Variable("SLACK_APP_TOKEN", "", "app-level token (xapp-...): Socket Mode instead of HTTP"),
@@ -155,6 +177,17 @@ class DiscordConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebConfig:
+    """The web inbox: on when SESSIONBOT_WEB=on or a public base URL is set."""
+
+    on: bool = False
+    public_url: str | None = None  # without a trailing slash
+    secret: str | None = None
+    slack_client_id: str | None = None  # Sign in with Slack, with the secret
+    slack_client_secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     database_url: str = DEFAULT_DATABASE_URL
     http_host: str = "127.0.0.1"
@@ -171,6 +204,12 @@ class Config:
     webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
     history: HistoryConfig = field(default_factory=HistoryConfig)
     max_waits_per_token: int = 200
+    web: WebConfig = field(default_factory=WebConfig)
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the HTTP server: the public URL, else its own address."""
+        return self.web.public_url or f"http://{self.http_host}:{self.http_port}"
 
     @property
     def chat_configured(self) -> bool:
@@ -304,6 +343,31 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         webhook_policy=_webhook_policy(read),
         max_waits_per_token=read.integer(
             "SESSIONBOT_MAX_WAITS_PER_TOKEN", 200, low=1, high=1_000_000
+        ),
+        web=_web(read),
+    )
+
+
+def _web(read: _Reader) -> WebConfig:
+    public = read.text("SESSIONBOT_PUBLIC_URL")
+    if public is not None:
+        parts = urlsplit(public)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ConfigError(
+                "SESSIONBOT_PUBLIC_URL", "expected http(s)://host[:port][/path], no query"
+            )
+        public = public.rstrip("/")
+    secret = read.text("SESSIONBOT_WEB_SECRET")
+    if secret is not None and len(secret) < 32:
+        raise ConfigError("SESSIONBOT_WEB_SECRET", "use at least 32 characters")
+    on = read.choice("SESSIONBOT_WEB", "off", ("on", "off")) == "on" or public is not None
+    return WebConfig(
+        on=on,
+        public_url=public,
+        secret=secret,
+        slack_client_id=read.text("SESSIONBOT_WEB_SLACK_CLIENT_ID", read.text("SLACK_CLIENT_ID")),
+        slack_client_secret=read.text(
+            "SESSIONBOT_WEB_SLACK_CLIENT_SECRET", read.text("SLACK_CLIENT_SECRET")
         ),
     )
 

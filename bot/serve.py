@@ -18,6 +18,7 @@ from bot.http import Check, HttpServer
 from bot.scheduler import JobScheduler
 from bot.supervisor import AdapterSupervisor
 from bot.waiting import log_waiting, waiting_info
+from bot.web import mount_configured
 from core.clock import Clock
 from core.errors import ConfigError, StoreError
 from core.outbox import Delivery
@@ -173,6 +174,7 @@ async def _start(
     closing.push("database", core.close)
     http = HttpServer(config.http_host, config.http_port)
     mount_api(http.app, core.services, config=api_config(config))
+    mount_configured(http.app, core.services, config)
     http.add_check("database", database_check(core))
     if core.metrics is not None:
         core.metrics.mount(http.app)

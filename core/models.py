@@ -81,6 +81,7 @@ class Source(StrEnum):
     DISCORD = "discord"
     CONSOLE = "console"
     API = "api"
+    WEB = "web"
     SCHEDULER = "scheduler"
     SYSTEM = "system"
 

@@ -453,7 +453,7 @@ class Event(TypedDict):
     seq: Annotated[int, Field(ge=1)]
     type: str
     actor_id: str
-    source: Literal["slack", "discord", "console", "api", "scheduler", "system"]
+    source: Literal["slack", "discord", "console", "api", "web", "scheduler", "system"]
     data: Annotated[JsonObject, Field(description="What happened, by event type.")]
     created_at: When
 

@@ -30,6 +30,7 @@ from core.store.plans import Plans
 from core.store.requests import Requests
 from core.store.sessions import Sessions, Workspaces
 from core.store.tokens import Idempotency, Tokens
+from core.store.web import Web
 from core.store.webhooks import Webhooks
 from core.store.writes import apply_all
 
@@ -63,6 +64,7 @@ class Store:
         self.idempotency = Idempotency(db)
         self.installations = Installations(db)
         self.copy = Copy(db)
+        self.web = Web(db)
 
     async def apply(self, unit: Sequence[ops.Op]) -> list[Any]:
         """Apply a unit of work atomically; returns each op's result in op order."""

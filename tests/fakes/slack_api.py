@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -213,6 +214,10 @@ class FakeSlackApi:
         # apps.connections.open (Socket Mode): token -> answer; set by FakeSocketMode.
         self.connections_open: Callable[[str], JsonDict] | None = None
         self._oauth_codes: dict[str, FakeTeam] = {}
+        # Sign in with Slack: who consents at the authorize page, and the codes and tokens given.
+        self.openid_user: tuple[str, str] | None = None  # (team id, user id)
+        self._openid_codes: dict[str, tuple[str, str, str, str]] = {}
+        self._openid_tokens: dict[str, tuple[str, str]] = {}
         self._faults: defaultdict[str, deque[_Fault]] = defaultdict(deque)
         self._waiters: list[_Waiter] = []
         self._ts_counter = itertools.count(_TS_BASE_MICROS, _TS_STEP_MICROS)
@@ -228,6 +233,7 @@ class FakeSlackApi:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
+        app.router.add_get("/openid/connect/authorize", self._openid_authorize)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)
@@ -422,9 +428,17 @@ class FakeSlackApi:
             return 200, {"ok": False, "error": fault.error}, {}
         if method == "oauth.v2.access":  # authenticated by the app's id and secret, not a token
             return 200, self._oauth_v2_access(params, headers), {}
+        if method == "openid.connect.token":  # likewise
+            return 200, self._openid_token(params, headers), {}
         token = _token_of(headers, params)
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
+        if method == "openid.connect.userInfo":
+            found = self._openid_tokens.get(token)
+            if found is None:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "sub": found[1], "https://slack.com/team_id": found[0],
+                         "https://slack.com/user_id": found[1]}, {}  # fmt: skip
         if token in self.invalid_tokens:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         if method == "apps.connections.open":
@@ -522,6 +536,34 @@ class FakeSlackApi:
             "enterprise": enterprise,
             "is_enterprise_install": False,
         }
+
+    async def _openid_authorize(self, request: web.Request) -> web.Response:
+        """Slack's consent page: `openid_user` consents at once; back to redirect_uri with a
+        one-use code (remembering the nonce and redirect_uri it was given for)."""
+        q = request.query
+        if q.get("client_id") != self.client_id or self.openid_user is None:
+            return web.Response(status=400, text="invalid_client_id or nobody signed in")
+        code = f"oidc-{next(self._id_counter)}"
+        team_id, user_id = self.openid_user
+        self._openid_codes[code] = (team_id, user_id, q.get("nonce", ""), q["redirect_uri"])
+        back = q["redirect_uri"] + "?" + urlencode({"code": code, "state": q.get("state", "")})
+        return web.Response(status=302, headers={"Location": back})
+
+    def _openid_token(self, params: JsonDict, headers: Mapping[str, str]) -> JsonDict:
+        """openid.connect.token: trade a code (once, for its redirect_uri) for a user token
+        and an id token carrying the authorize request's nonce."""
+        if _client_credentials(headers, params) != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id"}
+        granted = self._openid_codes.pop(str(params.get("code") or ""), None)
+        if granted is None or granted[3] != params.get("redirect_uri"):
+            return {"ok": False, "error": "invalid_code"}
+        team_id, user_id, nonce, _ = granted
+        token = f"xoxp-oidc-{next(self._id_counter)}"
+        self._openid_tokens[token] = (team_id, user_id)
+        claims = {"sub": user_id, "nonce": nonce, "https://slack.com/team_id": team_id}
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return {"ok": True, "access_token": token, "token_type": "Bearer",
+                "id_token": f"eyJhbGciOiJSUzI1NiJ9.{payload}.fake-signature"}  # fmt: skip
 
     def _chat_post_message(self, params: JsonDict) -> JsonDict:
         """chat.postMessage: store the message and return its ts."""

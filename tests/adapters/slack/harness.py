@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 from urllib.parse import parse_qs
@@ -11,7 +12,7 @@ from aiohttp import ClientSession, ClientTimeout
 
 from adapters.slack.adapter import SlackAdapter
 from bot.app import Core, open_core
-from bot.config import load_config
+from bot.config import Config, load_config
 from bot.http import HttpServer
 from bot.serve import chat_adapters
 from core.clock import ManualClock
@@ -30,6 +31,7 @@ HTTP_TIMEOUT = ClientTimeout(total=10)
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 CHANNEL = "C0001"
 WORKSPACE = "slack:T0001"
+Mount = Callable[[HttpServer, Core, Config], None] | None
 
 
 def slack_env(db_url: str, fake: FakeSlackApi, **extra: str) -> dict[str, str]:
@@ -55,11 +57,16 @@ class SlackBot:
     web: ClientSession
 
     @classmethod
-    async def start(cls, db_url: str, fake: FakeSlackApi, clock: ManualClock, **env: str) -> Self:
-        """Wire and start it as `sessionbot serve` does; `env` adds or overrides settings."""
+    async def start(
+        cls, db_url: str, fake: FakeSlackApi, clock: ManualClock, *, mount: Mount = None, **env: str
+    ) -> Self:
+        """Wire and start it as `sessionbot serve` does; `env` adds or overrides settings and
+        `mount` adds routes (the API, the web) to the server before it starts."""
         config = load_config(slack_env(db_url, fake, **env))
         core = await open_core(config, clock=clock)
         http = HttpServer(config.http_host, config.http_port)
+        if mount is not None:
+            mount(http, core, config)
         (adapter,) = chat_adapters(config, core, http)
         assert isinstance(adapter, SlackAdapter)
         core.dispatcher.register(adapter.delivery)

@@ -1,0 +1,185 @@
+"""What the web inbox's pages read, in core (no HTTP here: bot/web renders them): the inbox
+of what a person may decide, a session's whole record, the sessions list by a keyset cursor,
+and the approval-latency histogram of the Stats page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.access import Access
+from core.errors import UsageError
+from core.models import Actor, Event, Member, Plan, Session
+from core.permissions import Perm, allows
+from core.records.history import Message
+from core.records.requests import Request, RequestKind
+from core.services.sessions import LIST_FILTERS, Lifecycle
+from core.store.store import Store
+from core.store.web import Cursor
+from core.users import check_user_id
+
+INBOX_LIMIT = 200  # pending plans and requests read per kind for one inbox
+
+
+@dataclass(slots=True)
+class InboxItem:
+    """One thing waiting for this person: a plan or a request, with its session."""
+
+    session: Session
+    plan: Plan | None = None
+    request: Request | None = None
+
+    @property
+    def since(self) -> datetime:
+        if self.plan is not None:
+            return self.plan.submitted_at
+        assert self.request is not None
+        return self.request.created_at
+
+    @property
+    def key(self) -> str:
+        """An id for the page (and for live refreshes), changing when the item changes."""
+        if self.plan is not None:
+            return f"plan-{self.plan.id}-{self.plan.row_version}"
+        assert self.request is not None
+        return f"request-{self.request.id}-{self.request.row_version}"
+
+
+@dataclass(slots=True)
+class SessionView:
+    """Everything the session page shows: header, members, every plan version with its
+    decisions, the requests, the newest events and messages."""
+
+    session: Session
+    members: list[Member]
+    plans: list[Plan]
+    requests: list[Request]
+    events: list[Event]
+    messages: list[Message]
+
+
+# The approval-latency histogram's buckets: (upper bound, label); the last has none.
+LATENCY_BUCKETS: tuple[tuple[timedelta | None, str], ...] = (
+    (timedelta(minutes=1), "under 1 min"),
+    (timedelta(minutes=10), "1–10 min"),
+    (timedelta(hours=1), "10–60 min"),
+    (timedelta(days=1), "1–24 h"),
+    (None, "over 1 day"),
+)
+
+
+def histogram(latencies: list[timedelta]) -> list[tuple[str, int]]:
+    """How many latencies fall in each of LATENCY_BUCKETS, in order (empty buckets kept)."""
+    counts = dict.fromkeys((label for _, label in LATENCY_BUCKETS), 0)
+    for latency in latencies:
+        label = next(lb for bound, lb in LATENCY_BUCKETS if bound is None or latency < bound)
+        counts[label] += 1
+    return list(counts.items())
+
+
+@dataclass(slots=True)
+class SessionsPage:
+    """One page of the sessions list and the cursor of the next one (None at the end)."""
+
+    sessions: list[Session]
+    after: Cursor | None
+
+
+@dataclass(slots=True)
+class WebReads:
+    """What the web pages read, through the services' own lookups and the store: the inbox
+    (what a person may decide in their workspace: pending plans, action approvals and
+    questions, oldest first; deciding goes through the same services as chat), a session's
+    page and the sessions list."""
+
+    store: Store
+    access: Access
+    sessions: Lifecycle
+
+    async def latency_histogram(
+        self, actor: Actor, *, since: datetime, until: datetime
+    ) -> list[tuple[str, int]]:
+        """Plan approval latencies (submission to a person's decision) of the actor's workspace
+        decided in (since, until], by bucket."""
+        found = await self.store.plans.approval_latencies(actor.workspace, since=since, until=until)
+        return histogram(found)
+
+    async def session(self, actor: Actor, ref: str, *, events: int = 200) -> SessionView:
+        """A session of the actor's workspace (NotFound for any other, as for a wrong ref)."""
+        session = await self.sessions.find(actor, ref)
+        await self.access.require(actor, session, Perm.READ)
+        newest = await self.store.events.newest(session.id, limit=events, before_seq=None)
+        messages = await self.store.history.before(session.id, before_seq=None, limit=events)
+        return SessionView(
+            session,
+            await self.store.sessions.members(session.id),
+            await self.store.plans.of_session(session.id),
+            await self.store.requests.of_session(session.id),
+            sorted(newest, key=lambda e: e.seq),
+            sorted(messages, key=lambda m: m.seq),
+        )
+
+    async def listing(
+        self,
+        actor: Actor,
+        *,
+        status: str = "all",
+        owner: str | None = None,
+        mode: str | None = None,
+        channel: str | None = None,
+        after: Cursor | None = None,
+        limit: int = 25,
+    ) -> SessionsPage:
+        if status not in LIST_FILTERS:
+            raise UsageError(f"Unknown status filter `{status[:40]}`.")
+        owner_id = actor.user_id if owner == "mine" else owner
+        if owner_id:
+            owner_id = check_user_id(actor.workspace, owner_id.strip().removeprefix("@"))
+        found = await self.store.web.sessions(
+            actor.workspace,
+            statuses=LIST_FILTERS[status],
+            owner_id=owner_id or None,
+            mode=mode or None,
+            channel_id=channel or None,
+            after=after,
+            limit=limit + 1,
+        )
+        more = len(found) > limit
+        shown = found[:limit]
+        last = shown[-1] if more else None
+        return SessionsPage(shown, (last.last_activity_at, last.ref) if last else None)
+
+    async def inbox(self, actor: Actor) -> list[InboxItem]:
+        found: list[InboxItem] = []
+        sessions: dict[str, Session | None] = {}
+        may: dict[tuple[str, Perm], bool] = {}
+
+        async def session_of(session_id: str) -> Session | None:
+            if session_id not in sessions:
+                sessions[session_id] = await self.store.sessions.by_id(session_id)
+            return sessions[session_id]
+
+        async def allowed(session: Session, perm: Perm) -> bool:
+            if (session.id, perm) not in may:
+                admin, roles = await self.access.of(actor, session)
+                may[session.id, perm] = allows(perm, admin=admin, roles=roles)
+            return may[session.id, perm]
+
+        for plan_id in await self.store.web.pending_plans(actor.workspace, limit=INBOX_LIMIT):
+            plan = await self.store.plans.get(plan_id)
+            session = await session_of(plan.session_id) if plan else None
+            if plan and session and await allowed(session, Perm.DECIDE):
+                found.append(InboxItem(session, plan=plan))
+        for request_id in await self.store.web.pending_requests(actor.workspace, limit=INBOX_LIMIT):
+            request = await self.store.requests.get(request_id)
+            session = await session_of(request.session_id) if request else None
+            if request is None or session is None:
+                continue
+            named = actor.user_id in request.approvers
+            perm = Perm.DECIDE if request.kind is RequestKind.ACTION else Perm.WORK
+            if request.approvers and request.kind is RequestKind.ACTION:
+                if named or await self.access.is_admin(actor):
+                    found.append(InboxItem(session, request=request))
+            elif named or await allowed(session, perm):
+                found.append(InboxItem(session, request=request))
+        return sorted(found, key=lambda i: i.since)
