@@ -27,25 +27,32 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
     Failed authentications are counted per client (`client_key`): a credit is taken before
     the token is looked up and given back when it is good, so requests sent at once can't
-    all be checked before any is counted — at most the burst is ever in flight. Past the
-    limit the client gets 429 before its token is even looked at."""
+    all be checked before any is counted — at most the burst is ever in flight (`AuthGate`).
+    A request finding the credits held only by lookups still in flight waits for them instead
+    of being refused, so many agents behind one address starting at once are not mistaken
+    for guessing. Past the limit of failures the client gets 429 before its token is even
+    looked at."""
     endpoint = getattr(request.match_info.handler, "__self__", None)
     if not isinstance(endpoint, Endpoint) or endpoint.route.public:
         return await handler(request)  # public, or routing's own 404/405
     api = request.app[API]
     address = request.remote or "unknown"
     client = client_key(address)
-    held = api.failures.take(client)
+    held = await api.auth_gate.admit(client)
     if held is not None:
         raise _slow_down("Too many failed authentications from this address; wait.", held)
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
-        raise _refused("Send an API token: `Authorization: Bearer sbt_…`.")
-    token = await api.tokens.authenticate(presented.strip())  # an error keeps the credit
-    if token is None:
-        _log.info("API authentication failed from %s", address)
-        raise _refused("The API token is wrong, unknown or revoked.")
-    api.failures.refund(client)  # a good token costs the client nothing
+    good = False
+    try:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise _refused("Send an API token: `Authorization: Bearer sbt_…`.")
+        token = await api.tokens.authenticate(presented.strip())  # an error keeps the credit
+        if token is None:
+            _log.info("API authentication failed from %s", address)
+            raise _refused("The API token is wrong, unknown or revoked.")
+        good = True
+    finally:
+        api.auth_gate.release(client, good=good)  # a good token costs the client nothing
     wait = api.limiter.take(token.id)
     if wait is not None:
         raise _slow_down("Too many requests with this token; slow down.", wait)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from aiohttp import web
 
 from bot.api.errors import ApiError
 from core import jsonlimits
+
+_log = logging.getLogger(__name__)
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 
@@ -19,11 +22,15 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ConnectionResetError:  # the client went away mid-body: its failure, not ours
+        _log.info("API request body cut off by the client after %d bytes", size)
+        raise ApiError(400, "bad_request", "The request body was cut off.") from None
     return b"".join(chunks)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.api.auth_gate import AuthGate
 from bot.api.parking import Parking
 from bot.api.streams import Streams
 from core.clock import Clock
@@ -88,6 +89,7 @@ class ApiContext:
     config: ApiConfig
     limiter: RateLimiter = field(init=False)  # requests per token
     failures: RateLimiter = field(init=False)  # failed authentications per client address
+    auth_gate: AuthGate = field(init=False)  # … and the token lookups in flight
     openapi: dict[str, Any] = field(default_factory=dict)
     streams: Streams = field(init=False)  # open event streams
     parking: Parking = field(init=False)  # open long-polls and event streams, per token
@@ -98,6 +100,7 @@ class ApiContext:
         self.failures = RateLimiter(
             c.auth_failure_rate, c.auth_failures, clock=clock, max_keys=c.limiter_keys
         )
+        self.auth_gate = AuthGate(self.failures)
         self.streams = Streams(per_token=c.streams_per_token, total=c.streams)
         self.parking = Parking(c.waits_per_token)
 

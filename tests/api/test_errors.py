@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from urllib.parse import urlsplit
+
 import pytest
 
 from bot.api import ApiConfig
+from bot.api.runtime import ApiContext
 from core.store.store import Store
-from tests.api.conftest import ApiClient, Reply
+from tests.api.conftest import ApiClient, Reply, until
 from tests.conftest import count
 
 
@@ -109,4 +114,27 @@ async def test_too_many_requests_are_slowed_down(api: ApiClient, token: str, sto
     reply = await api.post("/sessions", token, json={"channel_id": "general", "title": "Deploy"})
     _is_error(reply, 429, "rate_limited")
     assert int(reply.headers["Retry-After"]) >= 1
+    assert await count(store, "sessions") == 0
+
+
+async def test_a_body_cut_off_by_the_client_is_not_a_server_error(
+    served: tuple[str, ApiContext], token: str, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client promises 1,000 bytes, sends 10 and goes away: nothing is created and no
+    error (with a traceback) is logged, only that the body was cut off."""
+    base, _ = served
+    caplog.set_level(logging.INFO, logger="bot.api")
+    url = urlsplit(base)
+    _reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(
+        f"POST {url.path}/sessions HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000\r\n\r\n".encode()
+        + b'{"title": '
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    await until(lambda: any("cut off" in r.getMessage() for r in caplog.records))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert await count(store, "sessions") == 0

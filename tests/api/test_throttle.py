@@ -75,6 +75,32 @@ async def test_bad_tokens_sent_at_once_are_counted_before_any_is_checked(
     assert (await api.get("/sessions", good)).status == 429  # the address is held
 
 
+@pytest.mark.parametrize("api_config", [CONFIG])
+async def test_good_tokens_sent_at_once_wait_for_lookups_in_flight_instead_of_429(
+    api: ApiClient, tokens: TokenService
+) -> None:
+    """Many agents behind one address starting at once: more lookups than the failure
+    allowance are in flight, none has failed, so none is refused."""
+    good = [await make_token(tokens, f"agent-{n}") for n in range(40)]
+    replies = await asyncio.gather(*(api.get("/sessions", token) for token in good * 3))
+    assert Counter(reply.status for reply in replies) == {200: 120}
+    for _ in range(FAILURES):  # the allowance is intact: five failures, then held
+        assert (await api.get("/sessions", BAD)).status == 401
+    assert (await api.get("/sessions", good[0])).status == 429
+
+
+@pytest.mark.parametrize("api_config", [CONFIG])
+async def test_good_and_bad_tokens_at_once_still_bound_the_failures(
+    api: ApiClient, tokens: TokenService
+) -> None:
+    good = await make_token(tokens, "agent")
+    unknown = "sbt_" + "0" * 16 + "_" + "x" * 43
+    mixed = [good, unknown] * 50
+    replies = await asyncio.gather(*(api.get("/sessions", token) for token in mixed))
+    bad = Counter(r.status for t, r in zip(mixed, replies, strict=True) if t == unknown)
+    assert bad[401] <= FAILURES and bad[401] + bad[429] == 50, bad
+
+
 def test_the_limiter_gives_back_what_it_took_up_to_the_burst() -> None:
     limiter = RateLimiter(1.0, 2, clock=ManualClock())
     assert limiter.take("a") is None and limiter.take("a") is None
