@@ -7,11 +7,18 @@ import json
 from datetime import timedelta
 
 import pytest
+from aiohttp import ClientSession, ClientTimeout
 from slack_sdk.models.views import View as SlackView
 
+from bot.api import mount_api
+from bot.app import Core
+from bot.config import Config
+from bot.http import HttpServer
+from core.clock import ManualClock
 from core.models import Actor, EventType, Source
 from core.records.requests import Request, RequestKind, RequestStatus, Risk
 from core.services.requests import Ask
+from core.tokens import TokenService
 from tests.adapters.slack.harness import (
     ALICE,
     BOB,
@@ -287,3 +294,51 @@ async def test_a_free_text_answer_reaches_the_waiting_agent_with_the_answerer(
     await bot.deliver()
     assert [c.params["ts"] for c in fake.calls_to("chat.update")] == [post.ts]
     assert "Answered by <@U0CAROL>: tonight after 18:00" in block_text(post.blocks)
+
+
+async def test_an_agent_over_http_gets_the_args_an_approver_edited_in_slack(
+    db_url: str, fake: FakeSlackApi, clock: ManualClock
+) -> None:
+    """The whole loop as deployed: the agent creates its request and long-polls over the REST
+    API on the same server as the Bolt app; an approver clicks Edit in Slack, changes the
+    version and submits; the long-poll returns the edited arguments."""
+
+    def with_api(http: HttpServer, core: Core, config: Config) -> None:
+        mount_api(http.app, core.services)
+
+    bot = await SlackBot.start(db_url, fake, clock, mount=with_api)
+    try:
+        await bot.command("start deploy api")
+        await bot.command(f"share <@{BOB}|bob> approver")
+        _, token = await TokenService(bot.core.store.tokens, clock=clock).create(
+            WORKSPACE, "agent", user_id=ALICE
+        )
+        base = f"http://127.0.0.1:{bot.http.port}/api/v1"
+        auth = {"Authorization": f"Bearer {token}"}
+        async with ClientSession(timeout=ClientTimeout(total=70)) as agent:
+            body = {"action": "deploy", "args": {"service": "api", "version": "1.2"}}
+            async with agent.post(f"{base}/sessions/1/requests", json=body, headers=auth) as r:
+                assert r.status == 201, await r.text()
+                request_id = (await r.json())["id"]
+
+            async def long_poll() -> dict[str, object]:
+                url = f"{base}/requests/{request_id}?wait=60"
+                async with agent.get(url, headers=auth) as r:
+                    assert r.status == 200
+                    return dict(await r.json())
+
+            waiting = asyncio.create_task(long_poll())
+            await bot.deliver()
+            (post,) = [m for m in fake.messages if has_buttons(m.blocks)]
+            opened = await open_form(bot, "request_edit", post, BOB)
+            assert not waiting.done()
+            assert await submit(bot, opened, BOB, args=EDITED) == (200, {})
+            answered = await asyncio.wait_for(waiting, timeout=30)
+        assert (answered["status"], answered["decided_by"]) == ("approved", BOB)
+        assert answered["args_to_run"] == {"service": "api", "version": "1.3"}
+        assert answered["args"] == {"service": "api", "version": "1.2"}
+        await bot.deliver()
+        (update,) = fake.calls_to("chat.update")
+        assert (update.params["channel"], update.params["ts"]) == (post.channel, post.ts)
+    finally:
+        await bot.close()
