@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiohttp import web
 
@@ -12,6 +12,7 @@ from core.errors import UsageError
 from core.history.export import json_chunks, markdown_chunks
 from core.history.search import search
 from core.services.sessions import LIST_FILTERS
+from core.services.web_pages import INBOX_SHOWN, histogram
 from core.store.web import Cursor
 
 PAGE = 25
@@ -27,7 +28,12 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     done = request.query.get("done") == "1"
     shown = fingerprint(items)
     return ctx.render(
-        "inbox.html", session=me, items=items, done=done, live=f"/web/live/inbox?shown={shown}"
+        "inbox.html",
+        session=me,
+        items=items,
+        full=len(items) >= INBOX_SHOWN,
+        done=done,
+        live=f"/web/live/inbox?shown={shown}",
     )
 
 
@@ -118,9 +124,8 @@ async def stats(request: web.Request) -> web.StreamResponse:
     actor = me.actor()
     found = await ctx.services.workspace.stats(actor, days=STATS_DAYS)
     now = ctx.services.clock.now()
-    latency = await ctx.reads.latency_histogram(
-        actor, since=now - timedelta(days=STATS_DAYS), until=now
-    )
+    latency = histogram(found.approval_latencies)
+    days = await ctx.reads.days(actor, until=now, days=STATS_DAYS)
     outcomes = {
         k: v for k, v in found.by_status.items() if k not in ("active", "paused", "pending")
     }
@@ -129,6 +134,8 @@ async def stats(request: web.Request) -> web.StreamResponse:
         "stats.html",
         session=me,
         stats=found,
+        days=days,
+        outcomes=sorted({o for d in days for o in d.ended}),
         charts=[
             ("Open sessions by status", sorted(open_.items())),
             ("Ended sessions by outcome", sorted(outcomes.items())),

@@ -4,13 +4,13 @@ and the approval-latency histogram of the Stats page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 
 from core.access import Access
 from core.errors import UsageError
 from core.models import Actor, Event, Member, Plan, Session
-from core.permissions import Perm, allows
+from core.permissions import Perm, allows, roles_of
 from core.records.history import Message
 from core.records.requests import Request, RequestKind
 from core.services.sessions import LIST_FILTERS, Lifecycle
@@ -19,6 +19,7 @@ from core.store.web import Cursor
 from core.users import check_user_id
 
 INBOX_LIMIT = 200  # pending plans and requests read per kind for one inbox
+INBOX_SHOWN = 50  # the oldest of them shown (the page says when there are more)
 
 
 @dataclass(slots=True)
@@ -78,6 +79,33 @@ def histogram(latencies: list[timedelta]) -> list[tuple[str, int]]:
 
 
 @dataclass(slots=True)
+class Day:
+    """One day of the per-day chart: sessions started, and ended by outcome."""
+
+    day: str  # YYYY-MM-DD, UTC
+    started: int = 0
+    ended: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ended_total(self) -> int:
+        return sum(self.ended.values())
+
+
+def per_day(rows: list[tuple[str, str | None, int]], first: date, days: int) -> list[Day]:
+    """Every day from `first` for `days` days (empty ones kept), filled from the store's
+    (day, outcome or None for started, count) rows."""
+    found = {d.day: d for d in (Day((first + timedelta(days=n)).isoformat()) for n in range(days))}
+    for day, outcome, count in rows:
+        if day not in found:
+            continue
+        if outcome is None:
+            found[day].started += count
+        else:
+            found[day].ended[outcome] = found[day].ended.get(outcome, 0) + count
+    return list(found.values())
+
+
+@dataclass(slots=True)
 class SessionsPage:
     """One page of the sessions list and the cursor of the next one (None at the end)."""
 
@@ -96,13 +124,13 @@ class WebReads:
     access: Access
     sessions: Lifecycle
 
-    async def latency_histogram(
-        self, actor: Actor, *, since: datetime, until: datetime
-    ) -> list[tuple[str, int]]:
-        """Plan approval latencies (submission to a person's decision) of the actor's workspace
-        decided in (since, until], by bucket."""
-        found = await self.store.plans.approval_latencies(actor.workspace, since=since, until=until)
-        return histogram(found)
+    async def days(self, actor: Actor, *, until: datetime, days: int) -> list[Day]:
+        """Sessions of the actor's workspace started and ended (by outcome) on each of the
+        last `days` UTC days up to `until`, oldest first."""
+        first = until.astimezone(UTC).date() - timedelta(days=days - 1)
+        since = datetime.combine(first, time(), UTC)
+        found = await self.store.workspaces.per_day(actor.workspace, since)
+        return per_day(found, first, days)
 
     async def session(self, actor: Actor, ref: str, *, events: int = 200) -> SessionView:
         """A session of the actor's workspace (NotFound for any other, as for a wrong ref)."""
@@ -150,36 +178,35 @@ class WebReads:
         return SessionsPage(shown, (last.last_activity_at, last.ref) if last else None)
 
     async def inbox(self, actor: Actor) -> list[InboxItem]:
+        """What the actor may decide, oldest first, at most INBOX_SHOWN: permissions are
+        checked on the pending rows with their sessions (one query for the actor's roles),
+        and only the items shown are read whole."""
+        plans = await self.store.web.pending_plans(actor.workspace, limit=INBOX_LIMIT)
+        asked = await self.store.web.pending_requests(actor.workspace, limit=INBOX_LIMIT)
+        sessions = [s for _, s in plans] + [p.session for p in asked]
+        member = await self.store.web.roles([s.id for s in sessions], actor.user_id)
+        admin = await self.access.is_admin(actor) if sessions else False
+
+        def allowed(session: Session, perm: Perm) -> bool:
+            roles = {member[session.id]} if session.id in member else set()
+            return allows(perm, admin=admin, roles=roles_of(actor.user_id, session, {}) | roles)
+
         found: list[InboxItem] = []
-        sessions: dict[str, Session | None] = {}
-        may: dict[tuple[str, Perm], bool] = {}
-
-        async def session_of(session_id: str) -> Session | None:
-            if session_id not in sessions:
-                sessions[session_id] = await self.store.sessions.by_id(session_id)
-            return sessions[session_id]
-
-        async def allowed(session: Session, perm: Perm) -> bool:
-            if (session.id, perm) not in may:
-                admin, roles = await self.access.of(actor, session)
-                may[session.id, perm] = allows(perm, admin=admin, roles=roles)
-            return may[session.id, perm]
-
-        for plan_id in await self.store.web.pending_plans(actor.workspace, limit=INBOX_LIMIT):
-            plan = await self.store.plans.get(plan_id)
-            session = await session_of(plan.session_id) if plan else None
-            if plan and session and await allowed(session, Perm.DECIDE):
+        for plan_id, session in plans:
+            if allowed(session, Perm.DECIDE) and (plan := await self.store.plans.get(plan_id)):
                 found.append(InboxItem(session, plan=plan))
-        for request_id in await self.store.web.pending_requests(actor.workspace, limit=INBOX_LIMIT):
-            request = await self.store.requests.get(request_id)
-            session = await session_of(request.session_id) if request else None
-            if request is None or session is None:
-                continue
-            named = actor.user_id in request.approvers
-            perm = Perm.DECIDE if request.kind is RequestKind.ACTION else Perm.WORK
-            if request.approvers and request.kind is RequestKind.ACTION:
-                if named or await self.access.is_admin(actor):
-                    found.append(InboxItem(session, request=request))
-            elif named or await allowed(session, perm):
-                found.append(InboxItem(session, request=request))
-        return sorted(found, key=lambda i: i.since)
+            if len(found) >= INBOX_SHOWN:
+                break
+        shown = len(found)
+        for pending in asked:
+            if len(found) - shown >= INBOX_SHOWN:
+                break
+            named = actor.user_id in pending.approvers
+            if pending.approvers and pending.kind is RequestKind.ACTION:
+                may = named or admin  # only those named (or an admin) approve this action
+            else:
+                perm = Perm.DECIDE if pending.kind is RequestKind.ACTION else Perm.WORK
+                may = named or allowed(pending.session, perm)
+            if may and (request := await self.store.requests.get(pending.id)):
+                found.append(InboxItem(pending.session, request=request))
+        return sorted(found, key=lambda i: i.since)[:INBOX_SHOWN]

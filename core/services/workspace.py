@@ -36,6 +36,8 @@ class Stats:
     jobs: list[JobRun] = field(default_factory=list)
     outbox_waiting: int = 0  # pending for a platform this process has no adapter for
     requests: RequestStats = field(default_factory=RequestStats)
+    # the approval latencies behind the median, for a page to bucket without reading them again
+    approval_latencies: list[timedelta] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -126,6 +128,9 @@ class Workspace:
         outcomes = rows.outcomes
         ended = sum(outcomes.values())
         counts = await self.store.outbox.counts()
+        latencies = await self.store.plans.approval_latencies(
+            actor.workspace, since=since, until=now
+        )
         return Stats(
             days=days,
             by_status=rows.by_status,
@@ -133,14 +138,13 @@ class Workspace:
             average_iterations=rows.average_iterations,
             success_rate=outcomes.get("completed", 0) / ended if ended else None,
             median_duration=_median(rows.durations),
-            median_approval_latency=await self.approval_latency(
-                actor.workspace, since=since, until=now
-            ),
+            median_approval_latency=_median(latencies),
             outbox_pending=counts.get("pending", 0),
             outbox_dead=counts.get("dead", 0),
             jobs=await self.store.jobs.runs(workspace=actor.workspace),
             outbox_waiting=await waiting_total(self.store.outbox, self.delivered_platforms),
             requests=await self.request_stats(actor.workspace, since=since, until=now),
+            approval_latencies=latencies,
         )
 
 

@@ -48,7 +48,10 @@ class Requests:
     ) -> RequestTally:
         """Requests created in (since, until], those settled in it by status, and how long the
         ones a person decided took (an expiry, or an approval on expiry, is nobody's decision)."""
-        scope = "FROM requests r JOIN sessions s ON s.id = r.session_id WHERE s.workspace = ?"
+        # From the requests of the window (their time indexes), each one's session by its key.
+        scope = (
+            "FROM requests r CROSS JOIN sessions s WHERE s.id = r.session_id AND s.workspace = ?"
+        )
         args: list[Any] = [workspace]
         if channel_id is not None:
             scope += " AND s.channel_id = ?"

@@ -139,16 +139,44 @@ class Workspaces:
     async def stats(self, workspace: str, since: datetime) -> StatsRows:
         args = (workspace, since)
         scope = "FROM sessions WHERE workspace = ? AND created_at >= ?"
-        by_status = await self.db.fetchall(f"SELECT status, COUNT(*) {scope} GROUP BY status", args)
-        by_mode = await self.db.fetchall(f"SELECT mode, COUNT(*) {scope} GROUP BY mode", args)
-        avg = await self.db.fetchone(f"SELECT AVG(iterations) {scope}", args)
+        # One scan of sessions_by_created for the counts, one for the ended sessions' times.
+        grouped = await self.db.fetchall(
+            f"SELECT status, mode, COUNT(*), SUM(iterations) {scope} GROUP BY status, mode", args
+        )
+        by_status: Counter[str] = Counter()
+        by_mode: Counter[str] = Counter()
+        for status, mode, count, _ in grouped:
+            by_status[status] += count
+            by_mode[mode] += count
+        total = sum(by_status.values())
+        iterations = sum(int(r[3] or 0) for r in grouped)
         ended = await self.db.fetchall(
             f"SELECT outcome, created_at, ended_at {scope} AND outcome IS NOT NULL", args
         )
         return StatsRows(
-            by_status={r[0]: r[1] for r in by_status},
-            by_mode={r[0]: r[1] for r in by_mode},
-            average_iterations=float(avg[0] or 0.0) if avg else 0.0,
+            by_status=dict(by_status),
+            by_mode=dict(by_mode),
+            average_iterations=iterations / total if total else 0.0,
             outcomes=dict(Counter(r[0] for r in ended)),
             durations=[when_required(r[2]) - when_required(r[1]) for r in ended],
+        )
+
+    async def per_day(self, workspace: str, since: datetime) -> list[tuple[str, str | None, int]]:
+        """(UTC day `YYYY-MM-DD`, outcome, count) since `since`, in one grouped query: an outcome
+        of None counts sessions started that day, any other the sessions that ended so."""
+        d = self.db.dialect
+        started = f"substr({d.as_text('created_at')}, 1, 10)"
+        ended = f"substr({d.as_text('ended_at')}, 1, 10)"
+        found = await self.db.fetchall(
+            "SELECT day, outcome, COUNT(*) FROM ("
+            f" SELECT {started} AS day, NULL AS outcome FROM sessions"
+            " WHERE workspace = ? AND created_at >= ?"
+            f" UNION ALL SELECT {ended} AS day, outcome FROM sessions"
+            " WHERE workspace = ? AND ended_at >= ? AND outcome IS NOT NULL"
+            ") AS days GROUP BY day, outcome",
+            (workspace, since, workspace, since),
+        )
+        # In Python: the backends sort NULL (a day's starts) at opposite ends.
+        return sorted(
+            ((str(r[0]), r[1], int(r[2])) for r in found), key=lambda r: (r[0], r[1] or "")
         )

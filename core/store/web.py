@@ -4,18 +4,31 @@ read (what waits for a decision in a workspace, sessions by a keyset cursor)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.models import Session, Status
+from core.models import Role, Session, Status
+from core.records.requests import RequestKind
 from core.records.web import WebLogin, WebSession
-from core.store.codec import when, when_required
+from core.store.codec import loads, when, when_required
 from core.store.db import Database, Row, Tx, marks
 from core.store.decode import SESSION_COLUMNS, rows
 
 _LINK = "token_hash, workspace, user_id, admin, created_at, expires_at, used_at"
 _SESSION = "id_hash, workspace, user_id, admin, csrf, created_at, seen_at, expires_at, ended_at"
+CHUNK = 500  # ids bound in one IN (…)
 Cursor = tuple[datetime, int]  # (last_activity_at, ref) of the last session shown
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRequest:
+    """A pending request as the inbox first reads it: enough to say who may decide it."""
+
+    id: str
+    session: Session
+    kind: RequestKind
+    approvers: list[str]
 
 
 def _login(row: Row) -> WebLogin:
@@ -96,21 +109,49 @@ class Web:
 
         return await self.db.write(purge, notify=False)
 
-    async def pending_plans(self, workspace: str, *, limit: int) -> list[str]:
-        """Ids of the workspace's pending plans, oldest first."""
-        return await self._pending("plans", "submitted_at", workspace, limit)
+    async def pending_plans(self, workspace: str, *, limit: int) -> list[tuple[str, Session]]:
+        """(id, session) of the workspace's pending plans, oldest first."""
+        found = await self._pending("plans", "submitted_at", "", workspace, limit)
+        return [(r[-1], rows.session(r)) for r in found]
 
-    async def pending_requests(self, workspace: str, *, limit: int) -> list[str]:
-        """Ids of the workspace's pending requests (actions and questions), oldest first."""
-        return await self._pending("requests", "created_at", workspace, limit)
+    async def pending_requests(self, workspace: str, *, limit: int) -> list[PendingRequest]:
+        """The workspace's pending requests (actions and questions), oldest first, with what
+        says who may decide them (their kind and named approvers)."""
+        found = await self._pending("requests", "created_at", "t.kind, t.approvers, ", workspace,
+                                    limit)  # fmt: skip
+        width = len(SESSION_COLUMNS.split(", "))
+        return [
+            PendingRequest(r[-1], rows.session(r), RequestKind(r[width]), loads(r[width + 1]))
+            for r in found
+        ]
 
-    async def _pending(self, table: str, since: str, workspace: str, limit: int) -> list[str]:
-        found = await self.db.fetchall(
-            f"SELECT t.id FROM {table} t JOIN sessions s ON s.id = t.session_id"
-            f" WHERE s.workspace = ? AND t.status = 'pending' ORDER BY t.{since}, t.id LIMIT ?",
+    async def _pending(
+        self, table: str, since: str, extra: str, workspace: str, limit: int
+    ) -> list[Row]:
+        session = ", ".join(f"s.{c}" for c in SESSION_COLUMNS.split(", "))
+        return await self.db.fetchall(
+            # CROSS JOIN: SQLite starts from the few pending rows (their partial index), not
+            # from every session of the workspace (PostgreSQL plans the join as it sees fit).
+            f"SELECT {session}, {extra}t.id FROM {table} t CROSS JOIN sessions s"
+            f" WHERE s.id = t.session_id AND s.workspace = ? AND t.status = 'pending'"
+            f" ORDER BY t.{since}, t.id LIMIT ?",
             (workspace, limit),
         )
-        return [r[0] for r in found]
+
+    async def roles(self, session_ids: Sequence[str], user_id: str) -> dict[str, Role]:
+        """The role `user_id` holds as a member of each of these sessions (one query a
+        CHUNK of sessions); a session they are not a member of is left out."""
+        found: dict[str, Role] = {}
+        ids = list(dict.fromkeys(session_ids))
+        for start in range(0, len(ids), CHUNK):
+            part = ids[start : start + CHUNK]
+            for r in await self.db.fetchall(
+                f"SELECT session_id, role FROM members WHERE user_id = ?"
+                f" AND session_id IN ({marks(len(part))})",
+                (user_id, *part),
+            ):
+                found[r[0]] = Role(r[1])
+        return found
 
     async def sessions(
         self,

@@ -73,7 +73,13 @@ async def test_the_stats_page_draws_each_chart_with_its_numbers(
         "Plan approval latency",
     ):
         assert f">{caption}</figcaption>" in page.text
-    assert page.text.count("<svg") == 4
+    assert page.text.count("<svg") == 5
+    assert ">Sessions started and ended per day (UTC), by outcome</figcaption>" in page.text
+    today = clock.now().date().isoformat()
+    assert '<th scope="col">Ended completed</th>' in page.text
+    assert f"<tr><td>{today}</td><td>2</td><td>1</td></tr>" in page.text, "2 started, 1 ended"
+    assert page.text.count("<tr><td>20") == 30, "every day of the window, empty ones too"
+    assert 'class="ended o-completed"' in page.text
     assert "<td>1–10 min</td><td>1</td>" in page.text
     assert "<td>completed</td><td>1</td>" in page.text
 

@@ -62,3 +62,30 @@ async def test_stats_of_a_workspace_without_sessions_are_empty(store: Store) -> 
     stats = await store.workspaces.stats(WS, NOW)
     assert (stats.by_status, stats.by_mode, stats.outcomes) == ({}, {}, {})
     assert (stats.average_iterations, stats.durations) == (0.0, [])
+
+
+async def test_per_day_counts_starts_and_ends_by_outcome_in_one_workspace(store: Store) -> None:
+    day = NOW.date().isoformat()
+    later = (NOW + timedelta(days=1)).date().isoformat()
+    await new_session(store, created_at=NOW - timedelta(days=3), mode="before the window")
+    await new_session(store)
+    await new_session(store, status=Status.COMPLETED, outcome="shipped", ended_at=NOW)
+    await new_session(
+        store, status=Status.FAILED, outcome="broken", ended_at=NOW + timedelta(days=1)
+    )
+    await new_session(
+        store,
+        created_at=NOW - timedelta(days=3),
+        status=Status.COMPLETED,
+        outcome="shipped",
+        ended_at=NOW + timedelta(days=1),
+    )
+    await new_session(store, workspace=OTHER_WS, status=Status.FAILED, outcome="broken",
+                      ended_at=NOW)  # fmt: skip
+    found = await store.workspaces.per_day(WS, NOW - timedelta(hours=1))
+    assert found == [
+        (day, None, 3),
+        (day, "shipped", 1),
+        (later, "broken", 1),
+        (later, "shipped", 1),
+    ]
