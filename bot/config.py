@@ -107,6 +107,16 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         "Sign in with Slack on the web: the app's client secret (default: SLACK_CLIENT_SECRET)",
     ),
+    Variable(
+        "SESSIONBOT_WEB_DISCORD_CLIENT_ID",
+        "",
+        "Sign in with Discord on the web: the application's OAuth2 client id",
+    ),
+    Variable(
+        "SESSIONBOT_WEB_DISCORD_CLIENT_SECRET",
+        "",
+        "Sign in with Discord on the web: the application's OAuth2 client secret",
+    ),
     Variable("SLACK_BOT_TOKEN", "", "bot token (xoxb-...): turns the Slack adapter on"),
     Variable("SLACK_SIGNING_SECRET", "", "verifies requests from Slack (required in HTTP mode)"),
     Variable("SLACK_APP_TOKEN", "", "app-level token (xapp-...): Socket Mode instead of HTTP"),
@@ -185,6 +195,8 @@ class WebConfig:
     secret: str | None = None
     slack_client_id: str | None = None  # Sign in with Slack, with the secret
     slack_client_secret: str | None = None
+    discord_client_id: str | None = None  # Sign in with Discord, with the secret
+    discord_client_secret: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +381,8 @@ def _web(read: _Reader) -> WebConfig:
         slack_client_secret=read.text(
             "SESSIONBOT_WEB_SLACK_CLIENT_SECRET", read.text("SLACK_CLIENT_SECRET")
         ),
+        discord_client_id=read.text("SESSIONBOT_WEB_DISCORD_CLIENT_ID"),
+        discord_client_secret=read.text("SESSIONBOT_WEB_DISCORD_CLIENT_SECRET"),
     )
 
 

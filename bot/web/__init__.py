@@ -10,8 +10,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.config import Config
-from bot.web import decide, live, pages, signin, slack_signin
+from bot.web import decide, discord_signin, live, pages, signin, slack_signin
 from bot.web.context import HERE, WEB, WebContext, new_secret
+from bot.web.discord_oauth import DiscordSignIn
 from bot.web.guard import pages_middleware, session_middleware
 from bot.web.oidc import DEFAULT_API, SlackSignIn
 from core.services.web_signin import WebTimeouts
@@ -27,10 +28,11 @@ def web_app(
     secret: str | None = None,
     timeouts: WebTimeouts | None = None,
     slack: SlackSignIn | None = None,
+    discord: DiscordSignIn | None = None,
 ) -> web.Application:
     """The web pages as their own aiohttp application (its middlewares touch only them)."""
     ctx = WebContext(services, base_url, new_secret(secret), timeouts or WebTimeouts())
-    ctx.slack = slack
+    ctx.slack, ctx.discord = slack, discord
     app = web.Application(middlewares=[pages_middleware, session_middleware])
     app[WEB] = ctx
     r = app.router
@@ -39,6 +41,9 @@ def web_app(
     r.add_post("/login", signin.login)
     r.add_get("/login/slack", slack_signin.start)
     r.add_get("/login/slack/callback", slack_signin.callback)
+    r.add_get("/login/discord", discord_signin.start)
+    r.add_get("/login/discord/callback", discord_signin.callback)
+    r.add_post("/login/discord/choose", discord_signin.choose)
     r.add_get("/login/{token}", signin.login_form)
     r.add_post("/logout", signin.logout)
     r.add_get("/signed-out", signin.signed_out)
@@ -74,11 +79,19 @@ def mount_web(
     secret: str | None = None,
     timeouts: WebTimeouts | None = None,
     slack: SlackSignIn | None = None,
+    discord: DiscordSignIn | None = None,
 ) -> web.Application | None:
     """Serve the web inbox under `/web` of `app` when it is on; None when off."""
     if not on:
         return None
-    pages_app = web_app(services, base_url=base_url, secret=secret, timeouts=timeouts, slack=slack)
+    pages_app = web_app(
+        services,
+        base_url=base_url,
+        secret=secret,
+        timeouts=timeouts,
+        slack=slack,
+        discord=discord,
+    )
     app.add_subapp(PREFIX, pages_app)
     return pages_app
 
@@ -91,7 +104,23 @@ def mount_configured(app: web.Application, services: Services, config: Config) -
         slack = SlackSignIn(
             w.slack_client_id, w.slack_client_secret, config.slack.api_url or DEFAULT_API
         )
-    mount_web(app, services, on=w.on, base_url=config.base_url, secret=w.secret, slack=slack)
+    discord = None
+    if w.discord_client_id and w.discord_client_secret:
+        discord = DiscordSignIn.at(
+            w.discord_client_id,
+            w.discord_client_secret,
+            config.discord.api_url,
+            tuple(str(g) for g in config.discord.guild_ids),
+        )
+    mount_web(
+        app,
+        services,
+        on=w.on,
+        base_url=config.base_url,
+        secret=w.secret,
+        slack=slack,
+        discord=discord,
+    )
 
 
 __all__ = ["PREFIX", "mount_configured", "mount_web", "web_app"]

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import jinja2
 from aiohttp import web
 
+from bot.web.discord_oauth import DiscordSignIn
 from bot.web.oidc import SlackSignIn
 from core.records.web import WebSession
 from core.services.web_pages import WebReads
@@ -70,6 +71,7 @@ class WebContext:
     changed: Waiters = field(default_factory=Waiters)  # woken by every commit (inbox streams)
     streams: Counter[str] = field(default_factory=Counter)  # open streams per browser session
     slack: SlackSignIn | None = None  # Sign in with Slack, when configured
+    discord: DiscordSignIn | None = None  # Sign in with Discord, when configured
     closing: bool = False
     heartbeat: float = 15.0  # seconds between comment lines on a quiet live stream
     stream_lifetime: float = 300.0  # seconds a live stream lasts before the browser reconnects

@@ -62,7 +62,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     session_id = ctx.unsign(signed) if signed else None
     session = await ctx.signin.current(session_id) if session_id else None
     if session is None:
-        return ctx.render("signin.html", status=401, slack=ctx.slack is not None)
+        return ctx.render(
+            "signin.html", status=401, slack=ctx.slack is not None, discord=ctx.discord is not None
+        )
     request[ME] = session
     if request.method == "POST":
         form = await request.post()

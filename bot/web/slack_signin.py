@@ -3,7 +3,7 @@
 `GET /web/login/slack` sends the browser to Slack's consent page with a random `state` and
 `nonce`, kept in a signed, short-lived, HttpOnly cookie of this browser. Slack sends it back to
 `/web/login/slack/callback` with a one-time code: the state must be this browser's (else 403),
-not older than STATE_TTL, and the code is traded once, server to server, at
+not older than STATE_TTL (bot/web/oauth_state.py), and the code is traded once, server to server, at
 `openid.connect.token` (the id token's nonce must be ours); `openid.connect.userInfo` then
 names the team and the user, who is signed in to `slack:<team>` with the same roles as in chat.
 The URLs come from configuration (SLACK_API_URL), never from the request.
@@ -12,16 +12,14 @@ The URLs come from configuration (SLACK_API_URL), never from the request.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from bot.web.context import WEB
+from bot.web.oauth_state import recall, remember
 from bot.web.oidc import refused
-from core.services.web_signin import same_token
 
-STATE_TTL = timedelta(minutes=10)
 CALLBACK = "/web/login/slack/callback"
 
 
@@ -34,17 +32,11 @@ async def start(request: web.Request) -> web.StreamResponse:
     if ctx.slack is None:
         raise web.HTTPNotFound(reason="Sign in with Slack is not configured.")
     state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    issued = int(ctx.services.clock.now().timestamp())
     query = urlencode({"response_type": "code", "scope": "openid profile",
                        "client_id": ctx.slack.client_id, "state": state, "nonce": nonce,
                        "redirect_uri": ctx.base_url + CALLBACK})  # fmt: skip
     response = web.Response(status=302, headers={"Location": f"{ctx.slack.authorize_url}?{query}"})
-    ctx.set_cookie(
-        response,
-        _cookie(request),
-        ctx.sign(f"{state}~{nonce}~{issued}"),
-        int(STATE_TTL.total_seconds()),
-    )
+    remember(ctx, response, _cookie(request), state, nonce)
     return response
 
 
@@ -52,13 +44,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     ctx = request.app[WEB]
     if ctx.slack is None:
         raise web.HTTPNotFound(reason="Sign in with Slack is not configured.")
-    kept = ctx.unsign(request.cookies.get(_cookie(request), ""))
-    state, nonce, issued = (kept or "~~0").split("~")
-    if not kept or not same_token(request.query.get("state", ""), state):
-        raise refused("this sign-in was not started in this browser; start it again.")
-    started = datetime.fromtimestamp(int(issued), tz=UTC)
-    if ctx.services.clock.now() - started > STATE_TTL:
-        raise refused("this sign-in took too long; start it again.")
+    (nonce,) = recall(request, _cookie(request), 1, refused)
     code = request.query.get("code", "")
     if not code or len(code) > 500:
         raise refused("Slack sent no sign-in code (was it cancelled?).")

@@ -90,6 +90,13 @@ class SignIn:
         await self.store.web.purge(now=now)  # links and sessions past their deadline
         return session, session_id
 
+    async def tenants(self, platform: str) -> set[str]:
+        """The ids of the `platform`'s workspaces the store knows (e.g. the Discord guilds
+        where sessions were started or settings stored)."""
+        prefix = f"{platform}:"
+        names = await self.store.workspaces.names()
+        return {w.removeprefix(prefix) for w in names if w.startswith(prefix)}
+
     async def current(self, session_id: str) -> WebSession | None:
         """The live browser session a cookie names (its idle clock restarted), else None."""
         found = await self.store.web.session(digest(session_id))

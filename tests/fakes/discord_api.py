@@ -37,6 +37,10 @@ from aiohttp import BodyPartReader, WSMsgType, web
 
 API_PREFIX = "/api/v10"
 GATEWAY_PATH = "/gw"
+OAUTH_AUTHORIZE = "/oauth2/authorize"
+OAUTH_TOKEN = "/api/oauth2/token"
+OAUTH_ME = "/api/users/@me"
+OAUTH_PATHS = (OAUTH_AUTHORIZE, OAUTH_TOKEN, OAUTH_ME)
 DISCORD_EPOCH_MS = 1_420_070_400_000
 JSON_CONTENT_TYPE = "application/json"
 VIA_HEADER = "1.1 google"
@@ -649,6 +653,14 @@ class FakeDiscord:
             tuple[str | re.Pattern[str], str | None, asyncio.Event, asyncio.Event]
         ] = []
         self._sessions: dict[str, _GatewaySession] = {}
+        # OAuth2 (Sign in with Discord): the app's credentials, who passes the consent page
+        # next, guilds the bot is not in (but users are), codes and the tokens they became.
+        self.oauth_client_id = str(new_snowflake())
+        self.oauth_client_secret = secrets.token_urlsafe(24)
+        self.oauth_user: FakeUser | None = None
+        self.other_guilds: list[FakeGuild] = []
+        self._oauth_codes: dict[str, tuple[FakeUser, str, str]] = {}
+        self._oauth_tokens: dict[str, FakeUser] = {}
         self._connections: set[_GatewayConnection] = set()
         self._active: _GatewayConnection | None = None
         self._changed: asyncio.Condition | None = None
@@ -902,7 +914,7 @@ class FakeDiscord:
 
     def _check_auth(self, request: web.Request, path: str) -> None:
         """Require ``Bot <token>`` on bot routes when a token is configured."""
-        if self.token is None or path.startswith(("/interactions/", "/webhooks/")):
+        if self.token is None or path.startswith(("/interactions/", "/webhooks/", *OAUTH_PATHS)):
             return
         if request.headers.get("Authorization") != f"Bot {self.token}":
             raise DiscordApiError(401, 0, "401: Unauthorized")
@@ -937,10 +949,83 @@ class FakeDiscord:
         for method, path, handler in routes:
             router.add_route(method, API_PREFIX + path, handler)
         router.add_route("*", API_PREFIX + "/{tail:.*}", self._unknown_route)
+        # OAuth2 for people (not the bot), at Discord's unversioned paths.
+        router.add_get(OAUTH_AUTHORIZE, self._oauth_authorize)
+        router.add_post(OAUTH_TOKEN, self._oauth_token)
+        router.add_get(OAUTH_ME, self._oauth_me)
+        router.add_get(OAUTH_ME + "/guilds", self._oauth_guilds)
 
     async def _unknown_route(self, request: web.Request) -> web.Response:
         """Answer 404 like Discord for endpoints the fake does not implement."""
         raise DiscordApiError(404, 0, "404: Not Found")
+
+    # ------------------------------------------------------------------ OAuth2 for people
+
+    async def _oauth_authorize(self, request: web.Request) -> web.Response:
+        """``GET /oauth2/authorize``: ``oauth_user`` consents at once; back to the redirect URI
+        with a one-time code and the caller's ``state``."""
+        q = request.query
+        if q.get("client_id") != self.oauth_client_id or q.get("response_type") != "code":
+            raise DiscordApiError(400, 0, "Invalid OAuth2 request")
+        if "identify" not in q.get("scope", "").split() or not q.get("redirect_uri"):
+            raise DiscordApiError(400, 0, "Invalid OAuth2 request")
+        if self.oauth_user is None:
+            raise DiscordApiError(400, 0, "no one is signed in to the fake")
+        code = secrets.token_urlsafe(20)
+        self._oauth_codes[code] = (self.oauth_user, q["redirect_uri"], q["scope"])
+        back = yarl.URL(q["redirect_uri"]).update_query(code=code, state=q.get("state", ""))
+        return web.Response(status=302, headers={"Location": str(back)})
+
+    async def _oauth_token(self, request: web.Request) -> web.Response:
+        """``POST /api/oauth2/token``: a code (once, with its redirect URI) for a Bearer token;
+        client credentials in the form (client_secret_post)."""
+        form = await request.post()
+        if (form.get("client_id"), form.get("client_secret")) != (
+            self.oauth_client_id,
+            self.oauth_client_secret,
+        ):
+            return _json_response({"error": "invalid_client"}, 401)
+        taken = self._oauth_codes.pop(str(form.get("code", "")), None)
+        if form.get("grant_type") != "authorization_code" or taken is None:
+            return _json_response(
+                {"error": "invalid_grant", "error_description": 'Invalid "code" in request.'}, 400
+            )
+        user, redirect_uri, scope = taken
+        if form.get("redirect_uri") != redirect_uri:
+            return _json_response(
+                {"error": "invalid_grant", "error_description": 'Invalid "redirect_uri"'}, 400
+            )
+        token = secrets.token_urlsafe(24)
+        self._oauth_tokens[token] = user
+        return _json_response(
+            {"access_token": token, "token_type": "Bearer", "expires_in": 604800,
+             "refresh_token": secrets.token_urlsafe(24), "scope": scope}
+        )  # fmt: skip
+
+    def _oauth_bearer(self, request: web.Request) -> FakeUser:
+        auth = request.headers.get("Authorization", "")
+        user = (
+            self._oauth_tokens.get(auth.removeprefix("Bearer ")) if auth[:7] == "Bearer " else None
+        )
+        if user is None:
+            raise DiscordApiError(401, 0, "401: Unauthorized")
+        return user
+
+    async def _oauth_me(self, request: web.Request) -> web.Response:
+        """``GET /api/users/@me`` with a Bearer token: the person who signed in."""
+        return _json_response(self._oauth_bearer(request).to_payload())
+
+    async def _oauth_guilds(self, request: web.Request) -> web.Response:
+        """``GET /api/users/@me/guilds``: the partial guilds the person is a member of (the
+        bot's and ``other_guilds``)."""
+        user = self._oauth_bearer(request)
+        found = [
+            {"id": str(g.id), "name": g.name, "icon": None, "owner": g.owner.id == user.id,
+             "permissions": str(g.permissions_for(user.id)), "features": []}
+            for g in [*self.guilds.values(), *self.other_guilds]
+            if g.find_user(user.id) is not None
+        ]  # fmt: skip
+        return _json_response(found)
 
     # ------------------------------------------------------------------ identity
 
