@@ -12,7 +12,7 @@ from core.errors import UsageError
 from core.history.export import json_chunks, markdown_chunks
 from core.history.search import search
 from core.services.sessions import LIST_FILTERS
-from core.services.web_pages import INBOX_SHOWN, histogram
+from core.services.web_pages import INBOX_SHOWN
 from core.store.web import Cursor
 
 PAGE = 25
@@ -124,7 +124,6 @@ async def stats(request: web.Request) -> web.StreamResponse:
     actor = me.actor()
     found = await ctx.services.workspace.stats(actor, days=STATS_DAYS)
     now = ctx.services.clock.now()
-    latency = histogram(found.approval_latencies)
     days = await ctx.reads.days(actor, until=now, days=STATS_DAYS)
     outcomes = {
         k: v for k, v in found.by_status.items() if k not in ("active", "paused", "pending")
@@ -139,7 +138,7 @@ async def stats(request: web.Request) -> web.StreamResponse:
         charts=[
             ("Open sessions by status", sorted(open_.items())),
             ("Ended sessions by outcome", sorted(outcomes.items())),
-            ("Plan approval latency", latency),
+            ("Plan approval latency", found.approval_histogram),
             ("Sessions by mode", sorted(found.by_mode.items())),
         ],
     )

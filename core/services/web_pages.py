@@ -59,25 +59,6 @@ class SessionView:
     messages: list[Message]
 
 
-# The approval-latency histogram's buckets: (upper bound, label); the last has none.
-LATENCY_BUCKETS: tuple[tuple[timedelta | None, str], ...] = (
-    (timedelta(minutes=1), "under 1 min"),
-    (timedelta(minutes=10), "1–10 min"),
-    (timedelta(hours=1), "10–60 min"),
-    (timedelta(days=1), "1–24 h"),
-    (None, "over 1 day"),
-)
-
-
-def histogram(latencies: list[timedelta]) -> list[tuple[str, int]]:
-    """How many latencies fall in each of LATENCY_BUCKETS, in order (empty buckets kept)."""
-    counts = dict.fromkeys((label for _, label in LATENCY_BUCKETS), 0)
-    for latency in latencies:
-        label = next(lb for bound, lb in LATENCY_BUCKETS if bound is None or latency < bound)
-        counts[label] += 1
-    return list(counts.items())
-
-
 @dataclass(slots=True)
 class Day:
     """One day of the per-day chart: sessions started, and ended by outcome."""

@@ -22,6 +22,16 @@ from core.waiting import waiting_total
 EVENT_NAMES = frozenset(e.value for e in EventType)
 
 
+# The approval-latency histogram's buckets: (upper bound, label); the last has none.
+LATENCY_BUCKETS: tuple[tuple[timedelta, str], ...] = (
+    (timedelta(minutes=1), "under 1 min"),
+    (timedelta(minutes=10), "1–10 min"),
+    (timedelta(hours=1), "10–60 min"),
+    (timedelta(days=1), "1–24 h"),
+    (timedelta.max, "over 1 day"),
+)
+
+
 @dataclass(slots=True)
 class Stats:
     days: int
@@ -36,8 +46,8 @@ class Stats:
     jobs: list[JobRun] = field(default_factory=list)
     outbox_waiting: int = 0  # pending for a platform this process has no adapter for
     requests: RequestStats = field(default_factory=RequestStats)
-    # the approval latencies behind the median, for a page to bucket without reading them again
-    approval_latencies: list[timedelta] = field(default_factory=list)
+    # how many approvals took how long: (label of LATENCY_BUCKETS, count), in order
+    approval_histogram: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -128,8 +138,8 @@ class Workspace:
         outcomes = rows.outcomes
         ended = sum(outcomes.values())
         counts = await self.store.outbox.counts()
-        latencies = await self.store.plans.approval_latencies(
-            actor.workspace, since=since, until=now
+        median_latency, latencies = await self.store.plans.approval_summary(
+            actor.workspace, since=since, until=now, bounds=[b for b, _ in LATENCY_BUCKETS[:-1]]
         )
         return Stats(
             days=days,
@@ -137,14 +147,16 @@ class Workspace:
             by_mode=rows.by_mode,
             average_iterations=rows.average_iterations,
             success_rate=outcomes.get("completed", 0) / ended if ended else None,
-            median_duration=_median(rows.durations),
-            median_approval_latency=_median(latencies),
+            median_duration=rows.median_duration,
+            median_approval_latency=median_latency,
             outbox_pending=counts.get("pending", 0),
             outbox_dead=counts.get("dead", 0),
             jobs=await self.store.jobs.runs(workspace=actor.workspace),
             outbox_waiting=await waiting_total(self.store.outbox, self.delivered_platforms),
             requests=await self.request_stats(actor.workspace, since=since, until=now),
-            approval_latencies=latencies,
+            approval_histogram=[
+                (label, n) for (_, label), n in zip(LATENCY_BUCKETS, latencies, strict=True)
+            ],
         )
 
 

@@ -56,6 +56,8 @@ class Dialect:
     time_text: str  # {} | iso_utc({})
     #: after a table in FROM: the index SQLite's planner must use (PostgreSQL picks its own)
     index_hint: str  # " INDEXED BY {}" | ""
+    #: seconds from timestamp {0} to timestamp {1}, as a float (SQLite's to the millisecond)
+    seconds: str
 
     def lock_rows(self, of: str) -> str:
         """Appended to a SELECT whose rows of `of` (a table or alias) are held until commit."""
@@ -68,12 +70,20 @@ class Dialect:
     def indexed_by(self, index: str) -> str:
         return self.index_hint.format(index)
 
+    def seconds_between(self, start: str, end: str) -> str:
+        return self.seconds.format(start, end)
 
-# Fields in order: name, greatest, skip_locked, insertion_order, row_locks, time_text, index_hint
-SQLITE = Dialect("sqlite", "MAX", "", "rowid", False, "{}", " INDEXED BY {}")
+
+# Fields in order: name, greatest, skip_locked, insertion_order, row_locks, time_text,
+# index_hint, seconds
+SQLITE = Dialect(
+    "sqlite", "MAX", "", "rowid", False, "{}", " INDEXED BY {}",
+    "ROUND((julianday({1}) - julianday({0})) * 86400.0, 3)",
+)  # fmt: skip
 POSTGRES = Dialect(
-    "postgres", "GREATEST", " FOR UPDATE SKIP LOCKED", "row_no", True, "iso_utc({})", ""
-)
+    "postgres", "GREATEST", " FOR UPDATE SKIP LOCKED", "row_no", True, "iso_utc({})", "",
+    "EXTRACT(EPOCH FROM ({1} - {0}))::float8",
+)  # fmt: skip
 
 
 class Tx(Protocol):

@@ -13,7 +13,7 @@ from core.errors import Forbidden, UsageError
 from core.models import ChatRef, Decision, Role, Session, Status
 from core.records.requests import RequestKind
 from core.services.asks import Ask
-from core.services.web_pages import InboxItem, WebReads, histogram
+from core.services.web_pages import InboxItem, WebReads
 from core.services.web_signin import SignIn, WebTimeouts, digest
 from core.store.store import Store
 from core.wiring import Services
@@ -162,14 +162,25 @@ async def test_the_sessions_list_pages_by_cursor_with_filters(
         await reads.listing(OWNER, status="bogus")
 
 
-def test_approval_latencies_fall_in_their_buckets() -> None:
+async def test_approval_latencies_fall_in_their_buckets(
+    services: Services, clock: ManualClock
+) -> None:
+    """Counted by the database (Stats' histogram), each bound belonging to the bucket above."""
+    empty = await services.workspace.stats(OWNER, days=120)
+    assert [n for _, n in empty.approval_histogram] == [0, 0, 0, 0, 0]
+    assert empty.median_approval_latency is None
     minutes = [0.5, 1, 9.9, 10, 59, 60, 23 * 60, 24 * 60, 90 * 24 * 60]
-    counted = histogram([timedelta(minutes=m) for m in minutes])
-    assert counted == [
+    for m in minutes:
+        session = await services.sessions.start(OWNER, CHAT, f"{m} min")
+        await services.plans.submit(OWNER, str(session.ref), ["x"])
+        clock.advance(timedelta(minutes=m))
+        await services.plans.decide(OWNER, Decision.APPROVE, ref=str(session.ref))
+    stats = await services.workspace.stats(OWNER, days=120)
+    assert stats.approval_histogram == [
         ("under 1 min", 1),
         ("1–10 min", 2),
         ("10–60 min", 2),
         ("1–24 h", 2),
         ("over 1 day", 2),
     ]
-    assert [n for _, n in histogram([])] == [0, 0, 0, 0, 0]
+    assert stats.median_approval_latency == timedelta(minutes=59)
