@@ -3,6 +3,7 @@ the cookie rules, kept on the `/web` sub-application."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -28,7 +29,7 @@ from core.wiring import Services
 
 HERE = Path(__file__).resolve().parent
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-INBOX = "inbox"  # the Waiters key every open inbox stream watches
+INBOX = "inbox"  # the Waiters keys open inbox streams watch: inbox:<workspace>
 
 
 def _when(value: datetime | None) -> str:
@@ -68,7 +69,9 @@ class WebContext:
     signin: SignIn = field(init=False)
     reads: WebReads = field(init=False)
     env: jinja2.Environment = field(default_factory=templates)
-    changed: Waiters = field(default_factory=Waiters)  # woken by every commit (inbox streams)
+    changed: Waiters = field(default_factory=Waiters)  # open inboxes, by workspace (live.py)
+    woken: set[str] = field(default_factory=set)  # wake-up keys not yet sorted by workspace
+    waking: asyncio.Task[None] | None = None  # the round sorting them
     streams: Counter[str] = field(default_factory=Counter)  # open streams per browser session
     slack: SlackSignIn | None = None  # Sign in with Slack, when configured
     discord: DiscordSignIn | None = None  # Sign in with Discord, when configured

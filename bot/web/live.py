@@ -2,11 +2,15 @@
 
 A session's page follows its events through the same core wait as the API's event stream
 (`Progress.next_events`: woken by the commit that adds an event, here or on another replica).
-The inbox follows every commit that adds an event or changes a request (the store's wake-up
-keys), reads the person's inbox again and says `refresh` only when what it holds differs from
-what the page shows. Nothing is queued per browser; a stream ends after `lifetime` seconds
-(the browser reconnects, and its cookie is checked again). Streams are capped per browser
-session and per process.
+The inbox follows the commits that add an event or change a request (the store's wake-up
+keys) in its own workspace: while inboxes are open, one task takes the keys of every commit
+since its last round, finds their workspaces in one query and wakes only those workspaces'
+inboxes (so the cost does not grow with other workspaces' traffic, and a burst of commits is
+one round). A woken inbox reads the person's inbox again and says `refresh` only when what it
+holds differs from what the page shows. Nothing is queued per browser; at every wake-up (a
+change or the heartbeat) a stream checks its browser session is still live (signed out or
+timed out: it ends), and it ends after `lifetime` seconds anyway (the browser reconnects, and
+its cookie is checked again). Streams are capped per browser session and per process.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 from collections.abc import Iterator
 
 from aiohttp import web
@@ -22,6 +27,8 @@ from bot.web.context import INBOX, ME, WEB, WebContext
 from core.records.web import WebSession
 from core.services.web_pages import InboxItem
 from core.store import wakes
+
+_log = logging.getLogger(__name__)
 
 HEARTBEAT = b": heartbeat\n\n"
 PER_BROWSER = 6
@@ -34,10 +41,40 @@ def fingerprint(items: list[InboxItem]) -> str:
     return hashlib.sha256(" ".join(i.key for i in items).encode()).hexdigest()[:16]
 
 
+def inbox_key(workspace: str) -> str:
+    """The Waiters key the open inboxes of `workspace` watch."""
+    return f"{INBOX}:{workspace}"
+
+
 def on_wake(ctx: WebContext, keys: frozenset[str]) -> None:
-    """A commit's wake-up keys: open inboxes read again after an event or a request change."""
-    if any(k == wakes.ANY or k.startswith(("events:", "request:")) for k in keys):
-        ctx.changed.wake(INBOX)
+    """A commit's wake-up keys, kept for the round that wakes the inboxes they concern (none
+    kept while no inbox is open)."""
+    if not len(ctx.changed) or not any(
+        k == wakes.ANY or k.startswith(("events:", "request:")) for k in keys
+    ):
+        return
+    ctx.woken.update(keys)
+    if ctx.waking is None or ctx.waking.done():
+        ctx.waking = asyncio.get_running_loop().create_task(_wake_inboxes(ctx))
+
+
+async def _wake_inboxes(ctx: WebContext) -> None:
+    """Rounds until no key is left: the workspaces of the keys taken, their inboxes woken."""
+    while ctx.woken:
+        keys, ctx.woken = ctx.woken, set()
+        if wakes.ANY in keys:
+            ctx.changed.wake_all()
+            continue
+        try:
+            found = await ctx.services.store.web.workspaces_of(
+                wakes.ids(keys, "events"), wakes.ids(keys, "request")
+            )
+        except Exception:
+            _log.warning("could not tell which inboxes a change concerns; waking them all")
+            ctx.changed.wake_all()
+            continue
+        for workspace in found:
+            ctx.changed.wake(inbox_key(workspace))
 
 
 @contextlib.contextmanager
@@ -81,7 +118,9 @@ async def inbox(request: web.Request) -> web.StreamResponse:
         clock = asyncio.get_running_loop().time
         ends = clock() + ctx.stream_lifetime
         while not ctx.closing and clock() < ends:
-            with ctx.changed.watch(INBOX) as changed:  # before reading: no change is missed
+            with ctx.changed.watch(inbox_key(me.workspace)) as changed:  # before reading
+                if not await ctx.signin.still_live(me):
+                    break  # signed out or timed out
                 now = fingerprint(await ctx.reads.inbox(actor))
                 if now != shown:
                     shown = now
@@ -111,7 +150,7 @@ async def session(request: web.Request) -> web.StreamResponse:
         while not ctx.closing and clock() < ends:
             up_to = min(ctx.heartbeat, max(0, ends - clock()))
             found = await progress.next_events(followed, after_seq=sent, up_to=up_to, limit=BATCH)
-            if ctx.closing:
+            if ctx.closing or not await ctx.signin.still_live(me):
                 break
             if found:
                 sent = found[-1].seq

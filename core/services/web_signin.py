@@ -108,6 +108,12 @@ class SignIn:
             found.seen_at = now
         return found
 
+    async def still_live(self, session: WebSession) -> bool:
+        """Whether a browser session is still live now (not signed out, not timed out): asked
+        by a live page's stream at each wake-up."""
+        found = await self.store.web.session(session.id_hash)
+        return found is not None and self.live(found, self.clock.now())
+
     def live(self, session: WebSession, now: datetime) -> bool:
         return (
             session.ended_at is None

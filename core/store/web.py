@@ -138,6 +138,24 @@ class Web:
             (workspace, limit),
         )
 
+    async def workspaces_of(
+        self, session_ids: Sequence[str], request_ids: Sequence[str]
+    ) -> set[str]:
+        """The workspaces of these sessions and of these requests' sessions (by their keys)."""
+        found: set[str] = set()
+        for ids, sql in (
+            (session_ids, "SELECT DISTINCT workspace FROM sessions WHERE id IN ({})"),
+            (request_ids, "SELECT DISTINCT s.workspace FROM requests r JOIN sessions s"
+                          " ON s.id = r.session_id WHERE r.id IN ({})"),
+        ):  # fmt: skip
+            unique = list(dict.fromkeys(ids))
+            for start in range(0, len(unique), CHUNK):
+                part = unique[start : start + CHUNK]
+                found.update(
+                    r[0] for r in await self.db.fetchall(sql.format(marks(len(part))), part)
+                )
+        return found
+
     async def roles(self, session_ids: Sequence[str], user_id: str) -> dict[str, Role]:
         """The role `user_id` holds as a member of each of these sessions (one query a
         CHUNK of sessions); a session they are not a member of is left out."""
