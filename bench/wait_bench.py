@@ -51,7 +51,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 from aiohttp import web
 
 from bot.api import mount_api
@@ -62,7 +61,7 @@ from core.clock import SystemClock
 from core.store import wakes
 from core.store.factory import open_store
 from core.tokens import TokenService
-from tests.pg import PgServer, find_bin_dir
+from tests.pg import bench_database
 
 WS = "api:bench"
 WAIT = 60  # seconds each long-poll may wait: every decision comes well before
@@ -461,19 +460,8 @@ async def bench(args: argparse.Namespace, folder: Path) -> None:
         url = f"sqlite:///{folder / 'wait.db'}"
         report(await run(url, "sqlite", args.waiters, args.rate))
     if args.backend in ("postgres", "both"):
-        bin_dir = find_bin_dir()
-        if bin_dir is None:
-            raise SystemExit("no PostgreSQL binaries in /usr/lib/postgresql/*/bin (or $PG_BIN_DIR)")
-        pg = await asyncio.to_thread(PgServer.start, bin_dir, durable=True)
-        try:
-            conn = await asyncpg.connect(pg.dsn("postgres"))
-            try:
-                await conn.execute("CREATE DATABASE bench_wait")
-            finally:
-                await conn.close()
+        async with bench_database("bench_wait") as pg:
             report(await run(pg.dsn("bench_wait"), "postgres", args.waiters, args.rate))
-        finally:
-            await asyncio.to_thread(pg.stop)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 
 from bot.http import HttpServer
 from bot.web import mount_web
@@ -61,7 +60,7 @@ from core.store.history import insert_messages
 from core.store.store import Store
 from core.store.writes import insert_all
 from core.wiring import build_services
-from tests.pg import PgServer, find_bin_dir
+from tests.pg import bench_database
 
 WORKSPACES = ("console:bench", "console:other1", "console:other2", "console:other3")
 OWNERS = [f"u{i:02}" for i in range(40)]
@@ -243,19 +242,8 @@ async def bench(args: argparse.Namespace, folder: Path) -> None:
     if args.backend == "sqlite":
         await run(f"sqlite:///{folder / 'web.db'}", "SQLite file", args.sessions, args.requests)
         return
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        raise SystemExit("no PostgreSQL binaries in /usr/lib/postgresql/*/bin (or $PG_BIN_DIR)")
-    pg = await asyncio.to_thread(PgServer.start, bin_dir, durable=True)
-    try:
-        conn = await asyncpg.connect(pg.dsn("postgres"))
-        try:
-            await conn.execute("CREATE DATABASE bench_web")
-        finally:
-            await conn.close()
+    async with bench_database("bench_web") as pg:
         await run(pg.url("bench_web"), "PostgreSQL", args.sessions, args.requests)
-    finally:
-        await asyncio.to_thread(pg.stop)
 
 
 def main(argv: list[str] | None = None) -> None:

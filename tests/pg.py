@@ -19,6 +19,8 @@ Where no binaries exist the PostgreSQL tests are skipped with the reason, except
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import glob
 import itertools
 import os
@@ -27,9 +29,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 SUPERUSER = "sessionbot"
@@ -216,3 +220,22 @@ BEGIN
 END
 $$
 """
+
+
+@contextlib.asynccontextmanager
+async def bench_database(name: str) -> AsyncIterator[PgServer]:
+    """A durable server (fsync on, as a benchmark needs) holding a new database `name`,
+    stopped at the end; SystemExit when no PostgreSQL binaries are installed."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise SystemExit("no PostgreSQL binaries in /usr/lib/postgresql/*/bin (or $PG_BIN_DIR)")
+    pg = await asyncio.to_thread(PgServer.start, bin_dir, durable=True)
+    try:
+        conn = await asyncpg.connect(pg.dsn("postgres"))
+        try:
+            await conn.execute(f"CREATE DATABASE {name}")
+        finally:
+            await conn.close()
+        yield pg
+    finally:
+        await asyncio.to_thread(pg.stop)

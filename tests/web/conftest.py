@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
@@ -111,3 +112,33 @@ async def ana(server: HttpServer, signin: SignIn) -> AsyncIterator[Browser]:
     b = await signed_in(server, signin, WS, "ana")
     yield b
     await b.close()
+
+
+async def assert_round_trip_refusals(
+    site: str, clock: ManualClock, consent: Callable[[Browser], Awaitable[str]], callback: str
+) -> None:
+    """A platform's sign-in (`consent` passes its consent page, `callback` is where it sends
+    the browser back): a wrong state, a replayed code and a slow round trip are refused."""
+    first, second = Browser(site), Browser(site)
+    try:
+        back = await consent(first)
+        code = parse_qs(urlsplit(back).query)["code"][0]
+        wrong = await first.get(back.replace("state=", "state=x"))
+        assert wrong.status == 403 and "not started in this browser" in wrong.text
+        assert (await first.get(back)).status == 303  # the code was not used by the refusal
+        assert (await first.get(back)).status == 403, "the state is used up with the sign-in"
+
+        replay = await consent(second)  # its own state, with the first browser's used code
+        state = parse_qs(urlsplit(replay).query)["state"][0]
+        replayed = await second.get(f"{callback}?code={code}&state={state}")
+        assert replayed.status == 403 and "used or has expired" in replayed.text
+        assert (await second.get("/web/inbox")).status == 401
+
+        slow = await consent(second)
+        clock.advance(11 * 60)
+        late = await second.get(slow)
+        assert late.status == 403 and "took too long" in late.text
+        assert (await second.get("/web/inbox")).status == 401
+    finally:
+        await first.close()
+        await second.close()

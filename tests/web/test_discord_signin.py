@@ -19,7 +19,7 @@ from core.clock import ManualClock
 from core.models import Actor, ChatRef, Source
 from core.wiring import Services
 from tests.fakes.discord_api import API_PREFIX, FakeDiscord, FakeGuild, FakeUser
-from tests.web.conftest import Browser
+from tests.web.conftest import Browser, assert_round_trip_refusals
 
 NONCE = re.compile(r'name="nonce" value="([^"]+)"')
 BOB = FakeUser(username="bob")
@@ -92,29 +92,7 @@ async def test_a_member_of_the_bots_server_signs_in_to_it(site: str, fake: FakeD
 async def test_a_wrong_state_a_replayed_code_or_a_slow_sign_in_is_refused(
     site: str, clock: ManualClock
 ) -> None:
-    first, second = Browser(site), Browser(site)
-    try:
-        back = await consent(first)
-        code = parse_qs(urlsplit(back).query)["code"][0]
-        wrong = await first.get(back.replace("state=", "state=x"))
-        assert wrong.status == 403 and "not started in this browser" in wrong.text
-        assert (await first.get(back)).status == 303  # the code was not used by the refusal
-        assert (await first.get(back)).status == 403, "the state is used up with the sign-in"
-
-        replay = await consent(second)  # its own state, with the first browser's used code
-        state = parse_qs(urlsplit(replay).query)["state"][0]
-        replayed = await second.get(f"/web/login/discord/callback?code={code}&state={state}")
-        assert replayed.status == 403 and "used or has expired" in replayed.text
-        assert (await second.get("/web/inbox")).status == 401
-
-        slow = await consent(second)
-        clock.advance(11 * 60)
-        late = await second.get(slow)
-        assert late.status == 403 and "took too long" in late.text
-        assert (await second.get("/web/inbox")).status == 401
-    finally:
-        await first.close()
-        await second.close()
+    await assert_round_trip_refusals(site, clock, consent, "/web/login/discord/callback")
 
 
 async def test_a_server_the_bot_is_not_in_is_refused(services: Services, fake: FakeDiscord) -> None:

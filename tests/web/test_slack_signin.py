@@ -16,7 +16,7 @@ from bot.web.oidc import SlackSignIn
 from core.clock import ManualClock
 from core.wiring import Services
 from tests.fakes.slack_api import FakeSlackApi
-from tests.web.conftest import Browser
+from tests.web.conftest import Browser, assert_round_trip_refusals
 
 
 def _free_port() -> int:
@@ -73,29 +73,7 @@ async def test_sign_in_with_slack_opens_a_session_in_that_workspace(site: str) -
 async def test_a_wrong_state_a_replayed_code_or_a_slow_sign_in_is_refused(
     site: str, clock: ManualClock
 ) -> None:
-    first, second = Browser(site), Browser(site)
-    try:
-        back = await consent(first)
-        code = parse_qs(urlsplit(back).query)["code"][0]
-        wrong = await first.get(back.replace("state=", "state=x"))
-        assert wrong.status == 403 and "not started in this browser" in wrong.text
-        assert (await first.get(back)).status == 303  # the code was not used by the refusal
-        assert (await first.get(back)).status == 403, "the state is used up with the sign-in"
-
-        replay = await consent(second)  # its own state, with the first browser's used code
-        state = parse_qs(urlsplit(replay).query)["state"][0]
-        replayed = await second.get(f"/web/login/slack/callback?code={code}&state={state}")
-        assert replayed.status == 403 and "used or has expired" in replayed.text
-        assert (await second.get("/web/inbox")).status == 401
-
-        slow = await consent(second)
-        clock.advance(11 * 60)
-        late = await second.get(slow)
-        assert late.status == 403 and "took too long" in late.text
-        assert (await second.get("/web/inbox")).status == 401
-    finally:
-        await first.close()
-        await second.close()
+    await assert_round_trip_refusals(site, clock, consent, "/web/login/slack/callback")
 
 
 async def test_without_slack_credentials_there_is_no_slack_sign_in(browser: Browser) -> None:
