@@ -35,6 +35,13 @@ async def test_an_existing_database_learns_who_superseded_its_plans(
     await services.plans.submit(actor("eddie"), s.id, ["Back up", "Verify"])
     await store.close()
     with sqlite3.connect(tmp_path / "sessions.db") as conn:  # as the database was before 0006
+        for later in (
+            "sessions_by_created",
+            "sessions_by_ended",
+            "sessions_workspace_of",
+            "plans_by_decision",
+        ):  # 0009 (its requests indexes go with the table)
+            conn.execute(f"DROP INDEX {later}")  # fmt: skip
         for later in ("web_sessions", "web_links"):  # 0008
             conn.execute(f"DROP TABLE {later}")
         for later in ("request_messages", "request_votes", "requests"):  # 0007
