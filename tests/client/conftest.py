@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from sessionbot_client import Retry, Sessionbot
 from tests.client.live import LiveServer
 
+T = TypeVar("T")
 FAST = Retry(budget=30.0, first=0.1, longest=1.0)
 
 
@@ -43,3 +47,15 @@ def started(live: Live, bot: Sessionbot, title: str = "Deploy v2") -> int:
     session = bot.start_session(title, mode="deploy")
     bot.share(session["ref"], "bob", "approver")
     return int(session["ref"])
+
+
+@contextmanager
+def in_background(work: Callable[[], T]) -> Iterator[Future[T]]:
+    """`work` running in a thread; a failing test does not wait for it (the server's stop ends
+    its wait within the retry budget)."""
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(work)
+    try:
+        yield future
+    finally:
+        pool.shutdown(wait=future.done(), cancel_futures=True)

@@ -4,11 +4,7 @@ decorator runs the function only on approval."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import pytest
 
@@ -21,21 +17,9 @@ from sessionbot_client import (
     StillPending,
     approval_required,
 )
-from tests.client.conftest import Live, started
+from tests.client.conftest import Live, in_background, started
 from tests.client.live import until
 from tests.client.proxy import Proxy
-
-T = TypeVar("T")
-
-
-@contextmanager
-def in_background(work: Callable[[], T]) -> Iterator[Future[T]]:
-    pool = ThreadPoolExecutor(1)
-    future = pool.submit(work)
-    try:
-        yield future
-    finally:
-        pool.shutdown(wait=future.done(), cancel_futures=True)
 
 
 def the_pending_one(live: Live, ref: int) -> str:

@@ -3,10 +3,7 @@ the answer survives dropped connections and a server restart, decided once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -25,29 +22,16 @@ from sessionbot_client import (
     StillPending,
     Unauthorized,
 )
-from tests.client.conftest import Live, started
+from tests.client.conftest import Live, in_background, started
 from tests.client.live import api_actor, until
 
 DEPLOY = {"service": "api", "version": "1.2"}
 EDITED = {"service": "api", "version": "1.3"}
-T = TypeVar("T")
 
 
 def pending(live: Live, ref: int) -> list[dict[str, Any]]:
     with live.approver() as bob:
         return bob.requests(ref, status="pending")
-
-
-@contextmanager
-def in_background(work: Callable[[], T]) -> Iterator[Future[T]]:
-    """`work` running in a thread; a failing test does not wait for it (the server's stop ends
-    its wait within the retry budget)."""
-    pool = ThreadPoolExecutor(1)
-    future = pool.submit(work)
-    try:
-        yield future
-    finally:
-        pool.shutdown(wait=future.done(), cancel_futures=True)
 
 
 def test_request_approval_blocks_until_an_approver_approves_with_edited_args(
