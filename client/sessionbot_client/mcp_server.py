@@ -14,6 +14,7 @@ from typing import Any, Literal
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
+from sessionbot_client import flows
 from sessionbot_client.client import AsyncSessionbot
 from sessionbot_client.errors import Expired, Rejected, SessionbotError, StillPending
 from sessionbot_client.flows import Json
@@ -63,23 +64,28 @@ def build_server(bot: AsyncSessionbot) -> MCPServer:
         summary: str = "",
         risk: Literal["low", "high"] = "low",
         timeout_seconds: int = 600,
+        request_id: str | None = None,
     ) -> Json:
         """Ask a person to approve one action before you take it, and wait for the decision
         (up to `timeout_seconds`). `action` is a short name (letters, digits, `_ . : / -`,
         e.g. `deploy`), `args` the exact arguments you would run it with, `summary` one
         sentence for the approver. The result's `decision` is `approved` (then run the action
         with the returned `args`: the approver may have edited them), `rejected` (do not run
-        it; read `reason`), `expired`, or `pending` (nobody decided in time: do not run it;
-        ask again later or ask_human)."""
+        it; read `reason`), `expired`, or `pending` (nobody decided in time: do not run it).
+        To keep waiting for a `pending` one, call again with its `request_id` (the same
+        session, action and args): that waits for the same request instead of asking twice."""
         try:
-            approved = await bot.request_approval(
-                session,
-                action,
-                args,
-                summary=summary or None,
-                risk=risk,
-                timeout=timeout_seconds,
-            )
+            if request_id:
+                approved = flows.approved(await bot.wait_for(request_id, timeout=timeout_seconds))
+            else:
+                approved = await bot.request_approval(
+                    session,
+                    action,
+                    args,
+                    summary=summary or None,
+                    risk=risk,
+                    timeout=timeout_seconds,
+                )
         except Rejected as exc:
             return {"decision": "rejected", "reason": exc.reason, "by": exc.by}
         except Expired as exc:

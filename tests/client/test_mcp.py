@@ -7,15 +7,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.client.conftest import Live
-from tests.client.live import ROOT, until
+from tests.client.live import ROOT, free_port, until
 
 TOOLS = {
     "start_session",
@@ -104,3 +107,65 @@ async def test_bad_arguments_come_back_as_tool_errors(live: Live) -> None:
         # the server is still there after the errors, and nothing was created
         status = result_of(await mcp.call_tool("session_status", {"session": ref}))
         assert status["pending_requests"] == []
+
+
+async def test_the_same_tools_over_streamable_http(live: Live) -> None:
+    """`sessionbot-mcp --transport streamable-http` on 127.0.0.1: an MCP client over HTTP
+    lists the tools and starts a session that the API then shows."""
+    port = free_port()
+    params = server_params(live)
+    process = await asyncio.create_subprocess_exec(
+        params.command,
+        *("--transport", "streamable-http", "--port", str(port)),
+        env={**os.environ, **(params.env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await asyncio.to_thread(until, lambda: accepts(port), "sessionbot-mcp listens")
+        async with (
+            streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write, *_),
+            ClientSession(read, write) as mcp,
+        ):
+            await mcp.initialize()
+            assert {t.name for t in (await mcp.list_tools()).tools} == TOOLS
+            started = result_of(await mcp.call_tool("start_session", {"title": "Over HTTP"}))
+        with live.agent() as agent:
+            shown = await asyncio.to_thread(agent.get_session, int(started["ref"]))
+        assert shown["session"]["title"] == "Over HTTP"
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+
+
+def accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+async def test_a_pending_approval_is_waited_for_again_by_its_id_not_asked_twice(
+    live: Live,
+) -> None:
+    async with (
+        stdio_client(server_params(live)) as (read, write),
+        ClientSession(read, write) as mcp,
+    ):
+        await mcp.initialize()
+        ref = int(result_of(await mcp.call_tool("start_session", {"title": "Later"}))["ref"])
+        with live.agent() as agent:
+            await asyncio.to_thread(agent.share, ref, "bob", "approver")
+        ask = {"session": ref, "action": "deploy", "args": {"version": "2"}}
+        first = result_of(await mcp.call_tool("request_approval", ask | {"timeout_seconds": 1}))
+        assert first["decision"] == "pending"
+        again = asyncio.ensure_future(
+            mcp.call_tool("request_approval", ask | {"request_id": first["request_id"]})
+        )
+        await asyncio.to_thread(approve_when_pending, live, ref, {"version": "2"})
+        decided = result_of(await asyncio.wait_for(again, 60))
+        assert (decided["decision"], decided["by"]) == ("approved", "bob")
+        with live.agent() as agent:
+            every = await asyncio.to_thread(agent.requests, ref)
+        assert [r["id"] for r in every] == [first["request_id"]]  # one request, not two
