@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar
 
+from core.store import claims
+
 _UNTIMED = nullcontext()  # reusable: entering it does nothing
 
 T = TypeVar("T")
@@ -142,8 +144,13 @@ class Database:
 
         `notify=False` for bookkeeping that adds nothing to deliver (outbox leases and
         results): commit listeners wake the outbox, and a lease that woke it would keep it
-        leasing forever.
+        leasing forever. Inside a command that came with a delivery key, the first unit also
+        claims the key (core/store/claims.py).
         """
+        return await claims.carry(unit, lambda carried: self.transact(carried, notify=notify))
+
+    async def transact(self, unit: Unit[T], *, notify: bool = True) -> T:
+        """The backend's `write`: `unit` in one transaction, returning once committed."""
         raise NotImplementedError
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

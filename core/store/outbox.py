@@ -1,4 +1,4 @@
-"""The outbox (what to deliver, leased to one deliverer at a time) and inbound dedupe keys."""
+"""The outbox: what to deliver, leased to one deliverer at a time."""
 
 from __future__ import annotations
 
@@ -110,21 +110,3 @@ class Outbox:
 
 
 _lease = lease
-
-
-class Inbound:
-    """Delivery keys of inbound chat events already handled (a platform redelivers)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def claim(self, key: str, now: datetime) -> bool:
-        """True the first time a delivery key is seen; False for a redelivery."""
-        claimed = await self.db.execute(
-            "INSERT INTO inbound_dedupe (key, seen_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-            (key, now),
-        )
-        return claimed == 1
-
-    async def purge(self, before: datetime) -> int:
-        return await self.db.execute("DELETE FROM inbound_dedupe WHERE seen_at < ?", (before,))
