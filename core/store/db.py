@@ -58,6 +58,8 @@ class Dialect:
     time_text: str  # {} | iso_utc({})
     #: after a table in FROM: the index SQLite's planner must use (PostgreSQL picks its own)
     index_hint: str  # " INDEXED BY {}" | ""
+    #: the rows of a subquery's select list as one JSON array of arrays ('[]' when none)
+    json_rows: str  # json_group_array(json_array({})) | json_agg(json_build_array({}))
 
     def lock_rows(self, of: str) -> str:
         """Appended to a SELECT whose rows of `of` (a table or alias) are held until commit."""
@@ -70,11 +72,34 @@ class Dialect:
     def indexed_by(self, index: str) -> str:
         return self.index_hint.format(index)
 
+    def rows_of(self, columns: str, source: str) -> str:
+        """A subquery: the `columns` of the rows `source` (FROM …) finds, as one JSON array of
+        arrays, in no particular order. A timestamp in it is ISO text on both backends; a
+        JSON column must be selected as text (`CAST(c AS text)`) to come back as its text."""
+        return f"(SELECT {self.json_rows.format(columns)} {source})"
 
-# Fields in order: name, greatest, skip_locked, insertion_order, row_locks, time_text, index_hint
-SQLITE = Dialect("sqlite", "MAX", "", "rowid", False, "{}", " INDEXED BY {}")
+
+# Fields in order: name, greatest, skip_locked, insertion_order, row_locks, time_text,
+# index_hint, json_rows
+SQLITE = Dialect(
+    "sqlite",
+    "MAX",
+    "",
+    "rowid",
+    False,
+    "{}",
+    " INDEXED BY {}",
+    "json_group_array(json_array({}))",
+)
 POSTGRES = Dialect(
-    "postgres", "GREATEST", " FOR UPDATE SKIP LOCKED", "row_no", True, "iso_utc({})", ""
+    "postgres",
+    "GREATEST",
+    " FOR UPDATE SKIP LOCKED",
+    "row_no",
+    True,
+    "iso_utc({})",
+    "",
+    "COALESCE(json_agg(json_build_array({})), '[]')",
 )
 
 
