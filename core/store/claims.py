@@ -7,7 +7,7 @@ claimed — a row of `inbound_dedupe` — in the same transaction as the change 
 - `CommandRunner` opens a `Claim` for the command (`claiming`, a context variable: no service
   signature carries it). While it is open, the first unit of work the command writes, whichever
   service or repository writes it, starts with the claim statement (`Database.write` asks
-  `carry`). That one commit both claims the key and applies the change: exactly once by
+  `pending`). That one commit both claims the key and applies the change: exactly once by
   construction, and one commit per decision. A redelivery's unit finds the key claimed, raises
   AlreadyHandled and rolls back whole; every later write of that command is refused at once;
   the runner answers nothing.
@@ -80,11 +80,14 @@ async def claim_key(tx: Tx, key: str, at: datetime) -> bool:
     return claimed == 1
 
 
-async def carry(unit: Unit[T], commit: Callable[[Unit[T]], Awaitable[T]]) -> T:
-    """Commit `unit` with `commit`, carrying the open claim of this context if any."""
+def pending() -> Claim | None:
+    """The claim a write of this context still has to carry (None: write plainly)."""
     claim = _current.get()
-    if claim is None or claim.state in (State.HELD, State.CLOSED):
-        return await commit(unit)
+    return claim if claim is not None and claim.state in (State.OPEN, State.SEEN) else None
+
+
+async def carry(claim: Claim, unit: Unit[T], commit: Callable[[Unit[T]], Awaitable[T]]) -> T:
+    """Commit `unit` with `commit`, carrying `claim` unless a concurrent write carried it."""
     async with claim.lock:
         if claim.state is State.SEEN:
             raise AlreadyHandled()

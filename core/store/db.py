@@ -172,7 +172,12 @@ class Database:
         leasing forever. Inside a command that came with a delivery key, the first unit also
         claims the key (core/store/claims.py).
         """
-        return await claims.carry(unit, lambda carried: self.transact(carried, notify=notify))
+        claim = claims.pending()
+        if claim is None:
+            return await self.transact(unit, notify=notify)
+        return await claims.carry(
+            claim, unit, lambda carried: self.transact(carried, notify=notify)
+        )
 
     async def transact(self, unit: Unit[T], *, notify: bool = True) -> T:
         """The backend's `write`: `unit` in one transaction, returning once committed."""
