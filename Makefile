@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
-$(DEVSTAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev]"
+$(DEVSTAMP): pyproject.toml client/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]" -e "./client[mcp]"
 	@touch $(STAMP) $@
 
 run: $(STAMP)
@@ -34,8 +34,8 @@ chromium:
 check: lint typecheck pytest
 
 lint:
-	$(BIN)/ruff format --check core adapters bot tests bench
-	$(BIN)/ruff check core adapters bot tests bench
+	$(BIN)/ruff format --check core adapters bot client tests bench
+	$(BIN)/ruff check core adapters bot client tests bench
 
 typecheck:
 	$(BIN)/mypy
@@ -47,8 +47,8 @@ bench: $(DEVSTAMP)
 	$(BIN)/python -m bench.core_bench
 
 format: $(DEVSTAMP)
-	$(BIN)/ruff format core adapters bot tests bench
-	$(BIN)/ruff check --fix core adapters bot tests bench
+	$(BIN)/ruff format core adapters bot client tests bench
+	$(BIN)/ruff check --fix core adapters bot client tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

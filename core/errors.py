@@ -8,6 +8,7 @@
     ├── Conflict            someone else changed or decided it first
     ├── LimitExceeded       a size or count limit was passed
     ├── StoreError          the database failed or is unusable
+    ├── AlreadyHandled      an inbound delivery seen before (a platform's redelivery)
     └── ConfigError         a configuration value is missing or invalid
 
 Each error keeps structured fields and builds its own default message, so adapters can
@@ -161,6 +162,16 @@ class StoreError(SessionBotError):
     """The database failed, is locked, or its schema is unusable."""
 
     code = "store"
+
+
+class AlreadyHandled(SessionBotError):
+    """An inbound delivery whose key was claimed before: the change it would make is refused
+    (its unit rolls back whole) and nothing is answered (core/store/claims.py)."""
+
+    code = "duplicate"
+
+    def __init__(self) -> None:
+        super().__init__("This delivery was handled before.")
 
 
 class ConfigError(SessionBotError):

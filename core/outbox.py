@@ -6,6 +6,13 @@ notification twice. Rows go to lanes (see `lane_of`): different destinations and
 delivered concurrently (bounded overall and per destination), one lane's rows in order, so a
 slow webhook receiver delays only its own lane. Failures back off exponentially (honouring a
 platform's retry-after) and a row that keeps failing ends `dead`, counted in stats and metrics.
+
+Commits: a lane records the results of the rows it delivered once its queue is empty, it stops,
+or a quarter of the lease has passed, and lanes finishing together share that commit
+(core/outbox_results.py); until then a delivered row counts as delivered here and stays leased
+in the database. A round that leased
+less than it had room for found everything due: it does not lease again until a commit or the
+poll wakes it.
 """
 
 from __future__ import annotations
@@ -23,9 +30,11 @@ from core import cards, request_cards
 from core.clock import Clock
 from core.delivery import Delivery, DeliveryError
 from core.jobs.webhooks import UNREACHABLE, WebhookDelivery, WebhookSender
-from core.models import OutboxKind, OutboxRow, Plan
+from core.models import OutboxKind, OutboxRow, Plan, Session
+from core.outbox_results import Results
 from core.records.requests import Request
 from core.store import wakes
+from core.store.outbox import Delivered, Failed
 from core.store.store import Store
 from core.views import View
 
@@ -107,6 +116,8 @@ class OutboxDispatcher:
         self._stop: asyncio.Event | None = None  # run_forever's: set, lanes start no new row
         self.delivered = 0
         self.failed = 0
+        self.results = Results(store.outbox)
+        self._unrecorded: set[str] = set()  # dedupe keys delivered here, result not committed
 
     def register(self, delivery: Delivery) -> None:
         """Add an adapter's delivery (adapters are built after the core they call)."""
@@ -130,7 +141,11 @@ class OutboxDispatcher:
         With `webhooks=False` only the chat rows are waited for: webhook rows go on in their
         lanes (the console shows its notices without waiting for a slow receiver).
         """
-        rows = await self._claim()
+        return (await self._round(webhooks=webhooks))[0]
+
+    async def _round(self, *, webhooks: bool) -> tuple[int, bool]:
+        """`run_once`: how many rows were attempted, and whether more may be due."""
+        rows, more = await self._claim()
         submitted = self._submit(rows)
         waited = [
             submitted[r.id]
@@ -139,14 +154,15 @@ class OutboxDispatcher:
         ]
         if waited:
             await asyncio.gather(*waited)
-        return len(submitted)
+        return len(submitted), more
 
     async def drain(
         self, *, max_rounds: int = 50, stop: asyncio.Event | None = None, webhooks: bool = True
     ) -> None:
         """Deliver until nothing is due (or, once `stop` is set, until this round is done)."""
         for _ in range(max_rounds):
-            if await self.run_once(webhooks=webhooks) == 0 or (stop is not None and stop.is_set()):
+            attempted, more = await self._round(webhooks=webhooks)
+            if not (attempted and more) or (stop is not None and stop.is_set()):
                 return
 
     async def run_forever(self, stop: asyncio.Event, *, lock: asyncio.Lock | None = None) -> None:
@@ -176,9 +192,10 @@ class OutboxDispatcher:
         while not stop.is_set():
             self._wake.clear()  # before the round: a wake-up (or stop) during it is kept
             submitted: dict[str, asyncio.Future[None]] = {}
+            more = False
             try:
                 async with lock or contextlib.nullcontext():
-                    rows = await self._claim()
+                    rows, more = await self._claim()
                     submitted = self._submit(rows)
                     if lock is not None:
                         chat = [
@@ -189,8 +206,8 @@ class OutboxDispatcher:
                 _log.exception("outbox delivery round failed")
             if stop.is_set():
                 break
-            if submitted:
-                continue  # more may be due
+            if submitted and more:
+                continue  # a full lease: more may be due
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_every)
 
@@ -219,22 +236,27 @@ class OutboxDispatcher:
         busy = sum(1 for is_webhook in self._in_flight.values() if is_webhook is webhook)
         return max(0, min(self.batch, self.capacity - busy))
 
-    async def _claim(self) -> list[OutboxRow]:
+    async def _claim(self) -> tuple[list[OutboxRow], bool]:
         """Lease what is due, chat rows and webhook rows each within their own room, so slow
-        webhook receivers never use up the room of chat notices (nor the other way round)."""
+        webhook receivers never use up the room of chat notices (nor the other way round);
+        and whether more may be due (a lease that filled its room)."""
         rows: list[OutboxRow] = []
+        more = False
         room = self._room(webhook=False)
         if self.deliveries and room:
             prefixes = [f"{platform}:" for platform in self.deliveries]
             rows = await self.store.outbox.claim(
                 workspaces=prefixes, now=self.clock.now(), limit=room, lease=self.lease
             )
+            more = len(rows) == room
         room = self._room(webhook=True)
         if self.webhooks is not None and room:
-            rows += await self.store.webhooks.claim_rows(
+            hooks = await self.store.webhooks.claim_rows(
                 now=self.clock.now(), limit=room, lease=self.lease
             )
-        return rows
+            more = more or len(hooks) == room
+            rows += hooks
+        return rows, more
 
     def _submit(self, rows: list[OutboxRow]) -> dict[str, asyncio.Future[None]]:
         """Queue each row on its lane (starting the lane if idle); futures by row id.
@@ -264,26 +286,51 @@ class OutboxDispatcher:
     async def _run_lane(self, key: tuple[str, str], lane: _Lane) -> None:
         """Deliver a lane's rows in order, each within its destination's concurrency bound."""
         limit = self._limits.setdefault(lane.destination, asyncio.Semaphore(self.per_destination))
+        results: list[tuple[OutboxRow, asyncio.Future[None], Delivered | Failed]] = []
+        held_since = self.clock.now()
         try:
             while lane.rows:
                 async with limit, self._limit:
                     if self._stop is not None and self._stop.is_set():
                         break
                     row, done = lane.rows.popleft()
-                    try:
-                        await self._deliver(row)
-                    except Exception:  # recording the result failed: the lease runs out, retried
-                        _log.exception("outbox row %s: its result was not recorded", row.id)
-                    finally:
-                        self._release(row.id)
-                        if not done.done():
-                            done.set_result(None)
+                    if not results:
+                        held_since = self.clock.now()
+                    results.append((row, done, await self._deliver(row)))
+                # held past a quarter of the lease, a result is written before the lease ends
+                if not lane.rows or self.clock.now() - held_since >= self.lease / 4:
+                    await self._record(results)
         finally:
+            await self._record(results)  # stopping or cancelled: what was delivered so far
             for left, waiting in lane.rows:  # stopping (or cancelled): left leased for later
                 self._release(left.id)
                 if not waiting.done():
                     waiting.set_result(None)
             del self._lanes[key]
+
+    async def _record(
+        self, results: list[tuple[OutboxRow, asyncio.Future[None], Delivered | Failed]]
+    ) -> None:
+        """Commit the results a lane holds, then let their rows go (a failed commit: their
+        leases run out and they are delivered again)."""
+        taken = results[:]
+        results.clear()
+        try:
+            await self.results.record([result for _, _, result in taken])
+        except Exception:
+            _log.exception("the results of %d outbox rows were not recorded", len(taken))
+        finally:
+            for row, done, _ in taken:
+                self._unrecorded.discard(row.dedupe_key)
+                self._release(row.id)
+                if not done.done():
+                    done.set_result(None)
+
+    async def _is_pending(self, dedupe_key: str) -> bool:
+        """Whether the row of `dedupe_key` is still to deliver (here: not yet delivered)."""
+        if dedupe_key in self._unrecorded:
+            return False
+        return await self.store.outbox.is_pending(dedupe_key)
 
     def _release(self, row_id: str) -> None:
         """The row left its lane; wake the claimer if that made room where there was none."""
@@ -291,7 +338,8 @@ class OutboxDispatcher:
         if webhook is not None and self._room(webhook=webhook) == 1:
             self._wake.set()
 
-    async def _deliver(self, row: OutboxRow) -> None:
+    async def _deliver(self, row: OutboxRow) -> Delivered | Failed:
+        """Deliver `row`; what became of it, to record."""
         try:
             if row.kind is OutboxKind.WEBHOOK:
                 result_ref = await self._webhook(row)
@@ -299,14 +347,14 @@ class OutboxDispatcher:
                 delivery = self.deliveries[row.workspace.split(":", 1)[0]]
                 result_ref = await self._send(delivery, row, View.from_json(row.payload))
         except DeliveryError as exc:
-            await self._failed(row, str(exc), exc.retry_after, exc.permanent)
+            return self._failed(row, str(exc), exc.retry_after, exc.permanent)
         except Exception as exc:
             _log.exception("delivering outbox row %s failed", row.id)
             shown = UNREACHABLE if row.kind is OutboxKind.WEBHOOK else exc.__class__.__name__
-            await self._failed(row, shown, None, False)  # an admin sees webhook errors: no detail
-        else:
-            self.delivered += 1
-            await self.store.outbox.delivered(row.id, now=self.clock.now(), result_ref=result_ref)
+            return self._failed(row, shown, None, False)  # an admin sees webhook errors: no detail
+        self.delivered += 1
+        self._unrecorded.add(row.dedupe_key)
+        return Delivered(row.id, self.clock.now(), result_ref)
 
     async def _webhook(self, row: OutboxRow) -> str | None:
         if self.webhooks is None:
@@ -349,37 +397,39 @@ class OutboxDispatcher:
         session = await self.store.sessions.by_id(session_id)
         if session is None:
             raise DeliveryError("the session no longer exists", permanent=True)
-        if session.thread_ref is None and await self.store.outbox.is_pending(f"card:{session_id}"):
+        if session.thread_ref is None and await self._is_pending(f"card:{session_id}"):
             raise DeliveryError("waiting for the session card to be posted", retry_after=1)
         return session.thread_ref
 
     async def _update_messages(self, delivery: Delivery, row: OutboxRow, view: View) -> None:
         """Edit every posted copy of a plan or request message to show it as it is now, not as
         the row saw it: an update retried after a later one must not bring back an older state."""
-        shown: Plan | Request | None
+        found: tuple[Session, Plan | Request] | None
         if "request_id" in row.target:
-            kind, shown = "request", await self.store.requests.get(row.target["request_id"])
+            kind, found = (
+                "request",
+                await self.store.requests.with_session(row.target["request_id"]),
+            )
         else:
-            kind, shown = "plan", await self.store.plans.get(row.target["plan_id"])
-        if shown is None:
+            kind, found = "plan", await self.store.plans.with_session(row.target["plan_id"])
+        if found is None:  # a session goes with its plans and requests
             raise DeliveryError(f"the {kind} no longer exists", permanent=True)
-        session = await self.store.sessions.by_id(shown.session_id)
-        if session is not None:
-            if isinstance(shown, Request):
-                view = request_cards.message(session, shown)
-            else:
-                view = cards.plan_message(session, shown)
+        session, shown = found
+        if isinstance(shown, Request):
+            view = request_cards.message(session, shown)
+        else:
+            view = cards.plan_message(session, shown)
         copies = [m for m in shown.messages if m.platform == delivery.platform]
         if not copies:
-            if await self.store.outbox.is_pending(f"{kind}:{shown.id}"):
+            if await self._is_pending(f"{kind}:{shown.id}"):
                 raise DeliveryError(f"the {kind} message is not posted yet", retry_after=1)
             return
         for copy in copies:
             await delivery.update(row.workspace, copy.channel_id, copy.message_ref, view)
 
-    async def _failed(
+    def _failed(
         self, row: OutboxRow, error: str, retry_after: float | None, permanent: bool
-    ) -> None:
+    ) -> Failed:
         attempts = row.attempts + 1
         dead = permanent or attempts >= self.max_attempts
         delay = self.base_delay * (2 ** (attempts - 1))
@@ -389,6 +439,4 @@ class OutboxDispatcher:
         self.failed += 1
         if dead:
             _log.warning("outbox row %s is dead after %d attempts: %s", row.id, attempts, error)
-        await self.store.outbox.failed(
-            row.id, error=error, next_attempt_at=self.clock.now() + delay, dead=dead
-        )
+        return Failed(row.id, error, self.clock.now() + delay, dead)

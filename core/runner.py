@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from core import cards, request_cards, request_commands
 from core.commands import COMMANDS
@@ -24,11 +25,13 @@ from core.jobs import handlers as _jobs_handlers
 from core.models import Actor, ChatRef, Decision, ModAction, Role
 from core.records.requests import RequestStatus, Risk
 from core.services.plans import DecisionResult
+from core.store import claims
 from core.users import check_user_id
 from core.views import Reply
 from core.wiring import Services
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Told of every command and click: (command or button name, outcome, seconds). Outcomes:
 # ok, refused (a SessionBotError answered to the user), error (unexpected), duplicate.
@@ -92,20 +95,20 @@ class CommandRunner:
     ) -> Reply | None:
         started, outcome = time.perf_counter(), "ok"
         try:
-            if delivery_key is not None and not await self.services.store.inbound.claim(
-                delivery_key, self.services.clock.now()
-            ):
+            if delivery_key is None:
+                reply, outcome = await _answered(act(actor, chat, command))
+                return reply
+            # The first unit the command commits claims the key too (core/store/claims.py).
+            with claims.claiming(delivery_key, self.services.clock.now()) as claim:
+                reply, outcome = await _answered(act(actor, chat, command))
+            first, settling = await _answered(claims.settle(claim, self.services.store.inbound))
+            if first is False:
                 outcome = "duplicate"
                 return None
-            return await act(actor, chat, command)
-        except SessionBotError as exc:
-            outcome = "refused"
-            return Reply(cards.error_view(exc.message), field=getattr(exc, "field", None))
-        except Exception:
-            outcome = "error"
-            ref = secrets.token_hex(3)
-            _log.exception("command failed (ref %s)", ref)
-            return Reply(cards.error_view(f"Something went wrong (ref {ref})."))
+            if isinstance(first, Reply):  # claiming the key failed: that is the answer
+                outcome = settling
+                return first
+            return reply
         finally:
             self.observe(label, outcome, time.perf_counter() - started)
 
@@ -193,6 +196,18 @@ class CommandRunner:
         session, request = await requests.to_decide(actor, request_id, shown_digest=part)
         confirm = request_cards.confirm_form(request, value)
         return Reply(request_cards.confirm_needed(session, request), form=confirm)
+
+
+async def _answered(call: Awaitable[T]) -> tuple[T | Reply, str]:
+    """What `call` returns, or the reply its error makes; and the outcome to measure."""
+    try:
+        return await call, "ok"
+    except SessionBotError as exc:
+        return Reply(cards.error_view(exc.message), field=getattr(exc, "field", None)), "refused"
+    except Exception:
+        ref = secrets.token_hex(3)
+        _log.exception("command failed (ref %s)", ref)
+        return Reply(cards.error_view(f"Something went wrong (ref {ref}).")), "error"
 
 
 def _command_name(text: str) -> str:

@@ -7,7 +7,7 @@ from aiohttp import web
 from bot.api.auth import auth_middleware
 from bot.api.endpoint import Endpoint
 from bot.api.errors import errors_middleware
-from bot.api.openapi import PREFIX, document
+from bot.api.openapi import API_VERSION, PREFIX, VERSION_HEADER, document
 from bot.api.route import Route
 from bot.api.routes import ROUTES
 from bot.api.runtime import API, ApiConfig, ApiContext
@@ -36,7 +36,13 @@ def api_app(
         context.streams.closing = True
         services.progress.followers.wake_all()
 
+    async def state_version(_: web.Request, response: web.StreamResponse) -> None:
+        """Every answer of the API, streams and errors too, names the API version it speaks,
+        so a client fails clearly against a server it does not understand."""
+        response.headers[VERSION_HEADER] = API_VERSION
+
     app.on_shutdown.append(end_streams)
+    app.on_response_prepare.append(state_version)
     return app
 
 

@@ -10,6 +10,8 @@ from bot.api.route import Call, Route
 from bot.api.schemas import Schema, components, ref
 
 PREFIX = "/api/v1"
+API_VERSION = "1"  # `info.version`, the `X-Sessionbot-Api` header, the `v1` of PREFIX
+VERSION_HEADER = "X-Sessionbot-Api"
 ERRORS = {
     "400": "Malformed request: bad JSON (or nested over 64 deep), a bad query or path "
     "parameter, a search query that can't be read.",
@@ -113,7 +115,7 @@ def document(routes: list[Route]) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "sessionbot API",
-            "version": "1",
+            "version": API_VERSION,
             "description": "Drive sessionbot sessions from agents and scripts. Every call acts "
             "as the API token's principal in the token's workspace, under the same rules as "
             "the chat commands.",
@@ -139,4 +141,4 @@ async def serve(call: Call) -> Any:
     return call.api.openapi
 
 
-__all__ = ["PREFIX", "document", "operation", "serve"]
+__all__ = ["API_VERSION", "PREFIX", "VERSION_HEADER", "document", "operation", "serve"]

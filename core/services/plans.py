@@ -24,7 +24,6 @@ from core.models import (
     PlanModification,
     PlanStatus,
     Session,
-    Status,
     new_id,
 )
 from core.permissions import Perm
@@ -312,16 +311,13 @@ class Plans:
         )
 
     async def by_id(self, plan_id: str, *, workspace: str | None = None) -> tuple[Session, Plan]:
-        """A plan and its session (in `workspace` when given), as a decision must see them."""
-        plan = await self.store.plans.get(plan_id)
-        session = await self.store.sessions.by_id(plan.session_id) if plan else None
-        if plan is None or session is None or workspace not in (None, session.workspace):
+        """A plan and its session (in `workspace` when given), as a decision must see them:
+        read in one query, so a decision (which commits plan and session at once) shows in
+        both or in neither."""
+        found = await self.store.plans.with_session(plan_id)
+        if found is None or workspace not in (None, found[0].workspace):
             raise NotFound("plan", plan_id)
-        if plan.status is PlanStatus.PENDING and session.status is not Status.PENDING:
-            # A decision commits plan and session at once; one that landed between the two
-            # reads shows in a second read, so a late click hears who decided (a Conflict).
-            plan = await self.store.plans.get(plan_id) or plan
-        return session, plan
+        return found
 
 
 def _item_change(

@@ -91,11 +91,10 @@ class Requests:
 
     async def get(self, actor: Actor, request_id: str) -> tuple[Session, Request]:
         """A request of the actor's workspace (NotFound for any other, as for a wrong id)."""
-        request = await self.store.requests.get(request_id)
-        session = await self.store.sessions.by_id(request.session_id) if request else None
-        if request is None or session is None or session.workspace != actor.workspace:
+        found = await self.store.requests.with_session(request_id)
+        if found is None or found[0].workspace != actor.workspace:
             raise NotFound("request", request_id[:40])
-        return session, request
+        return found
 
     async def of_session(
         self, actor: Actor, ref: str | None, *, status: RequestStatus | None = None,

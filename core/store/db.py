@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, Protocol, TypeVar
 
+from core.store import claims
+
 _UNTIMED = nullcontext()  # reusable: entering it does nothing
 
 T = TypeVar("T")
@@ -56,6 +58,8 @@ class Dialect:
     time_text: str  # {} | iso_utc({})
     #: after a table in FROM: the index SQLite's planner must use (PostgreSQL picks its own)
     index_hint: str  # " INDEXED BY {}" | ""
+    #: the rows of a subquery's select list as one JSON array of arrays ('[]' when none)
+    json_rows: str  # json_group_array(json_array({})) | json_agg(json_build_array({}))
     #: seconds from timestamp {0} to timestamp {1}, as a float (SQLite's to the millisecond)
     seconds: str
 
@@ -70,20 +74,40 @@ class Dialect:
     def indexed_by(self, index: str) -> str:
         return self.index_hint.format(index)
 
+    def rows_of(self, columns: str, source: str) -> str:
+        """A subquery: the `columns` of the rows `source` (FROM …) finds, as one JSON array of
+        arrays, in no particular order. A timestamp in it is ISO text on both backends; a
+        JSON column must be selected as text (`CAST(c AS text)`) to come back as its text."""
+        return f"(SELECT {self.json_rows.format(columns)} {source})"
+
     def seconds_between(self, start: str, end: str) -> str:
         return self.seconds.format(start, end)
 
 
 # Fields in order: name, greatest, skip_locked, insertion_order, row_locks, time_text,
-# index_hint, seconds
+# index_hint, json_rows, seconds
 SQLITE = Dialect(
-    "sqlite", "MAX", "", "rowid", False, "{}", " INDEXED BY {}",
+    "sqlite",
+    "MAX",
+    "",
+    "rowid",
+    False,
+    "{}",
+    " INDEXED BY {}",
+    "json_group_array(json_array({}))",
     "ROUND((julianday({1}) - julianday({0})) * 86400.0, 3)",
-)  # fmt: skip
+)
 POSTGRES = Dialect(
-    "postgres", "GREATEST", " FOR UPDATE SKIP LOCKED", "row_no", True, "iso_utc({})", "",
+    "postgres",
+    "GREATEST",
+    " FOR UPDATE SKIP LOCKED",
+    "row_no",
+    True,
+    "iso_utc({})",
+    "",
+    "COALESCE(json_agg(json_build_array({})), '[]')",
     "EXTRACT(EPOCH FROM ({1} - {0}))::float8",
-)  # fmt: skip
+)
 
 
 class Tx(Protocol):
@@ -152,8 +176,18 @@ class Database:
 
         `notify=False` for bookkeeping that adds nothing to deliver (outbox leases and
         results): commit listeners wake the outbox, and a lease that woke it would keep it
-        leasing forever.
+        leasing forever. Inside a command that came with a delivery key, the first unit also
+        claims the key (core/store/claims.py).
         """
+        claim = claims.pending()
+        if claim is None:
+            return await self.transact(unit, notify=notify)
+        return await claims.carry(
+            claim, unit, lambda carried: self.transact(carried, notify=notify)
+        )
+
+    async def transact(self, unit: Unit[T], *, notify: bool = True) -> T:
+        """The backend's `write`: `unit` in one transaction, returning once committed."""
         raise NotImplementedError
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

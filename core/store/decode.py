@@ -214,5 +214,18 @@ class Decoders:
 
 
 rows = Decoders()
+
+
+def aliased(decode: Decoder[Any], alias: str) -> str:
+    """`decode`'s columns as selected from the table named `alias` in a join."""
+    return ", ".join(f"{alias}.{c}" for c in decode.columns.split(", "))
+
+
+def as_json_values(decode: Decoder[Any], *, text: tuple[str, ...] = ()) -> str:
+    """`decode`'s columns as selected into a JSON array (`Dialect.rows_of`), the JSON ones
+    (`text`) as their text, which the decoder reads as it reads them from a row."""
+    return ", ".join(f"CAST({c} AS text)" if c in text else c for c in decode.columns.split(", "))
+
+
 SESSION_COLUMNS = rows.session.columns
 EVENT_COLUMNS = rows.event.columns

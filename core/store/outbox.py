@@ -1,8 +1,9 @@
-"""The outbox (what to deliver, leased to one deliverer at a time) and inbound dedupe keys."""
+"""The outbox: what to deliver, leased to one deliverer at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,22 +63,24 @@ class Outbox:
         )
 
     async def delivered(self, row_id: str, *, now: datetime, result_ref: str | None) -> None:
-        await self.db.execute(
-            "UPDATE outbox SET status = 'delivered', delivered_at = ?, result_ref = ?,"
-            " attempts = attempts + 1, claimed_until = NULL, last_error = NULL WHERE id = ?",
-            (now, result_ref, row_id),
-            notify=False,
-        )
+        await self.record([Delivered(row_id, now, result_ref)])
 
     async def failed(
         self, row_id: str, *, error: str, next_attempt_at: datetime, dead: bool
     ) -> None:
-        await self.db.execute(
-            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?,"
-            " next_attempt_at = ?, claimed_until = NULL WHERE id = ?",
-            ("dead" if dead else "pending", error[:1000], next_attempt_at, row_id),
-            notify=False,  # a retry is due later: the poll finds it
-        )
+        await self.record([Failed(row_id, error, next_attempt_at, dead)])
+
+    async def record(self, results: Sequence[Delivered | Failed]) -> None:
+        """The results of leased rows, in one commit (none: no commit)."""
+        delivered = [(r.at, r.result_ref, r.row_id) for r in results if isinstance(r, Delivered)]
+        failed = [
+            ("dead" if r.dead else "pending", r.error[:1000], r.next_attempt_at, r.row_id)
+            for r in results
+            if isinstance(r, Failed)
+        ]
+        if results:
+            # a retry is due later (the poll finds it): nothing here wakes the outbox
+            await self.db.write(lambda tx: _record(tx, delivered, failed), notify=False)
 
     async def counts(self) -> dict[str, int]:
         found = await self.db.fetchall(
@@ -112,19 +115,35 @@ class Outbox:
 _lease = lease
 
 
-class Inbound:
-    """Delivery keys of inbound chat events already handled (a platform redelivers)."""
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A leased row was delivered at `at` (`result_ref`: the message it made)."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    row_id: str
+    at: datetime
+    result_ref: str | None = None
 
-    async def claim(self, key: str, now: datetime) -> bool:
-        """True the first time a delivery key is seen; False for a redelivery."""
-        claimed = await self.db.execute(
-            "INSERT INTO inbound_dedupe (key, seen_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-            (key, now),
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A leased row failed: tried again at `next_attempt_at`, or never again when `dead`."""
+
+    row_id: str
+    error: str
+    next_attempt_at: datetime
+    dead: bool = False
+
+
+async def _record(tx: Tx, delivered: list[tuple[Any, ...]], failed: list[tuple[Any, ...]]) -> None:
+    if delivered:
+        await tx.executemany(
+            "UPDATE outbox SET status = 'delivered', delivered_at = ?, result_ref = ?,"
+            " attempts = attempts + 1, claimed_until = NULL, last_error = NULL WHERE id = ?",
+            delivered,
         )
-        return claimed == 1
-
-    async def purge(self, before: datetime) -> int:
-        return await self.db.execute("DELETE FROM inbound_dedupe WHERE seen_at < ?", (before,))
+    if failed:
+        await tx.executemany(
+            "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?,"
+            " next_attempt_at = ?, claimed_until = NULL WHERE id = ?",
+            failed,
+        )

@@ -4,49 +4,81 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any, TypeVar
 
-from core.models import Plan, PlanModification
+from core.models import Plan, PlanModification, Session
 from core.store.aggregates import summary
-from core.store.codec import when_required
-from core.store.db import Database, Row
-from core.store.decode import Decoder, rows
+from core.store.codec import loads, when_required
+from core.store.db import Database, Dialect
+from core.store.decode import Decoder, aliased, as_json_values, rows
+from core.store.sessions import with_session
 
 T = TypeVar("T")
 
-_PLAN = f"SELECT {rows.plan.columns} FROM plans"
+
+_ITEMS = as_json_values(rows.plan_item, text=("comments",))
+_APPROVALS, _MESSAGES = as_json_values(rows.approval), as_json_values(rows.plan_message)
+
+
+@lru_cache(maxsize=4)
+def plan_select(dialect: Dialect, *, alias: str = "plans") -> str:
+    """The plan columns of `alias` and, after them, its items, approvals and chat messages,
+    each as one JSON array (`plan_of` reads them): a whole plan in one query."""
+
+    def of(decode: Decoder[Any], columns: str) -> str:
+        return dialect.rows_of(columns, f"FROM {decode.table} WHERE plan_id = {alias}.id")
+
+    own = aliased(rows.plan, alias)
+    return ", ".join(
+        (own, of(rows.plan_item, _ITEMS), of(rows.approval, _APPROVALS),
+         of(rows.plan_message, _MESSAGES))
+    )  # fmt: skip
+
+
+def plan_of(row: Sequence[Any]) -> Plan:
+    """A plan from a row selected with `plan_select` (from its first column)."""
+    plan = rows.plan(row)
+    items, approvals, messages = (loads(v) or [] for v in row[rows.plan.width :][:3])
+    plan.items = sorted(map(rows.plan_item, items), key=attrgetter("position"))
+    plan.approvals = sorted(map(rows.approval, approvals), key=attrgetter("at", "user_id"))
+    plan.messages = sorted(
+        map(rows.plan_message, messages), key=attrgetter("platform", "channel_id", "message_ref")
+    )
+    return plan
 
 
 class Plans:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @property
+    def _plan(self) -> str:
+        return f"SELECT {plan_select(self.db.dialect)} FROM plans"
+
     async def current(self, session_id: str) -> Plan | None:
         """The session's latest plan, whatever its status."""
         found = await self.db.fetchone(
-            f"{_PLAN} WHERE session_id = ? ORDER BY version DESC LIMIT 1", (session_id,)
+            f"{self._plan} WHERE session_id = ? ORDER BY version DESC LIMIT 1", (session_id,)
         )
-        return await self._complete(found) if found else None
+        return plan_of(found) if found else None
 
     async def get(self, plan_id: str) -> Plan | None:
-        found = await self.db.fetchone(f"{_PLAN} WHERE id = ?", (plan_id,))
-        return await self._complete(found) if found else None
+        found = await self.db.fetchone(f"{self._plan} WHERE id = ?", (plan_id,))
+        return plan_of(found) if found else None
 
     async def of_session(self, session_id: str) -> list[Plan]:
         """Every plan version of a session, oldest first, with items and approvals."""
         found = await self.db.fetchall(
-            f"{_PLAN} WHERE session_id = ? ORDER BY version", (session_id,)
+            f"{self._plan} WHERE session_id = ? ORDER BY version", (session_id,)
         )
-        return [await self._complete(r) for r in found]
+        return [plan_of(r) for r in found]
 
-    async def _complete(self, row: Row) -> Plan:
-        plan = rows.plan(row)
-        plan.items = await self._rows(rows.plan_item, "plan_id", plan.id, "position")
-        plan.approvals = await self._rows(rows.approval, "plan_id", plan.id, "at, user_id")
-        plan.messages = await self._rows(
-            rows.plan_message, "plan_id", plan.id, "platform, channel_id, message_ref"
-        )
-        return plan
+    async def with_session(self, plan_id: str) -> tuple[Session, Plan] | None:
+        """A plan and its session, read together (one query: one snapshot of both)."""
+        select = plan_select(self.db.dialect, alias="r")
+        return await with_session(self.db, select, "plans", plan_id, plan_of)
 
     async def modifications(self, plan_id: str) -> list[PlanModification]:
         return await self._rows(rows.modification, "plan_id", plan_id, self._oldest_first)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from core.models import OPEN_STATUSES, Member, Session, Status
 from core.store.aggregates import median_seconds
 from core.store.codec import loads, ref_key, sql_in
 from core.store.db import Database, marks
-from core.store.decode import SESSION_COLUMNS, rows
+from core.store.decode import SESSION_COLUMNS, aliased, rows
+
+T = TypeVar("T")
 
 _S = f"SELECT {SESSION_COLUMNS} FROM sessions"
 _OPEN = sql_in(OPEN_STATUSES)
@@ -31,6 +33,22 @@ class StatsRows:
     outcomes: dict[str, int] = field(default_factory=dict)
     average_iterations: float = 0.0
     median_duration: timedelta | None = None  # of the ended ones
+
+
+async def with_session(
+    db: Database, select: str, table: str, record_id: str, read: Callable[[Sequence[Any]], T]
+) -> tuple[Session, T] | None:
+    """A record of `table` (its columns `select`, aliased `r`, made by `read`) and its session,
+    read together in one query: one snapshot of both."""
+    found = await db.fetchone(
+        f"SELECT {aliased(rows.session, 's')}, {select} FROM {table} r"
+        " JOIN sessions s ON s.id = r.session_id WHERE r.id = ?",
+        (record_id,),
+    )
+    if found is None:
+        return None
+    values, width = list(found), rows.session.width
+    return rows.session(values[:width]), read(values[width:])
 
 
 class Sessions:

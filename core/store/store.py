@@ -18,6 +18,7 @@ from typing import Any
 
 from core.errors import StoreError
 from core.store import ops
+from core.store.claims import Inbound
 from core.store.copy import Copy
 from core.store.db import Database, Engine, OperationObserver
 from core.store.events import Events
@@ -25,7 +26,7 @@ from core.store.history import Context, History
 from core.store.installations import Installations
 from core.store.jobs import Jobs, Subscriptions
 from core.store.migrations import Migration, load
-from core.store.outbox import Inbound, Outbox
+from core.store.outbox import Outbox
 from core.store.plans import Plans
 from core.store.requests import Requests
 from core.store.sessions import Sessions, Workspaces

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 
 from bot.api import PREFIX
-from bot.api.openapi import document
+from bot.api.openapi import API_VERSION, VERSION_HEADER, document
 from bot.api.routes import ROUTES
 from bot.api.schemas import adapter, check, parameter
 from bot.http import HttpServer
@@ -141,3 +141,14 @@ def test_the_request_routes_are_documented_from_the_table(api_document: Any) -> 
     record = schemas["AgentRequest"]
     assert {"args", "edited_args", "args_to_run", "digest", "votes"} <= set(record["required"])
     assert {"decided_by", "decided_at"} <= set(schemas["ErrorDetail"]["properties"])
+
+
+async def test_every_answer_names_the_api_version_it_speaks(api: ApiClient, token: str) -> None:
+    """Clients check `X-Sessionbot-Api` (also `info.version`) to fail clearly on a mismatch."""
+    doc = await api.get("/openapi.json")
+    listed = await api.get("/sessions", token)
+    refused = await api.get("/sessions")  # an error answer (401) too
+    missing = await api.get("/sessions/999", token)
+    assert (doc.status, listed.status, refused.status, missing.status) == (200, 200, 401, 404)
+    for reply in (doc, listed, refused, missing):
+        assert reply.headers[VERSION_HEADER] == API_VERSION == doc.body["info"]["version"] == "1"

@@ -132,7 +132,7 @@ class PgEngine(db.Engine, db.Database):
             raise StoreError("The database is closed.")
         return self._pool
 
-    async def write(self, unit: db.Unit[T], *, notify: bool = True) -> T:
+    async def transact(self, unit: db.Unit[T], *, notify: bool = True) -> T:
         with self.timed("write"):
             pool = self._require()
             for attempt in range(MAX_REPLAYS + 1):

@@ -278,7 +278,7 @@ class SqliteDatabase(db.Database):
     def __init__(self, engine: SqliteEngine) -> None:
         self.engine = engine
 
-    async def write(self, unit: db.Unit[T], *, notify: bool = True) -> T:
+    async def transact(self, unit: db.Unit[T], *, notify: bool = True) -> T:
         wakes: set[str] = set()  # filled by the unit (and its replays), told at commit
         return await self.engine.write(
             lambda conn: db.run_sync(unit(SqliteTx(conn, wakes))), notify=notify, wakes=wakes
