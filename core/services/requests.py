@@ -269,6 +269,8 @@ class Requests:
         if request is None or session is None:
             raise NotFound("request", request_id)
         _still_pending(request)
+        if request.expires_at is None or request.expires_at > self.clock.now():
+            raise Conflict("This request's time has not run out.")  # another sweep extended it
         if request.on_expiry is OnExpiry.ESCALATE and not request.escalated:
             return await self._escalate(session, request)
         approve = request.on_expiry is OnExpiry.APPROVE and request.risk is Risk.LOW
@@ -365,8 +367,8 @@ class Requests:
     ) -> None:
         """One unit: the compare-and-set on the request, its vote, event, message and webhooks;
         its commit wakes the request's waiters here and on other replicas (the store's wake keys).
-        A request still pending records
-        `event` when given (an escalation), one settled its decision or expiry."""
+        A request still pending records `event` when given (an escalation), one settled its
+        decision or expiry."""
         now = self.clock.now()
         unit: list[ops.Op] = [
             *extra,

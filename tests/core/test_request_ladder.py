@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from core.clock import ManualClock
-from core.errors import UsageError
+from core.errors import Conflict, UsageError
 from core.jobs.sweep import sweep_due
 from core.models import Decision, EventType, OutboxKind, Role, Session, WorkspaceSettings
 from core.outbox import OutboxDispatcher
@@ -174,6 +174,24 @@ async def test_a_second_expiry_of_an_escalated_request_rejects_it(
     assert final is not None and final.status is RequestStatus.EXPIRED
     kinds = [e.type for e in reversed(await store.events.newest(session.id, limit=3))]
     assert kinds[-2:] == [EventType.REQUEST_ESCALATED, EventType.REQUEST_EXPIRED]
+
+
+async def test_a_sweep_that_listed_a_request_before_another_escalated_it_leaves_it_alone(
+    services: Services, session: Session, clock: ManualClock, store: Store
+) -> None:
+    """Two replicas list the same due request; one escalates it first. The other's expiry
+    reads it fresh, finds its time extended and changes nothing (it used to reject it)."""
+    request = await services.requests.create(
+        AGENT, str(session.ref), deploy(expires_in=HOUR, on_expiry=OnExpiry.ESCALATE)
+    )
+    clock.advance(HOUR)
+    (listed,) = await store.requests.due(clock.now(), limit=10)  # the late replica's list
+    assert (await sweep_due(services, clock.now())).requests_expired == 1  # escalated
+    with pytest.raises(Conflict, match="not run out"):
+        await services.requests.expire(listed.id)
+    after = await store.requests.get(request.id)
+    assert after is not None and after.escalated and after.status is RequestStatus.PENDING
+    assert await count(store, "events", "type = ?", EventType.REQUEST_EXPIRED.value) == 0
 
 
 async def test_an_escalated_question_may_be_answered_by_an_escalation_approver(
