@@ -75,7 +75,9 @@ async def sweep_due(services: Services, now: datetime) -> SweepReport:
         report, lambda n: store.jobs.due_expiries(now, limit=n), lambda p: _expire(services, p)
     )
     report.requests_expired = await _drain(
-        report, lambda n: store.requests.due(now, limit=n), lambda r: _expire_request(services, r)
+        report,
+        lambda n: store.requests.due(now, limit=n),
+        lambda r: _expire_request(services, r, now),
     )
     report.abandoned = await _drain(
         report, lambda n: store.jobs.due_abandon(now, limit=n), lambda s: _abandon(services, s, now)
@@ -177,8 +179,8 @@ async def _expire(services: Services, plan_id: str) -> bool:
     return True
 
 
-async def _expire_request(services: Services, request: Request) -> bool:
-    await services.requests.expire(request.id)
+async def _expire_request(services: Services, request: Request, now: datetime) -> bool:
+    await services.requests.expire(request.id, now)
     return True
 
 

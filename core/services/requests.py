@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from core import notices, request_cards
@@ -261,15 +261,15 @@ class Requests:
         await self._settle(actor, session, request, decided, changes, [])
         return RequestOutcome(session, decided, True, 0)
 
-    async def expire(self, request_id: str) -> Request:
-        """Its time ran out: apply `on_expiry` (reject, approve a low-risk action, or escalate
-        once — a second expiry of an escalated request rejects it)."""
+    async def expire(self, request_id: str, now: datetime) -> Request:
+        """Its time ran out by `now` (the sweep's time): apply `on_expiry` (reject, approve a
+        low-risk action, or escalate once — a second expiry of an escalated request rejects it)."""
         request = await self.store.requests.get(request_id)
         session = await self.store.sessions.by_id(request.session_id) if request else None
         if request is None or session is None:
             raise NotFound("request", request_id)
         _still_pending(request)
-        if request.expires_at is None or request.expires_at > self.clock.now():
+        if request.expires_at is None or request.expires_at > now:
             raise Conflict("This request's time has not run out.")  # another sweep extended it
         if request.on_expiry is OnExpiry.ESCALATE and not request.escalated:
             return await self._escalate(session, request)

@@ -188,7 +188,7 @@ async def test_a_sweep_that_listed_a_request_before_another_escalated_it_leaves_
     (listed,) = await store.requests.due(clock.now(), limit=10)  # the late replica's list
     assert (await sweep_due(services, clock.now())).requests_expired == 1  # escalated
     with pytest.raises(Conflict, match="not run out"):
-        await services.requests.expire(listed.id)
+        await services.requests.expire(listed.id, clock.now())
     after = await store.requests.get(request.id)
     assert after is not None and after.escalated and after.status is RequestStatus.PENDING
     assert await count(store, "events", "type = ?", EventType.REQUEST_EXPIRED.value) == 0
