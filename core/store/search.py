@@ -148,11 +148,37 @@ def _tsvector(query: Query, where: str, one_session: bool) -> Statement:
 
 _STATEMENTS = {"sqlite": _fts5, "postgres": _tsvector}
 
+# Workspace-wide, only the RANKED newest matches are ranked (more pages: the next multiple of
+# it): ranking every match of a word in one message of five cost 40–70 ms at 100,000 sessions.
+RANKED = 2000
+
+
+def _newest(query: Query, dialect: str) -> tuple[str, list[Any], str]:
+    """The statement finding the message_no of the n-th newest match in a workspace (args:
+    its own, the workspace, n - 1), and the column its bound applies to."""
+    if dialect == "sqlite":
+        return (
+            "SELECT messages_fts.rowid FROM messages_fts"
+            " JOIN messages m ON m.message_no = messages_fts.rowid"
+            " JOIN sessions s ON s.id = m.session_id WHERE messages_fts MATCH ?"
+            " AND s.workspace = ? ORDER BY messages_fts.rowid DESC LIMIT 1 OFFSET ?",
+            [to_fts5(query)],
+            "messages_fts.rowid",
+        )
+    return (
+        "SELECT m.message_no FROM messages m JOIN sessions s ON s.id = m.session_id"
+        " WHERE m.search @@ to_tsquery('sessionbot_search', ?) AND s.workspace = ?"
+        " ORDER BY m.message_no DESC LIMIT 1 OFFSET ?",
+        [to_tsquery(query).text],
+        "m.message_no",
+    )
+
 
 class MessageSearch:
     """Full-text search of the messages in `db` (History's)."""
 
     db: Database
+    ranked: int = RANKED
 
     async def search(
         self,
@@ -163,14 +189,23 @@ class MessageSearch:
         limit: int = 10,
         offset: int = 0,
     ) -> list[SearchHit]:
-        """Ranked matches of a query tree, only in `workspace` (and one session when given)."""
+        """Ranked matches of a query tree, only in `workspace` (and one session when given).
+        Workspace-wide, when more than `ranked` messages match, the `ranked` newest of them are
+        ranked (the next multiple of it once `offset + limit` passes it)."""
         where, args = "s.workspace = ?", [workspace]
-        if session_id is not None:
-            where += " AND m.session_id = ?"
-            args.append(session_id)
-        statement = _STATEMENTS[self.db.dialect.name]
-        sql, params, snippet = statement(query, where, session_id is not None)
         try:
+            if session_id is not None:
+                where += " AND m.session_id = ?"
+                args.append(session_id)
+            else:
+                ranked = self.ranked * -(-(offset + limit) // self.ranked)
+                sql, params, column = _newest(query, self.db.dialect.name)
+                oldest = await self.db.fetchone(sql, [*params, workspace, ranked - 1])
+                if oldest is not None:
+                    where += f" AND {column} >= ?"
+                    args.append(oldest[0])
+            statement = _STATEMENTS[self.db.dialect.name]
+            sql, params, snippet = statement(query, where, session_id is not None)
             found = await self.db.fetchall(sql, [*params, *args, limit, offset])
         except StoreError as exc:
             if "fts5" in str(exc.__cause__):
