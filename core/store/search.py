@@ -153,11 +153,13 @@ _STATEMENTS = {"sqlite": _fts5, "postgres": _tsvector}
 RANKED = 2000
 
 
-def _newest(query: Query, dialect: str) -> tuple[str, list[Any], str]:
-    """The statement finding the message_no of the n-th newest match in a workspace (args:
-    its own, the workspace, n - 1), and the column its bound applies to."""
+def _newest(query: Query, dialect: str) -> tuple[str, str, list[Any], str]:
+    """Two statements: how many messages match, counting up to n (args: their own, n), and the
+    message_no of the n-th newest match in a workspace (args: their own, the workspace, n - 1);
+    with the column a bound on it applies to."""
     if dialect == "sqlite":
         return (
+            "SELECT COUNT(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)",
             "SELECT messages_fts.rowid FROM messages_fts"
             " JOIN messages m ON m.message_no = messages_fts.rowid"
             " JOIN sessions s ON s.id = m.session_id WHERE messages_fts MATCH ?"
@@ -165,10 +167,11 @@ def _newest(query: Query, dialect: str) -> tuple[str, list[Any], str]:
             [to_fts5(query)],
             "messages_fts.rowid",
         )
+    match = "m.search @@ to_tsquery('sessionbot_search', ?)"
     return (
-        "SELECT m.message_no FROM messages m JOIN sessions s ON s.id = m.session_id"
-        " WHERE m.search @@ to_tsquery('sessionbot_search', ?) AND s.workspace = ?"
-        " ORDER BY m.message_no DESC LIMIT 1 OFFSET ?",
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM messages m WHERE {match} LIMIT ?) AS found",
+        f"SELECT m.message_no FROM messages m JOIN sessions s ON s.id = m.session_id"
+        f" WHERE {match} AND s.workspace = ? ORDER BY m.message_no DESC LIMIT 1 OFFSET ?",
         [to_tsquery(query).text],
         "m.message_no",
     )
@@ -198,12 +201,10 @@ class MessageSearch:
                 where += " AND m.session_id = ?"
                 args.append(session_id)
             else:
-                ranked = self.ranked * -(-(offset + limit) // self.ranked)
-                sql, params, column = _newest(query, self.db.dialect.name)
-                oldest = await self.db.fetchone(sql, [*params, workspace, ranked - 1])
-                if oldest is not None:
-                    where += f" AND {column} >= ?"
-                    args.append(oldest[0])
+                bound = await self._oldest_ranked(query, workspace, offset + limit)
+                if bound is not None:
+                    where += f" AND {bound[0]} >= ?"
+                    args.append(bound[1])
             statement = _STATEMENTS[self.db.dialect.name]
             sql, params, snippet = statement(query, where, session_id is not None)
             found = await self.db.fetchall(sql, [*params, *args, limit, offset])
@@ -217,3 +218,18 @@ class MessageSearch:
                       snippet(r))
             for r in found
         ]  # fmt: skip
+
+    async def _oldest_ranked(
+        self, query: Query, workspace: str, shown: int
+    ) -> tuple[str, int] | None:
+        """(column, message_no) of the oldest match to rank in the workspace, or None when all
+        are: fewer than the bound match in all workspaces together (a rare word: one look in
+        the index, with no order to tempt PostgreSQL's planner into walking every message
+        newest first, as a generic plan of the second statement does), or in this one."""
+        ranked = self.ranked * -(-shown // self.ranked)
+        counted, nth, params, column = _newest(query, self.db.dialect.name)
+        found = await self.db.fetchone(counted, [*params, ranked])
+        if found is None or int(found[0]) < ranked:
+            return None
+        oldest = await self.db.fetchone(nth, [*params, workspace, ranked - 1])
+        return None if oldest is None else (column, int(oldest[0]))
