@@ -195,7 +195,8 @@ class MessageSearch:
         """Ranked matches of a query tree, only in `workspace` (and one session when given).
         Workspace-wide, when more than `ranked` messages match, the `ranked` newest of them are
         ranked (the next multiple of it once `offset + limit` passes it)."""
-        where, args = "s.workspace = ?", [workspace]
+        where = "s.workspace = ?"
+        args: list[Any] = [workspace]
         try:
             if session_id is not None:
                 where += " AND m.session_id = ?"
