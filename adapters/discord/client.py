@@ -245,31 +245,29 @@ class DiscordAdapter:
         started = start_submit(interaction)
         if started is None:
             await self.buttons.modal_submit(interaction)
-            return
-        if interaction.guild_id is None:
-            await self.replier.send(interaction, Reply(DM_REFUSAL))
-            return
-        message_id, values = started
-        chat = chat_of(interaction)
-        source = source_of(chat, message_id) if message_id else None
-        work = self.runner.start_form(
-            actor_of(interaction),
-            chat,
-            values,
-            source=source,
-            delivery_key=delivery_key(interaction),
-        )
-        await self.replier.answer(interaction, work, ephemeral=False)
+        elif await self._in_server(interaction):
+            message_id, values = started
+            chat = chat_of(interaction)
+            source = source_of(chat, message_id) if message_id else None
+            key = delivery_key(interaction)
+            work = self.runner.start_form(
+                actor_of(interaction), chat, values, source=source, delivery_key=key
+            )
+            await self.replier.answer(interaction, work, ephemeral=False)
 
     async def _on_message_menu(
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
         """ "Start session from message": the start form, prefilled with the message's text."""
+        if await self._in_server(interaction):
+            form = message_form(chat_of(interaction), message)
+            await self.replier.send(interaction, Reply(form.as_view(), form=form))
+
+    async def _in_server(self, interaction: discord.Interaction) -> bool:
+        """Whether it came from a server; a DM is answered that sessionbot works in servers."""
         if interaction.guild_id is None:
             await self.replier.send(interaction, Reply(DM_REFUSAL))
-            return
-        form = message_form(chat_of(interaction), message)
-        await self.replier.send(interaction, Reply(form.as_view(), form=form))
+        return interaction.guild_id is not None
 
     async def _on_click(
         self, interaction: discord.Interaction, action_id: str, value: str, form: FormInput | None
