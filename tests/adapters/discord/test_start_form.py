@@ -81,3 +81,23 @@ async def test_message_command_opens_the_form_prefilled_and_links_the_message(
     posts = [r.json for r in fake.requests_matching(f"/channels/{channel}/messages", method="POST")]
     assert len(posts) == 2  # the card and the pause notice, both replies to the message
     assert all(str(p["message_reference"]["message_id"]) == message["id"] for p in posts)
+
+
+async def test_message_command_in_a_thread_joins_that_thread(
+    fake: FakeDiscord, bot: Bot, people: People
+) -> None:
+    await slash(fake, people.bob, "start", {"title": "Release train"})
+    await bot.drain()
+    thread_id = int((await bot.session(1, workspace(fake))).thread_ref or 0)
+    assert fake.channels[thread_id]["type"] == 11  # the first session's thread
+    message = fake.user_message(thread_id, "Flaky test in checkout", people.carol)
+    payload = fake.message_command_payload(MENU, message, user=people.bob)
+    await fake.push_interaction(payload)
+    modal = (await fake.wait_for_callback(payload)).json
+    started = await submit(fake, modal, people.bob, thread_id, title="Flaky checkout test")
+    assert not is_ephemeral(started)
+    session = await bot.session(2, workspace(fake))
+    parent = fake.guild.text_channel.id
+    assert (session.channel_id, session.thread_ref) == (str(parent), str(thread_id))
+    await bot.drain()
+    assert "Flaky checkout test" in text_of(fake.channel_messages(thread_id)[-1])
