@@ -123,6 +123,7 @@ class SessionFacts:
     owner_id: str
     last_activity_at: datetime
     member_role: str | None
+    last_seq: int | None = None  # its last event's seq, when read with the facts (SQLite)
 
 
 Check = Callable[[SessionFacts], None]

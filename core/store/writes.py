@@ -212,6 +212,9 @@ _ADD_EVENT = (
 )
 
 
+_EVENT_AT = insert_sql("events", "id, session_id, seq, type, actor_id, source, data, created_at")
+
+
 def _event_values(e: Event, text_times: bool) -> tuple[Any, ...]:
     """An event's bound values but its session: id, type, actor, source, data, time."""
     at = ts(e.created_at) if text_times else e.created_at
@@ -305,19 +308,31 @@ async def touch(tx: Tx, op: ops.Touch) -> None:
     )
 
 
-async def session_facts(tx: Tx, workspace: str, ref: str, actor_id: str) -> SessionFacts:
-    """The session `ref` names (its row held until commit) and the actor's role in it."""
+# The session's last event seq, read with its facts where no other writer can add one before
+# the unit's insert: SQLite's single writer. On PostgreSQL the statement's snapshot predates the
+# row lock it may wait for, so the seq is taken after the lock, by the insert (`_ADD_EVENT`).
+_LAST_SEQ = "(SELECT MAX(seq) FROM events e WHERE e.session_id = s.id)"
+
+
+async def session_facts(
+    tx: Tx, workspace: str, ref: str, actor_id: str, *, last_seq: bool = False
+) -> SessionFacts:
+    """The session `ref` names (its row held until commit) and the actor's role in it; with
+    `last_seq`, on SQLite, also the seq of its last event (0 when none)."""
     key = ref_key(ref)
     by = "ref" if isinstance(key, int) else "id"
+    read_last = last_seq and not tx.dialect.row_locks
     row = await tx.fetchone(
-        "SELECT s.id, s.ref, s.status, s.owner_id, s.last_activity_at, m.role FROM sessions s"
+        "SELECT s.id, s.ref, s.status, s.owner_id, s.last_activity_at, m.role,"
+        f" {_LAST_SEQ if read_last else 'NULL'} FROM sessions s"
         " LEFT JOIN members m ON m.session_id = s.id AND m.user_id = ?"
         f" WHERE s.workspace = ? AND s.{by} = ?" + tx.dialect.lock_rows("s"),
         (actor_id, workspace, key),
     )
     if row is None:
         raise NotFound("session", f"#{key}" if isinstance(key, int) else ref)
-    return SessionFacts(row[0], row[1], row[2], row[3], when_required(row[4]), row[5])
+    last = int(row[6] or 0) if read_last else None
+    return SessionFacts(row[0], row[1], row[2], row[3], when_required(row[4]), row[5], last)
 
 
 async def coalesce_activity(
@@ -331,9 +346,15 @@ async def coalesce_activity(
 
 
 async def checked_event(tx: Tx, op: ops.CheckedEvent, bound: tuple[Any, ...]) -> int:
-    facts = await session_facts(tx, op.workspace, op.ref, op.event.actor_id)
+    facts = await session_facts(tx, op.workspace, op.ref, op.event.actor_id, last_seq=True)
     op.check(facts)
-    seq = await _insert_event(tx, facts.session_id, bound)  # session_facts holds the row
+    if facts.last_seq is None:  # taken by the insert, under the row session_facts holds
+        seq = await _insert_event(tx, facts.session_id, bound)
+    else:
+        seq = facts.last_seq + 1
+        event_id, *rest = bound
+        await tx.execute(_EVENT_AT, (event_id, facts.session_id, seq, *rest))
+        tx.wake(wakes.events(facts.session_id))
     await coalesce_activity(
         tx, facts, op.event.created_at, touch_after=op.touch_after, abandon_after=op.abandon_after
     )
