@@ -442,13 +442,13 @@ async def apply_all(
     results = []
     for op, values in zip(unit, bound, strict=True):
         kind = type(op)
-        if kind is ops.AddEvent:
+        if isinstance(op, ops.AddEvent):
             session_id = op.event.session_id
             results.append(await add_event(tx, op, values, locked=session_id in held))
             held.add(session_id)
         elif values is not None:
             results.append(await _BOUND[kind](tx, op, values))
-            if kind is ops.NewSession:
+            if isinstance(op, ops.NewSession):
                 held.add(op.session.id)
         else:
             results.append(await APPLY[kind](tx, op))
