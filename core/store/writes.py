@@ -17,12 +17,13 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
-from core.errors import Conflict, NotFound
+from core.errors import Conflict
 from core.models import CURRENT_PLAN_STATUSES, JSON, OPEN_STATUSES, Event
 from core.store import ops, wakes
-from core.store.codec import dumps, ref_key, sql_in, ts, when_required
+from core.store.codec import dumps, sql_in, ts
 from core.store.db import Dialect, Tx, marks
 from core.store.decode import Decoder, rows
+from core.store.facts import session_facts
 from core.store.ops import SessionFacts
 
 
@@ -306,33 +307,6 @@ async def touch(tx: Tx, op: ops.Touch) -> None:
         " WHERE id = ? AND last_activity_at < ?",
         (op.at, op.abandon_at, op.abandon_at, op.session_id, op.at),
     )
-
-
-# The session's last event seq, read with its facts where no other writer can add one before
-# the unit's insert: SQLite's single writer. On PostgreSQL the statement's snapshot predates the
-# row lock it may wait for, so the seq is taken after the lock, by the insert (`_ADD_EVENT`).
-_LAST_SEQ = "(SELECT MAX(seq) FROM events e WHERE e.session_id = s.id)"
-
-
-async def session_facts(
-    tx: Tx, workspace: str, ref: str, actor_id: str, *, last_seq: bool = False
-) -> SessionFacts:
-    """The session `ref` names (its row held until commit) and the actor's role in it; with
-    `last_seq`, on SQLite, also the seq of its last event (0 when none)."""
-    key = ref_key(ref)
-    by = "ref" if isinstance(key, int) else "id"
-    read_last = last_seq and not tx.dialect.row_locks
-    row = await tx.fetchone(
-        "SELECT s.id, s.ref, s.status, s.owner_id, s.last_activity_at, m.role,"
-        f" {_LAST_SEQ if read_last else 'NULL'} FROM sessions s"
-        " LEFT JOIN members m ON m.session_id = s.id AND m.user_id = ?"
-        f" WHERE s.workspace = ? AND s.{by} = ?" + tx.dialect.lock_rows("s"),
-        (actor_id, workspace, key),
-    )
-    if row is None:
-        raise NotFound("session", f"#{key}" if isinstance(key, int) else ref)
-    last = int(row[6] or 0) if read_last else None
-    return SessionFacts(row[0], row[1], row[2], row[3], when_required(row[4]), row[5], last)
 
 
 async def coalesce_activity(
