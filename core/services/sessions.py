@@ -215,7 +215,7 @@ class Lifecycle:
             max_iterations=max_iterations or self.config.max_iterations,
             thread_ref=thread_ref,
         )
-        (session.ref,) = await self.store.apply([ops.AllocateRef(actor.workspace)])
+        session.ref = await self.store.workspaces.allocate_ref(actor.workspace)
         owner = Member(actor.user_id, Role.OWNER, actor.user_id, now)
         created = self.units.event(session, EventType.CREATED, actor, {"title": session.title})
         unit: list[ops.Op] = [
