@@ -85,7 +85,7 @@ async def _exchange(
 
 def _correct(body: bytes, expect: bytes | None) -> bool:
     """Whether an ack's body is the answer expected: every command here names the seeded
-    session, ephemerally; a floor answers its fixed body (or, bare Bolt, an empty one)."""
+    session, without an error; a floor answers its fixed body (or, bare Bolt, an empty one)."""
     if expect is None:
         return body == b""
     if not body:  # answered through the response_url instead: checked by the fake's stats
