@@ -101,11 +101,6 @@ class CommandRunner:
             # The first unit the command commits claims the key too (core/store/claims.py).
             with claims.claiming(delivery_key, self.services.clock.now()) as claim:
                 reply, outcome = await _answered(act(actor, chat, command))
-            if outcome == "ok" and claim.state is claims.State.CLOSED and act == self._dispatch:
-                # A command that ran and wrote nothing (a read: list, show, help) has no effect
-                # to repeat: its key is not claimed in a commit of its own, and a redelivery is
-                # answered again (the first answer is what the platform lost).
-                return reply
             first, settling = await _answered(claims.settle(claim, self.services.store.inbound))
             if first is False:
                 outcome = "duplicate"

@@ -13,11 +13,10 @@ claimed — a row of `inbound_dedupe` — in the same transaction as the change 
   the runner answers nothing.
 - Writes of one command that run concurrently wait for the unit carrying the claim, so the
   claim is committed once and never refused to the command that holds it.
-- A refusal or a click that writes nothing has no unit to carry the claim: the runner claims
-  the key in its own statement once it has run (`settle`), and a redelivery that finds the key
-  claimed answers nothing. A command that ran and wrote nothing (a read such as `list`) is not
-  claimed at all: running it twice changes nothing, and a commit per read would cost more than
-  the read; its redelivery is answered again.
+- A command that writes nothing (a read such as `list`, a refusal, a repeated click) has no
+  unit to carry the claim: the runner claims the key in its own statement once the command has
+  run (`settle`). Running a read twice changes nothing, and a redelivery that finds the key
+  claimed answers nothing, so what shows — the answer — still happens once.
 
 Work the command leaves running (a task it starts) sees the claim closed and writes plainly.
 """

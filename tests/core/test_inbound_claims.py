@@ -50,13 +50,3 @@ async def test_a_refused_command_claims_its_key_and_is_answered_once(
     assert refused is not None and refused.view.kind == "error"
     assert await runner.run(OWNER, CHAT, "pause #9", delivery_key="k:refused") is None
     assert await count(store, "inbound_dedupe", "key = ?", "k:refused") == 1
-
-
-async def test_a_read_claims_no_key_and_its_redelivery_is_answered_again(
-    services: Services, runner: CommandRunner, store: Store
-) -> None:
-    await services.sessions.start(OWNER, CHAT, "listed twice")
-    for _ in range(2):
-        listed = await runner.run(OWNER, CHAT, "list", delivery_key="k:list")
-        assert listed is not None and "listed twice" in listed.view.plain_text()
-    assert await count(store, "inbound_dedupe", "key = ?", "k:list") == 0
