@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
 import multiprocessing
 import os
-import random
 import socket
 import statistics
 import subprocess
@@ -38,20 +36,21 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from bench.slack_clients import USERS, Plan, Tally, run_load
+from bench.slack_floors import ANSWER, KINDS, start_floor
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_signing import DEFAULT_SIGNING_SECRET, slash_command_request
 
 ROOT = Path(__file__).resolve().parents[1]
-USERS = [f"U0LOAD{n:03d}" for n in range(20)]
-COMMANDS = ["list", "list all", "show 1"]
 TOKEN = "xoxb-bench"
-ERROR_MARK = "⚠".encode()  # the renderer's error title
+SEEDED = "bench session"  # session #1's name: every command's answer shows it
+FLOOR_NAMES = {"aiohttp": "bare aiohttp handler", "bolt": "bare Bolt AsyncApp"}
 
 
 class _TimedFake(FakeSlackApi):
@@ -89,115 +88,6 @@ def _run_fake(ports: Any) -> None:
         await asyncio.Event().wait()
 
     asyncio.run(serve())
-
-
-# -- the load generator (child processes) -------------------------------------------------------
-
-
-@dataclass
-class Tally:
-    """One load process's results."""
-
-    latencies: list[float] = field(default_factory=list)
-    errors: dict[str, int] = field(default_factory=dict)
-    answered_in_ack: int = 0
-    error_answers: int = 0
-    cpu: float = 0.0
-
-    def error(self, kind: str) -> None:
-        self.errors[kind] = self.errors.get(kind, 0) + 1
-
-    def merge(self, other: Tally) -> None:
-        self.latencies += other.latencies
-        for kind, n in other.errors.items():
-            self.errors[kind] = self.errors.get(kind, 0) + n
-        self.answered_in_ack += other.answered_in_ack
-        self.error_answers += other.error_answers
-        self.cpu += other.cpu
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one load process does."""
-
-    port: int
-    fake_url: str
-    clients: int
-    start_at: float  # time.time() at which every process starts
-    duration: float
-    interval: float
-    first_id: int
-    cpus: frozenset[int] | None  # where this process may run (None: anywhere)
-
-
-def _http_request(text: str, request_id: str, fake_url: str) -> bytes:
-    signed = slash_command_request(
-        text,
-        response_url=f"{fake_url}/response/{request_id}",
-        user_id=random.choice(USERS),
-        trigger_id=f"{request_id}.bench",  # unique across load processes
-    )
-    head = "".join(f"{name}: {value}\r\n" for name, value in signed.headers.items())
-    return (
-        f"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Content-Length: {len(signed.body)}\r\n{head}\r\n"
-    ).encode() + signed.body
-
-
-async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> tuple[int, bytes]:
-    """Send one request on a keep-alive connection; the response's status and body."""
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    length = next((int(line[15:]) for line in lines if line[:15].lower() == b"content-length:"), 0)
-    return int(lines[0].split(b" ", 2)[1]), await reader.readexactly(length)
-
-
-async def _client(plan: Plan, until: float, tally: Tally, ids: Any) -> None:
-    await asyncio.sleep(random.random() * plan.interval)  # spread paced clients out
-    reader, writer = await asyncio.open_connection("127.0.0.1", plan.port)
-    try:
-        while time.monotonic() < until:
-            if plan.interval:
-                await asyncio.sleep(plan.interval)
-            rid = f"r{next(ids)}-{time.time():.6f}"
-            request = _http_request(random.choice(COMMANDS), rid, plan.fake_url)
-            started = time.perf_counter()
-            try:
-                status, body = await _exchange(reader, writer, request)
-            except (OSError, asyncio.IncompleteReadError) as exc:
-                tally.error(exc.__class__.__name__)
-                writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", plan.port)
-                continue
-            elapsed = time.perf_counter() - started
-            if status != 200:
-                tally.error(f"HTTP {status}")
-                continue
-            tally.latencies.append(elapsed)
-            tally.answered_in_ack += bool(body)
-            tally.error_answers += ERROR_MARK in body
-    finally:
-        writer.close()
-
-
-async def _generate(plan: Plan) -> Tally:
-    tally, ids = Tally(), itertools.count(plan.first_id)
-    await asyncio.sleep(max(0.0, plan.start_at - time.time()))
-    until = time.monotonic() + plan.duration
-    cpu = time.process_time()
-    await asyncio.gather(*(_client(plan, until, tally, ids) for _ in range(plan.clients)))
-    tally.cpu = time.process_time() - cpu
-    return tally
-
-
-def _run_load(plan: Plan, results: Any) -> None:
-    """Child process: one share of the clients, on a plain asyncio event loop (no uvloop)."""
-    if plan.cpus is not None:
-        os.sched_setaffinity(0, plan.cpus)
-    results.put(asyncio.run(_generate(plan)))
 
 
 # -- the parent: start everything, collect, report -----------------------------------------------
@@ -252,7 +142,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> bytes:
 def _seed(bot_url: str, fake_url: str) -> None:
     """Session #1, so that `show 1` finds something."""
     seed = slash_command_request(
-        "start bench session", response_url=f"{fake_url}/response/seed", user_id=USERS[0]
+        f"start {SEEDED}", response_url=f"{fake_url}/response/seed", user_id=USERS[0]
     )
     _post(f"{bot_url}/slack/events", seed.body, seed.headers)
 
@@ -293,7 +183,7 @@ def _report(
     cpu: dict[str, float],
     stats: dict[str, Any],
     machine_busy: float,
-) -> None:
+) -> float:
     lat = sorted(tally.latencies)
     if not lat:
         raise SystemExit(f"no successful requests; errors: {tally.errors}")
@@ -317,9 +207,31 @@ def _report(
     share = ", ".join(f"{name} {sec / args.duration:.0%}" for name, sec in cpu.items())
     print(f"CPU (of one core) during the load: {share}; "
           f"the whole machine was {machine_busy:.0%} busy ({os.cpu_count()} cores)")  # fmt: skip
-    print(f"bot CPU per request: {cpu['bot'] / len(lat) * 1e6:.0f} µs")
+    per_request = cpu["bot"] / len(lat) * 1e6
+    print(f"bot CPU per request: {per_request:.0f} µs")
     met = p99 <= 50 and not errors
     print(f"target p99 <= 50 ms, zero errors: {'met' if met else 'MISSED'}")
+    return per_request
+
+
+def _report_floor(kind: str, tally: Tally, args: argparse.Namespace, cpu: float) -> float:
+    lat = sorted(tally.latencies)
+    if not lat:
+        raise SystemExit(f"floor {kind}: no successful requests; errors: {tally.errors}")
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+    errors = sum(tally.errors.values()) + tally.error_answers
+    per_request = cpu / len(lat) * 1e6
+    print(f"floor {FLOOR_NAMES[kind]}: {len(lat) / args.duration:.0f} req/s, "
+          f"p50={statistics.median(lat) * 1000:.1f} ms p99={p99:.1f} ms, errors={errors}, "
+          f"CPU {cpu / args.duration:.0%} of a core, {per_request:.0f} µs per request")  # fmt: skip
+    return per_request
+
+
+def _report_ratios(bot: float, floors: dict[str, float]) -> None:
+    for kind, floor in floors.items():
+        print(f"bot CPU per request / {FLOOR_NAMES[kind]}: {bot / floor:.2f}× "
+              f"({bot:.0f} µs vs {floor:.0f} µs; the bot adds {bot - floor:.0f} µs)")  # fmt: skip
+    print(f"target <= 400 µs of bot CPU per request: {'met' if bot <= 400 else 'MISSED'}")
 
 
 def _parse() -> argparse.Namespace:
@@ -334,6 +246,9 @@ def _parse() -> argparse.Namespace:
         "--pin", action="store_true", help="the bot on CPU 0, the load processes on the others"
     )
     parser.add_argument("--dir", default=None, help="where to put the database file")
+    parser.add_argument(
+        "--no-floors", action="store_true", help="skip the bare aiohttp and bare Bolt runs"
+    )
     return parser.parse_args()
 
 
@@ -351,7 +266,9 @@ def _cpus(args: argparse.Namespace, *, bot: bool) -> frozenset[int] | None:
     return frozenset(every[:1] if bot else every[1:] or every)
 
 
-def _start_loaders(args: argparse.Namespace, port: int, fake: _Fake, results: Any) -> list[Any]:
+def _start_loaders(
+    args: argparse.Namespace, port: int, fake: _Fake, results: Any, expect: bytes | None
+) -> list[Any]:
     """The load processes, all set to start at the same moment, 2 s from now."""
     context = multiprocessing.get_context("spawn")
     start_at = time.time() + 2.0
@@ -367,18 +284,23 @@ def _start_loaders(args: argparse.Namespace, port: int, fake: _Fake, results: An
             args.duration,
             args.interval,
             first_id=n * 10**8,
+            expect=expect,
             cpus=_cpus(args, bot=False),
         )
-        loaders.append(context.Process(target=_run_load, args=(plan, results), daemon=True))
+        loaders.append(context.Process(target=run_load, args=(plan, results), daemon=True))
         loaders[-1].start()
     time.sleep(max(0.0, start_at - time.time()))
     return loaders
 
 
-def _load(args: argparse.Namespace, bot: subprocess.Popen[bytes], port: int, fake: _Fake) -> None:
+def _load(
+    args: argparse.Namespace, pid: int, port: int, fake: _Fake, expect: bytes | None
+) -> tuple[Tally, dict[str, float], float]:
+    """Run the clients against the server `pid` on `port`: their tally, the CPU seconds each
+    process used during the load, and how busy the whole machine was."""
     results = multiprocessing.get_context("spawn").Queue()
-    loaders = _start_loaders(args, port, fake, results)
-    pids = {"bot": bot.pid, "fake": fake.pid}
+    loaders = _start_loaders(args, port, fake, results, expect)
+    pids = {"bot": pid, "fake": fake.pid}
     before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
     machine = _machine_ticks()
     time.sleep(args.duration)
@@ -390,8 +312,35 @@ def _load(args: argparse.Namespace, bot: subprocess.Popen[bytes], port: int, fak
     for loader in loaders:
         loader.join(timeout=10)
     cpu["load generators"] = tally.cpu
+    return tally, cpu, busy / total
+
+
+def _measure_bot(args: argparse.Namespace, fake: _Fake) -> float:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        port = _free_port()
+        bot = _start_bot(fake.url, Path(tmp) / "sessions.db", port, _cpus(args, bot=True))
+        try:
+            bot_url = f"http://127.0.0.1:{port}"
+            _wait_ready(bot_url)
+            _seed(bot_url, fake.url)
+            tally, cpu, busy = _load(args, bot.pid, port, fake, SEEDED.encode())
+        finally:
+            bot.terminate()
+            bot.wait(timeout=15)
     stats = _settled_stats(fake.url, len(tally.latencies) - tally.answered_in_ack)
-    _report(tally, args, cpu, stats, busy / total)
+    return _report(tally, args, cpu, stats, busy)
+
+
+def _measure_floor(args: argparse.Namespace, fake: _Fake, kind: str) -> float:
+    port = _free_port()
+    server = start_floor(kind, port, fake.url, TOKEN, _cpus(args, bot=True))
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}")
+        tally, cpu, _ = _load(args, server.pid, port, fake, ANSWER if kind == "aiohttp" else None)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    return _report_floor(kind, tally, args, cpu["bot"])
 
 
 def main() -> None:
@@ -401,19 +350,14 @@ def main() -> None:
     fake_process = context.Process(target=_run_fake, args=(ports,), daemon=True)
     fake_process.start()
     fake = _Fake(*ports.get(timeout=30))
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        port = _free_port()
-        bot = _start_bot(fake.url, Path(tmp) / "sessions.db", port, _cpus(args, bot=True))
-        try:
-            bot_url = f"http://127.0.0.1:{port}"
-            _wait_ready(bot_url)
-            _seed(bot_url, fake.url)
-            _load(args, bot, port, fake)
-        finally:
-            bot.terminate()
-            bot.wait(timeout=15)
-            fake_process.terminate()
-            fake_process.join(timeout=5)
+    try:
+        bot = _measure_bot(args, fake)
+        if not args.no_floors:
+            floors = {kind: _measure_floor(args, fake, kind) for kind in KINDS}
+            _report_ratios(bot, floors)
+    finally:
+        fake_process.terminate()
+        fake_process.join(timeout=5)
 
 
 if __name__ == "__main__":

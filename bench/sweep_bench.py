@@ -46,21 +46,22 @@ def _status(i: int) -> str:
     return "paused" if bucket < 98 else "pending"
 
 
-def _rows(start: int, stop: int) -> Iterator[tuple[object, ...]]:
+def _rows(start: int, stop: int, now: datetime = NOW) -> Iterator[tuple[object, ...]]:
     for i in range(start, stop):
         status = _status(i)
-        recent = NOW - timedelta(minutes=30 + i % 50)
+        recent = now - timedelta(minutes=30 + i % 50)
         open_ = status in ("active", "paused", "pending")
         yield (
             f"s{i:08d}", WORKSPACES[i % 10], i // 10 + 1, f"C{i % 50}", None, f"U{i % 300}",
             f"session {i}", "developer", status, "{}", "{}", 0, 100, ts(recent), ts(recent),
-            ts(recent), None if open_ else ts(recent), ts(NOW + timedelta(hours=12)) if open_
+            ts(recent), None if open_ else ts(recent), ts(now + timedelta(hours=12)) if open_
             else None, None, None if open_ else status, None, None, None, 1,
         )  # fmt: skip
 
 
-def load(db: Path, sessions: int) -> None:
-    """Create the database and bulk-load it (runs in a child process)."""
+def load(db: Path, sessions: int, now: datetime = NOW) -> None:
+    """Create the database and bulk-load it (runs in a child process), everything recent
+    at `now`."""
 
     async def run() -> None:
         store = SqliteStore(f"sqlite:///{db}")
@@ -72,7 +73,7 @@ def load(db: Path, sessions: int) -> None:
             )
         )
         for start in range(0, sessions, CHUNK):
-            batch = list(_rows(start, min(sessions, start + CHUNK)))
+            batch = list(_rows(start, min(sessions, start + CHUNK), now))
             plans = [
                 (f"p{r[0]}", r[0], 1, "pending", "h", 1, "U1", r[13])
                 for r in batch

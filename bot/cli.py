@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bot import tokens_cli, web_cli
+from bot import loop, tokens_cli, web_cli
 from bot.app import run_console
 from bot.config import Config, environment_help, load_config
 from bot.dbcopy import copy_database
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(config, console=_is_console(args, config))
     try:
-        return asyncio.run(_dispatch(args, config))
+        return loop.run(_dispatch(args, config))
     except ConfigError as exc:
         print(f"sessionbot: configuration error: {exc}", file=sys.stderr)
         return 2

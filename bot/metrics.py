@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
@@ -90,6 +90,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._store: Store | None = None
         self._refreshed: datetime | None = None
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._deliveries = _DeliveryCollector()
         self._families()
         self.registry.register(self._deliveries)
@@ -193,17 +194,28 @@ class Metrics:
         finally:
             info = request.match_info.route.resource
             route = info.canonical if info is not None else "unmatched"
-            self.http_requests.labels(request.method, route, str(status)).inc()
-            self.http_seconds.labels(request.method, route).observe(time.perf_counter() - started)
+            self._child(self.http_requests, request.method, route, str(status)).inc()
+            seconds = time.perf_counter() - started
+            self._child(self.http_seconds, request.method, route).observe(seconds)
+
+    def _child(self, family: Counter | Histogram, *values: str) -> Any:
+        """`family.labels(*values)`, looked up once: `labels()` checks and locks on every call,
+        and these run several times per request. The label values are bounded (routes, status
+        codes, command names, store operations), and so is this cache."""
+        key = (id(family), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*values)
+        return child
 
     # -- observers (called by core and the scheduler) -----------------------------------------
 
     def command(self, command: str, outcome: str, seconds: float) -> None:
-        self.commands.labels(command, outcome).inc()
-        self.command_seconds.labels(command, outcome).observe(seconds)
+        self._child(self.commands, command, outcome).inc()
+        self._child(self.command_seconds, command, outcome).observe(seconds)
 
     def db_operation(self, operation: str, seconds: float) -> None:
-        self.db_seconds.labels(operation).observe(seconds)
+        self._child(self.db_seconds, operation).observe(seconds)
 
     def job_ran(self, job: str, seconds: float, *, failed: bool) -> None:
         label = job_label(job)
