@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
-from core import cards, request_cards, request_commands
+from core import cards, confirms, request_cards, request_commands
 from core.commands import COMMANDS
 from core.errors import SessionBotError, UsageError
 from core.forms import FormInput, edited_args
@@ -22,12 +22,12 @@ from core.handlers import Handler, joined, said
 from core.history import handlers as _history_handlers
 from core.history.resume import resume_view
 from core.jobs import handlers as _jobs_handlers
-from core.models import Actor, ChatRef, Decision, ModAction, Role
+from core.models import Actor, ChatRef, Decision, ModAction, PlanStatus, Role
 from core.records.requests import RequestStatus, Risk
 from core.services.plans import DecisionResult
 from core.store import claims
 from core.users import check_user_id
-from core.views import Reply
+from core.views import Button, Reply
 from core.wiring import Services
 
 _log = logging.getLogger(__name__)
@@ -36,9 +36,12 @@ T = TypeVar("T")
 # Told of every command and click: (command or button name, outcome, seconds). Outcomes:
 # ok, refused (a SessionBotError answered to the user), error (unexpected), duplicate.
 CommandObserver = Callable[[str, str, float], None]
-_BUTTONS = {cards.APPROVE_ACTION, cards.REJECT_ACTION, cards.REREQUEST_ACTION} | set(
-    request_cards.ACTIONS
-)
+_BUTTONS = {
+    cards.APPROVE_ACTION,
+    cards.REJECT_ACTION,
+    cards.REREQUEST_ACTION,
+    confirms.CANCEL_ACTION,
+} | set(request_cards.ACTIONS)
 
 
 def no_observer(command: str, outcome: str, seconds: float) -> None:
@@ -84,6 +87,33 @@ class CommandRunner:
         label = action_id if action_id in _BUTTONS else "button"
         return await self._guarded(label, actor, chat, action_id, delivery_key, press)
 
+    async def ask(self, actor: Actor, chat: ChatRef, action_id: str, value: str) -> Reply | None:
+        """The confirmation step of a button that asks first, where the platform has no dialog
+        of its own (Discord): its question, with Confirm (the same button) and Cancel. A button
+        that no longer asks (its plan or request was settled or changed) is pressed as it is."""
+
+        async def step(actor: Actor, chat: ChatRef, _: Command | str) -> Reply:
+            button = await self._shown_button(actor, action_id, value)
+            if button is None or button.confirm is None:
+                return await self._press(actor, action_id, value, FormInput())
+            return Reply(confirms.prompt(button))
+
+        return await self._guarded("ask", actor, chat, action_id, None, step)
+
+    async def _shown_button(self, actor: Actor, action_id: str, value: str) -> Button | None:
+        """The button as its message shows it now; refused as its press would be (nobody is
+        asked to confirm what they may not do)."""
+        if action_id in request_cards.ACTIONS:
+            request_id, part = request_cards.parse_value(value)
+            found = await self.services.requests.to_decide(actor, request_id, shown_digest=part)
+            view = request_cards.message(*found)
+        else:
+            session, plan = await self.services.plans.by_id(value, workspace=actor.workspace)
+            if plan.status is PlanStatus.PENDING:
+                await self.services.access.require_decision(actor, session, plan, Decision.APPROVE)
+            view = cards.plan_message(session, plan)
+        return next((b for b in view.buttons if (b.action_id, b.value) == (action_id, value)), None)
+
     async def _guarded(
         self,
         label: str,
@@ -125,6 +155,8 @@ class CommandRunner:
     async def _press(self, actor: Actor, action_id: str, plan_id: str, form: FormInput) -> Reply:
         if action_id in request_cards.ACTIONS:
             return await self._request_press(actor, action_id, plan_id, form)
+        if action_id == confirms.CANCEL_ACTION:
+            return Reply(confirms.cancelled())
         if action_id == cards.APPROVE_ACTION:
             return _decision_reply(
                 await self.services.plans.decide(actor, Decision.APPROVE, plan_id=plan_id)
