@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from core import confirms, glance
 from core.commands import COMMANDS, CommandSpec
 from core.durations import format_duration
 from core.models import (
@@ -83,7 +84,7 @@ def session_card(
         Field("Mode", escape(session.mode)),
         Field("Owner", mention(session.owner_id)),
         Field(
-            "Progress",
+            "Iterations",
             f"{session.iterations}/{session.max_iterations} "
             f"{noun_for(session.max_iterations, 'iteration')}",
         ),
@@ -101,14 +102,21 @@ def session_card(
     if session.error:
         fields.append(Field("Error", escape(session.error), inline=False))
     blocks = [plan_summary(plan), *decision_lines(plan)] if plan else []
+    title = f"Session {label(session)}"
+    summary = None
+    if plan and plan.items:
+        progress = glance.tally(plan.items)
+        fields.insert(3, Field("Progress", glance.bar(progress)))
+        summary = f"{title}: {glance.in_words(progress)}"
     return View(
         kind="session_card",
-        title=f"Session {label(session)}",
+        title=title,
         fields=fields,
         blocks=blocks,
         accent=_ACCENTS[session.status],
         session_ref=session.ref,
         meta={"session_id": session.id},
+        summary=summary,
     )
 
 
@@ -133,10 +141,11 @@ def plan_summary(plan: Plan) -> str:
 
 
 def item_line(item: PlanItem, *, status: bool) -> str:
-    """One plan item with its status, assignee and comments (who said what, when)."""
-    state = f"[{item.status.value}] " if status else ""
+    """One plan item with its status as a checklist mark, assignee and comments (who said
+    what, when)."""
+    state = f"{glance.check(item.status)} " if status else ""
     who = f" → {mention(item.assignee)}" if item.assignee else ""
-    lines = [f"{item.position}. {state}{escape(item.title)}{who}"]
+    lines = [f"{state}{item.position}. {escape(item.title)}{who}"]
     for comment in item.comments:
         at = _comment_time(comment.get("at"))
         text = escape(str(comment.get("text", "")))
@@ -179,12 +188,20 @@ def plan_message(session: Session, plan: Plan) -> View:
         fields.append(Field("Expires", _when(plan.expires_at)))
     pending = plan.status is PlanStatus.PENDING
     started = any(i.status is not ItemStatus.TODO for i in plan.items)
-    items = "\n".join(item_line(i, status=started or not pending) for i in plan.items)
+    checklist = started or not pending
+    items = "\n".join(item_line(i, status=checklist) for i in plan.items)
     blocks = [items, *decision_lines(plan)]
+    title = f"Plan v{plan.version} for {label(session)}"
+    summary = None
+    if checklist and plan.items:
+        progress = glance.tally(plan.items)
+        fields.append(Field("Progress", glance.bar(progress)))
+        summary = f"{title}: {glance.in_words(progress)}"
     buttons: list[Button] = []
     if pending:
+        ask = confirms.plan_approval(session.mode, f"{label(session)} (plan v{plan.version})")
         buttons = [
-            Button(APPROVE_ACTION, plan.id, "Approve", "primary"),
+            Button(APPROVE_ACTION, plan.id, "Approve", "primary", confirm=ask),
             Button(REJECT_ACTION, plan.id, "Reject", "danger"),
         ]
     elif plan.status is PlanStatus.EXPIRED:
@@ -196,13 +213,14 @@ def plan_message(session: Session, plan: Plan) -> View:
     }.get(plan.status, Accent.INFO)
     return View(
         kind="plan",
-        title=f"Plan v{plan.version} for {label(session)}",
+        title=title,
         fields=fields,
         blocks=blocks,
         buttons=buttons,
         accent=accent,
         session_ref=session.ref,
         meta={"plan_id": plan.id, "session_id": session.id, "status": plan.status.value},
+        summary=summary,
     )
 
 

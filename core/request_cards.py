@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from core import confirms
 from core.cards import confirmation, label
 from core.durations import format_duration
 from core.models import Session
@@ -84,7 +85,11 @@ def message(session: Session, request: Request) -> View:
         if pending:
             buttons = [
                 Button(
-                    REQUEST_APPROVE, button_value(request, request.digest), "Approve", "primary"
+                    REQUEST_APPROVE,
+                    button_value(request, request.digest),
+                    "Approve",
+                    "primary",
+                    confirm=confirms.request_approval(request.risk, request.action),
                 ),
                 Button(REQUEST_EDIT, button_value(request, request.digest), "Edit"),
                 Button(REQUEST_REJECT, button_value(request, request.digest), "Reject", "danger"),

@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import TypeVar
 
-from core import cards, request_cards, request_commands, start_form
+from core import cards, confirms, request_cards, request_commands, start_form
+from core.asking import shown_button
 from core.commands import COMMANDS
 from core.errors import SessionBotError, UsageError
 from core.forms import FormInput, edited_args
@@ -36,9 +37,12 @@ T = TypeVar("T")
 # Told of every command and click: (command or button name, outcome, seconds). Outcomes:
 # ok, refused (a SessionBotError answered to the user), error (unexpected), duplicate.
 CommandObserver = Callable[[str, str, float], None]
-_BUTTONS = {cards.APPROVE_ACTION, cards.REJECT_ACTION, cards.REREQUEST_ACTION} | set(
-    request_cards.ACTIONS
-)
+_BUTTONS = {
+    cards.APPROVE_ACTION,
+    cards.REJECT_ACTION,
+    cards.REREQUEST_ACTION,
+    confirms.CANCEL_ACTION,
+} | set(request_cards.ACTIONS)
 
 
 def no_observer(command: str, outcome: str, seconds: float) -> None:
@@ -103,6 +107,19 @@ class CommandRunner:
 
         return await self._guarded("start", actor, chat, "start", delivery_key, submit)
 
+    async def ask(self, actor: Actor, chat: ChatRef, action_id: str, value: str) -> Reply | None:
+        """The confirmation step of a button that asks first, where the platform has no dialog
+        of its own (Discord): its question, with Confirm (the same button) and Cancel. A button
+        that no longer asks (its plan or request was settled or changed) is pressed as it is."""
+
+        async def step(actor: Actor, chat: ChatRef, _: Command | str) -> Reply:
+            button = await shown_button(self.services, actor, action_id, value)
+            if button is None or button.confirm is None:
+                return await self._press(actor, action_id, value, FormInput())
+            return Reply(confirms.prompt(button))
+
+        return await self._guarded("ask", actor, chat, action_id, None, step)
+
     async def _guarded(
         self,
         label: str,
@@ -144,6 +161,8 @@ class CommandRunner:
     async def _press(self, actor: Actor, action_id: str, plan_id: str, form: FormInput) -> Reply:
         if action_id in request_cards.ACTIONS:
             return await self._request_press(actor, action_id, plan_id, form)
+        if action_id == confirms.CANCEL_ACTION:
+            return Reply(confirms.cancelled())
         if action_id == cards.APPROVE_ACTION:
             return _decision_reply(
                 await self.services.plans.decide(actor, Decision.APPROVE, plan_id=plan_id)

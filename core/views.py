@@ -21,14 +21,52 @@ class Accent(StrEnum):
     DANGER = "danger"
 
 
+@dataclass(frozen=True, slots=True)
+class Confirm:
+    """A question asked before a button acts (Slack's `confirm` object, a Discord step):
+    plain texts; `text` may hold the view markup."""
+
+    title: str
+    text: str
+    confirm: str
+    deny: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"title": self.title, "text": self.text, "confirm": self.confirm, "deny": self.deny}
+
+
 @dataclass(slots=True)
 class Button:
-    """A clickable choice; `action_id` says what, `value` carries the id it acts on."""
+    """A clickable choice; `action_id` says what, `value` carries the id it acts on; with a
+    `confirm`, the click asks that question first."""
 
     action_id: str
     value: str
     label: str
     style: str = "default"  # default | primary | danger
+    confirm: Confirm | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "action_id": self.action_id,
+            "value": self.value,
+            "label": self.label,
+            "style": self.style,
+        }
+        if self.confirm is not None:  # absent, not null: views stored before it read the same
+            data["confirm"] = self.confirm.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Button:
+        confirm = data.get("confirm")
+        return cls(
+            action_id=data["action_id"],
+            value=data["value"],
+            label=data["label"],
+            style=data.get("style", "default"),
+            confirm=Confirm(**confirm) if isinstance(confirm, dict) else None,
+        )
 
 
 @dataclass(slots=True)
@@ -51,6 +89,9 @@ class View:
     accent: Accent = Accent.INFO
     session_ref: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # The view's gist in plain words, for notifications and screen readers where the rich
+    # part shows glyphs (a progress bar, a checklist): "3 of 5 items done (60 %)".
+    summary: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data (written by hand: `asdict` is slow on the sweep's hot path)."""
@@ -61,14 +102,12 @@ class View:
                 {"label": f.label, "value": f.value, "inline": f.inline} for f in self.fields
             ],
             "blocks": list(self.blocks),
-            "buttons": [
-                {"action_id": b.action_id, "value": b.value, "label": b.label, "style": b.style}
-                for b in self.buttons
-            ],
+            "buttons": [b.to_json() for b in self.buttons],
             "footer": self.footer,
             "accent": self.accent.value,
             "session_ref": self.session_ref,
             "meta": dict(self.meta),
+            **({"summary": self.summary} if self.summary else {}),
         }
 
     @classmethod
@@ -78,11 +117,12 @@ class View:
             title=data["title"],
             fields=[Field(**f) for f in data.get("fields", [])],
             blocks=list(data.get("blocks", [])),
-            buttons=[Button(**b) for b in data.get("buttons", [])],
+            buttons=[Button.from_json(b) for b in data.get("buttons", [])],
             footer=data.get("footer"),
             accent=Accent(data.get("accent", "info")),
             session_ref=data.get("session_ref"),
             meta=dict(data.get("meta", {})),
+            summary=data.get("summary"),
         )
 
     def plain_text(self) -> str:
@@ -92,6 +132,8 @@ class View:
         parts += self.blocks
         if self.footer:
             parts.append(self.footer)
+        if self.summary:
+            parts.append(self.summary)
         return "\n".join(parts)
 
 

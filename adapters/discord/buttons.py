@@ -27,8 +27,9 @@ from core.views import Button
 
 _log = logging.getLogger(__name__)
 
-# custom_id ≤ 100 chars: `sb:plan_approve:<uuid>` is 52.
-CUSTOM_ID = re.compile(r"sb:(?P<action>[a-z_]{1,32}):(?P<value>[A-Za-z0-9_-]{1,60})")
+# custom_id ≤ 100 chars: `sb:plan_approve:<uuid>` is 52. `sbk:` marks a button that asks
+# first (its view button has a `confirm`): its click answers with the confirmation step.
+CUSTOM_ID = re.compile(r"sb(?P<ask>k?):(?P<action>[a-z_]{1,32}):(?P<value>[A-Za-z0-9_-]{1,60})")
 # A Reject modal: `sbr:<plan id>:<nonce>` (a plan) or `sbq:<request id>_<digest>:<nonce>` (an
 # agent's request); the nonce keeps two rejecters' modals apart.
 MODAL_ID = re.compile(
@@ -43,6 +44,8 @@ MODAL_TIMEOUT = 15 * 60.0  # an interaction token lives 15 minutes
 
 ClickHandler = Callable[[discord.Interaction, str, str, FormInput | None], Awaitable[None]]
 """(interaction, action_id, value, form) → handles a click or a submitted form."""
+AskHandler = Callable[[discord.Interaction, str, str], Awaitable[None]]
+"""(interaction, action_id, value) → answers the click of a button that asks first."""
 
 _STYLES = {
     "primary": discord.ButtonStyle.success,
@@ -51,8 +54,8 @@ _STYLES = {
 }
 
 
-def custom_id(action_id: str, value: str) -> str:
-    return f"sb:{action_id}:{value}"
+def custom_id(action_id: str, value: str, *, ask: bool = False) -> str:
+    return f"sb{'k' if ask else ''}:{action_id}:{value}"
 
 
 class ReasonModal(ui.Modal, title="Reject the plan"):
@@ -88,30 +91,36 @@ def submitted_reason(components: Any) -> str | None:
 class ActionButton(ui.DynamicItem[ui.Button[ui.View]], template=CUSTOM_ID):
     """A view button whose click is routed by its custom_id, whoever posted it and when."""
 
-    def __init__(self, action_id: str, value: str, *, label: str = "…", style: str = "") -> None:
+    def __init__(
+        self, action_id: str, value: str, *, label: str = "…", style: str = "", ask: bool = False
+    ) -> None:
         button: ui.Button[ui.View] = ui.Button(
             label=clip(label, LABEL_MAX),
             style=_STYLES.get(style, discord.ButtonStyle.secondary),
-            custom_id=custom_id(action_id, value),
+            custom_id=custom_id(action_id, value, ask=ask),
         )
         super().__init__(button)
         self.action_id = action_id
         self.value = value
+        self.ask = ask
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str], /
     ) -> Self:
-        return cls(match["action"], match["value"])
+        return cls(match["action"], match["value"], ask=bool(match["ask"]))
 
 
 class ButtonKit:
     """Builds the buttons of outgoing views and routes their clicks to one handler."""
 
-    def __init__(self, on_click: ClickHandler) -> None:
+    def __init__(self, on_click: ClickHandler, on_ask: AskHandler | None = None) -> None:
         # A subclass per kit, so each client routes clicks to its own handler.
         class BoundActionButton(ActionButton, template=CUSTOM_ID):
             async def callback(self, interaction: discord.Interaction) -> None:
+                if self.ask and on_ask is not None:
+                    await on_ask(interaction, self.action_id, self.value)
+                    return
                 if self.action_id in _MODAL_KINDS:
                     await interaction.response.send_modal(ReasonModal(self.value, self.action_id))
                     return
@@ -144,7 +153,11 @@ class ButtonKit:
                 _log.warning("button %s dropped: its custom_id would not fit", button.action_id)
                 continue
             item = self.item_class(
-                button.action_id, button.value, label=plain(button.label), style=button.style
+                button.action_id,
+                button.value,
+                label=plain(button.label),
+                style=button.style,
+                ask=button.confirm is not None,
             )
             view.add_item(item)
         return view if view.children else None

@@ -125,7 +125,7 @@ class DiscordAdapter:
         )
         self.tree = app_commands.CommandTree(self.client)
         self.tree.error(self._on_tree_error)
-        self.buttons = ButtonKit(self._on_click)
+        self.buttons = ButtonKit(self._on_click, self._on_ask)
         self.client.add_dynamic_items(self.buttons.item_class)
         self.client.event(self.on_interaction)  # registered by name: Client.dispatch calls it
         self.replier = Replier(self.buttons, defer_after=defer_after)
@@ -284,6 +284,14 @@ class DiscordAdapter:
             delivery_key=delivery_key(interaction),
         )
         await self.replier.answer(interaction, work, ephemeral=False)
+
+    async def _on_ask(self, interaction: discord.Interaction, action_id: str, value: str) -> None:
+        """A button that asks first: only the clicker sees the question (Confirm / Cancel)."""
+        if interaction.guild_id is None:
+            await self.replier.send(interaction, Reply(DM_REFUSAL))
+            return
+        work = self.runner.ask(actor_of(interaction), chat_of(interaction), action_id, value)
+        await self.replier.answer(interaction, work, ephemeral=True)
 
     async def _complete_ref(
         self, interaction: discord.Interaction, current: str

@@ -23,7 +23,7 @@ import aiohttp
 import discord
 
 from adapters.discord.buttons import ButtonKit
-from adapters.discord.embeds import clip, render, render_one
+from adapters.discord.embeds import clip, content_of, render, render_one
 from core.outbox import DeliveryError
 from core.views import View, unescape
 
@@ -134,7 +134,7 @@ class DiscordDelivery:
     ) -> discord.Message:
         pages = render(view)
         buttons = self.buttons.view_for(view.buttons)
-        first_page: dict[str, Any] = {"embeds": pages[0]}
+        first_page: dict[str, Any] = {"embeds": pages[0], "content": content_of(view)}
         if buttons is not None:
             first_page["view"] = buttons
         if reference is not None:
@@ -175,6 +175,7 @@ class DiscordDelivery:
         message = channel.get_partial_message(snowflake(message_ref, "message"))
         async with translated(f"edit message {message_ref}"):
             await message.edit(
+                content=content_of(view),
                 embeds=render_one(view),
                 view=self.buttons.view_for(view.buttons),
                 allowed_mentions=discord.AllowedMentions.none(),  # edits do not inherit it

@@ -1,6 +1,7 @@
 """Renders neutral views as Discord embeds, inside Discord's limits (truncate with "…", page).
 
-Limits (Discord API): 2,000 chars of content (we send none: everything is in embeds), title
+Limits (Discord API): 2,000 chars of content (only a view's summary in words; the rest is in
+embeds), title
 256, description 4,096, 25 fields per embed, field name 256 and value 1,024, footer 2,048,
 10 embeds and 6,000 chars in total per message. A long view is split over several embeds and
 several messages ("pages"); a view that must stay one message (a plan edited in place) is cut.
@@ -202,6 +203,12 @@ def render(view: View, *, max_pages: int = MAX_PAGES) -> list[Page]:
         pages = pages[:max_pages]
         pages[-1] = _mark_cut(pages[-1])
     return pages
+
+
+def content_of(view: View) -> str | None:
+    """The message content: the view's summary in words (what notifications and screen
+    readers get first; the embed shows the glyphs), or none."""
+    return clip(plain(view.summary), CONTENT_MAX) if view.summary else None
 
 
 def render_one(view: View) -> Page:

@@ -16,7 +16,7 @@ from typing import Any
 import discord
 
 from adapters.discord.buttons import ButtonKit
-from adapters.discord.embeds import render
+from adapters.discord.embeds import content_of, render
 from adapters.discord.forms import FormModal, form_id
 from core.views import Reply
 
@@ -63,6 +63,8 @@ class Replier:
             reply = Reply(reply.form.as_view())
         pages = render(reply.view)
         first: dict[str, Any] = {"embeds": pages[0], "ephemeral": reply.ephemeral}
+        if reply.view.summary:
+            first["content"] = content_of(reply.view)
         view = self.buttons.view_for(reply.view.buttons)
         if view is not None:
             first["view"] = view

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from core.users import is_user_id
-from core.views import Button, Field, View, escape
+from core.views import Button, Confirm, Field, View, escape, unescape
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -27,6 +27,8 @@ MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_ACTION_ID = 255
 MAX_FALLBACK_TEXT = 3000
+# The `confirm` composition object: title, text, confirm and deny texts.
+MAX_CONFIRM_TITLE, MAX_CONFIRM_TEXT, MAX_CONFIRM_BUTTON = 100, 300, 30
 # Slack rejects messages whose blocks hold roughly 12-13k characters in total
 # (`msg_blocks_too_long`, bolt-js#2509/#2867); stay under it with room for the wrapping.
 MAX_TOTAL_TEXT = 11_000
@@ -152,7 +154,23 @@ def button(item: Button) -> Block:
     }
     if item.style in ("primary", "danger"):
         element["style"] = item.style
+    if item.confirm is not None:
+        element["confirm"] = confirm_object(item.confirm)
     return element
+
+
+def confirm_object(ask: Confirm) -> Block:
+    """The dialog Slack shows before the click is sent (plain titles, mrkdwn text)."""
+
+    def plain(text: str, limit: int) -> dict[str, str]:
+        return {"type": "plain_text", "text": clip(unescape(text), limit)}
+
+    return {
+        "title": plain(ask.title, MAX_CONFIRM_TITLE),
+        "text": _mrkdwn(clip(mrkdwn(ask.text), MAX_CONFIRM_TEXT)),
+        "confirm": plain(ask.confirm, MAX_CONFIRM_BUTTON),
+        "deny": plain(ask.deny, MAX_CONFIRM_BUTTON),
+    }
 
 
 def _actions(buttons: list[Button]) -> list[Block]:
@@ -208,8 +226,9 @@ def render(view: View) -> SlackMessage:
 
 
 def fallback_text(view: View) -> str:
-    """The notification text (shown in push notifications and where blocks are not)."""
-    return clip(view.title, MAX_FALLBACK_TEXT)
+    """The notification text (shown in push notifications and where blocks are not): the
+    view's summary in words when it has one (not the glyphs of its bar), else its title."""
+    return clip(mrkdwn(view.summary) if view.summary else view.title, MAX_FALLBACK_TEXT)
 
 
 def reason_modal(*, plan_title: str, metadata: dict[str, str]) -> Block:

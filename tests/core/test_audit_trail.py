@@ -142,11 +142,11 @@ async def test_item_comments_show_everywhere_and_item_changes_update_the_plan_me
     )
     payload = updates[0][0]
     view = json.loads(payload) if isinstance(payload, str) else payload
-    assert view["blocks"][0] == "1. [done] Back up\n2. [todo] Migrate"
+    assert view["blocks"][0] == "✅ 1. Back up\n⬜ 2. Migrate"
 
     detail = await services.sessions.show(OLGA, s.id)
     shown = cards.session_card(detail.session, detail.members, detail.plan, now=clock.now())
-    assert shown.blocks[0].splitlines()[1:] == ["1. [done] Back up", "2. [todo] Migrate", comment]
+    assert shown.blocks[0].splitlines()[1:] == ["✅ 1. Back up", "⬜ 2. Migrate", comment]
     assert detail.plan is not None
     assert cards.plan_message(detail.session, detail.plan).blocks[0].splitlines()[2] == comment
 

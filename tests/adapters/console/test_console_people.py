@@ -52,7 +52,7 @@ def test_console_names_are_one_user_whatever_their_case(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "@Alice" not in out and "@ALICE" not in out
-    assert "1. [todo] Back up the database → @alice" in out, out
+    assert "⬜ 1. Back up the database → @alice" in out, out
     assert "item 1: reassign → @alice" in out and "@mine" not in out, out
     assert "handed over to @bob; @alice stays on as an editor" in out, out
     assert "shared with @alice as viewer" in out, out

@@ -157,8 +157,9 @@ async def slash(
 
 
 async def click(
-    fake: FakeDiscord, user: FakeUser, custom_id: str, message_id: int
+    fake: FakeDiscord, user: FakeUser, custom_id: str, message_id: int | None
 ) -> dict[str, Any]:
+    """Click a button of a stored message (None: of an ephemeral one, which is not stored)."""
     payload = fake.component_payload(custom_id, message_id, user=user)
     await fake.push_interaction(payload)
     body: dict[str, Any] = (await fake.wait_for_callback(payload)).json

@@ -22,8 +22,9 @@ from tests.fakes.discord_api import CHANNEL_MESSAGE, MODAL, FakeDiscord
 
 
 async def _start_and_plan(fake: FakeDiscord, bot: Bot, people: People) -> dict[str, Any]:
-    """bob starts #1, shares it with carol as approver and posts a plan; returns its message."""
-    await slash(fake, people.bob, "start", {"title": "Deploy v2", "mode": "deploy"})
+    """bob starts #1, shares it with carol as approver and posts a plan; returns its message.
+    (An `incident` session: a `deploy` plan's Approve asks first, see test_glance.py.)"""
+    await slash(fake, people.bob, "start", {"title": "Deploy v2", "mode": "incident"})
     await slash(
         fake,
         people.bob,
@@ -43,7 +44,7 @@ def _opt(name: str, value: Any) -> dict[str, Any]:
 async def test_start_plan_approve_complete_through_interactions(
     fake: FakeDiscord, bot: Bot, people: People
 ) -> None:
-    started = await slash(fake, people.bob, "start", {"title": "Deploy v2", "mode": "deploy"})
+    started = await slash(fake, people.bob, "start", {"title": "Deploy v2", "mode": "incident"})
     assert started["type"] == CHANNEL_MESSAGE and not is_ephemeral(started)
     assert "Deploy v2" in text_of(started["data"])
     await bot.drain()

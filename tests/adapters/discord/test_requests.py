@@ -126,8 +126,13 @@ async def submit(fake: FakeDiscord, modal: dict[str, Any], user: FakeUser, **typ
 async def open_modal(
     fake: FakeDiscord, user: FakeUser, post: dict[str, Any], action: str
 ) -> dict[str, Any]:
-    (button,) = [b for b in buttons_of(post) if b.startswith(f"sb:{action}:")]
+    (button,) = [
+        b for b in buttons_of(post) if b.split(":")[:2] in (["sb", action], ["sbk", action])
+    ]
     modal = await click(fake, user, button, int(post["id"]))
+    if button.startswith("sbk:"):  # a high-risk Approve asks first; Confirm opens the form
+        assert is_ephemeral(modal) and buttons_of(modal["data"])[0] == button.replace("sbk:", "sb:")
+        modal = await click(fake, user, buttons_of(modal["data"])[0], None)
     assert modal["type"] == MODAL, modal
     return modal
 

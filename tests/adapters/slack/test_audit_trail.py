@@ -46,13 +46,13 @@ async def test_item_status_and_comments_update_the_plan_message_in_place(
     await bot.deliver()
     (update,) = fake.calls_to("chat.update")[before:]
     assert (update.params["channel"], update.params["ts"]) == (CHANNEL, plan.ts)
-    assert "1. [done] build image\n2. [todo] roll out" in block_text(plan.blocks)
+    assert "✅ 1. build image\n⬜ 2. roll out" in block_text(plan.blocks)
 
     await bot.command("modify 1 2 comment:canary first")
     await bot.deliver()
     assert len(fake.calls_to("chat.update")) == before + 2
     text = block_text(plan.blocks)
-    assert f"2. [todo] roll out\n    💬 <@{ALICE}> at 2026-01-05 09:01 UTC: canary first" in text
+    assert f"⬜ 2. roll out\n    💬 <@{ALICE}> at 2026-01-05 09:01 UTC: canary first" in text
     assert "Approved by <@U0BOB> at 2026-01-05 09:00 UTC" in text  # the decision stays
 
     (shown,) = await bot.command("show 1")
