@@ -20,7 +20,7 @@ from typing import Any
 
 from core.errors import Conflict, NotFound
 from core.models import CURRENT_PLAN_STATUSES, JSON, OPEN_STATUSES
-from core.store import ops, wakes
+from core.store import homes, ops, wakes
 from core.store.codec import dumps, ref_key, sql_in, when_required
 from core.store.db import Tx, marks
 from core.store.decode import Decoder, rows
@@ -361,4 +361,6 @@ async def apply_all(tx: Tx, unit: Sequence[ops.Op]) -> list[Any]:
         results.append(await APPLY[type(op)](tx, op))
         if isinstance(op, ops.NewSession):
             held.add(op.session.id)
+    for row in await homes.refresh_rows(tx, unit):  # the Homes this change shows in
+        await enqueue(tx, ops.Enqueue(row))
     return results
