@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from core import cards, request_cards
@@ -21,6 +21,7 @@ WAITING_SHOWN = 8  # items with their buttons (two blocks each)
 SESSIONS_SHOWN = 10
 SESSIONS_COUNTED = 200  # open sessions read to say how many more there are
 FINISHED_SHOWN = 5
+PLATFORM_ADMIN_TRUST = timedelta(minutes=10)  # as long as Slack's admin lookup is cached
 
 
 @dataclass(slots=True)
@@ -65,9 +66,12 @@ class HomeService:
 
     async def of(self, workspace: str, user_id: str) -> HomeView | None:
         """The Home of someone who opened it (None for anyone else: nothing to publish)."""
-        admin = await self.store.homes.admin_flag(workspace, user_id)
-        if admin is None:
+        viewer = await self.store.homes.viewer(workspace, user_id)
+        if viewer is None:
             return None
+        # a platform admin seen at the last opening counts as one for as long as the adapter
+        # trusts its own lookup; later republishes show only what the person may decide anyway
+        admin = viewer[0] and self.clock.now() - viewer[1] <= PLATFORM_ADMIN_TRUST
         source = Source(workspace.split(":", 1)[0])
         return await self.view(Actor(workspace, user_id, source, platform_admin=admin))
 

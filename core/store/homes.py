@@ -16,7 +16,7 @@ from core.models import (
     new_id,
 )
 from core.store import ops
-from core.store.codec import sql_in
+from core.store.codec import sql_in, when_required
 from core.store.db import Database, Tx, marks
 from core.store.decode import SESSION_COLUMNS, rows
 from core.views import View
@@ -88,14 +88,14 @@ class Homes:
             notify=False,
         )
 
-    async def admin_flag(self, workspace: str, user_id: str) -> bool | None:
-        """Whether the viewer was an admin when they last opened their Home; None for
-        someone who never opened it."""
+    async def viewer(self, workspace: str, user_id: str) -> tuple[bool, datetime] | None:
+        """Whether the viewer was a platform admin when they last opened their Home, and
+        when that was; None for someone who never opened it."""
         row = await self.db.fetchone(
-            "SELECT admin FROM home_viewers WHERE workspace = ? AND user_id = ?",
+            "SELECT admin, opened_at FROM home_viewers WHERE workspace = ? AND user_id = ?",
             (workspace, user_id),
         )
-        return None if row is None else bool(row[0])
+        return None if row is None else (bool(row[0]), when_required(row[1]))
 
     async def sessions(
         self, workspace: str, user_id: str, *, open_: bool, limit: int

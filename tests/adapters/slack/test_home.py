@@ -228,3 +228,20 @@ async def test_the_fake_refuses_blocks_over_a_limit(
     assert fake.messages == [] and fake.homes == {}
     fine = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3000}}] * 50
     assert (await client.chat_postMessage(channel="C0001", text="t", blocks=fine))["ok"]
+
+
+async def test_a_workspace_admins_home_shows_what_admins_decide_only_while_trusted(
+    bot: SlackBot, fake: FakeSlackApi, clock: ManualClock
+) -> None:
+    fake.set_user(CAROL, is_admin=True)
+    await alice_asks_bob(bot)
+    assert "Approve `deploy`?" in block_text((await open_home(bot, CAROL))["blocks"])
+    alices = Actor(WORKSPACE, ALICE, Source.SLACK)
+    await bot.core.services.sessions.pause(alices, "1")  # an admin's Home follows every session
+    await later(bot, clock)
+    assert "Approve `deploy`?" in block_text(fake.homes[CAROL][-1]["blocks"])
+    clock.advance(timedelta(minutes=11))  # past the last opening's admin lookup
+    await bot.core.services.sessions.resume(alices, "1")
+    await later(bot, clock)
+    assert len(fake.homes[CAROL]) == 3
+    assert "Approve `deploy`?" not in block_text(fake.homes[CAROL][-1]["blocks"])

@@ -42,8 +42,8 @@ async def test_a_unit_without_an_event_or_a_viewer_enqueues_no_home(store: Store
     await store.homes.opened(WS, "olga", admin=False, at=NOW)
     await store.apply([ops.Touch(session.id, NOW + timedelta(seconds=1), None)])
     assert await homes_due(store, after=2 * WINDOW) == []
-    assert await store.homes.admin_flag(WS, "olga") is False
-    assert await store.homes.admin_flag(WS, "ned") is None
+    assert await store.homes.viewer(WS, "olga") == (False, NOW)
+    assert await store.homes.viewer(WS, "ned") is None
 
 
 async def test_a_viewers_sessions_open_and_ended(store: Store) -> None:
