@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test check lint typecheck pytest bench format clean chromium
+.PHONY: run test check lint typecheck pytest bench format clean chromium screenshots
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -42,6 +42,10 @@ typecheck:
 
 pytest:
 	$(BIN)/pytest
+
+# The README's screenshots, taken by the browser test (a plain test run writes them to tmp).
+screenshots: $(DEVSTAMP) chromium
+	SESSIONBOT_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/web/test_browser.py
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m bench.core_bench

@@ -4,7 +4,8 @@ Starts its own PostgreSQL server from the machine's binaries (as tests/pg.py doe
 data directory, loopback port, `fsync` left ON here so commits are durable like SQLite's
 synchronous=FULL), then in one run:
 
-- W1–W4 of bench/core_bench.py on a SQLite file and on PostgreSQL;
+- W1–W4 of bench/core_bench.py on a SQLite file and on PostgreSQL, and PostgreSQL's rate as a
+  share of SQLite's;
 - W2 (append events through Services, 50 tasks per process) with 1, 2 and 4 processes
   writing to one PostgreSQL database at once: total events/s across processes.
 
@@ -119,10 +120,13 @@ async def bench(events: int, counts: list[int], folder: Path) -> None:
     finally:
         server.stop()
     print(f"core bench, SQLite file vs PostgreSQL ({os.cpu_count()} cores), {events} events")
-    print(f"  {'':34} {'SQLite':>10} {'PostgreSQL':>12}")
+    print(f"  {'':34} {'SQLite':>10} {'PostgreSQL':>12} {'PG/SQLite':>10}")
     for name in sqlite:
         if name in postgres:
-            print(f"  {name:34} {sqlite[name]:>10,.0f} {postgres[name]:>12,.0f} ops/s")
+            ratio = postgres[name] / sqlite[name]
+            print(
+                f"  {name:34} {sqlite[name]:>10,.0f} {postgres[name]:>12,.0f} {ratio:>9.2f}x ops/s"
+            )
     print("W2 append events on PostgreSQL, 50 tasks per process")
     for n, rate in scaling.items():
         print(f"  {n} process{'es' if n > 1 else '  '} {rate:>12,.0f} events/s")

@@ -93,9 +93,9 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         _spec(
             "start",
-            "/session start <title…> [mode:<mode>] [max:<n>]",
-            "Start a new work session in this channel.",
-            Param("title", Kind.TEXT, "What the session is about", required=True),
+            "/session start [title…] [mode:<mode>] [max:<n>]",
+            "Start a new work session in this channel (no title: a form opens).",
+            Param("title", Kind.TEXT, "What the session is about"),
             Param("mode", Kind.WORD, "A short label: developer, deploy, incident…", key="mode"),
             Param("max", Kind.INT, "Maximum iterations (default 100)", key="max"),
             perm=Perm.READ,

@@ -37,8 +37,11 @@ def to_thread(session: Session, view: View, *, key: str, now: datetime) -> Enque
 
 
 def card(session: Session, view: View, *, now: datetime) -> Enqueue:
-    """The session card posted when a session starts; its message becomes the thread."""
+    """The session card posted when a session starts; its message becomes the thread (a
+    session started from a message's thread posts its card in that thread)."""
     target = {"channel_id": session.channel_id, "card_of": session.id}
+    if session.thread_ref is not None:
+        target["thread_of"] = session.id
     return _row(session, OutboxKind.CHANNEL_MESSAGE, target, view, f"card:{session.id}", now)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import TypeVar
 
-from core import cards, request_cards, request_commands
+from core import cards, request_cards, request_commands, start_form
 from core.commands import COMMANDS
 from core.errors import SessionBotError, UsageError
 from core.forms import FormInput, edited_args
@@ -83,6 +83,25 @@ class CommandRunner:
 
         label = action_id if action_id in _BUTTONS else "button"
         return await self._guarded(label, actor, chat, action_id, delivery_key, press)
+
+    async def start_form(
+        self,
+        actor: Actor,
+        chat: ChatRef,
+        values: Mapping[str, str],
+        *,
+        source: start_form.SourceMessage | None = None,
+        delivery_key: str | None = None,
+    ) -> Reply | None:
+        """The start form's submit: the session, or a refusal naming the field it is about."""
+
+        async def submit(actor: Actor, chat: ChatRef, _: Command | str) -> Reply:
+            session = await start_form.start_from_form(
+                self.services.sessions, actor, chat, values, source=source
+            )
+            return said(cards.started(session, actor.user_id))
+
+        return await self._guarded("start", actor, chat, "start", delivery_key, submit)
 
     async def _guarded(
         self,
@@ -240,6 +259,13 @@ async def _help(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -
 
 
 async def _start(services: Services, actor: Actor, chat: ChatRef, cmd: Command) -> Reply:
+    if "title" not in cmd.args:  # the form, where it can open (with what was given)
+        form = start_form.start_form(
+            channel_id=chat.channel_id,
+            mode=cmd.args.get("mode"),
+            max_iterations=cmd.args.get("max"),
+        )
+        return Reply(start_form.needs_title(), form=form)
     session = await services.sessions.start(
         actor,
         chat,

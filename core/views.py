@@ -97,15 +97,18 @@ class View:
 
 @dataclass(frozen=True, slots=True)
 class FormField:
-    """One text input of a form; `name` is the `FormInput` field its text fills."""
+    """One input of a form; `name` is the `FormInput` field its text fills. A `channel` field
+    holds a channel id (`initial`: the one chosen first), which a platform may offer as a
+    picker of the user's own channels instead of text."""
 
-    name: str  # reason | args | confirm | answer
+    name: str  # reason | args | confirm | answer | the start form's (core/start_form.py)
     label: str
     initial: str = ""
     placeholder: str = ""
     multiline: bool = False
     max_length: int = 3000
     required: bool = True
+    kind: str = "text"  # text | channel
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from core.models import Actor, ChatRef, Source
 from core.outbox import OutboxDispatcher
 from core.request_cards import REQUEST_EDIT
 from core.runner import CommandRunner
+from core.start_form import START_ACTION
 from core.users import console_user
 from core.views import Button, Reply, View
 
@@ -114,7 +115,12 @@ class ConsoleAdapter:
             reply = await self._run(self.actor(user), line)
             if reply is not None:
                 self.screen.show(reply.view)
-            if reply is not None and reply.form is not None:
+            # the start form has no button to type after: its view says what to type instead
+            if (
+                reply is not None
+                and reply.form is not None
+                and reply.form.action_id != START_ACTION
+            ):
                 self.screen.out.write(form_text(reply.form, self._number_of(line)) + "\n")
                 self.screen.out.flush()
             await self.dispatcher.drain(webhooks=False)  # a slow receiver never holds the prompt

@@ -26,6 +26,7 @@ from adapters.discord.buttons import ButtonKit
 from adapters.discord.commands import Completers, command_from_options, session_group
 from adapters.discord.delivery import DiscordDelivery
 from adapters.discord.replies import DEFER_AFTER, Replier
+from adapters.discord.start import context_menu, message_form, source_of, start_submit
 from core.cards import error_view
 from core.commands import CommandSpec
 from core.errors import ConfigError, SessionBotError
@@ -134,6 +135,7 @@ class DiscordAdapter:
         complete = Completers(self._complete_ref, self._names, self._complete_question)
         self.group = session_group(self._on_command, complete)
         self.tree.add_command(self.group)
+        self.tree.add_command(context_menu(self._on_message_menu))
         self._gateway: asyncio.Task[None] | None = None
         self._syncing: asyncio.Task[None] | None = None
         self._failure: str | None = None
@@ -238,8 +240,34 @@ class DiscordAdapter:
         await self.replier.answer(interaction, work, ephemeral=not spec.changes_state)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """Every interaction; modal submits (Reject, request forms) are decided here (ButtonKit)."""
-        await self.buttons.modal_submit(interaction)
+        """Every interaction; modal submits (Reject, request forms) are decided here (ButtonKit),
+        and the start form's."""
+        started = start_submit(interaction)
+        if started is None:
+            await self.buttons.modal_submit(interaction)
+        elif await self._in_server(interaction):
+            message_id, values = started
+            chat = chat_of(interaction)
+            source = source_of(chat, message_id) if message_id else None
+            key = delivery_key(interaction)
+            work = self.runner.start_form(
+                actor_of(interaction), chat, values, source=source, delivery_key=key
+            )
+            await self.replier.answer(interaction, work, ephemeral=False)
+
+    async def _on_message_menu(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        """ "Start session from message": the start form, prefilled with the message's text."""
+        if await self._in_server(interaction):
+            form = message_form(chat_of(interaction), message)
+            await self.replier.send(interaction, Reply(form.as_view(), form=form))
+
+    async def _in_server(self, interaction: discord.Interaction) -> bool:
+        """Whether it came from a server; a DM is answered that sessionbot works in servers."""
+        if interaction.guild_id is None:
+            await self.replier.send(interaction, Reply(DM_REFUSAL))
+        return interaction.guild_id is not None
 
     async def _on_click(
         self, interaction: discord.Interaction, action_id: str, value: str, form: FormInput | None

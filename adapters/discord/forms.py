@@ -56,7 +56,8 @@ class FormModal(ui.Modal):
         super().__init__(
             title=clip(unescape(form.title), MAX_TITLE), timeout=MODAL_TIMEOUT, custom_id=custom_id
         )
-        for field in form.fields[:5]:  # a modal holds five inputs
+        # a modal holds five inputs, of text here (a channel field: the one it opened in)
+        for field in [f for f in form.fields if f.kind == "text"][:5]:
             self.add_item(_input(field))
 
     async def on_submit(self, interaction: discord.Interaction) -> None:

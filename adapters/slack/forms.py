@@ -28,7 +28,30 @@ def _plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": clip(text, limit)}
 
 
+def _channel_select(field: FormField) -> Block:
+    """A picker of the user's own conversations (Slack lists only those they are in)."""
+    element: Block = {
+        "type": "conversations_select",
+        "action_id": field.name,
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+    }
+    if field.initial:
+        element["initial_conversation"] = field.initial
+    return element
+
+
 def _input(field: FormField) -> Block:
+    element = _channel_select(field) if field.kind == "channel" else _text_input(field)
+    return {
+        "type": "input",
+        "block_id": field.name,
+        "optional": not field.required,
+        "label": _plain(field.label, MAX_LABEL),
+        "element": element,
+    }
+
+
+def _text_input(field: FormField) -> Block:
     element: Block = {
         "type": "plain_text_input",
         "action_id": field.name,
@@ -39,13 +62,7 @@ def _input(field: FormField) -> Block:
         element["initial_value"] = field.initial[:MAX_INPUT]
     if field.placeholder:
         element["placeholder"] = _plain(field.placeholder, MAX_PLACEHOLDER)
-    return {
-        "type": "input",
-        "block_id": field.name,
-        "optional": not field.required,
-        "label": _plain(field.label, MAX_LABEL),
-        "element": element,
-    }
+    return element
 
 
 def form_modal(form: Form, metadata: dict[str, str]) -> Block:
@@ -77,7 +94,9 @@ def submitted_values(view: dict[str, Any]) -> dict[str, str]:
     values: dict[str, str] = {}
     for block_id, actions in (view.get("state", {}).get("values") or {}).items():
         typed = (actions or {}).get(block_id) or {}
-        value = typed.get("value") if isinstance(typed, dict) else None
+        value = None
+        if isinstance(typed, dict):  # a text input's value, or a conversation picker's choice
+            value = typed.get("value") or typed.get("selected_conversation")
         values[str(block_id)] = value if isinstance(value, str) else ""
     return values
 

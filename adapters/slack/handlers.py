@@ -25,6 +25,7 @@ from adapters.slack.directory import AdminDirectory
 from adapters.slack.forms import FORM_CALLBACK, field_errors, form_modal, submitted_values
 from adapters.slack.home import home_view
 from adapters.slack.replies import ResponseUrls, message_body
+from adapters.slack.shortcuts import SHORTCUTS, start_modal, submitted_source
 from core import jsonlimits
 from core.cards import APPROVE_ACTION, REJECT_ACTION, REREQUEST_ACTION, error_view
 from core.forms import FormInput
@@ -37,6 +38,7 @@ from core.request_cards import (
     REQUEST_REJECT,
 )
 from core.runner import CommandRunner
+from core.start_form import START_ACTION
 from core.views import Reply
 
 _log = logging.getLogger(__name__)
@@ -108,6 +110,8 @@ class SlackHandlers:
         app.action(REQUEST_REJECT)(self.on_reject)
         app.view(REASON_CALLBACK)(self.on_reason)
         app.view(FORM_CALLBACK)(self.on_form)
+        for callback_id in SHORTCUTS:
+            app.shortcut(callback_id)(self.on_shortcut)
         app.event("app_home_opened")(self.on_home_opened)
 
     # -- listeners: ack within Slack's budget, the rest in a task -------------------------------
@@ -140,6 +144,11 @@ class SlackHandlers:
     async def on_click(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
         await ack()
         self._spawn(self._click(body, client), body.get("response_url"))
+
+    async def on_shortcut(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        """A start shortcut (on a message, or global) opens the start form."""
+        await ack()
+        self._spawn(self._open_start(body, client), body.get("response_url"))
 
     async def on_reject(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
         await ack()
@@ -178,7 +187,17 @@ class SlackHandlers:
         self.hints.remember(chat.workspace, chat.channel_id, body.get("response_url"))
         actor = await self._actor(client, team, str(body["user_id"]))
         key = f"slack:command:{body['trigger_id']}"
-        return await self.runner.run(actor, chat, str(body.get("text") or ""), delivery_key=key)
+        reply = await self.runner.run(actor, chat, str(body.get("text") or ""), delivery_key=key)
+        if reply is None or reply.form is None or reply.form.action_id != START_ACTION:
+            return reply
+        modal = start_modal(body, channel_id=chat.channel_id, form=reply.form)
+        await client.views_open(trigger_id=body["trigger_id"], view=modal)
+        return None  # the form is the answer
+
+    async def _open_start(self, body: Body, client: AsyncWebClient) -> Reply | None:
+        modal = start_modal(body, channel_id=_channel_of(body))
+        await client.views_open(trigger_id=body["trigger_id"], view=modal)
+        return None  # the form is the answer
 
     async def _click(self, body: Body, client: AsyncWebClient) -> Reply | None:
         team = _team_of(body)
@@ -213,6 +232,11 @@ class SlackHandlers:
             f"slack:form:{body['view']['id']}:{body.get('trigger_id') or body['view'].get('hash')}"
         )
         action_id = metadata.get("action_id", "")
+        if action_id == START_ACTION:
+            source = submitted_source(metadata)
+            return await self.runner.start_form(
+                actor, chat, values, source=source, delivery_key=key
+            )
         if action_id not in (REQUEST_APPROVE, REQUEST_EDIT, REQUEST_ANSWER):
             action_id = "unknown"
         form = FormInput.of(values)

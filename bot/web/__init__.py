@@ -59,6 +59,7 @@ def web_app(
     r.add_get("/live/sessions/{id}", live.session)
     r.add_static("/static/", HERE / "static", append_version=True)
     services.store.on_wake(lambda keys: live.on_wake(ctx, keys))
+    services.store.on_wake(ctx.stats.stale)
 
     async def end_streams(_: web.Application) -> None:
         """At shutdown every live page's stream ends now rather than at its next heartbeat."""

@@ -22,6 +22,7 @@ from aiohttp import web
 from bot.web.discord_oauth import DiscordSignIn
 from bot.web.oidc import SlackSignIn
 from core.records.web import WebSession
+from core.services.stats_page import StatsPages
 from core.services.web_pages import WebReads
 from core.services.web_signin import SignIn, WebTimeouts
 from core.waiters import Waiters
@@ -68,6 +69,7 @@ class WebContext:
     timeouts: WebTimeouts = field(default_factory=WebTimeouts)
     signin: SignIn = field(init=False)
     reads: WebReads = field(init=False)
+    stats: StatsPages = field(init=False)
     env: jinja2.Environment = field(default_factory=templates)
     changed: Waiters = field(default_factory=Waiters)  # open inboxes, by workspace (live.py)
     woken: set[str] = field(default_factory=set)  # wake-up keys not yet sorted by workspace
@@ -83,6 +85,7 @@ class WebContext:
         s = self.services
         self.signin = SignIn(s.store, s.clock, self.timeouts)
         self.reads = WebReads(s.store, s.access, s.sessions)
+        self.stats = StatsPages(s.workspace, self.reads, s.clock)
 
     @property
     def secure(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -114,17 +114,13 @@ async def export(request: web.Request) -> web.StreamResponse:
     )
 
 
-STATS_DAYS = 30
-
-
 async def stats(request: web.Request) -> web.StreamResponse:
     """The workspace's numbers of the last 30 days as bar charts (SVG drawn here), each with
     its numbers beside it: sessions by status and outcome, approval latency, modes, job lag."""
     ctx, me = request.app[WEB], request[ME]
     actor = me.actor()
-    found = await ctx.services.workspace.stats(actor, days=STATS_DAYS)
-    now = ctx.services.clock.now()
-    days = await ctx.reads.days(actor, until=now, days=STATS_DAYS)
+    figures = await ctx.stats.figures(actor)  # at most FRESH old (core/services/stats_page.py)
+    found, days = figures.stats, figures.days
     outcomes = {
         k: v for k, v in found.by_status.items() if k not in ("active", "paused", "pending")
     }
@@ -134,6 +130,8 @@ async def stats(request: web.Request) -> web.StreamResponse:
         session=me,
         stats=found,
         days=days,
+        as_of=figures.at.astimezone(UTC),
+        fresh=int(ctx.stats.fresh.total_seconds()),
         outcomes=sorted({o for d in days for o in d.ended}),
         charts=[
             ("Open sessions by status", sorted(open_.items())),

@@ -79,6 +79,26 @@ def clip(text: str | None) -> str:
     return (text or "").strip()[:MAX_REASON]
 
 
+def checked_title(title: str) -> str:
+    """A session's title as stored: trimmed, present and at most MAX_TITLE characters."""
+    title = title.strip()
+    if not title:
+        raise UsageError("A session needs a title.", usage="/session start <title…>")
+    if len(title) > MAX_TITLE:
+        raise UsageError(f"The title is too long (at most {MAX_TITLE} characters).")
+    return title
+
+
+def checked_mode(mode: str | None) -> str | None:
+    """A session's mode: one word of at most MAX_MODE characters (None: the default)."""
+    if mode is not None and not re.fullmatch(MODE_PATTERN, mode):
+        raise UsageError(
+            f"A mode is one word of at most {MAX_MODE} characters (deploy, incident…).",
+            usage="/session start <title…> [mode:<mode>]",
+        )
+    return mode
+
+
 def system_actor(workspace: str) -> Actor:
     """Who the scheduler acts as (an admin: its verdicts need no role)."""
     return Actor(workspace, SYSTEM_USER, Source.SCHEDULER, platform_admin=True)
@@ -170,18 +190,12 @@ class Lifecycle:
         max_iterations: int | None = None,
         plan_items: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        thread_ref: str | None = None,
     ) -> Session:
-        """Create a session (born `pending` when it comes with a plan)."""
-        title = title.strip()
-        if not title:
-            raise UsageError("A session needs a title.", usage="/session start <title…>")
-        if len(title) > MAX_TITLE:
-            raise UsageError(f"The title is too long (at most {MAX_TITLE} characters).")
-        if mode is not None and not re.fullmatch(MODE_PATTERN, mode):
-            raise UsageError(
-                f"A mode is one word of at most {MAX_MODE} characters (deploy, incident…).",
-                usage="/session start <title…> [mode:<mode>]",
-            )
+        """Create a session (born `pending` when it comes with a plan); with a `thread_ref` it
+        joins that existing thread (its card and notices go there) instead of opening one."""
+        title = checked_title(title)
+        mode = checked_mode(mode)
         now = self.clock.now()
         settings = await self.settings.get(actor.workspace)
         session = Session(
@@ -199,8 +213,9 @@ class Lifecycle:
             abandon_at=now + settings.abandon_after,
             metadata=metadata or {},
             max_iterations=max_iterations or self.config.max_iterations,
+            thread_ref=thread_ref,
         )
-        (session.ref,) = await self.store.apply([ops.AllocateRef(actor.workspace)])
+        session.ref = await self.store.workspaces.allocate_ref(actor.workspace)
         owner = Member(actor.user_id, Role.OWNER, actor.user_id, now)
         created = self.units.event(session, EventType.CREATED, actor, {"title": session.title})
         unit: list[ops.Op] = [

@@ -16,9 +16,11 @@ def ts(value: datetime | None) -> str | None:
     """A timezone-aware datetime as fixed-width UTC ISO text, so text order is time order."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetimes are not stored")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")
 
 
 def when(value: datetime | str | None) -> datetime | None:

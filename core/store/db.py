@@ -62,6 +62,8 @@ class Dialect:
     json_rows: str  # json_group_array(json_array({})) | json_agg(json_build_array({}))
     #: seconds from timestamp {0} to timestamp {1}, as a float (SQLite's to the millisecond)
     seconds: str
+    #: timestamps are bound as `codec.ts` text (SQLite) rather than as datetimes (PostgreSQL)
+    text_times: bool
 
     def lock_rows(self, of: str) -> str:
         """Appended to a SELECT whose rows of `of` (a table or alias) are held until commit."""
@@ -85,7 +87,7 @@ class Dialect:
 
 
 # Fields in order: name, greatest, skip_locked, insertion_order, row_locks, time_text,
-# index_hint, json_rows, seconds
+# index_hint, json_rows, seconds, text_times
 SQLITE = Dialect(
     "sqlite",
     "MAX",
@@ -96,6 +98,7 @@ SQLITE = Dialect(
     " INDEXED BY {}",
     "json_group_array(json_array({}))",
     "ROUND((julianday({1}) - julianday({0})) * 86400.0, 3)",
+    True,
 )
 POSTGRES = Dialect(
     "postgres",
@@ -107,6 +110,7 @@ POSTGRES = Dialect(
     "",
     "COALESCE(json_agg(json_build_array({})), '[]')",
     "EXTRACT(EPOCH FROM ({1} - {0}))::float8",
+    False,
 )
 
 
@@ -196,6 +200,12 @@ class Database:
     async def execute(self, sql: str, params: Sequence[Any] = (), *, notify: bool = True) -> int:
         """One statement in its own transaction; the rows it touched."""
         return await self.write(lambda tx: tx.execute(sql, params), notify=notify)
+
+    async def write_row(
+        self, sql: str, params: Sequence[Any] = (), *, notify: bool = True
+    ) -> Row | None:
+        """One statement in its own transaction; its first row (what RETURNING gives)."""
+        return await self.write(lambda tx: tx.fetchone(sql, params), notify=notify)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)

@@ -18,6 +18,7 @@ from core.store import ops, writes
 from core.store.codec import dumps, when_required
 from core.store.db import Database, Tx, marks
 from core.store.decode import Decoder, expired_contexts, rows, stored_context
+from core.store.facts import session_facts
 from core.store.search import MessageSearch
 
 _M = f"SELECT {rows.message.columns} FROM messages"
@@ -139,7 +140,7 @@ class History(MessageSearch):
         is recorded when the last is older than `touch_after` (coalesced)."""
 
         async def unit(tx: Tx) -> Message:
-            facts = await writes.session_facts(tx, workspace, ref, draft.author_id)
+            facts = await session_facts(tx, workspace, ref, draft.author_id)
             check(facts)
             if draft.parent_id is not None and not await tx.fetchone(
                 "SELECT 1 FROM messages WHERE id = ? AND session_id = ?",

@@ -8,7 +8,7 @@ either every op takes effect or none does. Guards (`expected_version`) turn lost
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import dataclass_transform
 
@@ -123,6 +123,8 @@ class SessionFacts:
     owner_id: str
     last_activity_at: datetime
     member_role: str | None
+    # its last event's seq when read with the facts (SQLite): the store's, not the check's
+    last_seq: int | None = field(default=None, compare=False)
 
 
 Check = Callable[[SessionFacts], None]

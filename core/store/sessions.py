@@ -13,6 +13,7 @@ from core.store.aggregates import median_seconds
 from core.store.codec import loads, ref_key, sql_in
 from core.store.db import Database, marks
 from core.store.decode import SESSION_COLUMNS, aliased, rows
+from core.store.writes import ALLOCATE_REF
 
 T = TypeVar("T")
 
@@ -149,6 +150,13 @@ class Workspaces:
             "SELECT settings FROM workspaces WHERE workspace = ?", (workspace,)
         )
         return dict(loads(row["settings"])) if row else {}
+
+    async def allocate_ref(self, workspace: str) -> int:
+        """Reserve the workspace's next session ref (committed on its own: a start that then
+        fails leaves a gap, and the workspace row is not held while the session is written)."""
+        row = await self.db.write_row(ALLOCATE_REF, (workspace,), notify=False)
+        assert row is not None
+        return int(row[0])
 
     async def names(self) -> list[str]:
         """Every workspace that has started a session or stored settings."""

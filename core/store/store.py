@@ -34,7 +34,7 @@ from core.store.sessions import Sessions, Workspaces
 from core.store.tokens import Idempotency, Tokens
 from core.store.web import Web
 from core.store.webhooks import Webhooks
-from core.store.writes import apply_all
+from core.store.writes import apply_all, bind
 
 _log = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ class Store:
 
     async def apply(self, unit: Sequence[ops.Op]) -> list[Any]:
         """Apply a unit of work atomically; returns each op's result in op order."""
-        return await self.db.write(lambda tx: apply_all(tx, unit))
+        bound = bind(unit, self.db.dialect)  # encoded here, before the unit is queued
+        return await self.db.write(lambda tx: apply_all(tx, unit, bound))
 
     async def open(self, *, migrate: bool = True) -> None:
         """Open the engine; refuse a database of a newer schema, migrate an older one."""

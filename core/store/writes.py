@@ -10,7 +10,6 @@ up instead of colliding on `UNIQUE (session_id, seq)`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,12 +17,13 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
-from core.errors import Conflict, NotFound
-from core.models import CURRENT_PLAN_STATUSES, JSON, OPEN_STATUSES
+from core.errors import Conflict
+from core.models import CURRENT_PLAN_STATUSES, JSON, OPEN_STATUSES, Event
 from core.store import homes, ops, wakes
-from core.store.codec import dumps, ref_key, sql_in, when_required
-from core.store.db import Tx, marks
+from core.store.codec import dumps, sql_in, ts
+from core.store.db import Dialect, Tx, marks
 from core.store.decode import Decoder, rows
+from core.store.facts import session_facts
 from core.store.ops import SessionFacts
 
 
@@ -94,9 +94,13 @@ def _columns(table: str, columns: str) -> tuple[tuple[str, ...], attrgetter[Any]
     return names, attrgetter(*names), tuple(i for i, n in enumerate(names) if n in json)
 
 
-def row_values(table: str, record: Any, columns: str, **given: Any) -> tuple[Any, ...]:
+def row_values(
+    table: str, record: Any, columns: str, *, text_times: bool = False, **given: Any
+) -> tuple[Any, ...]:
     """`record`'s values for `columns` of `table` as bound: a JSON document as its text, an
-    enum by its value; `given` ones are columns it has no field for."""
+    enum by its value, with `text_times` a timestamp as `codec.ts` text (what SQLite's
+    adapter would make of it, done before the unit reaches the writer); `given` ones are
+    columns it has no field for."""
     names, getter, json = _columns(table, columns)
     if given:
         values = [given[n] if n in given else getattr(record, n) for n in names]
@@ -104,7 +108,15 @@ def row_values(table: str, record: Any, columns: str, **given: Any) -> tuple[Any
         values = list(getter(record))
     for i in json:
         values[i] = dumps(values[i])
+    if text_times:
+        return tuple(_text_value(v) for v in values)
     return tuple(v.value if isinstance(v, StrEnum) else v for v in values)
+
+
+def _text_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return ts(value)
+    return value.value if isinstance(value, StrEnum) else value
 
 
 def insert(
@@ -147,19 +159,31 @@ async def _update(
     return changed == 1
 
 
+ALLOCATE_REF = (
+    "INSERT INTO workspaces (workspace, next_ref) VALUES (?, 2) ON CONFLICT (workspace)"
+    " DO UPDATE SET next_ref = workspaces.next_ref + 1 RETURNING next_ref - 1"
+)
+
+
 async def allocate_ref(tx: Tx, op: ops.AllocateRef) -> int:
-    row = await tx.fetchone(
-        "INSERT INTO workspaces (workspace, next_ref) VALUES (?, 2) ON CONFLICT (workspace)"
-        " DO UPDATE SET next_ref = workspaces.next_ref + 1 RETURNING next_ref - 1",
-        (op.workspace,),
-    )
+    row = await tx.fetchone(ALLOCATE_REF, (op.workspace,))
     assert row is not None
     return int(row[0])
 
 
-async def new_session(tx: Tx, op: ops.NewSession) -> None:
-    await _put(tx, "sessions", rows.session.columns, op.session)
-    await insert_all(tx, "members", _MEMBER, op.members, _MEMBER_KEPT, session_id=op.session.id)
+def _session_values(op: ops.NewSession, text_times: bool) -> tuple[Any, list[Any]]:
+    members = [
+        row_values("members", m, _MEMBER, text_times=text_times, session_id=op.session.id)
+        for m in op.members
+    ]
+    return row_values("sessions", op.session, rows.session.columns, text_times=text_times), members
+
+
+async def new_session(tx: Tx, op: ops.NewSession, bound: tuple[Any, list[Any]]) -> None:
+    session, members = bound
+    await tx.execute(insert_sql("sessions", rows.session.columns), session)
+    if members:
+        await tx.executemany(insert_sql("members", _MEMBER, _MEMBER_KEPT), members)
 
 
 async def update_session(tx: Tx, op: ops.UpdateSession) -> int:
@@ -182,26 +206,46 @@ async def lock_session(tx: Tx, session_id: str) -> None:
         )
 
 
-async def add_event(tx: Tx, op: ops.AddEvent, *, locked: bool = False) -> int:
+_ADD_EVENT = (
+    "INSERT INTO events (id, session_id, seq, type, actor_id, source, data, created_at)"
+    " SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM events WHERE session_id = ?"
+    " RETURNING seq"
+)
+
+
+_EVENT_AT = insert_sql("events", "id, session_id, seq, type, actor_id, source, data, created_at")
+
+
+def _event_values(e: Event, text_times: bool) -> tuple[Any, ...]:
+    """An event's bound values but its session: id, type, actor, source, data, time."""
+    at = ts(e.created_at) if text_times else e.created_at
+    return (e.id, e.type.value, e.actor_id, e.source.value, dumps(e.data), at)
+
+
+async def add_event(
+    tx: Tx, op: ops.AddEvent, bound: tuple[Any, ...] | None = None, *, locked: bool = False
+) -> int:
     """Append an event; `locked` when the unit already holds the session row (no second trip)."""
-    e = op.event
+    session_id = op.event.session_id
     if not locked:
-        await lock_session(tx, e.session_id)
-    row = await tx.fetchone(
-        "INSERT INTO events (id, session_id, seq, type, actor_id, source, data, created_at)"
-        " SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM events WHERE session_id = ?"
-        " RETURNING seq",
-        (e.id, e.session_id, e.type.value, e.actor_id, e.source.value, dumps(e.data),
-         e.created_at, e.session_id),
-    )  # fmt: skip
+        await lock_session(tx, session_id)
+    return await _insert_event(tx, session_id, bound or _event_values(op.event, False))
+
+
+async def _insert_event(tx: Tx, session_id: str, values: tuple[Any, ...]) -> int:
+    event_id, *rest = values
+    row = await tx.fetchone(_ADD_EVENT, (event_id, session_id, *rest, session_id))
     assert row is not None
-    tx.wake(wakes.events(e.session_id))
+    tx.wake(wakes.events(session_id))
     return int(row[0])
 
 
-async def enqueue(tx: Tx, op: ops.Enqueue) -> bool:
-    once = " ON CONFLICT (dedupe_key) DO NOTHING"
-    added = await _put(tx, "outbox", rows.outbox.columns, op.row, once) == 1
+_ENQUEUE = insert_sql("outbox", rows.outbox.columns, " ON CONFLICT (dedupe_key) DO NOTHING")
+
+
+async def enqueue(tx: Tx, op: ops.Enqueue, bound: tuple[Any, ...] | None = None) -> bool:
+    values = bound or row_values("outbox", op.row, rows.outbox.columns)
+    added = await tx.execute(_ENQUEUE, values) == 1
     if added:
         tx.wake(wakes.OUTBOX)
     return added
@@ -265,21 +309,6 @@ async def touch(tx: Tx, op: ops.Touch) -> None:
     )
 
 
-async def session_facts(tx: Tx, workspace: str, ref: str, actor_id: str) -> SessionFacts:
-    """The session `ref` names (its row held until commit) and the actor's role in it."""
-    key = ref_key(ref)
-    by = "ref" if isinstance(key, int) else "id"
-    row = await tx.fetchone(
-        "SELECT s.id, s.ref, s.status, s.owner_id, s.last_activity_at, m.role FROM sessions s"
-        " LEFT JOIN members m ON m.session_id = s.id AND m.user_id = ?"
-        f" WHERE s.workspace = ? AND s.{by} = ?" + tx.dialect.lock_rows("s"),
-        (actor_id, workspace, key),
-    )
-    if row is None:
-        raise NotFound("session", f"#{key}" if isinstance(key, int) else ref)
-    return SessionFacts(row[0], row[1], row[2], row[3], when_required(row[4]), row[5])
-
-
 async def coalesce_activity(
     tx: Tx, facts: SessionFacts, at: datetime, *, touch_after: timedelta, abandon_after: timedelta
 ) -> None:
@@ -290,13 +319,18 @@ async def coalesce_activity(
         await touch(tx, ops.Touch(facts.session_id, at, deadline))
 
 
-async def checked_event(tx: Tx, op: ops.CheckedEvent) -> int:
-    facts = await session_facts(tx, op.workspace, op.ref, op.event.actor_id)
+async def checked_event(tx: Tx, op: ops.CheckedEvent, bound: tuple[Any, ...]) -> int:
+    facts = await session_facts(tx, op.workspace, op.ref, op.event.actor_id, last_seq=True)
     op.check(facts)
-    event = dataclasses.replace(op.event, session_id=facts.session_id)
-    seq = await add_event(tx, ops.AddEvent(event), locked=True)  # session_facts holds it
+    if facts.last_seq is None:  # taken by the insert, under the row session_facts holds
+        seq = await _insert_event(tx, facts.session_id, bound)
+    else:
+        seq = facts.last_seq + 1
+        event_id, *rest = bound
+        await tx.execute(_EVENT_AT, (event_id, facts.session_id, seq, *rest))
+        tx.wake(wakes.events(facts.session_id))
     await coalesce_activity(
-        tx, facts, event.created_at, touch_after=op.touch_after, abandon_after=op.abandon_after
+        tx, facts, op.event.created_at, touch_after=op.touch_after, abandon_after=op.abandon_after
     )
     return seq
 
@@ -324,10 +358,7 @@ def _inserting(decode: Decoder[Any], field: str, then: str = "") -> Applier:
 
 APPLY: dict[type, Applier] = {
     ops.AllocateRef: allocate_ref,
-    ops.NewSession: new_session,
     ops.UpdateSession: update_session,
-    ops.AddEvent: add_event,
-    ops.Enqueue: enqueue,
     ops.PutMember: put_member,
     ops.RemoveMember: remove_member,
     ops.NewPlan: new_plan,
@@ -337,30 +368,64 @@ APPLY: dict[type, Applier] = {
     ops.AddModification: _inserting(rows.modification, "modification"),
     ops.PutSettings: put_settings,
     ops.Touch: touch,
-    ops.CheckedEvent: checked_event,
     ops.NewRequest: _inserting(rows.request, "request"),
     ops.UpdateRequest: update_request,
     ops.PutVote: _inserting(rows.vote, "vote", _VOTE_KEPT),
 }
 
 
-async def apply_all(tx: Tx, unit: Sequence[ops.Op]) -> list[Any]:
-    """Apply every op of a unit in order, inside the caller's transaction.
+# The hot ops' values, encoded by `bind` before the unit runs (on the event loop, not on
+# SQLite's writer thread, whose time every unit of a group commit waits for).
+Binder = Callable[[Any, bool], Any]
+BIND: dict[type, Binder] = {
+    ops.NewSession: _session_values,
+    ops.AddEvent: lambda op, text_times: _event_values(op.event, text_times),
+    ops.CheckedEvent: lambda op, text_times: _event_values(op.event, text_times),
+    ops.Enqueue: lambda op, text_times: row_values(
+        "outbox", op.row, rows.outbox.columns, text_times=text_times
+    ),
+}
+_BOUND: dict[type, Callable[[Tx, Any, Any], Coroutine[Any, Any, Any]]] = {
+    ops.NewSession: new_session,
+    ops.CheckedEvent: checked_event,
+    ops.Enqueue: enqueue,
+}
+
+
+def bind(unit: Sequence[ops.Op], dialect: Dialect) -> list[Any]:
+    """The encoded values of each op of `unit` (None for an op encoded as it applies)."""
+    found = []
+    for op in unit:
+        binder = BIND.get(type(op))
+        found.append(None if binder is None else binder(op, dialect.text_times))
+    return found
+
+
+async def apply_all(
+    tx: Tx, unit: Sequence[ops.Op], bound: Sequence[Any] | None = None
+) -> list[Any]:
+    """Apply every op of a unit in order, inside the caller's transaction; `bound` is
+    `bind(unit)` when the caller encoded it already.
 
     An event's session row is locked once per unit: a session the unit inserted, or whose
     event it already added, is held until commit (one round trip less per event).
     """
+    if bound is None:
+        bound = bind(unit, tx.dialect)
     held: set[str] = set()
     results = []
-    for op in unit:
+    for op, values in zip(unit, bound, strict=True):
+        kind = type(op)
         if isinstance(op, ops.AddEvent):
             session_id = op.event.session_id
-            results.append(await add_event(tx, op, locked=session_id in held))
+            results.append(await add_event(tx, op, values, locked=session_id in held))
             held.add(session_id)
-            continue
-        results.append(await APPLY[type(op)](tx, op))
-        if isinstance(op, ops.NewSession):
-            held.add(op.session.id)
+        elif values is not None:
+            results.append(await _BOUND[kind](tx, op, values))
+            if isinstance(op, ops.NewSession):
+                held.add(op.session.id)
+        else:
+            results.append(await APPLY[kind](tx, op))
     for row in await homes.refresh_rows(tx, unit):  # the Homes this change shows in
         await enqueue(tx, ops.Enqueue(row))
     return results

@@ -24,6 +24,7 @@ SPEC_LINES: list[tuple[str, str, str | None, dict[str, object]]] = [
     ("/session help pause", "help", None, {"command": "pause"}),
     ("/session start Deploy v2 mode:deploy max:50", "start", None,
      {"title": "Deploy v2", "mode": "deploy", "max": 50}),
+    ("/session start", "start", None, {}),  # no title: the start form opens
     ("/session list", "list", None, {}),
     ("/session list done mine mode:deploy page:2", "list", None,
      {"filter": "done", "owner": "mine", "mode": "deploy", "page": 2}),
@@ -107,7 +108,7 @@ def test_full_id_is_a_ref() -> None:
     ("line", "fragment"),
     [
         ("paus 3", "Did you mean `pause`"),
-        ("start", "Usage: `/session start"),
+        ("start max:0", "Usage: `/session start"),
         ("fail 3", "Missing reason"),
         ("list donee", "Did you mean `done`"),
         ("extend soon", "Bad duration"),

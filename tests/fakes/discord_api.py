@@ -1084,7 +1084,9 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         """Return the stored command for ``spec``, keeping its id across syncs."""
         previous = old.get(spec["name"])
+        # Discord answers a context-menu command (type 2, 3) with an empty description
         command = {"type": 1, "options": [], "default_member_permissions": None, "nsfw": False}
+        command["description"] = ""
         command |= dict(spec)
         command |= {
             "id": previous["id"] if previous else str(new_snowflake()),
@@ -1503,6 +1505,29 @@ class FakeDiscord:
         data["options"] = _nest_subcommand(subcommand, _options_list(options))
         return self._interaction_payload(
             APPLICATION_COMMAND, data, guild_id, channel_id, user, permissions, dm
+        )
+
+    def user_message(self, channel_id: int, content: str, author: FakeUser) -> dict[str, Any]:
+        """Store a message `author` wrote in a channel (for message commands to act on)."""
+        message = self._create_message(channel_id, {"content": content}, [])
+        message["author"] = author.to_payload()
+        return message
+
+    def message_command_payload(
+        self,
+        name: str,
+        message: Mapping[str, Any],
+        *,
+        user: FakeUser | None = None,
+        permissions: int | None = None,
+    ) -> dict[str, Any]:
+        """Build a message context-menu command (type 3) on a stored message."""
+        data = self._command_data(name, None, False, None)
+        data |= {"type": 3, "target_id": str(message["id"])}
+        data["resolved"] = {"messages": {str(message["id"]): copy.deepcopy(dict(message))}}
+        channel_id = int(message["channel_id"])
+        return self._interaction_payload(
+            APPLICATION_COMMAND, data, None, channel_id, user, permissions, False
         )
 
     def autocomplete_payload(

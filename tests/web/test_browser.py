@@ -4,15 +4,17 @@ real Bolt app against the fake Slack Web API, as `sessionbot serve` wires them.
 An agent asks through the API and long-polls; a person signs in with a one-time link, edits the
 argument and approves in the browser: the agent's long-poll returns the edited value and Slack's
 message is updated in place (chat.update on the fake). A decision clicked in Slack then shows in
-the open inbox without a reload. Screenshots of the pages go to docs/screenshots/.
+the open inbox without a reload. Screenshots of the pages go to
+the folder SESSIONBOT_SCREENSHOTS names (docs/screenshots/ by `make screenshots`), else to tmp.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,6 @@ from tests.adapters.slack.harness import ALICE, BOB, WORKSPACE, SlackBot, has_bu
 from tests.fakes.slack_api import FakeSlackApi, Message
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -108,13 +109,30 @@ async def ask(bot: SlackBot, token: str, version: str) -> tuple[str, Message]:
     return str(created["id"]), posts[-1]
 
 
-async def shoot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+SHOTS = ("sign-in", "inbox", "sessions", "session", "stats")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Iterator[Path]:
+    """Where the screenshots go: the folder SESSIONBOT_SCREENSHOTS names (`make screenshots`
+    writes the README's, docs/screenshots), else this test's own folder (a test run leaves the
+    work tree as it was). After the test, each of SHOTS is there as a PNG."""
+    folder = Path(os.environ.get("SESSIONBOT_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    yield folder
+    for name in SHOTS:
+        assert (folder / f"{name}.png").read_bytes()[:8] == PNG, name
+
+
+async def shoot(page: Page, name: str, folder: Path) -> None:
+    assert name in SHOTS
+    shot = await page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    assert shot[:8] == PNG, name
 
 
 async def test_sign_in_edit_and_approve_then_a_slack_click_shows_live(
-    bot: SlackBot, context: BrowserContext, clock: ManualClock
+    bot: SlackBot, context: BrowserContext, clock: ManualClock, shots: Path
 ) -> None:
     fake = bot.fake
     await bot.command("start deploy api mode:release")
@@ -130,13 +148,13 @@ async def test_sign_in_edit_and_approve_then_a_slack_click_shows_live(
     page = await context.new_page()
     base = f"http://127.0.0.1:{bot.http.port}"
     await page.goto(f"{base}/web/login/{link}")
-    await shoot(page, "sign-in")
+    await shoot(page, "sign-in", shots)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(f"{base}/web/inbox")
     item = page.locator(f"#request-{request_id}")
     await expect(item).to_contain_text("Deploy api 1.2 to production")
     await expect(page.locator("main")).to_have_attribute("data-connected", "1")
-    await shoot(page, "inbox")
+    await shoot(page, "inbox", shots)
 
     arguments = item.get_by_label("Arguments")
     edited = json.loads(await arguments.input_value()) | {"version": "1.2.1"}
@@ -164,16 +182,16 @@ async def test_sign_in_edit_and_approve_then_a_slack_click_shows_live(
 
     await page.goto(f"{base}/web/sessions")
     await expect(page.get_by_role("link", name="deploy api")).to_be_visible()
-    await shoot(page, "sessions")
+    await shoot(page, "sessions", shots)
     await page.get_by_role("link", name="deploy api").click()
     await expect(page.get_by_role("heading", name="#1 deploy api")).to_be_visible()
     await expect(page.locator("table.timeline")).to_contain_text("request_decided")
-    await shoot(page, "session")
+    await shoot(page, "session", shots)
     await page.evaluate("window.kept = 'session page'")
     stats = await context.new_page()
     await stats.goto(f"{base}/web/stats")
     await expect(stats.locator("figcaption").nth(2)).to_have_text("Plan approval latency")
-    await shoot(stats, "stats")
+    await shoot(stats, "stats", shots)
     await stats.close()
     paused = await bot.command("pause 1 waiting for the window")
     assert "paused" in (paused[0].text or "").lower(), paused

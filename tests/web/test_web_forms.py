@@ -82,6 +82,10 @@ async def test_the_stats_page_draws_each_chart_with_its_numbers(
     assert 'class="ended o-completed"' in page.text
     assert "<td>1–10 min</td><td>1</td>" in page.text
     assert "<td>completed</td><td>1</td>" in page.text
+    as_of = clock.now().strftime("%H:%M:%S")
+    assert f">{as_of} UTC</time> (at most 10 seconds old)" in page.text, "says how fresh"
+    await services.sessions.start(OWNER, CHAT, "another")  # a commit: read afresh at once
+    assert f"<tr><td>{today}</td><td>3</td><td>1</td></tr>" in (await ana.get("/web/stats")).text
 
 
 async def test_a_high_risk_action_needs_its_name_typed(

@@ -13,6 +13,12 @@ Wake-ups across replicas: a unit's wake-up keys (core/store/wakes.py) are sent w
 inside its transaction, so PostgreSQL delivers them exactly when it commits, to every
 process LISTENing on `CHANNEL` on its own connection (`Listener`); each payload is
 `<origin> <key>`, and a process ignores its own (it woke its waiters at commit already).
+
+Round trips: a unit costs BEGIN, its statements (each one trip: asyncpg keeps every
+statement prepared per connection) and COMMIT, which carries the unit's NOTIFYs in the same
+simple-protocol message (`_commit_sql`). A connection goes back to the pool without asyncpg's
+reset query (one more trip per use): units and reads leave no session state behind, and an
+open transaction is still rolled back by the pool; `run_raw`, which may, resets its connection.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, cast
@@ -29,7 +36,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 
 from core.errors import SessionBotError, StoreError, UsageError
-from core.store import db
+from core.store import claims, db
 from core.store.db import POSTGRES, T, numbered
 from core.store.wakes import ANY
 
@@ -46,6 +53,7 @@ _ERRORS = (asyncpg.PostgresError, OSError, asyncio.TimeoutError, asyncpg.Interfa
 CHANNEL = "sessionbot_wake"
 RELISTEN_EVERY = 1.0  # seconds between attempts to LISTEN again after the connection is lost
 _NOTIFY = "SELECT pg_notify($1, $2 || ' ' || key) FROM unnest($3::text[]) AS key"
+_LITERAL = re.compile(r"[A-Za-z0-9_.:*-]+")  # wake keys and the origin: ids, hex, prefixes
 
 
 def pool_settings(url: str) -> tuple[str, int, int]:
@@ -105,6 +113,7 @@ class PgEngine(db.Engine, db.Database):
                 max_size=self.pool_max,
                 command_timeout=60,
                 server_settings={"application_name": "sessionbot", "TimeZone": "UTC"},
+                reset=_keep_session,
             )
         except _ERRORS as exc:
             raise StoreError(
@@ -138,10 +147,8 @@ class PgEngine(db.Engine, db.Database):
             for attempt in range(MAX_REPLAYS + 1):
                 wakes: set[str] = set()
                 try:
-                    async with pool.acquire() as conn, conn.transaction():
-                        result = await unit(PgTx(conn, wakes))
-                        if wakes:  # delivered by PostgreSQL when (and only if) this commits
-                            await conn.execute(_NOTIFY, CHANNEL, self.origin, sorted(wakes))
+                    async with pool.acquire() as conn:
+                        result = await self._in_transaction(conn, unit, wakes)
                     break
                 except _ERRORS as exc:
                     if getattr(exc, "sqlstate", None) not in _REPLAYED or attempt == MAX_REPLAYS:
@@ -153,12 +160,52 @@ class PgEngine(db.Engine, db.Database):
             self._on_wake(frozenset(wakes))
         return result
 
+    async def write_row(
+        self, sql: str, params: Sequence[Any] = (), *, notify: bool = True
+    ) -> asyncpg.Record | None:
+        """One statement as its own implicit transaction: one round trip, no BEGIN or COMMIT
+        (a claim to carry still goes in a unit, `db.Database.write`)."""
+        if claims.pending() is not None:
+            return await super().write_row(sql, params, notify=notify)
+        with self.timed("write"):
+            try:
+                row = await self._require().fetchrow(numbered(sql), *params)
+            except _ERRORS as exc:
+                raise translate(exc, "write") from exc
+        if notify and self._on_commit is not None:
+            self._on_commit()
+        return cast("asyncpg.Record | None", row)
+
+    async def _in_transaction(
+        self, conn: asyncpg.Connection, unit: db.Unit[T], wakes: set[str]
+    ) -> T:
+        """`unit` in one transaction on `conn`: BEGIN, its statements, then its NOTIFYs (sent
+        by PostgreSQL when, and only if, this commits) and COMMIT in one message."""
+        await conn.execute("BEGIN")
+        try:
+            result = await unit(PgTx(conn, wakes))
+            commit = _commit_sql(self.origin, wakes)
+            if commit is None:  # a key not fit for a literal: notified by parameters
+                await conn.execute(_NOTIFY, CHANNEL, self.origin, sorted(wakes))
+                commit = "COMMIT"
+            await conn.execute(commit)
+        except BaseException:
+            if not conn.is_closed() and conn.is_in_transaction():
+                with contextlib.suppress(*_ERRORS):
+                    await conn.execute("ROLLBACK")
+            raise
+        return result
+
     async def run_raw(self, unit: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run `unit` on a pooled connection outside any transaction (DDL scripts, checks)."""
+        """Run `unit` on a pooled connection outside any transaction (DDL scripts, checks);
+        the connection is reset before it goes back to the pool (asyncpg's reset query)."""
         with self.timed("raw"):
             try:
                 async with self._require().acquire() as conn:
-                    return await unit(conn)
+                    try:
+                        return await unit(conn)
+                    finally:
+                        await conn.execute(conn.get_reset_query())
             except _ERRORS as exc:
                 raise translate(exc, "command") from exc
 
@@ -168,6 +215,21 @@ class PgEngine(db.Engine, db.Database):
                 return list(await self._require().fetch(numbered(sql), *params))
             except _ERRORS as exc:
                 raise translate(exc, "read") from exc
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a released connection: nothing (see the module docstring)."""
+
+
+def _commit_sql(origin: str, wakes: set[str]) -> str | None:
+    """COMMIT preceded by the NOTIFY of each of `wakes`, as one simple-protocol message; None
+    when a key holds a character outside `_LITERAL` (never quoted here: sent as a parameter)."""
+    if not wakes:
+        return "COMMIT"
+    if not all(_LITERAL.fullmatch(key) for key in (origin, *wakes)):
+        return None
+    notifies = "".join(f"SELECT pg_notify('{CHANNEL}', '{origin} {key}');" for key in sorted(wakes))
+    return notifies + "COMMIT"
 
 
 class Listener:

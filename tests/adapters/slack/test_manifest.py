@@ -10,6 +10,7 @@ import yaml
 
 from adapters.slack.adapter import BOT_SCOPES
 from adapters.slack.handlers import COMMAND
+from adapters.slack.shortcuts import GLOBAL_SHORTCUT, MESSAGE_SHORTCUT
 from core.clock import ManualClock
 from tests.adapters.slack.harness import SlackBot
 from tests.fakes.slack_api import FakeSlackApi
@@ -31,6 +32,16 @@ def test_manifest_declares_the_one_slash_command(manifest: dict[str, Any]) -> No
     assert command["should_escape"] is True  # mentions arrive as <@U…|name>
     assert 1 <= len(command["description"]) <= 2000
     assert 1 <= len(command["usage_hint"]) <= 1000
+
+
+def test_manifest_declares_the_start_shortcuts(manifest: dict[str, Any]) -> None:
+    shortcuts = {s["callback_id"]: s for s in manifest["features"]["shortcuts"]}
+    assert {k: s["type"] for k, s in shortcuts.items()} == {
+        MESSAGE_SHORTCUT: "message",
+        GLOBAL_SHORTCUT: "global",
+    }
+    for shortcut in shortcuts.values():  # the manifest schema's limits
+        assert 1 <= len(shortcut["name"]) <= 24 and 1 <= len(shortcut["description"]) <= 150
 
 
 def test_manifest_requests_exactly_the_scopes_the_code_needs(manifest: dict[str, Any]) -> None:

@@ -293,3 +293,35 @@ async def test_a_failed_fork_or_import_leaves_nothing_and_takes_no_ref(store: St
     assert await store.sessions.by_id(child.id) is None
     assert await store.history.last_seq(child.id) == 0
     assert await store.apply([ops.AllocateRef(WS)]) == [parent.ref + 1]
+
+
+async def test_a_word_matching_many_messages_is_ranked_among_the_newest_matches(
+    store: Store,
+) -> None:
+    session = await new_session(store)
+    other = await new_session(store, workspace=OTHER_WS)
+    texts = ["kestrel kestrel kestrel", "kestrel kestrel", "kestrel kestrel hills",  # most relevant
+             "a kestrel flies over the long grey hills of the north today and tomorrow",
+             "a kestrel flies over the long grey hills",
+             "a kestrel flies over the long grey hills of the north"]  # fmt: skip
+    kept = [(await _append(store, session.id, _draft(t))).id for t in texts]
+    for _ in range(3):  # newer matches of another workspace take no place among ours
+        await store.history.append(
+            OTHER_WS, other.id, _draft("kestrel"), _allow,
+            touch_after=TOUCH_AFTER, abandon_after=ABANDON_AFTER,
+        )  # fmt: skip
+    query = parse_query("kestrel")
+
+    async def found(**page: int) -> list[str]:
+        return [h.message_id for h in await store.history.search(WS, query, **page)]
+
+    everything = await found(limit=10)
+    assert sorted(everything) == sorted(kept) and set(everything[:3]) == set(kept[:3])
+    store.history.ranked = 3
+    newest = [i for i in everything if i in kept[3:]]  # the 3 newest, in the same order
+    assert await found(limit=3) == newest
+    assert await found(limit=2) == newest[:2]
+    assert await found(offset=2, limit=1) == newest[2:]
+    assert await found(offset=3, limit=3) == everything[3:6], "past 3: the 6 newest ranked"
+    one = await store.history.search(WS, query, session_id=session.id, limit=1)
+    assert [h.message_id for h in one] == everything[:1], "one session: every match ranked"
