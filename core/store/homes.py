@@ -19,7 +19,6 @@ from core.store import ops
 from core.store.codec import sql_in, when_required
 from core.store.db import Database, Tx, marks
 from core.store.decode import SESSION_COLUMNS, rows
-from core.views import View
 
 # A viewer's Home is republished at most once per window: every change in a window shares one
 # outbox row (its dedupe key names the window), delivered when the window ends.
@@ -38,7 +37,7 @@ def home_row(workspace: str, user_id: str, now: datetime) -> OutboxRow:
         workspace=workspace,
         kind=OutboxKind.HOME,
         target={"user_id": user_id},
-        payload=View(kind="home", title="").to_json(),  # built when delivered
+        payload={"kind": "home", "title": ""},  # an empty View: the Home is built when delivered
         dedupe_key=f"home:{workspace}:{user_id}:{window}",
         status=OutboxStatus.PENDING,
         attempts=0,
