@@ -57,7 +57,11 @@ async def open_core(
     services = build_services(store, clock=clock, config=config.service_config())
     sender = AiohttpWebhookSender(policy=config.webhook_policy)
     dispatcher = OutboxDispatcher(
-        store, clock=clock, deliveries=[NoChatDelivery(), *deliveries], webhook_sender=sender
+        store,
+        clock=clock,
+        deliveries=[NoChatDelivery(), *deliveries],
+        webhook_sender=sender,
+        homes=services.home.of,
     )
     services.workspace.delivered_platforms = lambda: frozenset(dispatcher.deliveries)  # for stats
     _wake_on_commit(store, dispatcher)

@@ -126,6 +126,7 @@ class OutboxKind(StrEnum):
     MESSAGE_UPDATE = "message_update"
     DM = "dm"
     WEBHOOK = "webhook"
+    HOME = "home"  # republish a person's Slack App Home (core/home.py)
 
 
 class OutboxStatus(StrEnum):

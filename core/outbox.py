@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from core import cards, request_cards
+from core import cards, home, request_cards
 from core.clock import Clock
 from core.delivery import Delivery, DeliveryError
 from core.jobs.webhooks import UNREACHABLE, WebhookDelivery, WebhookSender
@@ -62,6 +62,8 @@ def lane_of(row: OutboxRow) -> tuple[str, str]:
         destination = "webhook:" + (urlsplit(str(row.target.get("url", ""))).hostname or "")
     else:
         destination = row.workspace.split(":", 1)[0]
+    if row.kind is OutboxKind.HOME:  # a person's Home republishes in order
+        return destination, f"home:{row.target.get('user_id')}"
     return destination, row.session_id or f"row:{row.id}"
 
 
@@ -91,6 +93,7 @@ class OutboxDispatcher:
         concurrency: int = 16,
         per_destination: int = 4,
         stop_grace: float = STOP_GRACE,
+        homes: home.HomeLookup | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -108,6 +111,7 @@ class OutboxDispatcher:
         store.on_wake(self._woken)  # rows committed here or, on PostgreSQL, by another replica
         self.per_destination = per_destination
         self.stop_grace = stop_grace
+        self.homes = homes  # builds the Home a `home` row republishes
         self._limit = asyncio.Semaphore(concurrency)
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
@@ -363,6 +367,9 @@ class OutboxDispatcher:
 
     async def _send(self, delivery: Delivery, row: OutboxRow, view: View) -> str | None:
         target = row.target
+        if row.kind is OutboxKind.HOME:
+            await home.publish(delivery, row.workspace, target["user_id"], self.homes)
+            return None
         if row.kind is OutboxKind.DM:
             return await delivery.direct(row.workspace, target["user_id"], view)
         if row.kind is OutboxKind.MESSAGE_UPDATE:

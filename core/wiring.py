@@ -15,6 +15,7 @@ from core.access import Access
 from core.clock import Clock, SystemClock
 from core.history.messages import HistoryService
 from core.history.summary import ExtractiveSummarizer, Summarizer
+from core.home import HomeService
 from core.jobs.webhooks import WebhookRouter
 from core.services.config import ServiceConfig
 from core.services.members import Membership
@@ -22,6 +23,7 @@ from core.services.plans import Plans
 from core.services.progress import Progress
 from core.services.requests import Requests
 from core.services.sessions import Lifecycle
+from core.services.web_pages import WebReads
 from core.services.workspace import Workspace
 from core.settings import Settings
 from core.store import wakes
@@ -45,6 +47,7 @@ class Services:
     history: HistoryService
     requests: Requests
     workspace: Workspace
+    home: HomeService
 
 
 def build_services(
@@ -87,6 +90,7 @@ def build_services(
         ),
         requests=requests,
         workspace=Workspace(store, clock, settings, access, webhooks, config.webhook_policy),
+        home=HomeService(store, clock, WebReads(store, access, sessions)),
     )
 
 

@@ -139,9 +139,8 @@ class SlackAdapter:
             # The listeners ack within their budget and spawn the rest, so answering after them
             # is answering at once.
             process_before_response=True,
-            # The app subscribes to no events (manifest.yml) and runs no workflow functions:
-            # skip the per-request middleware that only those need.
-            url_verification_enabled=False,
+            # The app subscribes to one event, app_home_opened (manifest.yml), whose request
+            # URL Slack verifies once; it runs no workflow functions: skip that middleware.
             ignoring_self_events_enabled=False,
             attaching_function_token_enabled=False,
             logger=_bolt_logger(),

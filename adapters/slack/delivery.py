@@ -18,7 +18,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import render
+from adapters.slack.home import home_view
 from adapters.slack.replies import ResponseUrls
+from core.home import HomeView
 from core.outbox import DeliveryError
 from core.views import View
 
@@ -134,6 +136,11 @@ class SlackDelivery:
     async def direct(self, workspace: str, user_id: str, view: View) -> str:
         opened = await self._call(workspace, user_id, self.client.conversations_open, users=user_id)
         return await self.post(workspace, str(opened["channel"]["id"]), None, view)
+
+    async def publish_home(self, workspace: str, user_id: str, home: HomeView) -> None:
+        """views.publish of `user_id`'s App Home (Tier 4; a 429's Retry-After steers the retry)."""
+        view = home_view(home)
+        await self._call(workspace, user_id, self.client.views_publish, user_id=user_id, view=view)
 
     async def _call(
         self, workspace: str, where: str, method: Callable[..., Awaitable[Any]], **kwargs: Any

@@ -23,6 +23,7 @@ from adapters.slack.blocks import REASON_CALLBACK, reason_modal, submitted_reaso
 from adapters.slack.delivery import PLATFORM, InviteHints
 from adapters.slack.directory import AdminDirectory
 from adapters.slack.forms import FORM_CALLBACK, field_errors, form_modal, submitted_values
+from adapters.slack.home import home_view
 from adapters.slack.replies import ResponseUrls, message_body
 from adapters.slack.shortcuts import SHORTCUTS, start_modal, submitted_source
 from core import jsonlimits
@@ -111,6 +112,7 @@ class SlackHandlers:
         app.view(FORM_CALLBACK)(self.on_form)
         for callback_id in SHORTCUTS:
             app.shortcut(callback_id)(self.on_shortcut)
+        app.event("app_home_opened")(self.on_home_opened)
 
     # -- listeners: ack within Slack's budget, the rest in a task -------------------------------
 
@@ -126,6 +128,18 @@ class SlackHandlers:
             await ack()
         else:
             await ack(message_body(reply))
+
+    async def on_home_opened(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
+        """The Home tab opened: publish it now (and remember the viewer for republishes)."""
+        await ack()
+        event = body.get("event") or {}
+        if event.get("tab") == "home" and event.get("user"):
+            self._start(self._guarded(self._home(body, client, str(event["user"]))))
+
+    async def _home(self, body: Body, client: AsyncWebClient, user_id: str) -> None:
+        actor = await self._actor(client, _team_of(body), user_id)
+        home = await self.runner.services.home.opened(actor)
+        await client.views_publish(user_id=user_id, view=home_view(home))
 
     async def on_click(self, ack: AsyncAck, body: Body, client: AsyncWebClient) -> None:
         await ack()

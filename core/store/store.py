@@ -23,6 +23,7 @@ from core.store.copy import Copy
 from core.store.db import Database, Engine, OperationObserver
 from core.store.events import Events
 from core.store.history import Context, History
+from core.store.homes import Homes
 from core.store.installations import Installations
 from core.store.jobs import Jobs, Subscriptions
 from core.store.migrations import Migration, load
@@ -66,6 +67,7 @@ class Store:
         self.installations = Installations(db)
         self.copy = Copy(db)
         self.web = Web(db)
+        self.homes = Homes(db)
 
     async def apply(self, unit: Sequence[ops.Op]) -> list[Any]:
         """Apply a unit of work atomically; returns each op's result in op order."""

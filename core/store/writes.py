@@ -19,7 +19,7 @@ from typing import Any
 
 from core.errors import Conflict
 from core.models import CURRENT_PLAN_STATUSES, JSON, OPEN_STATUSES, Event
-from core.store import ops, wakes
+from core.store import homes, ops, wakes
 from core.store.codec import dumps, sql_in, ts
 from core.store.db import Dialect, Tx, marks
 from core.store.decode import Decoder, rows
@@ -426,4 +426,6 @@ async def apply_all(
                 held.add(op.session.id)
         else:
             results.append(await APPLY[kind](tx, op))
+    for row in await homes.refresh_rows(tx, unit):  # the Homes this change shows in
+        await enqueue(tx, ops.Enqueue(row))
     return results

@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from tests.fakes import block_kit
+
 JsonDict = dict[str, Any]
 MethodHandler = Callable[[JsonDict], JsonDict | Awaitable[JsonDict]]
 
@@ -207,6 +209,7 @@ class FakeSlackApi:
         self.messages: list[Message] = []
         self.ephemerals: list[Message] = []
         self.views: list[OpenedView] = []
+        self.homes: dict[str, list[JsonDict]] = {}  # views.publish: every Home view, per user
         self.users: dict[str, FakeUser] = {}
         self.client_id = "1111.2222"
         self.client_secret = "fake-client-secret"
@@ -328,6 +331,7 @@ class FakeSlackApi:
         self.messages.clear()
         self.ephemerals.clear()
         self.views.clear()
+        self.homes.clear()
         self._faults.clear()
 
     # ------------------------------------------------------------------ queries
@@ -473,6 +477,7 @@ class FakeSlackApi:
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "views.open": self._views_open,
+            "views.publish": self._views_publish,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
         }
@@ -567,7 +572,7 @@ class FakeSlackApi:
 
     def _chat_post_message(self, params: JsonDict) -> JsonDict:
         """chat.postMessage: store the message and return its ts."""
-        error = _check_message_args(params)
+        error = _check_message_args(params) or _check_blocks(params.get("blocks"))
         if error:
             return {"ok": False, "error": error}
         channel = _resolve_channel(str(params["channel"]))
@@ -590,6 +595,8 @@ class FakeSlackApi:
         msg = self.find_message(str(params["channel"]), str(params["ts"]))
         if msg is None:
             return {"ok": False, "error": "message_not_found"}
+        if _check_blocks(params.get("blocks")):
+            return {"ok": False, "error": "invalid_blocks"}
         if "text" in params:
             msg.text = params["text"]
         if "blocks" in params:
@@ -622,10 +629,22 @@ class FakeSlackApi:
         view = params.get("view")
         if not params.get("trigger_id") or not isinstance(view, dict):
             return {"ok": False, "error": "invalid_arguments"}
+        if _check_blocks(view.get("blocks")):
+            return {"ok": False, "error": "invalid_blocks"}
         view_id = f"V{next(self._id_counter):010d}"
         self.views.append(OpenedView(view_id, str(params["trigger_id"]), view))
         full = {**view, "id": view_id, "team_id": self.team_id, "state": {"values": {}}}
         return {"ok": True, "view": {**full, "hash": f"{self._next_ts()}.fake"}}
+
+    def _views_publish(self, params: JsonDict) -> JsonDict:
+        """views.publish: record the user's Home view (the latest one is what they see)."""
+        view, user_id = params.get("view"), str(params.get("user_id") or "")
+        if not user_id or not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if _check_blocks(view.get("blocks"), limit=block_kit.HOME_BLOCKS):
+            return {"ok": False, "error": "invalid_blocks"}
+        self.homes.setdefault(user_id, []).append(view)
+        return {"ok": True, "view": {**view, "id": f"V{next(self._id_counter):010d}"}}
 
     def _conversations_open(self, params: JsonDict) -> JsonDict:
         """conversations.open: a DM channel "D" + user for a single user."""
@@ -695,6 +714,11 @@ def _check_message_args(params: JsonDict) -> str:
     if not (params.get("text") or params.get("blocks") or params.get("attachments")):
         return "no_text"
     return ""
+
+
+def _check_blocks(blocks: Any, *, limit: int = block_kit.MESSAGE_BLOCKS) -> str:
+    """ "invalid_blocks" when `blocks` break a Block Kit limit (as Slack answers), else ''."""
+    return "invalid_blocks" if block_kit.problems(blocks, limit=limit) else ""
 
 
 def _resolve_channel(channel: str) -> str:

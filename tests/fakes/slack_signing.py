@@ -253,3 +253,20 @@ def view_submission_request(
     """Build a signed `view_submission` request; extra kwargs go to `view_submission_payload`."""
     payload = view_submission_payload(callback_id, **fields)
     return interactive_request(payload, secret=secret, timestamp=timestamp)
+
+
+def app_home_opened_request(
+    user_id: str = DEFAULT_USER_ID,
+    *,
+    tab: str = "home",
+    team_id: str = DEFAULT_TEAM_ID,
+    secret: str = DEFAULT_SIGNING_SECRET,
+) -> SignedRequest:
+    """A signed Events API `event_callback` carrying `app_home_opened` for `user_id`."""
+    event = {"type": "app_home_opened", "user": user_id, "channel": f"D{user_id}", "tab": tab,
+             "event_ts": f"{time.time():.6f}"}  # fmt: skip
+    envelope = {"token": "unused", "team_id": team_id, "api_app_id": DEFAULT_APP_ID,
+                "type": "event_callback", "event_id": f"Ev{next(_trigger_counter):08d}",
+                "event_time": int(time.time()), "event": event}  # fmt: skip
+    body = json.dumps(envelope).encode()
+    return SignedRequest(body, signed_headers(body, secret=secret, content_type="application/json"))

@@ -14,6 +14,7 @@ from adapters.slack.shortcuts import GLOBAL_SHORTCUT, MESSAGE_SHORTCUT
 from core.clock import ManualClock
 from tests.adapters.slack.harness import SlackBot
 from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_signing import app_home_opened_request
 
 MANIFEST = Path(__file__).resolve().parents[3] / "manifest.yml"
 
@@ -52,7 +53,8 @@ def test_manifest_settings_match_the_listeners(manifest: dict[str, Any]) -> None
     settings = manifest["settings"]
     assert settings["interactivity"]["is_enabled"] is True  # buttons and the Reject modal
     assert settings["socket_mode_enabled"] is True
-    assert "event_subscriptions" not in settings  # the bot listens to no events
+    # the one event the bot listens to: the Home tab's (adapters/slack/handlers.py)
+    assert settings["event_subscriptions"] == {"bot_events": ["app_home_opened"]}
     info = manifest["display_information"]
     assert 1 <= len(info["name"]) <= 35 and 1 <= len(info["description"]) <= 140
     assert manifest["features"]["bot_user"]["display_name"]
@@ -74,3 +76,19 @@ async def test_a_token_missing_a_scope_is_not_ready(
         assert await bot.adapter.ready_problem() == "missing scopes: users:read"
     finally:
         await bot.close()
+
+
+def test_manifest_turns_the_home_tab_on(manifest: dict[str, Any]) -> None:
+    app_home = manifest["features"]["app_home"]
+    assert app_home["home_tab_enabled"] is True
+    assert app_home["messages_tab_enabled"] is True
+
+
+async def test_the_app_listens_to_every_event_the_manifest_subscribes(
+    manifest: dict[str, Any], bot: SlackBot
+) -> None:
+    for event in manifest["settings"]["event_subscriptions"]["bot_events"]:
+        assert event == "app_home_opened"  # the only one this test knows how to send
+        status, _ = await bot.send(app_home_opened_request())
+        assert status == 200
+    assert [c.method for c in bot.fake.calls if c.method == "views.publish"] == ["views.publish"]
