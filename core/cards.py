@@ -83,11 +83,7 @@ def session_card(
         Field("Status", session.status.value),
         Field("Mode", escape(session.mode)),
         Field("Owner", mention(session.owner_id)),
-        Field(
-            "Iterations",
-            f"{session.iterations}/{session.max_iterations} "
-            f"{noun_for(session.max_iterations, 'iteration')}",
-        ),
+        Field("Iterations", f"{session.iterations}/{session.max_iterations}"),
         Field("Last activity", _ago(session.last_activity_at, now)),
         Field("Abandon deadline", _deadline(session, now)),
     ]
