@@ -66,7 +66,8 @@ def label(session: Session) -> str:
     return f"#{session.ref} {escape(session.title)}"
 
 
-def _when(value: datetime | None) -> str:
+def when(value: datetime | None) -> str:
+    """A moment as the cards show it (`2026-12-04 21:04 UTC`, `—` for none)."""
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
@@ -151,7 +152,7 @@ def item_line(item: PlanItem, *, status: bool) -> str:
 
 def _comment_time(value: object) -> str:
     try:
-        return f" at {_when(datetime.fromisoformat(str(value)))}"
+        return f" at {when(datetime.fromisoformat(str(value)))}"
     except ValueError:
         return ""
 
@@ -161,15 +162,15 @@ def decision_lines(plan: Plan) -> list[str]:
     lines: list[str] = []
     settled = plan.settled_as
     if settled is PlanStatus.EXPIRED:
-        lines.append(f"The approval request expired at {_when(plan.decided_at)}.")
+        lines.append(f"The approval request expired at {when(plan.decided_at)}.")
     elif settled is not None:
         verb = "Approved" if settled is PlanStatus.APPROVED else "Rejected"
         why = f" — {escape(plan.decision_reason)}" if plan.decision_reason else ""
-        lines.append(f"{verb} by {mention(plan.decided_by)} at {_when(plan.decided_at)}{why}")
+        lines.append(f"{verb} by {mention(plan.decided_by)} at {when(plan.decided_at)}{why}")
     if plan.status is PlanStatus.SUPERSEDED:
         who = f" by {mention(plan.superseded_by)}" if plan.superseded_by else ""
-        when = f" at {_when(plan.superseded_at)}" if plan.superseded_at else ""
-        lines.append(f"Superseded{who}{when} (plan v{plan.version + 1}).")
+        at = f" at {when(plan.superseded_at)}" if plan.superseded_at else ""
+        lines.append(f"Superseded{who}{at} (plan v{plan.version + 1}).")
     return lines
 
 
@@ -181,7 +182,7 @@ def plan_message(session: Session, plan: Plan) -> View:
         Field("Approvals", f"{approvals}/{plan.required_approvals}"),
     ]
     if plan.expires_at and plan.status is PlanStatus.PENDING:
-        fields.append(Field("Expires", _when(plan.expires_at)))
+        fields.append(Field("Expires", when(plan.expires_at)))
     pending = plan.status is PlanStatus.PENDING
     started = any(i.status is not ItemStatus.TODO for i in plan.items)
     checklist = started or not pending

@@ -15,6 +15,7 @@ from core.clock import Clock
 from core.models import Actor, Session, Source
 from core.services.web_pages import InboxItem, WebReads
 from core.store.store import Store
+from core.users import platform_of
 from core.views import View
 
 WAITING_SHOWN = 8  # items with their buttons (two blocks each)
@@ -72,7 +73,7 @@ class HomeService:
         # a platform admin seen at the last opening counts as one for as long as the adapter
         # trusts its own lookup; later republishes show only what the person may decide anyway
         admin = viewer[0] and self.clock.now() - viewer[1] <= PLATFORM_ADMIN_TRUST
-        source = Source(workspace.split(":", 1)[0])
+        source = Source(platform_of(workspace))
         return await self.view(Actor(workspace, user_id, source, platform_admin=admin))
 
     async def view(self, actor: Actor) -> HomeView:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.slack.blocks import MAX_BUTTONS, MAX_SECTION_TEXT, button, clip, mrkdwn
-from core.cards import label
+from core.cards import label, when
 from core.durations import format_duration
 from core.home import HomeView
 from core.models import Session
@@ -73,7 +73,7 @@ def _session_line(session: Session, home: HomeView) -> str:
     idle = format_duration(home.now - session.last_activity_at)
     line = f"*{mrkdwn(label(session))}* · {session.status.value} · {percent} % · idle {idle}"
     if session.abandon_at is not None:
-        line += f" · deadline {session.abandon_at.strftime('%Y-%m-%d %H:%M UTC')}"
+        line += f" · deadline {when(session.abandon_at)}"
     return line
 
 
@@ -82,7 +82,7 @@ def _finished(home: HomeView) -> list[Block]:
         return [_context("No session ended lately.")]
     lines = [
         f"*{mrkdwn(label(s))}* · {s.outcome or s.status.value}"
-        + (f" · {s.ended_at.strftime('%Y-%m-%d %H:%M UTC')}" if s.ended_at else "")
+        + (f" · {when(s.ended_at)}" if s.ended_at else "")
         for s in home.finished
     ]
     return [_section("\n".join(lines))]
