@@ -85,7 +85,7 @@ class WebContext:
         s = self.services
         self.signin = SignIn(s.store, s.clock, self.timeouts)
         self.reads = WebReads(s.store, s.access, s.sessions)
-        self.stats = StatsPages(s.workspace, self.reads, s.clock)
+        self.stats = StatsPages(s.workspace, s.store.tallies, s.clock)
 
     @property
     def secure(self) -> bool:

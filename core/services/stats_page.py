@@ -1,27 +1,58 @@
-"""The Stats page's figures, computed once for everyone who looks at them in a short while.
+"""The Stats page's figures: each finished day read once, today read again after a change.
 
-The figures are those of `Workspace.stats` and `WebReads.days` (the one source of them: chat's
-`/session stats` and the API read the same), kept per workspace until a commit wakes the store
-(one that records an event or a request: a session started or ended, a plan or request decided;
-this process's, or on PostgreSQL another replica's) or FRESH has passed (what changes with no
-wake-up: the jobs' lag, the outbox's counts, the 30-day window's edge). So a page is never older
-than FRESH, and never older than the last such commit this process heard of. One computation at
-a time per workspace: the views that arrive meanwhile wait for it and share it.
+The figures are `Workspace.stats` (the one source of them: chat's `/session stats` and the API
+read the same) and the per-day chart, both added up from day parts (core/records/stats.py).
+Per workspace this keeps:
+
+- the parts of the finished days of the window, each read after its day ended. A commit that
+  wakes the store names the sessions it changed (`events:<id>`, also for a session's row or
+  plans changed without an event: core/store/writes.py); at the next view the days those
+  sessions count in (created, ended — also the day a session that opened again had ended on —
+  and their plans' decisions) are read again. A deleted session, a wake-up for everything
+  (`ANY`: a replica's LISTEN came back) or too many sessions at once → every day is read again.
+  A finished day changes only through such a commit, so a kept day is exact; KEEP bounds what
+  a write made outside sessionbot (an operator's SQL) could leave unseen, and the memory of a
+  workspace nobody looks at.
+- the figures as shown, until any commit wakes the store (this process's or, on PostgreSQL,
+  another replica's) or FRESH passes: then today, the window's first (partial) day and what is
+  read at the moment (the jobs' lag, the outbox, the agents' requests) are read again and added
+  to the kept days. So a view is never older than FRESH nor than the last commit this process
+  heard of, and costs a few small reads instead of the whole window.
+
+One computation at a time per workspace: the views that arrive meanwhile wait for it and share it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from core.clock import Clock
 from core.models import Actor
-from core.services.web_pages import Day, WebReads
+from core.records.stats import DayPart
 from core.services.workspace import Stats, Workspace
+from core.store import wakes
+from core.store.tallies import Tallies
 
 FRESH = timedelta(seconds=10)
+KEEP = timedelta(hours=1)  # finished days are read again at least this often
 STATS_DAYS = 30  # the window the page shows
+MAX_WOKEN = 500  # sessions named since the last view; more → read every day again
+
+
+@dataclass(slots=True)
+class Day:
+    """One day of the per-day chart: sessions started, and ended by outcome."""
+
+    day: str  # YYYY-MM-DD, UTC
+    started: int = 0
+    ended: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ended_total(self) -> int:
+        return sum(self.ended.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,36 +63,134 @@ class StatsFigures:
 
 
 @dataclass(slots=True)
-class StatsPages:
-    """The figures per workspace, forgotten on any commit wake-up (`stale`) or after `fresh`."""
+class _Kept:
+    """One workspace's finished days and figures."""
 
+    read_at: datetime  # when the days began to be kept (KEEP counts from it)
+    days: dict[date, DayPart] = field(default_factory=dict)
+    ended_on: dict[str, date] = field(default_factory=dict)  # session → kept day it ended on
+    figures: StatsFigures | None = None
+    woken: set[str] = field(default_factory=set)  # sessions named by commits since
+    everything: bool = False  # read every day again
+
+    def forget(self, days: set[date]) -> None:
+        for day in days:
+            part = self.days.pop(day, None)
+            for session_id in part.ended_ids if part else ():
+                self.ended_on.pop(session_id, None)
+
+
+@dataclass(slots=True)
+class StatsPages:
     workspace: Workspace
-    reads: WebReads
+    tallies: Tallies
     clock: Clock
     days: int = STATS_DAYS
     fresh: timedelta = FRESH
-    _found: dict[str, StatsFigures] = field(default_factory=dict)
+    keep: timedelta = KEEP
+    _kept: dict[str, _Kept] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _generation: int = 0
 
     def stale(self, keys: frozenset[str]) -> None:
-        """A commit woke the store (store.on_wake, on the loop): every figure may be old."""
+        """A commit woke the store (store.on_wake, on the loop): figures may be old, and the
+        days of the sessions it names."""
         self._generation += 1
-        self._found.clear()
+        woken = wakes.ids(keys, "events")
+        for kept in self._kept.values():
+            kept.figures = None
+            kept.woken.update(woken)
+            if wakes.ANY in keys or len(kept.woken) > MAX_WOKEN:
+                kept.everything = True
 
     async def figures(self, actor: Actor) -> StatsFigures:
         workspace = actor.workspace
         async with self._locks.setdefault(workspace, asyncio.Lock()):
             now = self.clock.now()
-            kept = self._found.get(workspace)
-            if kept is not None and kept.at <= now < kept.at + self.fresh:
-                return kept
+            for name in [w for w, k in self._kept.items() if now >= k.read_at + self.keep]:
+                del self._kept[name]
+            kept = self._kept.get(workspace)
+            shown = kept.figures if kept else None
+            if shown is not None and shown.at <= now < shown.at + self.fresh:
+                return shown
+            if kept is None or kept.everything or now < kept.read_at:
+                kept = self._kept[workspace] = _Kept(now)
             generation = self._generation
+            woken, kept.woken = kept.woken, set()
+            await self._forget(workspace, kept, woken)
+            parts = await self._parts(workspace, kept, now)
+            today = now.astimezone(UTC).date()
             figures = StatsFigures(
-                await self.workspace.stats(actor, days=self.days),
-                await self.reads.days(actor, until=now, days=self.days),
+                await self.workspace.stats_of(actor, self.days, parts.values(), now=now),
+                [_day(day, parts.get(day)) for day in _span(today, self.days)],
                 now,
             )
             if generation == self._generation:  # no commit while they were read
-                self._found[workspace] = figures
+                kept.figures = figures
             return figures
+
+    async def _forget(self, workspace: str, kept: _Kept, woken: set[str]) -> None:
+        """Drop the kept days the woken sessions count in."""
+        if not woken or not kept.days:
+            return
+        found = await self.tallies.days_of(sorted(woken))
+        if found is None:  # a session is gone
+            kept.forget(set(kept.days))
+            return
+        was_ended = {kept.ended_on[s] for s in woken if s in kept.ended_on}
+        kept.forget(found.get(workspace, set()) | was_ended)
+
+    async def _parts(self, workspace: str, kept: _Kept, now: datetime) -> dict[date, DayPart]:
+        """Every part of the window: the kept finished days (the missing ones read and kept),
+        and, read now, today (with any later day) and the window's first, partial day."""
+        today = now.astimezone(UTC).date()
+        first = today - timedelta(days=self.days - 1)
+        for start, end in _runs(d for d in _span(today - timedelta(days=1), self.days - 1)
+                                if d not in kept.days):  # fmt: skip
+            read = await self.tallies.days(workspace, _midnight(start), _midnight(end), until=now)
+            for day in _dates(start, end):
+                part = kept.days[day] = read.get(day, DayPart())
+                kept.ended_on.update(dict.fromkeys(part.ended_ids, day))
+        parts = {day: part for day, part in kept.days.items() if day >= first}
+        parts.update(await self.tallies.days(workspace, _midnight(today), None, until=now))
+        since = now - timedelta(days=self.days)
+        edge = await self.tallies.days(
+            workspace, since, _midnight(first), until=now, after_start=True, with_ended=False
+        )
+        parts.update(edge)  # the day before the first whole one: no part of it is kept
+        return parts
+
+
+def _day(day: date, part: DayPart | None) -> Day:
+    if part is None:
+        return Day(day.isoformat())
+    return Day(day.isoformat(), part.started, dict(part.ended))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def _span(last: date, days: int) -> list[date]:
+    """The `days` days up to `last`, oldest first."""
+    return [last - timedelta(days=n) for n in range(days - 1, -1, -1)]
+
+
+def _dates(start: date, end: date) -> Iterator[date]:
+    """The days in [start, end)."""
+    while start < end:
+        yield start
+        start += timedelta(days=1)
+
+
+def _runs(days: Iterator[date]) -> Iterator[tuple[date, date]]:
+    """Rising days as runs of consecutive ones, each [start, end)."""
+    start = end = None
+    for day in days:
+        if start is None or day != end:
+            if start is not None and end is not None:
+                yield start, end
+            start = day
+        end = day + timedelta(days=1)
+    if start is not None and end is not None:
+        yield start, end

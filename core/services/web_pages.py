@@ -4,8 +4,8 @@ and the approval-latency histogram of the Stats page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 from core.access import Access
 from core.errors import UsageError
@@ -60,33 +60,6 @@ class SessionView:
 
 
 @dataclass(slots=True)
-class Day:
-    """One day of the per-day chart: sessions started, and ended by outcome."""
-
-    day: str  # YYYY-MM-DD, UTC
-    started: int = 0
-    ended: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def ended_total(self) -> int:
-        return sum(self.ended.values())
-
-
-def per_day(rows: list[tuple[str, str | None, int]], first: date, days: int) -> list[Day]:
-    """Every day from `first` for `days` days (empty ones kept), filled from the store's
-    (day, outcome or None for started, count) rows."""
-    found = {d.day: d for d in (Day((first + timedelta(days=n)).isoformat()) for n in range(days))}
-    for day, outcome, count in rows:
-        if day not in found:
-            continue
-        if outcome is None:
-            found[day].started += count
-        else:
-            found[day].ended[outcome] = found[day].ended.get(outcome, 0) + count
-    return list(found.values())
-
-
-@dataclass(slots=True)
 class SessionsPage:
     """One page of the sessions list and the cursor of the next one (None at the end)."""
 
@@ -104,14 +77,6 @@ class WebReads:
     store: Store
     access: Access
     sessions: Lifecycle
-
-    async def days(self, actor: Actor, *, until: datetime, days: int) -> list[Day]:
-        """Sessions of the actor's workspace started and ended (by outcome) on each of the
-        last `days` UTC days up to `until`, oldest first."""
-        first = until.astimezone(UTC).date() - timedelta(days=days - 1)
-        since = datetime.combine(first, time(), UTC)
-        found = await self.store.workspaces.per_day(actor.workspace, since)
-        return per_day(found, first, days)
 
     async def session(self, actor: Actor, ref: str, *, events: int = 200) -> SessionView:
         """A session of the actor's workspace (NotFound for any other, as for a wrong ref)."""

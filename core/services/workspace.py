@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,6 +15,7 @@ from core.jobs.webhooks import WebhookRouter, new_secret
 from core.models import Actor, EventType, WorkspaceSettings, new_id
 from core.records.jobs import JobRun, WebhookSubscription
 from core.records.requests import RequestStats
+from core.records.stats import DayPart, add_up
 from core.settings import Settings
 from core.store.store import Store
 from core.waiting import waiting_total
@@ -134,28 +135,37 @@ class Workspace:
     async def stats(self, actor: Actor, *, days: int = 30) -> Stats:
         now = self.clock.now()
         since = now - timedelta(days=days)
-        rows = await self.store.workspaces.stats(actor.workspace, since)
-        outcomes = rows.outcomes
-        ended = sum(outcomes.values())
-        counts = await self.store.outbox.counts()
-        median_latency, latencies = await self.store.plans.approval_summary(
-            actor.workspace, since=since, until=now, bounds=[b for b, _ in LATENCY_BUCKETS[:-1]]
+        parts = await self.store.tallies.days(
+            actor.workspace, since, None, until=now, after_start=True, with_ended=False
         )
+        return await self.stats_of(actor, days, parts.values(), now=now)
+
+    async def stats_of(
+        self, actor: Actor, days: int, parts: Iterable[DayPart], *, now: datetime
+    ) -> Stats:
+        """The stats of the last `days` days to `now`, from the window's parts (every day of
+        it, the first one from `now` - `days`) and what is read at the moment."""
+        totals = add_up(parts, [b for b, _ in LATENCY_BUCKETS[:-1]])
+        ended = sum(totals.outcomes.values())
+        counts = await self.store.outbox.counts()
         return Stats(
             days=days,
-            by_status=rows.by_status,
-            by_mode=rows.by_mode,
-            average_iterations=rows.average_iterations,
-            success_rate=outcomes.get("completed", 0) / ended if ended else None,
-            median_duration=rows.median_duration,
-            median_approval_latency=median_latency,
+            by_status=totals.by_status,
+            by_mode=totals.by_mode,
+            average_iterations=totals.average_iterations,
+            success_rate=totals.outcomes.get("completed", 0) / ended if ended else None,
+            median_duration=totals.median_duration,
+            median_approval_latency=totals.median_latency,
             outbox_pending=counts.get("pending", 0),
             outbox_dead=counts.get("dead", 0),
             jobs=await self.store.jobs.runs(workspace=actor.workspace),
             outbox_waiting=await waiting_total(self.store.outbox, self.delivered_platforms),
-            requests=await self.request_stats(actor.workspace, since=since, until=now),
+            requests=await self.request_stats(
+                actor.workspace, since=now - timedelta(days=days), until=now
+            ),
             approval_histogram=[
-                (label, n) for (_, label), n in zip(LATENCY_BUCKETS, latencies, strict=True)
+                (label, n)
+                for (_, label), n in zip(LATENCY_BUCKETS, totals.latency_counts, strict=True)
             ],
         )
 

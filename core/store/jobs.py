@@ -36,7 +36,7 @@ from core.store.codec import sql_in, when_required
 from core.store.copy import neutral
 from core.store.db import Database, Row, Tx
 from core.store.decode import SESSION_COLUMNS, rows
-from core.store.writes import apply_all, insert, insert_sql, replacing
+from core.store.writes import apply_all, delete_session, insert, insert_sql, replacing
 
 _S = f"SELECT {SESSION_COLUMNS} FROM sessions"
 _S_COLUMNS = ", ".join(f"s.{c.strip()}" for c in SESSION_COLUMNS.split(","))
@@ -263,11 +263,7 @@ class Jobs:
 
     async def delete_archived(self, session_id: str, *, version: int) -> bool:
         """Delete an archived session and (by cascade) every row of it, if it is unchanged."""
-        deleted = await self.db.execute(
-            "DELETE FROM sessions WHERE id = ? AND status = 'archived' AND version = ?",
-            (session_id, version),
-        )
-        return deleted == 1
+        return await delete_session(self.db, session_id, version, " AND status = 'archived'")
 
 
 class Subscriptions:

@@ -9,7 +9,6 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from core.models import Plan, PlanModification, Session
-from core.store.aggregates import summary
 from core.store.codec import loads, when_required
 from core.store.db import Database, Dialect
 from core.store.decode import Decoder, aliased, as_json_values, rows
@@ -115,21 +114,6 @@ class Plans:
             "UPDATE plan_modifications SET processed = ?, processed_at = ?, error = ? WHERE id = ?",
             (error is None, now if error is None else None, error, modification_id),
         )
-
-    async def approval_summary(
-        self, workspace: str, *, since: datetime, until: datetime, bounds: Sequence[timedelta]
-    ) -> tuple[timedelta | None, list[int]]:
-        """The median approval latency of the plans a person decided in (since, until], and how
-        many took under each of `bounds` (and over the last): one scan from plans_by_decision,
-        the latencies coming back as seconds computed by the database."""
-        scope = (
-            "FROM plans p CROSS JOIN sessions s WHERE s.id = p.session_id AND s.workspace = ?"
-            " AND p.decided_by IS NOT NULL AND p.decided_at > ? AND p.decided_at <= ?"
-        )
-        args = (workspace, since, until)
-        took = self.db.dialect.seconds_between("p.submitted_at", "p.decided_at")
-        found = await self.db.fetchall(f"SELECT {took} {scope}", args)
-        return summary([float(r[0]) for r in found], bounds)
 
     async def approval_latencies(
         self, workspace: str, *, since: datetime, until: datetime, channel_id: str | None = None

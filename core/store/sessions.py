@@ -1,19 +1,16 @@
-"""Sessions, their members, and per-workspace rows (settings, ref counters, stats)."""
+"""Sessions, their members, and per-workspace rows (settings, ref counters)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from core.models import OPEN_STATUSES, Member, Session, Status
-from core.store.aggregates import median_seconds
 from core.store.codec import loads, ref_key, sql_in
 from core.store.db import Database, marks
 from core.store.decode import SESSION_COLUMNS, aliased, rows
-from core.store.writes import ALLOCATE_REF
+from core.store.writes import ALLOCATE_REF, delete_session
 
 T = TypeVar("T")
 
@@ -25,15 +22,6 @@ _OPEN = sql_in(OPEN_STATUSES)
 class SessionPage:
     sessions: list[Session]
     total: int
-
-
-@dataclass(slots=True)
-class StatsRows:
-    by_status: dict[str, int] = field(default_factory=dict)
-    by_mode: dict[str, int] = field(default_factory=dict)
-    outcomes: dict[str, int] = field(default_factory=dict)
-    average_iterations: float = 0.0
-    median_duration: timedelta | None = None  # of the ended ones
 
 
 async def with_session(
@@ -113,10 +101,7 @@ class Sessions:
 
     async def delete(self, session_id: str, *, version: int) -> bool:
         """Delete a session and (by cascade) every row of it, if it is unchanged."""
-        deleted = await self.db.execute(
-            "DELETE FROM sessions WHERE id = ? AND version = ?", (session_id, version)
-        )
-        return deleted == 1
+        return await delete_session(self.db, session_id, version)
 
     async def members(self, session_id: str) -> list[Member]:
         found = await self.db.fetchall(
@@ -140,7 +125,7 @@ class Sessions:
 
 
 class Workspaces:
-    """Per-workspace rows: settings, and what the workspace's sessions add up to."""
+    """Per-workspace rows: settings and ref counters (what they add up to: store.tallies)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -162,55 +147,3 @@ class Workspaces:
         """Every workspace that has started a session or stored settings."""
         found = await self.db.fetchall("SELECT workspace FROM workspaces ORDER BY workspace")
         return [r[0] for r in found]
-
-    async def stats(self, workspace: str, since: datetime) -> StatsRows:
-        """What the workspace's sessions created since `since` add up to, in the database:
-        one grouped scan of sessions_by_created for the counts, and the median duration of
-        the ended ones read as its one or two middle values (no row per session comes back)."""
-        args = (workspace, since)
-        scope = "FROM sessions WHERE workspace = ? AND created_at >= ?"
-        grouped = await self.db.fetchall(
-            f"SELECT status, mode, outcome, COUNT(*), SUM(iterations) {scope}"
-            " GROUP BY status, mode, outcome",
-            args,
-        )
-        by_status: Counter[str] = Counter()
-        by_mode: Counter[str] = Counter()
-        outcomes: Counter[str] = Counter()
-        for status, mode, outcome, count, _ in grouped:
-            by_status[status] += count
-            by_mode[mode] += count
-            if outcome is not None:
-                outcomes[outcome] += count
-        total = sum(by_status.values())
-        iterations = sum(int(r[4] or 0) for r in grouped)
-        took = self.db.dialect.seconds_between("created_at", "ended_at")
-        return StatsRows(
-            by_status=dict(by_status),
-            by_mode=dict(by_mode),
-            average_iterations=iterations / total if total else 0.0,
-            outcomes=dict(outcomes),
-            median_duration=await median_seconds(
-                self.db, took, f"{scope} AND outcome IS NOT NULL", args
-            ),
-        )
-
-    async def per_day(self, workspace: str, since: datetime) -> list[tuple[str, str | None, int]]:
-        """(UTC day `YYYY-MM-DD`, outcome, count) since `since`, in one grouped query: an outcome
-        of None counts sessions started that day, any other the sessions that ended so."""
-        d = self.db.dialect
-        started = f"substr({d.as_text('created_at')}, 1, 10)"
-        ended = f"substr({d.as_text('ended_at')}, 1, 10)"
-        found = await self.db.fetchall(
-            "SELECT day, outcome, COUNT(*) FROM ("
-            f" SELECT {started} AS day, NULL AS outcome FROM sessions"
-            " WHERE workspace = ? AND created_at >= ?"
-            f" UNION ALL SELECT {ended} AS day, outcome FROM sessions"
-            " WHERE workspace = ? AND ended_at >= ? AND outcome IS NOT NULL"
-            ") AS days GROUP BY day, outcome",
-            (workspace, since, workspace, since),
-        )
-        # In Python: the backends sort NULL (a day's starts) at opposite ends.
-        return sorted(
-            ((str(r[0]), r[1], int(r[2])) for r in found), key=lambda r: (r[0], r[1] or "")
-        )

@@ -31,6 +31,7 @@ from core.store.outbox import Outbox
 from core.store.plans import Plans
 from core.store.requests import Requests
 from core.store.sessions import Sessions, Workspaces
+from core.store.tallies import Tallies
 from core.store.tokens import Idempotency, Tokens
 from core.store.web import Web
 from core.store.webhooks import Webhooks
@@ -52,6 +53,7 @@ class Store:
         self.db = db
         self.sessions = Sessions(db)
         self.workspaces = Workspaces(db)
+        self.tallies = Tallies(db)
         self.plans = Plans(db)
         self.requests = Requests(db)
         self.events = Events(db)

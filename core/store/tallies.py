@@ -1,0 +1,120 @@
+"""`store.tallies`: what a workspace's sessions and decisions add up to, per UTC day.
+
+Each read returns parts by day (`core/records/stats.py`): four queries grouped by day, each from
+a covering time index whatever the window, values coming back as one JSON array per day rather
+than a row each: sessions created (sessions_by_created), the durations of those that ended,
+sessions ended with their ids (sessions_by_ended: a session that opens again leaves the day it
+had ended on) and the plans a person decided (plans_by_decision; CROSS JOIN keeps SQLite from
+reading every session of the workspace first). A day is the first ten characters of the time
+as UTC ISO text, the same on both backends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from core.records.stats import DayPart
+from core.store.db import Database, marks
+
+
+class Tallies:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def days(
+        self,
+        workspace: str,
+        start: datetime,
+        end: datetime | None,
+        *,
+        until: datetime,
+        after_start: bool = False,
+        with_ended: bool = True,
+    ) -> dict[date, DayPart]:
+        """The parts of the days in [start, end) (no end: every later day) that have anything:
+        sessions created in it, those ended in it (unless not `with_ended`), and plans decided
+        in it up to `until` (after `start` rather than from it when `after_start`)."""
+        d = self.db.dialect
+
+        def day(column: str) -> str:
+            return f"substr({d.as_text(column)}, 1, 10)"
+
+        def within(column: str, *, first: str = ">=") -> tuple[str, list[datetime]]:
+            if end is None:
+                return f"{column} {first} ?", [start]
+            return f"{column} {first} ? AND {column} < ?", [start, end]
+
+        parts: dict[date, DayPart] = {}
+
+        def part(text: str) -> DayPart:
+            return parts.setdefault(date.fromisoformat(text), DayPart())
+
+        def values(text: str) -> list[Any]:
+            return [row[0] for row in json.loads(text)]
+
+        created, args = within("created_at")
+        scope = f"FROM sessions WHERE workspace = ? AND {created}"
+        for text, status, mode, outcome, count, iterations in await self.db.fetchall(
+            f"SELECT {day('created_at')}, status, mode, outcome, COUNT(*), SUM(iterations)"
+            f" {scope} GROUP BY 1, 2, 3, 4",
+            (workspace, *args),
+        ):
+            part(text).created[(status, mode, outcome)] = [int(count), int(iterations or 0)]
+        took = d.json_rows.format(d.seconds_between("created_at", "ended_at"))
+        for text, seconds in await self.db.fetchall(
+            f"SELECT {day('created_at')}, {took} {scope} AND outcome IS NOT NULL GROUP BY 1",
+            (workspace, *args),
+        ):
+            part(text).durations = [float(v) for v in values(seconds)]
+        if with_ended:
+            ended, args = within("ended_at")
+            for text, outcome, ids in await self.db.fetchall(
+                f"SELECT {day('ended_at')}, outcome, {d.json_rows.format('id')} FROM sessions"
+                f" WHERE workspace = ? AND {ended} AND outcome IS NOT NULL GROUP BY 1, 2",
+                (workspace, *args),
+            ):
+                listed = values(ids)
+                part(text).ended_ids += listed
+                part(text).ended[outcome] = len(listed)
+        decided, args = within("p.decided_at", first=">" if after_start else ">=")
+        took = d.json_rows.format(d.seconds_between("p.submitted_at", "p.decided_at"))
+        for text, seconds in await self.db.fetchall(
+            f"SELECT {day('p.decided_at')}, {took} FROM plans p CROSS JOIN sessions s"
+            " WHERE s.id = p.session_id AND s.workspace = ? AND p.decided_by IS NOT NULL"
+            f" AND {decided} AND p.decided_at <= ? GROUP BY 1",
+            (workspace, *args, until),
+        ):
+            part(text).latencies = [float(v) for v in values(seconds)]
+        return parts
+
+    async def days_of(self, session_ids: Sequence[str]) -> dict[str, set[date]] | None:
+        """The days each workspace's parts hold of these sessions (created, ended, and their
+        plans' decisions), by workspace; None when one of them is gone (deleted: which days
+        held it is no longer known)."""
+        if not session_ids:
+            return {}
+        d = self.db.dialect
+        listed = marks(len(session_ids))
+        found = await self.db.fetchall(
+            f"SELECT id, workspace, substr({d.as_text('created_at')}, 1, 10),"
+            f" substr({d.as_text('ended_at')}, 1, 10) FROM sessions WHERE id IN ({listed})",
+            session_ids,
+        )
+        if len(found) < len(set(session_ids)):
+            return None
+        days: dict[str, set[date]] = {}
+        for _, workspace, created, ended in found:
+            days.setdefault(workspace, set()).update(
+                date.fromisoformat(text) for text in (created, ended) if text
+            )
+        for workspace, decided in await self.db.fetchall(
+            f"SELECT s.workspace, substr({d.as_text('p.decided_at')}, 1, 10) FROM plans p"
+            f" JOIN sessions s ON s.id = p.session_id WHERE p.session_id IN ({listed})"
+            " AND p.decided_at IS NOT NULL",
+            session_ids,
+        ):
+            days[workspace].add(date.fromisoformat(decided))
+        return days
