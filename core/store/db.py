@@ -64,6 +64,8 @@ class Dialect:
     seconds: str
     #: timestamps are bound as `codec.ts` text (SQLite) rather than as datetimes (PostgreSQL)
     text_times: bool
+    #: a timestamp's UTC day as `YYYY-MM-DD` text
+    day: str
 
     def lock_rows(self, of: str) -> str:
         """Appended to a SELECT whose rows of `of` (a table or alias) are held until commit."""
@@ -87,7 +89,7 @@ class Dialect:
 
 
 # Fields in order: name, greatest, skip_locked, insertion_order, row_locks, time_text,
-# index_hint, json_rows, seconds, text_times
+# index_hint, json_rows, seconds, text_times, day
 SQLITE = Dialect(
     "sqlite",
     "MAX",
@@ -99,6 +101,7 @@ SQLITE = Dialect(
     "json_group_array(json_array({}))",
     "ROUND((julianday({1}) - julianday({0})) * 86400.0, 3)",
     True,
+    "substr({}, 1, 10)",  # stored as UTC ISO text
 )
 POSTGRES = Dialect(
     "postgres",
@@ -111,6 +114,7 @@ POSTGRES = Dialect(
     "COALESCE(json_agg(json_build_array({})), '[]')",
     "EXTRACT(EPOCH FROM ({1} - {0}))::float8",
     False,
+    "(({}) AT TIME ZONE 'UTC')::date::text",
 )
 
 

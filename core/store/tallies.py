@@ -5,8 +5,8 @@ a covering time index whatever the window, values coming back as one JSON array 
 than a row each: sessions created (sessions_by_created), the durations of those that ended,
 sessions ended with their ids (sessions_by_ended: a session that opens again leaves the day it
 had ended on) and the plans a person decided (plans_by_decision; CROSS JOIN keeps SQLite from
-reading every session of the workspace first). A day is the first ten characters of the time
-as UTC ISO text, the same on both backends.
+reading every session of the workspace first). A day is the time's UTC date as `YYYY-MM-DD` text
+on both backends (`Dialect.day`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Tallies:
         d = self.db.dialect
 
         def day(column: str) -> str:
-            return f"substr({d.as_text(column)}, 1, 10)"
+            return d.day.format(column)
 
         def within(column: str, *, first: str = ">=") -> tuple[str, list[datetime]]:
             if end is None:
@@ -99,8 +99,8 @@ class Tallies:
         d = self.db.dialect
         listed = marks(len(session_ids))
         found = await self.db.fetchall(
-            f"SELECT id, workspace, substr({d.as_text('created_at')}, 1, 10),"
-            f" substr({d.as_text('ended_at')}, 1, 10) FROM sessions WHERE id IN ({listed})",
+            f"SELECT id, workspace, {d.day.format('created_at')}, {d.day.format('ended_at')}"
+            f" FROM sessions WHERE id IN ({listed})",
             session_ids,
         )
         if len(found) < len(set(session_ids)):
@@ -111,7 +111,7 @@ class Tallies:
                 date.fromisoformat(text) for text in (created, ended) if text
             )
         for workspace, decided in await self.db.fetchall(
-            f"SELECT s.workspace, substr({d.as_text('p.decided_at')}, 1, 10) FROM plans p"
+            f"SELECT s.workspace, {d.day.format('p.decided_at')} FROM plans p"
             f" JOIN sessions s ON s.id = p.session_id WHERE p.session_id IN ({listed})"
             " AND p.decided_at IS NOT NULL",
             session_ids,
