@@ -5,13 +5,15 @@ read the same) and the per-day chart, both added up from day parts (core/records
 Per workspace this keeps:
 
 - the parts of the finished days of the window, each read after its day ended. A commit that
-  wakes the store names the sessions it changed (`events:<id>`, also for a session's row or
-  plans changed without an event: core/store/writes.py); at the next view the days those
-  sessions count in (created, ended — also the day a session that opened again had ended on —
-  and their plans' decisions) are read again. A deleted session, a wake-up for everything
-  (`ANY`: a replica's LISTEN came back) or too many sessions at once → every day is read again.
-  A finished day changes only through such a commit, so a kept day is exact; KEEP bounds what
-  a write made outside sessionbot (an operator's SQL) could leave unseen, and the memory of a
+  wakes the store names the sessions it created or changed (`events:<id>`, with or without an
+  event: core/store/writes.py) and the days of those it deleted (`day:<workspace>:<date>`); at
+  the next view the days those count in are read again: the day each session was created and
+  ended (also the day a session that opened again had ended on) and its plans' decisions. A
+  commit this process is not told of (another process on the SQLite file: the store's
+  `outside_commits`), a wake-up for everything (`ANY`: a replica's LISTEN came back), a
+  session gone without its days named, or more than MAX_WOKEN sessions between two views →
+  every day is read again. So a kept day is exact; KEEP bounds what a write made outside
+  sessionbot on PostgreSQL (an operator's SQL) could leave unseen, and the memory of a
   workspace nobody looks at.
 - the figures as shown, until any commit wakes the store (this process's or, on PostgreSQL,
   another replica's) or FRESH passes: then today, the window's first (partial) day and what is
@@ -39,7 +41,7 @@ from core.store.tallies import Tallies
 FRESH = timedelta(seconds=10)
 KEEP = timedelta(hours=1)  # finished days are read again at least this often
 STATS_DAYS = 30  # the window the page shows
-MAX_WOKEN = 500  # sessions named since the last view; more → read every day again
+MAX_WOKEN = 2000  # sessions named since the last view; more → read every day again
 
 
 @dataclass(slots=True)
@@ -67,10 +69,12 @@ class _Kept:
     """One workspace's finished days and figures."""
 
     read_at: datetime  # when the days began to be kept (KEEP counts from it)
+    outside: int  # the store's count of commits it was not told of, then
     days: dict[date, DayPart] = field(default_factory=dict)
     ended_on: dict[str, date] = field(default_factory=dict)  # session → kept day it ended on
     figures: StatsFigures | None = None
     woken: set[str] = field(default_factory=set)  # sessions named by commits since
+    named: set[date] = field(default_factory=set)  # days named by commits since (deletions)
     everything: bool = False  # read every day again
 
     def forget(self, days: set[date]) -> None:
@@ -97,9 +101,11 @@ class StatsPages:
         days of the sessions it names."""
         self._generation += 1
         woken = wakes.ids(keys, "events")
-        for kept in self._kept.values():
+        named = wakes.days(keys)
+        for workspace, kept in self._kept.items():
             kept.figures = None
             kept.woken.update(woken)
+            kept.named.update(day for of, day in named if of == workspace)
             if wakes.ANY in keys or len(kept.woken) > MAX_WOKEN:
                 kept.everything = True
 
@@ -113,10 +119,13 @@ class StatsPages:
             shown = kept.figures if kept else None
             if shown is not None and shown.at <= now < shown.at + self.fresh:
                 return shown
-            if kept is None or kept.everything or now < kept.read_at:
-                kept = self._kept[workspace] = _Kept(now)
+            outside = await self.tallies.outside_commits()
+            if kept is None or kept.everything or kept.outside != outside or now < kept.read_at:
+                kept = self._kept[workspace] = _Kept(now, outside)
             generation = self._generation
             woken, kept.woken = kept.woken, set()
+            kept.forget(kept.named)
+            kept.named = set()
             await self._forget(workspace, kept, woken)
             parts = await self._parts(workspace, kept, now)
             today = now.astimezone(UTC).date()

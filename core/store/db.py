@@ -201,6 +201,12 @@ class Database:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         raise NotImplementedError
 
+    async def outside_commits(self) -> int:
+        """A number that changes when a commit this process is not told of has landed: on
+        SQLite, another process's on the same file (`PRAGMA data_version` of the writer's
+        connection). PostgreSQL's every commit is announced (NOTIFY, heard by LISTEN): 0."""
+        return 0
+
     async def execute(self, sql: str, params: Sequence[Any] = (), *, notify: bool = True) -> int:
         """One statement in its own transaction; the rows it touched."""
         return await self.write(lambda tx: tx.execute(sql, params), notify=notify)

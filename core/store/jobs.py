@@ -36,7 +36,8 @@ from core.store.codec import sql_in, when_required
 from core.store.copy import neutral
 from core.store.db import Database, Row, Tx
 from core.store.decode import SESSION_COLUMNS, rows
-from core.store.writes import apply_all, delete_session, insert, insert_sql, replacing
+from core.store.sessions import delete_session
+from core.store.writes import apply_all, insert, insert_sql, replacing
 
 _S = f"SELECT {SESSION_COLUMNS} FROM sessions"
 _S_COLUMNS = ", ".join(f"s.{c.strip()}" for c in SESSION_COLUMNS.split(","))

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from core.models import OPEN_STATUSES, Member, Session, Status
+from core.store import wakes
 from core.store.codec import loads, ref_key, sql_in
-from core.store.db import Database, marks
+from core.store.db import Database, Tx, marks
 from core.store.decode import SESSION_COLUMNS, aliased, rows
-from core.store.writes import ALLOCATE_REF, delete_session
+from core.store.tallies import counted_in
+from core.store.writes import ALLOCATE_REF
 
 T = TypeVar("T")
 
@@ -147,3 +149,20 @@ class Workspaces:
         """Every workspace that has started a session or stored settings."""
         found = await self.db.fetchall("SELECT workspace FROM workspaces ORDER BY workspace")
         return [r[0] for r in found]
+
+
+async def delete_session(db: Database, session_id: str, version: int, where: str = "") -> bool:
+    """Delete a session and (by cascade) every row of it, if it is unchanged (and `where`,
+    more conditions on it, holds); the commit names the days it counted in (`wakes.day`)."""
+
+    async def unit(tx: Tx) -> bool:
+        counted = await counted_in(tx, [session_id])
+        sql = f"DELETE FROM sessions WHERE id = ? AND version = ?{where}"
+        if counted is None or await tx.execute(sql, (session_id, version)) != 1:
+            return False
+        for workspace, days in counted.items():
+            for day in days:
+                tx.wake(wakes.day(workspace, day))
+        return True
+
+    return await db.write(unit)

@@ -14,10 +14,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from core.records.stats import DayPart
-from core.store.db import Database, marks
+from core.store.db import Database, Dialect, Row, marks
+
+
+class Reader(Protocol):
+    """What `counted_in` reads through: the database, or a unit's transaction."""
+
+    dialect: Dialect
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
 
 class Tallies:
@@ -92,29 +100,50 @@ class Tallies:
 
     async def days_of(self, session_ids: Sequence[str]) -> dict[str, set[date]] | None:
         """The days each workspace's parts hold of these sessions (created, ended, and their
-        plans' decisions), by workspace; None when one of them is gone (deleted: which days
-        held it is no longer known)."""
-        if not session_ids:
-            return {}
-        d = self.db.dialect
-        listed = marks(len(session_ids))
-        found = await self.db.fetchall(
-            f"SELECT id, workspace, {d.day.format('created_at')}, {d.day.format('ended_at')}"
-            f" FROM sessions WHERE id IN ({listed})",
-            session_ids,
-        )
-        if len(found) < len(set(session_ids)):
-            return None
+        plans' decisions), by workspace; None when one of them is gone (deleted without
+        naming its days: which days held it is no longer known)."""
         days: dict[str, set[date]] = {}
-        for _, workspace, created, ended in found:
-            days.setdefault(workspace, set()).update(
-                date.fromisoformat(text) for text in (created, ended) if text
-            )
-        for workspace, decided in await self.db.fetchall(
-            f"SELECT s.workspace, {d.day.format('p.decided_at')} FROM plans p"
-            f" JOIN sessions s ON s.id = p.session_id WHERE p.session_id IN ({listed})"
-            " AND p.decided_at IS NOT NULL",
-            session_ids,
-        ):
-            days[workspace].add(date.fromisoformat(decided))
+        for start in range(0, len(session_ids), CHUNK):
+            found = await counted_in(self.db, session_ids[start : start + CHUNK])
+            if found is None:
+                return None
+            for workspace, named in found.items():
+                days.setdefault(workspace, set()).update(named)
         return days
+
+    async def outside_commits(self) -> int:
+        """Changes when a commit this process is not told of has landed (core/store/db.py)."""
+        return await self.db.outside_commits()
+
+
+CHUNK = 500  # ids in one IN list
+
+
+async def counted_in(db: Reader, session_ids: Sequence[str]) -> dict[str, set[date]] | None:
+    """By workspace, the days whose parts count these sessions: the day each was created and
+    ended, and the days their plans were decided; None when one of them is not found. Read
+    outside a transaction or inside one (a delete names the days of what it deletes)."""
+    if not session_ids:
+        return {}
+    d = db.dialect
+    listed = marks(len(session_ids))
+    found = await db.fetchall(
+        f"SELECT id, workspace, {d.day.format('created_at')}, {d.day.format('ended_at')}"
+        f" FROM sessions WHERE id IN ({listed})",
+        session_ids,
+    )
+    if len(found) < len(set(session_ids)):
+        return None
+    days: dict[str, set[date]] = {}
+    for _, workspace, created, ended in found:
+        days.setdefault(workspace, set()).update(
+            date.fromisoformat(text) for text in (created, ended) if text
+        )
+    for workspace, decided in await db.fetchall(
+        f"SELECT s.workspace, {d.day.format('p.decided_at')} FROM plans p"
+        f" JOIN sessions s ON s.id = p.session_id WHERE p.session_id IN ({listed})"
+        " AND p.decided_at IS NOT NULL",
+        session_ids,
+    ):
+        days[workspace].add(date.fromisoformat(decided))
+    return days

@@ -21,7 +21,7 @@ from core.errors import Conflict
 from core.models import CURRENT_PLAN_STATUSES, JSON, OPEN_STATUSES, Event
 from core.store import homes, ops, wakes
 from core.store.codec import dumps, sql_in, ts
-from core.store.db import Database, Dialect, Tx, marks
+from core.store.db import Dialect, Tx, marks
 from core.store.decode import Decoder, rows
 from core.store.facts import session_facts
 from core.store.ops import SessionFacts
@@ -198,20 +198,6 @@ async def update_session(tx: Tx, op: ops.UpdateSession) -> int:
         raise Conflict("The session was changed by someone else at the same moment; try again.")
     tx.wake(wakes.events(op.session_id))
     return op.expected_version + 1
-
-
-async def delete_session(db: Database, session_id: str, version: int, where: str = "") -> bool:
-    """Delete a session and (by cascade) every row of it, if it is unchanged (and `where`,
-    more conditions on it, holds); the commit names it, as for any change of its row."""
-
-    async def unit(tx: Tx) -> bool:
-        sql = f"DELETE FROM sessions WHERE id = ? AND version = ?{where}"
-        if await tx.execute(sql, (session_id, version)) != 1:
-            return False
-        tx.wake(wakes.events(session_id))
-        return True
-
-    return await db.write(unit)
 
 
 async def lock_session(tx: Tx, session_id: str) -> None:

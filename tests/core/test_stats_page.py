@@ -3,6 +3,7 @@ and never kept longer than FRESH."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from datetime import datetime, timedelta
@@ -11,11 +12,12 @@ from core.clock import ManualClock
 from core.errors import SessionBotError
 from core.models import Decision, Status
 from core.services.stats_page import FRESH, KEEP, StatsFigures, StatsPages
+from core.store import wakes
 from core.store.db import Tx
 from core.store.decode import rows
 from core.store.writes import insert_all
 from core.wiring import Services
-from tests.conftest import CHAT, actor
+from tests.conftest import CHAT, actor, opened_store
 from tests.store.contract.records import session_record
 
 OWNER = actor("owner")
@@ -186,3 +188,44 @@ async def test_kept_figures_equal_a_fresh_read_through_a_month_of_changes(
         if step % 3 == 0:
             _same(await pages.figures(OWNER), await _fresh(services))
     assert sum(day.started for day in (await pages.figures(OWNER)).days) > 0
+
+
+async def test_a_deletion_reads_again_only_the_days_it_names(
+    services: Services, clock: ManualClock
+) -> None:
+    pages = _pages(services)
+    gone = await services.sessions.start(OWNER, CHAT, "deleted later")
+    clock.advance(5 * DAY)
+    await _quiet_session(services, 50, clock.now() - 2 * DAY)  # on a day read once, below
+    clock.advance(3 * DAY)
+    assert await _started(pages) == 2
+    await _quiet_session(services, 51, clock.now() - 3 * DAY)  # unseen until its day is read
+    await services.sessions.delete(OWNER, str(gone.ref))
+    assert await _started(pages) == 1, "the deleted one's day read again, the other day kept"
+
+
+async def test_another_process_commits_show_at_the_next_read(
+    services: Services, clock: ManualClock, db_url: str
+) -> None:
+    """A commit of another process: on PostgreSQL it is announced (NOTIFY, heard by LISTEN);
+    on SQLite it is not, and the file's data version has every day read again."""
+    pages = _pages(services)
+    await services.sessions.start(OWNER, CHAT, "here")
+    clock.advance(3 * DAY)
+    assert await _started(pages) == 1
+    quiet = session_record(60, created_at=clock.now() - 2 * DAY)
+    heard = asyncio.Event()
+    services.store.on_wake(lambda keys: heard.set() if wakes.events(quiet.id) in keys else None)
+    async with opened_store(db_url) as elsewhere:
+
+        async def unit(tx: Tx) -> None:
+            await insert_all(tx, "sessions", rows.session.columns, [quiet])
+            tx.wake(wakes.events(quiet.id))
+
+        await elsewhere.db.write(unit)
+    if services.store.backend == "postgres":
+        await asyncio.wait_for(heard.wait(), timeout=10)
+    else:
+        assert not heard.is_set(), "SQLite tells no other process"
+    clock.advance(FRESH)
+    assert await _started(pages) == 2

@@ -286,3 +286,11 @@ class SqliteDatabase(db.Database):
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return await self.engine.fetchall(sql, params)
+
+    async def outside_commits(self) -> int:
+        """Another connection's commits change it; the writer's own (announced) do not."""
+        return int(
+            await self.engine.run_raw(
+                lambda conn: conn.execute("PRAGMA data_version").fetchone()[0]
+            )
+        )

@@ -160,31 +160,36 @@ async def test_parts_add_up_to_the_whole_window(store: Store) -> None:
     assert add_up(whole.values(), bounds).by_status == {"active": 3, "completed": 3}
 
 
-async def test_every_write_of_a_session_row_names_the_session(store: Store) -> None:
-    """What the Stats page relies on to keep finished days: a commit that creates, changes or
-    deletes a session's row names the session (`events:<id>`), with or without an event."""
+async def test_every_write_of_a_session_row_names_the_session_or_its_days(store: Store) -> None:
+    """What the Stats page relies on to keep finished days: a commit that creates or changes a
+    session's row names the session (`events:<id>`), with or without an event; one that
+    deletes it names the days it counted in."""
     heard: list[frozenset[str]] = []
     store.on_wake(heard.append)
 
-    async def named(session_id: str) -> bool:
+    async def told(key: str) -> bool:
         for _ in range(50):  # the keys reach the loop by call_soon_threadsafe
-            if any(wakes.events(session_id) in keys for keys in heard):
+            if any(key in keys for keys in heard):
                 return True
             await asyncio.sleep(0)
         return False
 
     session = await new_session(store)
-    assert await named(session.id), "created"
+    assert await told(wakes.events(session.id)), "created"
     heard.clear()
     await store.apply([ops.UpdateSession(session.id, 1, {"iterations": 3})])
-    assert await named(session.id), "changed"
+    assert await told(wakes.events(session.id)), "changed"
+    await _decided(store, session.id, timedelta(days=2), timedelta(minutes=1))
     heard.clear()
     assert await store.sessions.delete(session.id, version=2)
-    assert await named(session.id), "deleted"
-    archived = await new_session(store, status=Status.ARCHIVED)
+    assert await told(wakes.day(WS, DAY)), "deleted: the day it was created"
+    assert await told(wakes.day(WS, DAY + timedelta(days=2))), "and the day of its decision"
+    archived = await new_session(store, status=Status.ARCHIVED, outcome="completed",
+                                 ended_at=NOW + timedelta(days=1))  # fmt: skip
     heard.clear()
     assert await store.jobs.delete_archived(archived.id, version=1)
-    assert await named(archived.id), "deleted by the cleanup"
+    assert await told(wakes.day(WS, LATER)), "deleted by the cleanup: the day it ended"
     heard.clear()
     assert not await store.sessions.delete(archived.id, version=1)
-    assert not await named(archived.id), "nothing deleted, nothing named"
+    assert not await told(wakes.day(WS, DAY)), "nothing deleted, nothing named"
+    assert wakes.days([wakes.day("slack:T1", DAY), wakes.OUTBOX]) == [("slack:T1", DAY)]
