@@ -12,9 +12,9 @@ Per workspace this keeps:
   commit this process is not told of (another process on the SQLite file: the store's
   `outside_commits`), a wake-up for everything (`ANY`: a replica's LISTEN came back), a
   session gone without its days named, or more than MAX_WOKEN sessions between two views →
-  every day is read again. So a kept day is exact; KEEP bounds what a write made outside
-  sessionbot on PostgreSQL (an operator's SQL) could leave unseen, and the memory of a
-  workspace nobody looks at.
+  every day is read again. So a kept day is exact for every write sessionbot makes (SQL run
+  by hand on PostgreSQL names nothing: it shows once a commit names those sessions). A
+  workspace's days are dropped after IDLE without a view (memory; its next view reads all).
 - the figures as shown, until any commit wakes the store (this process's or, on PostgreSQL,
   another replica's) or FRESH passes: then today, the window's first (partial) day and what is
   read at the moment (the jobs' lag, the outbox, the agents' requests) are read again and added
@@ -39,7 +39,7 @@ from core.store import wakes
 from core.store.tallies import Tallies
 
 FRESH = timedelta(seconds=10)
-KEEP = timedelta(hours=1)  # finished days are read again at least this often
+IDLE = timedelta(hours=1)  # a workspace's kept days are dropped after this long without a view
 STATS_DAYS = 30  # the window the page shows
 MAX_WOKEN = 2000  # sessions named since the last view; more → read every day again
 
@@ -68,7 +68,7 @@ class StatsFigures:
 class _Kept:
     """One workspace's finished days and figures."""
 
-    read_at: datetime  # when the days began to be kept (KEEP counts from it)
+    viewed_at: datetime  # the last view (IDLE counts from it)
     outside: int  # the store's count of commits it was not told of, then
     days: dict[date, DayPart] = field(default_factory=dict)
     ended_on: dict[str, date] = field(default_factory=dict)  # session → kept day it ended on
@@ -91,7 +91,7 @@ class StatsPages:
     clock: Clock
     days: int = STATS_DAYS
     fresh: timedelta = FRESH
-    keep: timedelta = KEEP
+    idle: timedelta = IDLE
     _kept: dict[str, _Kept] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _generation: int = 0
@@ -113,15 +113,16 @@ class StatsPages:
         workspace = actor.workspace
         async with self._locks.setdefault(workspace, asyncio.Lock()):
             now = self.clock.now()
-            for name in [w for w, k in self._kept.items() if now >= k.read_at + self.keep]:
+            for name in [w for w, k in self._kept.items() if now >= k.viewed_at + self.idle]:
                 del self._kept[name]
             kept = self._kept.get(workspace)
             shown = kept.figures if kept else None
             if shown is not None and shown.at <= now < shown.at + self.fresh:
                 return shown
             outside = await self.tallies.outside_commits()
-            if kept is None or kept.everything or kept.outside != outside or now < kept.read_at:
+            if kept is None or kept.everything or kept.outside != outside or now < kept.viewed_at:
                 kept = self._kept[workspace] = _Kept(now, outside)
+            kept.viewed_at = now
             generation = self._generation
             woken, kept.woken = kept.woken, set()
             kept.forget(kept.named)

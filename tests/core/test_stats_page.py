@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from core.clock import ManualClock
 from core.errors import SessionBotError
 from core.models import Decision, Status
-from core.services.stats_page import FRESH, KEEP, StatsFigures, StatsPages
+from core.services.stats_page import FRESH, IDLE, StatsFigures, StatsPages
 from core.store import wakes
 from core.store.db import Tx
 from core.store.decode import rows
@@ -103,7 +103,7 @@ async def test_a_finished_day_is_read_once_until_a_commit_names_a_session_of_it(
     _same(await pages.figures(OWNER), await _fresh(services))
 
 
-async def test_finished_days_are_read_again_after_keep(
+async def test_a_workspace_not_viewed_for_idle_has_every_day_read_again(
     services: Services, clock: ManualClock
 ) -> None:
     pages = _pages(services)
@@ -111,10 +111,11 @@ async def test_finished_days_are_read_again_after_keep(
     clock.advance(2 * DAY)
     assert await _started(pages) == 1
     await _quiet_session(services, 50, clock.now() - 2 * DAY)
-    clock.advance(KEEP - timedelta(seconds=1))
-    assert await _started(pages) == 1
-    clock.advance(FRESH)
-    assert await _started(pages) == 2, "finished days are read again once KEEP has passed"
+    for _ in range(3):  # viewed every IDLE - 1 s: the finished days stay kept
+        clock.advance(IDLE - timedelta(seconds=1))
+        assert await _started(pages) == 1
+    clock.advance(IDLE)
+    assert await _started(pages) == 2, "nobody looked for IDLE: its days were dropped"
 
 
 async def test_a_session_that_opens_again_leaves_the_day_it_had_ended_on(
