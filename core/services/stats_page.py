@@ -155,18 +155,22 @@ class StatsPages:
         and, read now, today (with any later day) and the window's first, partial day."""
         today = now.astimezone(UTC).date()
         first = today - timedelta(days=self.days - 1)
-        for start, end in _runs(d for d in _span(today - timedelta(days=1), self.days - 1)
-                                if d not in kept.days):  # fmt: skip
-            read = await self.tallies.days(workspace, _midnight(start), _midnight(end), until=now)
-            for day in _dates(start, end):
-                part = kept.days[day] = read.get(day, DayPart())
+        since = now - timedelta(days=self.days)
+        missing = list(_runs(d for d in _span(today - timedelta(days=1), self.days - 1)
+                             if d not in kept.days))  # fmt: skip
+        tail = missing.pop()[0] if missing and missing[-1][1] == today else today
+        read = self.tallies.days
+        *runs, latest, edge = await asyncio.gather(
+            *(read(workspace, _midnight(a), _midnight(b), until=now) for a, b in missing),
+            read(workspace, _midnight(tail), None, until=now),  # to today, and any later day
+            read(workspace, since, _midnight(first), until=now, after_start=True, with_ended=False),
+        )
+        for (start, end), found in [*zip(missing, runs, strict=True), ((tail, today), latest)]:
+            for day in _dates(start, end):  # finished days, read after they ended: kept
+                part = kept.days[day] = found.get(day, DayPart())
                 kept.ended_on.update(dict.fromkeys(part.ended_ids, day))
         parts = {day: part for day, part in kept.days.items() if day >= first}
-        parts.update(await self.tallies.days(workspace, _midnight(today), None, until=now))
-        since = now - timedelta(days=self.days)
-        edge = await self.tallies.days(
-            workspace, since, _midnight(first), until=now, after_start=True, with_ended=False
-        )
+        parts.update({day: part for day, part in latest.items() if day >= today})
         parts.update(edge)  # the day before the first whole one: no part of it is kept
         return parts
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -147,7 +148,12 @@ class Workspace:
         it, the first one from `now` - `days`) and what is read at the moment."""
         totals = add_up(parts, [b for b, _ in LATENCY_BUCKETS[:-1]])
         ended = sum(totals.outcomes.values())
-        counts = await self.store.outbox.counts()
+        counts, jobs, waiting, requests = await asyncio.gather(  # at once on PostgreSQL's pool
+            self.store.outbox.counts(),
+            self.store.jobs.runs(workspace=actor.workspace),
+            waiting_total(self.store.outbox, self.delivered_platforms),
+            self.request_stats(actor.workspace, since=now - timedelta(days=days), until=now),
+        )
         return Stats(
             days=days,
             by_status=totals.by_status,
@@ -158,11 +164,9 @@ class Workspace:
             median_approval_latency=totals.median_latency,
             outbox_pending=counts.get("pending", 0),
             outbox_dead=counts.get("dead", 0),
-            jobs=await self.store.jobs.runs(workspace=actor.workspace),
-            outbox_waiting=await waiting_total(self.store.outbox, self.delivered_platforms),
-            requests=await self.request_stats(
-                actor.workspace, since=now - timedelta(days=days), until=now
-            ),
+            jobs=jobs,
+            outbox_waiting=waiting,
+            requests=requests,
             approval_histogram=[
                 (label, n)
                 for (_, label), n in zip(LATENCY_BUCKETS, totals.latency_counts, strict=True)

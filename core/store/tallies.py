@@ -11,6 +11,7 @@ on both backends (`Dialect.day`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -65,37 +66,49 @@ class Tallies:
 
         created, args = within("created_at")
         scope = f"FROM sessions WHERE workspace = ? AND {created}"
-        for text, status, mode, outcome, count, iterations in await self.db.fetchall(
-            f"SELECT {day('created_at')}, status, mode, outcome, COUNT(*), SUM(iterations)"
-            f" {scope} GROUP BY 1, 2, 3, 4",
-            (workspace, *args),
-        ):
-            part(text).created[(status, mode, outcome)] = [int(count), int(iterations or 0)]
         took = d.json_rows.format(d.seconds_between("created_at", "ended_at"))
-        for text, seconds in await self.db.fetchall(
-            f"SELECT {day('created_at')}, {took} {scope} AND outcome IS NOT NULL GROUP BY 1",
-            (workspace, *args),
-        ):
-            part(text).durations = [float(v) for v in values(seconds)]
-        if with_ended:
-            ended, args = within("ended_at")
-            for text, outcome, ids in await self.db.fetchall(
-                f"SELECT {day('ended_at')}, outcome, {d.json_rows.format('id')} FROM sessions"
-                f" WHERE workspace = ? AND {ended} AND outcome IS NOT NULL GROUP BY 1, 2",
-                (workspace, *args),
-            ):
-                listed = values(ids)
-                part(text).ended_ids += listed
-                part(text).ended[outcome] = len(listed)
+        queries = [
+            (
+                f"SELECT {day('created_at')}, status, mode, outcome, COUNT(*), SUM(iterations)"
+                f" {scope} GROUP BY 1, 2, 3, 4",
+                [workspace, *args],
+            ),
+            (
+                f"SELECT {day('created_at')}, {took} {scope} AND outcome IS NOT NULL GROUP BY 1",
+                [workspace, *args],
+            ),
+        ]
         decided, args = within("p.decided_at", first=">" if after_start else ">=")
         took = d.json_rows.format(d.seconds_between("p.submitted_at", "p.decided_at"))
-        for text, seconds in await self.db.fetchall(
-            f"SELECT {day('p.decided_at')}, {took} FROM plans p CROSS JOIN sessions s"
-            " WHERE s.id = p.session_id AND s.workspace = ? AND p.decided_by IS NOT NULL"
-            f" AND {decided} AND p.decided_at <= ? GROUP BY 1",
-            (workspace, *args, until),
-        ):
+        queries.append(
+            (
+                f"SELECT {day('p.decided_at')}, {took} FROM plans p CROSS JOIN sessions s"
+                " WHERE s.id = p.session_id AND s.workspace = ? AND p.decided_by IS NOT NULL"
+                f" AND {decided} AND p.decided_at <= ? GROUP BY 1",
+                [workspace, *args, until],
+            )
+        )
+        if with_ended:
+            ended, args = within("ended_at")
+            queries.append(
+                (
+                    f"SELECT {day('ended_at')}, outcome, {d.json_rows.format('id')} FROM sessions"
+                    f" WHERE workspace = ? AND {ended} AND outcome IS NOT NULL GROUP BY 1, 2",
+                    [workspace, *args],
+                )
+            )
+        # At once: PostgreSQL runs them on as many pooled connections (SQLite's reader in turn).
+        found = await asyncio.gather(*(self.db.fetchall(sql, args) for sql, args in queries))
+        for text, status, mode, outcome, count, iterations in found[0]:
+            part(text).created[(status, mode, outcome)] = [int(count), int(iterations or 0)]
+        for text, seconds in found[1]:
+            part(text).durations = [float(v) for v in values(seconds)]
+        for text, seconds in found[2]:
             part(text).latencies = [float(v) for v in values(seconds)]
+        for text, outcome, ids in found[3] if with_ended else ():
+            listed = values(ids)
+            part(text).ended_ids += listed
+            part(text).ended[outcome] = len(listed)
         return parts
 
     async def days_of(self, session_ids: Sequence[str]) -> dict[str, set[date]] | None:
