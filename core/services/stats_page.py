@@ -92,6 +92,7 @@ class StatsPages:
     days: int = STATS_DAYS
     fresh: timedelta = FRESH
     idle: timedelta = IDLE
+    max_woken: int = MAX_WOKEN
     _kept: dict[str, _Kept] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _generation: int = 0
@@ -104,10 +105,14 @@ class StatsPages:
         named = wakes.days(keys)
         for workspace, kept in self._kept.items():
             kept.figures = None
+            if kept.everything:
+                continue
             kept.woken.update(woken)
             kept.named.update(day for of, day in named if of == workspace)
-            if wakes.ANY in keys or len(kept.woken) > MAX_WOKEN:
-                kept.everything = True
+            if wakes.ANY in keys or len(kept.woken) > self.max_woken:
+                kept.everything = True  # what it names no longer matters (nor grows)
+                kept.woken.clear()
+                kept.named.clear()
 
     async def figures(self, actor: Actor) -> StatsFigures:
         workspace = actor.workspace

@@ -230,3 +230,21 @@ async def test_another_process_commits_show_at_the_next_read(
         assert not heard.is_set(), "SQLite tells no other process"
     clock.advance(FRESH)
     assert await _started(pages) == 2
+
+
+async def test_a_wake_up_for_everything_or_too_many_sessions_has_every_day_read_again(
+    services: Services, clock: ManualClock
+) -> None:
+    pages = _pages(services)
+    pages.max_woken = 2
+    started = [await services.sessions.start(OWNER, CHAT, f"today {n}") for n in range(3)]
+    clock.advance(3 * DAY)
+    assert await _started(pages) == 3
+    await _quiet_session(services, 50, clock.now() - 2 * DAY)
+    pages.stale(frozenset({wakes.OUTBOX, *(wakes.events(s.id) for s in started[:2])}))
+    assert await _started(pages) == 3, "only the named sessions' day is read again"
+    pages.stale(frozenset({wakes.ANY}))  # a replica's LISTEN came back: keys may be lost
+    assert await _started(pages) == 4
+    await _quiet_session(services, 51, clock.now() - 2 * DAY)
+    pages.stale(frozenset(wakes.events(s.id) for s in started))
+    assert await _started(pages) == 5, "more sessions than max_woken: every day read again"
