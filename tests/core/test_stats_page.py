@@ -187,7 +187,9 @@ async def test_kept_figures_equal_a_fresh_read_through_a_month_of_changes(
                     refs.remove(ref)
         clock.advance(timedelta(hours=rnd.choice((1, 5, 17))))
         if step % 3 == 0:
-            _same(await pages.figures(OWNER), await _fresh(services))
+            shown = await pages.figures(OWNER)
+            _same(shown, await _fresh(services))
+            assert shown.stats == await services.workspace.stats(OWNER, days=pages.days)
     assert sum(day.started for day in (await pages.figures(OWNER)).days) > 0
 
 
