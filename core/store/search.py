@@ -30,6 +30,7 @@ from core.records.search import AllOf, AnyOf, Query, Term, Without
 from core.store import search_tsvector
 from core.store.codec import when_required
 from core.store.db import Database, Row
+from core.store.search_tsvector import Wanted
 
 _WORD = re.compile(r"\w+")
 _HIT = "m.id, m.session_id, m.seq, m.role, m.author_id, m.created_at, s.ref, s.title"
@@ -138,13 +139,12 @@ class MessageSearch:
         Workspace-wide, when more than `ranked` messages match, the `ranked` newest of them are
         ranked (the next multiple of it once `offset + limit` passes it)."""
         ranked = self.ranked * -(-max(offset + limit, 1) // self.ranked)
+        wanted = Wanted(workspace, session_id, ranked, limit, offset)
         try:
             if self.db.dialect.name == "postgres":
-                found = await search_tsvector.find(
-                    self.db, to_tsquery(query), workspace, session_id, ranked, limit, offset
-                )
+                found = await search_tsvector.find(self.db, to_tsquery(query), wanted)
             else:
-                found = await self._find_fts5(query, workspace, session_id, ranked, limit, offset)
+                found = await self._find_fts5(query, wanted)
         except StoreError as exc:
             if "fts5" in str(exc.__cause__):
                 raise UsageError("That search query is not valid.") from exc
@@ -156,27 +156,19 @@ class MessageSearch:
             for r, snippet in found
         ]  # fmt: skip
 
-    async def _find_fts5(
-        self,
-        query: Query,
-        workspace: str,
-        session_id: str | None,
-        ranked: int,
-        limit: int,
-        offset: int,
-    ) -> list[tuple[Row, str]]:
+    async def _find_fts5(self, query: Query, wanted: Wanted) -> list[tuple[Row, str]]:
         where = "s.workspace = ?"
-        args: list[Any] = [workspace]
-        if session_id is not None:
+        args: list[Any] = [wanted.workspace]
+        if wanted.session_id is not None:
             where += " AND m.session_id = ?"
-            args.append(session_id)
+            args.append(wanted.session_id)
         else:
-            oldest = await self._oldest_ranked(query, workspace, ranked)
+            oldest = await self._oldest_ranked(query, wanted.workspace, wanted.ranked)
             if oldest is not None:
                 where += " AND messages_fts.rowid >= ?"
                 args.append(oldest)
-        sql, params = _fts5(query, where, session_id is not None)
-        found = await self.db.fetchall(sql, [*params, *args, limit, offset])
+        sql, params = _fts5(query, where, wanted.session_id is not None)
+        found = await self.db.fetchall(sql, [*params, *args, wanted.limit, wanted.offset])
         return [(r, str(r["snip"])) for r in found]
 
     async def _oldest_ranked(self, query: Query, workspace: str, ranked: int) -> int | None:

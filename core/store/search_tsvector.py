@@ -6,26 +6,29 @@ match); in one session, every match. Each message keeps its session's workspace 
 the page is cut. Up to three statements, cheapest first:
 
 - `_COUNT`: how many messages of the workspace match, counting up to `ranked` (the GIN index,
-  then the table until `ranked` rows are found; a rare word costs one look in the index).
+  then the table until `ranked` rows are found; a rare word costs one look in the index, which
+  keeps no pending list since 0011).
 - `_WALK` (when `ranked` or more match): the workspace's live messages newest first
   (`messages_search_newest`), each tested against the query, until `ranked` match — about
-  10,000 rows for a word in one message of five. It looks at `WALKED` × `ranked` rows at most:
-  a word too sparse for that is gathered instead.
-- `_GATHER` (fewer match, a walk that met too few, one session): every match from the GIN
-  index, the `ranked` newest kept.
+  10,000 rows for the 2,000 newest of a word in one message of five. It looks at `WALKED` ×
+  `ranked` rows at most: a word too sparse for that is gathered instead.
+- `_GATHER` (fewer match, a walk that met too few, one session): every match (from the GIN
+  index, or the session's own messages), the `ranked` newest kept.
 
 Then `ts_rank` runs on the kept rows only, and the session lookup and `ts_headline` (the
 costly part) on the page's rows only. The query is parsed once per statement, in a CTE read
 through a scalar subquery, so the planner never knows the words: a statement keeps one plan
 for a rare word and a common one alike, also once PostgreSQL switches asyncpg's prepared
-statement to a generic plan after five runs (a plan it had chosen for a common word walked
-every message for a rare one). `_GATHER` orders by `message_no + 0`, which no index offers,
-so it can never become a walk.
+statement to a generic plan after five runs (a plan chosen for a common word walked every
+message for a rare one). `_GATHER` orders by `message_no + 0`, which no index offers, so it
+never becomes a walk; the bounds are numbers in the text, so no plan reads the whole table
+hoping to meet `ranked` matches early.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.records.history import MATCH_END, MATCH_START
@@ -47,8 +50,9 @@ _HEADLINE = (
 )
 _QUERY = "(SELECT q FROM q)"
 
-# The bounds are written into the text as numbers, not bound: a planner that knows it must find
-# `ranked` rows never prefers reading the whole table, hoping to meet them early, to the index.
+# The bounds are numbers in the text, not parameters: a generic plan takes a parameter's LIMIT
+# for a tenth of the rows, and then (a GIN index with a long pending list costing more) read
+# the table from its start rather than the index, 40 ms for a rare word at 100,000 sessions.
 _COUNT = (
     "WITH q AS MATERIALIZED (SELECT to_tsquery('sessionbot_search', ?) AS q)"
     f" SELECT COUNT(*) FROM (SELECT 1 FROM messages m WHERE m.search @@ {_QUERY}"
@@ -100,34 +104,38 @@ def _snippet(headline: str, content: str, pairs: frozenset[tuple[str, str]]) -> 
     return snippet
 
 
-async def find(
-    db: Database,
-    query: TsQuery,
-    workspace: str,
-    session_id: str | None,
-    ranked: int,
-    limit: int,
-    offset: int,
-) -> list[tuple[Row, str]]:
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """The page a search asks for: in `workspace` (and one session when given), the `ranked`
+    newest matches ranked (workspace-wide), `limit` of them from `offset`."""
+
+    workspace: str
+    session_id: str | None
+    ranked: int
+    limit: int
+    offset: int
+
+
+async def find(db: Database, query: TsQuery, wanted: Wanted) -> list[tuple[Row, str]]:
     """The page of matches, each row with its snippet: in one session every match ranked,
     workspace-wide the `ranked` newest."""
+    ws, ranked = wanted.workspace, wanted.ranked
 
-    async def page(newest: str, scope: list[str]) -> list[Row]:
-        sql = _PAGE.format(newest=newest)
-        return await db.fetchall(sql, [query.text, *scope, limit, offset, _HEADLINE])
+    async def page(newest: str, scope: list[str | None]) -> list[Row]:
+        args = [query.text, *scope, wanted.limit, wanted.offset, _HEADLINE]
+        return await db.fetchall(_PAGE.format(newest=newest), args)
 
-    if session_id is not None:
+    if wanted.session_id is not None:
         found = await page(
-            _GATHER.format(where=_ONE_SESSION, ranked="ALL"), [workspace, session_id]
+            _GATHER.format(where=_ONE_SESSION, ranked="ALL"), [ws, wanted.session_id]
         )
     else:
-        gather = _GATHER.format(where="m.search_workspace = ?", ranked=int(ranked))
-        counted = await db.fetchone(_COUNT.format(ranked=ranked), [query.text, workspace])
+        gather = _GATHER.format(where="m.search_workspace = ?", ranked=ranked)
+        counted = await db.fetchone(_COUNT.format(ranked=ranked), [query.text, ws])
         if counted is None or int(counted[0]) < ranked:
-            found = await page(gather, [workspace])
+            found = await page(gather, [ws])
         else:
-            walk = _WALK.format(walked=WALKED * ranked, ranked=ranked)
-            found = await page(walk, [workspace])
+            found = await page(_WALK.format(walked=WALKED * ranked, ranked=ranked), [ws])
             if not found or int(found[0]["kept"]) < ranked:  # too sparse to walk to
-                found = await page(gather, [workspace])
+                found = await page(gather, [ws])
     return [(r, _snippet(r["snip"], r["content"], query.phrase_pairs)) for r in found]
