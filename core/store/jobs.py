@@ -33,7 +33,7 @@ from core.records.jobs import (
 )
 from core.store import ops
 from core.store.codec import sql_in, when_required
-from core.store.copy import neutral
+from core.store.copy import LOCAL_COLUMNS, neutral
 from core.store.db import Database, Row, Tx
 from core.store.decode import SESSION_COLUMNS, rows
 from core.store.sessions import delete_session
@@ -70,8 +70,6 @@ _EXPORT_TABLES = {
     "request_messages": "SELECT m.* FROM request_messages m JOIN requests r"
     " ON r.id = m.request_id WHERE r.session_id = ?",
 }
-# Columns only PostgreSQL has (insertion order, the search vector): not exported.
-_LOCAL_COLUMNS = frozenset({"row_no", "search"})
 
 
 class _ClaimLost(Conflict):
@@ -111,7 +109,7 @@ async def _sessions(db: Database, where: str, order: str, args: Sequence[Any]) -
 
 def _exported(row: Row) -> dict[str, Any]:
     """A row as SQLite keeps it: times as UTC ISO text, flags as 0/1."""
-    return {key: neutral(v) for key, v in dict(row).items() if key not in _LOCAL_COLUMNS}
+    return {key: neutral(v) for key, v in dict(row).items() if key not in LOCAL_COLUMNS}
 
 
 class Jobs:

@@ -1,41 +1,38 @@
 """Full-text search of messages: FTS5 on SQLite, a tsvector column on PostgreSQL.
 
-The one place where two SQL texts sit side by side, chosen by the dialect: the engines' search
-features share no syntax. Core turns what people type into a small tree (core/records/search.py):
-words and phrases, prefixes, all-of / any-of / but-not. Each engine gets it as its own query
-text — an FTS5 expression of quoted strings, or `to_tsquery` text of quoted phrases (`<->`
-between the words, which the database's parser splits as it split the indexed text).
+SQLite's statements are here, PostgreSQL's in search_tsvector.py (which also says how it finds
+the matches to rank): the engines' search features share no syntax. Core turns what people
+type into a small tree (core/records/search.py): words and phrases, prefixes, all-of / any-of
+/ but-not. Each engine gets it as its own query text — an FTS5 expression of quoted strings,
+or `to_tsquery` text of quoted phrases (`<->` between the words, which the database's parser
+splits as it split the indexed text).
 
 Differences, as far as the engines allow: a prefix phrase (`"deploy roll"*`) matches every
 word as a prefix on PostgreSQL, only the last one on SQLite; ranking is `ts_rank` (term
 frequency over document length) where SQLite uses bm25 (which also weighs how rare a word is
-in the corpus). PostgreSQL's headline is reshaped like FTS5's snippet (`_snippet`).
+in the corpus). PostgreSQL's headline is reshaped like FTS5's snippet.
+
+Workspace-wide, when more than `RANKED` messages match, only the `RANKED` newest matches are
+ranked. On SQLite: a capped count in the FTS5 index, then the rowid of the `RANKED`-th newest
+match of the workspace bounds the ranked statement.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from core.errors import StoreError, UsageError
 from core.records.history import MATCH_END, MATCH_START, MessageRole, SearchHit
 from core.records.search import AllOf, AnyOf, Query, Term, Without
+from core.store import search_tsvector
 from core.store.codec import when_required
 from core.store.db import Database, Row
+from core.store.search_tsvector import Wanted
 
 _WORD = re.compile(r"\w+")
-_ELLIPSIS = "…"
-_ADJACENT = re.compile(
-    f"{MATCH_START}([^{MATCH_END}]+){MATCH_END}(\\s+){MATCH_START}([^{MATCH_END}]+){MATCH_END}"
-)
-# ts_headline: one fragment of at most 16 words (FTS5's snippet length), short words kept.
-_HEADLINE = (
-    f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=16, MinWords=8, ShortWord=0,"
-    " HighlightAll=false"
-)
 _HIT = "m.id, m.session_id, m.seq, m.role, m.author_id, m.created_at, s.ref, s.title"
 
 
@@ -90,29 +87,8 @@ def to_tsquery(query: Query) -> TsQuery:
     return TsQuery(_render(query, _TSQUERY, pairs), frozenset(pairs))
 
 
-def _snippet(headline: str, content: str, pairs: frozenset[tuple[str, str]]) -> str:
-    """FTS5's snippet shape: a phrase is one marked run, and `…` shows where text was cut."""
-
-    def join(match: re.Match[str]) -> str:
-        before, gap, after = match.groups()
-        if (before.split()[-1].lower(), after.split()[0].lower()) in pairs:
-            return f"{MATCH_START}{before}{gap}{after}{MATCH_END}"
-        return match.group(0)
-
-    snippet, merged = "", headline
-    while merged != snippet:  # merge runs pairwise until no adjacent pair of a phrase is apart
-        snippet, merged = merged, _ADJACENT.sub(join, merged)
-    plain = snippet.replace(MATCH_START, "").replace(MATCH_END, "").strip()
-    text = content.strip()
-    if plain and not text.startswith(plain[:20]):
-        snippet = _ELLIPSIS + snippet
-    if plain and not text.endswith(plain[-20:]):
-        snippet += _ELLIPSIS
-    return snippet
-
-
-# A statement: its text, the values bound before the scope's, and how a row's snippet is read.
-Statement = tuple[str, list[Any], Callable[[Row], str]]
+# A statement: its text, the values bound before the scope's.
+Statement = tuple[str, list[Any]]
 
 
 def _fts5(query: Query, where: str, one_session: bool) -> Statement:
@@ -126,55 +102,22 @@ def _fts5(query: Query, where: str, one_session: bool) -> Statement:
         f" JOIN sessions s ON s.id = m.session_id WHERE messages_fts MATCH ? AND {where}"
         f" ORDER BY {order} LIMIT ? OFFSET ?",
         [to_fts5(query)],
-        lambda row: str(row["snip"]),
     )
 
-
-def _tsvector(query: Query, where: str, one_session: bool) -> Statement:
-    # The GIN index finds the matches; the headline (the costly part) is made only for the
-    # page of rows returned.
-    tsquery = to_tsquery(query)
-    return (
-        "SELECT hit.*, ts_headline('sessionbot_search', hit.content, hit.q, ?) AS snip"
-        f" FROM (SELECT m.message_no, {_HIT}, m.content, q.q, ts_rank(m.search, q.q, 1) AS rank"
-        " FROM to_tsquery('sessionbot_search', ?) AS q (q)"
-        " JOIN messages m ON m.search @@ q.q JOIN sessions s ON s.id = m.session_id"
-        f" WHERE {where} ORDER BY rank DESC, m.message_no DESC LIMIT ? OFFSET ?) hit"
-        " ORDER BY hit.rank DESC, hit.message_no DESC",
-        [_HEADLINE, tsquery.text],
-        lambda row: _snippet(row["snip"], row["content"], tsquery.phrase_pairs),
-    )
-
-
-_STATEMENTS = {"sqlite": _fts5, "postgres": _tsvector}
 
 # Workspace-wide, only the RANKED newest matches are ranked (more pages: the next multiple of
 # it): ranking every match of a word in one message of five cost 40–70 ms at 100,000 sessions.
 RANKED = 2000
 
-
-def _newest(query: Query, dialect: str) -> tuple[str, str, list[Any], str]:
-    """Two statements: how many messages match, counting up to n (args: their own, n), and the
-    message_no of the n-th newest match in a workspace (args: their own, the workspace, n - 1);
-    with the column a bound on it applies to."""
-    if dialect == "sqlite":
-        return (
-            "SELECT COUNT(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)",
-            "SELECT messages_fts.rowid FROM messages_fts"
-            " JOIN messages m ON m.message_no = messages_fts.rowid"
-            " JOIN sessions s ON s.id = m.session_id WHERE messages_fts MATCH ?"
-            " AND s.workspace = ? ORDER BY messages_fts.rowid DESC LIMIT 1 OFFSET ?",
-            [to_fts5(query)],
-            "messages_fts.rowid",
-        )
-    match = "m.search @@ to_tsquery('sessionbot_search', ?)"
-    return (
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM messages m WHERE {match} LIMIT ?) AS found",
-        f"SELECT m.message_no FROM messages m JOIN sessions s ON s.id = m.session_id"
-        f" WHERE {match} AND s.workspace = ? ORDER BY m.message_no DESC LIMIT 1 OFFSET ?",
-        [to_tsquery(query).text],
-        "m.message_no",
-    )
+# How many messages match, counting up to n (args: the query, n); the rowid (message_no) of the
+# n-th newest match in a workspace (args: the query, the workspace, n - 1).
+_COUNTED = "SELECT COUNT(*) FROM (SELECT 1 FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)"
+_NTH = (
+    "SELECT messages_fts.rowid FROM messages_fts"
+    " JOIN messages m ON m.message_no = messages_fts.rowid"
+    " JOIN sessions s ON s.id = m.session_id WHERE messages_fts MATCH ?"
+    " AND s.workspace = ? ORDER BY messages_fts.rowid DESC LIMIT 1 OFFSET ?"
+)
 
 
 class MessageSearch:
@@ -195,20 +138,13 @@ class MessageSearch:
         """Ranked matches of a query tree, only in `workspace` (and one session when given).
         Workspace-wide, when more than `ranked` messages match, the `ranked` newest of them are
         ranked (the next multiple of it once `offset + limit` passes it)."""
-        where = "s.workspace = ?"
-        args: list[Any] = [workspace]
+        ranked = self.ranked * -(-max(offset + limit, 1) // self.ranked)
+        wanted = Wanted(workspace, session_id, ranked, limit, offset)
         try:
-            if session_id is not None:
-                where += " AND m.session_id = ?"
-                args.append(session_id)
+            if self.db.dialect.name == "postgres":
+                found = await search_tsvector.find(self.db, to_tsquery(query), wanted)
             else:
-                bound = await self._oldest_ranked(query, workspace, offset + limit)
-                if bound is not None:
-                    where += f" AND {bound[0]} >= ?"
-                    args.append(bound[1])
-            statement = _STATEMENTS[self.db.dialect.name]
-            sql, params, snippet = statement(query, where, session_id is not None)
-            found = await self.db.fetchall(sql, [*params, *args, limit, offset])
+                found = await self._find_fts5(query, wanted)
         except StoreError as exc:
             if "fts5" in str(exc.__cause__):
                 raise UsageError("That search query is not valid.") from exc
@@ -216,21 +152,32 @@ class MessageSearch:
         return [
             SearchHit(r["session_id"], r["ref"], r["title"], r["id"], r["seq"],
                       MessageRole(r["role"]), r["author_id"], when_required(r["created_at"]),
-                      snippet(r))
-            for r in found
+                      snippet)
+            for r, snippet in found
         ]  # fmt: skip
 
-    async def _oldest_ranked(
-        self, query: Query, workspace: str, shown: int
-    ) -> tuple[str, int] | None:
-        """(column, message_no) of the oldest match to rank in the workspace, or None when all
-        are: fewer than the bound match in all workspaces together (a rare word: one look in
-        the index, with no order to tempt PostgreSQL's planner into walking every message
-        newest first, as a generic plan of the second statement does), or in this one."""
-        ranked = self.ranked * -(-shown // self.ranked)
-        counted, nth, params, column = _newest(query, self.db.dialect.name)
-        found = await self.db.fetchone(counted, [*params, ranked])
+    async def _find_fts5(self, query: Query, wanted: Wanted) -> list[tuple[Row, str]]:
+        where = "s.workspace = ?"
+        args: list[Any] = [wanted.workspace]
+        if wanted.session_id is not None:
+            where += " AND m.session_id = ?"
+            args.append(wanted.session_id)
+        else:
+            oldest = await self._oldest_ranked(query, wanted.workspace, wanted.ranked)
+            if oldest is not None:
+                where += " AND messages_fts.rowid >= ?"
+                args.append(oldest)
+        sql, params = _fts5(query, where, wanted.session_id is not None)
+        found = await self.db.fetchall(sql, [*params, *args, wanted.limit, wanted.offset])
+        return [(r, str(r["snip"])) for r in found]
+
+    async def _oldest_ranked(self, query: Query, workspace: str, ranked: int) -> int | None:
+        """The message_no of the oldest match to rank in the workspace, or None when all are:
+        fewer than `ranked` match in all workspaces together (a rare word: one look in the
+        index), or in this one."""
+        text = to_fts5(query)
+        found = await self.db.fetchone(_COUNTED, [text, ranked])
         if found is None or int(found[0]) < ranked:
             return None
-        oldest = await self.db.fetchone(nth, [*params, workspace, ranked - 1])
-        return None if oldest is None else (column, int(oldest[0]))
+        oldest = await self.db.fetchone(_NTH, [text, workspace, ranked - 1])
+        return None if oldest is None else int(oldest[0])

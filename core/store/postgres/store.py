@@ -18,7 +18,8 @@ between the backends maps column to column. Types:
   (`setval(pg_get_serial_sequence('events', 'event_no'), max)`).
 - PostgreSQL only: `outbox.row_no`, `plan_modifications.row_no` (identity columns standing in
   for SQLite's rowid: insertion order, ordering rows with equal times; a copy inserts rows in
-  SQLite rowid order and lets these default) and `messages.search` (generated; never written).
+  SQLite rowid order and lets these default), `messages.search` (generated; never written)
+  and `messages.search_workspace` (the session's workspace, set by a trigger; never written).
 - `iso_utc(timestamptz)` renders a time as the SQLite text, for keys built in SQL (`as_text`).
 
 Transactions: one pooled READ COMMITTED transaction per unit of work (`engine.py`), with

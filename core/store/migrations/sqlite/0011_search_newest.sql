@@ -1,0 +1,3 @@
+-- Nothing to change on SQLite: its search finds the newest matches in the FTS5 index itself
+-- (the index's rowid is message_no). PostgreSQL's 0011 keeps each message's workspace beside
+-- its search vector; this version keeps both backends' migration numbers in step.
