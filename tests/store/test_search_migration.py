@@ -13,6 +13,9 @@ from tests.store.contract.records import new_session
 from tests.store.contract.test_search import _add
 
 UNDO_0011 = """
+DROP INDEX sessions_by_ended;
+CREATE INDEX sessions_by_ended ON sessions (workspace, ended_at, outcome);
+DELETE FROM schema_migrations WHERE version = 12;
 DROP INDEX messages_search_newest;
 DROP TRIGGER messages_search_workspace ON messages;
 DROP FUNCTION messages_search_workspace();
@@ -34,7 +37,7 @@ async def test_messages_stored_before_0011_are_found_in_their_workspace(db_url: 
         before = [await _add(store, ours, "kestrel hills"), await _add(store, theirs, "kestrel")]
     conn = await asyncpg.connect(pool_settings(db_url)[0])
     try:
-        await conn.execute(UNDO_0011)  # as the database was before 0011
+        await conn.execute(UNDO_0011)  # as the database was before 0011 (and 0012 after it)
         async with opened_store(db_url) as store:
             after = await _add(store, ours, "a kestrel")
             store.history.ranked = 1  # "kestrel" is common: found by the newest-first walk
