@@ -3,10 +3,10 @@
 `store.copy` (`Copy`) reads and writes every data table of either backend in a neutral form:
 values are None, int, float or str, timestamps as `codec.ts` text, JSON as the text written,
 flags as 0/1 — SQLite's own values, which PostgreSQL's are turned into and back from by column
-type. Columns PostgreSQL alone has are left out (`LOCAL_COLUMNS`): the generated search vector,
-the workspace its trigger keeps beside it, and `row_no`, which stands in for SQLite's rowid and
-is filled in insertion order, so reading in `row_no` order and writing in rowid order keeps
-that order. All a backend adds is what its catalog is asked (`_CATALOGS`).
+type. Columns a database fills itself are left out (`LOCAL_COLUMNS`): the generated search
+vector, the workspaces triggers keep beside messages and plans, and `row_no`, which stands in
+for SQLite's rowid and is filled in insertion order, so reading in `row_no` order and writing
+in rowid order keeps that order. All a backend adds is what its catalog is asked (`_CATALOGS`).
 
 Tables go parents first, as the foreign keys in the catalog say; `sessions.parent_id` (a
 session's own table) is filled in a second pass. Rows already at the destination are skipped
@@ -45,9 +45,10 @@ class CopyError(Exception):
 # rebuild it as messages are inserted).
 _SKIP_TABLES = frozenset({"schema_migrations"})
 _SKIP_PREFIXES = ("sqlite_", "messages_fts")
-# Columns only PostgreSQL has, which it fills itself: insertion order, the search vector and
-# the workspace kept beside it (migration 0011). Never copied, never exported.
-LOCAL_COLUMNS = frozenset({"row_no", "search", "search_workspace"})
+# Columns a database fills itself: PostgreSQL's insertion order, search vector and the
+# workspace kept beside it (migration 0011); a plan's session's workspace (migration 0013,
+# both backends). Never copied, never exported.
+LOCAL_COLUMNS = frozenset({"row_no", "search", "search_workspace", "session_workspace"})
 
 
 @dataclass(frozen=True, slots=True)

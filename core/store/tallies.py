@@ -4,8 +4,8 @@ Each read returns parts by day (`core/records/stats.py`): four queries grouped b
 a covering time index whatever the window, values coming back as one JSON array per day rather
 than a row each: sessions created (sessions_by_created), the durations of those that ended,
 sessions ended with their ids (sessions_by_ended: a session that opens again leaves the day it
-had ended on) and the plans a person decided (plans_by_decision; CROSS JOIN keeps SQLite from
-reading every session of the workspace first). A day is the time's UTC date as `YYYY-MM-DD` text
+had ended on) and the plans a person decided (plans_decided_in, by the workspace each plan
+keeps of its session: no session is looked up). A day is the time's UTC date as `YYYY-MM-DD` text
 on both backends (`Dialect.day`).
 """
 
@@ -82,8 +82,8 @@ class Tallies:
         took = d.json_rows.format(d.seconds_between("p.submitted_at", "p.decided_at"))
         queries.append(
             (
-                f"SELECT {day('p.decided_at')}, {took} FROM plans p CROSS JOIN sessions s"
-                " WHERE s.id = p.session_id AND s.workspace = ? AND p.decided_by IS NOT NULL"
+                f"SELECT {day('p.decided_at')}, {took} FROM plans p"
+                " WHERE p.session_workspace = ? AND p.decided_by IS NOT NULL"
                 f" AND {decided} AND p.decided_at <= ? GROUP BY 1",
                 [workspace, *args, until],
             )

@@ -13,6 +13,11 @@ from tests.store.contract.records import new_session
 from tests.store.contract.test_search import _add
 
 UNDO_0011 = """
+DROP INDEX plans_decided_in;
+DROP TRIGGER plans_session_workspace ON plans;
+DROP FUNCTION plans_session_workspace();
+ALTER TABLE plans DROP COLUMN session_workspace;
+DELETE FROM schema_migrations WHERE version = 13;
 DROP INDEX sessions_by_ended;
 CREATE INDEX sessions_by_ended ON sessions (workspace, ended_at, outcome);
 DELETE FROM schema_migrations WHERE version = 12;
@@ -37,7 +42,7 @@ async def test_messages_stored_before_0011_are_found_in_their_workspace(db_url: 
         before = [await _add(store, ours, "kestrel hills"), await _add(store, theirs, "kestrel")]
     conn = await asyncpg.connect(pool_settings(db_url)[0])
     try:
-        await conn.execute(UNDO_0011)  # as the database was before 0011 (and 0012 after it)
+        await conn.execute(UNDO_0011)  # as the database was before 0011 (and 0012, 0013 after it)
         async with opened_store(db_url) as store:
             after = await _add(store, ours, "a kestrel")
             store.history.ranked = 1  # "kestrel" is common: found by the newest-first walk
