@@ -35,6 +35,9 @@ async def test_an_existing_database_learns_who_superseded_its_plans(
     await services.plans.submit(actor("eddie"), s.id, ["Back up", "Verify"])
     await store.close()
     with sqlite3.connect(tmp_path / "sessions.db") as conn:  # as the database was before 0006
+        conn.execute("DROP TRIGGER plans_session_workspace")  # 0013
+        conn.execute("DROP INDEX plans_decided_in")
+        conn.execute("ALTER TABLE plans DROP COLUMN session_workspace")
         conn.execute("DROP TABLE home_viewers")  # 0010 (its index goes with the table)
         for later in (
             "sessions_by_created",
