@@ -153,9 +153,8 @@ async def counted_in(db: Reader, session_ids: Sequence[str]) -> dict[str, set[da
             date.fromisoformat(text) for text in (created, ended) if text
         )
     for workspace, decided in await db.fetchall(
-        f"SELECT s.workspace, {d.day.format('p.decided_at')} FROM plans p"
-        f" JOIN sessions s ON s.id = p.session_id WHERE p.session_id IN ({listed})"
-        " AND p.decided_at IS NOT NULL",
+        f"SELECT session_workspace, {d.day.format('decided_at')} FROM plans"
+        f" WHERE session_id IN ({listed}) AND decided_at IS NOT NULL",
         session_ids,
     ):
         days[workspace].add(date.fromisoformat(decided))
