@@ -99,6 +99,10 @@ def checked_mode(mode: str | None) -> str | None:
     return mode
 
 
+def _missing(ref: str) -> NotFound:
+    return NotFound("session", f"#{ref}" if ref.isdigit() else ref)
+
+
 def system_actor(workspace: str) -> Actor:
     """Who the scheduler acts as (an admin: its verdicts need no role)."""
     return Actor(workspace, SYSTEM_USER, Source.SCHEDULER, platform_admin=True)
@@ -126,7 +130,7 @@ class Lifecycle:
             return found
         session = await self.store.sessions.get(actor.workspace, ref.lstrip("#").lower())
         if session is None:
-            raise NotFound("session", f"#{ref}" if ref.isdigit() else ref)
+            raise _missing(ref)
         return session
 
     async def find_for(
@@ -247,7 +251,12 @@ class Lifecycle:
     async def show(
         self, actor: Actor, ref: str | None, *, channel_id: str | None = None
     ) -> SessionDetail:
-        session = await self.find(actor, ref, channel_id=channel_id)
+        if ref is None:  # their active session in the channel
+            ref = (await self.find(actor, None, channel_id=channel_id)).id
+        found = await self.store.plans.shown(actor.workspace, ref.lstrip("#").lower())
+        if found is None:
+            raise _missing(ref)
+        session, members, plan = found
         await self.touch(actor, session)
         lineage: list[Session] = []
         parent_id = session.parent_id
@@ -257,12 +266,7 @@ class Lifecycle:
                 break
             lineage.append(parent)
             parent_id = parent.parent_id
-        return SessionDetail(
-            session,
-            await self.store.sessions.members(session.id),
-            await self.store.plans.current(session.id),
-            lineage,
-        )
+        return SessionDetail(session, members, plan, lineage)
 
     async def list_sessions(
         self,

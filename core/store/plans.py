@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any, TypeVar
 
-from core.models import Plan, PlanModification, Session
+from core.models import Member, Plan, PlanModification, Session
 from core.store.codec import loads, when_required
 from core.store.db import Database, Dialect
 from core.store.decode import Decoder, aliased, as_json_values, rows
-from core.store.sessions import with_session
+from core.store.sessions import ref_column, with_session
 
 T = TypeVar("T")
 
 
 _ITEMS = as_json_values(rows.plan_item, text=("comments",))
 _APPROVALS, _MESSAGES = as_json_values(rows.approval), as_json_values(rows.plan_message)
+_MEMBERS = as_json_values(rows.member)
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _member_order(member: Member) -> tuple[bool, datetime, str]:
+    """Members as `Sessions.members` lists them: added_at (none first), then user id."""
+    return member.added_at is not None, member.added_at or _NEVER, member.user_id
 
 
 @lru_cache(maxsize=4)
@@ -78,6 +85,28 @@ class Plans:
         """A plan and its session, read together (one query: one snapshot of both)."""
         select = plan_select(self.db.dialect, alias="r")
         return await with_session(self.db, select, "plans", plan_id, plan_of)
+
+    async def shown(
+        self, workspace: str, ref: str
+    ) -> tuple[Session, list[Member], Plan | None] | None:
+        """A session of `workspace` (by ref number or full id) with its members and its latest
+        plan, read in one query: one snapshot of the three, as `/session show` shows them."""
+        by, key = ref_column(ref)
+        dialect = self.db.dialect
+        members = dialect.rows_of(_MEMBERS, "FROM members WHERE session_id = s.id")
+        found = await self.db.fetchone(
+            f"SELECT {aliased(rows.session, 's')}, {members}, {plan_select(dialect, alias='p')}"
+            " FROM sessions s LEFT JOIN plans p ON p.id = (SELECT id FROM plans"
+            " WHERE session_id = s.id ORDER BY version DESC LIMIT 1)"
+            f" WHERE s.workspace = ? AND s.{by} = ?",
+            (workspace, key),
+        )
+        if found is None:
+            return None
+        values, width = list(found), rows.session.width
+        shown = sorted(map(rows.member, loads(values[width]) or []), key=_member_order)
+        plan = plan_of(values[width + 1 :]) if values[width + 1] is not None else None
+        return rows.session(values[:width]), shown, plan
 
     async def modifications(self, plan_id: str) -> list[PlanModification]:
         return await self._rows(rows.modification, "plan_id", plan_id, self._oldest_first)

@@ -42,6 +42,12 @@ async def with_session(
     return rows.session(values[:width]), read(values[width:])
 
 
+def ref_column(ref: str) -> tuple[str, int | str]:
+    """The column a session `ref` names it by (`ref` for a number, else `id`) and its value."""
+    key = ref_key(ref)
+    return ("ref" if isinstance(key, int) else "id"), key
+
+
 class Sessions:
     """Session rows and their members."""
 
@@ -50,8 +56,7 @@ class Sessions:
 
     async def get(self, workspace: str, ref: str) -> Session | None:
         """A session of `workspace` by ref number or full id."""
-        key = ref_key(ref)
-        by = "ref" if isinstance(key, int) else "id"
+        by, key = ref_column(ref)
         row = await self.db.fetchone(f"{_S} WHERE workspace = ? AND {by} = ?", (workspace, key))
         return rows.session(row) if row else None
 

@@ -5,7 +5,7 @@ work until its commit is durable, `read` one query outside a unit. A change that
 or a delivery dearer fails here. Before the inbound claim rode in the unit, plans and requests
 were read in one query and the outbox recorded results per lane run, a plan's Approve click
 cost 2 commits and 6 reads and its delivery 4 and 6; a request's click 2 and 9, its delivery
-3 and 4; `pause` 2 commits.
+3 and 4; `pause` 2 commits; `show` read its session, members and plan in three queries.
 """
 
 from __future__ import annotations
@@ -101,6 +101,14 @@ async def test_a_command_with_a_delivery_key(
     )
     assert reply is not None and "paused" in reply.view.plain_text()
     assert paused == Counter(write=1, read=1), paused
+
+    plan = (await services.plans.submit(OWNER, str(session.ref), ["a", "b"])).plan
+    reply, shown = await _counted(
+        store, lambda: runner.run(OWNER, CHAT, f"show #{session.ref}", delivery_key="k3")
+    )
+    assert reply is not None and plan.items[0].title in reply.view.plain_text()
+    assert "amy" in reply.view.plain_text(), "with its members"
+    assert shown == Counter(write=1, read=1), shown  # the session, members and plan in one read
 
 
 async def test_an_approve_click_on_a_request_and_its_delivery(

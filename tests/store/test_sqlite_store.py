@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,3 +87,24 @@ async def test_one_failing_unit_does_not_roll_back_its_batch_neighbours(
     keys = [r[0] for r in await store.engine.fetchall("SELECT key FROM inbound_dedupe")]
     assert keys == ["good"]
     assert isinstance(results[2], StoreError)  # same key again: constraint error, translated
+
+
+async def test_reads_run_on_a_read_only_connection_and_survive_a_failed_one(
+    store: SqliteStore,
+) -> None:
+    services = build_services(store)
+    owner = actor("owner")
+    await services.sessions.start(owner, ChatRef("console", owner.workspace, "c"), "kept")
+    with pytest.raises(StoreError, match="Database read failed"):
+        await store.engine.fetchall("DELETE FROM sessions")
+    with pytest.raises(StoreError, match="Database read failed"):
+        await store.engine.fetchall("SELECT * FROM no_such_table")
+    reads = [store.engine.fetchall("SELECT title FROM sessions") for _ in range(50)]
+    assert [list(r) for rows in await asyncio.gather(*reads) for r in rows] == [["kept"]] * 50
+
+
+async def test_a_read_after_close_is_refused(store: SqliteStore) -> None:
+    await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.engine.fetchall("SELECT 1")
+    await store.open()  # the fixture closes it again

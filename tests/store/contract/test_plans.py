@@ -12,10 +12,12 @@ from core.models import (
     Approval,
     Decision,
     ItemStatus,
+    Member,
     ModAction,
     PlanMessageRef,
     PlanModification,
     PlanStatus,
+    Role,
     new_id,
 )
 from core.store import ops
@@ -289,3 +291,43 @@ async def test_plans_submitted_at_once_by_two_stores_leave_one_current_plan(
         plans = await store.plans.of_session(s.id)
         current = [p.version for p in plans if p.status is not PlanStatus.SUPERSEDED]
         assert len(current) == 1, (s.ref, [(p.version, p.status.value) for p in plans])
+
+
+async def test_shown_reads_a_session_its_members_and_latest_plan_as_the_single_reads_do(
+    store: Store,
+) -> None:
+    later = NOW + timedelta(minutes=5)
+    members = (
+        Member("zoe", Role.APPROVER, "olga", later),
+        Member("amy", Role.EDITOR, "olga", later),
+        Member("bob", Role.VIEWER),  # no added_at: listed first
+    )
+    session = await new_session(store, *members)
+    bare = await new_session(store)
+    await new_session(store, workspace=OTHER_WS)
+    first, second = plan_record(session.id, 1), plan_record(session.id, 2)
+    await store.apply([ops.NewPlan(first)])
+    await store.apply([ops.NewPlan(second)])
+    await store.apply(
+        [ops.PutApproval(Approval(second.id, "zoe", Decision.APPROVE, "hash-2", NOW))]
+    )
+    await store.plans.add_message(second.id, platform="slack", channel_id="C1", message_ref="1.2")
+
+    for ref in (str(session.ref), session.id):
+        found = await store.plans.shown(WS, ref)
+        assert found is not None
+        shown, listed, plan = found
+        assert shown == await store.sessions.get(WS, ref)
+        assert listed == await store.sessions.members(session.id)
+        assert [m.user_id for m in listed] == ["bob", "olga", "amy", "zoe"]
+        assert plan == await store.plans.current(session.id)
+        assert plan is not None and plan.version == 2
+        assert [a.user_id for a in plan.approvals] == ["zoe"] and len(plan.messages) == 1
+    assert await store.plans.shown(WS, str(bare.ref)) == (
+        bare,
+        await store.sessions.members(bare.id),
+        None,
+    )
+    assert await store.plans.shown(OTHER_WS, session.id) is None, "another workspace's"
+    assert await store.plans.shown(WS, "999") is None
+    assert await store.plans.shown(WS, "no-such-id") is None
