@@ -43,6 +43,19 @@ def plan_select(dialect: Dialect, *, alias: str = "plans") -> str:
     )  # fmt: skip
 
 
+@lru_cache(maxsize=8)
+def _shown_sql(dialect: Dialect, by: str) -> str:
+    """`Plans.shown`'s query: a session found by `by` (ref or id), its members as one JSON
+    array, and its latest plan (all NULL when it has none)."""
+    members = dialect.rows_of(_MEMBERS, "FROM members WHERE session_id = s.id")
+    return (
+        f"SELECT {aliased(rows.session, 's')}, {members}, {plan_select(dialect, alias='p')}"
+        " FROM sessions s LEFT JOIN plans p ON p.id = (SELECT id FROM plans"
+        " WHERE session_id = s.id ORDER BY version DESC LIMIT 1)"
+        f" WHERE s.workspace = ? AND s.{by} = ?"
+    )
+
+
 def plan_of(row: Sequence[Any]) -> Plan:
     """A plan from a row selected with `plan_select` (from its first column)."""
     plan = rows.plan(row)
@@ -92,15 +105,7 @@ class Plans:
         """A session of `workspace` (by ref number or full id) with its members and its latest
         plan, read in one query: one snapshot of the three, as `/session show` shows them."""
         by, key = ref_column(ref)
-        dialect = self.db.dialect
-        members = dialect.rows_of(_MEMBERS, "FROM members WHERE session_id = s.id")
-        found = await self.db.fetchone(
-            f"SELECT {aliased(rows.session, 's')}, {members}, {plan_select(dialect, alias='p')}"
-            " FROM sessions s LEFT JOIN plans p ON p.id = (SELECT id FROM plans"
-            " WHERE session_id = s.id ORDER BY version DESC LIMIT 1)"
-            f" WHERE s.workspace = ? AND s.{by} = ?",
-            (workspace, key),
-        )
+        found = await self.db.fetchone(_shown_sql(self.db.dialect, by), (workspace, key))
         if found is None:
             return None
         values, width = list(found), rows.session.width
