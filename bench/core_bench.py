@@ -6,8 +6,10 @@ out of 2,000, 100 times — all through Services on a SQLite file (synchronous=F
 call durable when it returns). Yardsticks in the same run on plain aiosqlite (WAL, one
 connection), each doing W2's inserts: with synchronous=NORMAL one commit per insert, and
 concurrent inserts grouped up to 100 per commit; with synchronous=FULL grouped the same way —
-the raw group-commit bound with the service's durability, to which the last line compares W2 —
-and the W3/W4 reads.
+the raw group-commit bound with the service's durability, to which a last line compares W2 —
+and the W3/W4 reads. W1's floor: the statements a real session start runs, recorded and
+replayed with fresh ids by plain sqlite3 on one thread, 50 starts per commit (same file
+settings): what SQLite alone costs for the rows W1 writes; the last line compares W1 to it.
 
     python -m bench.core_bench [--events 20000] [--dir /tmp]
 """
@@ -17,15 +19,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import sqlite3
 import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from core.models import Actor, ChatRef, EventType, Source
 from core.store.factory import open_store
+from core.store.sqlite.engine import SqliteTx
 from core.store.sqlite.store import SqliteStore
 from core.store.store import Store
 from core.wiring import Services, build_services
@@ -95,6 +102,85 @@ async def _service_workloads(store: Store, services: Services, events: int) -> d
     return results
 
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+Statement = tuple[str, str, Any]  # (how it ran: execute | executemany, SQL, parameters)
+
+
+async def bench_w1_floor(path: Path, sessions: int = 2000, per_commit: int = 50) -> float:
+    """W1's floor on this schema: the statements one session start runs in its units (the ref,
+    then the session, its owner, its event, its card's outbox row, the Home lookup), recorded
+    from a real start and replayed with fresh ids by plain sqlite3 on one thread, `per_commit`
+    starts per commit (`synchronous=FULL`, as the service): what SQLite itself costs for the
+    rows W1 writes, with no event loop, no service and no hand-off."""
+    store = open_store(f"sqlite:///{path}")
+    await store.open()
+    try:
+        services = build_services(store)
+        chat = ChatRef("console", WS, "bench")
+        await services.sessions.start(_actor("user0"), chat, "warm-up")
+        statements = await _recorded(lambda: services.sessions.start(_actor("user1"), chat, "x"))
+    finally:
+        await store.close()
+    return await asyncio.to_thread(_replay, path, statements, sessions, per_commit)
+
+
+async def _recorded(act: Callable[[], Awaitable[object]]) -> list[Statement]:
+    """The statements the units of `act` run on the writer's connection, in order."""
+    seen: list[Statement] = []
+    kept = {name: getattr(SqliteTx, name) for name in ("execute", "executemany", "fetchone")}
+
+    def recording(name: str) -> Callable[..., Awaitable[Any]]:
+        async def run(tx: SqliteTx, sql: str, params: Any = ()) -> Any:
+            params = list(params) if name == "executemany" else params
+            seen.append(("executemany" if name == "executemany" else "execute", sql, params))
+            return await kept[name](tx, sql, params)
+
+        return run
+
+    for name in kept:
+        setattr(SqliteTx, name, recording(name))
+    try:
+        await act()
+    finally:
+        for name, method in kept.items():
+            setattr(SqliteTx, name, method)
+    return seen
+
+
+def _fresh(value: Any, ids: dict[str, str]) -> Any:
+    """`value` with every id in it replaced by this replay's own (same id, same new id)."""
+    if isinstance(value, str):
+        return UUID.sub(lambda m: ids.setdefault(m.group(), str(uuid.uuid4())), value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_fresh(v, ids) for v in value)
+    return value
+
+
+def _replay(path: Path, statements: list[Statement], sessions: int, per_commit: int) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    ref_at, sql = next((i, q) for i, (_, q, _) in enumerate(statements) if "INTO sessions" in q)
+    ref_column = sql.split("(", 1)[1].split(")", 1)[0].split(", ").index("ref")
+    started = time.perf_counter()
+    for first in range(0, sessions, per_commit):
+        conn.execute("BEGIN IMMEDIATE")
+        for _ in range(first, min(sessions, first + per_commit)):
+            ids: dict[str, str] = {}
+            ref = 0
+            for i, (how, sql, params) in enumerate(statements):
+                params = _fresh(params, ids)
+                if i == ref_at:  # the session takes the ref the allocation just returned
+                    params = (*params[:ref_column], ref, *params[ref_column + 1 :])
+                found = getattr(conn, how)(sql, params).fetchall()
+                if "INSERT INTO workspaces" in sql:
+                    ref = found[0][0]
+        conn.execute("COMMIT")
+    rate = sessions / (time.perf_counter() - started)
+    conn.close()
+    return rate
+
+
 async def _reads(total: int, read: Callable[[int], Awaitable[object]]) -> float:
     start = time.perf_counter()
     for i in range(total):
@@ -119,6 +205,7 @@ YARDSTICKS = (
     ("grouped", True, "FULL"),
 )
 GROUPED_FULL = "W2 yardstick grouped FULL"
+W1_FLOOR = "W1 floor, same statements, 50/commit"
 
 
 async def bench_yardsticks(path: Path, events: int) -> dict[str, float]:
@@ -196,12 +283,15 @@ async def main() -> None:
         path = Path(folder) / "bench.db"
         services = await bench_service(f"sqlite:///{path}", args.events)
         yardsticks = await bench_yardsticks(path, args.events)
+        yardsticks[W1_FLOOR] = await bench_w1_floor(path.with_name("w1-floor.db"))
     print(f"core bench on SQLite ({os.cpu_count()} cores), {args.events} events, 50 tasks")
     for name, value in {**services, **yardsticks}.items():
         unit = "units/commit" if name == "group commits" else "ops/s"
         print(f"  {name:34} {value:>10,.1f} {unit}")
     ratio = services["W2 append events (service)"] / yardsticks[GROUPED_FULL]
     print(f"  W2 service / grouped FULL yardstick {ratio:>9.2f}x")
+    ratio = services["W1 create sessions"] / yardsticks[W1_FLOOR]
+    print(f"  W1 service / W1 floor               {ratio:>9.2f}x")
 
 
 if __name__ == "__main__":

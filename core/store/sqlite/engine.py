@@ -161,8 +161,7 @@ class SqliteEngine(db.Engine):
 
         if self._reader is None:
             return await self.run_raw(read)
-        with self.timed("read"):
-            return await self._submit(read, write=False, to=self._reads)
+        return await self._submit(read, write=False, reading=True)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
@@ -175,17 +174,15 @@ class SqliteEngine(db.Engine):
         write: bool,
         notify: bool = True,
         wakes: set[str] | None = None,
-        to: queue.SimpleQueue[_Job | None] | None = None,
+        reading: bool = False,
     ) -> T:
+        """Queue `unit` for the writer thread (or, `reading`, the reader's) and await it."""
         if self._thread is None or self._closing:
             raise StoreError("The database is closed.")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         job = _Job(unit, future, write, write and notify, wakes)
-        if to is not None:  # a read: timed by the caller
-            to.put(job)
-            return await future
-        with self.timed("write" if write else "raw"):
-            self._queue.put(job)
+        with self.timed("read" if reading else "write" if write else "raw"):
+            (self._reads if reading else self._queue).put(job)
             return await future
 
     def _run(self, conn: sqlite3.Connection, jobs: queue.SimpleQueue[_Job | None]) -> None:
