@@ -4,13 +4,14 @@ step that never ends, and an outbox delivery loop that ends on its own."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 
 import pytest
 
 from bot.config import load_config
-from bot.serve import Closing, serve, watch_delivery
+from bot.serve import GC_THRESHOLDS, Closing, serve, watch_delivery
 from tests.bot.test_serve import _free_port
 
 BOUND = 15.0  # a bound on waiting, not an assertion on how fast anything is
@@ -92,3 +93,24 @@ async def test_delivery_that_ends_at_stop_keeps_the_outbox_check_passing() -> No
     await delivering
     await asyncio.sleep(0)
     assert await check() is None
+
+
+async def test_while_serving_the_collector_is_tuned_and_is_given_back_after(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "SESSIONBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "SESSIONBOT_HTTP_PORT": str(_free_port()),
+    }
+    before, stop = gc.get_threshold(), asyncio.Event()
+    serving = asyncio.create_task(serve(load_config(env), stop=stop))
+    try:
+        for _ in range(int(BOUND / 0.01)):  # bounded: start-up ends well within it
+            if gc.get_freeze_count() > 0 or serving.done():
+                break
+            await asyncio.sleep(0.01)
+        assert gc.get_threshold() == GC_THRESHOLDS and gc.get_freeze_count() > 0
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(serving, timeout=BOUND) == 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
