@@ -75,6 +75,7 @@ class JobScheduler:
         self._summaries: dict[str, tuple[str, str]] = {}  # job id -> (schedule, timezone)
         self.errors = 0
         self._in_flight: set[asyncio.Task[Any]] = set()
+        self._cut_short: set[asyncio.Task[Any]] = set()  # runs `stop` cancelled
 
     @property
     def running(self) -> bool:
@@ -128,6 +129,7 @@ class JobScheduler:
             if late:
                 _log.warning("cancelling %d scheduled job(s) still running", len(late))
                 for task in late:
+                    self._cut_short.add(task)
                     task.cancel()
                 await asyncio.gather(*late, return_exceptions=True)
         self.scheduler.shutdown(wait=False)
@@ -205,11 +207,18 @@ class JobScheduler:
             started, failed = time.perf_counter(), False
             try:
                 await job()
+            except asyncio.CancelledError:
+                if task not in self._cut_short:
+                    raise
+                # cancelled by `stop` itself: not a failure (APScheduler would log it as one)
+                task.uncancel()
+                _log.warning("job %s cut short by the stop; its next run picks it up", name)
             except Exception:
                 failed = True
                 self.errors += 1
                 _log.exception("job %s failed", name)
             finally:
+                self._cut_short.discard(task)
                 self._in_flight.discard(task)
                 if self.observer is not None:
                     self.observer.job_ran(name, time.perf_counter() - started, failed=failed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -90,6 +91,7 @@ async def test_stop_cancels_a_job_run_still_going_after_its_grace(
     clock: ManualClock,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr("bot.scheduler.STOP_GRACE", 0.2)
     running, cancelled = asyncio.Event(), asyncio.Event()
@@ -110,3 +112,6 @@ async def test_stop_cancels_a_job_run_still_going_after_its_grace(
     finally:
         await asyncio.wait_for(scheduler.stop(), timeout=30)  # a bound, far above the grace
     assert cancelled.is_set() and not scheduler.running
+    # a run cut short by a clean stop is no failure: no error, no traceback in the log
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any("hangs" in r.getMessage() and "stop" in r.getMessage() for r in caplog.records)
