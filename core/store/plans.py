@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -12,7 +12,7 @@ from core.models import Member, Plan, PlanModification, Session
 from core.store.codec import loads, when_required
 from core.store.db import Database, Dialect
 from core.store.decode import Decoder, aliased, as_json_values, rows
-from core.store.sessions import ref_column, with_session
+from core.store.sessions import members_in_order, ref_column, with_session
 
 T = TypeVar("T")
 
@@ -20,12 +20,6 @@ T = TypeVar("T")
 _ITEMS = as_json_values(rows.plan_item, text=("comments",))
 _APPROVALS, _MESSAGES = as_json_values(rows.approval), as_json_values(rows.plan_message)
 _MEMBERS = as_json_values(rows.member)
-_NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-def _member_order(member: Member) -> tuple[bool, datetime, str]:
-    """Members as `Sessions.members` lists them: added_at (none first), then user id."""
-    return member.added_at is not None, member.added_at or _NEVER, member.user_id
 
 
 @lru_cache(maxsize=4)
@@ -109,7 +103,7 @@ class Plans:
         if found is None:
             return None
         values, width = list(found), rows.session.width
-        shown = sorted(map(rows.member, loads(values[width]) or []), key=_member_order)
+        shown = members_in_order(map(rows.member, loads(values[width]) or []))
         plan = plan_of(values[width + 1 :]) if values[width + 1] is not None else None
         return rows.session(values[:width]), shown, plan
 

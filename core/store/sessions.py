@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from core.models import OPEN_STATUSES, Member, Session, Status
@@ -46,6 +47,15 @@ def ref_column(ref: str) -> tuple[str, int | str]:
     """The column a session `ref` names it by (`ref` for a number, else `id`) and its value."""
     key = ref_key(ref)
     return ("ref" if isinstance(key, int) else "id"), key
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def members_in_order(members: Iterable[Member]) -> list[Member]:
+    """A session's members as every read lists them: those with no `added_at` first, then by
+    `added_at`, then by user id (compared as text, the same on both backends)."""
+    return sorted(members, key=lambda m: (m.added_at is not None, m.added_at or _NEVER, m.user_id))
 
 
 class Sessions:
@@ -112,11 +122,9 @@ class Sessions:
 
     async def members(self, session_id: str) -> list[Member]:
         found = await self.db.fetchall(
-            f"SELECT {rows.member.columns} FROM members WHERE session_id = ?"
-            " ORDER BY added_at NULLS FIRST, user_id",
-            (session_id,),
+            f"SELECT {rows.member.columns} FROM members WHERE session_id = ?", (session_id,)
         )
-        return [rows.member(r) for r in found]
+        return members_in_order(map(rows.member, found))
 
     async def set_thread_ref(self, session_id: str, thread_ref: str) -> None:
         """Remember the session card's message as the session's thread (first one wins)."""
