@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.errors import StoreError
-from core.store import ops
+from core.store import claims, ops
+from core.store.appends import Appends
 from core.store.claims import Inbound
 from core.store.copy import Copy
 from core.store.db import Database, Engine, OperationObserver
@@ -45,6 +46,8 @@ class Store:
 
     backend: str
     engine: Engine
+    #: PostgreSQL's grouping of lone checked events (SQLite's writer groups every unit already)
+    appends: Appends | None = None
 
     def __init__(self, db: Database) -> None:
         self._listeners: list[Callable[[], None]] = []
@@ -74,6 +77,13 @@ class Store:
     async def apply(self, unit: Sequence[ops.Op]) -> list[Any]:
         """Apply a unit of work atomically; returns each op's result in op order."""
         bound = bind(unit, self.db.dialect)  # encoded here, before the unit is queued
+        if (
+            self.appends is not None
+            and len(unit) == 1
+            and isinstance(unit[0], ops.CheckedEvent)
+            and claims.pending() is None
+        ):
+            return [await self.appends.submit(unit[0], bound[0])]
         return await self.db.write(lambda tx: apply_all(tx, unit, bound))
 
     async def open(self, *, migrate: bool = True) -> None:
@@ -91,6 +101,8 @@ class Store:
             await self.migrate()
 
     async def close(self) -> None:
+        if self.appends is not None:
+            await self.appends.drain()
         await self.engine.close()
 
     def on_commit(self, listener: Callable[[], None]) -> None:
