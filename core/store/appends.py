@@ -18,10 +18,10 @@ unit, `checked_events`:
 5. the commit carries the NOTIFY of each session's event key.
 
 Ten events thus cost four round trips and one commit instead of forty and ten. A group that
-fails as a whole on bad input (a NUL in an actor's id or other text) runs again one event per unit, so that only
-the offending event fails; any other failure reaches every caller of the group, as it would
-have reached each alone. A unit holding more than the event (webhook rows) or carrying a
-delivery key (core/store/claims.py) is not grouped: it runs as any unit does.
+fails as a whole on bad input (a NUL in an actor's id or other text) runs again one event per
+unit, so that only the offending event fails; any other failure reaches every caller of the
+group, as it would have reached each alone. A unit holding more than the event (webhook rows)
+or carrying a delivery key (core/store/claims.py) is not grouped: it runs as any unit does.
 """
 
 from __future__ import annotations
