@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from core.models import OPEN_STATUSES, Member, Session, Status
-from core.store import wakes
+from core.store import claims, wakes
 from core.store.codec import loads, ref_key, sql_in
 from core.store.db import Database, Tx, marks
 from core.store.decode import SESSION_COLUMNS, aliased, rows
+from core.store.groups import Grouper
 from core.store.tallies import counted_in
-from core.store.writes import ALLOCATE_REF
+from core.store.writes import allocating_refs
 
 T = TypeVar("T")
 
@@ -144,6 +145,8 @@ class Workspaces:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: on PostgreSQL, refs reserved in groups (core/store/groups.py; set by the store)
+        self.grouped: Grouper[str, int] | None = None
 
     async def settings(self, workspace: str) -> dict[str, Any]:
         row = await self.db.fetchone(
@@ -154,7 +157,13 @@ class Workspaces:
     async def allocate_ref(self, workspace: str) -> int:
         """Reserve the workspace's next session ref (committed on its own: a start that then
         fails leaves a gap, and the workspace row is not held while the session is written)."""
-        row = await self.db.write_row(ALLOCATE_REF, (workspace,), notify=False)
+        if self.grouped is not None and claims.pending() is None:
+            return await self.grouped.submit(workspace)
+        return await self.reserve(workspace)
+
+    async def reserve(self, workspace: str) -> int:
+        """`allocate_ref` in a statement of its own (what a group of one does too)."""
+        row = await self.db.write_row(*allocating_refs(workspace), notify=False)
         assert row is not None
         return int(row[0])
 

@@ -18,11 +18,13 @@ from typing import Any
 
 from core.errors import StoreError
 from core.store import claims, ops
-from core.store.appends import Appends
+from core.store.appends import checked_events
+from core.store.births import allocate_refs, groupable, new_sessions
 from core.store.claims import Inbound
 from core.store.copy import Copy
 from core.store.db import Database, Engine, OperationObserver
 from core.store.events import Events
+from core.store.groups import Grouper
 from core.store.history import Context, History
 from core.store.homes import Homes
 from core.store.installations import Installations
@@ -46,8 +48,10 @@ class Store:
 
     backend: str
     engine: Engine
-    #: PostgreSQL's grouping of lone checked events (SQLite's writer groups every unit already)
-    appends: Appends | None = None
+    #: PostgreSQL's group commit of lone checked events and of new sessions (groups.py);
+    #: SQLite's writer groups every unit already
+    appends: Grouper[Any, int] | None = None
+    births: Grouper[Any, list[Any]] | None = None
 
     def __init__(self, db: Database) -> None:
         self._listeners: list[Callable[[], None]] = []
@@ -77,14 +81,16 @@ class Store:
     async def apply(self, unit: Sequence[ops.Op]) -> list[Any]:
         """Apply a unit of work atomically; returns each op's result in op order."""
         bound = bind(unit, self.db.dialect)  # encoded here, before the unit is queued
-        if (
-            self.appends is not None
-            and len(unit) == 1
-            and isinstance(unit[0], ops.CheckedEvent)
-            and claims.pending() is None
-        ):
-            return [await self.appends.submit(unit[0], bound[0])]
+        if self.appends is not None and self.births is not None and claims.pending() is None:
+            if len(unit) == 1 and isinstance(unit[0], ops.CheckedEvent):
+                return [await self.appends.submit((unit[0], bound[0]))]
+            if groupable(unit):
+                return await self.births.submit((unit, bound))
         return await self.db.write(lambda tx: apply_all(tx, unit, bound))
+
+    async def _apply_alone(self, item: tuple[Sequence[ops.Op], Sequence[Any]]) -> list[Any]:
+        unit, bound = item
+        return await self.db.transact(lambda tx: apply_all(tx, unit, bound))
 
     async def open(self, *, migrate: bool = True) -> None:
         """Open the engine; refuse a database of a newer schema, migrate an older one."""
@@ -101,9 +107,19 @@ class Store:
             await self.migrate()
 
     async def close(self) -> None:
-        if self.appends is not None:
-            await self.appends.drain()
+        for grouper in (self.workspaces.grouped, self.births, self.appends):
+            if grouper is not None:
+                await grouper.drain()
         await self.engine.close()
+
+    def group_commits(self, lanes: int) -> None:
+        """Commit lone checked events, new sessions and ref reservations in groups, `lanes`
+        of each kind at once."""
+        self.appends = Grouper(self.db, checked_events, lanes=lanes)
+        self.births = Grouper(self.db, new_sessions, self._apply_alone, lanes=lanes)
+        self.workspaces.grouped = Grouper(
+            self.db, allocate_refs, self.workspaces.reserve, lanes=lanes
+        )
 
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call `listener` after every committed write of this process that may add something

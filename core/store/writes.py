@@ -73,6 +73,8 @@ _CURRENT_PLAN = sql_in(CURRENT_PLAN_STATUSES)
 # An insert writes its decoder's columns (rows.plan.columns, …); a member row also its session.
 _MEMBER = f"session_id, {rows.member.columns}"
 _MEMBER_KEPT = replacing("session_id, user_id", "role")
+INSERT_MEMBERS = insert_sql("members", _MEMBER, _MEMBER_KEPT)
+INSERT_SESSION = insert_sql("sessions", rows.session.columns)
 # One row per person: a later decision replaces the earlier one.
 _APPROVAL_KEPT = replacing("plan_id, user_id", "decision, content_hash, reason, at")
 _VOTE_KEPT = replacing("request_id, user_id", "decision, digest, reason, at")
@@ -159,14 +161,20 @@ async def _update(
     return changed == 1
 
 
-ALLOCATE_REF = (
-    "INSERT INTO workspaces (workspace, next_ref) VALUES (?, 2) ON CONFLICT (workspace)"
-    " DO UPDATE SET next_ref = workspaces.next_ref + 1 RETURNING next_ref - 1"
+# Reserve a workspace's next `n` session refs; the first of them comes back.
+_ALLOCATE_REFS = (
+    "INSERT INTO workspaces (workspace, next_ref) VALUES (?, ?) ON CONFLICT (workspace)"
+    " DO UPDATE SET next_ref = workspaces.next_ref + ? RETURNING next_ref - ?"
 )
 
 
+def allocating_refs(workspace: str, n: int = 1) -> tuple[str, tuple[Any, ...]]:
+    """The statement reserving `workspace`'s next `n` refs, which returns the first of them."""
+    return _ALLOCATE_REFS, (workspace, n + 1, n, n)
+
+
 async def allocate_ref(tx: Tx, op: ops.AllocateRef) -> int:
-    row = await tx.fetchone(ALLOCATE_REF, (op.workspace,))
+    row = await tx.fetchone(*allocating_refs(op.workspace))
     assert row is not None
     return int(row[0])
 
@@ -181,10 +189,10 @@ def _session_values(op: ops.NewSession, text_times: bool) -> tuple[Any, list[Any
 
 async def new_session(tx: Tx, op: ops.NewSession, bound: tuple[Any, list[Any]]) -> None:
     session, members = bound
-    await tx.execute(insert_sql("sessions", rows.session.columns), session)
+    await tx.execute(INSERT_SESSION, session)
     tx.wake(wakes.events(op.session.id))  # the days it counts in changed (stats_page.py)
     if members:
-        await tx.executemany(insert_sql("members", _MEMBER, _MEMBER_KEPT), members)
+        await tx.executemany(INSERT_MEMBERS, members)
 
 
 async def update_session(tx: Tx, op: ops.UpdateSession) -> int:
@@ -215,7 +223,7 @@ _ADD_EVENT = (
 )
 
 
-_EVENT_AT = insert_sql("events", "id, session_id, seq, type, actor_id, source, data, created_at")
+EVENT_AT = insert_sql("events", "id, session_id, seq, type, actor_id, source, data, created_at")
 
 
 def _event_values(e: Event, text_times: bool) -> tuple[Any, ...]:
@@ -242,12 +250,12 @@ async def _insert_event(tx: Tx, session_id: str, values: tuple[Any, ...]) -> int
     return int(row[0])
 
 
-_ENQUEUE = insert_sql("outbox", rows.outbox.columns, " ON CONFLICT (dedupe_key) DO NOTHING")
+ENQUEUE = insert_sql("outbox", rows.outbox.columns, " ON CONFLICT (dedupe_key) DO NOTHING")
 
 
 async def enqueue(tx: Tx, op: ops.Enqueue, bound: tuple[Any, ...] | None = None) -> bool:
     values = bound or row_values("outbox", op.row, rows.outbox.columns)
-    added = await tx.execute(_ENQUEUE, values) == 1
+    added = await tx.execute(ENQUEUE, values) == 1
     if added:
         tx.wake(wakes.OUTBOX)
     return added
@@ -329,7 +337,7 @@ async def checked_event(tx: Tx, op: ops.CheckedEvent, bound: tuple[Any, ...]) ->
     else:
         seq = facts.last_seq + 1
         event_id, *rest = bound
-        await tx.execute(_EVENT_AT, (event_id, facts.session_id, seq, *rest))
+        await tx.execute(EVENT_AT, (event_id, facts.session_id, seq, *rest))
         tx.wake(wakes.events(facts.session_id))
     await coalesce_activity(
         tx, facts, op.event.created_at, touch_after=op.touch_after, abandon_after=op.abandon_after

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from asyncpg import Connection
 
-from core.store.appends import LANES, Appends
+from core.store.groups import LANES
 from core.store.migrations import Migration
 from core.store.postgres.engine import PgEngine
 from core.store.store import Store
@@ -52,7 +52,7 @@ class PostgresStore(Store):
         self.engine = PgEngine(url, on_commit=self._committed, on_wake=self._woke)
         super().__init__(self.engine)
         # at most half the pool in groups at once: the other units and reads keep connections
-        self.appends = Appends(self.engine, lanes=max(1, min(LANES, self.engine.pool_max // 2)))
+        self.group_commits(lanes=max(1, min(LANES, self.engine.pool_max // 4)))
 
     async def _schema_version(self) -> int:
         async def read(conn: Connection) -> int:
