@@ -48,8 +48,8 @@ class Store:
 
     backend: str
     engine: Engine
-    #: PostgreSQL's group commit of lone checked events and of new sessions (groups.py);
-    #: SQLite's writer groups every unit already
+    #: PostgreSQL's group commit of lone checked events and of new sessions (groups.py; refs:
+    #: `workspaces.grouped`); SQLite's writer groups every unit already
     appends: Grouper[Any, int] | None = None
     births: Grouper[Any, list[Any]] | None = None
 

@@ -51,8 +51,8 @@ class PostgresStore(Store):
             raise ValueError("not a PostgreSQL URL")
         self.engine = PgEngine(url, on_commit=self._committed, on_wake=self._woke)
         super().__init__(self.engine)
-        # at most half the pool in groups at once: the other units and reads keep connections
-        self.group_commits(lanes=max(1, min(LANES, self.engine.pool_max // 4)))
+        # three kinds: at most half the pool in groups at once, the rest for other units and reads
+        self.group_commits(lanes=max(1, min(LANES, self.engine.pool_max // 6)))
 
     async def _schema_version(self) -> int:
         async def read(conn: Connection) -> int:
