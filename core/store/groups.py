@@ -1,12 +1,13 @@
-"""Group commit on PostgreSQL for the two most frequent writes (`Grouper`).
+"""Group commit on PostgreSQL for the most frequent writes (`Grouper`).
 
 On PostgreSQL every statement of a unit is a round trip, and so are BEGIN and COMMIT, and each
 unit commits on its own. SQLite's writer already commits together every unit queued meanwhile
 (sqlite/engine.py); a `Grouper` does the same on PostgreSQL for one kind of unit whose many
-copies can be written by a few statements: agents' progress events (appends.py) and new
-sessions (births.py). While `lanes` groups of a kind are in flight, the units submitted
-meanwhile wait, and the next free lane takes them all (at most `most`) into one transaction
-run by the kind's group function, which returns each unit's own result or its own error.
+copies can be written by a few statements: agents' progress events (appends.py), new sessions
+and their ref reservations (births.py). While `lanes` groups of a kind are in flight, the units
+submitted meanwhile wait, and the next free lane takes them all (at most `most`) into one
+transaction run by the kind's group function, which returns each unit's own result or its own
+error. A group of one runs as the unit does alone (`alone`, when the kind has one).
 
 A group that fails as a whole on bad input (a NUL in some text, which PostgreSQL refuses) runs
 again one unit per transaction, so that only the offending unit fails; any other failure (the
