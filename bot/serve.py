@@ -110,9 +110,11 @@ async def serve(
                 gc.freeze()
                 thresholds = gc.get_threshold()
                 gc.set_threshold(*GC_THRESHOLDS)
-                await stop.wait()
-                gc.set_threshold(*thresholds)
-                gc.unfreeze()
+                try:
+                    await stop.wait()
+                finally:  # given back however serving ends
+                    gc.set_threshold(*thresholds)
+                    gc.unfreeze()
         finally:
             await _cancelled(starting)  # cancelled itself: start-up pushes nothing more
             _log.info("shutting down")

@@ -17,13 +17,18 @@ from tests.bot.test_serve import _free_port
 BOUND = 15.0  # a bound on waiting, not an assertion on how fast anything is
 
 
-async def test_a_cancelled_serve_cancels_its_start_up_and_leaves_no_task_behind(
-    tmp_path: Path,
-) -> None:
-    env = {
+def _env(tmp_path: Path) -> dict[str, str]:
+    """`sessionbot serve` on a SQLite file and a free loopback port, no chat tokens."""
+    return {
         "SESSIONBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
         "SESSIONBOT_HTTP_PORT": str(_free_port()),
     }
+
+
+async def test_a_cancelled_serve_cancels_its_start_up_and_leaves_no_task_behind(
+    tmp_path: Path,
+) -> None:
+    env = _env(tmp_path)
     serving = asyncio.create_task(serve(load_config(env), stop=asyncio.Event()))
     # Cancel while start-up is under way, once the database is open (a connection cancelled
     # half-open is the store's business): the delivery task is started right after it.
@@ -98,10 +103,7 @@ async def test_delivery_that_ends_at_stop_keeps_the_outbox_check_passing() -> No
 async def test_while_serving_the_collector_is_tuned_and_is_given_back_after(
     tmp_path: Path,
 ) -> None:
-    env = {
-        "SESSIONBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
-        "SESSIONBOT_HTTP_PORT": str(_free_port()),
-    }
+    env = _env(tmp_path)
     before, stop = gc.get_threshold(), asyncio.Event()
     serving = asyncio.create_task(serve(load_config(env), stop=stop))
     try:
