@@ -8,10 +8,14 @@ connection), each doing W2's inserts: with synchronous=NORMAL one commit per ins
 concurrent inserts grouped up to 100 per commit; with synchronous=FULL grouped the same way —
 the raw group-commit bound with the service's durability, to which a last line compares W2 —
 and the W3/W4 reads. W1's floor: the statements a real session start runs, recorded and
-replayed with fresh ids by plain sqlite3 on one thread, 50 starts per commit (same file
-settings): what SQLite alone costs for the rows W1 writes; the last line compares W1 to it.
+replayed by plain sqlite3 on one thread with fresh ids (made before the clock starts), 50 starts
+per commit (same file settings): what SQLite alone costs for the rows W1 writes; the last line
+compares W1 to it.
 
-    python -m bench.core_bench [--events 20000] [--dir /tmp]
+With `--grown N`, W1 once more on a database that already holds N sessions (indexes larger than
+SQLite's page cache show there what each new row costs them).
+
+    python -m bench.core_bench [--events 20000] [--dir /tmp] [--grown 50000]
 """
 
 from __future__ import annotations
@@ -23,14 +27,13 @@ import re
 import sqlite3
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from core.models import Actor, ChatRef, EventType, Source
+from core.models import Actor, ChatRef, EventType, Source, new_id
 from core.store.factory import open_store
 from core.store.sqlite.engine import SqliteTx
 from core.store.sqlite.store import SqliteStore
@@ -69,6 +72,23 @@ async def bench_service(url: str, events: int) -> dict[str, float]:
         await store.close()
 
 
+async def bench_w1_grown(url: str, grown: int) -> dict[str, float]:
+    """W1 on a database that already holds `grown` sessions (started first, the same way)."""
+    store = open_store(url)
+    await store.open()
+    try:
+        services = build_services(store)
+        chat = ChatRef("console", WS, "bench")
+
+        async def create(i: int) -> None:
+            await services.sessions.start(_actor(f"user{i % 20}"), chat, f"session {i}")
+
+        await _spread(grown, create)
+        return {f"W1 create sessions, {grown:,} stored": await _spread(2000, create)}
+    finally:
+        await store.close()
+
+
 async def _service_workloads(store: Store, services: Services, events: int) -> dict[str, float]:
     chat = ChatRef("console", WS, "bench")
     owner_of: dict[str, str] = {}
@@ -102,7 +122,7 @@ async def _service_workloads(store: Store, services: Services, events: int) -> d
     return results
 
 
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 Statement = tuple[str, str, Any]  # (how it ran: execute | executemany, SQL, parameters)
 
 
@@ -148,9 +168,10 @@ async def _recorded(act: Callable[[], Awaitable[object]]) -> list[Statement]:
 
 
 def _fresh(value: Any, ids: dict[str, str]) -> Any:
-    """`value` with every id in it replaced by this replay's own (same id, same new id)."""
+    """`value` with every id in it replaced by a new one made as the product makes ids (the
+    same id, the same new id)."""
     if isinstance(value, str):
-        return UUID.sub(lambda m: ids.setdefault(m.group(), str(uuid.uuid4())), value)
+        return UUID.sub(lambda m: ids.setdefault(m.group(), new_id()), value)
     if isinstance(value, (list, tuple)):
         return type(value)(_fresh(v, ids) for v in value)
     return value
@@ -162,14 +183,16 @@ def _replay(path: Path, statements: list[Statement], sessions: int, per_commit: 
         conn.execute(f"PRAGMA {pragma}")
     ref_at, sql = next((i, q) for i, (_, q, _) in enumerate(statements) if "INTO sessions" in q)
     ref_column = sql.split("(", 1)[1].split(")", 1)[0].split(", ").index("ref")
+    starts = []  # each start's statements with its own ids, made before the clock starts
+    for _ in range(sessions):
+        ids: dict[str, str] = {}
+        starts.append([(how, sql, _fresh(params, ids)) for how, sql, params in statements])
     started = time.perf_counter()
     for first in range(0, sessions, per_commit):
         conn.execute("BEGIN IMMEDIATE")
-        for _ in range(first, min(sessions, first + per_commit)):
-            ids: dict[str, str] = {}
+        for start in starts[first : first + per_commit]:
             ref = 0
-            for i, (how, sql, params) in enumerate(statements):
-                params = _fresh(params, ids)
+            for i, (how, sql, params) in enumerate(start):
                 if i == ref_at:  # the session takes the ref the allocation just returned
                     params = (*params[:ref_column], ref, *params[ref_column + 1 :])
                 found = getattr(conn, how)(sql, params).fetchall()
@@ -278,12 +301,17 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--dir", default=None, help="where to put the database files")
+    parser.add_argument(
+        "--grown", type=int, default=0, help="also W1 on a database holding this many sessions"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         path = Path(folder) / "bench.db"
         services = await bench_service(f"sqlite:///{path}", args.events)
         yardsticks = await bench_yardsticks(path, args.events)
         yardsticks[W1_FLOOR] = await bench_w1_floor(path.with_name("w1-floor.db"))
+        if args.grown:
+            services |= await bench_w1_grown(f"sqlite:///{path.with_name('grown.db')}", args.grown)
     print(f"core bench on SQLite ({os.cpu_count()} cores), {args.events} events, 50 tasks")
     for name, value in {**services, **yardsticks}.items():
         unit = "units/commit" if name == "group commits" else "ops/s"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-import uuid
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,11 +13,23 @@ JSON = dict[str, Any]
 
 
 _random = random.Random()  # seeded from os.urandom; ids need uniqueness, not secrecy
+_VERSION_7 = 0x7 << 76 | 0x2 << 62  # RFC 9562: version 7, variant 0b10
+_RANDOM_BITS = ~(0xF << 76 | 0x3 << 62)  # the 74 bits left random around them
+
+
+def _milliseconds() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def new_id() -> str:
-    """A fresh UUID4 string, the id of every record (never a secret: tokens use `secrets`)."""
-    return str(uuid.UUID(int=_random.getrandbits(128), version=4))
+    """A fresh UUID7 string (RFC 9562), the id of every record: the creation millisecond, then
+    74 random bits. Ids made later sort after earlier ones, so each index on an id takes new rows
+    at its end instead of at random pages (with random ids, inserts slow down as a table outgrows
+    the cache). The time in it is the wall clock's: ids are opaque, nothing reads it back. Never
+    a secret: tokens use `secrets`."""
+    value = _milliseconds() << 80 | _random.getrandbits(80) & _RANDOM_BITS | _VERSION_7
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class Status(StrEnum):

@@ -48,8 +48,13 @@ def sql_in(values: Iterable[StrEnum]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in listed) + ")"
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    """`value` as compact JSON text (what `json.dumps` makes of it with these settings, from
+    one encoder built once instead of one per call)."""
+    return _ENCODER.encode(value)
 
 
 def loads(value: str | None) -> Any:
