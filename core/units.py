@@ -17,7 +17,7 @@ from core import cards, notices
 from core.activity import coalescing_window
 from core.clock import Clock
 from core.errors import Conflict
-from core.jobs.webhooks import WebhookRouter
+from core.jobs.webhooks import Hooks, WebhookRouter
 from core.models import OPEN_STATUSES, Actor, Event, EventType, Plan, Session, Status, new_id
 from core.settings import Settings
 from core.store import ops
@@ -131,6 +131,13 @@ class Units:
         self, actor: Actor, session: Session, plan: Plan, now: datetime
     ) -> list[ops.Op]:
         """A new plan: its rows, its event, its message with buttons and a pointer in the thread."""
+        hooks = await self.webhooks.hooks_for(session.workspace, EventType.PLAN_SUBMITTED.value)
+        return self.plan_ops(actor, session, plan, now, hooks)
+
+    def plan_ops(
+        self, actor: Actor, session: Session, plan: Plan, now: datetime, hooks: Hooks
+    ) -> list[ops.Op]:
+        """`plan_posted` with the webhooks that want `plan_submitted` read beforehand."""
         data = {"plan_id": plan.id, "plan": plan.version, "items": [i.title for i in plan.items]}
         submitted = self.event(session, EventType.PLAN_SUBMITTED, actor, data)
         return [
@@ -140,13 +147,7 @@ class Units:
             notices.to_thread(
                 session, cards.plan_pointer(session, plan), key=f"pointer:{plan.id}", now=now
             ),
-            *await self.hooks(
-                session,
-                EventType.PLAN_SUBMITTED.value,
-                data,
-                now,
-                key=f"event:{submitted.event.id}",
-            ),
+            *hooks.ops(session, data, now, key=f"event:{submitted.event.id}"),
         ]
 
 

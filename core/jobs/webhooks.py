@@ -120,6 +120,10 @@ class WebhookRouter:
     def forget(self, workspace: str) -> None:
         self._cache.pop(workspace, None)
 
+    async def hooks_for(self, workspace: str, event: str) -> Hooks:
+        """The subscriptions of `workspace` that want `event` (from the cache)."""
+        return Hooks(event, tuple(w for w in await self.subscriptions(workspace) if w.wants(event)))
+
     async def ops_for(
         self,
         session: Session,
@@ -131,12 +135,33 @@ class WebhookRouter:
         modification_id: str | None = None,
     ) -> list[ops.Op]:
         """One Enqueue per subscription that wants `event` (none: an empty list, fast)."""
-        hooks = [w for w in await self.subscriptions(session.workspace) if w.wants(event)]
-        if not hooks:
+        hooks = await self.hooks_for(session.workspace, event)
+        return hooks.ops(session, data, now, key=key, modification_id=modification_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """The subscriptions that want one event, read beforehand: the rows of a change for them
+    are built without a read (as a unit that learns its session's ref only as it applies)."""
+
+    event: str
+    subscriptions: tuple[WebhookSubscription, ...] = ()
+
+    def ops(
+        self,
+        session: Session,
+        data: Mapping[str, Any],
+        now: datetime,
+        *,
+        key: str,
+        modification_id: str | None = None,
+    ) -> list[ops.Op]:
+        """One Enqueue per subscription (none: an empty list, fast)."""
+        if not self.subscriptions:
             return []
-        body = payload(session, event, data, now)
+        body = payload(session, self.event, data, now)
         found: list[ops.Op] = []
-        for hook in hooks:
+        for hook in self.subscriptions:
             target = {"url": hook.url, "webhook_id": hook.id}
             if modification_id is not None:
                 target["modification_id"] = modification_id

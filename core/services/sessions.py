@@ -219,21 +219,9 @@ class Lifecycle:
             max_iterations=max_iterations or self.config.max_iterations,
             thread_ref=thread_ref,
         )
-        session.ref = await self.store.workspaces.allocate_ref(actor.workspace)
         owner = Member(actor.user_id, Role.OWNER, actor.user_id, now)
         created = self.units.event(session, EventType.CREATED, actor, {"title": session.title})
-        unit: list[ops.Op] = [
-            ops.NewSession(session, (owner,)),
-            created,
-            notices.card(session, cards.session_card(session, [], None, now=now), now=now),
-            *await self.units.hooks(
-                session,
-                EventType.CREATED.value,
-                {"title": title},
-                now,
-                key=f"event:{created.event.id}",
-            ),
-        ]
+        plan = None
         if plan_items:
             plan = plans.build_plan(
                 session_id=session.id,
@@ -244,8 +232,23 @@ class Lifecycle:
                 required=1,
                 expires_after=settings.approval_expires_after,
             )
-            unit += await self.units.plan_posted(actor, session, plan, now)
-        await self.store.apply(unit)
+        webhooks = self.units.webhooks  # both from one cached read of the workspace's
+        hooks = await webhooks.hooks_for(actor.workspace, EventType.CREATED.value)
+        plan_hooks = await webhooks.hooks_for(actor.workspace, EventType.PLAN_SUBMITTED.value)
+
+        def unit_for(ref: int) -> list[ops.Op]:  # what shows the ref is made once it is known
+            session.ref = ref
+            unit: list[ops.Op] = [
+                ops.NewSession(session, (owner,)),
+                created,
+                notices.card(session, cards.session_card(session, [], None, now=now), now=now),
+                *hooks.ops(session, {"title": title}, now, key=f"event:{created.event.id}"),
+            ]
+            if plan is not None:
+                unit += self.units.plan_ops(actor, session, plan, now, plan_hooks)
+            return unit
+
+        await self.store.new_session(actor.workspace, unit_for)
         return session
 
     async def show(

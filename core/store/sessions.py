@@ -155,8 +155,10 @@ class Workspaces:
         return dict(loads(row["settings"])) if row else {}
 
     async def allocate_ref(self, workspace: str) -> int:
-        """Reserve the workspace's next session ref (committed on its own: a start that then
-        fails leaves a gap, and the workspace row is not held while the session is written)."""
+        """Reserve the workspace's next session ref, committed on its own: a start that then
+        fails leaves a gap, and the workspace row is not held while the session is written
+        (what `Store.new_session` does where rows are locked; SQLite's single writer reserves
+        it inside the start's unit instead)."""
         if self.grouped is not None and claims.pending() is None:
             return await self.grouped.submit(workspace)
         return await self.reserve(workspace)

@@ -22,7 +22,7 @@ from core.store.appends import checked_events
 from core.store.births import allocate_refs, groupable, new_sessions
 from core.store.claims import Inbound
 from core.store.copy import Copy
-from core.store.db import Database, Engine, OperationObserver
+from core.store.db import Database, Engine, OperationObserver, Tx
 from core.store.events import Events
 from core.store.groups import Grouper
 from core.store.history import Context, History
@@ -38,7 +38,7 @@ from core.store.tallies import Tallies
 from core.store.tokens import Idempotency, Tokens
 from core.store.web import Web
 from core.store.webhooks import Webhooks
-from core.store.writes import apply_all, bind
+from core.store.writes import allocate_ref, apply_all, bind
 
 _log = logging.getLogger(__name__)
 
@@ -87,6 +87,28 @@ class Store:
             if groupable(unit):
                 return await self.births.submit((unit, bound))
         return await self.db.write(lambda tx: apply_all(tx, unit, bound))
+
+    async def new_session(self, workspace: str, unit_for: Callable[[int], Sequence[ops.Op]]) -> int:
+        """Apply `unit_for(ref)`, the unit creating a session of `workspace` under the next ref
+        of it; return that ref.
+
+        With SQLite's single writer the ref is reserved inside the unit: one trip to the writer
+        and one commit per start (and a start that fails leaves no gap); `unit_for` then runs
+        on the writer, so it must not read. Where rows are locked (PostgreSQL) the ref is
+        reserved by a statement of its own first, grouped with other starts' (the workspace row
+        is not held while the session is written), and the unit follows (groups.py).
+        """
+        if self.db.dialect.row_locks:
+            ref = await self.workspaces.allocate_ref(workspace)
+            await self.apply(unit_for(ref))
+            return ref
+
+        async def unit(tx: Tx) -> int:
+            ref = await allocate_ref(tx, ops.AllocateRef(workspace))
+            await apply_all(tx, unit_for(ref))
+            return ref
+
+        return await self.db.write(unit)
 
     async def _apply_alone(self, item: tuple[Sequence[ops.Op], Sequence[Any]]) -> list[Any]:
         unit, bound = item

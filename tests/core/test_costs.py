@@ -111,6 +111,21 @@ async def test_a_command_with_a_delivery_key(
     assert shown == Counter(write=1, read=1), shown  # the session, members and plan in one read
 
 
+async def test_a_start_command_with_a_delivery_key(
+    services: Services, runner: CommandRunner, store: Store, clock: ManualClock
+) -> None:
+    await _session(services, store, clock)  # the workspace's settings and webhooks are known
+
+    reply, started = await _counted(
+        store, lambda: runner.run(OWNER, CHAT, "start costed twice", delivery_key="k1")
+    )
+    assert reply is not None and "#2" in reply.view.plain_text()
+    # SQLite's one writer reserves the ref inside the start's unit: one commit; PostgreSQL
+    # reserves it by a statement of its own first (the workspace row is not held meanwhile)
+    writes = 1 if store.backend == "sqlite" else 2
+    assert started == Counter(write=writes), started
+
+
 async def test_an_approve_click_on_a_request_and_its_delivery(
     services: Services, runner: CommandRunner, store: Store, clock: ManualClock
 ) -> None:
