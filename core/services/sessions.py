@@ -232,7 +232,7 @@ class Lifecycle:
                 required=1,
                 expires_after=settings.approval_expires_after,
             )
-        webhooks = self.units.webhooks  # both from one cached read of the workspace's
+        webhooks = self.units.webhooks  # both from one cached list of the workspace's hooks
         hooks = await webhooks.hooks_for(actor.workspace, EventType.CREATED.value)
         plan_hooks = await webhooks.hooks_for(actor.workspace, EventType.PLAN_SUBMITTED.value)
 
