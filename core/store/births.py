@@ -20,14 +20,8 @@ from typing import Any
 from core.store import homes, ops, wakes
 from core.store.db import Tx, marks
 from core.store.decode import rows
-from core.store.writes import (
-    ENQUEUE,
-    EVENT_AT,
-    INSERT_MEMBERS,
-    INSERT_SESSION,
-    allocating_refs,
-    row_values,
-)
+from core.store.encode import row_values
+from core.store.writes import ENQUEUE, EVENT_AT, INSERT_MEMBERS, INSERT_SESSION, allocating_refs
 
 Unit = tuple[Sequence[ops.Op], Sequence[Any]]  # a unit's ops and their bound values (`bind`)
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
 from functools import lru_cache
-from operator import attrgetter
 from typing import Any
 
 from core.errors import Conflict
@@ -23,6 +21,7 @@ from core.store import homes, ops, wakes
 from core.store.codec import dumps, sql_in, ts
 from core.store.db import Dialect, Tx, marks
 from core.store.decode import Decoder, rows
+from core.store.encode import bound, row_values
 from core.store.facts import session_facts
 from core.store.ops import SessionFacts
 
@@ -40,18 +39,6 @@ def replacing(key: str, columns: str) -> str:
     return f" ON CONFLICT ({key}) DO UPDATE SET {sets}"
 
 
-# Columns holding a JSON document, by table (the same name is plain text in another table).
-_JSON_COLUMNS: dict[str, frozenset[str]] = {
-    "sessions": frozenset({"context", "metadata"}),
-    "events": frozenset({"data"}),
-    "messages": frozenset({"metadata"}),
-    "plan_items": frozenset({"comments"}),
-    "outbox": frozenset({"target", "payload"}),
-    "requests": frozenset({"args", "approvers", "choices", "edited_args"}),
-    "webhook_subscriptions": frozenset({"events"}),
-    "installations": frozenset({"data"}),
-}
-_PLAIN: frozenset[str] = frozenset()
 _SESSION_FIELDS = frozenset(
     {
         "status", "title", "mode", "context", "metadata", "iterations", "max_iterations",
@@ -78,47 +65,6 @@ INSERT_SESSION = insert_sql("sessions", rows.session.columns)
 # One row per person: a later decision replaces the earlier one.
 _APPROVAL_KEPT = replacing("plan_id, user_id", "decision, content_hash, reason, at")
 _VOTE_KEPT = replacing("request_id, user_id", "decision, digest, reason, at")
-
-
-def _bound(table: str, column: str, value: Any) -> Any:
-    """A value as bound to `column` of `table`: a JSON document as its text, an enum by its
-    value."""
-    if column in _JSON_COLUMNS.get(table, _PLAIN):
-        return dumps(value)
-    return value.value if isinstance(value, StrEnum) else value
-
-
-@lru_cache(maxsize=64)
-def _columns(table: str, columns: str) -> tuple[tuple[str, ...], attrgetter[Any], tuple[int, ...]]:
-    """`columns` as names, one getter of them all and the positions holding JSON documents,
-    worked out once per column list (inserts are the hot path: no per-column lookup)."""
-    names, json = tuple(columns.split(", ")), _JSON_COLUMNS.get(table, _PLAIN)
-    return names, attrgetter(*names), tuple(i for i, n in enumerate(names) if n in json)
-
-
-def row_values(
-    table: str, record: Any, columns: str, *, text_times: bool = False, **given: Any
-) -> tuple[Any, ...]:
-    """`record`'s values for `columns` of `table` as bound: a JSON document as its text, an
-    enum by its value, with `text_times` a timestamp as `codec.ts` text (what SQLite's
-    adapter would make of it, done before the unit reaches the writer); `given` ones are
-    columns it has no field for."""
-    names, getter, json = _columns(table, columns)
-    if given:
-        values = [given[n] if n in given else getattr(record, n) for n in names]
-    else:
-        values = list(getter(record))
-    for i in json:
-        values[i] = dumps(values[i])
-    if text_times:
-        return tuple(_text_value(v) for v in values)
-    return tuple(v.value if isinstance(v, StrEnum) else v for v in values)
-
-
-def _text_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return ts(value)
-    return value.value if isinstance(value, StrEnum) else value
 
 
 def insert(
@@ -156,7 +102,7 @@ async def _update(
     guards = {condition: value for condition, value in where.items() if value is not None}
     changed = await tx.execute(
         f"UPDATE {table} SET {', '.join(assign)} WHERE {' AND '.join(guards)}",
-        [*(_bound(table, name, changes[name]) for name in names), *guards.values()],
+        [*(bound(table, name, changes[name]) for name in names), *guards.values()],
     )
     return changed == 1
 
