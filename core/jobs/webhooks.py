@@ -145,7 +145,7 @@ class Hooks:
     are built without a read (as a unit that learns its session's ref only as it applies)."""
 
     event: str
-    subscriptions: tuple[WebhookSubscription, ...] = ()
+    subscriptions: tuple[WebhookSubscription, ...]
 
     def ops(
         self,

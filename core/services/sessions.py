@@ -221,7 +221,9 @@ class Lifecycle:
         )
         owner = Member(actor.user_id, Role.OWNER, actor.user_id, now)
         created = self.units.event(session, EventType.CREATED, actor, {"title": session.title})
-        plan = None
+        webhooks = self.units.webhooks  # read before the unit, which runs where it cannot read
+        hooks = await webhooks.hooks_for(actor.workspace, EventType.CREATED.value)
+        planned = None
         if plan_items:
             plan = plans.build_plan(
                 session_id=session.id,
@@ -232,9 +234,8 @@ class Lifecycle:
                 required=1,
                 expires_after=settings.approval_expires_after,
             )
-        webhooks = self.units.webhooks  # both from one cached list of the workspace's hooks
-        hooks = await webhooks.hooks_for(actor.workspace, EventType.CREATED.value)
-        plan_hooks = await webhooks.hooks_for(actor.workspace, EventType.PLAN_SUBMITTED.value)
+            wanting = await webhooks.hooks_for(actor.workspace, EventType.PLAN_SUBMITTED.value)
+            planned = (plan, wanting)
 
         def unit_for(ref: int) -> list[ops.Op]:  # what shows the ref is made once it is known
             session.ref = ref
@@ -244,8 +245,8 @@ class Lifecycle:
                 notices.card(session, cards.session_card(session, [], None, now=now), now=now),
                 *hooks.ops(session, {"title": title}, now, key=f"event:{created.event.id}"),
             ]
-            if plan is not None:
-                unit += self.units.plan_ops(actor, session, plan, now, plan_hooks)
+            if planned is not None:
+                unit += self.units.plan_ops(actor, session, planned[0], now, planned[1])
             return unit
 
         await self.store.new_session(actor.workspace, unit_for)
