@@ -7,7 +7,8 @@ call durable when it returns). Yardsticks in the same run on plain aiosqlite (WA
 connection), each doing W2's inserts: with synchronous=NORMAL one commit per insert, and
 concurrent inserts grouped up to 100 per commit; with synchronous=FULL grouped the same way —
 the raw group-commit bound with the service's durability, to which a last line compares W2 —
-and the W3/W4 reads. W1's floor: the statements a real session start runs, recorded and
+and the W3/W4 reads. W1 also prints the CPU a start costs the event loop's thread and SQLite's
+writer thread (Linux). W1's floor: the statements a real session start runs, recorded and
 replayed by plain sqlite3 on one thread with fresh ids (made before the clock starts), 50 starts
 per commit (same file settings): what SQLite alone costs for the rows W1 writes; the last line
 compares W1 to it.
@@ -26,6 +27,7 @@ import os
 import re
 import sqlite3
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -98,7 +100,13 @@ async def _service_workloads(store: Store, services: Services, events: int) -> d
         session = await services.sessions.start(_actor(owner), chat, f"session {i}")
         owner_of[session.id] = owner
 
+    before = _thread_cpu()
     results = {"W1 create sessions": await _spread(2000, create)}
+    for thread, used in _thread_cpu().items():  # where a start's CPU goes: loop, writer
+        if thread in CPU_THREADS:
+            results[f"W1 CPU per start, {CPU_THREADS[thread]}"] = (
+                (used - before.get(thread, 0.0)) / 2000 * 1e6
+            )
     targets = list(owner_of)[:200]
 
     async def append(i: int) -> None:
@@ -120,6 +128,25 @@ async def _service_workloads(store: Store, services: Services, events: int) -> d
     if isinstance(store, SqliteStore):
         results["group commits"] = store.engine.units / max(1, store.engine.batches)
     return results
+
+
+CPU_THREADS = {"MainThread": "event loop", "sessionbot-writer": "SQLite writer"}
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds each thread of this process has used (user and system), by thread name;
+    read from Linux's /proc (empty where there is none)."""
+    names = {str(t.native_id): t.name for t in threading.enumerate()}
+    used: dict[str, float] = {}
+    for task in names:
+        try:
+            stat = Path(f"/proc/self/task/{task}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        used[names[task]] = ticks / os.sysconf("SC_CLK_TCK")
+    return used
 
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -315,6 +342,7 @@ async def main() -> None:
     print(f"core bench on SQLite ({os.cpu_count()} cores), {args.events} events, 50 tasks")
     for name, value in {**services, **yardsticks}.items():
         unit = "units/commit" if name == "group commits" else "ops/s"
+        unit = "µs" if name.startswith("W1 CPU") else unit
         print(f"  {name:34} {value:>10,.1f} {unit}")
     ratio = services["W2 append events (service)"] / yardsticks[GROUPED_FULL]
     print(f"  W2 service / grouped FULL yardstick {ratio:>9.2f}x")

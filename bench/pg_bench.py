@@ -124,8 +124,9 @@ async def bench(events: int, counts: list[int], folder: Path) -> None:
     for name in sqlite:
         if name in postgres:
             ratio = postgres[name] / sqlite[name]
+            unit = "µs" if name.startswith("W1 CPU") else "ops/s"
             print(
-                f"  {name:34} {sqlite[name]:>10,.0f} {postgres[name]:>12,.0f} {ratio:>9.2f}x ops/s"
+                f"  {name:34} {sqlite[name]:>10,.0f} {postgres[name]:>12,.0f} {ratio:>9.2f}x {unit}"
             )
     print("W2 append events on PostgreSQL, 50 tasks per process")
     for n, rate in scaling.items():
